@@ -1,0 +1,116 @@
+"""The one seam to boto3: every AWS client comes from here.
+
+``Aws(settings.aws)`` makes clients lazily from one boto3 session, all pointed
+at ``endpoint_url`` when one is set (the embedded moto server), so the rest of
+the code never builds a client or knows whether AWS is real.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+from functools import cached_property
+from typing import Any
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from .config import AwsSettings, Settings
+
+# Retries on throttling and connection drops, the standard way.
+_BOTO_CONFIG = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+
+
+class Aws:
+    def __init__(self, settings: AwsSettings):
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+        if settings.endpoint_url and not os.environ.get("AWS_ACCESS_KEY_ID"):
+            # An embedded endpoint accepts any credentials; real AWS never gets here.
+            self._session = boto3.session.Session(
+                aws_access_key_id="testing", aws_secret_access_key="testing", region_name=settings.region
+            )
+        else:
+            self._session = boto3.session.Session(region_name=settings.region)
+
+    def client(self, service: str):
+        # boto3 sessions are not thread-safe to create clients from; clients are.
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, endpoint_url=self.settings.endpoint_url, config=_BOTO_CONFIG
+                )
+            return self._clients[service]
+
+    @property
+    def s3(self):
+        return self.client("s3")
+
+    @property
+    def sqs(self):
+        return self.client("sqs")
+
+    @property
+    def ec2(self):
+        return self.client("ec2")
+
+    @property
+    def autoscaling(self):
+        return self.client("autoscaling")
+
+    @property
+    def cloudformation(self):
+        return self.client("cloudformation")
+
+    def __repr__(self) -> str:
+        return f"<Aws region={self.settings.region} endpoint={self.settings.endpoint_url or 'aws'}>"
+
+
+class Queues:
+    """Queue URLs by role, looked up once."""
+
+    def __init__(self, aws: Aws, settings: Settings):
+        self._aws = aws
+        self._names = settings.queues
+
+    def _url(self, name: str) -> str:
+        return self._aws.sqs.get_queue_url(QueueName=name)["QueueUrl"]
+
+    @cached_property
+    def jobs(self) -> str:
+        return self._url(self._names.jobs)
+
+    @cached_property
+    def completions(self) -> str:
+        return self._url(self._names.completions)
+
+    @cached_property
+    def dead_letter(self) -> str:
+        return self._url(self._names.dead_letter)
+
+
+def ensure_resources(aws: Aws, settings: Settings) -> Queues:
+    """Create the buckets and queues if missing (demo, tests). On AWS, infra/ creates them."""
+    s3 = aws.s3
+    for bucket in {settings.storage.clips_bucket, settings.storage.results_bucket}:
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if settings.aws.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": settings.aws.region}
+        try:
+            s3.create_bucket(**kwargs)
+        except (s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists):
+            pass
+    q = settings.queues
+    sqs = aws.sqs
+    dlq_url = sqs.create_queue(QueueName=q.dead_letter, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.create_queue(
+        QueueName=q.jobs,
+        Attributes={
+            "VisibilityTimeout": str(q.visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(q.max_receive)}),
+        },
+    )
+    sqs.create_queue(QueueName=q.completions)
+    return Queues(aws, settings)

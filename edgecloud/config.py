@@ -1,0 +1,210 @@
+"""Settings for every component, loaded from one ``config.yaml``.
+
+Order of precedence (last wins): built-in defaults, the YAML file, then
+environment variables ``EDGECLOUD_<SECTION>__<KEY>`` (e.g.
+``EDGECLOUD_AWS__ENDPOINT_URL``). Values from the environment are parsed as
+YAML scalars, so ``EDGECLOUD_AUTOSCALER__MAX_WORKERS=4`` is an int.
+
+Unknown keys are rejected, and a bad value fails at start with the dotted key
+that is wrong (``edge.clip_seconds: Input should be greater than 0``).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "EDGECLOUD_"
+CONFIG_ENV = "EDGECLOUD_CONFIG"
+
+
+class ConfigError(ValueError):
+    """A setting is missing, unknown or out of range; the message names the key."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class AwsSettings(Section):
+    region: str = Field("us-east-1", description="AWS region for every client.")
+    endpoint_url: Optional[str] = Field(
+        None, description="Send every AWS call here (the embedded moto server); null on real AWS."
+    )
+
+
+class StorageSettings(Section):
+    clips_bucket: str = Field("edgecloud-clips", description="Bucket for clips/<device>/<date>/<clip>.<ext>.")
+    results_bucket: str = Field("edgecloud-results", description="Bucket for results/<device>/<date>/<clip>.json.")
+
+
+class QueueSettings(Section):
+    jobs: str = Field("edgecloud-jobs", description="SQS queue of clips waiting for a worker.")
+    completions: str = Field("edgecloud-completions", description="SQS queue workers report finished jobs on.")
+    dead_letter: str = Field("edgecloud-jobs-dlq", description="Where a job goes after max_receive failed tries.")
+    max_receive: int = Field(3, ge=1, le=1000, description="Deliveries of one job before it is dead-lettered.")
+    visibility_timeout: int = Field(120, ge=10, le=43200, description="Seconds a received job stays hidden.")
+
+
+class DetectorSettings(Section):
+    name: str = Field("hog", description="Backend: hog | torchvision:<model> | opencv-dnn.")
+    sample_fps: float = Field(2.0, gt=0, le=60, description="Frames per second of video analysed.")
+    min_score: float = Field(0.5, ge=0, le=1, description="Detections scoring below this are dropped.")
+    labels: list[str] = Field(default_factory=list, description="Keep only these labels; empty keeps all.")
+    weights: Optional[Path] = Field(None, description="Local weights file; null uses the backend's default.")
+    config_file: Optional[Path] = Field(None, description="Model description for opencv-dnn (Darknet .cfg).")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N (torchvision backends).")
+    batch_size: int = Field(8, ge=1, le=256, description="Frames per inference batch.")
+    motion_gate: bool = Field(True, description="Skip frames with no motion (always keeps 1 per second).")
+    max_side: int = Field(640, ge=64, le=4096, description="Frames are downscaled so their longer side fits.")
+
+
+class WorkerSettings(Section):
+    instance_id: Optional[str] = Field(
+        None, description="This worker's EC2 instance id; null asks IMDSv2 (on EC2)."
+    )
+    wait_seconds: int = Field(20, ge=0, le=20, description="SQS long-poll wait.")
+    idle_timeout: float = Field(60, gt=0, description="Seconds with nothing in hand before the worker retires.")
+    heartbeat_seconds: float = Field(30, gt=0, description="How often visibility is extended while working.")
+    retire: bool = Field(True, description="Terminate this instance when idle (false: just exit).")
+
+
+class FleetSettings(Section):
+    backend: Literal["local", "ec2", "asg"] = Field("local", description="How workers are launched.")
+    name: str = Field("edgecloud", description="Value of the edgecloud:fleet tag marking our workers.")
+    ami_id: Optional[str] = Field(None, description="Worker AMI (ec2 backend without a launch template).")
+    instance_type: str = Field("c6i.large", description="Worker instance type (ec2 backend).")
+    launch_template: Optional[str] = Field(None, description="Launch template name (ec2 backend).")
+    subnet_ids: list[str] = Field(default_factory=list, description="Subnets to launch into (ec2 backend).")
+    security_group_ids: list[str] = Field(default_factory=list, description="Security groups (ec2 backend).")
+    instance_profile: Optional[str] = Field(None, description="IAM instance profile name (ec2 backend).")
+    spot: bool = Field(False, description="Ask for spot capacity first, fall back to on-demand.")
+    asg_name: Optional[str] = Field(None, description="Auto Scaling group (asg backend).")
+
+
+class AutoscalerSettings(Section):
+    interval: float = Field(5, gt=0, description="Seconds between scaling decisions.")
+    min_workers: int = Field(0, ge=0, description="Workers kept even when the queue is empty.")
+    max_workers: int = Field(19, ge=0, description="Hard cap on pending + running workers.")
+    target_latency_s: float = Field(60, gt=0, description="Latency a clip should finish within.")
+    boot_time_s: float = Field(60, ge=0, description="Typical time from launch to first poll.")
+    process_time_s: float = Field(3, gt=0, description="Initial guess of seconds per clip, refined as results arrive.")
+
+
+class ControllerSettings(Section):
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
+    url: Optional[str] = Field(None, description="Public URL of the API, for status links.")
+    data_dir: Path = Field(Path("var/controller"), description="Where the clip ledger (SQLite) lives.")
+    max_clip_mb: float = Field(200, gt=0, description="Uploads over this size are refused (413).")
+    threads: int = Field(8, ge=1, le=256, description="gunicorn threads serving the API.")
+    max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
+
+
+class EdgeSettings(Section):
+    device_id: str = Field("pi-01", pattern=r"^[a-z0-9][a-z0-9-]{0,31}$", description="Names this Pi in clip ids.")
+    controller_url: str = Field("http://127.0.0.1:8080", description="Where clips are POSTed.")
+    pir_pin: int = Field(17, ge=0, le=40, description="BCM pin of the PIR sensor's output.")
+    camera: Literal["auto", "picamera2", "file"] = Field(
+        "auto", description="picamera2 on a Pi, file elsewhere; auto picks."
+    )
+    video: Optional[Path] = Field(None, description="Footage the file camera plays (simulation).")
+    playback_speed: float = Field(1.0, gt=0, le=100, description="File camera: video seconds per wall second.")
+    resolution: tuple[int, int] = Field((1280, 720), description="Camera frame size (picamera2).")
+    fps: float = Field(10, gt=0, le=120, description="Camera frame rate.")
+    bitrate: int = Field(4_000_000, gt=0, description="H.264 bitrate.")
+    preroll_seconds: float = Field(1.0, ge=0, le=30, description="Video kept from before the trigger.")
+    clip_seconds: float = Field(5.0, gt=0, le=600, description="Clip length after the trigger.")
+    max_clip_seconds: float = Field(30.0, gt=0, le=3600, description="Longest clip while motion continues.")
+    cooldown_seconds: float = Field(2.0, ge=0, description="Quiet time after a clip before another starts.")
+    spool_dir: Path = Field(Path("var/spool"), description="Durable outbox: clips wait here until a 201.")
+    spool_max_mb: float = Field(1024, gt=0, description="Spool size cap; oldest clip-only entries go first.")
+    policy: Literal["busy-offload", "fastest-finish", "escalate-uncertain"] = Field(
+        "fastest-finish", description="Where each clip is processed."
+    )
+    escalate_below: float = Field(0.6, ge=0, le=1, description="escalate-uncertain: send to cloud under this score.")
+    upload_timeout_s: float = Field(30, gt=0, description="HTTP timeout of one upload.")
+    retry_max_s: float = Field(60, gt=0, description="Longest backoff between upload tries.")
+    downscale_width: Optional[int] = Field(None, ge=64, description="Re-encode to this width before upload.")
+    downscale_crf: int = Field(28, ge=0, le=51, description="x264 quality of the re-encode (higher = smaller).")
+
+
+class Settings(Section):
+    aws: AwsSettings = Field(default_factory=AwsSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    queues: QueueSettings = Field(default_factory=QueueSettings)
+    detector: DetectorSettings = Field(default_factory=DetectorSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
+    autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)
+    controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    edge: EdgeSettings = Field(default_factory=EdgeSettings)
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """EDGECLOUD_SECTION__KEY=value -> {"section": {"key": value}}."""
+    tree: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name or name == CONFIG_ENV:
+            continue
+        path = name[len(ENV_PREFIX):].lower().split("__")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[path[-1]] = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            node[path[-1]] = raw
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown setting" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"{key}: {msg}")
+    return "; ".join(lines)
+
+
+def from_dict(data: dict[str, Any]) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"bad setting: {_describe(err)}") from None
+
+
+def load(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
+    """Defaults <- YAML file <- environment. ``path`` None: $EDGECLOUD_CONFIG, else none."""
+    environ = dict(os.environ if environ is None else environ)
+    path = path or environ.get(CONFIG_ENV)
+    data: dict[str, Any] = {}
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: expected a mapping of sections at the top level")
+    return from_dict(_merge(data, _env_overrides(environ)))
+
+
+def dump(settings: Settings) -> str:
+    """YAML of the settings, e.g. to hand a worker its config through user-data."""
+    return yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)

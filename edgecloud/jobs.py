@@ -1,0 +1,154 @@
+"""What travels between edge, controller and worker: clip ids, S3 keys, messages, results.
+
+A clip id is ``<UTC time>_<device>_<random>``, e.g. ``20261124T113500123Z_pi-01_3fa9c2d1``:
+sortable by time, unique, and safe in an S3 key and a file name. Every key is
+derived from the clip id alone, after checking it, so no client input ever
+reaches a key or a path unchecked.
+"""
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timezone
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SCHEMA_VERSION = 1
+DEVICE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+CLIP_ID_RE = re.compile(r"^(?P<time>\d{8}T\d{9}Z)_(?P<device>[a-z0-9][a-z0-9-]{0,31})_(?P<rand>[0-9a-f]{8})$")
+# Content types a clip may have, and the extension its key gets.
+CLIP_TYPES = {"video/mp4": "mp4", "video/h264": "h264", "video/x-msvideo": "avi"}
+EXTENSIONS = {ext: ctype for ctype, ext in CLIP_TYPES.items()}
+
+
+class BadClipId(ValueError):
+    pass
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_clip_id(device: str, when: datetime | None = None) -> str:
+    if not DEVICE_RE.match(device):
+        raise ValueError(f"device id {device!r} must match {DEVICE_RE.pattern}")
+    when = (when or utcnow()).astimezone(timezone.utc)
+    stamp = when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}Z"
+    return f"{stamp}_{device}_{secrets.token_hex(4)}"
+
+
+def parse_clip_id(clip_id: str) -> tuple[datetime, str]:
+    """(recorded time, device) of a valid clip id; BadClipId otherwise."""
+    m = CLIP_ID_RE.match(clip_id or "")
+    if not m:
+        raise BadClipId(f"not a clip id: {clip_id!r}")
+    t = m["time"]
+    when = datetime.strptime(t[:15], "%Y%m%dT%H%M%S").replace(
+        microsecond=int(t[15:18]) * 1000, tzinfo=timezone.utc
+    )
+    return when, m["device"]
+
+
+def _prefix(kind: str, clip_id: str) -> str:
+    when, device = parse_clip_id(clip_id)
+    return f"{kind}/{device}/{when:%Y/%m/%d}/{clip_id}"
+
+
+def clip_key(clip_id: str, ext: str) -> str:
+    if ext not in EXTENSIONS:
+        raise ValueError(f"clip extension {ext!r} is not one of {sorted(EXTENSIONS)}")
+    return f"{_prefix('clips', clip_id)}.{ext}"
+
+
+def result_key(clip_id: str) -> str:
+    return f"{_prefix('results', clip_id)}.json"
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    version: int = SCHEMA_VERSION
+
+
+class Job(Message):
+    """One clip for a worker to process (body of a jobs-queue message)."""
+
+    clip_id: str
+    bucket: str
+    key: str
+    device: str
+    fps: Optional[float] = Field(None, gt=0, le=240)
+    content_type: str = "video/mp4"
+    recorded_at: datetime
+    submitted_at: datetime
+
+    @field_validator("clip_id")
+    @classmethod
+    def _valid_id(cls, v: str) -> str:
+        parse_clip_id(v)
+        return v
+
+
+class LabelSummary(BaseModel):
+    max_count: int = Field(description="Most objects of this label in one frame.")
+    frames_seen: int = Field(description="Analysed frames with at least one.")
+    best_score: float
+
+
+class Detection(BaseModel):
+    t: float = Field(description="Seconds from the clip's start.")
+    frame: int
+    label: str
+    score: float
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in source pixels.")
+
+
+class Result(Message):
+    """What a clip was found to contain, or why it could not be processed."""
+
+    clip_id: str
+    status: Literal["done", "failed"] = "done"
+    error: Optional[str] = None
+    processed_by: str = Field(description="'edge' or the worker's instance id.")
+    detector: str
+    labels: str = Field("", description="Sorted labels found, comma-separated, e.g. 'car,person'.")
+    frames_total: int = 0
+    frames_analysed: int = 0
+    frames_skipped: int = 0
+    summary: dict[str, LabelSummary] = Field(default_factory=dict)
+    detections: list[Detection] = Field(default_factory=list)
+    timings: dict[str, float] = Field(default_factory=dict, description="Seconds: download, decode, motion, detect, total.")
+    recorded_at: Optional[datetime] = None
+    submitted_at: Optional[datetime] = None
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+
+    @property
+    def best_score(self) -> float:
+        return max((s.best_score for s in self.summary.values()), default=0.0)
+
+
+class Completion(Message):
+    """A worker's note on the completions queue that a job has ended (or started)."""
+
+    event: Literal["started", "done", "failed"]
+    clip_id: str
+    processed_by: str
+    result_key: Optional[str] = None
+    at: datetime = Field(default_factory=utcnow)
+    process_s: Optional[float] = None
+
+
+def summarise(detections: list[Detection]) -> tuple[str, dict[str, LabelSummary]]:
+    """The `labels` string and per-label summary of a list of detections."""
+    per_frame: dict[str, dict[int, int]] = {}
+    best: dict[str, float] = {}
+    for d in detections:
+        per_frame.setdefault(d.label, {}).setdefault(d.frame, 0)
+        per_frame[d.label][d.frame] += 1
+        best[d.label] = max(best.get(d.label, 0.0), d.score)
+    summary = {
+        label: LabelSummary(max_count=max(frames.values()), frames_seen=len(frames), best_score=round(best[label], 4))
+        for label, frames in sorted(per_frame.items())
+    }
+    return ",".join(summary), summary

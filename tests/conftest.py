@@ -1,0 +1,82 @@
+"""Fixtures every test area shares: real footage, settings, moto."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from edgecloud.config import Settings, from_dict
+
+REPO = Path(__file__).resolve().parent.parent
+# The project's real footage: $EDGECLOUD_FOOTAGE (set by `make test`), else ../shared/footage.
+FOOTAGE = Path(os.environ.get("EDGECLOUD_FOOTAGE") or REPO.parent / "shared" / "footage")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch):
+    # Nothing in the tests may reach real AWS, whatever the machine's credentials.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("EDGECLOUD_CONFIG", raising=False)
+
+
+def _footage(name: str) -> Path:
+    path = FOOTAGE / name
+    if not path.is_file():
+        pytest.skip(f"real footage {name} not found in {FOOTAGE} (run `make test`, which fetches it)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def vtest_avi() -> Path:
+    """79.5 s of a campus path with pedestrians, 768x576, 10 fps (MS-MPEG4 in AVI)."""
+    return _footage("vtest.avi")
+
+
+@pytest.fixture(scope="session")
+def vtest_mp4() -> Path:
+    """The first 5 s of vtest.avi as H.264 in MP4."""
+    return _footage("vtest-5s.mp4")
+
+
+@pytest.fixture(scope="session")
+def vtest_h264() -> Path:
+    """5 s from 20 s of vtest.avi as a raw H.264 stream (no timestamps; 10 fps)."""
+    return _footage("vtest-20s-5s.h264")
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Defaults with every writable path under tmp_path."""
+    return from_dict({
+        "controller": {"data_dir": str(tmp_path / "controller"), "port": 0},
+        "edge": {"spool_dir": str(tmp_path / "spool")},
+    })
+
+
+@pytest.fixture
+def mocked_aws(settings):
+    """In-process moto (mock_aws) with buckets and queues created; yields (Aws, Queues)."""
+    from moto import mock_aws
+
+    from edgecloud.aws import Aws, ensure_resources
+
+    with mock_aws():
+        aws = Aws(settings.aws)
+        yield aws, ensure_resources(aws, settings)
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """One embedded moto server for tests that span processes; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
