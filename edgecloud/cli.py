@@ -88,6 +88,14 @@ def config_show(obj: Context):
     click.echo(dump(obj.settings), nl=False)
 
 
+@config_group.command("defaults")
+def config_defaults():
+    """Print every setting with its default and meaning (the source of config.yaml)."""
+    from .config import documented_yaml
+
+    click.echo(documented_yaml(), nl=False)
+
+
 @config_group.command("check")
 @click.argument("path", type=click.Path(dir_okay=False))
 def config_check(path):

@@ -1,0 +1,227 @@
+"""``edgecloud demo``: the whole pipeline, end to end, on this machine.
+
+An embedded AWS (moto server), the controller (gunicorn, its own process) with
+the local fleet (worker processes registered as EC2 instances), and the edge
+agent with a mock PIR and a camera that plays real footage. Every clip must
+end with a result; workers must launch and then retire.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import datetime
+from pathlib import Path
+
+import click
+import requests
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .aws import Aws, ensure_resources
+from .config import Settings
+from .localstack import ControllerProcess, EmbeddedAws
+
+log = logging.getLogger(__name__)
+FLEET_TAG = "tag:edgecloud:fleet"
+
+
+def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float) -> Settings:
+    """The base settings, tuned so a demo finishes in about a minute on a laptop."""
+    s = base.model_copy(deep=True)
+    s.aws.endpoint_url = endpoint_url
+    s.fleet.backend = "local"
+    s.controller.port = 0
+    s.controller.data_dir = workdir / "controller"
+    s.worker.instance_id = None
+    s.worker.idle_timeout = min(s.worker.idle_timeout, 8)
+    s.worker.wait_seconds = min(s.worker.wait_seconds, 2)
+    s.autoscaler.interval = min(s.autoscaler.interval, 1)
+    s.autoscaler.boot_time_s = min(s.autoscaler.boot_time_s, 3)
+    s.autoscaler.target_latency_s = min(s.autoscaler.target_latency_s, 10)
+    s.edge.camera = "file"
+    s.edge.video = video
+    s.edge.policy = policy
+    s.edge.playback_speed = speed
+    s.edge.spool_dir = workdir / "spool"
+    s.edge.cooldown_seconds = 0.5
+    return s
+
+
+def fleet_counts(aws: Aws, fleet_name: str) -> dict[str, int]:
+    """Workers of our fleet by EC2 state, as EC2 itself reports them."""
+    counts: dict[str, int] = {}
+    pages = aws.ec2.get_paginator("describe_instances").paginate(
+        Filters=[{"Name": FLEET_TAG, "Values": [fleet_name]}]
+    )
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for inst in reservation["Instances"]:
+                state = inst["State"]["Name"]
+                counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def record_clips(agent, pin, n: int, *, hold_s: float, timeout: float) -> list[str]:
+    """Fire the PIR n times, one clip each; returns the clip ids the agent recorded."""
+    ids: list[str] = []
+    for _ in range(n):
+        before = agent.clips_recorded
+        pin.drive_high()
+        time.sleep(hold_s)
+        pin.drive_low()
+        clip_id = agent.wait_for_clip(after=before, timeout=timeout)
+        if clip_id is None:
+            raise RuntimeError("the edge agent recorded no clip for a motion event")
+        ids.append(clip_id)
+    return ids
+
+
+def wait_results(url: str, clip_ids: list[str], *, timeout: float, progress=None, task=None) -> dict[str, dict]:
+    """Long-poll the controller until every clip is done or failed (or time runs out)."""
+    statuses: dict[str, dict] = {}
+    deadline = time.monotonic() + timeout
+    with requests.Session() as http:
+        for clip_id in clip_ids:
+            while True:
+                left = deadline - time.monotonic()
+                wait = max(0, min(20, int(left)))
+                try:
+                    r = http.get(f"{url}/v1/clips/{clip_id}", params={"wait": wait}, timeout=wait + 10)
+                    body = r.json() if r.ok else {"clip_id": clip_id, "status": "unknown"}
+                except requests.RequestException as err:
+                    body = {"clip_id": clip_id, "status": "unknown", "error": str(err)}
+                if body.get("status") in ("done", "failed") or left <= 0:
+                    statuses[clip_id] = body
+                    break
+            if progress is not None:
+                progress.advance(task)
+    return statuses
+
+
+def wait_retired(aws: Aws, fleet_name: str, *, timeout: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = fleet_counts(aws, fleet_name)
+        busy = counts.get("pending", 0) + counts.get("running", 0)
+        if (counts and busy == 0) or time.monotonic() > deadline:
+            return counts
+        time.sleep(1)
+
+
+def _latency(status: dict) -> float | None:
+    if status.get("latency_s") is not None:
+        return round(float(status["latency_s"]), 2)
+    return None
+
+
+def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[str, int]) -> dict:
+    clips = []
+    for clip_id in clip_ids:
+        st = statuses.get(clip_id, {})
+        result = st.get("result") or {}
+        clips.append({
+            "clip_id": clip_id,
+            "status": st.get("status", "unknown"),
+            "processed_by": st.get("processed_by") or result.get("processed_by"),
+            "latency_s": _latency(st),
+            "labels": result.get("labels", "") if result else None,
+        })
+    launched = sum(counts.values())
+    return {
+        "clips": clips,
+        "workers": {"launched": launched, "retired": counts.get("terminated", 0) + counts.get("shutting-down", 0)},
+    }
+
+
+def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resources: bool = True,
+             policy: str = "busy-offload", speed: float = 4.0, workdir: Path | None = None,
+             console: Console | None = None, timeout: float = 300) -> dict:
+    """Run the pipeline end to end and return the report (see ``build_report``)."""
+    from gpiozero.pins.mock import MockFactory
+
+    from edge.agent import EdgeAgent
+
+    console = console or Console(stderr=True)
+    video = Path(video)
+    if not video.is_file():
+        raise click.ClickException(f"footage not found: {video}")
+    with ExitStack() as stack:
+        if workdir is None:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgecloud-demo-")))
+        endpoint = settings.aws.endpoint_url
+        if endpoint is None:
+            endpoint = stack.enter_context(EmbeddedAws()).endpoint_url
+        s = demo_settings(settings, video=video, workdir=Path(workdir), endpoint_url=endpoint, policy=policy, speed=speed)
+        aws = Aws(s.aws)
+        if create_resources:
+            ensure_resources(aws, s)
+        console.log(f"embedded AWS at {endpoint}")
+        controller = stack.enter_context(ControllerProcess(s, Path(workdir)))
+        s.edge.controller_url = controller.url
+        console.log(f"controller at {controller.url} (gunicorn), fleet: local workers")
+
+        factory = MockFactory()
+        pin = factory.pin(s.edge.pir_pin)
+        agent = stack.enter_context(EdgeAgent(s, pin_factory=factory))
+        agent.start()
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            rec = progress.add_task("recording clips (mock PIR, real footage)", total=clips)
+            hold = 0.5 / max(speed, 1)
+            clip_ids = []
+            for clip_id in record_clips(agent, pin, clips, hold_s=hold, timeout=60):
+                clip_ids.append(clip_id)
+                progress.advance(rec)
+            res = progress.add_task("waiting for results", total=clips)
+            if not agent.wait_idle(timeout=timeout):
+                console.log("[yellow]edge spool did not drain in time")
+            statuses = wait_results(controller.url, clip_ids, timeout=timeout, progress=progress, task=res)
+            progress.add_task("waiting for idle workers to retire", total=None)
+            counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
+        return build_report(clip_ids, statuses, counts)
+
+
+def print_report(report: dict, console: Console) -> None:
+    table = Table(title="edgecloud demo")
+    for col in ("clip", "status", "processed by", "latency (s)", "labels"):
+        table.add_column(col)
+    for c in report["clips"]:
+        table.add_row(c["clip_id"], c["status"], str(c["processed_by"]), str(c["latency_s"]), c["labels"] or "")
+    console.print(table)
+    w = report["workers"]
+    console.print(f"workers launched: {w['launched']}, retired: {w['retired']}")
+
+
+def missing_results(report: dict) -> list[str]:
+    return [c["clip_id"] for c in report["clips"] if c["status"] not in ("done", "failed") or c["labels"] is None]
+
+
+@click.command("demo")
+@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("../shared/footage/vtest.avi"), show_default=True, help="Footage the Pi's camera plays.")
+@click.option("--clips", type=click.IntRange(1, 100), default=8, show_default=True, help="Motion events, one clip each.")
+@click.option("--policy", type=click.Choice(["busy-offload", "fastest-finish", "escalate-uncertain"]),
+              default="busy-offload", show_default=True, help="Where the Pi processes clips.")
+@click.option("--speed", type=click.FloatRange(0.1, 50), default=4.0, show_default=True,
+              help="Camera playback speed (video seconds per wall second).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep logs and spool here.")
+@click.pass_obj
+def demo(obj, video, clips, policy, speed, json_path, workdir):
+    """Run the whole pipeline end to end on embedded AWS and real footage."""
+    console = Console(stderr=True)
+    started = time.monotonic()
+    report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir, console=console)
+    report["wall_s"] = round(time.monotonic() - started, 1)
+    report["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+    print_report(report, Console())
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2))
+    missing = missing_results(report)
+    if missing:
+        raise click.ClickException(f"{len(missing)} clip(s) without a result: {', '.join(missing)}")

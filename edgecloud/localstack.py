@@ -1,0 +1,129 @@
+"""Run the cloud side on this machine: an embedded AWS (moto) and a controller process.
+
+Used by ``edgecloud demo`` and the cross-process tests, so both exercise the
+same path a deployment does: a real WSGI server in its own process, workers
+in their own processes, every AWS call over HTTP to one shared endpoint.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .config import Settings, dump
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedAws:
+    """A moto server on 127.0.0.1 and a free port, shared by every process of a run."""
+
+    def __init__(self):
+        self._server = None
+        self.endpoint_url: str | None = None
+
+    def start(self) -> str:
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        return self.endpoint_url
+
+    def close(self):
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<EmbeddedAws {self.endpoint_url or 'stopped'}>"
+
+
+class ControllerProcess:
+    """``edgecloud controller serve`` in a child process; ``url`` once it listens.
+
+    The child gets the settings as a config file, so it is configured exactly
+    as a controller on EC2 would be.
+    """
+
+    READY_PREFIX = "controller listening on "
+
+    def __init__(self, settings: Settings, workdir: Path, *, ensure_resources: bool = False, log_path: Path | None = None):
+        self.settings = settings
+        self.workdir = Path(workdir)
+        self.ensure_resources = ensure_resources
+        self.log_path = log_path or self.workdir / "controller.log"
+        self.url: str | None = None
+        self._proc: subprocess.Popen | None = None
+        self._lines: queue.Queue[str] = queue.Queue()
+
+    def start(self, timeout: float = 60) -> str:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config_path = self.workdir / "controller.yaml"
+        config_path.write_text(dump(self.settings))
+        cmd = [sys.executable, "-m", "edgecloud.cli", "--config", str(config_path), "controller", "serve"]
+        if self.ensure_resources:
+            cmd.append("--ensure-resources")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self._proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
+        )
+        threading.Thread(target=self._pump, daemon=True, name="controller-log").start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self._lines.get(timeout=0.2)
+            except queue.Empty:
+                if self._proc.poll() is not None:
+                    break
+                continue
+            if self.READY_PREFIX in line:
+                self.url = line.split(self.READY_PREFIX, 1)[1].strip().split()[0]
+                return self.url
+        self.close()
+        raise RuntimeError(f"controller did not start; see {self.log_path}")
+
+    def _pump(self):
+        # Keep the child's output in a log file; watch it for the ready line.
+        with open(self.log_path, "a") as sink:
+            for line in self._proc.stdout:
+                sink.write(line)
+                sink.flush()
+                if self.url is None:
+                    self._lines.put(line)
+
+    def close(self, timeout: float = 30):
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("controller ignored SIGTERM for %ss; killing it", timeout)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<ControllerProcess {self.url or 'not started'}>"
