@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Does all set-up on a fresh Debian/Ubuntu machine, then runs one thing:
+#   scripts/dev.sh demo [edgecloud demo options]   the whole pipeline on embedded AWS
+#   scripts/dev.sh test [pytest options]           the test suite
+#   scripts/dev.sh bench [bench detect options]    the detection benchmark
+#   scripts/dev.sh setup                           only the set-up
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-}
+[ $# -gt 0 ] && shift
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# System packages: a Python with venv. Installed only when missing.
+if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+  echo "installing python3-venv (apt-get)" >&2
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv python3-pip
+fi
+python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "edgecloud needs Python 3.10 or newer" >&2; exit 1; }
+
+# The project's own environment, rebuilt when pyproject.toml changes.
+venv=.venv
+stamp=$venv/.installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setting up $venv (first run downloads torch, a few GB)" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -e '.[dev,torch]'
+  echo "$want" > "$stamp"
+fi
+
+# Real footage: the project's shared folder, else OpenCV's sample from Debian's opencv-doc.
+footage=${EDGECLOUD_FOOTAGE:-}
+for dir in "$footage" ../shared/footage var/footage; do
+  if [ -n "$dir" ] && [ -f "$dir/vtest.avi" ]; then footage=$(cd "$dir" && pwd); break; fi
+  footage=
+done
+if [ -z "$footage" ]; then
+  scripts/fetch-footage.sh var/footage
+  footage=$(cd var/footage && pwd)
+fi
+export EDGECLOUD_FOOTAGE=$footage
+
+case "$what" in
+  setup) echo "ready: $venv, footage in $footage" ;;
+  demo) exec "$venv/bin/edgecloud" demo --video "$footage/vtest.avi" "$@" ;;
+  test) exec "$venv/bin/python" -m pytest "$@" ;;
+  bench) exec "$venv/bin/edgecloud" bench detect --video "$footage/vtest.avi" "$@" ;;
+  *) echo "usage: scripts/dev.sh demo|test|bench|setup [options]" >&2; exit 2 ;;
+esac
