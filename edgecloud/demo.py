@@ -65,15 +65,16 @@ def fleet_counts(aws: Aws, fleet_name: str) -> dict[str, int]:
     return counts
 
 
-def record_clips(agent, pin, n: int, *, hold_s: float, timeout: float) -> list[str]:
+def record_clips(agent, pin, n: int, *, timeout: float) -> list[str]:
     """Fire the PIR n times, one clip each; returns the clip ids the agent recorded."""
     ids: list[str] = []
     for _ in range(n):
         before = agent.clips_recorded
         pin.drive_high()
-        time.sleep(hold_s)
+        # Hold the PIR high until the recorder has seen it (the sensor samples at 10 Hz).
+        seen = agent.recorder.wait_for(lambda r: r.state == "recording" or len(r.clips) > before, timeout)
         pin.drive_low()
-        clip_id = agent.wait_for_clip(after=before, timeout=timeout)
+        clip_id = agent.wait_for_clip(after=before, timeout=timeout) if seen else None
         if clip_id is None:
             raise RuntimeError("the edge agent recorded no clip for a motion event")
         ids.append(clip_id)
@@ -112,13 +113,16 @@ def wait_retired(aws: Aws, fleet_name: str, *, timeout: float) -> dict[str, int]
         time.sleep(1)
 
 
-def _latency(status: dict) -> float | None:
-    if status.get("latency_s") is not None:
-        return round(float(status["latency_s"]), 2)
+def _latency(status: dict, triggered_at: datetime | None) -> float | None:
+    """Motion trigger on the Pi to result stored in the cloud: the round trip a user waits."""
+    if status.get("finished_at") and triggered_at is not None:
+        finished = datetime.fromisoformat(status["finished_at"].replace("Z", "+00:00"))
+        return round((finished - triggered_at).total_seconds(), 2)
     return None
 
 
-def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[str, int]) -> dict:
+def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[str, int],
+                 triggers: dict[str, datetime]) -> dict:
     clips = []
     for clip_id in clip_ids:
         st = statuses.get(clip_id, {})
@@ -127,7 +131,7 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
             "clip_id": clip_id,
             "status": st.get("status", "unknown"),
             "processed_by": st.get("processed_by") or result.get("processed_by"),
-            "latency_s": _latency(st),
+            "latency_s": _latency(st, triggers.get(clip_id)),
             "labels": result.get("labels", "") if result else None,
         })
     launched = sum(counts.values())
@@ -171,29 +175,29 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as progress:
             rec = progress.add_task("recording clips (mock PIR, real footage)", total=clips)
-            hold = 0.5 / max(speed, 1)
-            clip_ids = []
-            for clip_id in record_clips(agent, pin, clips, hold_s=hold, timeout=60):
-                clip_ids.append(clip_id)
-                progress.advance(rec)
+            clip_ids = record_clips(agent, pin, clips, timeout=60)
+            progress.update(rec, completed=len(clip_ids))
             res = progress.add_task("waiting for results", total=clips)
             if not agent.wait_idle(timeout=timeout):
                 console.log("[yellow]edge spool did not drain in time")
             statuses = wait_results(controller.url, clip_ids, timeout=timeout, progress=progress, task=res)
             progress.add_task("waiting for idle workers to retire", total=None)
             counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
-        return build_report(clip_ids, statuses, counts)
+        triggers = {r.clip_id: r.triggered_at for r in agent.stats.records()}
+        return build_report(clip_ids, statuses, counts, triggers)
 
 
 def print_report(report: dict, console: Console) -> None:
     table = Table(title="edgecloud demo")
-    for col in ("clip", "status", "processed by", "latency (s)", "labels"):
+    table.add_column("clip", no_wrap=True)
+    for col in ("status", "processed by", "latency (s)", "labels"):
         table.add_column(col)
     for c in report["clips"]:
         table.add_row(c["clip_id"], c["status"], str(c["processed_by"]), str(c["latency_s"]), c["labels"] or "")
     console.print(table)
     w = report["workers"]
-    console.print(f"workers launched: {w['launched']}, retired: {w['retired']}")
+    console.print(f"workers launched: {w['launched']}, retired: {w['retired']}   "
+                  "(latency: motion trigger on the Pi to result stored in the cloud)")
 
 
 def missing_results(report: dict) -> list[str]:

@@ -31,6 +31,8 @@ class EmbeddedAws:
     def start(self) -> str:
         from moto.server import ThreadedMotoServer
 
+        # moto's server logs every request through werkzeug; that drowns the run's own output.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()

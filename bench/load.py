@@ -1,0 +1,104 @@
+"""``edgecloud bench load``: the controller and fleet under N Pis uploading at once.
+
+Starts the embedded AWS and the controller with its local fleet, then runs
+Locust headless (its own process) with N users, each uploading one real clip
+and waiting for its result. Reports round-trip percentiles and timeouts, side
+by side with the ClassifyCloud seed's figures for 40 parallel requests.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from edgecloud.aws import Aws, ensure_resources
+from edgecloud.cli import Context, pass_context
+from edgecloud.localstack import ControllerProcess, EmbeddedAws
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+SEED = {"name": "seed ClassifyCloud (documented)", "clips": 40, "timed_out": 2, "avg_s": 50.0}
+
+
+def _read_stats(prefix: Path) -> dict[str, dict]:
+    rows = {}
+    with open(f"{prefix}_stats.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            rows[row["Name"]] = row
+    return rows
+
+
+def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Path, console: Console) -> dict:
+    with EmbeddedAws() as aws_server:
+        s = settings.model_copy(deep=True)
+        s.aws.endpoint_url = aws_server.endpoint_url
+        s.fleet.backend = "local"
+        s.controller.port = 0
+        s.controller.data_dir = workdir / "controller"
+        s.worker.instance_id = None
+        s.worker.wait_seconds = min(s.worker.wait_seconds, 2)
+        s.worker.idle_timeout = min(s.worker.idle_timeout, 10)
+        s.autoscaler.interval = min(s.autoscaler.interval, 1)
+        ensure_resources(Aws(s.aws), s)
+        with ControllerProcess(s, workdir) as controller:
+            console.log(f"controller {controller.url}; {clips} Locust users, one {clip.name} each")
+            prefix = workdir / "locust"
+            env = dict(os.environ, EDGECLOUD_LOAD_CLIP=str(clip), EDGECLOUD_LOAD_CLIPS=str(clips),
+                       EDGECLOUD_LOAD_TIMEOUT=str(timeout_s))
+            started = time.monotonic()
+            subprocess.run(
+                [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
+                 "-u", str(clips), "-r", str(clips), "-t", f"{int(timeout_s + 60)}s", "--host", controller.url,
+                 "--csv", str(prefix), "--exit-code-on-error", "0"],
+                env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            )
+            wall = time.monotonic() - started
+    stats = _read_stats(prefix)
+    trip = stats["upload -> result"]
+    post = stats["POST /v1/clips"]
+    return {
+        "clips": clips,
+        "wall_s": round(wall, 1),
+        "round_trip": {
+            "avg_s": round(float(trip["Average Response Time"]) / 1000, 2),
+            "p50_s": round(float(trip["50%"]) / 1000, 2),
+            "p95_s": round(float(trip["95%"]) / 1000, 2),
+            "max_s": round(float(trip["Max Response Time"]) / 1000, 2),
+            "timed_out": int(trip["Failure Count"]),
+        },
+        "upload": {"p50_ms": float(post["50%"]), "p95_ms": float(post["95%"]), "failures": int(post["Failure Count"])},
+        "seed": SEED,
+    }
+
+
+@click.command("load")
+@click.option("--clip", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("../shared/footage/vtest-5s.mp4"), show_default=True, help="Clip every Pi uploads.")
+@click.option("--clips", type=click.IntRange(1, 500), default=40, show_default=True, help="Pis uploading at once.")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(1, 600), default=120, show_default=True,
+              help="Round trips longer than this count as timed out (the seed used 120 s).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@pass_context
+def load(obj: Context, clip, clips, timeout_s, json_path):
+    """N Pis upload a clip at once; round-trip latency vs the ClassifyCloud seed."""
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="edgecloud-load-") as tmp:
+        report = run_load(obj.settings, clip=clip, clips=clips, timeout_s=timeout_s, workdir=Path(tmp), console=console)
+    table = Table(title=f"bench load: {clips} clips uploaded at once")
+    for column in ("system", "clips", "timed out", "avg s", "p95 s"):
+        table.add_column(column, justify="right")
+    rt = report["round_trip"]
+    table.add_row("edgecloud (this run)", str(clips), str(rt["timed_out"]), f"{rt['avg_s']:.1f}", f"{rt['p95_s']:.1f}")
+    table.add_row(SEED["name"], str(SEED["clips"]), str(SEED["timed_out"]), f"{SEED['avg_s']:.1f}", "-")
+    console.print(table)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2))
