@@ -1,39 +1,136 @@
 """The scaling policy: a pure function from what the controller can observe to
 how many workers to launch now. No AWS, no clock: the loop that applies it
 (controller/scaling.py) and the simulator (controller/simulate/) both call it.
+
+Two needs decide the fleet size, and the larger wins (never under
+``min_workers``, never over ``max_workers``):
+
+* steady load: clips arrive at ``arrival_rate`` and take ``process_time_s``
+  each, so ``load = rate * process`` workers are busy on average; run enough
+  that they are busy at most ``utilization`` of the time, or ``load + 1.5
+  sqrt(load)`` if fewer (square-root staffing: large fleets run busier);
+* backlog: look one boot time ahead, when a worker launched now could start.
+  What is queued, less what the workers up and booting will have done by
+  then, should be done within what is left of the target latency after that
+  boot (at least one processing time). So booting workers count, and a
+  backlog the fleet drains before a new worker could start launches nothing.
+
+Scale-in never kills a worker: ``surplus`` says how many workers should leave
+once the queue has nothing for them (they finish what they hold and keep
+taking jobs while any wait), and the worker's retirement rule
+(worker/retirement.py) keeps each through EC2's billed first minute.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Optional
 
 from edgecloud.config import AutoscalerSettings
+
+# Square-root staffing: load + SPARE * sqrt(load) workers keep waits short; a
+# big fleet smooths its own randomness, so it runs busier than a small one.
+SPARE = 1.5
+# Let workers go only above what launching aims at plus KEEP_SLACK * sqrt of
+# it: the gap stops a noisy rate estimate launching and retiring in turn.
+KEEP_SLACK = 0.5
+# The load has ended when no clip came for this many mean gaps (a Poisson
+# stream stays this quiet 0.7 % of the time) and for at least a boot time.
+QUIET_GAPS = 5.0
+# A rate is never measured over less than this: a burst in the first seconds
+# after start is not a stream of that many clips per second.
+MIN_RATE_WINDOW_S = 60.0
 
 
 @dataclass(frozen=True)
 class Observation:
+    """What the controller sees at one tick (queue, fleet, recent timings)."""
+
     visible: int  # jobs waiting in the queue (approximate, as SQS reports)
     in_flight: int  # jobs a worker has received and not yet deleted
     pending: int  # workers launched and still booting
-    running: int  # workers up and polling
+    running: int  # workers up and polling (draining ones included: they still take jobs)
     retiring: int = 0  # workers shutting down; they take no new job
     process_time_s: float = 3.0  # recent seconds per clip on one worker
     boot_time_s: float = 60.0  # recent seconds from launch to first poll
+    arrival_rate: float = 0.0  # clips per second submitted recently (rate_window_s)
+    quiet_s: Optional[float] = None  # seconds since the last clip was submitted; None: unknown
+    booting_s: tuple[float, ...] = ()  # seconds each pending worker has booted so far, if known
 
     @property
     def workers(self) -> int:
         return self.pending + self.running
 
 
-def decide(obs: Observation, settings: AutoscalerSettings) -> int:
-    """Workers to launch now (>= 0). Never exceeds max_workers counting booting ones.
+def arrival_rate(submitted: int, elapsed_s: float, settings: AutoscalerSettings) -> float:
+    """Clips per second from ``submitted`` in the last ``rate_window_s`` (over
+    the time observed so far if shorter, but never under a minute)."""
+    return submitted / min(settings.rate_window_s, max(elapsed_s, MIN_RATE_WINDOW_S))
 
-    Aim: the backlog drains within target_latency_s. A worker launched now is
-    useful only after boot_time_s, so it gets (target - boot) seconds of work.
+
+def _steady_load(obs: Observation) -> float:
+    """Workers kept busy by arrivals; 0 once submissions have stopped (quiet for
+    several mean gaps, and for a boot time: a fresh worker then costs no more
+    wait than keeping one idle would have saved)."""
+    rate = max(0.0, obs.arrival_rate)
+    if rate == 0.0:
+        return 0.0
+    if obs.quiet_s is not None and obs.quiet_s >= max(obs.boot_time_s, QUIET_GAPS / rate, 1.0):
+        return 0.0
+    return rate * obs.process_time_s
+
+
+def _backlog_need(obs: Observation, settings: AutoscalerSettings) -> int:
+    """Workers needed so the queued clips finish near the target latency.
+
+    Looks ahead one boot time, when a worker launched now would start: what is
+    queued now, less what the workers up or booting will have done by then,
+    is left for the whole fleet; a clip queued now has what is left of the
+    target after that boot to be done in (at least one processing time).
     """
-    backlog = obs.visible + obs.in_flight
-    useful_s = max(settings.target_latency_s - obs.boot_time_s, obs.process_time_s)
-    per_worker = max(1.0, useful_s / obs.process_time_s)
-    desired = math.ceil(backlog / per_worker) if backlog else 0
-    desired = max(settings.min_workers, min(settings.max_workers, desired))
-    return max(0, desired - obs.workers)
+    p, boot = obs.process_time_s, obs.boot_time_s
+    booted = list(obs.booting_s[: obs.pending])
+    booted += [boot / 2] * (obs.pending - len(booted))  # unknown: assume half way
+    done_by_then = (obs.running * boot + sum(max(0.0, b) for b in booted)) / p
+    left = obs.visible + obs.in_flight / 2 - done_by_then
+    if left <= 0:
+        return 0  # the fleet we have drains it before a new worker could start
+    window = max(settings.target_latency_s - boot - p, p)
+    return math.ceil(left * p / window - 1e-9)
+
+
+def _steady_need(obs: Observation, settings: AutoscalerSettings) -> int:
+    load = _steady_load(obs)
+    return math.ceil(min(load / settings.utilization, load + SPARE * math.sqrt(load)) - 1e-9)
+
+
+def decide(obs: Observation, settings: AutoscalerSettings) -> int:
+    """Workers to launch now (>= 0). Never exceeds max_workers counting booting
+    and retiring ones; never launches while the fleet covers the load."""
+    desired = max(settings.min_workers, _steady_need(obs, settings), _backlog_need(obs, settings))
+    room = settings.max_workers - obs.workers - obs.retiring
+    return max(0, min(desired - obs.workers, room))
+
+
+def surplus(obs: Observation, settings: AutoscalerSettings) -> int:
+    """Workers that should retire once the queue has nothing for them (>= 0).
+
+    Keeps ``min_workers`` and what the steady load needs with some slack; the
+    rest may go. They still take every queued job first, so asking costs no
+    latency on a backlog, and a burst's fleet leaves the moment it is done.
+    """
+    need = _steady_need(obs, settings)
+    keep = max(settings.min_workers, math.ceil(need + KEEP_SLACK * math.sqrt(need) - 1e-9))
+    return max(0, obs.workers - keep)
+
+
+def retire_asks(obs: Observation, settings: AutoscalerSettings) -> int:
+    """Retire asks the controller should have outstanding now: ``surplus``, but
+    only when nothing is launched and no backlog waits, i.e. fewer jobs are
+    queued than workers up to take them at their next poll. A worker acts on an
+    ask only when a poll finds no job, so asking as the last jobs are taken
+    costs no latency, and the workers leave the moment the queue is empty
+    instead of a scaling interval (plus a long poll) later."""
+    if decide(obs, settings) or obs.visible >= max(1, obs.running):
+        return 0
+    return surplus(obs, settings)

@@ -20,6 +20,12 @@ from .config import AwsSettings, Settings
 # Retries on throttling and connection drops, the standard way.
 _BOTO_CONFIG = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
+# The retire queue holds scale-in asks: SQS's shortest retention, so an ask no
+# idle worker took within a minute expires instead of ending a worker that a
+# later load needs; a received ask hides briefly while its worker retires.
+RETIRE_ASK_RETENTION_S = 60
+RETIRE_ASK_VISIBILITY_S = 10
+
 
 class Aws:
     def __init__(self, settings: AwsSettings):
@@ -89,6 +95,10 @@ class Queues:
     def dead_letter(self) -> str:
         return self._url(self._names.dead_letter)
 
+    @cached_property
+    def retire(self) -> str:
+        return self._url(self._names.retire)
+
 
 def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     """Create the buckets and queues if missing (demo, tests). On AWS, infra/ creates them."""
@@ -113,4 +123,7 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
         },
     )
     sqs.create_queue(QueueName=q.completions)
+    sqs.create_queue(QueueName=q.retire, Attributes={
+        "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
+    })
     return Queues(aws, settings)

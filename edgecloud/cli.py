@@ -45,8 +45,9 @@ class LazyGroup(click.Group):
 class Context:
     """What every subcommand gets as ``ctx.obj``: settings, loaded on first use."""
 
-    def __init__(self, config_path):
+    def __init__(self, config_path, verbose: int = 0):
         self.config_path = config_path
+        self.verbose = verbose
 
     @cached_property
     def settings(self) -> Settings:
@@ -71,7 +72,7 @@ def cli(ctx, config_path, verbose):
         level=logging.WARNING - 10 * min(verbose, 2) if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = Context(config_path)
+    ctx.obj = Context(config_path, verbose)
 
 
 @click.group("config")
@@ -112,4 +113,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    # Under `python -m`, this file runs as __main__, a second copy of the module whose
+    # Context class would not match the one subcommands import: run the real module.
+    from edgecloud.cli import main as real_main
+
+    real_main()

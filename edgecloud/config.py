@@ -45,6 +45,10 @@ class QueueSettings(Section):
     jobs: str = Field("edgecloud-jobs", description="SQS queue of clips waiting for a worker.")
     completions: str = Field("edgecloud-completions", description="SQS queue workers report finished jobs on.")
     dead_letter: str = Field("edgecloud-jobs-dlq", description="Where a job goes after max_receive failed tries.")
+    retire: str = Field(
+        "edgecloud-retire", description="SQS queue of the controller's asks that an idle worker leave (scale-in); "
+        "asks expire after a minute."
+    )
     max_receive: int = Field(3, ge=1, le=1000, description="Deliveries of one job before it is dead-lettered.")
     visibility_timeout: int = Field(120, ge=10, le=43200, description="Seconds a received job stays hidden.")
 
@@ -60,6 +64,19 @@ class DetectorSettings(Section):
     batch_size: int = Field(8, ge=1, le=256, description="Frames per inference batch.")
     motion_gate: bool = Field(True, description="Skip frames with no motion (always keeps 1 per second).")
     max_side: int = Field(640, ge=64, le=4096, description="Frames are downscaled so their longer side fits.")
+    motion_regions: bool = Field(
+        True, description="Full-size detectors (hog): look only where something moved, bar one whole frame per 5 s."
+    )
+    pretrained: bool = Field(
+        True, description="torchvision: trained weights (detector.weights, else torchvision's default in the torch "
+        "hub cache); false builds random weights for tests and offline benchmarks (labels meaningless)."
+    )
+    model_input: Optional[int] = Field(
+        None, ge=32, le=4096, description="Model input size: torchvision R-CNN/RetinaNet/FCOS shorter side "
+        "(min_size; null: the model's 800); opencv-dnn square side (null: the .cfg's width, else 416)."
+    )
+    max_detections: int = Field(100, ge=1, le=1000, description="torchvision: most detections kept per frame.")
+    prefetch: bool = Field(True, description="Decode in a background thread while the detector works.")
 
 
 class WorkerSettings(Section):
@@ -67,7 +84,11 @@ class WorkerSettings(Section):
         None, description="This worker's EC2 instance id; null asks IMDSv2 (on EC2)."
     )
     wait_seconds: int = Field(20, ge=0, le=20, description="SQS long-poll wait.")
-    idle_timeout: float = Field(60, gt=0, description="Seconds with nothing in hand before the worker retires.")
+    idle_timeout: float = Field(
+        300, gt=0, description="Seconds with nothing in hand before the worker retires: a safety net, at least "
+        "autoscaler.rate_window_s, so it never ends a worker the autoscaler still wants; scale-in is the "
+        "controller asking idle workers to leave (queues.retire)."
+    )
     heartbeat_seconds: float = Field(30, gt=0, description="How often visibility is extended while working.")
     retire: bool = Field(True, description="Terminate this instance when idle (false: just exit).")
 
@@ -83,6 +104,13 @@ class FleetSettings(Section):
     instance_profile: Optional[str] = Field(None, description="IAM instance profile name (ec2 backend).")
     spot: bool = Field(False, description="Ask for spot capacity first, fall back to on-demand.")
     asg_name: Optional[str] = Field(None, description="Auto Scaling group (asg backend).")
+    launch_template_version: str = Field(
+        "$Default", description="Launch template version: a number, $Default or $Latest (ec2 backend)."
+    )
+    worker_config_path: str = Field(
+        "/etc/edgecloud/config.yaml", description="Where user-data writes the worker's config on the instance."
+    )
+    worker_unit: str = Field("edgecloud-worker.service", description="systemd unit user-data restarts on boot.")
 
 
 class AutoscalerSettings(Section):
@@ -92,6 +120,12 @@ class AutoscalerSettings(Section):
     target_latency_s: float = Field(60, gt=0, description="Latency a clip should finish within.")
     boot_time_s: float = Field(60, ge=0, description="Typical time from launch to first poll.")
     process_time_s: float = Field(3, gt=0, description="Initial guess of seconds per clip, refined as results arrive.")
+    utilization: float = Field(
+        0.8, gt=0, le=1,
+        description="Busy fraction a small fleet aims at under steady load (lower: faster, dearer); "
+        "large fleets run busier (load + 1.5 sqrt(load) workers).",
+    )
+    rate_window_s: float = Field(300, gt=0, description="Seconds of submissions averaged into the arrival rate.")
 
 
 class ControllerSettings(Section):
@@ -130,6 +164,22 @@ class EdgeSettings(Section):
     retry_max_s: float = Field(60, gt=0, description="Longest backoff between upload tries.")
     downscale_width: Optional[int] = Field(None, ge=64, description="Re-encode to this width before upload.")
     downscale_crf: int = Field(28, ge=0, le=51, description="x264 quality of the re-encode (higher = smaller).")
+    stats_path: Optional[Path] = Field(
+        None, description="Per-clip round-trip records (SQLite); null: edge-stats.sqlite beside spool_dir."
+    )
+    user: str = Field("edgecloud", description="Non-root user `edgecloud edge install` runs the agent as.")
+    result_wait_s: float = Field(10, ge=0, le=60, description="Long-poll of one cloud result (GET ?wait=).")
+
+
+class InfraSettings(Section):
+    stack: str = Field(
+        "edgecloud", pattern=r"^[a-z][a-z0-9-]{1,19}$",
+        description="CloudFormation stack `edgecloud infra` deploys; also the prefix of every resource name.",
+    )
+    clip_retention_days: int = Field(30, ge=1, description="Clips older than this are deleted by an S3 lifecycle rule.")
+    controller_ingress_cidr: Optional[str] = Field(
+        None, description="Addresses (the Pis) allowed to reach the controller's port; null opens nothing."
+    )
 
 
 class Settings(Section):
@@ -142,6 +192,7 @@ class Settings(Section):
     autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     edge: EdgeSettings = Field(default_factory=EdgeSettings)
+    infra: InfraSettings = Field(default_factory=InfraSettings)
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

@@ -42,6 +42,8 @@ def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: s
     s.autoscaler.interval = min(s.autoscaler.interval, 1)
     s.autoscaler.boot_time_s = min(s.autoscaler.boot_time_s, 3)
     s.autoscaler.target_latency_s = min(s.autoscaler.target_latency_s, 10)
+    # Workers stay while the recent rate wants them, then the idle timer (no shorter) or an ask ends them.
+    s.autoscaler.rate_window_s = min(s.autoscaler.rate_window_s, s.worker.idle_timeout)
     s.edge.camera = "file"
     s.edge.video = video
     s.edge.policy = policy
@@ -142,7 +144,7 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
 
 
 def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resources: bool = True,
-             policy: str = "busy-offload", speed: float = 4.0, workdir: Path | None = None,
+             policy: str = "busy-offload", speed: float = 20.0, workdir: Path | None = None,
              console: Console | None = None, timeout: float = 300) -> dict:
     """Run the pipeline end to end and return the report (see ``build_report``)."""
     from gpiozero.pins.mock import MockFactory
@@ -210,7 +212,7 @@ def missing_results(report: dict) -> list[str]:
 @click.option("--clips", type=click.IntRange(1, 100), default=8, show_default=True, help="Motion events, one clip each.")
 @click.option("--policy", type=click.Choice(["busy-offload", "fastest-finish", "escalate-uncertain"]),
               default="busy-offload", show_default=True, help="Where the Pi processes clips.")
-@click.option("--speed", type=click.FloatRange(0.1, 50), default=4.0, show_default=True,
+@click.option("--speed", type=click.FloatRange(0.1, 50), default=20.0, show_default=True,
               help="Camera playback speed (video seconds per wall second).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep logs and spool here.")
@@ -218,6 +220,9 @@ def missing_results(report: dict) -> list[str]:
 def demo(obj, video, clips, policy, speed, json_path, workdir):
     """Run the whole pipeline end to end on embedded AWS and real footage."""
     console = Console(stderr=True)
+    if not obj.verbose:
+        # The components log every clip at INFO; the progress bars and the table tell the story.
+        logging.getLogger().setLevel(logging.WARNING)
     started = time.monotonic()
     report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir, console=console)
     report["wall_s"] = round(time.monotonic() - started, 1)

@@ -1,0 +1,1 @@
+"""Infrastructure as code: the CloudFormation stack and `edgecloud infra`."""

@@ -1,0 +1,1 @@
+"""A cloud worker: long-polls jobs, analyses clips, writes results, retires when idle."""

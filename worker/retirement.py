@@ -6,6 +6,7 @@ holding, tasks_done=..., uptime_s=...)`` after each poll. Rules combine with
 
     IdleTimeout(60) | MaxTasks(1000)       # idle a minute, or done plenty
     IdleTimeout(20) & MinUptime(60)        # idle, and past EC2's billed minute
+    IdleTimeout(60) | Asked()              # or the controller asked (scale-in)
 
 Whatever the rules say, a worker that holds a job never retires: scale-in
 must not lose work, so that guard lives here, once, not in each rule.
@@ -17,22 +18,37 @@ from dataclasses import dataclass
 from edgecloud.config import WorkerSettings
 
 
+# EC2 bills per second with a 60-second minimum: leaving earlier saves nothing.
+EC2_MINIMUM_BILLED_S = 60.0
+
+
+@dataclass(frozen=True)
+class Moment:
+    """What a rule sees about an idle worker."""
+
+    idle_s: float
+    tasks_done: int
+    uptime_s: float
+    asked: bool
+
+
 class RetirementPolicy:
     """Base of the rules. A rule overrides ``_wants_to_retire``; callers use
     ``should_retire``, which adds the never-while-holding guard."""
 
     def should_retire(self, idle_s: float, holding: bool, *, tasks_done: int = 0,
-                      uptime_s: float | None = None) -> bool:
+                      uptime_s: float | None = None, asked: bool = False) -> bool:
         """True when the worker should stop now. ``idle_s``: seconds since it
         last held a job (or since it started); ``holding``: it holds a job now;
         ``tasks_done``: jobs finished so far; ``uptime_s``: seconds since launch
-        (None: unknown, treated as ``idle_s``)."""
+        (None: unknown, treated as ``idle_s``); ``asked``: the controller asked
+        this worker to leave once the queue has nothing for it."""
         if holding:
             return False
         uptime = idle_s if uptime_s is None else uptime_s
-        return self._wants_to_retire(idle_s, tasks_done, uptime)
+        return self._wants_to_retire(Moment(idle_s, tasks_done, uptime, asked))
 
-    def _wants_to_retire(self, idle_s: float, tasks_done: int, uptime_s: float) -> bool:
+    def _wants_to_retire(self, now: Moment) -> bool:
         raise NotImplementedError
 
     def __and__(self, other: RetirementPolicy) -> RetirementPolicy:
@@ -52,8 +68,8 @@ class IdleTimeout(RetirementPolicy):
         if self.seconds < 0:
             raise ValueError(f"idle timeout must be >= 0, got {self.seconds}")
 
-    def _wants_to_retire(self, idle_s, tasks_done, uptime_s):
-        return idle_s >= self.seconds
+    def _wants_to_retire(self, now):
+        return now.idle_s >= self.seconds
 
 
 @dataclass(frozen=True)
@@ -66,8 +82,8 @@ class MaxTasks(RetirementPolicy):
         if self.n < 1:
             raise ValueError(f"max tasks must be >= 1, got {self.n}")
 
-    def _wants_to_retire(self, idle_s, tasks_done, uptime_s):
-        return tasks_done >= self.n
+    def _wants_to_retire(self, now):
+        return now.tasks_done >= self.n
 
 
 @dataclass(frozen=True)
@@ -77,15 +93,26 @@ class MinUptime(RetirementPolicy):
 
     seconds: float
 
-    def _wants_to_retire(self, idle_s, tasks_done, uptime_s):
-        return uptime_s >= self.seconds
+    def _wants_to_retire(self, now):
+        return now.uptime_s >= self.seconds
+
+
+@dataclass(frozen=True)
+class Asked(RetirementPolicy):
+    """Retire when the controller asked (scale-in), once ``min_uptime_s`` has
+    run: by default not inside EC2's billed first minute, where staying is free."""
+
+    min_uptime_s: float = EC2_MINIMUM_BILLED_S
+
+    def _wants_to_retire(self, now):
+        return now.asked and now.uptime_s >= self.min_uptime_s
 
 
 @dataclass(frozen=True)
 class Never(RetirementPolicy):
     """Keep running until stopped from outside (e.g. ``retire: false``)."""
 
-    def _wants_to_retire(self, idle_s, tasks_done, uptime_s):
+    def _wants_to_retire(self, now):
         return False
 
 
@@ -95,8 +122,8 @@ class AllOf(RetirementPolicy):
 
     rules: tuple[RetirementPolicy, ...]
 
-    def _wants_to_retire(self, idle_s, tasks_done, uptime_s):
-        return all(r._wants_to_retire(idle_s, tasks_done, uptime_s) for r in self.rules)
+    def _wants_to_retire(self, now):
+        return all(r._wants_to_retire(now) for r in self.rules)
 
 
 @dataclass(frozen=True)
@@ -105,17 +132,18 @@ class AnyOf(RetirementPolicy):
 
     rules: tuple[RetirementPolicy, ...]
 
-    def _wants_to_retire(self, idle_s, tasks_done, uptime_s):
-        return any(r._wants_to_retire(idle_s, tasks_done, uptime_s) for r in self.rules)
+    def _wants_to_retire(self, now):
+        return any(r._wants_to_retire(now) for r in self.rules)
 
 
 def from_settings(settings: WorkerSettings) -> RetirementPolicy:
-    """The rule a worker runs with: idle for ``idle_timeout`` seconds."""
-    return IdleTimeout(settings.idle_timeout)
+    """The rule a worker runs with: idle for ``idle_timeout`` seconds, or asked
+    by the controller to leave (after the billed first minute)."""
+    return IdleTimeout(settings.idle_timeout) | Asked()
 
 
 def should_retire(idle_s: float, holding: bool, settings: WorkerSettings | None = None, *,
-                  tasks_done: int = 0, uptime_s: float | None = None) -> bool:
+                  tasks_done: int = 0, uptime_s: float | None = None, asked: bool = False) -> bool:
     """One-call form: the configured rule (defaults when ``settings`` is None)."""
     policy = from_settings(settings or WorkerSettings())
-    return policy.should_retire(idle_s, holding, tasks_done=tasks_done, uptime_s=uptime_s)
+    return policy.should_retire(idle_s, holding, tasks_done=tasks_done, uptime_s=uptime_s, asked=asked)

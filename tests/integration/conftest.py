@@ -14,10 +14,11 @@ def stack_settings(moto_server, tmp_path):
     settings = from_dict({
         "aws": {"endpoint_url": moto_server},
         "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
-        "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}"},
+        "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
+                   "retire": f"retire-{tag}"},
         "fleet": {"backend": "local", "name": f"fleet-{tag}"},
         "worker": {"idle_timeout": 4, "wait_seconds": 1},
-        "autoscaler": {"interval": 0.5, "boot_time_s": 2, "target_latency_s": 10},
+        "autoscaler": {"interval": 0.5, "boot_time_s": 2, "target_latency_s": 10, "rate_window_s": 4},
         "controller": {"data_dir": str(tmp_path / "controller"), "port": 0},
         "edge": {"spool_dir": str(tmp_path / "spool")},
     })

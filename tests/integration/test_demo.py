@@ -12,13 +12,13 @@ pytestmark = pytest.mark.slow
 
 def test_demo_processes_every_clip_on_edge_and_cloud(tmp_path, vtest_avi):
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(cli, ["demo", "--video", str(vtest_avi), "--clips", "4", "--json", str(out),
+    result = CliRunner().invoke(cli, ["demo", "--video", str(vtest_avi), "--clips", "6", "--json", str(out),
                                       "--workdir", str(tmp_path / "work")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     clips = report["clips"]
-    assert len(clips) == 4
-    assert len({c["clip_id"] for c in clips}) == 4
+    assert len(clips) == 6
+    assert len({c["clip_id"] for c in clips}) == 6
     for c in clips:
         assert c["status"] == "done", c
         assert c["latency_s"] is not None and c["latency_s"] >= 0

@@ -2,15 +2,15 @@
 import pytest
 
 from edgecloud.config import WorkerSettings
-from worker.retirement import IdleTimeout, MaxTasks, MinUptime, Never, from_settings, should_retire
+from worker.retirement import Asked, IdleTimeout, MaxTasks, MinUptime, Never, from_settings, should_retire
 
 
 @pytest.mark.parametrize("policy", [
     IdleTimeout(0), IdleTimeout(30), MaxTasks(1), MinUptime(0), IdleTimeout(0) | MaxTasks(1),
-    IdleTimeout(0) & MinUptime(0),
+    IdleTimeout(0) & MinUptime(0), Asked(0),
 ])
 def test_never_retires_while_holding_a_job(policy):
-    assert not policy.should_retire(10_000, True, tasks_done=10_000, uptime_s=10_000)
+    assert not policy.should_retire(10_000, True, tasks_done=10_000, uptime_s=10_000, asked=True)
 
 
 def test_idle_timeout_retires_at_the_timeout():
@@ -52,8 +52,16 @@ def test_never_keeps_running():
     assert not Never().should_retire(1e9, False, tasks_done=10**6)
 
 
-def test_configured_rule_uses_idle_timeout():
-    assert from_settings(WorkerSettings(idle_timeout=45)) == IdleTimeout(45)
+def test_asked_waits_out_the_billed_minute():
+    rule = Asked()
+    assert not rule.should_retire(0, False, uptime_s=30, asked=True)  # billed anyway: stay useful
+    assert rule.should_retire(0, False, uptime_s=60, asked=True)
+    assert not rule.should_retire(1e6, False, uptime_s=1e6, asked=False)
+
+
+def test_configured_rule_uses_idle_timeout_or_a_request():
+    assert from_settings(WorkerSettings(idle_timeout=45)) == IdleTimeout(45) | Asked()
+    assert should_retire(0, False, uptime_s=61, asked=True)
     assert should_retire(45, False, WorkerSettings(idle_timeout=45))
     assert not should_retire(44, False, WorkerSettings(idle_timeout=45))
     assert not should_retire(1e6, True)

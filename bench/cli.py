@@ -1,0 +1,100 @@
+"""``edgecloud bench``: benchmarks that measure side by side in one run and report ratios."""
+from __future__ import annotations
+
+import importlib
+import json
+import tempfile
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from edgecloud.cli import Context, pass_context
+
+from .detect import run_bench
+from .footage import DEFAULT_FOOTAGE, cut_clips
+from .models import detector_or_random, wide_console
+
+
+class BenchGroup(click.Group):
+    """Subcommands defined here, plus others imported only when called (their dependencies stay optional)."""
+
+    lazy = {"load": ("bench.load:load", "N Pis upload a clip at once; round-trip latency vs the seed.")}
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx, name):
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name][0].split(":")
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(n, c.get_short_help_str()) for n, c in sorted(self.commands.items())]
+        rows += [(n, help_) for n, (_, help_) in self.lazy.items() if n not in self.commands]
+        with formatter.section("Commands"):
+            formatter.write_dl(sorted(rows))
+
+
+@click.group("bench", cls=BenchGroup)
+def bench():
+    """Benchmarks, each measured side by side in one run."""
+
+
+@bench.command("detect")
+@click.option("--video", "videos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help=f"Footage to cut into clips (repeatable; default {DEFAULT_FOOTAGE}).")
+@click.option("--detector", "detector_name", help="Detector to use (default: detector.name from config).")
+@click.option("--clip-seconds", default=5.0, show_default=True, help="Length of each clip.")
+@click.option("--limit-clips", type=int, help="Only the first N clips (quick runs).")
+@click.option("--min-score", type=click.FloatRange(0, 1), help="Override detector.min_score.")
+@click.option("--no-naive", is_flag=True, help="Skip the naive run (slow with big models).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@pass_context
+def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_score, no_naive, json_path):
+    """Clip pipeline vs naive (every frame, full size, one at a time) vs decode alone."""
+    console = wide_console()
+    settings = obj.settings.detector
+    if detector_name:
+        settings = settings.model_copy(update={"name": detector_name})
+    if min_score is not None:
+        settings = settings.model_copy(update={"min_score": min_score})
+    videos = list(videos) or [DEFAULT_FOOTAGE]
+    for video in videos:
+        if not video.is_file():
+            raise click.ClickException(f"footage not found: {video} (pass --video PATH)")
+    detector = detector_or_random(settings, console)
+    with tempfile.TemporaryDirectory(prefix="edgecloud-bench-") as tmp:
+        clips = cut_clips(videos, clip_seconds, Path(tmp), limit_clips)
+        console.print(f"{len(clips)} clips of {clip_seconds:g} s from {', '.join(v.name for v in videos)}; "
+                      f"detector {detector!r}")
+        result = run_bench(clips, detector, settings, naive=not no_naive,
+                           progress=lambda r: console.print(
+                               f"  {r.clip}: naive {r.naive} pipeline {r.pipeline} "
+                               f"({r.frames_analysed}/{r.frames_total} frames) "
+                               + " ".join(f"{k} {v:.2f}s" for k, v in r.seconds.items())))
+    report = result.report()
+    table = Table(title=f"bench detect: {report['detector']} ({report['weights']})")
+    for column in ("mode", "median s/clip", "clips/s", "vs pipeline", "mean s/clip", "vs pipeline (mean)"):
+        table.add_column(column, justify="right")
+    median, mean = report["seconds_per_clip"], report["mean"]["seconds_per_clip"]
+    for mode in ("decode", "naive", "pipeline"):
+        table.add_row(mode, f"{median[mode]:.3f}", f"{report['clips_per_s_by_mode'][mode]:.2f}",
+                      f"{median[mode] / median['pipeline']:.2f}x", f"{mean[mode]:.3f}",
+                      f"{mean[mode] / mean['pipeline']:.2f}x")
+    console.print(table)
+    console.print(f"(mean-based: speedup {report['mean']['speedup_vs_naive']}x, "
+                  f"pipeline / decode {report['mean']['ratio_to_decode']}x)")
+    console.print(f"speedup vs naive: [bold]{report['speedup_vs_naive']}x[/]   "
+                  f"agreement with naive: [bold]{report['agreement']:.0%}[/] of {report['clips']} clips   "
+                  f"pipeline / decode alone: [bold]{report['ratio_to_decode']}x[/]   "
+                  f"frames analysed {report['frames_analysed']}/{report['frames_total']}")
+    if not report["anything_detected"]:
+        console.print("[bold yellow]Nothing was detected in any clip, so agreement is vacuous"
+                      + (" (random weights rarely reach min_score; try --min-score 0.01)" if result.random_weights else "")
+                      + ".[/]")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2))
+        console.print(f"wrote {json_path}")

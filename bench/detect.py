@@ -1,0 +1,118 @@
+"""``edgecloud bench detect``: the clip pipeline against the naive way and against decode alone.
+
+All three run on the same clips in the same run, clip by clip, so the
+ratios compare like with like on a busy machine:
+
+- decode: every frame decoded and converted, nothing else (the floor);
+- naive: every frame, full resolution, one at a time through the detector;
+- pipeline: :func:`edgecloud.pipeline.analyse_clip` (sampling, motion gate, resize, batches).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgecloud.jobs import new_clip_id, summarise
+from edgecloud.pipeline import analyse_clip, naive_detect
+from edgecloud.video import open_clip
+
+
+MODES = ("decode", "naive", "pipeline")
+
+
+def decode_only(path: Path) -> int:
+    with open_clip(path) as clip:
+        return sum(1 for _ in clip.frames())
+
+
+def max_counts(summary: dict) -> dict[str, int]:
+    return {label: s.max_count for label, s in summary.items()}
+
+
+def agrees(a: dict[str, int], b: dict[str, int], tolerance: int = 1) -> bool:
+    """Same label set, and the most of each label in one frame within ``tolerance``."""
+    return set(a) == set(b) and all(abs(a[k] - b[k]) <= tolerance for k in a)
+
+
+@dataclass
+class ClipRun:
+    clip: str
+    frames_total: int
+    frames_analysed: int
+    seconds: dict[str, float]
+    naive: dict[str, int]
+    pipeline: dict[str, int]
+
+    @property
+    def agrees(self) -> bool:
+        return agrees(self.naive, self.pipeline)
+
+
+@dataclass
+class DetectBench:
+    detector: str
+    random_weights: bool
+    runs: list[ClipRun] = field(default_factory=list)
+
+    def seconds(self, mode: str, statistic) -> float:
+        return statistic([r.seconds[mode] for r in self.runs])
+
+    def figures(self, statistic) -> dict:
+        """Speed figures from one per-clip statistic (median: robust to other jobs' bursts; mean: totals)."""
+        per_clip = {m: self.seconds(m, statistic) for m in MODES}
+        return {
+            "speedup_vs_naive": round(per_clip["naive"] / per_clip["pipeline"], 2),
+            "ratio_to_decode": round(per_clip["pipeline"] / per_clip["decode"], 2),
+            "clips_per_s": round(1 / per_clip["pipeline"], 3),
+            "clips_per_s_by_mode": {m: round(1 / s, 3) for m, s in per_clip.items()},
+            "seconds_per_clip": {m: round(s, 4) for m, s in per_clip.items()},
+        }
+
+    def report(self) -> dict:
+        n = len(self.runs)
+        return {
+            "detector": self.detector,
+            "weights": "random (labels meaningless; timings valid)" if self.random_weights else "trained",
+            "clips": n,
+            "agreement": round(sum(r.agrees for r in self.runs) / n, 4) if n else None,
+            "anything_detected": any(r.naive or r.pipeline for r in self.runs),
+            "statistic": "median seconds per clip (the mean-based figures are under 'mean')",
+            **self.figures(statistics.median),
+            "mean": self.figures(statistics.fmean),
+            "frames_total": sum(r.frames_total for r in self.runs),
+            "frames_analysed": sum(r.frames_analysed for r in self.runs),
+            "per_clip": [
+                {"clip": r.clip, "agrees": r.agrees, "naive": r.naive, "pipeline": r.pipeline,
+                 "frames_analysed": r.frames_analysed, "frames_total": r.frames_total,
+                 "seconds": {k: round(v, 4) for k, v in r.seconds.items()}}
+                for r in self.runs
+            ],
+        }
+
+
+def run_bench(clips: list[Path], detector, settings, naive: bool = True, progress=None) -> DetectBench:
+    bench = DetectBench(detector.name, detector.random_weights)
+    with open_clip(clips[0]) as clip:  # warm-up: first-call allocations are not per-clip cost
+        detector.detect([next(clip.frames()).image])
+    for path in clips:
+        seconds = {}
+        mark = time.perf_counter()
+        decode_only(path)
+        seconds["decode"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        naive_counts = max_counts(summarise(naive_detect(path, detector))[1]) if naive else {}
+        seconds["naive"] = time.perf_counter() - mark
+
+        mark = time.perf_counter()
+        result = analyse_clip(path, detector, settings, clip_id=new_clip_id("bench"), processed_by="bench")
+        seconds["pipeline"] = time.perf_counter() - mark
+        if result.status != "done":
+            raise RuntimeError(f"{path.name}: {result.error}")
+        bench.runs.append(ClipRun(path.name, result.frames_total, result.frames_analysed, seconds,
+                                  naive_counts, max_counts(result.summary)))
+        if progress:
+            progress(bench.runs[-1])
+    return bench

@@ -1,0 +1,200 @@
+"""HTTP API v1: clips in, status and stats out. Views validate input and call
+the intake, ledger and store through the accessors in ``resources``."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Optional
+
+from flask import Blueprint, Response, jsonify, request, url_for
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import ValidationError
+
+from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id
+
+from .intake import Intake, UploadMetadata
+from .ledger import ClipRow
+from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store
+
+log = logging.getLogger(__name__)
+bp = Blueprint("api", __name__)
+
+
+class ApiError(Exception):
+    """A client mistake, answered as ``{"error": message}`` with ``status``."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(err: ApiError):
+    return jsonify(error=err.message), err.status
+
+
+def _pydantic_message(err: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in err.errors())
+
+
+def _parse_json_field(name: str, required: bool) -> Optional[str]:
+    raw = request.form.get(name)
+    if raw is None or raw.strip() == "":
+        if required:
+            raise ApiError(f"missing form field {name!r} (JSON)")
+        return None
+    try:
+        json.loads(raw)
+    except ValueError as err:
+        raise ApiError(f"form field {name!r} is not valid JSON: {err}") from None
+    return raw
+
+
+def _upload_size(stream) -> int:
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+@bp.post("/v1/clips")
+def upload_clip():
+    started = time.perf_counter()
+    settings = get_settings()
+    upload = request.files.get("clip")
+    if upload is None:
+        raise ApiError("missing file field 'clip'")
+    try:
+        meta = UploadMetadata.model_validate_json(_parse_json_field("metadata", required=True))
+    except ValidationError as err:
+        raise ApiError(f"bad metadata: {_pydantic_message(err)}") from None
+
+    content_type = meta.content_type or upload.mimetype
+    if content_type not in CLIP_TYPES:
+        raise ApiError(f"content type {content_type!r} is not one of {sorted(CLIP_TYPES)}", 415)
+
+    if meta.clip_id is None:
+        clip_id = new_clip_id(meta.device_id)
+    else:
+        try:
+            _, device = parse_clip_id(meta.clip_id)
+        except BadClipId as err:
+            raise ApiError(str(err)) from None
+        if device != meta.device_id:
+            raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device!r}, not {meta.device_id!r}")
+        clip_id = meta.clip_id
+
+    result = None
+    raw_result = _parse_json_field("result", required=False)
+    if raw_result is not None:
+        try:
+            result = Result.model_validate_json(raw_result)
+        except ValidationError as err:
+            raise ApiError(f"bad result: {_pydantic_message(err)}") from None
+        if meta.clip_id is None or result.clip_id != clip_id:
+            raise ApiError(f"result is for clip {result.clip_id!r}; metadata.clip_id must name the same clip")
+
+    size = _upload_size(upload.stream)
+    limit = int(settings.controller.max_clip_mb * 1024 * 1024)
+    if size > limit:
+        raise ApiError(f"clip is {size} bytes; the limit is {limit}", 413)
+    if size == 0:
+        raise ApiError("clip file is empty")
+
+    intake = Intake(get_store(), get_ledger(), get_metrics())
+    accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
+    get_metrics().requests.labels("upload").observe(time.perf_counter() - started)
+    return jsonify(
+        clip_id=accepted.clip_id, status=accepted.status, duplicate=accepted.duplicate,
+        status_url=_status_url(accepted.clip_id),
+    ), 201
+
+
+def _status_url(clip_id: str) -> str:
+    base = get_settings().controller.url
+    if base:
+        return base.rstrip("/") + url_for("api.clip_status", clip_id=clip_id)
+    return url_for("api.clip_status", clip_id=clip_id, _external=True)
+
+
+def _wait_seconds() -> float:
+    raw = request.args.get("wait")
+    if raw is None:
+        return 0.0
+    try:
+        wait = float(raw)
+    except ValueError:
+        raise ApiError(f"wait must be a number of seconds, got {raw!r}") from None
+    if not wait >= 0:
+        raise ApiError("wait must be >= 0")
+    return min(wait, get_settings().controller.max_wait_s)
+
+
+@bp.get("/v1/clips/<clip_id>")
+def clip_status(clip_id: str):
+    try:
+        _, device = parse_clip_id(clip_id)
+    except BadClipId as err:
+        raise ApiError(str(err)) from None
+    wait = _wait_seconds()
+    ledger, store = get_ledger(), get_store()
+    row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
+    if row is None:
+        result = store.get_result(clip_id)  # S3 is the source of truth; the ledger may be new
+        if result is None:
+            raise ApiError(f"unknown clip {clip_id!r}", 404)
+        return jsonify(_from_result(clip_id, device, result))
+    result = store.get_result(clip_id) if row.final else None
+    return jsonify(_describe(row, result))
+
+
+def _iso(when) -> Optional[str]:
+    return when.isoformat() if when else None
+
+
+def _describe(row: ClipRow, result: Optional[Result]) -> dict:
+    return {
+        "clip_id": row.clip_id, "device": row.device, "status": row.status, "processed_by": row.processed_by,
+        "submitted_at": _iso(row.submitted_at), "finished_at": _iso(row.finished_at), "latency_s": row.latency_s,
+        "error": row.error, "result": result.model_dump(mode="json") if result else None,
+    }
+
+
+def _from_result(clip_id: str, device: str, result: Result) -> dict:
+    latency = None
+    if result.submitted_at and result.finished_at:
+        latency = round((result.finished_at - result.submitted_at).total_seconds(), 3)
+    return {
+        "clip_id": clip_id, "device": device, "status": result.status, "processed_by": result.processed_by,
+        "submitted_at": _iso(result.submitted_at), "finished_at": _iso(result.finished_at), "latency_s": latency,
+        "error": result.error, "result": result.model_dump(mode="json"),
+    }
+
+
+@bp.get("/v1/stats")
+def stats():
+    turnaround, process = get_ledger().medians()
+    body = {"turnaround_s": turnaround, "process_s": process,
+            "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None}}
+    # A stats reader (the edge's scheduler) is better served by a partial answer than by a 500.
+    try:
+        body["queue"] = get_store().queue_depth()
+    except Exception:
+        log.warning("queue depth unavailable", exc_info=True)
+    try:
+        body["workers"] = get_fleet().states()
+    except Exception:
+        log.warning("worker counts unavailable", exc_info=True)
+    return jsonify(body)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify(ok=True)
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(generate_latest(get_metrics().registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,60 @@
+"""``edgecloud controller serve | status``."""
+from __future__ import annotations
+
+import json
+
+import click
+
+
+def _settings(ctx: click.Context):
+    # The root group's context object, found by duck type: `python -m edgecloud.cli`
+    # loads that module twice, so an isinstance lookup (click.make_pass_decorator) can miss.
+    return ctx.find_root().obj.settings
+
+
+@click.group()
+def controller():
+    """The API, autoscaler and results consumer."""
+
+
+@controller.command("serve")
+@click.option("--host", help="Listen address (default controller.host).")
+@click.option("--port", type=int, help="Listen port; 0 picks a free one (default controller.port).")
+@click.option("--ensure-resources", is_flag=True, help="Create the buckets and queues first (demo, tests).")
+@click.option("--no-autoscale", is_flag=True, help="Serve and consume results, but launch no workers.")
+@click.pass_context
+def serve(ctx: click.Context, host, port, ensure_resources, no_autoscale):
+    """Run the API (gunicorn) and the background loops until SIGTERM/SIGINT.
+
+    Prints 'controller listening on http://HOST:PORT' once it takes requests.
+    """
+    from edgecloud.config import ConfigError
+
+    from .service import serve as run_server
+
+    settings = _settings(ctx)
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update={"controller": settings.controller.model_copy(update=overrides)})
+    try:
+        run_server(settings, ensure=ensure_resources, autoscale=not no_autoscale)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@controller.command("status")
+@click.option("--url", help="Controller base URL (default controller.url, else http://host:port).")
+@click.pass_context
+def status(ctx: click.Context, url):
+    """Print a running controller's /v1/stats."""
+    import requests
+
+    settings = _settings(ctx)
+    c = settings.controller
+    base = url or c.url or f"http://{c.host}:{c.port}"
+    try:
+        reply = requests.get(base.rstrip("/") + "/v1/stats", timeout=10)
+        reply.raise_for_status()
+    except requests.RequestException as err:
+        raise click.ClickException(f"{base}: {err}") from None
+    click.echo(json.dumps(reply.json(), indent=2))

@@ -1,0 +1,184 @@
+"""Consumes what workers report (the completions queue) and what they never
+could (the dead-letter queue), keeping the ledger current.
+
+A job in the dead-letter queue was received ``max_receive`` times without
+ever finishing (its worker crashed, hung or was killed each time): it ends
+with a ``failed`` result that says so, never silence and never a retry loop.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from pydantic import ValidationError
+
+from edgecloud.aws import Aws, Queues
+from edgecloud.config import Settings
+from edgecloud.jobs import BadClipId, Completion, Job, Result, parse_clip_id, utcnow
+
+from .ledger import Ledger
+from .metrics import Metrics
+from .store import ClipStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Counts:
+    """What one pass handled, so tests need no threads or sleeps."""
+
+    started: int = 0
+    done: int = 0
+    failed: int = 0
+    dead_lettered: int = 0
+    malformed: int = 0
+    deleted: int = 0
+
+
+class CompletionsConsumer:
+    """Reads completions and dead letters until stopped; ``poll_once``/``drain_dead_letters`` do one pass."""
+
+    def __init__(self, settings: Settings, aws: Aws, queues: Queues, ledger: Ledger, store: ClipStore,
+                 metrics: Optional[Metrics] = None, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0):
+        self.settings = settings
+        self.aws = aws
+        self.queues = queues
+        self.ledger = ledger
+        self.store = store
+        self.metrics = metrics
+        self.wait_seconds = wait_seconds
+        self.dead_letter_every_s = dead_letter_every_s
+        self._thread: Optional[threading.Thread] = None
+        self._stop = threading.Event()
+
+    # -- one pass ---------------------------------------------------------------
+
+    def _receive(self, queue_url: str, wait_seconds: int) -> list[dict]:
+        return self.aws.sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+
+    def _delete(self, queue_url: str, messages: list[dict]) -> int:
+        if not messages:
+            return 0
+        reply = self.aws.sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
+        ])
+        for failure in reply.get("Failed", []):
+            log.warning("could not delete message %s: %s", failure.get("Id"), failure.get("Message"))
+        return len(reply.get("Successful", []))
+
+    def poll_once(self, wait_seconds: Optional[int] = None) -> Counts:
+        """Apply one batch of completion messages to the ledger, then delete them in one call."""
+        counts = Counts()
+        messages = self._receive(self.queues.completions, self.wait_seconds if wait_seconds is None else wait_seconds)
+        for message in messages:
+            try:
+                completion = Completion.model_validate_json(message["Body"])
+            except ValidationError:
+                log.warning("dropping malformed completion: %.200s", message["Body"])
+                counts.malformed += 1
+                continue
+            self.apply(completion)
+            setattr(counts, completion.event, getattr(counts, completion.event) + 1)
+        counts.deleted = self._delete(self.queues.completions, messages)
+        return counts
+
+    def apply(self, completion: Completion) -> None:
+        if self.metrics:
+            self.metrics.completions.labels(completion.event).inc()
+        if completion.event == "started":
+            self.ledger.mark_started(completion.clip_id, completion.at, completion.processed_by)
+            return
+        error = None
+        if completion.event == "failed":
+            result = self.store.get_result(completion.clip_id)
+            error = result.error if result else "worker reported failure"
+        if self.ledger.mark_finished(completion.clip_id, completion.event, completion.at,
+                                     processed_by=completion.processed_by, process_s=completion.process_s,
+                                     error=error):
+            row = self.ledger.get(completion.clip_id)
+            if self.metrics and row and row.latency_s is not None and completion.event == "done":
+                self.metrics.turnaround.observe(row.latency_s)
+
+    def drain_dead_letters(self, wait_seconds: int = 0) -> Counts:
+        """Give every dead-lettered job a failed result (unless one exists) and delete it."""
+        counts = Counts()
+        messages = self._receive(self.queues.dead_letter, wait_seconds)
+        for message in messages:
+            clip_id = _clip_id_of(message["Body"])
+            if clip_id is None:
+                log.error("dead letter without a clip id, dropped: %.200s", message["Body"])
+                counts.malformed += 1
+                continue
+            # Our own receive counts too; the rest were the workers' tries.
+            receives = max(1, int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) - 1)
+            self.fail_dead_letter(clip_id, receives)
+            counts.dead_lettered += 1
+        counts.deleted = self._delete(self.queues.dead_letter, messages)
+        return counts
+
+    def fail_dead_letter(self, clip_id: str, receives: int) -> None:
+        existing = self.store.get_result(clip_id)
+        if existing is not None:
+            # A worker finished it but died before deleting the job: its result stands.
+            self.ledger.mark_finished(clip_id, existing.status, existing.finished_at or utcnow(),
+                                      processed_by=existing.processed_by, error=existing.error)
+            return
+        row = self.ledger.get(clip_id)
+        why = (row.error if row and row.error else None) or "no worker finished it (crashed, killed or timed out)"
+        now = utcnow()
+        result = Result(
+            clip_id=clip_id, status="failed", error=f"dead-lettered after {receives} receives: {why}",
+            processed_by=(row.processed_by if row and row.processed_by else "controller"), detector="none",
+            submitted_at=row.submitted_at if row else None, finished_at=now,
+        )
+        self.store.put_result(result)
+        self.ledger.mark_finished(clip_id, "failed", now, error=result.error)
+        if self.metrics:
+            self.metrics.dead_lettered.inc()
+        log.warning("clip %s %s", clip_id, result.error)
+
+    # -- the loop ---------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        next_dead_letter_check = 0.0
+        while not stop.is_set():
+            try:
+                self.poll_once()
+                if time.monotonic() >= next_dead_letter_check:
+                    self.drain_dead_letters()
+                    next_dead_letter_check = time.monotonic() + self.dead_letter_every_s
+            except Exception:
+                log.exception("completions pass failed; retrying")
+                stop.wait(2.0)
+
+    def start(self) -> "CompletionsConsumer":
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="completions", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+def _clip_id_of(body: str) -> Optional[str]:
+    try:
+        return Job.model_validate_json(body).clip_id
+    except ValidationError:
+        pass
+    try:
+        clip_id = json.loads(body).get("clip_id")
+        parse_clip_id(clip_id)
+        return clip_id
+    except (ValueError, AttributeError, BadClipId, TypeError):
+        return None

@@ -1,0 +1,200 @@
+"""The clip ledger: one SQLite row per clip, for status pages and latency stats.
+
+S3 holds the results (the source of truth); the ledger only answers "where is
+clip X" and "how fast are we lately" without listing buckets. SQLite in WAL
+mode lets status reads run while the completions consumer writes.
+"""
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Optional
+
+FINAL = ("done", "failed")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS clips (
+    clip_id      TEXT PRIMARY KEY,
+    device       TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    submitted_at TEXT NOT NULL,
+    started_at   TEXT,
+    finished_at  TEXT,
+    processed_by TEXT,
+    latency_s    REAL,
+    process_s    REAL,
+    error        TEXT
+);
+CREATE INDEX IF NOT EXISTS clips_finished ON clips (finished_at);
+"""
+
+
+@dataclass(frozen=True)
+class ClipRow:
+    """One clip as the ledger knows it."""
+
+    clip_id: str
+    device: str
+    status: str
+    submitted_at: datetime
+    started_at: Optional[datetime] = None
+    finished_at: Optional[datetime] = None
+    processed_by: Optional[str] = None
+    latency_s: Optional[float] = None
+    process_s: Optional[float] = None
+    error: Optional[str] = None
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+
+def _iso(when: Optional[datetime]) -> Optional[str]:
+    # Fixed width, so text order is time order in SQL comparisons.
+    return when.isoformat(timespec="microseconds") if when else None
+
+
+def _row(r: sqlite3.Row) -> ClipRow:
+    values = dict(r)
+    for key in ("submitted_at", "started_at", "finished_at"):
+        if values[key]:
+            values[key] = datetime.fromisoformat(values[key])
+    return ClipRow(**values)
+
+
+class Ledger:
+    """Thread-safe clip table. Writers notify waiters, so ``wait_final`` wakes at once."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._released = False
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def in_dir(cls, data_dir: str | Path) -> "Ledger":
+        return cls(Path(data_dir) / "ledger.sqlite3")
+
+    def _write(self, sql: str, params: tuple) -> int:
+        with self._lock:
+            changed = self._db.execute(sql, params).rowcount
+            if changed:
+                self._changed.notify_all()
+            return changed
+
+    def add(self, clip_id: str, device: str, status: str, submitted_at: datetime, *,
+            processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
+            error: Optional[str] = None) -> bool:
+        """Record a new clip; False (and nothing changed) if the id is known already."""
+        latency = (finished_at - submitted_at).total_seconds() if finished_at else None
+        return bool(self._write(
+            "INSERT OR IGNORE INTO clips (clip_id, device, status, submitted_at, finished_at, processed_by,"
+            " latency_s, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (clip_id, device, status, _iso(submitted_at), _iso(finished_at), processed_by, latency, error),
+        ))
+
+    def forget(self, clip_id: str) -> None:
+        """Drop a clip whose upload failed half-way, so the edge's retry is not a 'duplicate'."""
+        self._write("DELETE FROM clips WHERE clip_id = ?", (clip_id,))
+
+    def get(self, clip_id: str) -> Optional[ClipRow]:
+        with self._lock:
+            r = self._db.execute("SELECT * FROM clips WHERE clip_id = ?", (clip_id,)).fetchone()
+        return _row(r) if r else None
+
+    def mark_started(self, clip_id: str, at: datetime, processed_by: str) -> bool:
+        # A late 'started' must never move a finished clip backwards.
+        return bool(self._write(
+            "UPDATE clips SET status = 'processing', started_at = ?, processed_by = ?"
+            " WHERE clip_id = ? AND status = 'queued'",
+            (_iso(at), processed_by, clip_id),
+        ))
+
+    def mark_finished(self, clip_id: str, status: str, at: datetime, *, processed_by: Optional[str] = None,
+                      process_s: Optional[float] = None, error: Optional[str] = None) -> bool:
+        """Final state of a clip; latency is measured from its submission. First final state wins."""
+        if status not in FINAL:
+            raise ValueError(f"not a final status: {status!r}")
+        row = self.get(clip_id)
+        if row is None or row.final:
+            return False
+        latency = round((at - row.submitted_at).total_seconds(), 3)
+        return bool(self._write(
+            "UPDATE clips SET status = ?, finished_at = ?, latency_s = ?, processed_by = COALESCE(?, processed_by),"
+            " process_s = COALESCE(?, process_s), error = ? WHERE clip_id = ? AND status NOT IN ('done', 'failed')",
+            (status, _iso(at), latency, processed_by, process_s, error, clip_id),
+        ))
+
+    def wait_final(self, clip_id: str, timeout: float) -> Optional[ClipRow]:
+        """The clip's row once it is done/failed, or as it stands after ``timeout`` seconds."""
+        with self._changed:
+            # Re-read every second too, in case another process wrote the file.
+            deadline = time.monotonic() + timeout
+            while not self._released and not self._is_final(clip_id):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._changed.wait(min(1.0, left))
+        return self.get(clip_id)
+
+    def release_waiters(self) -> None:
+        """Answer every ``wait_final`` now and from now on (shutdown: no request may hold it up)."""
+        with self._changed:
+            self._released = True
+            self._changed.notify_all()
+
+    def _is_final(self, clip_id: str) -> bool:
+        row = self.get(clip_id)
+        return row is None or row.final
+
+    def recent_cloud(self, limit: int = 50) -> list[ClipRow]:
+        """The latest clips finished by a cloud worker (not the edge), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM clips WHERE status = 'done' AND processed_by IS NOT NULL AND processed_by != 'edge'"
+                " ORDER BY finished_at DESC LIMIT ?", (limit,),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def medians(self, limit: int = 50) -> tuple[Optional[float], Optional[float]]:
+        """(median turnaround, median processing seconds) of recent cloud clips; None if none."""
+        rows = self.recent_cloud(limit)
+        turnaround = [r.latency_s for r in rows if r.latency_s is not None]
+        process = [r.process_s for r in rows if r.process_s is not None]
+        return (
+            round(statistics.median(turnaround), 3) if turnaround else None,
+            round(statistics.median(process), 3) if process else None,
+        )
+
+    def cloud_submissions(self, since: datetime) -> tuple[int, Optional[datetime]]:
+        """(clips queued for the cloud since ``since``, when the latest was), for the arrival rate.
+        Clips the edge processed itself put no load on workers and are left out."""
+        with self._lock:
+            n, latest = self._db.execute(
+                "SELECT COALESCE(SUM(submitted_at >= ?), 0), MAX(submitted_at) FROM clips"
+                " WHERE processed_by IS NULL OR processed_by != 'edge'", (_iso(since),),
+            ).fetchone()
+        return n, (datetime.fromisoformat(latest) if latest else None)
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._db.execute("SELECT status, COUNT(*) FROM clips GROUP BY status").fetchall()
+        return {status: n for status, n in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"<Ledger {self.path}>"

@@ -1,0 +1,110 @@
+"""Shared resources of the API, reached through small accessors (like flaskr's
+``get_db()``): views ask ``get_store()`` or ``get_ledger()`` and never build a
+boto3 client or a database connection themselves.
+
+Each is made on first use; ``attach`` lets the service hand in the ones its
+background loops already use (one ledger, one fleet per process).
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Optional
+
+from flask import Flask, current_app
+
+from edgecloud.aws import Aws, Queues
+from edgecloud.config import Settings
+
+from .ledger import Ledger
+from .metrics import Metrics
+from .store import ClipStore
+
+EXTENSION = "edgecloud"
+
+
+class Resources:
+    """What one app shares between its requests; each attribute is made lazily, once."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._made: dict[str, Any] = {}
+
+    def _get(self, name: str, make):
+        with self._lock:
+            if name not in self._made:
+                self._made[name] = make()
+            return self._made[name]
+
+    def attach(self, **resources: Any) -> None:
+        with self._lock:
+            self._made.update({k: v for k, v in resources.items() if v is not None})
+
+    @property
+    def aws(self) -> Aws:
+        return self._get("aws", lambda: Aws(self.settings.aws))
+
+    @property
+    def queues(self) -> Queues:
+        return self._get("queues", lambda: Queues(self.aws, self.settings))
+
+    @property
+    def ledger(self) -> Ledger:
+        return self._get("ledger", lambda: Ledger.in_dir(self.settings.controller.data_dir))
+
+    @property
+    def store(self) -> ClipStore:
+        return self._get("store", lambda: ClipStore(self.aws, self.queues, self.settings))
+
+    @property
+    def metrics(self) -> Metrics:
+        def make():
+            metrics = Metrics()
+            metrics.watch_ledger(lambda: self.ledger)
+            return metrics
+        return self._get("metrics", make)
+
+    @property
+    def fleet(self):
+        from .fleet import create_fleet
+
+        return self._get("fleet", lambda: create_fleet(self.settings, self.aws))
+
+    def close(self) -> None:
+        with self._lock:
+            ledger: Optional[Ledger] = self._made.pop("ledger", None)
+        if ledger is not None:
+            ledger.close()
+
+
+def init_app(app: Flask, settings: Settings) -> Resources:
+    resources = app.extensions[EXTENSION] = Resources(settings)
+    return resources
+
+
+def resources(app: Optional[Flask] = None) -> Resources:
+    return (app or current_app).extensions[EXTENSION]
+
+
+def get_settings() -> Settings:
+    return resources().settings
+
+
+def get_aws() -> Aws:
+    return resources().aws
+
+
+def get_ledger() -> Ledger:
+    return resources().ledger
+
+
+def get_store() -> ClipStore:
+    return resources().store
+
+
+def get_fleet():
+    return resources().fleet
+
+
+def get_metrics() -> Metrics:
+    return resources().metrics

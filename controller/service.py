@@ -1,0 +1,165 @@
+"""A controller process: the API under gunicorn plus the background loops.
+
+gunicorn runs one worker process with ``controller.threads`` threads; the
+loops (completions consumer, autoscaler) and the fleet live in that same
+worker process, next to the app's ledger, so ``?wait=`` wakes the moment a
+completion lands. Built in the worker after the fork (no threads or AWS
+clients cross a fork), stopped in gunicorn's ``worker_exit`` hook.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+from typing import Callable, Optional
+
+from gunicorn.app.base import BaseApplication
+
+from edgecloud.aws import Aws, Queues, ensure_resources
+from edgecloud.config import Settings
+
+from .app import create_app
+from .completions import CompletionsConsumer
+from .fleet import Fleet, create_fleet
+from .ledger import Ledger
+from .metrics import Metrics
+from .resources import resources
+from .scaling import ScalingLoop
+from .store import ClipStore
+
+log = logging.getLogger(__name__)
+READY_LINE = "controller listening on {url}"
+
+
+class ControllerService:
+    """The app and the loops of one controller, sharing one ledger, store and fleet."""
+
+    def __init__(self, settings: Settings, *, aws: Optional[Aws] = None, fleet: Optional[Fleet] = None,
+                 autoscale: bool = True):
+        self.settings = settings
+        self.aws = aws or Aws(settings.aws)
+        self.queues = Queues(self.aws, settings)
+        self.ledger = Ledger.in_dir(settings.controller.data_dir)
+        self.store = ClipStore(self.aws, self.queues, settings)
+        self.metrics = Metrics()
+        self.metrics.watch_ledger(lambda: self.ledger)
+        self.fleet = fleet or create_fleet(settings, self.aws)
+        self.consumer = CompletionsConsumer(settings, self.aws, self.queues, self.ledger, self.store, self.metrics)
+        self.scaling = ScalingLoop(settings, self.store, self.fleet, self.ledger, self.metrics) if autoscale else None
+        self.app = create_app(settings)
+        resources(self.app).attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store,
+                                   metrics=self.metrics, fleet=self.fleet)
+        self._closed = False
+
+    def start(self) -> "ControllerService":
+        # Make the clients and look the queues up now, not in the first upload's request.
+        for service in ("s3", "sqs", "ec2", "autoscaling"):
+            self.aws.client(service)
+        for role in ("jobs", "completions", "dead_letter"):
+            getattr(self.queues, role)
+        self.consumer.start()
+        if self.scaling:
+            self.scaling.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the loops, then the local workers; safe twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.scaling:
+            self.scaling.stop()
+        self.consumer.stop()
+        self.fleet.close()
+        self.ledger.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """Bind now (port 0 picks a free one) and hand the socket to gunicorn: no race for the port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class ControllerServer(BaseApplication):
+    """gunicorn, configured in code: one worker process, threads, our hooks."""
+
+    def __init__(self, settings: Settings, make_service: Callable[[], ControllerService], *,
+                 sock: socket.socket, public_url: str):
+        self.settings = settings
+        self.make_service = make_service
+        self.sock = sock
+        self.public_url = public_url
+        self.service: Optional[ControllerService] = None
+        super().__init__()
+
+    def load_config(self):
+        c = self.settings.controller
+        options = {
+            "bind": [f"fd://{self.sock.fileno()}"],
+            "workers": 1,  # the loops and the fleet must exist once
+            "worker_class": "gthread",
+            "threads": c.threads,
+            "timeout": int(c.max_wait_s) + 60,  # a ?wait= request holds a thread that long
+            "graceful_timeout": 25,
+            "accesslog": "-",
+            "post_worker_init": self._post_worker_init,
+            "worker_exit": self._worker_exit,
+        }
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn >= 25.1 opens a control socket at one path per user; two controllers would share it.
+            options["control_socket_disable"] = True
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        self.service = self.make_service()
+        return self.service.app
+
+    def _post_worker_init(self, worker):
+        graceful_exit = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum, frame):
+            # Long ?wait= requests answer at once, so the graceful stop is not held up by them.
+            self.service.ledger.release_waiters()
+            graceful_exit(signum, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        self.service.start()
+        print(READY_LINE.format(url=self.public_url), flush=True)
+
+    def _worker_exit(self, server, worker):
+        if self.service is not None:
+            log.info("stopping loops and local workers")
+            self.service.close()
+
+
+def serve(settings: Settings, *, ensure: bool = False, autoscale: bool = True) -> None:
+    """Run until SIGTERM/SIGINT (gunicorn's signals; the worker's exit hook stops the loops)."""
+    aws = Aws(settings.aws)
+    create_fleet(settings, aws).close()  # a fleet misconfiguration fails here, before gunicorn starts
+    if ensure:
+        ensure_resources(aws, settings)
+    c = settings.controller
+    sock = listening_socket(c.host, c.port)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    server = ControllerServer(settings, lambda: ControllerService(settings, autoscale=autoscale), sock=sock,
+                              public_url=f"http://{shown}:{port}")
+    try:
+        server.run()
+    finally:
+        # The forked worker passes through here too, after gunicorn closed its copy of the socket.
+        with contextlib.suppress(OSError):
+            sock.close()

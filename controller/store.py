@@ -1,0 +1,112 @@
+"""The controller's S3 and SQS operations, so views never touch boto3.
+
+Every key comes from ``edgecloud.jobs`` and a validated clip id.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import BinaryIO, Optional
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from edgecloud.aws import Aws, Queues
+from edgecloud.config import Settings
+from edgecloud.jobs import CLIP_TYPES, Job, Result, clip_key, result_key, utcnow
+
+log = logging.getLogger(__name__)
+
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def _missing(err: ClientError) -> bool:
+    return err.response.get("Error", {}).get("Code") in _MISSING
+
+
+class ClipStore:
+    """Clips and results in S3, jobs in SQS."""
+
+    def __init__(self, aws: Aws, queues: Queues, settings: Settings):
+        self.aws = aws
+        self.queues = queues
+        self.clips_bucket = settings.storage.clips_bucket
+        self.results_bucket = settings.storage.results_bucket
+
+    def clip_exists(self, clip_id: str, content_type: str) -> bool:
+        try:
+            self.aws.s3.head_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))
+        except ClientError as err:
+            if _missing(err):
+                return False
+            raise
+        return True
+
+    def put_clip(self, clip_id: str, body: BinaryIO, content_type: str, metadata: dict[str, str]) -> str:
+        """Store the clip with its recording's metadata; returns its key."""
+        key = clip_key(clip_id, CLIP_TYPES[content_type])
+        self.aws.s3.upload_fileobj(
+            body, self.clips_bucket, key,
+            ExtraArgs={"ContentType": content_type, "Metadata": metadata},
+        )
+        return key
+
+    def put_result(self, result: Result) -> str:
+        key = result_key(result.clip_id)
+        self.aws.s3.put_object(
+            Bucket=self.results_bucket, Key=key, Body=result.model_dump_json().encode(),
+            ContentType="application/json",
+        )
+        return key
+
+    def get_result(self, clip_id: str) -> Optional[Result]:
+        try:
+            body = self.aws.s3.get_object(Bucket=self.results_bucket, Key=result_key(clip_id))["Body"].read()
+        except ClientError as err:
+            if _missing(err):
+                return None
+            raise
+        try:
+            return Result.model_validate_json(body)
+        except ValidationError as err:
+            # Not ours to trust: treated as no result, so a new one may replace it.
+            log.warning("unreadable result for %s ignored: %s", clip_id, err.errors()[0]["msg"])
+            return None
+
+    def send_job(self, job: Job) -> str:
+        return self.aws.sqs.send_message(QueueUrl=self.queues.jobs, MessageBody=job.model_dump_json())["MessageId"]
+
+    def queue_depth(self) -> dict[str, int]:
+        """Jobs waiting (visible) and held by a worker (in flight); approximate, as SQS says."""
+        attrs = self.aws.sqs.get_queue_attributes(
+            QueueUrl=self.queues.jobs,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return {
+            "visible": int(attrs.get("ApproximateNumberOfMessages", 0)),
+            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
+        }
+
+    def retire_asks_outstanding(self) -> int:
+        """Asks on the retire queue no worker has acted on: waiting, plus taken by a
+        worker that is retiring now (it deletes the ask once it has left the fleet,
+        so a worker is never counted both as still here and as its ask gone)."""
+        attrs = self.aws.sqs.get_queue_attributes(
+            QueueUrl=self.queues.retire,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+            attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+
+    def ask_to_retire(self, n: int, reason: str = "surplus") -> int:
+        """Put ``n`` retire asks on the retire queue (any idle worker may take one); returns how many were sent."""
+        sent = 0
+        body = json.dumps({"version": 1, "reason": reason, "at": utcnow().isoformat()})
+        while sent < n:
+            batch = [{"Id": str(i), "MessageBody": body} for i in range(min(10, n - sent))]  # SQS's batch limit
+            reply = self.aws.sqs.send_message_batch(QueueUrl=self.queues.retire, Entries=batch)
+            sent += len(reply.get("Successful", []))
+            if reply.get("Failed"):
+                log.warning("%d retire asks not sent: %s", len(reply["Failed"]), reply["Failed"][0].get("Message"))
+                break
+        return sent

@@ -1,0 +1,138 @@
+"""``edgecloud edge run | stats | drain | install | simulate``."""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+log = logging.getLogger(__name__)
+
+
+def _settings(ctx: click.Context):
+    return ctx.find_root().obj.settings
+
+
+@click.group()
+def edge():
+    """The Raspberry Pi agent."""
+
+
+@edge.command("run")
+@click.pass_context
+def run(ctx: click.Context):
+    """Run the agent until SIGTERM/SIGINT (systemd's ExecStart)."""
+    from .agent import EdgeAgent
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    with EdgeAgent(_settings(ctx)):
+        stop.wait()
+    log.info("edge agent stopped; spooled clips go out on the next start")
+
+
+@edge.command("drain")
+@click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 1).")
+@click.pass_context
+def drain(ctx: click.Context, timeout):
+    """Upload what is in the spool, then exit (no camera, no sensor)."""
+    from .agent import stats_path
+    from .scheduler import History
+    from .spool import Spool
+    from .stats import StatsStore
+    from .uploader import Uploader
+
+    e = _settings(ctx).edge
+    spool = Spool(e.spool_dir, int(e.spool_max_mb * 1_000_000))
+    for entry in spool.entries(stage="new"):  # never placed: let the cloud process it
+        spool.update(entry, stage="ready", where="cloud")
+    uploader = Uploader(spool, e.controller_url, timeout_s=e.upload_timeout_s, retry_max_s=e.retry_max_s,
+                        retry_base_s=min(0.5, e.retry_max_s), stats=StatsStore(stats_path(e)), history=History())
+    with uploader:
+        done = uploader.wait_drained(timeout)
+    click.echo(f"uploaded {uploader.uploaded}; {len(spool)} left in {spool.root}")
+    sys.exit(0 if done else 1)
+
+
+@edge.command("stats")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@click.pass_context
+def stats(ctx: click.Context, as_json):
+    """Per clip: trigger, upload done, result seen (round trip), where it was processed."""
+    from .agent import stats_path
+    from .stats import StatsStore
+
+    path = stats_path(_settings(ctx).edge)
+    records = StatsStore(path).records() if path.exists() else []
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in records], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    def s(v):
+        return "" if v is None else f"{v:.2f}"
+
+    table = Table(title=f"edge clips ({path})")
+    table.add_column("clip", no_wrap=True, min_width=35)
+    for name in ("triggered (UTC)", "where", "clip s", "upload done s", "round trip s", "labels", "bytes saved"):
+        table.add_column(name)
+    for r in records:
+        table.add_row(r.clip_id, r.triggered_at.strftime("%H:%M:%S.%f")[:-3] if r.triggered_at else "",
+                      r.where or "", s(r.recorded_s), s(r.upload_done_s), s(r.round_trip_s), r.labels or "",
+                      str(r.bytes_saved or ""))
+    console = Console()
+    if not console.is_terminal:  # piped or logged: no terminal width to fit, keep rows whole
+        console = Console(width=160)
+    console.print(table)
+
+
+@edge.command("install")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=Path("/"),
+              help="Install under this directory instead of / (packaging, tests).")
+@click.option("--user", help="User the agent runs as (default edge.user).")
+@click.option("--controller", "controller_url", help="Controller URL for the config (default edge.controller_url).")
+@click.option("--dry-run", is_flag=True, help="Print what would be written and run; change nothing.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config.")
+@click.pass_context
+def install(ctx: click.Context, root, user, controller_url, dry_run, force):
+    """Write the systemd unit and a config, create the user, enable and start the service."""
+    from .install import install as do_install
+
+    for line in do_install(_settings(ctx), root=root, user=user, controller_url=controller_url,
+                           dry_run=dry_run, force=force):
+        click.echo(line)
+
+
+@edge.command("simulate")
+@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Footage the simulated camera plays.")
+@click.option("--events", type=int, default=10, show_default=True, help="Motion events in the burst.")
+@click.option("--controller", "controller_url", help="Controller URL (default edge.controller_url).")
+@click.option("--policy", "policies", multiple=True,
+              type=click.Choice(["busy-offload", "fastest-finish", "escalate-uncertain"]),
+              help="Policies to run (default: all three).")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Playback speed of the footage.")
+@click.option("--pi-slowdown", type=float, default=1.0, show_default=True,
+              help="Make local detection this many times slower (this machine standing in for a Pi).")
+@click.option("--timeout", type=float, default=600, show_default=True, help="Longest wait for a burst's results.")
+@click.option("--repeat", type=click.IntRange(1, 20), default=1, show_default=True,
+              help="Runs per policy (interleaved); the median is reported.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write figures here.")
+@click.pass_context
+def simulate(ctx: click.Context, video, events, controller_url, policies, speed, pi_slowdown, timeout, repeat,
+             json_path):
+    """Run each placement policy on the same burst of motion events; print finish times."""
+    from .simulate import POLICY_NAMES, run_simulation
+
+    figures = run_simulation(_settings(ctx), video=video, events=events, controller_url=controller_url,
+                             policies=list(policies) or POLICY_NAMES, speed=speed, pi_slowdown=pi_slowdown,
+                             timeout=timeout, repeat=repeat, echo=click.echo)
+    if json_path:
+        json_path.write_text(json.dumps(figures, indent=2))
+        click.echo(f"figures written to {json_path}")

@@ -1,0 +1,183 @@
+"""Turns motion into clips: idle -> recording -> cooldown -> idle.
+
+A trigger (the sensor's ``when_motion``) starts a clip that begins
+``preroll_seconds`` earlier (the camera's ring buffer). The clip runs at least
+``clip_seconds`` after the trigger and is extended while motion continues, up
+to ``max_clip_seconds``. After a clip, ``cooldown_seconds`` of quiet avoid a
+storm of clips from a flickering sensor; a trigger during the cooldown is kept
+and starts the next clip as soon as the cooldown ends. All durations are on the
+camera's clock, so a file camera played fast behaves like real time.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Callable, Optional
+
+from edgecloud.jobs import new_clip_id, utcnow
+
+from .camera import Camera, Clip
+
+log = logging.getLogger(__name__)
+
+IDLE, RECORDING, COOLDOWN, STOPPED = "idle", "recording", "cooldown", "stopped"
+
+
+@dataclass
+class RecordedClip:
+    """A finished clip with its id and wall-clock times."""
+
+    clip_id: str
+    clip: Clip
+    triggered_at: datetime
+
+    @property
+    def recorded_at(self) -> datetime:
+        return self.triggered_at - timedelta(seconds=self.clip.preroll_s or 0)
+
+
+class Recorder:
+    """Records a clip per motion event; hands each finished clip to ``on_clip``."""
+
+    tick_s = 0.01  # wall seconds between looks at the sensor while recording
+    motion_margin_s = 0.5  # camera seconds a clip may run past the last look at a moving sensor
+
+    def __init__(self, camera: Camera, sensor, *, device_id: str, clip_dir: Path,
+                 on_clip: Callable[[RecordedClip], None], clip_seconds: float = 5.0,
+                 max_clip_seconds: float = 30.0, cooldown_seconds: float = 2.0):
+        self.camera = camera
+        self.sensor = sensor
+        self.device_id = device_id
+        self.clip_dir = Path(clip_dir)
+        self.on_clip = on_clip
+        self.clip_seconds = clip_seconds
+        self.max_clip_seconds = max(max_clip_seconds, clip_seconds)
+        self.cooldown_seconds = cooldown_seconds
+        self.clips: list[RecordedClip] = []  # every clip recorded, in order (tests and stats read it)
+        self._cond = threading.Condition()
+        self._state = IDLE
+        self._pending: Optional[tuple[float, datetime]] = None  # (camera time, wall time) of a trigger
+        self._motion_since_look = False
+        self._stop = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+
+    # --- public -------------------------------------------------------------
+    def start(self) -> "Recorder":
+        if self._thread is None:
+            self.clip_dir.mkdir(parents=True, exist_ok=True)
+            self.sensor.when_motion = self._on_motion
+            self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+            self._thread.start()
+        return self
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def wait_for(self, predicate: Callable[["Recorder"], bool], timeout: Optional[float] = None) -> bool:
+        """Block until ``predicate(recorder)`` holds (checked whenever the state changes)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self), timeout)
+
+    def wait_idle(self, timeout: Optional[float] = None) -> bool:
+        return self.wait_for(lambda r: r._state in (IDLE, STOPPED) and r._pending is None, timeout)
+
+    def wait_for_clips(self, n: int, timeout: Optional[float] = None) -> bool:
+        return self.wait_for(lambda r: len(r.clips) >= n, timeout)
+
+    def close(self) -> None:
+        """Finish a clip in progress (it is kept), stop listening. Safe twice."""
+        self.sensor.when_motion = None
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(30)
+        self._set_state(STOPPED)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Recorder {self._state} clips={len(self.clips)} camera={self.camera!r}>"
+
+    # --- internals ------------------------------------------------------------
+    def _on_motion(self) -> None:
+        # Runs on gpiozero's thread: note when, and let the recorder's thread act.
+        with self._cond:
+            self._motion_since_look = True
+            if self._pending is None and self._state != RECORDING:
+                self._pending = (self.camera.now(), utcnow())
+            self._cond.notify_all()
+
+    def _set_state(self, state: str) -> None:
+        with self._cond:
+            self._state = state
+            self._cond.notify_all()
+
+    def _motion_now(self) -> bool:
+        with self._cond:
+            seen, self._motion_since_look = self._motion_since_look, False
+        return seen or bool(self.sensor.motion_detected)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None or self._stop.is_set())
+                if self._stop.is_set():
+                    return
+                trigger, self._pending = self._pending, None
+            try:
+                self._record(*trigger)
+            except Exception:  # noqa: BLE001 - a failed clip must not stop the next one
+                log.exception("recording failed")
+                if self.camera.recording:
+                    self.camera.stop_clip()
+            self._cooldown()
+
+    def _record(self, trigger_t: float, triggered_at: datetime) -> None:
+        clip_id = new_clip_id(self.device_id, triggered_at)
+        self._set_state(RECORDING)
+        self.camera.start_clip(self.clip_dir / f"{clip_id}.mp4", trigger_time=trigger_t)
+        log.info("motion: recording %s", clip_id)
+        cap = trigger_t + self.max_clip_seconds
+        end = trigger_t + self.clip_seconds
+        lag = self.camera.close_lag_s
+        while not self._stop.is_set() and not self.camera.closed:
+            now = self.camera.now()
+            moving = self._motion_now()
+            if moving:
+                end = max(end, min(now, cap))
+            # A camera that can wait does not run past what we know; while motion lasts it may run on a little.
+            self.camera.hold_clip_at(min(cap, end + self.motion_margin_s if moving else end) + lag)
+            # While motion lasts only the cap ends the clip; then the camera's lag is waited out.
+            if self.camera.reached(end + lag) and (not moving or self.camera.reached(cap + lag)):
+                break
+            self._stop.wait(self.tick_s)
+        clip = self.camera.stop_clip()
+        recorded = RecordedClip(clip_id=clip_id, clip=clip, triggered_at=triggered_at)
+        log.info("clip %s: %.1f s (%.1f s before the trigger)", clip_id, clip.duration_s or 0, clip.preroll_s or 0)
+        try:
+            self.on_clip(recorded)
+        finally:
+            with self._cond:
+                self.clips.append(recorded)
+                self._cond.notify_all()
+
+    def _cooldown(self) -> None:
+        self._set_state(COOLDOWN)
+        until = self.camera.now() + self.cooldown_seconds
+        while not self._stop.is_set() and self.camera.now() < until and not self.camera.closed:
+            self.camera.wait_until(until, timeout=0.05)
+        with self._cond:
+            # Motion that carried on through the cooldown is a new event.
+            if self._pending is None and self.sensor.motion_detected and not self._stop.is_set():
+                self._pending = (self.camera.now(), utcnow())
+            self._state = IDLE
+            self._cond.notify_all()

@@ -1,0 +1,141 @@
+"""Follows clips the cloud processes until their result is seen, and reads the controller's stats.
+
+Each uploaded clip-only clip is long-polled (``GET /v1/clips/<id>?wait=N``)
+by a few threads; when it is done the result time and labels go to the stats
+store and the turnaround (upload done -> result seen) to the history the
+fastest-finish policy reads. ``GET /v1/stats`` is read every few seconds for
+the controller's own recent turnaround.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import queue
+from datetime import datetime
+from typing import Optional
+
+import requests
+
+from edgecloud.jobs import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class ResultWatcher:
+    """Long-polls clip status for clips sent without a result; see the module docstring."""
+
+    def __init__(self, controller_url: str, *, stats=None, history=None, wait_s: float = 10, threads: int = 3,
+                 stats_every_s: float = 2.0):
+        self.url = controller_url.rstrip("/")
+        self.stats = stats
+        self.history = history
+        self.wait_s = wait_s
+        self.stats_every_s = stats_every_s
+        self.results: dict[str, dict] = {}  # clip id -> last status body seen
+        self._threads = threads
+        self._queue: queue.Queue = queue.Queue()
+        self._workers: list[threading.Thread] = []
+        self._pending: set[str] = set()
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._stats_thread: Optional[threading.Thread] = None
+
+    def start(self) -> "ResultWatcher":
+        # Daemon threads: a long poll in flight must not hold up the agent's exit.
+        while len(self._workers) < self._threads:
+            worker = threading.Thread(target=self._work, name=f"result-watch-{len(self._workers)}", daemon=True)
+            worker.start()
+            self._workers.append(worker)
+        if self._stats_thread is None and self.history is not None:
+            self._stats_thread = threading.Thread(target=self._poll_stats, name="controller-stats", daemon=True)
+            self._stats_thread.start()
+        return self
+
+    def watch(self, clip_id: str, uploaded_at: Optional[datetime] = None) -> None:
+        with self._cond:
+            if clip_id in self._pending or self._stop.is_set():
+                return
+            self._pending.add(clip_id)
+        self._queue.put((clip_id, uploaded_at or utcnow()))
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def wait_all(self, timeout: Optional[float] = None) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending, timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        for _ in self._workers:
+            self._queue.put(None)
+        if self._stats_thread is not None:
+            self._stats_thread.join(1)
+
+    def __repr__(self) -> str:
+        return f"<ResultWatcher {self.url} pending={self.pending}>"
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            item = self._queue.get()
+            if item is None:
+                return
+            self._follow(*item)
+
+    def _follow(self, clip_id: str, uploaded_at: datetime) -> None:
+        try:
+            with requests.Session() as session:
+                while not self._stop.is_set():
+                    started = time.monotonic()
+                    try:
+                        response = session.get(f"{self.url}/v1/clips/{clip_id}", params={"wait": self.wait_s},
+                                               timeout=self.wait_s + 10)
+                    except requests.RequestException as err:
+                        log.debug("status of %s: %s", clip_id, err)
+                        self._stop.wait(2.0)
+                        continue
+                    if response.status_code == 200:
+                        body = response.json()
+                        if body.get("status") in ("done", "failed"):
+                            self._seen(clip_id, body, uploaded_at)
+                            return
+                    elif response.status_code in (400, 404):
+                        log.error("controller does not know clip %s (HTTP %s)", clip_id, response.status_code)
+                        return
+                    if time.monotonic() - started < 0.5:
+                        self._stop.wait(1.0)  # the controller did not hold the request: don't hammer it
+        finally:
+            with self._cond:
+                self._pending.discard(clip_id)
+                self._cond.notify_all()
+
+    def _seen(self, clip_id: str, body: dict, uploaded_at: datetime) -> None:
+        seen_at = utcnow()
+        self.results[clip_id] = body
+        result = body.get("result") or {}
+        if self.history is not None:
+            self.history.observe_turnaround((seen_at - uploaded_at).total_seconds())
+        if self.stats is not None:
+            summary = result.get("summary") or {}
+            self.stats.record(clip_id, result_at=seen_at, status=body.get("status"), labels=result.get("labels", ""),
+                              best_score=max((s.get("best_score", 0) for s in summary.values()), default=None))
+        log.info("result of %s: %s %s", clip_id, body.get("status"), result.get("labels", ""))
+
+    def _poll_stats(self) -> None:
+        with requests.Session() as session:
+            while not self._stop.is_set():
+                try:
+                    response = session.get(f"{self.url}/v1/stats", timeout=5)
+                    if response.status_code == 200:
+                        body = response.json()
+                        if body.get("turnaround_s") is not None:
+                            self.history.controller_turnaround_s = float(body["turnaround_s"])
+                        self.history.observe_cloud_queue((body.get("queue") or {}).get("visible"),
+                                                         (body.get("workers") or {}).get("running"),
+                                                         body.get("process_s"))
+                except (requests.RequestException, ValueError, TypeError, AttributeError) as err:
+                    log.debug("controller stats: %s", err)
+                self._stop.wait(self.stats_every_s)

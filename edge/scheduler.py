@@ -1,0 +1,178 @@
+"""Where each clip is processed: small pure policies over the agent's measured history.
+
+* ``busy-offload`` - the seed's rule: on the Pi when it is free, else to the cloud.
+* ``fastest-finish`` (default) - estimate when the clip would finish on the Pi
+  (clips ahead of it x measured seconds per clip) and in the cloud (bytes
+  ahead of it / measured upload rate + the cloud turnaround the controller
+  reports, or our own measured one if later, + the wait behind its queue),
+  and pick the earlier; a tie stays on the Pi (no bandwidth spent).
+* ``escalate-uncertain`` - always on the Pi, and also to the cloud when the
+  Pi's result is unsure (failed, or a label scored under ``escalate_below``).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+EDGE, CLOUD = "edge", "cloud"
+
+# Guesses used until the agent has measured its own (replaced after one clip each).
+PRIOR_LOCAL_S = 5.0
+PRIOR_UPLOAD_BPS = 1_000_000.0
+PRIOR_TURNAROUND_S = 10.0
+
+
+class History:
+    """Exponentially weighted recent measurements: seconds per local clip, upload bytes/s,
+    and cloud turnaround (upload done -> result seen), plus the controller's own figure."""
+
+    def __init__(self, alpha: float = 0.3):
+        self.alpha = alpha
+        self.local_s: Optional[float] = None
+        self.upload_bps: Optional[float] = None
+        self.turnaround_s: Optional[float] = None
+        self.controller_turnaround_s: Optional[float] = None
+        # The controller's queue at its last report, and our clips sent since.
+        self._queue: Optional[tuple[int, int, float]] = None  # (waiting jobs, running workers, s per job)
+        self._sent_since_report = 0
+        self._lock = threading.Lock()
+
+    def _blend(self, old: Optional[float], new: float) -> float:
+        return new if old is None else (1 - self.alpha) * old + self.alpha * new
+
+    def observe_local(self, seconds: float) -> None:
+        with self._lock:
+            self.local_s = self._blend(self.local_s, seconds)
+
+    def observe_upload(self, nbytes: int, seconds: float) -> None:
+        if seconds > 0 and nbytes > 0:
+            with self._lock:
+                self.upload_bps = self._blend(self.upload_bps, nbytes / seconds)
+
+    def observe_turnaround(self, seconds: float) -> None:
+        with self._lock:
+            self.turnaround_s = self._blend(self.turnaround_s, seconds)
+
+    def observe_cloud_queue(self, waiting: Optional[int], running: Optional[int],
+                            process_s: Optional[float]) -> None:
+        """The controller's ``/v1/stats``: jobs waiting, workers running, median seconds per job."""
+        with self._lock:
+            self._queue = None if process_s is None else (waiting or 0, max(running or 0, 1), process_s)
+            self._sent_since_report = 0
+
+    def note_offload(self) -> None:
+        with self._lock:
+            self._sent_since_report += 1
+
+    def cloud_backlog_s(self) -> float:
+        """Time a new job would wait behind the queue (and our own clips sent since the last report)."""
+        with self._lock:
+            if self._queue is None:
+                return 0.0
+            waiting, running, process_s = self._queue
+            return (waiting + self._sent_since_report) * process_s / running
+
+    def cloud_turnaround(self) -> float:
+        """The later of the controller's recent median (submit -> done, in the cloud) and our own
+        (upload done -> result seen here, cold starts included); a guess until either is known."""
+        known = [v for v in (self.controller_turnaround_s, self.turnaround_s) if v is not None]
+        return max(known) if known else PRIOR_TURNAROUND_S
+
+    @classmethod
+    def from_records(cls, records, alpha: float = 0.3) -> "History":
+        """Replay the stats store's records (oldest first) so a restarted agent remembers."""
+        history = cls(alpha)
+        for r in records:
+            if r.local_s:
+                history.observe_local(r.local_s)
+            if r.upload_s and r.bytes_sent:
+                history.observe_upload(r.bytes_sent, r.upload_s)
+            if r.where in ("cloud", "both") and r.uploaded_at and r.result_at:
+                history.observe_turnaround(max((r.result_at - r.uploaded_at).total_seconds(), 0.0))
+        return history
+
+    def __repr__(self) -> str:
+        def f(v):
+            return "?" if v is None else f"{v:.3g}"
+        return (f"<History local={f(self.local_s)}s upload={f(self.upload_bps)}B/s "
+                f"turnaround={f(self.turnaround_s)}s controller={f(self.controller_turnaround_s)}s>")
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What a policy sees when a clip is ready."""
+
+    clip_bytes: int
+    local_waiting: int = 0  # clips queued or being processed on the Pi
+    upload_waiting_bytes: int = 0  # bytes in the spool ahead of this clip
+    local_s: float = PRIOR_LOCAL_S
+    upload_bps: float = PRIOR_UPLOAD_BPS
+    turnaround_s: float = PRIOR_TURNAROUND_S
+
+    @classmethod
+    def now(cls, history: History, clip_bytes: int, local_waiting: int, upload_waiting_bytes: int) -> "Situation":
+        return cls(clip_bytes=clip_bytes, local_waiting=local_waiting, upload_waiting_bytes=upload_waiting_bytes,
+                   local_s=history.local_s or PRIOR_LOCAL_S, upload_bps=history.upload_bps or PRIOR_UPLOAD_BPS,
+                   turnaround_s=history.cloud_turnaround() + history.cloud_backlog_s())
+
+    @property
+    def local_finish_s(self) -> float:
+        return (self.local_waiting + 1) * self.local_s
+
+    @property
+    def cloud_finish_s(self) -> float:
+        return (self.upload_waiting_bytes + self.clip_bytes) / self.upload_bps + self.turnaround_s
+
+
+class Policy:
+    """Decides ``place(situation) -> "edge" | "cloud"``; may ask to ``escalate`` a Pi result."""
+
+    name = "policy"
+
+    def place(self, situation: Situation) -> str:
+        raise NotImplementedError
+
+    def escalate(self, result) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class BusyOffload(Policy):
+    name = "busy-offload"
+
+    def place(self, situation: Situation) -> str:
+        return EDGE if situation.local_waiting == 0 else CLOUD
+
+
+class FastestFinish(Policy):
+    name = "fastest-finish"
+
+    def place(self, situation: Situation) -> str:
+        return EDGE if situation.local_finish_s <= situation.cloud_finish_s else CLOUD
+
+
+class EscalateUncertain(Policy):
+    name = "escalate-uncertain"
+
+    def __init__(self, below: float = 0.6):
+        self.below = below
+
+    def place(self, situation: Situation) -> str:
+        return EDGE
+
+    def escalate(self, result) -> bool:
+        if result.status != "done":
+            return True
+        return any(s.best_score < self.below for s in result.summary.values())
+
+
+POLICIES = {cls.name: cls for cls in (BusyOffload, FastestFinish, EscalateUncertain)}
+
+
+def create_policy(name: str, escalate_below: float = 0.6) -> Policy:
+    if name not in POLICIES:
+        raise ValueError(f"unknown policy {name!r}: one of {sorted(POLICIES)}")
+    return EscalateUncertain(escalate_below) if name == EscalateUncertain.name else POLICIES[name]()

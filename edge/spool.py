@@ -1,0 +1,259 @@
+"""The durable outbox: a clip is here, on disk, before anything else happens to it.
+
+One directory per clip, ``<root>/<clip_id>/`` holding the clip and an fsync'd
+``manifest.json`` (metadata for the controller, the Pi's result if any, and
+the stage: ``new`` = not yet placed, ``ready`` = to upload). An entry is built
+under ``.tmp/`` and renamed into place, so after a crash an entry is either
+whole or absent; it is removed only after the controller answered 201.
+
+Space: over ``max_bytes``, or when the disk is full, the oldest entries
+without a result go first (a clip the Pi already analysed keeps its value),
+each with a log line that says what was dropped and why.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import os
+import shutil
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from edgecloud.jobs import parse_clip_id
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+class SpoolFull(OSError):
+    """The clip could not be written even after making room."""
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    """Write ``data`` to ``path`` atomically and durably (temp file, fsync, rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as fh:
+        json.dump(data, fh, default=str)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@dataclass
+class Entry:
+    """One spooled clip: its directory and manifest."""
+
+    path: Path
+    manifest: dict
+
+    @property
+    def clip_id(self) -> str:
+        return self.manifest["metadata"]["clip_id"]
+
+    @property
+    def clip_path(self) -> Path:
+        return self.path / self.manifest["clip_file"]
+
+    @property
+    def metadata(self) -> dict:
+        return self.manifest["metadata"]
+
+    @property
+    def stage(self) -> str:
+        return self.manifest.get("stage", "ready")
+
+    @property
+    def result(self) -> Optional[dict]:
+        return self.manifest.get("result")
+
+    @property
+    def size(self) -> int:
+        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+
+
+class Spool:
+    """Durable, size-capped outbox of clips (see the module docstring)."""
+
+    def __init__(self, root: Path | str, max_bytes: int):
+        self.root = Path(root)
+        self.max_bytes = int(max_bytes)
+        self.recording_dir = self.root / ".recording"
+        self._tmp = self.root / ".tmp"
+        self.rejected_dir = self.root / ".rejected"
+        self._lock = threading.RLock()
+        for d in (self.root, self.recording_dir, self._tmp, self.rejected_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        self._recover()
+
+    def _recover(self) -> None:
+        # Half-built entries never became visible: their clips are still in .recording or lost.
+        for leftover in self._tmp.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        for partial in self.recording_dir.iterdir():
+            log.warning("spool: %s was being recorded when the agent stopped; it is incomplete and dropped",
+                        partial.name)
+            partial.unlink(missing_ok=True)
+
+    # --- adding and changing -------------------------------------------------
+    def put(self, clip_file: Path, metadata: dict, *, stage: str = "ready", result: Optional[dict] = None,
+            **info: Any) -> Entry:
+        """Move ``clip_file`` into a new entry (atomically) and return it."""
+        clip_id = metadata["clip_id"]
+        parse_clip_id(clip_id)  # the id names a directory: check it
+        clip_file = Path(clip_file)
+        try:
+            return self._put(clip_file, metadata, stage, result, info)
+        except OSError as err:
+            if err.errno not in DISK_FULL:
+                raise
+            log.error("spool: disk full while writing clip %s; dropping the oldest clip-only entries to make room",
+                      clip_id)
+            self._drop_oldest(needed=max(clip_file.stat().st_size if clip_file.exists() else 0, 1), reason="disk full")
+            try:
+                return self._put(clip_file, metadata, stage, result, info)
+            except OSError as again:
+                if again.errno in DISK_FULL:
+                    log.error("spool: disk still full: clip %s could not be kept and is lost", clip_id)
+                    raise SpoolFull(again.errno, f"disk full: clip {clip_id} not spooled") from again
+                raise
+
+    def _put(self, clip_file: Path, metadata: dict, stage: str, result: Optional[dict], info: dict) -> Entry:
+        clip_id = metadata["clip_id"]
+        with self._lock:
+            staging = self._tmp / clip_id
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            target = staging / f"clip{clip_file.suffix}"
+            try:
+                try:
+                    os.replace(clip_file, target)  # same file system: a rename
+                except OSError as err:
+                    if err.errno != errno.EXDEV:
+                        raise
+                    shutil.copyfile(clip_file, target)
+                with open(target, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                manifest = {"metadata": metadata, "clip_file": target.name, "stage": stage, "result": result,
+                            **info}
+                _write_json(staging / MANIFEST, manifest)
+                final = self.root / clip_id
+                os.rename(staging, final)
+                _fsync_dir(self.root)
+            except BaseException:
+                # Give the clip back to the caller before the half-built entry goes.
+                if target.exists() and not clip_file.exists():
+                    os.replace(target, clip_file)
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            if clip_file.exists():
+                clip_file.unlink()
+            entry = Entry(final, manifest)
+        self.enforce_cap()
+        return entry
+
+    def update(self, entry: Entry, **changes: Any) -> Entry:
+        """Change manifest fields (e.g. attach a result, set the stage) atomically."""
+        with self._lock:
+            manifest = {**entry.manifest, **changes}
+            _write_json(entry.path / MANIFEST, manifest)
+            entry.manifest = manifest
+        return entry
+
+    def replace_clip(self, entry: Entry, new_file: Path, **changes: Any) -> Entry:
+        """Swap the entry's clip for ``new_file`` (e.g. a downscaled copy), atomically."""
+        with self._lock:
+            target = entry.path / f"clip-sent{Path(new_file).suffix}"
+            os.replace(new_file, target)
+            old = entry.clip_path
+            self.update(entry, clip_file=target.name, **changes)
+            if old != target:
+                old.unlink(missing_ok=True)
+        return entry
+
+    # --- reading -----------------------------------------------------------
+    def entries(self, stage: Optional[str] = None) -> list[Entry]:
+        """Entries oldest first (clip ids sort by time)."""
+        found = []
+        with self._lock:
+            for d in sorted(self.root.iterdir()):
+                if d.name.startswith(".") or not (d / MANIFEST).is_file():
+                    continue
+                try:
+                    entry = Entry(d, json.loads((d / MANIFEST).read_text()))
+                except (OSError, ValueError):
+                    log.error("spool: unreadable manifest in %s; entry skipped", d)
+                    continue
+                if stage is None or entry.stage == stage:
+                    found.append(entry)
+        return found
+
+    def get(self, clip_id: str) -> Optional[Entry]:
+        return next((e for e in self.entries() if e.clip_id == clip_id), None)
+
+    def __len__(self) -> int:
+        return len(self.entries())
+
+    def size_bytes(self) -> int:
+        return sum(e.size for e in self.entries())
+
+    # --- leaving -----------------------------------------------------------
+    def remove(self, entry: Entry) -> None:
+        """Delete an entry (after the controller has it). Missing entries are fine."""
+        with self._lock:
+            if not entry.path.exists():
+                return
+            trash = self._tmp / f"{entry.path.name}.gone"
+            os.rename(entry.path, trash)  # disappears atomically, then is deleted
+            _fsync_dir(self.root)
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def reject(self, entry: Entry, why: str) -> None:
+        """Set aside an entry the controller refused for good (kept for a person to look at)."""
+        with self._lock:
+            if entry.path.exists():
+                self.update(entry, rejected=why)
+                os.replace(entry.path, self.rejected_dir / entry.path.name)
+        log.error("spool: controller refused clip %s for good (%s); moved to %s", entry.clip_id, why,
+                  self.rejected_dir)
+
+    def enforce_cap(self) -> list[str]:
+        """Drop entries until under ``max_bytes``; returns the dropped clip ids."""
+        return self._drop_oldest(needed=0, reason=f"spool over its cap of {self.max_bytes / 1e6:.0f} MB")
+
+    def _drop_oldest(self, needed: int, reason: str) -> list[str]:
+        dropped = []
+        with self._lock:
+            entries = self.entries()
+            sizes = {e.clip_id: e.size for e in entries}
+            total = sum(sizes.values())
+            # Clip-only entries first, oldest first; entries with the Pi's result last.
+            order = [e for e in entries if not e.result] + [e for e in entries if e.result]
+            freed = 0
+            for entry in order:
+                if total <= self.max_bytes and freed >= needed:
+                    break
+                kind = "with its result" if entry.result else "clip only"
+                log.error("spool: %s: dropped clip %s (%s, %.1f MB) - it will not reach the controller",
+                          reason, entry.clip_id, kind, sizes[entry.clip_id] / 1e6)
+                self.remove(entry)
+                total -= sizes[entry.clip_id]
+                freed += sizes[entry.clip_id]
+                dropped.append(entry.clip_id)
+        return dropped
+
+    def __repr__(self) -> str:
+        return f"<Spool {self.root} entries={len(self)} cap={self.max_bytes / 1e6:.0f}MB>"

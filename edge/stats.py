@@ -1,0 +1,122 @@
+"""Round-trip accounting per clip, as the Lambda seed kept it: trigger, upload done, result seen.
+
+A small SQLite file (safe across the agent's threads and restarts, readable by
+``edgecloud edge stats`` while the agent runs). Each field is written when it
+becomes known; a record is one row per clip id.
+"""
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Optional
+
+_COLUMNS = {
+    "clip_id": "TEXT PRIMARY KEY",
+    "triggered_at": "TEXT",
+    "recorded_s": "REAL",
+    "where_": "TEXT",
+    "bytes": "INTEGER",
+    "bytes_sent": "INTEGER",
+    "bytes_saved": "INTEGER",
+    "local_s": "REAL",
+    "upload_s": "REAL",
+    "uploaded_at": "TEXT",
+    "result_at": "TEXT",
+    "status": "TEXT",
+    "labels": "TEXT",
+    "labels_edge": "TEXT",
+    "best_score": "REAL",
+}
+_TIMES = {"triggered_at", "uploaded_at", "result_at"}
+
+
+@dataclass
+class ClipRecord:
+    """What the agent knows about one clip; times are UTC datetimes, durations seconds."""
+
+    clip_id: str
+    triggered_at: Optional[datetime] = None
+    recorded_s: Optional[float] = None
+    where: Optional[str] = None  # "edge" | "cloud" | "both"
+    uploaded_at: Optional[datetime] = None
+    result_at: Optional[datetime] = None
+    labels: Optional[str] = None
+    status: Optional[str] = None  # "done" | "failed" once a result is seen
+    labels_edge: Optional[str] = None  # the Pi's own labels when the clip was escalated
+    best_score: Optional[float] = None
+    bytes: Optional[int] = None
+    bytes_sent: Optional[int] = None
+    bytes_saved: Optional[int] = None
+    local_s: Optional[float] = None
+    upload_s: Optional[float] = None
+
+    @property
+    def round_trip_s(self) -> Optional[float]:
+        """Trigger to result seen."""
+        if self.triggered_at is None or self.result_at is None:
+            return None
+        return (self.result_at - self.triggered_at).total_seconds()
+
+    @property
+    def upload_done_s(self) -> Optional[float]:
+        if self.triggered_at is None or self.uploaded_at is None:
+            return None
+        return (self.uploaded_at - self.triggered_at).total_seconds()
+
+    def to_json(self) -> dict:
+        data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
+        data.update(round_trip_s=self.round_trip_s, upload_done_s=self.upload_done_s)
+        return data
+
+
+class StatsStore:
+    """Per-clip records in SQLite at ``path``."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            cols = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
+            db.execute(f"CREATE TABLE IF NOT EXISTS clips ({cols})")
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, timeout=30)
+
+    def record(self, clip_id: str, **values: Any) -> None:
+        """Set fields of a clip's record (creating it); None values are left as they were."""
+        row = {("where_" if k == "where" else k): (v.isoformat() if isinstance(v, datetime) else v)
+               for k, v in values.items() if v is not None}
+        unknown = set(row) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown stats fields: {sorted(unknown)}")
+        names = ["clip_id", *row]
+        updates = ", ".join(f"{n}=excluded.{n}" for n in row) or "clip_id=clip_id"
+        sql = (f"INSERT INTO clips ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+               f"ON CONFLICT(clip_id) DO UPDATE SET {updates}")
+        with self._lock, self._connect() as db:
+            db.execute(sql, [clip_id, *row.values()])
+
+    def records(self) -> list[ClipRecord]:
+        with self._lock, self._connect() as db:
+            db.row_factory = sqlite3.Row
+            rows = db.execute("SELECT * FROM clips ORDER BY clip_id").fetchall()
+        names = {f.name for f in fields(ClipRecord)}
+        out = []
+        for row in rows:
+            data = {("where" if k == "where_" else k): row[k] for k in row.keys()}
+            for k in _TIMES:
+                if data.get(k):
+                    data[k] = datetime.fromisoformat(data[k])
+            out.append(ClipRecord(**{k: v for k, v in data.items() if k in names}))
+        return out
+
+    def get(self, clip_id: str) -> Optional[ClipRecord]:
+        return next((r for r in self.records() if r.clip_id == clip_id), None)
+
+    def __repr__(self) -> str:
+        return f"<StatsStore {self.path}>"

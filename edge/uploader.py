@@ -1,0 +1,198 @@
+"""Sends spooled clips to the controller, oldest first; an entry leaves the spool only after a 201.
+
+Failures that may pass (no connection, timeout, 5xx, 429) are retried with
+exponential backoff and jitter (tenacity's ``wait_random_exponential``) for as
+long as it takes; a clip the controller refuses for good (400, 413, 415) is
+set aside with a log line, never retried forever. The controller dedupes by
+clip id, so an upload cut off by a crash is simply sent again on restart.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Callable, Optional
+
+import requests
+from tenacity import Retrying, before_sleep_log, retry_if_exception_type, wait_random_exponential
+
+from edgecloud.jobs import utcnow
+
+from .spool import Entry, Spool
+
+log = logging.getLogger(__name__)
+
+PERMANENT = {400, 413, 415, 422}
+
+
+class TransientUploadError(Exception):
+    """Try again later: the controller or the network is not there right now."""
+
+
+class RejectedUpload(Exception):
+    """The controller refused this clip for good."""
+
+
+class Uploader:
+    """A thread draining ``spool`` to ``controller_url``; see the module docstring."""
+
+    def __init__(self, spool: Spool, controller_url: str, *, timeout_s: float = 30, retry_max_s: float = 60,
+                 retry_base_s: float = 0.5, stats=None, history=None,
+                 prepare: Optional[Callable[[Entry], Entry]] = None,
+                 on_uploaded: Optional[Callable[[Entry, dict], None]] = None):
+        self.spool = spool
+        self.url = controller_url.rstrip("/")
+        self.timeout_s = timeout_s
+        self.retry_max_s = retry_max_s
+        self.retry_base_s = retry_base_s
+        self.stats = stats
+        self.history = history
+        self.prepare = prepare
+        self.on_uploaded = on_uploaded
+        self.uploaded = 0
+        self.session = requests.Session()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._busy = False
+        self._idle = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    # --- public -------------------------------------------------------------
+    def start(self) -> "Uploader":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
+            self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """A new entry is ready: look now rather than at the next poll."""
+        self._wake.set()
+
+    def pending(self) -> list[Entry]:
+        return self.spool.entries(stage="ready")
+
+    def waiting_bytes(self) -> int:
+        return sum(e.size for e in self.pending())
+
+    def wait_drained(self, timeout: Optional[float] = None) -> bool:
+        """Block until nothing ready is left and no upload is in flight."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._idle:
+            while self._busy or self.pending():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._idle.wait(0.05 if remaining is None else min(0.05, remaining))
+        return True
+
+    def drain(self) -> int:
+        """Upload everything ready now, in this thread, retrying until done or closed; returns uploads."""
+        count = 0
+        while not self._stop.is_set():
+            entries = self.pending()
+            if not entries:
+                break
+            count += self._send_with_retries(entries[0])
+        return count
+
+    def close(self) -> None:
+        """Stop (an upload in flight is abandoned and stays spooled). Safe twice."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(self.timeout_s + 5)
+        self.session.close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Uploader {self.url} uploaded={self.uploaded} busy={self._busy}>"
+
+    # --- internals ------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            entries = self.pending()
+            if not entries:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            self._send_with_retries(entries[0])
+
+    def _set_busy(self, busy: bool) -> None:
+        with self._idle:
+            self._busy = busy
+            self._idle.notify_all()
+
+    def _send_with_retries(self, entry: Entry) -> int:
+        self._set_busy(True)
+        try:
+            retrying = Retrying(
+                retry=retry_if_exception_type(TransientUploadError),
+                wait=wait_random_exponential(multiplier=self.retry_base_s, max=self.retry_max_s),
+                stop=lambda state: self._stop.is_set(),
+                sleep=self._stop.wait,  # backoff ends early when the agent stops
+                before_sleep=before_sleep_log(log, logging.WARNING),
+                reraise=True,
+            )
+            retrying(self._send, entry)
+            return 1
+        except TransientUploadError:
+            return 0  # stopping; the entry stays spooled for next time
+        except RejectedUpload as err:
+            self.spool.reject(entry, str(err))
+            return 0
+        except FileNotFoundError:
+            log.warning("clip %s left the spool while being sent", entry.clip_id)
+            return 0
+        except Exception:  # noqa: BLE001 - the uploader must outlive a surprise; the entry stays
+            log.exception("unexpected error sending clip %s; trying again in %.0f s", entry.clip_id,
+                          self.retry_max_s)
+            self._stop.wait(self.retry_max_s)
+            return 0
+        finally:
+            self._set_busy(False)
+
+    def _send(self, entry: Entry) -> dict:
+        if self.prepare is not None:
+            entry = self.prepare(entry)
+        form = {"metadata": json.dumps(entry.metadata)}
+        if entry.result and entry.manifest.get("send_result", True):
+            form["result"] = json.dumps(entry.result, default=str)
+        nbytes = entry.clip_path.stat().st_size
+        started = time.monotonic()
+        try:
+            with open(entry.clip_path, "rb") as fh:
+                files = {"clip": (f"{entry.clip_id}{entry.clip_path.suffix}", fh, entry.metadata["content_type"])}
+                response = self.session.post(f"{self.url}/v1/clips", data=form, files=files,
+                                             timeout=(5, self.timeout_s))
+        except requests.RequestException as err:
+            raise TransientUploadError(f"clip {entry.clip_id}: {type(err).__name__}: {err}") from None
+        seconds = time.monotonic() - started
+        if response.status_code == 201:
+            body = response.json()
+            self._done(entry, body, nbytes, seconds)
+            return body
+        detail = response.text[:200]
+        if response.status_code in PERMANENT:
+            raise RejectedUpload(f"HTTP {response.status_code}: {detail}")
+        raise TransientUploadError(f"clip {entry.clip_id}: HTTP {response.status_code}: {detail}")
+
+    def _done(self, entry: Entry, body: dict, nbytes: int, seconds: float) -> None:
+        if self.history is not None:
+            self.history.observe_upload(nbytes, seconds)
+        if self.stats is not None:
+            self.stats.record(entry.clip_id, uploaded_at=utcnow(), upload_s=round(seconds, 4), bytes_sent=nbytes)
+        self.spool.remove(entry)
+        self.uploaded += 1
+        log.info("uploaded %s (%d bytes in %.2f s)%s", entry.clip_id, nbytes, seconds,
+                 " - controller had it already" if body.get("duplicate") else "")
+        if self.on_uploaded is not None:
+            try:
+                self.on_uploaded(entry, body)
+            except Exception:  # noqa: BLE001 - bookkeeping must not undo an upload
+                log.exception("after uploading %s", entry.clip_id)

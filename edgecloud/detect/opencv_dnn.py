@@ -1,0 +1,86 @@
+"""``opencv-dnn``: a YOLO-style model through ``cv2.dnn``, for the Pi (no torch needed).
+
+Either Darknet (``detector.config_file`` = the .cfg, ``detector.weights`` = the
+.weights, as the seed project ran YOLO) or ONNX (``detector.weights`` = the
+.onnx). The model's output rows must be YOLO's ``cx, cy, w, h, objectness,
+class scores...``: normalised to 0-1 for Darknet, input pixels for ONNX
+exports (YOLOv5 style). Class names are COCO's 80.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .base import Backend, DetectorUnavailable, RawDetections
+from .coco import COCO80
+
+DEFAULT_SIDE = 416
+SCORE_FLOOR = 0.05  # rows below this are noise; min_score is applied later, as for every backend
+NMS_IOU = 0.45
+
+
+def _need(path, what: str) -> Path:
+    if not path:
+        raise DetectorUnavailable(f"opencv-dnn needs {what}")
+    if not Path(path).is_file():
+        raise DetectorUnavailable(f"opencv-dnn: {what} not found at {path}")
+    return Path(path)
+
+
+def _cfg_side(cfg: Path) -> int | None:
+    match = re.search(r"^\s*width\s*=\s*(\d+)", cfg.read_text(errors="replace"), re.MULTILINE)
+    return int(match.group(1)) if match else None
+
+
+class OpenCvDnnBackend(Backend):
+    """YOLO through OpenCV's DNN module (CPU)."""
+
+    key = "opencv-dnn"
+    labelmap = COCO80
+
+    def __init__(self, model, settings):
+        super().__init__(model, settings)
+        weights = _need(settings.weights, "detector.weights: a Darknet .weights or an .onnx file")
+        try:
+            if weights.suffix.lower() == ".onnx":
+                self.net = cv2.dnn.readNetFromONNX(str(weights))
+                self.normalised, side = False, None
+            else:
+                cfg = _need(settings.config_file, "detector.config_file: the Darknet .cfg beside the .weights")
+                self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+                self.normalised, side = True, _cfg_side(cfg)
+        except cv2.error as err:
+            raise DetectorUnavailable(f"opencv-dnn cannot load {weights}: {err}") from err
+        self.side = settings.model_input or side or DEFAULT_SIDE
+        self.outputs = self.net.getUnconnectedOutLayersNames()
+        self.parameters = int(weights.stat().st_size // 4)  # float32 weights: a fair size estimate
+
+    def infer(self, frames):
+        blob = cv2.dnn.blobFromImages(frames, 1 / 255.0, (self.side, self.side), swapRB=True, crop=False)
+        self.net.setInput(blob)
+        outputs = self.net.forward(self.outputs)
+        # Each output is (rows, 5 + classes) for one image, or (batch, rows, 5 + classes).
+        per_image = [np.concatenate([o.reshape(len(frames), -1, o.shape[-1])[i] for o in outputs]) for i in range(len(frames))]
+        return [self._decode(rows, frame.shape) for rows, frame in zip(per_image, frames)]
+
+    def _decode(self, rows: np.ndarray, shape) -> RawDetections:
+        if rows.shape[1] < 6:
+            raise RuntimeError(f"opencv-dnn: output rows have {rows.shape[1]} values, expected 5 + classes")
+        class_scores = rows[:, 5:]
+        classes = class_scores.argmax(axis=1)
+        scores = rows[:, 4] * class_scores[np.arange(len(rows)), classes]
+        keep = scores >= SCORE_FLOOR
+        rows, classes, scores = rows[keep], classes[keep], scores[keep]
+        h, w = shape[:2]
+        sx, sy = (w, h) if self.normalised else (w / self.side, h / self.side)
+        cx, cy, bw, bh = rows[:, 0] * sx, rows[:, 1] * sy, rows[:, 2] * sx, rows[:, 3] * sy
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float32)
+        if not len(boxes):
+            return RawDetections.empty()
+        xywh = [[float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1])] for b in boxes]
+        keep = np.ravel(cv2.dnn.NMSBoxesBatched(xywh, scores.tolist(), classes.tolist(), SCORE_FLOOR, NMS_IOU))
+        keep = keep.astype(int)
+        return RawDetections(boxes[keep], scores[keep].astype(np.float32), classes[keep].astype(np.int64))

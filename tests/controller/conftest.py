@@ -1,0 +1,57 @@
+"""Fixtures for the controller: an app on in-process moto, and a way to POST clips."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from controller.app import create_app
+from controller.resources import resources
+
+
+@pytest.fixture
+def app(settings, mocked_aws):
+    aws, queues = mocked_aws
+    app = create_app(settings, {"TESTING": True})
+    resources(app).attach(aws=aws, queues=queues)
+    yield app
+    resources(app).close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def post_clip(client):
+    """POST /v1/clips with a clip (a path or bytes), metadata and an optional result."""
+
+    def post(clip, metadata, result=None, filename="clip.mp4", mimetype="video/mp4"):
+        body = Path(clip).read_bytes() if isinstance(clip, (str, Path)) else clip
+        data = {"clip": (io.BytesIO(body), filename, mimetype),
+                "metadata": metadata if isinstance(metadata, str) else json.dumps(metadata)}
+        if result is not None:
+            data["result"] = result if isinstance(result, str) else result.model_dump_json()
+        return client.post("/v1/clips", data=data, content_type="multipart/form-data")
+
+    return post
+
+
+@pytest.fixture
+def jobs_in_queue(mocked_aws):
+    """Receive (and hide) every job message now in the jobs queue."""
+    aws, queues = mocked_aws
+
+    def receive() -> list[dict]:
+        found = []
+        while True:
+            batch = aws.sqs.receive_message(QueueUrl=queues.jobs, MaxNumberOfMessages=10,
+                                            WaitTimeSeconds=0).get("Messages", [])
+            if not batch:
+                return found
+            found += [json.loads(m["Body"]) for m in batch]
+
+    return receive

@@ -1,0 +1,114 @@
+"""The benchmark and evaluation tools: their arithmetic, and both commands end to end on real footage."""
+from __future__ import annotations
+
+import csv
+import json
+from types import SimpleNamespace as D
+
+import pytest
+from click.testing import CliRunner
+
+from bench.detect import agrees
+from bench.footage import cut_clips
+from bench.metrics import Tally, iou, match_frame
+from edgecloud.cli import cli
+from edgecloud.video import open_clip
+
+
+def test_agreement_is_same_labels_and_counts_within_one():
+    assert agrees({"person": 5}, {"person": 4})
+    assert not agrees({"person": 5}, {"person": 3})
+    assert not agrees({"person": 2}, {"person": 2, "car": 1})
+    assert agrees({}, {})
+
+
+def test_iou_and_matching():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (5, 0, 15, 10)) == pytest.approx(1 / 3)
+    assert iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+    reference = [D(label="person", box=(0, 0, 10, 20)), D(label="person", box=(50, 0, 60, 20)), D(label="car", box=(100, 100, 140, 120))]
+    found = [
+        D(label="person", score=0.9, box=(1, 0, 10, 20)),   # match
+        D(label="person", score=0.8, box=(0, 0, 10, 19)),   # duplicate of the same person: false positive
+        D(label="car", score=0.7, box=(50, 0, 60, 20)),     # right place, wrong label
+    ]
+    tally = match_frame(found, reference)
+    assert (tally.tp, tally.fp, tally.fn) == (1, 2, 2)
+    assert tally.precision == pytest.approx(1 / 3) and tally.recall == pytest.approx(1 / 3)
+    assert tally.f1 == pytest.approx(1 / 3)
+    assert Tally().f1 == 1.0  # nothing to find and nothing found: perfect agreement
+
+
+def test_cut_clips_keeps_every_frame(tmp_path, vtest_mp4):
+    clips = cut_clips([vtest_mp4], 2.0, tmp_path)  # 5 s: 2 s + 2 s + 1 s (half a clip is kept)
+    counts = []
+    for clip in clips:
+        with open_clip(clip) as opened:
+            counts.append(sum(1 for _ in opened.frames()))
+    assert counts == [20, 20, 10]
+    assert cut_clips([vtest_mp4], 2.0, tmp_path / "limited", limit=1)[0].name == "vtest-5s-000.mp4"
+
+
+@pytest.mark.slow
+def test_bench_detect_command(tmp_path, vtest_mp4):
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "detect", "--video", str(vtest_mp4), "--clip-seconds", "2",
+                                      "--limit-clips", "2", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert {"detector", "clips", "speedup_vs_naive", "agreement", "ratio_to_decode", "clips_per_s"} <= set(report)
+    assert report["detector"] == "hog" and report["clips"] == 2 and report["weights"] == "trained"
+    assert 0 <= report["agreement"] <= 1
+    by_mode = report["clips_per_s_by_mode"]
+    assert report["clips_per_s"] == by_mode["pipeline"]
+    assert report["speedup_vs_naive"] == pytest.approx(by_mode["pipeline"] / by_mode["naive"], rel=0.02)
+    assert report["ratio_to_decode"] == pytest.approx(by_mode["decode"] / by_mode["pipeline"], rel=0.02)
+    assert set(report["mean"]) >= {"speedup_vs_naive", "ratio_to_decode", "clips_per_s"}
+    assert report["frames_total"] == 40 and report["frames_analysed"] < 40
+    assert all(c["naive"] and c["pipeline"] == {"person": c["pipeline"]["person"]} for c in report["per_clip"])
+    assert "speedup vs naive" in result.output
+
+
+def test_bench_detect_says_when_weights_are_random(tmp_path, vtest_mp4, monkeypatch):
+    import bench.models
+    from edgecloud.detect import DetectorUnavailable
+
+    real = bench.models.create_detector
+
+    def offline(settings):
+        if settings.pretrained:
+            raise DetectorUnavailable("trained weights for torchvision:ssdlite320_mobilenet_v3_large are not in the cache")
+        return real(settings)
+
+    monkeypatch.setattr(bench.models, "create_detector", offline)
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(cli, ["bench", "detect", "--video", str(vtest_mp4), "--clip-seconds", "1",
+                                      "--limit-clips", "1", "--no-naive", "--json", str(out),
+                                      "--detector", "torchvision:ssdlite320_mobilenet_v3_large"])
+    assert result.exit_code == 0, result.output
+    assert "RANDOM weights" in result.output
+    assert json.loads(out.read_text())["weights"].startswith("random")
+
+
+@pytest.mark.slow
+def test_eval_writes_csv_and_chart_and_reuses_its_reference(tmp_path, vtest_mp4):
+    models = ["hog", "hog:daimler", "haar:fullbody"]
+    args = ["eval", *[a for m in models for a in ("--model", m)], "--resize", "100", "--resize", "50",
+            "--quality", "0", "--quality", "50", "--frames", "2", "--video", str(vtest_mp4)]
+    result = CliRunner().invoke(cli, [*args, "--reference", "hog", "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+
+    rows = list(csv.DictReader((tmp_path / "a" / "eval.csv").open()))
+    assert [(r["model"], r["resize_pct"], r["jpeg_quality"]) for r in rows] == [
+        (m, pct, q) for m in models for pct in ("100", "50") for q in ("0", "50")]
+    reference_row = rows[0]
+    assert float(reference_row["f1"]) == 1.0 and float(reference_row["bytes_saved_pct"]) == 0.0
+    assert all(float(r["bytes_saved_pct"]) > 50 for r in rows if r["jpeg_quality"] == "50")
+    assert (tmp_path / "a" / "eval.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    labels = tmp_path / "a" / "reference.json"
+    again = CliRunner().invoke(cli, ["eval", "--model", "hog", "--frames", "2", "--video", str(vtest_mp4),
+                                     "--labels", str(labels), "--out", str(tmp_path / "b")])
+    assert again.exit_code == 0, again.output
+    [row] = list(csv.DictReader((tmp_path / "b" / "eval.csv").open()))
+    assert float(row["f1"]) == 1.0

@@ -1,0 +1,107 @@
+"""The whole agent: mock PIR, file camera on real footage, the real controller app on moto."""
+from __future__ import annotations
+
+import pytest
+
+from edge.agent import EdgeAgent
+from edge.scheduler import BusyOffload
+from edge.simulate import trigger_event
+from edgecloud.jobs import LabelSummary, Result
+
+from .conftest import free_port, stored_clip_keys
+
+
+def fake_analyse(best_score=0.9, calls=None):
+    """Stands in for analyse_clip: instant, with a chosen confidence."""
+
+    def analyse(*, path, clip_id, fps, recorded_at):
+        if calls is not None:
+            calls.append(clip_id)
+        assert path.is_file() and fps == 10.0
+        return Result(clip_id=clip_id, processed_by="edge", detector="fake", labels="person",
+                      summary={"person": LabelSummary(max_count=1, frames_seen=3, best_score=best_score)})
+
+    return analyse
+
+
+@pytest.fixture
+def agent_settings(edge_settings):
+    edge_settings.edge.retry_max_s = 0.3
+    return edge_settings
+
+
+@pytest.mark.slow
+def test_controller_down_for_the_whole_run_then_up_every_clip_arrives_once(agent_settings, pins, controller_app,
+                                                                           serve, mocked_aws):
+    port = free_port()  # nothing listens here yet
+    agent_settings.edge.controller_url = f"http://127.0.0.1:{port}"
+    with EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse()) as agent:
+        pin = pins.pin(agent_settings.edge.pir_pin)
+        ids = [trigger_event(agent, pin) for _ in range(3)]
+        assert agent.local.wait_idle(30)
+        assert len(agent.spool.entries(stage="ready")) == 3  # all waiting, none lost
+        assert not agent.wait_idle(0.5)
+
+        controller = serve(controller_app, port)  # the controller comes up
+        assert agent.wait_idle(60)
+
+    assert sorted(controller.stored()) == sorted(ids)
+    assert not [p for p in controller.posts if p.get("duplicate")]
+    assert len(stored_clip_keys(mocked_aws, agent_settings)) == 3
+    records = {r.clip_id: r for r in agent.stats.records()}
+    assert set(records) == set(ids)
+    assert all(r.uploaded_at > r.triggered_at for r in records.values())
+
+
+def test_clips_processed_on_the_pi_go_up_with_their_result(agent_settings, pins, controller_app, serve, mocked_aws):
+    controller = serve(controller_app)
+    agent_settings.edge.controller_url = controller.url
+    calls = []
+    with EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse(calls=calls), policy=BusyOffload()) as agent:
+        clip_id = trigger_event(agent, pins.pin(agent_settings.edge.pir_pin))
+        assert agent.wait_idle(30)
+    assert calls == [clip_id] and controller.stored() == [clip_id]
+    [record] = agent.stats.records()
+    assert record.where == "edge" and record.labels == "person" and record.local_s is not None
+    assert record.triggered_at < record.result_at and record.uploaded_at and record.round_trip_s > 0
+    assert record.recorded_s == pytest.approx(6.0, abs=0.5)  # pre-roll + clip_seconds
+    [key] = stored_clip_keys(mocked_aws, agent_settings)
+    assert clip_id in key and key.endswith(".mp4")
+
+
+def test_an_unsure_pi_result_is_escalated_to_the_cloud(agent_settings, pins, controller_app, serve, mocked_aws):
+    controller = serve(controller_app)
+    agent_settings.edge.controller_url = controller.url
+    agent_settings.edge.policy = "escalate-uncertain"
+    with EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse(best_score=0.3)) as agent:
+        clip_id = trigger_event(agent, pins.pin(agent_settings.edge.pir_pin))
+        assert agent.wait_idle(30)
+    [record] = agent.stats.records()
+    assert record.where == "both" and record.labels_edge == "person" and record.result_at is None
+    assert controller.stored() == [clip_id]
+    aws, queues = mocked_aws  # sent without the Pi's result, so the cloud got a job
+    assert aws.sqs.receive_message(QueueUrl=queues.jobs, WaitTimeSeconds=0).get("Messages")
+
+
+def test_a_restart_places_and_uploads_what_was_left(agent_settings, pins, controller_app, serve, vtest_mp4):
+    agent_settings.edge.controller_url = f"http://127.0.0.1:{free_port()}"
+    agent = EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse())
+    with agent:
+        clip_id = trigger_event(agent, pins.pin(agent_settings.edge.pir_pin))
+        agent.local.wait_idle(30)
+    # A clip spooled but never placed (the agent died between the two).
+    entry = agent.spool.get(clip_id)
+    agent.spool.update(entry, stage="new", result=None)
+
+    controller = serve(controller_app)
+    agent_settings.edge.controller_url = controller.url
+    from gpiozero.pins.mock import MockFactory
+
+    again_pins = MockFactory()
+    try:
+        with EdgeAgent(agent_settings, pin_factory=again_pins, analyse=fake_analyse()) as again:
+            assert again.wait_idle(30)
+    finally:
+        again_pins.close()
+    assert controller.stored() == [clip_id]
+    assert len(again.spool) == 0

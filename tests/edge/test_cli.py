@@ -1,0 +1,109 @@
+"""``edgecloud edge stats | install | simulate`` and the systemd unit."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from werkzeug.wsgi import get_input_stream
+
+from edge.install import UNIT_TEMPLATE
+from edge.stats import StatsStore
+from edgecloud.cli import cli
+
+
+@pytest.fixture
+def run_cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDGECLOUD_EDGE__SPOOL_DIR", str(tmp_path / "spool"))
+
+    def run(*args):
+        result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    return run
+
+
+def test_stats_prints_each_clips_round_trip(run_cli, tmp_path):
+    store = StatsStore(tmp_path / "edge-stats.sqlite")  # beside the spool, where the agent keeps it
+    t = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
+    clip_id = "20261124T120000000Z_pi-01_3fa9c2d1"
+    store.record(clip_id, triggered_at=t, recorded_s=6.0, where="cloud", bytes=900_000)
+    store.record(clip_id, uploaded_at=t + timedelta(seconds=6.5), bytes_sent=400_000, bytes_saved=500_000)
+    store.record(clip_id, result_at=t + timedelta(seconds=9.25), labels="person", status="done")
+
+    [record] = json.loads(run_cli("edge", "stats", "--json"))
+    assert record["clip_id"] == clip_id and record["where"] == "cloud" and record["labels"] == "person"
+    assert record["upload_done_s"] == 6.5 and record["round_trip_s"] == 9.25 and record["bytes_saved"] == 500_000
+    table = run_cli("edge", "stats")
+    assert clip_id in table and "9.25" in table and "person" in table
+
+
+def test_install_writes_a_unit_and_config_and_enables_the_service(run_cli, tmp_path):
+    root = tmp_path / "root"
+    dry = run_cli("edge", "install", "--root", str(root), "--dry-run")
+    assert "would write" in dry and not root.exists()
+
+    out = run_cli("edge", "install", "--root", str(root), "--controller", "http://controller:8080")
+    unit = (root / "etc/systemd/system/edgecloud-edge.service").read_text()
+    assert re.search(r"^Restart=on-failure$", unit, re.M)
+    assert re.search(r"^User=edgecloud$", unit, re.M)
+    assert re.search(r"^After=network-online\.target", unit, re.M) and "Wants=network-online.target" in unit
+    assert re.search(r"^ExecStart=/\S+ edge run$", unit, re.M)
+    config = (root / "etc/edgecloud/config.yaml").read_text()
+    assert "controller_url: http://controller:8080" in config and "/var/lib/edgecloud/spool" in config
+    assert "systemctl enable --now edgecloud-edge.service" in out
+    again = run_cli("edge", "install", "--root", str(root))
+    assert "kept existing" in again  # a person's edits to the config survive a reinstall
+
+
+def test_install_refuses_root():
+    from edge.install import install
+    from edgecloud.config import Settings
+
+    with pytest.raises(ValueError, match="root"):
+        list(install(Settings(), user="root", dry_run=True))
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_the_unit_passes_systemd_analyze(tmp_path):
+    from edge.install import render_unit
+
+    unit = tmp_path / "edgecloud-edge.service"
+    unit.write_text(render_unit("edgecloud", exec_start=shutil.which("true")))
+    check = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    assert "Restart=on-failure" in UNIT_TEMPLATE.read_text()
+
+
+def instant_cloud(environ, start_response):
+    """A controller whose cloud answers at once: enough to exercise `edge simulate`."""
+    path = environ["PATH_INFO"]
+    if environ["REQUEST_METHOD"] == "POST":
+        get_input_stream(environ).read()
+        status, body = "201 Created", {"clip_id": "x", "status": "queued", "duplicate": False}
+    elif path == "/v1/stats":
+        status, body = "200 OK", {"turnaround_s": 0.2}
+    else:
+        clip_id = path.rsplit("/", 1)[1]
+        status, body = "200 OK", {"clip_id": clip_id, "status": "done", "result": {"labels": "person"}}
+    start_response(status, [("Content-Type", "application/json")])
+    return [json.dumps(body).encode()]
+
+
+@pytest.mark.slow
+def test_simulate_prints_and_writes_per_policy_figures(run_cli, serve, vtest_avi, tmp_path):
+    controller = serve(instant_cloud)
+    out_path = tmp_path / "sim.json"
+    out = run_cli("edge", "simulate", "--video", str(vtest_avi), "--events", "2", "--controller", controller.url,
+                  "--speed", "10", "--json", str(out_path))
+    figures = json.loads(out_path.read_text())
+    assert set(figures["policies"]) == {"busy-offload", "fastest-finish", "escalate-uncertain"}
+    for name, f in figures["policies"].items():
+        assert f["burst_finish_s"] > 0 and f["clips_local"] + f["clips_offloaded"] >= 2
+        assert name in out and f"{f['burst_finish_s']:.2f} s" in out
+    assert figures["calibration"]["local_s"] > 0

@@ -1,0 +1,92 @@
+"""Motion -> clips, with gpiozero's mock pin driving the PIR and the file camera on real footage."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.recorder import Recorder
+
+from .conftest import first_frame, source_frame
+
+
+@pytest.fixture
+def make_recorder(file_camera, pir, tmp_path):
+    made = []
+
+    def make(**kwargs):
+        sensor, pin = pir
+        options = dict(clip_seconds=5.0, max_clip_seconds=30.0, cooldown_seconds=1.0)
+        options.update(kwargs)
+        recorder = Recorder(file_camera, sensor, device_id="pi-test", clip_dir=tmp_path / "clips",
+                            on_clip=lambda clip: None, **options).start()
+        made.append(recorder)
+        return recorder, pin
+
+    yield make
+    for recorder in made:
+        recorder.close()
+
+
+def hold_motion(camera, pin, seconds, recorder=None):
+    """Drive the PIR high for ``seconds`` of camera time (from the trigger when a recorder is
+    given), then low."""
+    pin.drive_high()
+    if recorder is not None:
+        assert recorder.wait_for(lambda r: r.state == "recording", timeout=30)
+    start = camera.now()
+    assert camera.wait_until(start + seconds, timeout=30)
+    pin.drive_low()
+
+
+def test_trigger_yields_a_clip_whose_first_frame_is_from_before_the_trigger(make_recorder, file_camera, vtest_avi):
+    recorder, pin = make_recorder()
+    file_camera.wait_until(2.0, timeout=10)
+    hold_motion(file_camera, pin, 1.0)
+    assert recorder.wait_for_clips(1, timeout=30)
+    recorded = recorder.clips[0]
+    clip = recorded.clip
+
+    assert clip.start_time < clip.trigger_time
+    assert clip.preroll_s == pytest.approx(1.0, abs=0.11)
+    _, first = first_frame(clip.path)
+    trigger_index = round(clip.trigger_time * file_camera.fps)
+    assert clip.first_source_frame <= trigger_index - 9
+    diff_before = np.abs(first - source_frame(vtest_avi, clip.first_source_frame)).mean()
+    diff_trigger = np.abs(first - source_frame(vtest_avi, trigger_index)).mean()
+    assert diff_before < diff_trigger / 2
+    # A short motion gets the configured clip length after the trigger.
+    assert clip.end_time - clip.trigger_time == pytest.approx(5.0, abs=0.3)
+    assert recorded.clip_id.split("_")[1] == "pi-test" and clip.path.name == f"{recorded.clip_id}.mp4"
+
+
+def test_motion_lasting_8_s_yields_one_clip_of_about_8_s(make_recorder, file_camera):
+    recorder, pin = make_recorder()
+    hold_motion(file_camera, pin, 8.0, recorder)
+    assert recorder.wait_for_clips(1, timeout=30)
+    assert recorder.wait_idle(timeout=30)
+
+    assert len(recorder.clips) == 1, [r.clip for r in recorder.clips]
+    clip = recorder.clips[0].clip
+    assert clip.end_time - clip.trigger_time == pytest.approx(8.2, abs=0.4)
+    assert clip.duration_s == pytest.approx(9.0, abs=0.5)  # with the second of pre-roll
+
+
+def test_long_motion_is_capped_and_continues_in_a_new_clip(make_recorder, file_camera):
+    recorder, pin = make_recorder(max_clip_seconds=6.0, cooldown_seconds=0.5)
+    hold_motion(file_camera, pin, 9.0, recorder)
+    assert recorder.wait_for_clips(2, timeout=30)
+    assert recorder.wait_idle(timeout=30)
+    first, second = (r.clip for r in recorder.clips)
+    assert first.end_time - first.trigger_time == pytest.approx(6.0, abs=0.3)
+    assert second.trigger_time >= first.end_time + 0.5 - 0.11  # after the cooldown
+
+
+def test_trigger_during_cooldown_is_not_lost(make_recorder, file_camera):
+    recorder, pin = make_recorder(clip_seconds=2.0, cooldown_seconds=2.0)
+    hold_motion(file_camera, pin, 1.0)
+    assert recorder.wait_for(lambda r: r.state == "cooldown", timeout=30)
+    hold_motion(file_camera, pin, 1.0)  # a new event while cooling down
+    assert recorder.wait_for_clips(2, timeout=30)
+    assert recorder.wait_idle(timeout=30)
+    assert len(recorder.clips) == 2
+    assert "clips=2" in repr(recorder)

@@ -1,0 +1,109 @@
+"""The durable outbox: atomic entries, recovery after a crash, size cap and a full disk."""
+from __future__ import annotations
+
+import errno
+import json
+import logging
+
+import pytest
+
+from edge import spool as spool_module
+from edge.spool import Spool, SpoolFull
+from edgecloud.jobs import new_clip_id
+
+
+def make_clip(tmp_path, size=1000, name=None):
+    path = tmp_path / (name or f"{new_clip_id('pi-01')}.mp4")
+    path.write_bytes(b"\0" * size)
+    return path
+
+
+def put(spool, tmp_path, size=1000, result=None):
+    clip_id = new_clip_id("pi-01")
+    clip = make_clip(tmp_path, size, f"{clip_id}.mp4")
+    return spool.put(clip, {"clip_id": clip_id, "content_type": "video/mp4", "fps": 10.0}, result=result)
+
+
+def test_put_moves_the_clip_into_a_durable_entry(tmp_path):
+    spool = Spool(tmp_path / "spool", 10**9)
+    clip = make_clip(tmp_path, 1234)
+    clip_id = clip.stem
+    entry = spool.put(clip, {"clip_id": clip_id, "content_type": "video/mp4", "fps": 10.0}, stage="new")
+
+    assert not clip.exists()  # moved, not copied
+    assert entry.clip_path.stat().st_size == 1234
+    on_disk = json.loads((entry.path / "manifest.json").read_text())
+    assert on_disk["metadata"]["clip_id"] == clip_id and on_disk["stage"] == "new" and on_disk["result"] is None
+    spool.update(entry, stage="ready", result={"labels": "person"})
+    again = Spool(tmp_path / "spool", 10**9).get(clip_id)  # as a restarted agent sees it
+    assert again.stage == "ready" and again.result == {"labels": "person"}
+    spool.remove(entry)
+    spool.remove(entry)  # twice is fine
+    assert len(spool) == 0
+
+
+def test_entries_come_oldest_first_and_bad_ids_are_refused(tmp_path):
+    spool = Spool(tmp_path / "spool", 10**9)
+    ids = [put(spool, tmp_path).clip_id for _ in range(3)]
+    assert [e.clip_id for e in spool.entries()] == sorted(ids)
+    with pytest.raises(ValueError):
+        spool.put(make_clip(tmp_path), {"clip_id": "../../etc/passwd"})
+
+
+def test_restart_clears_half_written_entries_and_partial_recordings(tmp_path, caplog):
+    root = tmp_path / "spool"
+    spool = Spool(root, 10**9)
+    kept = put(spool, tmp_path)
+    (root / ".tmp" / "half-built").mkdir()
+    (root / ".recording" / "cut-short.mp4").write_bytes(b"\0")
+    with caplog.at_level(logging.WARNING):
+        again = Spool(root, 10**9)
+    assert [e.clip_id for e in again.entries()] == [kept.clip_id]
+    assert not list((root / ".tmp").iterdir()) and not list((root / ".recording").iterdir())
+    assert "cut-short.mp4" in caplog.text
+
+
+def test_over_the_cap_the_oldest_clip_only_entries_go_first(tmp_path, caplog):
+    spool = Spool(tmp_path / "spool", 10**9)
+    analysed_old = put(spool, tmp_path, 1000, result={"labels": "person"})
+    clip_only_old = put(spool, tmp_path, 1000)
+    clip_only_new = put(spool, tmp_path, 1000)
+    spool.max_bytes = 2800  # room for two entries and their manifests
+    with caplog.at_level(logging.ERROR):
+        dropped = spool.enforce_cap()
+    assert dropped == [clip_only_old.clip_id]
+    assert {e.clip_id for e in spool.entries()} == {analysed_old.clip_id, clip_only_new.clip_id}
+    assert f"dropped clip {clip_only_old.clip_id}" in caplog.text and "over its cap" in caplog.text
+
+
+def test_a_full_disk_makes_room_by_dropping_the_oldest_clip_only_entry(tmp_path, monkeypatch, caplog):
+    spool = Spool(tmp_path / "spool", 10**9)
+    oldest = put(spool, tmp_path)
+    analysed = put(spool, tmp_path, result={"labels": "car"})
+    real_write = spool_module._write_json
+    failures = iter([True])
+
+    def disk_full_once(path, data):
+        if next(failures, False):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, data)
+
+    monkeypatch.setattr(spool_module, "_write_json", disk_full_once)
+    with caplog.at_level(logging.ERROR):
+        newest = put(spool, tmp_path)
+    assert [e.clip_id for e in spool.entries()] == [analysed.clip_id, newest.clip_id]
+    assert "disk full" in caplog.text and f"dropped clip {oldest.clip_id}" in caplog.text
+
+
+def test_a_disk_that_stays_full_says_so_and_gives_the_clip_back(tmp_path, monkeypatch, caplog):
+    spool = Spool(tmp_path / "spool", 10**9)
+
+    def always_full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool_module, "_write_json", always_full)
+    clip = make_clip(tmp_path)
+    with caplog.at_level(logging.ERROR), pytest.raises(SpoolFull):
+        spool.put(clip, {"clip_id": clip.stem})
+    assert clip.exists() and "could not be kept" in caplog.text
+    assert not list((tmp_path / "spool" / ".tmp").iterdir())

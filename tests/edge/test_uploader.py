@@ -1,0 +1,146 @@
+"""Uploads: exactly once, through outages, refusals and a crash mid-upload."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+from werkzeug.wsgi import get_input_stream
+
+from edge.spool import Spool
+from edge.stats import StatsStore
+from edge.uploader import Uploader
+from edgecloud.jobs import new_clip_id
+
+from .conftest import stored_clip_keys
+
+
+def spool_clips(spool, vtest_mp4, tmp_path, n, device="pi-01"):
+    ids = []
+    for _ in range(n):
+        clip_id = new_clip_id(device)
+        copy = tmp_path / f"{clip_id}.mp4"
+        shutil.copyfile(vtest_mp4, copy)
+        spool.put(copy, {"clip_id": clip_id, "device_id": device, "recorded_at": "2026-11-24T10:00:00+00:00",
+                         "fps": 10.0, "content_type": "video/mp4"})
+        ids.append(clip_id)
+    return ids
+
+
+def test_uploads_reach_the_controller_once_and_leave_the_spool(settings, controller_app, serve, mocked_aws,
+                                                              vtest_mp4, tmp_path):
+    controller = serve(controller_app)
+    spool = Spool(tmp_path / "spool", 10**9)
+    ids = spool_clips(spool, vtest_mp4, tmp_path, 3)
+    stats = StatsStore(tmp_path / "stats.sqlite")
+    with Uploader(spool, controller.url, stats=stats) as uploader:
+        assert uploader.wait_drained(30)
+    assert sorted(controller.stored()) == sorted(ids)
+    assert len(stored_clip_keys(mocked_aws, settings)) == 3
+    assert len(spool) == 0
+    assert all(r.uploaded_at and r.bytes_sent == vtest_mp4.stat().st_size for r in stats.records())
+
+
+def test_a_failing_controller_is_retried_with_backoff_and_a_refusal_is_set_aside(vtest_mp4, tmp_path, serve, caplog):
+    answers = iter([503, 503])
+    seen = []
+
+    def flaky(environ, start_response):
+        status = next(answers, 201)
+        get_input_stream(environ).read()
+        seen.append(status)
+        start_response(f"{status} X", [("Content-Type", "application/json")])
+        return [b'{"clip_id": "x", "status": "queued", "duplicate": false}']
+
+    controller = serve(flaky)
+    spool = Spool(tmp_path / "spool", 10**9)
+    spool_clips(spool, vtest_mp4, tmp_path, 1)
+    with Uploader(spool, controller.url, retry_base_s=0.01, retry_max_s=0.05) as uploader:
+        assert uploader.wait_drained(30)
+    assert seen == [503, 503, 201] and len(spool) == 0
+    assert "HTTP 503" in caplog.text  # each retry is logged
+
+    def refuse(environ, start_response):
+        get_input_stream(environ).read()
+        start_response("415 Unsupported Media Type", [("Content-Type", "application/json")])
+        return [b'{"error": "bad type"}']
+
+    refusing = serve(refuse)
+    [clip_id] = spool_clips(spool, vtest_mp4, tmp_path, 1)
+    with Uploader(spool, refusing.url, retry_base_s=0.01) as uploader:
+        assert uploader.wait_drained(30)
+    assert len(spool) == 0 and (spool.rejected_dir / clip_id / "manifest.json").exists()
+    assert "refused clip" in caplog.text
+
+
+def run_agent(url, spool_dir, video, command=("edge", "run")):
+    """The agent in its own process, as systemd runs it (mock pins, the file camera)."""
+    env = {**os.environ, "EDGECLOUD_EDGE__CONTROLLER_URL": url, "EDGECLOUD_EDGE__SPOOL_DIR": str(spool_dir),
+           "EDGECLOUD_EDGE__RETRY_MAX_S": "0.2", "EDGECLOUD_EDGE__CAMERA": "file", "EDGECLOUD_EDGE__VIDEO": str(video),
+           "EDGECLOUD_EDGE__PLAYBACK_SPEED": "10", "EDGECLOUD_EDGE__RESULT_WAIT_S": "1", "GPIOZERO_PIN_FACTORY": "mock"}
+    return subprocess.Popen([sys.executable, "-m", "edgecloud.cli", *command], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("killed", ["before the controller stored it", "after the controller stored it"])
+def test_killing_the_agent_mid_upload_loses_nothing(killed, settings, controller_app, serve, mocked_aws,
+                                                    vtest_mp4, vtest_avi, tmp_path):
+    spool_dir = tmp_path / "spool"
+    spool = Spool(spool_dir, 10**9)
+    ids = spool_clips(spool, vtest_mp4, tmp_path, 3)
+    in_flight, release, all_stored = threading.Event(), threading.Event(), threading.Event()
+    store_first = killed.startswith("after")
+
+    def slow_controller(environ, start_response):
+        # The second upload hangs (before the app sees it) until the agent is dead.
+        if environ["REQUEST_METHOD"] == "POST" and not store_first and len(served.posts) == 1 \
+                and not in_flight.is_set():
+            in_flight.set()
+            release.wait(30)
+            get_input_stream(environ).read()
+            start_response("503 Service Unavailable", [])
+            return [b""]
+        return controller_app(environ, start_response)
+
+    def hold(record):
+        if store_first and len(served.posts) == 2 and not in_flight.is_set():
+            in_flight.set()  # stored, but the agent will never hear the 201
+            release.wait(30)
+        if set(served.stored()) >= set(ids):
+            all_stored.set()
+
+    served = serve(slow_controller, hold=hold)
+    agent = run_agent(served.url, spool_dir, vtest_avi)
+    assert in_flight.wait(60), agent.communicate()[0]
+    agent.send_signal(signal.SIGKILL)  # kill -9 during the upload
+    agent.wait(10)
+    release.set()
+    assert len(Spool(spool_dir, 10**9)) == 2  # the first clip left; the one in flight did not
+
+    restarted = run_agent(served.url, spool_dir, vtest_avi)
+    try:
+        assert all_stored.wait(60)
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        out = restarted.communicate(timeout=60)[0].decode()
+    assert restarted.returncode == 0, out
+    assert sorted(served.stored()) == sorted(ids)  # every clip stored exactly once
+    assert sorted(k.rsplit("/", 1)[1].split(".")[0] for k in stored_clip_keys(mocked_aws, settings)) == sorted(ids)
+    assert len(Spool(spool_dir, 10**9)) == 0
+    if store_first:
+        assert [p.get("duplicate") for p in served.posts if p["status"] == 201].count(True) == 1
+
+
+def test_drain_uploads_the_spool_and_exits(settings, controller_app, serve, vtest_mp4, tmp_path):
+    served = serve(controller_app)
+    spool = Spool(tmp_path / "spool", 10**9)
+    ids = spool_clips(spool, vtest_mp4, tmp_path, 2)
+    drain = run_agent(served.url, tmp_path / "spool", vtest_mp4, command=("edge", "drain", "--timeout", "60"))
+    out = drain.communicate(timeout=90)[0].decode()
+    assert drain.returncode == 0 and "uploaded 2; 0 left" in out, out
+    assert sorted(served.stored()) == sorted(ids)

@@ -1,0 +1,184 @@
+"""Least privilege, checked on the policy documents in infra/template.yaml."""
+from __future__ import annotations
+
+import pytest
+
+from infra.policies import WHY, role_statements
+
+# Actions AWS offers no resource-level permissions for: "*" is the only resource they accept.
+NO_RESOURCE_LEVEL = {"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"}
+
+
+def _all_policy_documents(template):
+    """Every policy document in the template: role inline policies, IAM policies, bucket policies."""
+    for logical_id, res in template["Resources"].items():
+        props = res.get("Properties", {})
+        for policy in props.get("Policies", []):
+            yield logical_id, policy["PolicyDocument"]
+        if "PolicyDocument" in props:
+            yield logical_id, props["PolicyDocument"]
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def _sub(value):
+    """The text of a !Sub resource (or the plain string)."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        return value["Fn::Sub"]
+    return value
+
+
+def actions_of(grants):
+    return {a for g in grants for a in g.actions}
+
+
+@pytest.fixture(scope="module")
+def grants(template):
+    return role_statements(template)
+
+
+def test_no_allow_statement_uses_wildcard_actions(template):
+    allows = 0
+    for logical_id, doc in _all_policy_documents(template):
+        for st in doc["Statement"]:
+            if st["Effect"] != "Allow":
+                continue
+            allows += 1
+            for action in _as_list(st["Action"]):
+                service, _, name = action.partition(":")
+                assert action != "*" and name != "*" and "*" not in name, f"{logical_id}: wildcard action {action}"
+    assert allows >= 15
+
+
+def test_star_resources_only_for_actions_without_resource_level_permissions(grants):
+    for role, role_grants in grants.items():
+        for g in role_grants:
+            if "*" in g.resources:
+                assert set(g.actions) <= NO_RESOURCE_LEVEL, f"{role}/{g.sid}: {g.actions} on *"
+                assert all(a.split(":")[1].startswith("Describe") for a in g.actions)
+
+
+def test_only_deny_statements_may_name_a_whole_service(template):
+    # The buckets' policies deny every s3 action over plain HTTP; that is the one s3:* in the template.
+    for logical_id, doc in _all_policy_documents(template):
+        for st in doc["Statement"]:
+            if "s3:*" in _as_list(st["Action"]):
+                assert st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_worker_has_exactly_the_listed_permissions(grants):
+    worker = grants["WorkerRole"]
+    assert actions_of(worker) == {
+        "s3:GetObject", "s3:PutObject", "s3:ListBucket",
+        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
+        "sqs:SendMessage", "ec2:TerminateInstances",
+        "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:SetInstanceProtection",
+    }
+    by_action = {a: g for g in worker for a in g.actions}
+    resources = {a: {str(r) for g in worker if a in g.actions for r in g.resources} for a in actions_of(worker)}
+    # Reads clips/ and results/ (a redelivered job's stored result), writes only results/.
+    assert resources["s3:GetObject"] == {str({"Fn::Sub": "${ClipsBucket.Arn}/clips/*"}),
+                                         str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"})}
+    assert resources["s3:PutObject"] == {str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"})}
+    assert resources["s3:ListBucket"] == {str({"Fn::GetAtt": ["ResultsBucket", "Arn"]})}
+    # Works the jobs queue and takes retire asks, sends only to the completion queue.
+    jobs, retire = str({"Fn::GetAtt": ["JobsQueue", "Arn"]}), str({"Fn::GetAtt": ["RetireQueue", "Arn"]})
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage"):
+        assert resources[action] == {jobs, retire}
+    assert resources["sqs:ChangeMessageVisibility"] == {jobs}
+    assert by_action["sqs:SendMessage"].resources == ({"Fn::GetAtt": ["CompletionsQueue", "Arn"]},)
+    # The Auto Scaling calls exist only with the group, and name only that group.
+    asg = by_action["autoscaling:TerminateInstanceInAutoScalingGroup"]
+    assert asg.only_if == "WithAutoScalingGroup"
+    assert _sub(asg.resources[0]).endswith("autoScalingGroupName/${NamePrefix}-workers")
+
+
+def test_worker_terminates_only_tagged_fleet_workers(grants):
+    (terminate,) = [g for g in grants["WorkerRole"] if "ec2:TerminateInstances" in g.actions]
+    assert terminate.actions == ("ec2:TerminateInstances",)
+    assert _sub(terminate.resources[0]).endswith(":instance/*")
+    assert terminate.condition == {"StringEquals": {
+        "ec2:ResourceTag/edgecloud:fleet": {"Ref": "FleetName"},
+        "ec2:ResourceTag/edgecloud:role": "worker",
+    }}
+    # Tag conditions mean something only if the worker cannot tag: it has no CreateTags at all.
+    assert "ec2:CreateTags" not in actions_of(grants["WorkerRole"])
+
+
+def test_controller_launches_only_from_the_fleet_launch_template(grants):
+    run = [g for g in grants["ControllerRole"] if "ec2:RunInstances" in g.actions]
+    assert len(run) == 2
+    template_arn = ("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
+                    "launch-template/${WorkerLaunchTemplate}")
+    for g in run:
+        assert g.actions == ("ec2:RunInstances",)
+        assert g.condition["ArnEquals"] == {"ec2:LaunchTemplate": {"Fn::Sub": template_arn}}
+    (instances,) = [g for g in run if any(_sub(r).endswith(":instance/*") for r in g.resources)]
+    assert instances.condition["StringEquals"] == {
+        "aws:RequestTag/edgecloud:fleet": {"Ref": "FleetName"},
+        "aws:RequestTag/edgecloud:role": "worker",
+    }
+    # The image is the worker AMI, the security group the workers' own.
+    resources = [_sub(r) for g in run for r in g.resources]
+    assert "arn:${AWS::Partition}:ec2:${AWS::Region}::image/${WorkerAmiId}" in resources
+    assert not any(r.endswith(":image/*") or r.endswith(":security-group/*") for r in resources)
+
+
+def test_controller_tags_only_while_launching_and_passes_only_the_worker_role(grants):
+    controller = {g.sid: g for g in grants["ControllerRole"]}
+    tags = controller["TagWorkersAtLaunch"]
+    assert tags.actions == ("ec2:CreateTags",)
+    assert tags.condition == {"StringEquals": {"ec2:CreateAction": "RunInstances"}}
+    passrole = controller["PassWorkerRole"]
+    assert passrole.actions == ("iam:PassRole",)
+    assert passrole.resources == ({"Fn::GetAtt": ["WorkerRole", "Arn"]},)
+    assert passrole.condition == {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}}
+
+
+def test_controller_has_exactly_the_listed_permissions(grants):
+    assert actions_of(grants["ControllerRole"]) == {
+        "s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListBucket",
+        "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+        "ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "iam:PassRole",
+        "autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups",
+    }
+    # Nothing that destroys: the controller never terminates workers (they retire) nor deletes objects.
+    forbidden = {"ec2:TerminateInstances", "s3:DeleteObject", "sqs:DeleteQueue", "sqs:PurgeQueue"}
+    assert not actions_of(grants["ControllerRole"]) & forbidden
+
+
+def test_every_s3_object_grant_is_limited_to_its_prefix(grants):
+    buckets = [{"Fn::GetAtt": ["ClipsBucket", "Arn"]}, {"Fn::GetAtt": ["ResultsBucket", "Arn"]}]
+    for role, role_grants in grants.items():
+        for g in role_grants:
+            if g.actions == ("s3:ListBucket",):  # bucket-level: names our two buckets, nothing else
+                assert all(r in buckets for r in g.resources), f"{role}/{g.sid}"
+            elif any(a.startswith("s3:") for a in g.actions):
+                for r in g.resources:
+                    assert _sub(r).endswith(("/clips/*", "/results/*")), f"{role}/{g.sid}: {r}"
+
+
+def test_every_statement_is_explained(grants):
+    sids = [g.sid for role_grants in grants.values() for g in role_grants]
+    assert len(sids) == len(set(sids)), "Sids must be unique: they key the explanations"
+    assert set(sids) == set(WHY)
+
+
+def test_roles_are_for_ec2_only(template):
+    for logical_id, res in template["Resources"].items():
+        if res["Type"] == "AWS::IAM::Role":
+            (st,) = res["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            assert st == {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+
+
+def test_retire_queue_asks_flow_one_way(grants):
+    """The controller only puts asks (and counts them); workers only take them."""
+    retire = {"Fn::GetAtt": ["RetireQueue", "Arn"]}
+
+    def on_retire_queue(role):
+        return {a for g in grants[role] if retire in g.resources for a in g.actions}
+
+    assert on_retire_queue("ControllerRole") == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
+    assert on_retire_queue("WorkerRole") == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"}

@@ -1,0 +1,226 @@
+"""The worker, one batch at a time, on in-process moto with real footage."""
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+
+import pytest
+
+from edgecloud.jobs import Completion, Result, result_key
+from worker.heartbeat import Heartbeat
+from worker.lifecycle import Ec2Lifecycle, Unmanaged
+from worker.main import Worker
+
+
+@pytest.fixture
+def make_worker(settings, mocked_aws):
+    aws, queues = mocked_aws
+    settings.worker.wait_seconds = 0
+
+    def make(**kwargs) -> Worker:
+        return Worker(settings, aws, queues=queues, **kwargs)
+
+    return make
+
+
+def stored_result(aws, settings, clip_id) -> Result:
+    body = aws.s3.get_object(Bucket=settings.storage.results_bucket, Key=result_key(clip_id))["Body"].read()
+    return Result.model_validate_json(body)
+
+
+def completions(messages) -> list[Completion]:
+    return [Completion.model_validate_json(b) for b in messages("completions")]
+
+
+def test_processes_a_real_clip_end_to_end(make_worker, enqueue, mocked_aws, settings, vtest_mp4, instance_id,
+                                          messages):
+    aws, _ = mocked_aws
+    job = enqueue(vtest_mp4)
+    worker = make_worker(instance_id=instance_id)
+    counts = worker.process_batch()
+    assert (counts.received, counts.done, counts.failed) == (1, 1, 0)
+
+    result = stored_result(aws, settings, job.clip_id)
+    assert result.status == "done" and result.processed_by == instance_id
+    assert result.frames_total == 50 and result.frames_analysed > 0
+    assert "person" in result.labels.split(",")  # vtest shows pedestrians throughout
+    assert result.timings["download"] >= 0 and result.submitted_at == job.submitted_at
+    events = completions(messages)
+    assert [c.event for c in events] == ["started", "done"]
+    assert events[1].result_key == result_key(job.clip_id) and events[1].process_s > 0
+    assert messages("jobs") == []  # deleted
+    assert worker.tasks_done == 1
+
+
+def test_raw_h264_uses_the_jobs_fps(make_worker, enqueue, mocked_aws, settings, vtest_h264):
+    aws, _ = mocked_aws
+    job = enqueue(vtest_h264, content_type="video/h264", fps=10)
+    assert make_worker().process_batch().done == 1
+    assert stored_result(aws, settings, job.clip_id).frames_total == 50
+
+
+def test_double_delivery_keeps_the_first_result(make_worker, enqueue, mocked_aws, settings, vtest_mp4, messages):
+    aws, queues = mocked_aws
+    job = enqueue(vtest_mp4)
+    aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=job.model_dump_json())  # at-least-once: twice
+    worker = make_worker(instance_id="i-first")
+    first = worker.process_batch()
+    before = aws.s3.get_object(Bucket=settings.storage.results_bucket, Key=result_key(job.clip_id))
+    second = worker.process_batch()
+    after = aws.s3.get_object(Bucket=settings.storage.results_bucket, Key=result_key(job.clip_id))
+    assert (first.done, second.duplicate) == (1, 1)
+    assert after["ETag"] == before["ETag"] and after["Body"].read() == before["Body"].read()
+    assert [c.event for c in completions(messages)] == ["started", "done", "done"]
+    assert messages("jobs") == []
+
+
+def test_concurrent_writers_cannot_replace_a_result(make_worker, mocked_aws, settings):
+    aws, _ = mocked_aws
+    worker = make_worker()
+    clip_id = "20261124T113500123Z_pi-01_3fa9c2d1"
+    first = worker._store(Result(clip_id=clip_id, processed_by="i-a", detector="hog", labels="person"))
+    second = worker._store(Result(clip_id=clip_id, processed_by="i-b", detector="hog", labels="car"))
+    assert first.processed_by == second.processed_by == "i-a"
+    assert stored_result(aws, settings, clip_id).labels == "person"
+
+
+@pytest.mark.parametrize("case, error", [
+    ("missing clip", "not found"),
+    ("corrupt clip", ""),
+])
+def test_unprocessable_clips_end_with_a_failed_result(make_worker, enqueue, mocked_aws, settings, messages,
+                                                      case, error):
+    aws, _ = mocked_aws
+    if case == "missing clip":
+        job = enqueue(b"", upload=False)
+    else:
+        job = enqueue(b"\x00\x00\x01 this is not a video" * 100)
+    counts = make_worker().process_batch()
+    assert counts.failed == 1
+    result = stored_result(aws, settings, job.clip_id)
+    assert result.status == "failed" and error in result.error and result.error
+    assert [c.event for c in completions(messages)] == ["started", "failed"]
+    assert messages("jobs") == []
+
+
+def test_malformed_jobs_are_reported_or_dropped(make_worker, mocked_aws, settings, messages):
+    aws, queues = mocked_aws
+    clip_id = "20261124T113500123Z_pi-01_3fa9c2d1"
+    aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=json.dumps({"clip_id": clip_id, "bucket": 3}))
+    aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody="garbage")
+    worker = make_worker()
+    total = worker.process_batch().malformed + worker.process_batch().malformed
+    assert total == 2
+    result = stored_result(aws, settings, clip_id)
+    assert result.status == "failed" and result.error.startswith("malformed job message")
+    assert [c.event for c in completions(messages)] == ["failed"]
+    assert messages("jobs") == []
+
+
+def test_a_detector_crash_returns_the_job_to_the_queue(make_worker, enqueue, mocked_aws, settings, vtest_mp4,
+                                                       messages):
+    aws, queues = mocked_aws
+
+    class Broken:
+        name = "broken"
+
+        def detect(self, frames):
+            raise RuntimeError("CUDA out of memory")
+
+    job = enqueue(vtest_mp4)
+    counts = make_worker(detector=Broken()).process_batch()
+    assert counts.errors == 1
+    attrs = aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["All"])["Attributes"]
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "1"  # held back briefly, not deleted
+    assert aws.s3.list_objects_v2(Bucket=settings.storage.results_bucket)["KeyCount"] == 0
+    assert job.clip_id in [c.clip_id for c in completions(messages)]
+
+
+def test_a_job_received_while_stopping_is_handed_back(make_worker, enqueue, mocked_aws, vtest_mp4, messages):
+    job = enqueue(vtest_mp4)
+    worker = make_worker()
+    worker.stop()
+    counts = worker.process_batch()
+    assert (counts.received, counts.released, counts.done) == (1, 1, 0)
+    assert [json.loads(b)["clip_id"] for b in messages("jobs")] == [job.clip_id]  # visible again at once
+    assert worker.run() == "stopped"
+
+
+def test_retires_after_idle_timeout_by_terminating_its_instance(make_worker, mocked_aws, settings, instance_id):
+    aws, _ = mocked_aws
+    settings.worker.idle_timeout = 5
+    ticks = itertools.count()
+    worker = make_worker(instance_id=instance_id, clock=lambda: float(next(ticks)))  # 1 s per look at the clock
+    assert isinstance(worker.lifecycle, Ec2Lifecycle)
+    assert worker.run() == "retired"
+    state = aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]
+    assert state["Name"] in {"shutting-down", "terminated"}
+
+
+def test_retire_false_just_exits(make_worker, mocked_aws, settings, instance_id):
+    aws, _ = mocked_aws
+    settings.worker.idle_timeout = 2
+    settings.worker.retire = False
+    ticks = itertools.count()
+    worker = make_worker(instance_id=instance_id, clock=lambda: float(next(ticks)))
+    assert isinstance(worker.lifecycle, Unmanaged)
+    assert worker.run() == "retired"
+    state = aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]
+    assert state["Name"] == "running"
+
+
+def test_busy_worker_does_not_retire_while_work_keeps_coming(make_worker, enqueue, mocked_aws, settings,
+                                                             vtest_mp4, instance_id):
+    settings.worker.idle_timeout = 3
+    for _ in range(2):
+        enqueue(vtest_mp4)
+    ticks = itertools.count()
+    worker = make_worker(instance_id=instance_id, clock=lambda: float(next(ticks)))
+    assert worker.run() == "retired"
+    assert worker.tasks_done == 2
+
+
+def test_heartbeat_extends_visibility(mocked_aws, settings, enqueue, vtest_mp4):
+    aws, queues = mocked_aws
+    enqueue(vtest_mp4)
+    message = aws.sqs.receive_message(QueueUrl=queues.jobs, VisibilityTimeout=1)["Messages"][0]
+    seen = []
+    aws.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility",
+                                 lambda params, **kw: seen.append(params["VisibilityTimeout"]))
+    beaten = threading.Event()
+    heartbeat = Heartbeat(aws.sqs, queues.jobs, message["ReceiptHandle"], every=0.05, extend_to=300,
+                          on_beat=lambda n: n >= 2 and beaten.set())
+    with heartbeat:
+        assert beaten.wait(10)
+    assert heartbeat.beats >= 2 and set(seen) == {300}
+
+
+@pytest.mark.slow
+def test_heartbeat_keeps_the_job_hidden_past_its_first_timeout(mocked_aws, enqueue, vtest_mp4):
+    import time
+
+    aws, queues = mocked_aws
+    enqueue(vtest_mp4)
+    message = aws.sqs.receive_message(QueueUrl=queues.jobs, VisibilityTimeout=1)["Messages"][0]
+    Heartbeat(aws.sqs, queues.jobs, message["ReceiptHandle"], every=60, extend_to=60).beat()
+    time.sleep(1.5)  # the behaviour under test is the passing of SQS's own clock
+    assert not aws.sqs.receive_message(QueueUrl=queues.jobs, WaitTimeSeconds=0).get("Messages")
+
+
+def test_an_unreadable_result_is_replaced(make_worker, mocked_aws, settings):
+    aws, _ = mocked_aws
+    clip_id = "20261124T113500123Z_pi-01_3fa9c2d1"
+    aws.s3.put_object(Bucket=settings.storage.results_bucket, Key=result_key(clip_id), Body=b"{truncated")
+    stored = make_worker()._store(Result(clip_id=clip_id, processed_by="i-a", detector="hog", labels="person"))
+    assert stored.labels == "person" and stored_result(aws, settings, clip_id).labels == "person"
+
+
+def test_an_asg_worker_leaves_through_its_group(make_worker, settings):
+    from worker.lifecycle import AsgLifecycle
+
+    settings.fleet.backend = "asg"
+    settings.fleet.asg_name = "edgecloud-workers"
+    lifecycle = make_worker(instance_id="i-0abc").lifecycle
+    assert isinstance(lifecycle, AsgLifecycle) and lifecycle.group_name == "edgecloud-workers"
+    assert isinstance(make_worker().lifecycle, Unmanaged)  # off EC2: nothing to terminate

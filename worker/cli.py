@@ -1,0 +1,49 @@
+"""``edgecloud worker run [--once]``."""
+from __future__ import annotations
+
+import signal
+
+import click
+
+
+def _settings(ctx: click.Context):
+    # The root group's context object, found by duck type: `python -m edgecloud.cli`
+    # loads that module twice, so an isinstance lookup (click.make_pass_decorator) can miss.
+    return ctx.find_root().obj.settings
+
+
+@click.group()
+def worker():
+    """A cloud worker that processes queued clips."""
+
+
+@worker.command("run")
+@click.option("--once", is_flag=True, help="Exit after one job (still retires if idle first).")
+@click.pass_context
+def run(ctx: click.Context, once: bool):
+    """Long-poll the jobs queue and process clips; retire after worker.idle_timeout idle."""
+    from edgecloud.aws import Aws
+
+    from .identity import instance_id
+    from .main import Stopped, Worker
+
+    settings = _settings(ctx)
+    aws = Aws(settings.aws)
+    the_worker = Worker(settings, aws, instance_id=instance_id(settings.worker))
+
+    def on_signal(signum, frame):
+        # With a job in hand, finish it first; while polling, leave at once.
+        the_worker.stop()
+        if not the_worker.holding:
+            raise Stopped()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        click.echo(f"worker {the_worker.processed_by} polling {settings.queues.jobs} ({the_worker.lifecycle!r})")
+        reason = the_worker.run(once=once)
+    except Stopped:  # the signal came between polls, outside run()'s own guard
+        reason = "stopped"
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(f"worker {the_worker.processed_by}: {reason} after {the_worker.tasks_done} jobs")

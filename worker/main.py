@@ -1,0 +1,279 @@
+"""The worker loop: long-poll one job, process it, report, delete; retire when idle.
+
+``process_batch()`` handles at most one message and returns counts, so tests
+drive the worker step by step with no threads or sleeps; ``run()`` loops it
+and applies the retirement rule (``worker.retirement``). Scale-in: when a poll
+finds no job, an idle worker the rule would let go on request takes one of the
+controller's asks from the retire queue (if any) and retires.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from edgecloud.aws import Aws, Queues
+from edgecloud.config import Settings
+from edgecloud.jobs import BadClipId, Completion, Job, Result, parse_clip_id, result_key
+
+from . import lifecycle as lifecycles
+from . import retirement
+from .heartbeat import Heartbeat
+from .process import failed_result, process_job
+
+log = logging.getLogger(__name__)
+
+
+class Stopped(Exception):
+    """Raised from a signal handler to leave a long poll at once when nothing is in hand."""
+
+
+@dataclass
+class BatchCounts:
+    """What one ``process_batch`` did."""
+
+    received: int = 0
+    done: int = 0
+    failed: int = 0
+    duplicate: int = 0
+    malformed: int = 0
+    released: int = 0
+    errors: int = 0
+
+
+class Worker:
+    """Processes jobs from the queue until stopped or retired."""
+
+    def __init__(self, settings: Settings, aws: Optional[Aws] = None, *, queues: Optional[Queues] = None,
+                 detector=None, instance_id: Optional[str] = None, lifecycle=None, policy=None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.settings = settings
+        self.aws = aws or Aws(settings.aws)
+        self.queues = queues or Queues(self.aws, settings)
+        self._detector = detector
+        self.instance_id = instance_id
+        self.processed_by = instance_id or f"local-{socket.gethostname()}-{os.getpid()}"
+        self.lifecycle = lifecycle or lifecycles.for_worker(settings, self.aws, instance_id)
+        self.policy = policy or retirement.from_settings(settings.worker)
+        self.clock = clock
+        self.started = clock()
+        self.tasks_done = 0
+        self.holding = False
+        self.asks_taken = 0
+        self._asks_warned = False
+        self._stop = threading.Event()
+
+    @property
+    def detector(self):
+        if self._detector is None:  # made on the first job: an idle worker never loads a model
+            from edgecloud.detect import create_detector
+
+            self._detector = create_detector(self.settings.detector)
+        return self._detector
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- one message ------------------------------------------------------------
+
+    def process_batch(self, wait_seconds: Optional[int] = None) -> BatchCounts:
+        counts = BatchCounts()
+        wait = self.settings.worker.wait_seconds if wait_seconds is None else wait_seconds
+        messages = self.aws.sqs.receive_message(
+            QueueUrl=self.queues.jobs, MaxNumberOfMessages=1, WaitTimeSeconds=wait,
+            AttributeNames=["ApproximateReceiveCount"],
+        ).get("Messages", [])
+        for message in messages:
+            counts.received += 1
+            if self.stopping:  # arrived as we were told to stop: hand it straight back
+                self._set_visibility(message, 0)
+                counts.released += 1
+                continue
+            self.holding = True
+            try:
+                outcome = self.handle(message)
+            except Exception:
+                log.exception("job failed for a reason outside the clip; it will be retried")
+                self._set_visibility(message, min(60, 10 * _receive_count(message)))
+                outcome = "errors"
+            finally:
+                self.holding = False
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+        return counts
+
+    def handle(self, message: dict) -> str:
+        """Process one message to the end; the outcome names a ``BatchCounts`` field."""
+        try:
+            job = Job.model_validate_json(message["Body"])
+        except ValidationError as err:
+            return self._malformed(message, err)
+        existing = self._existing_result(job.clip_id)
+        if existing is not None:
+            # Delivered twice: the first result stands, byte for byte.
+            log.info("clip %s already has a result (%s); not processing again", job.clip_id, existing.status)
+            self._complete(existing, process_s=None)
+            self._delete(message)
+            return "duplicate"
+        self._send(Completion(event="started", clip_id=job.clip_id, processed_by=self.processed_by))
+        self.lifecycle.protect(True)
+        try:
+            began = time.perf_counter()
+            with Heartbeat(self.aws.sqs, self.queues.jobs, message["ReceiptHandle"],
+                           every=self.settings.worker.heartbeat_seconds,
+                           extend_to=self.settings.queues.visibility_timeout):
+                result = process_job(job, self.aws, self.detector, self.settings.detector, self.processed_by)
+            result = self._store(result)
+            self._complete(result, process_s=round(time.perf_counter() - began, 3))
+            self._delete(message)
+        finally:
+            self.lifecycle.protect(False)
+        self.tasks_done += 1
+        log.info("clip %s %s: %s", job.clip_id, result.status, result.labels or result.error or "nothing found")
+        return "done" if result.status == "done" else "failed"
+
+    def _malformed(self, message: dict, err: ValidationError) -> str:
+        clip_id = _readable_clip_id(message["Body"])
+        if clip_id is None:
+            log.error("dropping a job that names no valid clip: %.200s", message["Body"])
+        elif self._existing_result(clip_id) is None:
+            result = self._store(failed_result(clip_id, f"malformed job message: {err.errors()[0]['msg']}",
+                                               self.processed_by))
+            self._complete(result, process_s=None)
+        self._delete(message)
+        return "malformed"
+
+    # -- AWS --------------------------------------------------------------------
+
+    def _existing_result(self, clip_id: str) -> Optional[Result]:
+        try:
+            body = self.aws.s3.get_object(Bucket=self.settings.storage.results_bucket, Key=result_key(clip_id))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return None
+            raise
+        try:
+            return Result.model_validate_json(body["Body"].read())
+        except ValidationError:
+            log.warning("unreadable result for %s ignored", clip_id)
+            return None
+
+    def _store(self, result: Result) -> Result:
+        """Write the result unless one exists (first write wins); returns the one stored."""
+        put = dict(Bucket=self.settings.storage.results_bucket, Key=result_key(result.clip_id),
+                   Body=result.model_dump_json().encode(), ContentType="application/json")
+        try:
+            self.aws.s3.put_object(**put, IfNoneMatch="*")
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                raise
+            existing = self._existing_result(result.clip_id)
+            if existing is not None:
+                return existing
+            self.aws.s3.put_object(**put)  # what was there is not a result: replace it
+        return result
+
+    def _complete(self, result: Result, process_s: Optional[float]) -> None:
+        self._send(Completion(event=result.status, clip_id=result.clip_id, processed_by=result.processed_by,
+                              result_key=result_key(result.clip_id), process_s=process_s))
+
+    def _send(self, completion: Completion) -> None:
+        self.aws.sqs.send_message(QueueUrl=self.queues.completions, MessageBody=completion.model_dump_json())
+
+    def _delete(self, message: dict) -> None:
+        self.aws.sqs.delete_message(QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"])
+
+    def _receive_retire_ask(self) -> Optional[dict]:
+        """One ask from the retire queue, without waiting; None when there is none (or no such queue)."""
+        try:
+            messages = self.aws.sqs.receive_message(
+                QueueUrl=self.queues.retire, MaxNumberOfMessages=1, WaitTimeSeconds=0).get("Messages", [])
+        except ClientError as err:
+            if not self._asks_warned:  # e.g. a stack from before the retire queue: the idle timeout still works
+                log.warning("cannot read retire asks (%s); retiring by idle timeout only",
+                            err.response.get("Error", {}).get("Code"))
+                self._asks_warned = True
+            return None
+        return messages[0] if messages else None
+
+    def _retire_if_asked(self, idle_s: float, uptime_s: float) -> bool:
+        """Idle, holding nothing: if the rule would retire this worker when asked,
+        take one ask and retire; False when it stays (no ask, or one it would not act
+        on, which it leaves for a worker that will: e.g. inside its billed first minute)."""
+        if self.holding or self.stopping:
+            return False
+        if not self.policy.should_retire(idle_s, self.holding, tasks_done=self.tasks_done,
+                                         uptime_s=uptime_s, asked=True):
+            return False
+        ask = self._receive_retire_ask()
+        if ask is None:
+            return False
+        log.info("asked to leave (%.200s); idle %.0f s after %d jobs: retiring", ask["Body"], idle_s,
+                 self.tasks_done)
+        # If retiring fails the ask reappears when its short visibility ends, for another worker.
+        self.lifecycle.retire()
+        # Deleted only once this worker is leaving the fleet: until then the controller
+        # counts the ask as outstanding, so it never asks a second worker in its place.
+        self.aws.sqs.delete_message(QueueUrl=self.queues.retire, ReceiptHandle=ask["ReceiptHandle"])
+        self.asks_taken += 1
+        return True
+
+    def _set_visibility(self, message: dict, seconds: int) -> None:
+        try:
+            self.aws.sqs.change_message_visibility(
+                QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
+        except ClientError:
+            log.warning("could not hand a job back; it reappears after its visibility timeout", exc_info=True)
+
+    # -- the loop ---------------------------------------------------------------
+
+    def run(self, *, once: bool = False) -> str:
+        """Poll until stopped ("stopped"), retired ("retired"), or one message with ``once`` ("once")."""
+        idle_since = self.clock()
+        just_worked = False
+        try:
+            while not self.stopping:
+                # After a job the next poll is short: a worker with nothing left learns it at
+                # once, and may take a retire ask now rather than after a long poll.
+                counts = self.process_batch(0 if just_worked else None)
+                if once and counts.received:
+                    return "once"
+                now = self.clock()
+                just_worked = bool(counts.received)
+                if counts.received:
+                    idle_since = now
+                idle_s, uptime_s = now - idle_since, now - self.started
+                if self.policy.should_retire(idle_s, self.holding, tasks_done=self.tasks_done, uptime_s=uptime_s):
+                    log.info("idle %.0f s after %d jobs: retiring", idle_s, self.tasks_done)
+                    self.lifecycle.retire()
+                    return "retired"
+                if not counts.received and self._retire_if_asked(idle_s, uptime_s):
+                    return "retired"
+        except Stopped:
+            pass
+        log.info("stopped after %d jobs", self.tasks_done)
+        return "stopped"
+
+
+def _receive_count(message: dict) -> int:
+    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+
+
+def _readable_clip_id(body: str) -> Optional[str]:
+    try:
+        clip_id = json.loads(body).get("clip_id")
+        parse_clip_id(clip_id)
+        return clip_id
+    except (ValueError, AttributeError, TypeError, BadClipId):
+        return None

@@ -1,0 +1,54 @@
+"""One job: fetch its clip from S3 into a temp file and analyse it.
+
+A clip that is missing or undecodable gives a ``failed`` Result (final: no
+retry can help); an AWS outage or a detector crash raises, so the job goes
+back to the queue and, after ``max_receive`` tries, to the dead-letter queue.
+"""
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from botocore.exceptions import ClientError
+
+from edgecloud.aws import Aws
+from edgecloud.config import DetectorSettings
+from edgecloud.jobs import CLIP_TYPES, Job, Result, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def failed_result(job_or_clip_id, why: str, processed_by: str, detector: str = "none") -> Result:
+    """A final 'failed' result for a job (or just a clip id) that cannot be processed."""
+    if isinstance(job_or_clip_id, Job):
+        job = job_or_clip_id
+        extra = dict(clip_id=job.clip_id, recorded_at=job.recorded_at, submitted_at=job.submitted_at)
+    else:
+        extra = dict(clip_id=job_or_clip_id)
+    now = utcnow()
+    return Result(**extra, status="failed", error=why, processed_by=processed_by, detector=detector,
+                  started_at=now, finished_at=now)
+
+
+def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, processed_by: str) -> Result:
+    """Download the job's clip and run the pipeline on it."""
+    from edgecloud.pipeline import analyse_clip  # imports OpenCV; only workers need it
+
+    suffix = "." + CLIP_TYPES.get(job.content_type, Path(job.key).suffix.lstrip(".") or "mp4")
+    with tempfile.TemporaryDirectory(prefix="edgecloud-job-") as tmp:
+        path = Path(tmp) / f"{job.clip_id}{suffix}"
+        began = time.perf_counter()
+        try:
+            aws.s3.download_file(job.bucket, job.key, str(path))
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return failed_result(job, f"clip s3://{job.bucket}/{job.key} not found", processed_by, detector.name)
+            raise
+        download_s = time.perf_counter() - began
+        log.info("clip %s downloaded (%d bytes, %.2f s)", job.clip_id, path.stat().st_size, download_s)
+        return analyse_clip(
+            path, detector, settings, clip_id=job.clip_id, processed_by=processed_by, fps=job.fps,
+            recorded_at=job.recorded_at, submitted_at=job.submitted_at, timings={"download": download_s},
+        )
