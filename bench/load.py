@@ -46,6 +46,8 @@ def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Pat
         s.worker.instance_id = None
         s.worker.wait_seconds = min(s.worker.wait_seconds, 2)
         s.worker.idle_timeout = min(s.worker.idle_timeout, 10)
+        # Judge the arrival rate over as long as a worker may idle, or the fleet flaps.
+        s.autoscaler.rate_window_s = s.worker.idle_timeout
         s.autoscaler.interval = min(s.autoscaler.interval, 1)
         ensure_resources(Aws(s.aws), s)
         with ControllerProcess(s, workdir) as controller:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torchvision.models import detection, get_model_weights
+from torchvision.ops import FrozenBatchNorm2d
 
 from .base import Backend, DetectorUnavailable, RawDetections
 
@@ -60,6 +61,20 @@ def read_state_dict(path: Path) -> dict:
     return state
 
 
+def freeze_batch_norms_like(net: torch.nn.Module, state: dict) -> None:
+    """Use frozen batch norm where the checkpoint has it, as torchvision does when it builds trained models.
+
+    A frozen batch norm saves no step counter, so a batch norm whose
+    ``num_batches_tracked`` is missing from the checkpoint was frozen (with
+    its own epsilon, which can differ from the untrained module's).
+    """
+    for name, module in list(net.named_modules()):
+        if (isinstance(module, torch.nn.BatchNorm2d) and f"{name}.running_mean" in state
+                and f"{name}.num_batches_tracked" not in state):
+            parent, _, child = name.rpartition(".")
+            setattr(net.get_submodule(parent) if parent else net, child, FrozenBatchNorm2d(module.num_features))
+
+
 class TorchvisionBackend(Backend):
     """One torchvision detection model; labels from its weights' COCO category list."""
 
@@ -92,10 +107,7 @@ class TorchvisionBackend(Backend):
         if settings.weights:
             state = read_state_dict(settings.weights)
             net = builder(**random)
-            # Trained checkpoints use frozen batch norm, which has no step counter; ours starts at 0.
-            for name, value in net.state_dict().items():
-                if name.endswith("num_batches_tracked"):
-                    state.setdefault(name, value)
+            freeze_batch_norms_like(net, state)
             try:
                 net.load_state_dict(state)
             except RuntimeError as err:

@@ -75,13 +75,25 @@ def ssdlite(tmp_path_factory):
 
 
 def test_weights_from_a_local_state_dict(ssdlite, real_frames):
-    original, _, path = ssdlite
+    original, path, _ = ssdlite
     loaded = create_detector(DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", weights=path,
                                               **{**SMALL, "pretrained": True}))
     frame = cv2.resize(real_frames[0], (160, 120))
 
     assert not loaded.random_weights
     assert loaded.detect([frame]) == original.detect([frame])
+
+
+def test_a_checkpoint_with_frozen_batch_norm_loads_into_frozen_batch_norm(ssdlite):
+    from torchvision.ops import FrozenBatchNorm2d
+
+    _, _, frozen = ssdlite
+    loaded = create_detector(DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", weights=frozen,
+                                              **{**SMALL, "pretrained": True}))
+    kinds = {type(m) for m in loaded.backend.net.modules()}
+    assert FrozenBatchNorm2d in kinds and torch.nn.BatchNorm2d not in kinds
+    detections = loaded.detect([np.zeros((120, 160, 3), np.uint8)])
+    assert len(detections) == 1
 
 
 def test_default_weights_come_from_the_torch_hub_cache(tmp_path, monkeypatch, real_frames, ssdlite):

@@ -112,3 +112,12 @@ def test_eval_writes_csv_and_chart_and_reuses_its_reference(tmp_path, vtest_mp4)
     assert again.exit_code == 0, again.output
     [row] = list(csv.DictReader((tmp_path / "b" / "eval.csv").open()))
     assert float(row["f1"]) == 1.0
+
+
+def test_eval_reference_defaults_to_the_largest_model(tmp_path, vtest_mp4):
+    result = CliRunner().invoke(cli, ["eval", "--model", "hog:daimler", "--model", "hog", "--frames", "1",
+                                      "--video", str(vtest_mp4), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "reference: hog\n" in result.output  # 3781 SVM weights against Daimler's 1981
+    rows = {r["model"]: r for r in csv.DictReader((tmp_path / "eval.csv").open())}
+    assert float(rows["hog"]["f1"]) == 1.0
