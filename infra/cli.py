@@ -73,7 +73,7 @@ def up(obj: Context, stack_name, params, config_out, poll_seconds):
         if not {"VpcId", "SubnetIds"} <= set(values) | previous:
             values = complete_network(stack.aws, values)
         if "WorkerAmiId" not in values and "WorkerAmiId" not in previous:
-            raise InfraError("no worker AMI: build one (ami/README.md) and set fleet.ami_id "
+            raise InfraError("no worker AMI: build one (README.md, 'Build the worker AMI') and set fleet.ami_id "
                              "or pass --param WorkerAmiId=ami-...")
         progress, on_event = _watching(console, f"deploying {stack.name}")
         with progress:

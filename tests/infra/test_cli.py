@@ -99,7 +99,7 @@ def test_down_refuses_while_workers_run_then_force_terminates_them(deployed):
 def test_up_without_an_ami_says_how_to_get_one(moto_account):
     result = infra("up", "--stack", "ec-noami")
     assert result.exit_code == 1
-    assert "WorkerAmiId" in result.output and "ami/README.md" in result.output
+    assert "WorkerAmiId" in result.output and "Build the worker AMI" in result.output
 
 
 def test_up_rejects_unknown_parameters_and_bad_stack_names(moto_account):
