@@ -20,6 +20,7 @@ from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.jobs import BadClipId, Completion, Job, Result, parse_clip_id, utcnow
 
+from .background import BackgroundLoop
 from .ledger import Ledger
 from .metrics import Metrics
 from .store import ClipStore
@@ -39,8 +40,10 @@ class Counts:
     deleted: int = 0
 
 
-class CompletionsConsumer:
+class CompletionsConsumer(BackgroundLoop):
     """Reads completions and dead letters until stopped; ``poll_once``/``drain_dead_letters`` do one pass."""
+
+    thread_name = "completions"
 
     def __init__(self, settings: Settings, aws: Aws, queues: Queues, ledger: Ledger, store: ClipStore,
                  metrics: Optional[Metrics] = None, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0):
@@ -52,8 +55,7 @@ class CompletionsConsumer:
         self.metrics = metrics
         self.wait_seconds = wait_seconds
         self.dead_letter_every_s = dead_letter_every_s
-        self._thread: Optional[threading.Thread] = None
-        self._stop = threading.Event()
+        super().__init__()
 
     # -- one pass ---------------------------------------------------------------
 
@@ -157,18 +159,6 @@ class CompletionsConsumer:
             except Exception:
                 log.exception("completions pass failed; retrying")
                 stop.wait(2.0)
-
-    def start(self) -> "CompletionsConsumer":
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="completions", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
 
 
 def _clip_id_of(body: str) -> Optional[str]:

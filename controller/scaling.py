@@ -19,6 +19,7 @@ from edgecloud.jobs import utcnow
 
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
 from .fleet import Fleet
+from .background import BackgroundLoop
 from .ledger import Ledger
 from .metrics import Metrics
 from .store import ClipStore
@@ -37,8 +38,10 @@ class Step:
     asked: int = 0
 
 
-class ScalingLoop:
+class ScalingLoop(BackgroundLoop):
     """Every ``autoscaler.interval`` seconds: observe the queue and the fleet, launch what the policy says."""
+
+    thread_name = "scaling"
 
     def __init__(self, settings: Settings, store: ClipStore, fleet: Fleet, ledger: Ledger,
                  metrics: Optional[Metrics] = None, *, policy: Callable[..., int] = decide,
@@ -56,8 +59,7 @@ class ScalingLoop:
         self.requested_total = 0
         self.last: Optional[Step] = None
         self.started = time.monotonic()  # the arrival rate is not measured over more than we have seen
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        super().__init__()
 
     def observe(self) -> Observation:
         depth = self.store.queue_depth()
@@ -122,15 +124,3 @@ class ScalingLoop:
             except Exception:
                 log.exception("scaling step failed; trying again next interval")
             stop.wait(self.settings.autoscaler.interval)
-
-    def start(self) -> "ScalingLoop":
-        self._stop.clear()
-        self._thread = threading.Thread(target=self.run, args=(self._stop,), name="scaling", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None

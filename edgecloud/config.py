@@ -63,7 +63,10 @@ class DetectorSettings(Section):
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N (torchvision backends).")
     batch_size: int = Field(8, ge=1, le=256, description="Frames per inference batch.")
     motion_gate: bool = Field(True, description="Skip frames with no motion (always keeps 1 per second).")
-    max_side: int = Field(640, ge=64, le=4096, description="Frames are downscaled so their longer side fits.")
+    max_side: int = Field(
+        640, ge=64, le=4096, description="Frames are downscaled so their longer side fits (not for hog/haar, "
+        "whose fixed window would then miss small people: they see full frames, or their moving regions)."
+    )
     motion_regions: bool = Field(
         True, description="Full-size detectors (hog): look only where something moved, bar one whole frame per 5 s."
     )
