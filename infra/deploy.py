@@ -185,7 +185,6 @@ class Stack:
             values.setdefault(p["ParameterKey"], p.get("ParameterValue", ""))
         defaults = defaults or {}
         return [{"ParameterKey": k, "ParameterValue": v} for k, v in sorted(values.items()) if defaults.get(k) != v]
-        return out
 
 
 def failure_message(name: str, status: str, reason: Optional[str], events: Iterable[StackEvent]) -> str:

@@ -119,7 +119,6 @@ def simulate(policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, bo
     rule, wait = policy.retirement, policy.poll_wait_s
     interval, window = settings.interval, settings.rate_window_s
     timeline = {"t": [], "visible": [], "in_flight": [], "workers": []}
-    last_done = -math.inf
     asks: deque = deque()  # expiry time of each retire ask waiting, oldest first
     asks_sent = 0
     end, now = (math.inf if n else tail_s), 0.0
@@ -224,7 +223,6 @@ def simulate(policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, bo
             i = job[w]
             finished[i] = t
             done += 1
-            last_done = t
             p_seen += EWMA * (t - started[w] - p_seen)
             fleet.tasks[w] += 1
             fleet.busy -= 1
