@@ -39,6 +39,7 @@ for dir in "$footage" ../shared/footage var/footage; do
 done
 if [ -z "$footage" ]; then
   scripts/fetch-footage.sh var/footage
+  "$venv/bin/python" scripts/cut-footage.py var/footage
   footage=$(cd var/footage && pwd)
 fi
 export EDGECLOUD_FOOTAGE=$footage
