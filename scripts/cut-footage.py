@@ -19,7 +19,7 @@ def cut(src: Path, dest: Path, start_s: float, seconds: float, container_format:
                 if i >= first + count:
                     break
                 if i >= first:
-                    frame = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+                    frame = frame.reformat(format="yuv420p")
                     frame.pts = i - first
                     out.mux(enc.encode(frame))
             out.mux(enc.encode(None))
