@@ -192,8 +192,10 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
 def print_report(report: dict, console: Console) -> None:
     table = Table(title="edgecloud demo")
     table.add_column("clip", no_wrap=True)
-    for col in ("status", "processed by", "latency (s)", "labels"):
-        table.add_column(col)
+    table.add_column("status")
+    table.add_column("processed by", no_wrap=True)
+    table.add_column("latency (s)", justify="right")
+    table.add_column("labels")
     for c in report["clips"]:
         table.add_row(c["clip_id"], c["status"], str(c["processed_by"]), str(c["latency_s"]), c["labels"] or "")
     console.print(table)
@@ -227,7 +229,9 @@ def demo(obj, video, clips, policy, speed, json_path, workdir):
     report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir, console=console)
     report["wall_s"] = round(time.monotonic() - started, 1)
     report["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
-    print_report(report, Console())
+    out = Console()
+    # Piped or captured output gets a width that fits clip and instance ids, not 80 columns.
+    print_report(report, out if out.is_terminal else Console(width=120))
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2))
