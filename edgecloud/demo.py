@@ -226,7 +226,13 @@ def demo(obj, video, clips, policy, speed, json_path, workdir):
         # The components log every clip at INFO; the progress bars and the table tell the story.
         logging.getLogger().setLevel(logging.WARNING)
     started = time.monotonic()
-    report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir, console=console)
+    from edge.camera import CameraError
+
+    try:
+        report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir,
+                          console=console)
+    except CameraError as err:
+        raise click.ClickException(str(err)) from None
     report["wall_s"] = round(time.monotonic() - started, 1)
     report["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
     out = Console()

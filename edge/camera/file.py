@@ -66,10 +66,13 @@ class FileCamera(Camera):
         self.video = Path(video)
         if not self.video.is_file():
             raise CameraError(f"video file not found: {self.video}")
-        with av.open(str(self.video)) as probe:
-            stream = probe.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate or Fraction(10)
-            self.source_frames = stream.frames or None
+        try:
+            with av.open(str(self.video)) as probe:
+                stream = probe.streams.video[0]
+                rate = stream.average_rate or stream.guessed_rate or Fraction(10)
+                self.source_frames = stream.frames or None
+        except (av.error.FFmpegError, IndexError) as err:
+            raise CameraError(f"{self.video} is not a playable video: {err}") from None
         if self.video.suffix.lower() in self.RAW_SUFFIXES:
             if fps is None:
                 raise CameraError(f"{self.video} is a raw H.264 stream with no frame rate: pass fps")

@@ -118,3 +118,10 @@ def test_a_raw_h264_stream_plays_at_the_rate_that_travels_with_it(vtest_h264, tm
     with av.open(str(clip.path)) as container:
         times = [f.time for f in container.decode(video=0)]
     assert np.allclose(np.diff(times), 0.1) and clip.frames == len(times)
+
+
+def test_file_camera_refuses_a_file_that_is_not_video(tmp_path):
+    bogus = tmp_path / "clip.mp4"
+    bogus.write_bytes(b"this is not a video")
+    with pytest.raises(CameraError, match="not a playable video"):
+        FileCamera(bogus)
