@@ -4,7 +4,8 @@ parallel requests. Run by bench/load.py, which starts the stack first.
 
 Settings come from the environment: EDGECLOUD_LOAD_CLIP (file to upload),
 EDGECLOUD_LOAD_CLIPS (users; the run stops once all have their result),
-EDGECLOUD_LOAD_TIMEOUT (seconds a round trip may take before it counts as timed out).
+EDGECLOUD_LOAD_TIMEOUT (seconds a round trip may take before it counts as timed out),
+EDGECLOUD_LOAD_OUT (JSON file each finished round trip is recorded in, exactly as measured).
 """
 import json
 import os
@@ -17,7 +18,16 @@ from locust.exception import StopUser
 CLIP = Path(os.environ.get("EDGECLOUD_LOAD_CLIP", "clip.mp4"))
 CLIPS = int(os.environ.get("EDGECLOUD_LOAD_CLIPS", "40"))
 TIMEOUT = float(os.environ.get("EDGECLOUD_LOAD_TIMEOUT", "120"))
-_finished = []
+OUT = Path(os.environ.get("EDGECLOUD_LOAD_OUT", "load-trips.json"))
+_finished: list[dict] = []
+
+
+def _record(trip: dict) -> None:
+    # Rewritten whole after every trip (a few dozen lines): complete however Locust stops.
+    _finished.append(trip)
+    tmp = OUT.with_suffix(".tmp")
+    tmp.write_text(json.dumps(_finished))
+    os.replace(tmp, OUT)
 
 
 class Pi(HttpUser):
@@ -37,10 +47,11 @@ class Pi(HttpUser):
         meta = {"clip_id": self.clip_id, "device_id": self.device, "recorded_at": utcnow().isoformat(),
                 "fps": 10, "content_type": "video/mp4"}
         with CLIP.open("rb") as fh:
-            self.client.post("/v1/clips", files={"clip": (CLIP.name, fh, "video/mp4")},
-                             data={"metadata": json.dumps(meta)}, name="POST /v1/clips")
-        status = "queued"
-        while status not in ("done", "failed") and time.perf_counter() - started < TIMEOUT:
+            posted = self.client.post("/v1/clips", files={"clip": (CLIP.name, fh, "video/mp4")},
+                                      data={"metadata": json.dumps(meta)}, name="POST /v1/clips")
+        upload_s = time.perf_counter() - started
+        status = "queued" if posted.status_code == 201 else f"upload {posted.status_code}"
+        while status in ("queued", "processing") and time.perf_counter() - started < TIMEOUT:
             wait = max(1, min(20, int(TIMEOUT - (time.perf_counter() - started))))
             r = self.client.get(f"/v1/clips/{self.clip_id}", params={"wait": wait}, name="GET /v1/clips/<id>?wait")
             status = r.json().get("status", "unknown") if r.ok else "unknown"
@@ -48,7 +59,8 @@ class Pi(HttpUser):
         failure = None if status == "done" else RuntimeError(f"ended {status} after {elapsed_ms / 1000:.0f} s")
         events.request.fire(request_type="CLIP", name="upload -> result", response_time=elapsed_ms,
                             response_length=0, exception=failure, context={})
-        _finished.append(self.clip_id)
+        _record({"clip_id": self.clip_id, "status": status, "upload_s": round(upload_s, 4),
+                 "round_trip_s": round(elapsed_ms / 1000, 4)})
         if len(_finished) >= CLIPS:
             self.environment.runner.quit()
         raise StopUser()
