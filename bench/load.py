@@ -22,7 +22,7 @@ from rich.table import Table
 
 from edgecloud.aws import Aws, ensure_resources
 from edgecloud.cli import Context, pass_context
-from edgecloud.localstack import ControllerProcess, EmbeddedAws
+from edgecloud.localstack import ControllerProcess, EmbeddedAws, local_cloud_settings
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SEED = {"name": "seed ClassifyCloud (documented)", "clips": 40, "timed_out": 2, "avg_s": 50.0}
@@ -52,17 +52,7 @@ def summarise(trips: list[dict], clips: int) -> dict:
 
 def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Path, console: Console) -> dict:
     with EmbeddedAws() as aws_server:
-        s = settings.model_copy(deep=True)
-        s.aws.endpoint_url = aws_server.endpoint_url
-        s.fleet.backend = "local"
-        s.controller.port = 0
-        s.controller.data_dir = workdir / "controller"
-        s.worker.instance_id = None
-        s.worker.wait_seconds = min(s.worker.wait_seconds, 2)
-        s.worker.idle_timeout = min(s.worker.idle_timeout, 10)
-        # Judge the arrival rate over as long as a worker may idle, or the fleet flaps.
-        s.autoscaler.rate_window_s = s.worker.idle_timeout
-        s.autoscaler.interval = min(s.autoscaler.interval, 1)
+        s = local_cloud_settings(settings, workdir=workdir, endpoint_url=aws_server.endpoint_url, idle_timeout=10)
         ensure_resources(Aws(s.aws), s)
         with ControllerProcess(s, workdir) as controller:
             console.log(f"controller {controller.url}; {clips} Locust users, one {clip.name} each")

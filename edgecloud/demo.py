@@ -23,27 +23,15 @@ from rich.table import Table
 
 from .aws import Aws, ensure_resources
 from .config import Settings
-from .localstack import ControllerProcess, EmbeddedAws
+from .localstack import ControllerProcess, EmbeddedAws, local_cloud_settings
 
 log = logging.getLogger(__name__)
 FLEET_TAG = "tag:edgecloud:fleet"
 
 
 def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float) -> Settings:
-    """The base settings, tuned so a demo finishes in about a minute on a laptop."""
-    s = base.model_copy(deep=True)
-    s.aws.endpoint_url = endpoint_url
-    s.fleet.backend = "local"
-    s.controller.port = 0
-    s.controller.data_dir = workdir / "controller"
-    s.worker.instance_id = None
-    s.worker.idle_timeout = min(s.worker.idle_timeout, 8)
-    s.worker.wait_seconds = min(s.worker.wait_seconds, 2)
-    s.autoscaler.interval = min(s.autoscaler.interval, 1)
-    s.autoscaler.boot_time_s = min(s.autoscaler.boot_time_s, 3)
-    s.autoscaler.target_latency_s = min(s.autoscaler.target_latency_s, 10)
-    # Workers stay while the recent rate wants them, then the idle timer (no shorter) or an ask ends them.
-    s.autoscaler.rate_window_s = min(s.autoscaler.rate_window_s, s.worker.idle_timeout)
+    """The base settings, tuned so a demo finishes in under a minute on a laptop."""
+    s = local_cloud_settings(base, workdir=workdir, endpoint_url=endpoint_url, idle_timeout=8)
     s.edge.camera = "file"
     s.edge.video = video
     s.edge.policy = policy

@@ -21,6 +21,26 @@ from .config import Settings, dump
 log = logging.getLogger(__name__)
 
 
+def local_cloud_settings(base: Settings, *, workdir: Path, endpoint_url: str, idle_timeout: float) -> Settings:
+    """The base settings for a cloud on this machine: the embedded AWS, local worker
+    processes, and timings short enough that a run ends in seconds, not minutes."""
+    s = base.model_copy(deep=True)
+    s.aws.endpoint_url = endpoint_url
+    s.fleet.backend = "local"
+    s.controller.port = 0
+    s.controller.data_dir = Path(workdir) / "controller"
+    s.worker.instance_id = None
+    s.worker.idle_timeout = min(s.worker.idle_timeout, idle_timeout)
+    s.worker.wait_seconds = min(s.worker.wait_seconds, 2)
+    s.autoscaler.interval = min(s.autoscaler.interval, 1)
+    s.autoscaler.boot_time_s = min(s.autoscaler.boot_time_s, 3)
+    s.autoscaler.target_latency_s = min(s.autoscaler.target_latency_s, 10)
+    # Workers stay while the recent rate wants them, then an ask or the idle timer ends them:
+    # judge the rate over no longer than a worker may idle, or the fleet relaunches (flaps).
+    s.autoscaler.rate_window_s = min(s.autoscaler.rate_window_s, s.worker.idle_timeout)
+    return s
+
+
 class EmbeddedAws:
     """A moto server on 127.0.0.1 and a free port, shared by every process of a run."""
 
