@@ -23,7 +23,7 @@ from .recorder import RecordedClip, Recorder
 from .results import ResultWatcher
 from .scheduler import CLOUD, EDGE, History, Policy, Situation, create_policy
 from .sensor import create_motion_sensor, wait_until_sampling
-from .spool import Entry, Spool
+from .spool import DISK_FULL, Entry, Spool, SpoolFull
 from .stats import StatsStore
 from .uploader import Uploader
 
@@ -76,7 +76,7 @@ class EdgeAgent:
         self.recorder = Recorder(self.camera, self.sensor, device_id=edge.device_id,
                                  clip_dir=self.spool.recording_dir, on_clip=self._on_clip,
                                  clip_seconds=edge.clip_seconds, max_clip_seconds=edge.max_clip_seconds,
-                                 cooldown_seconds=edge.cooldown_seconds).start()
+                                 cooldown_seconds=edge.cooldown_seconds, on_failure=self._clip_failed).start()
         log.info("edge agent %s up: %r, PIR on pin %d, policy %s, controller %s", edge.device_id, self.camera,
                  edge.pir_pin, self.policy.name, edge.controller_url)
         return self
@@ -158,11 +158,23 @@ class EdgeAgent:
         metadata = {"clip_id": recorded.clip_id, "device_id": self.settings.edge.device_id,
                     "recorded_at": recorded.recorded_at.isoformat(), "fps": clip.fps,
                     "content_type": clip.content_type}
-        entry = self.spool.put(clip.path, metadata, stage="new", triggered_at=recorded.triggered_at.isoformat(),
-                               duration_s=clip.duration_s, preroll_s=clip.preroll_s)
+        try:
+            entry = self.spool.put(clip.path, metadata, stage="new", triggered_at=recorded.triggered_at.isoformat(),
+                                   duration_s=clip.duration_s, preroll_s=clip.preroll_s)
+        except SpoolFull:
+            clip.path.unlink(missing_ok=True)  # logged as lost: its space must not stay taken
+            raise
         self.stats.record(recorded.clip_id, triggered_at=recorded.triggered_at, recorded_s=clip.duration_s,
                           bytes=entry.size)
         self._place(entry)
+
+    def _clip_failed(self, err: BaseException) -> None:
+        # A full disk shows first where the camera writes: make room so the next clip can be kept.
+        while err is not None:
+            if isinstance(err, OSError) and err.errno in DISK_FULL:
+                self.spool.make_room("disk full while recording")
+                return
+            err = err.__cause__ or err.__context__
 
     def _place(self, entry: Entry) -> None:
         situation = Situation.now(self.history, entry.size, self.local.waiting, self.uploader.waiting_bytes())

@@ -5,7 +5,8 @@ A trigger (the sensor's ``when_motion``) starts a clip that begins
 ``clip_seconds`` after the trigger and is extended while motion continues, up
 to ``max_clip_seconds``. After a clip, ``cooldown_seconds`` of quiet avoid a
 storm of clips from a flickering sensor; a trigger during the cooldown is kept
-and starts the next clip as soon as the cooldown ends. All durations are on the
+and starts the next clip as soon as the cooldown ends, or sooner, while the
+camera's pre-roll still reaches back to the trigger. All durations are on the
 camera's clock, so a file camera played fast behaves like real time.
 """
 from __future__ import annotations
@@ -47,7 +48,8 @@ class Recorder:
 
     def __init__(self, camera: Camera, sensor, *, device_id: str, clip_dir: Path,
                  on_clip: Callable[[RecordedClip], None], clip_seconds: float = 5.0,
-                 max_clip_seconds: float = 30.0, cooldown_seconds: float = 2.0):
+                 max_clip_seconds: float = 30.0, cooldown_seconds: float = 2.0,
+                 on_failure: Optional[Callable[[BaseException], None]] = None):
         self.camera = camera
         self.sensor = sensor
         self.device_id = device_id
@@ -56,11 +58,14 @@ class Recorder:
         self.clip_seconds = clip_seconds
         self.max_clip_seconds = max(max_clip_seconds, clip_seconds)
         self.cooldown_seconds = cooldown_seconds
+        self.on_failure = on_failure  # told why a clip failed (e.g. a full disk, so room can be made)
+        self._clip_path: Optional[Path] = None  # the file of a clip the camera has not finished yet
         self.clips: list[RecordedClip] = []  # every clip recorded, in order (tests and stats read it)
         self._cond = threading.Condition()
         self._state = IDLE
         self._pending: Optional[tuple[float, datetime]] = None  # (camera time, wall time) of a trigger
         self._motion_since_look = False
+        self._last_motion: Optional[tuple[float, datetime]] = None  # (camera time, wall time) of the last edge
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
@@ -112,6 +117,7 @@ class Recorder:
         # Runs on gpiozero's thread: note when, and let the recorder's thread act.
         with self._cond:
             self._motion_since_look = True
+            self._last_motion = (self.camera.now(), utcnow())
             if self._pending is None and self._state != RECORDING:
                 self._pending = (self.camera.now(), utcnow())
             self._cond.notify_all()
@@ -135,16 +141,28 @@ class Recorder:
                 trigger, self._pending = self._pending, None
             try:
                 self._record(*trigger)
-            except Exception:  # noqa: BLE001 - a failed clip must not stop the next one
+            except Exception as err:  # noqa: BLE001 - a failed clip must not stop the next one
                 log.exception("recording failed")
                 if self.camera.recording:
-                    self.camera.stop_clip()
+                    try:
+                        self.camera.stop_clip()
+                    except Exception:  # noqa: BLE001 - the broken clip is lost; the recorder lives on
+                        log.exception("could not close the failed clip")
+                if self._clip_path is not None:  # a broken, partial file: don't let it hold the disk
+                    self._clip_path.unlink(missing_ok=True)
+                    self._clip_path = None
+                if self.on_failure is not None:
+                    try:
+                        self.on_failure(err)
+                    except Exception:  # noqa: BLE001
+                        log.exception("after a failed clip")
             self._cooldown()
 
     def _record(self, trigger_t: float, triggered_at: datetime) -> None:
         clip_id = new_clip_id(self.device_id, triggered_at)
         self._set_state(RECORDING)
-        self.camera.start_clip(self.clip_dir / f"{clip_id}.mp4", trigger_time=trigger_t)
+        self._clip_path = self.clip_dir / f"{clip_id}.mp4"
+        self.camera.start_clip(self._clip_path, trigger_time=trigger_t)
         log.info("motion: recording %s", clip_id)
         cap = trigger_t + self.max_clip_seconds
         end = trigger_t + self.clip_seconds
@@ -161,6 +179,7 @@ class Recorder:
                 break
             self._stop.wait(self.tick_s)
         clip = self.camera.stop_clip()
+        self._clip_path = None  # finished: on_clip owns the file now
         recorded = RecordedClip(clip_id=clip_id, clip=clip, triggered_at=triggered_at)
         log.info("clip %s: %.1f s (%.1f s before the trigger)", clip_id, clip.duration_s or 0, clip.preroll_s or 0)
         try:
@@ -171,9 +190,19 @@ class Recorder:
                 self._cond.notify_all()
 
     def _cooldown(self) -> None:
-        self._set_state(COOLDOWN)
+        with self._cond:
+            # Motion that began after the clip's last look (while it was being saved) is a new event.
+            if self._pending is None and self._motion_since_look and not self._stop.is_set():
+                self._pending = self._last_motion
+            self._motion_since_look = False
+            self._state = COOLDOWN
+            self._cond.notify_all()
         until = self.camera.now() + self.cooldown_seconds
         while not self._stop.is_set() and self.camera.now() < until and not self.camera.closed:
+            with self._cond:
+                if self._pending is not None:
+                    # The camera keeps only its pre-roll: waiting longer would cut the event's start.
+                    until = min(until, self._pending[0] + self.camera.preroll_seconds / 2)
             self.camera.wait_until(until, timeout=0.05)
         with self._cond:
             # Motion that carried on through the cooldown is a new event.

@@ -131,8 +131,9 @@ class ResultWatcher:
                     response = session.get(f"{self.url}/v1/stats", timeout=5)
                     if response.status_code == 200:
                         body = response.json()
-                        if body.get("turnaround_s") is not None:
-                            self.history.controller_turnaround_s = float(body["turnaround_s"])
+                        # null: no recent figure (e.g. a restarted controller); a stale one must not stick.
+                        turnaround = body.get("turnaround_s")
+                        self.history.controller_turnaround_s = None if turnaround is None else float(turnaround)
                         self.history.observe_cloud_queue((body.get("queue") or {}).get("visible"),
                                                          (body.get("workers") or {}).get("running"),
                                                          body.get("process_s"))

@@ -8,6 +8,7 @@ whole or absent; it is removed only after the controller answered 201.
 
 Space: over ``max_bytes``, or when the disk is full, the oldest entries
 without a result go first (a clip the Pi already analysed keeps its value),
+after any the controller refused (``.rejected``, which count against the cap),
 each with a log line that says what was dropped and why.
 """
 from __future__ import annotations
@@ -100,13 +101,33 @@ class Spool:
         self._recover()
 
     def _recover(self) -> None:
-        # Half-built entries never became visible: their clips are still in .recording or lost.
+        # A staged entry with its manifest holds a finished clip (in it, or still in .recording):
+        # finish the put a kill cut short. Anything else there (removals, half-made dirs) goes.
         for leftover in self._tmp.iterdir():
+            if leftover.is_dir() and not leftover.name.endswith(".gone") and self._finish_staged(leftover):
+                continue
             shutil.rmtree(leftover, ignore_errors=True)
         for partial in self.recording_dir.iterdir():
             log.warning("spool: %s was being recorded when the agent stopped; it is incomplete and dropped",
                         partial.name)
             partial.unlink(missing_ok=True)
+
+    def _finish_staged(self, staging: Path) -> bool:
+        try:
+            manifest = json.loads((staging / MANIFEST).read_text())
+            clip = staging / manifest["clip_file"]
+            if not clip.exists():
+                source = self.recording_dir / f"{staging.name}{clip.suffix}"
+                os.replace(source, clip)  # FileNotFoundError: the clip is gone, nothing to finish
+                with open(clip, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                _fsync_dir(staging)
+            os.rename(staging, self.root / staging.name)  # an entry of that id already there: OSError
+            _fsync_dir(self.root)
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        log.warning("spool: recovered clip %s, whose spooling the agent's stop had cut short", staging.name)
+        return True
 
     # --- adding and changing -------------------------------------------------
     def put(self, clip_file: Path, metadata: dict, *, stage: str = "ready", result: Optional[dict] = None,
@@ -139,17 +160,22 @@ class Spool:
             staging.mkdir()
             target = staging / f"clip{clip_file.suffix}"
             try:
+                # The manifest first: after a kill, a staged manifest means a finished clip that
+                # restart completes (see _recover), whether or not the clip was moved in yet.
+                manifest = {"metadata": metadata, "clip_file": target.name, "stage": stage, "result": result,
+                            **info}
+                _write_json(staging / MANIFEST, manifest)
                 try:
                     os.replace(clip_file, target)  # same file system: a rename
                 except OSError as err:
                     if err.errno != errno.EXDEV:
                         raise
-                    shutil.copyfile(clip_file, target)
+                    partial = target.with_name(target.name + ".part")  # never a half copy under the real name
+                    shutil.copyfile(clip_file, partial)
+                    os.replace(partial, target)
                 with open(target, "rb+") as fh:
                     os.fsync(fh.fileno())
-                manifest = {"metadata": metadata, "clip_file": target.name, "stage": stage, "result": result,
-                            **info}
-                _write_json(staging / MANIFEST, manifest)
+                _fsync_dir(staging)
                 final = self.root / clip_id
                 os.rename(staging, final)
                 _fsync_dir(self.root)
@@ -178,6 +204,8 @@ class Spool:
         with self._lock:
             target = entry.path / f"clip-sent{Path(new_file).suffix}"
             os.replace(new_file, target)
+            with open(target, "rb+") as fh:  # on disk before the manifest names it (the old clip goes)
+                os.fsync(fh.fileno())
             old = entry.clip_path
             self.update(entry, clip_file=target.name, **changes)
             if old != target:
@@ -230,26 +258,37 @@ class Spool:
         log.error("spool: controller refused clip %s for good (%s); moved to %s", entry.clip_id, why,
                   self.rejected_dir)
 
+    def make_room(self, reason: str) -> list[str]:
+        """Drop the oldest entry that may go (see the module docstring), e.g. when the disk is full."""
+        return self._drop_oldest(needed=1, reason=reason)
+
     def enforce_cap(self) -> list[str]:
         """Drop entries until under ``max_bytes``; returns the dropped clip ids."""
         return self._drop_oldest(needed=0, reason=f"spool over its cap of {self.max_bytes / 1e6:.0f} MB")
+
+    def _rejected_entries(self) -> list[Entry]:
+        # Only their id (the directory's name) and size matter here, readable manifest or not.
+        return [Entry(d, {"metadata": {"clip_id": d.name}}) for d in sorted(self.rejected_dir.iterdir()) if d.is_dir()]
 
     def _drop_oldest(self, needed: int, reason: str) -> list[str]:
         dropped = []
         with self._lock:
             entries = self.entries()
-            sizes = {e.clip_id: e.size for e in entries}
+            # Clips the controller refused for good take room too, and go before any it may still take.
+            rejected = self._rejected_entries()
+            sizes = {e.clip_id: e.size for e in entries + rejected}
             total = sum(sizes.values())
-            # Clip-only entries first, oldest first; entries with the Pi's result last.
-            order = [e for e in entries if not e.result] + [e for e in entries if e.result]
+            # Then clip-only entries, oldest first; entries with the Pi's result last.
+            order = rejected + [e for e in entries if not e.result] + [e for e in entries if e.result]
             freed = 0
             for entry in order:
                 if total <= self.max_bytes and freed >= needed:
                     break
-                kind = "with its result" if entry.result else "clip only"
-                log.error("spool: %s: dropped clip %s (%s, %.1f MB) - it will not reach the controller",
-                          reason, entry.clip_id, kind, sizes[entry.clip_id] / 1e6)
-                self.remove(entry)
+                refused = entry.path.parent == self.rejected_dir
+                kind = "refused by the controller" if refused else "with its result" if entry.result else "clip only"
+                log.error("spool: %s: dropped clip %s (%s, %.1f MB)%s", reason, entry.clip_id, kind,
+                          sizes[entry.clip_id] / 1e6, "" if refused else " - it will not reach the controller")
+                shutil.rmtree(entry.path, ignore_errors=True) if refused else self.remove(entry)
                 total -= sizes[entry.clip_id]
                 freed += sizes[entry.clip_id]
                 dropped.append(entry.clip_id)

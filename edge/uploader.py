@@ -116,12 +116,16 @@ class Uploader:
     # --- internals ------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
-            entries = self.pending()
-            if not entries:
-                self._wake.wait(1.0)
-                self._wake.clear()
-                continue
-            self._send_with_retries(entries[0])
+            try:
+                entries = self.pending()
+                if not entries:
+                    self._wake.wait(1.0)
+                    self._wake.clear()
+                    continue
+                self._send_with_retries(entries[0])
+            except Exception:  # noqa: BLE001 - a dead uploader would strand every later clip
+                log.exception("uploader: unexpected error; going on in %.0f s", self.retry_max_s)
+                self._stop.wait(self.retry_max_s)
 
     def _set_busy(self, busy: bool) -> None:
         with self._idle:
@@ -144,10 +148,18 @@ class Uploader:
         except TransientUploadError:
             return 0  # stopping; the entry stays spooled for next time
         except RejectedUpload as err:
-            self.spool.reject(entry, str(err))
+            try:
+                self.spool.reject(entry, str(err))
+            except OSError:  # e.g. a full disk: the entry stays spooled and is sent (and judged) again
+                log.exception("could not set aside refused clip %s; it stays in the spool", entry.clip_id)
+                self._stop.wait(self.retry_max_s)
             return 0
         except FileNotFoundError:
-            log.warning("clip %s left the spool while being sent", entry.clip_id)
+            if (entry.path / "manifest.json").exists() and not entry.clip_path.exists():
+                # The entry is still here but its clip is not: it can never be sent; don't spin on it.
+                self.spool.reject(entry, f"clip file {entry.clip_path.name} is missing")
+            else:
+                log.warning("clip %s left the spool while being sent", entry.clip_id)
             return 0
         except Exception:  # noqa: BLE001 - the uploader must outlive a surprise; the entry stays
             log.exception("unexpected error sending clip %s; trying again in %.0f s", entry.clip_id,

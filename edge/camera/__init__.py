@@ -91,7 +91,11 @@ class Camera:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         self._clip = (path, self.now() if trigger_time is None else trigger_time)
-        self._start_clip(path)
+        try:
+            self._start_clip(path)
+        except BaseException:
+            self._clip = None  # no clip is open: the next start_clip must not be refused
+            raise
 
     def stop_clip(self) -> Clip:
         if self._clip is None:

@@ -91,6 +91,7 @@ class FileCamera(Camera):
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.error: Optional[BaseException] = None
+        self._clip_error: Optional[BaseException] = None  # why the open clip could not be encoded
 
     # --- the camera's clock ------------------------------------------------
     def now(self) -> float:
@@ -153,8 +154,11 @@ class FileCamera(Camera):
                            and not self._stop.is_set()):
                         self._cond.wait(0.05)
                     self._ring.append((index, t, frame))
-                    if self._writer is not None:
-                        self._writer.write(frame, t, index)
+                    if self._writer is not None and self._clip_error is None:
+                        try:
+                            self._writer.write(frame, t, index)
+                        except Exception as err:  # noqa: BLE001 - that clip fails alone; the camera plays on
+                            self._clip_error = err
                     self._now = t
                     self._cond.notify_all()
                 ready.set()
@@ -171,20 +175,37 @@ class FileCamera(Camera):
             if not self._ring:
                 raise CameraError(f"{self!r}: no frames yet")
             first = self._ring[0][2]
-            self._writer = _ClipWriter(path, self._rate, first.width, first.height, self.crf)
-            # The buffered pre-roll first, then live frames as they arrive.
-            for index, t, frame in self._ring:
-                self._writer.write(frame, t, index)
+            self._clip_error = None
+            writer = _ClipWriter(path, self._rate, first.width, first.height, self.crf)
+            try:
+                # The buffered pre-roll first, then live frames as they arrive.
+                for index, t, frame in self._ring:
+                    writer.write(frame, t, index)
+            except Exception:
+                self._close_quietly(writer)
+                raise
+            self._writer = writer
 
     def _finish_clip(self) -> dict:
         with self._cond:
             writer, self._writer, self._hold_at = self._writer, None, None
+            error, self._clip_error = self._clip_error, None
             self._cond.notify_all()
+        if error is not None:
+            self._close_quietly(writer)
+            raise CameraError(f"clip {writer.container.name} could not be encoded: {error}") from error
         writer.close()
         source = writer.first_index % self.source_frames if self.source_frames and writer.first_index is not None \
             else writer.first_index
         return {"start_time": writer.first_time, "end_time": writer.last_time + 1 / self.fps,
                 "frames": writer.frames, "first_source_frame": source}
+
+    @staticmethod
+    def _close_quietly(writer: _ClipWriter) -> None:
+        try:
+            writer.close()
+        except Exception:  # noqa: BLE001 - the clip is already lost; its error is the one reported
+            pass
 
     def _close(self) -> None:
         self._stop.set()

@@ -105,3 +105,69 @@ def test_a_restart_places_and_uploads_what_was_left(agent_settings, pins, contro
         again_pins.close()
     assert controller.stored() == [clip_id]
     assert len(again.spool) == 0
+
+
+def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(agent_settings, pins, vtest_mp4,
+                                                                          tmp_path, monkeypatch, caplog):
+    import errno
+    import shutil
+    import threading
+
+    from edge.camera.file import _ClipWriter
+    from edge.spool import Spool
+    from edgecloud.jobs import new_clip_id
+
+    agent_settings.edge.controller_url = f"http://127.0.0.1:{free_port()}"  # down: the spool keeps everything
+    spool = Spool(agent_settings.edge.spool_dir, 10**9)
+    older = []
+    for _ in range(2):
+        clip_id = new_clip_id("pi-01")
+        shutil.copyfile(vtest_mp4, tmp_path / f"{clip_id}.mp4")
+        spool.put(tmp_path / f"{clip_id}.mp4", {"clip_id": clip_id, "device_id": "pi-01", "fps": 10.0,
+                                                "recorded_at": "2026-11-24T10:00:00+00:00",
+                                                "content_type": "video/mp4"})
+        older.append(clip_id)
+    real_write = _ClipWriter.write
+    live_writes = []
+
+    def write(self, frame, t, index):
+        if threading.current_thread().name.startswith("file-camera"):
+            live_writes.append(t)
+            if len(live_writes) == 3:
+                raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(self, frame, t, index)
+
+    monkeypatch.setattr(_ClipWriter, "write", write)
+    with EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse(), policy=BusyOffload()) as agent:
+        pin = pins.pin(agent_settings.edge.pir_pin)
+        pin.drive_high()
+        assert agent.recorder.wait_for(lambda r: r.state == "recording", timeout=30)
+        pin.drive_low()
+        assert agent.recorder.wait_idle(timeout=30)
+        # The clip the full disk broke is gone, and the oldest clip-only entry made room for the next.
+        assert not list(agent.spool.recording_dir.iterdir())
+        assert [e.clip_id for e in agent.spool.entries()] == older[1:]
+        assert "disk full" in caplog.text and f"dropped clip {older[0]}" in caplog.text
+
+        clip_id = trigger_event(agent, pin)
+        assert agent.local.wait_idle(30)
+        assert agent.spool.get(clip_id) is not None
+
+
+def test_a_clip_the_full_disk_could_not_spool_does_not_linger_in_the_recording_dir(agent_settings, pins,
+                                                                                   monkeypatch, caplog):
+    import errno
+
+    from edge import spool as spool_module
+
+    def always_full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    agent_settings.edge.controller_url = f"http://127.0.0.1:{free_port()}"
+    with EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse()) as agent:
+        monkeypatch.setattr(spool_module, "_write_json", always_full)
+        pin = pins.pin(agent_settings.edge.pir_pin)
+        clip_id = trigger_event(agent, pin, hold_s=0.3)
+        assert agent.recorder.wait_idle(timeout=30)
+        assert "could not be kept" in caplog.text and clip_id in caplog.text
+        assert not list(agent.spool.recording_dir.iterdir())  # declared lost: its space is free again

@@ -1,9 +1,12 @@
 """Motion -> clips, with gpiozero's mock pin driving the PIR and the file camera on real footage."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
+from edge.camera.file import _ClipWriter
 from edge.recorder import Recorder
 
 from .conftest import first_frame, source_frame
@@ -90,3 +93,73 @@ def test_trigger_during_cooldown_is_not_lost(make_recorder, file_camera):
     assert recorder.wait_idle(timeout=30)
     assert len(recorder.clips) == 2
     assert "clips=2" in repr(recorder)
+
+
+def test_a_short_motion_while_the_last_clip_is_being_saved_is_not_lost(file_camera, pir, tmp_path):
+    sensor, pin = pir
+    recorder = None
+    motion_seen = threading.Event()
+
+    def on_clip(recorded):
+        if not recorder.clips:  # the first clip is being saved: a short pulse comes and goes
+            motion_seen.clear()
+            pin.drive_high()
+            assert motion_seen.wait(10)
+            pin.drive_low()
+            assert sensor.wait_for_inactive(10)
+
+    recorder = Recorder(file_camera, sensor, device_id="pi-test", clip_dir=tmp_path / "clips", on_clip=on_clip,
+                        clip_seconds=2.0, cooldown_seconds=1.0).start()
+    on_motion = sensor.when_motion
+
+    def noted():
+        on_motion()
+        motion_seen.set()
+
+    sensor.when_motion = noted
+    try:
+        hold_motion(file_camera, pin, 0.5, recorder)
+        assert recorder.wait_for_clips(2, timeout=20), "the pulse during saving started no clip"
+        assert recorder.wait_idle(timeout=30)
+        assert len(recorder.clips) == 2
+    finally:
+        recorder.close()
+
+
+def test_a_clip_that_cannot_be_encoded_fails_alone_and_the_next_one_records(make_recorder, file_camera, monkeypatch,
+                                                                           caplog):
+    real_write = _ClipWriter.write
+    live_writes = []
+
+    def write(self, frame, t, index):
+        if threading.current_thread().name.startswith("file-camera"):
+            live_writes.append(t)
+            if len(live_writes) == 3:
+                raise OSError(28, "No space left on device")
+        return real_write(self, frame, t, index)
+
+    monkeypatch.setattr(_ClipWriter, "write", write)
+    recorder, pin = make_recorder(clip_seconds=2.0, cooldown_seconds=0.5)
+    pin.drive_high()
+    assert recorder.wait_for(lambda r: r.state == "recording", timeout=30)
+    pin.drive_low()
+    assert recorder.wait_idle(timeout=30)
+    assert "recording failed" in caplog.text and "No space left" in caplog.text
+    assert recorder.clips == []
+
+    hold_motion(file_camera, pin, 0.5, recorder)
+    assert recorder.wait_for_clips(1, timeout=30)
+    clip = recorder.clips[0].clip
+    assert clip.end_time - clip.trigger_time == pytest.approx(2.0, abs=0.3)
+    first_frame(clip.path)  # a whole, decodable clip
+
+
+def test_a_trigger_early_in_a_long_cooldown_still_gets_the_start_of_its_event(make_recorder, file_camera):
+    recorder, pin = make_recorder(clip_seconds=1.0, cooldown_seconds=4.0)
+    hold_motion(file_camera, pin, 0.3)
+    assert recorder.wait_for(lambda r: r.state == "cooldown", timeout=30)
+    hold_motion(file_camera, pin, 0.3)  # a new event at the start of the cooldown
+    assert recorder.wait_for_clips(2, timeout=30)
+    second = recorder.clips[1].clip
+    # The camera keeps one second: waiting out all four would start the clip well after the trigger.
+    assert second.start_time <= second.trigger_time

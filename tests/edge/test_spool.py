@@ -4,6 +4,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 
 import pytest
 
@@ -107,3 +108,77 @@ def test_a_disk_that_stays_full_says_so_and_gives_the_clip_back(tmp_path, monkey
         spool.put(clip, {"clip_id": clip.stem})
     assert clip.exists() and "could not be kept" in caplog.text
     assert not list((tmp_path / "spool" / ".tmp").iterdir())
+
+
+def staged(root, clip_id, *, clip_in_staging):
+    """The disk as a kill -9 inside ``put`` leaves it: the manifest staged, the clip moved in or not yet."""
+    staging = root / ".tmp" / clip_id
+    staging.mkdir()
+    manifest = {"metadata": {"clip_id": clip_id, "content_type": "video/mp4", "fps": 10.0},
+                "clip_file": "clip.mp4", "stage": "new", "result": None}
+    (staging / "manifest.json").write_text(json.dumps(manifest))
+    clip = (staging / "clip.mp4") if clip_in_staging else (root / ".recording" / f"{clip_id}.mp4")
+    clip.write_bytes(b"\0" * 321)
+
+
+def test_a_kill_inside_put_loses_no_clip(tmp_path, caplog):
+    root = tmp_path / "spool"
+    Spool(root, 10**9)
+    moved, not_moved = new_clip_id("pi-01"), new_clip_id("pi-01")
+    staged(root, moved, clip_in_staging=True)
+    staged(root, not_moved, clip_in_staging=False)
+    (root / ".tmp" / f"{new_clip_id('pi-01')}.gone").mkdir()  # a removal cut short stays removed
+    with caplog.at_level(logging.WARNING):
+        again = Spool(root, 10**9)
+    entries = again.entries()
+    assert sorted(e.clip_id for e in entries) == sorted([moved, not_moved])
+    assert all(e.clip_path.stat().st_size == 321 and e.stage == "new" for e in entries)
+    assert not list((root / ".tmp").iterdir()) and not list((root / ".recording").iterdir())
+    assert "recovered" in caplog.text
+
+
+def test_put_writes_the_manifest_before_the_clip_leaves_the_recording_dir(tmp_path, monkeypatch):
+    spool = Spool(tmp_path / "spool", 10**9)
+    clip = make_clip(spool.recording_dir, 500)
+    seen = []
+    real_replace = spool_module.os.replace
+
+    def replace(src, dst):
+        if str(src) == str(clip):  # the clip moves: its staged manifest must already be on disk
+            seen.append((clip.parent.parent / ".tmp" / clip.stem / "manifest.json").is_file())
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(spool_module.os, "replace", replace)
+    spool.put(clip, {"clip_id": clip.stem, "content_type": "video/mp4", "fps": 10.0}, stage="new")
+    assert seen == [True]
+
+
+def test_clips_the_controller_refused_count_against_the_cap_and_go_first(tmp_path, caplog):
+    spool = Spool(tmp_path / "spool", 10**9)
+    refused = put(spool, tmp_path, 1000)
+    spool.reject(refused, "HTTP 413: too big")
+    kept = [put(spool, tmp_path, 1000).clip_id for _ in range(2)]
+    spool.max_bytes = 2800  # room for two entries: the refused clip must not crowd out a clip still to send
+    with caplog.at_level(logging.ERROR):
+        dropped = spool.enforce_cap()
+    assert dropped == [refused.clip_id]
+    assert [e.clip_id for e in spool.entries()] == kept
+    assert not (spool.rejected_dir / refused.clip_id).exists()
+    assert f"dropped clip {refused.clip_id}" in caplog.text and "refused" in caplog.text
+
+
+def test_a_swapped_in_clip_is_on_disk_before_the_manifest_points_at_it(tmp_path, monkeypatch):
+    spool = Spool(tmp_path / "spool", 10**9)
+    entry = put(spool, tmp_path, 1000)
+    smaller = entry.path / "downscaled.tmp.mp4"
+    smaller.write_bytes(b"\1" * 300)
+    synced = []
+    real_fsync, real_write = spool_module.os.fsync, spool_module._write_json
+    monkeypatch.setattr(spool_module.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                               real_fsync(fd)))
+    order = []
+    monkeypatch.setattr(spool_module, "_write_json", lambda path, data: (order.append(list(synced)),
+                                                                         real_write(path, data)))
+    spool.replace_clip(entry, smaller, downscaled=True)
+    assert any(p.endswith("clip-sent.mp4") for p in order[0]), "the manifest named a clip not yet synced"
+    assert entry.clip_path.read_bytes() == b"\1" * 300

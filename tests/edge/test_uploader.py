@@ -144,3 +144,50 @@ def test_drain_uploads_the_spool_and_exits(settings, controller_app, serve, vtes
     out = drain.communicate(timeout=90)[0].decode()
     assert drain.returncode == 0 and "uploaded 2; 0 left" in out, out
     assert sorted(served.stored()) == sorted(ids)
+
+
+def test_a_failure_setting_a_refused_clip_aside_does_not_stop_the_uploader(vtest_mp4, tmp_path, serve, monkeypatch,
+                                                                           caplog):
+    answers = iter([415])
+
+    def refuse_once(environ, start_response):
+        status = next(answers, 201)
+        get_input_stream(environ).read()
+        start_response(f"{status} X", [("Content-Type", "application/json")])
+        return [b'{"clip_id": "x", "status": "queued", "duplicate": false}']
+
+    controller = serve(refuse_once)
+    spool = Spool(tmp_path / "spool", 10**9)
+    spool_clips(spool, vtest_mp4, tmp_path, 2)
+    real_reject = spool.reject
+    failures = iter([OSError(28, "No space left on device")])
+
+    def reject(entry, why):
+        failure = next(failures, None)
+        if failure is not None:  # the disk is full just then: the manifest cannot be rewritten
+            raise failure
+        real_reject(entry, why)
+
+    monkeypatch.setattr(spool, "reject", reject)
+    with Uploader(spool, controller.url, retry_base_s=0.01, retry_max_s=0.05) as uploader:
+        assert uploader.wait_drained(30), "the uploader thread died"
+    assert len(spool) == 0 and "No space left" in caplog.text
+
+
+def test_an_entry_whose_clip_file_is_gone_is_set_aside_and_does_not_block_the_rest(vtest_mp4, tmp_path, serve,
+                                                                                    caplog):
+    stored = []
+
+    def accept(environ, start_response):
+        stored.append(get_input_stream(environ).read())
+        start_response("201 Created", [("Content-Type", "application/json")])
+        return [b'{"clip_id": "x", "status": "queued", "duplicate": false}']
+
+    controller = serve(accept)
+    spool = Spool(tmp_path / "spool", 10**9)
+    broken, fine = spool_clips(spool, vtest_mp4, tmp_path, 2)
+    spool.get(broken).clip_path.unlink()  # e.g. fsck after a power cut took the file
+    with Uploader(spool, controller.url, retry_base_s=0.01, retry_max_s=0.05) as uploader:
+        assert uploader.wait_drained(30), "stuck on the entry with no clip"
+    assert len(stored) == 1 and fine.encode() in stored[0]
+    assert (spool.rejected_dir / broken / "manifest.json").exists() and broken in caplog.text

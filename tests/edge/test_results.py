@@ -1,0 +1,39 @@
+"""The controller's /v1/stats as the edge reads it: figures that go stale must not stick."""
+from __future__ import annotations
+
+import json
+import threading
+
+from edge.results import ResultWatcher
+from edge.scheduler import PRIOR_TURNAROUND_S, History
+
+
+def test_a_controller_with_no_recent_turnaround_no_longer_weighs_on_placement(serve):
+    answers = {"turnaround_s": 300.0}  # a cold start the controller has since forgotten (e.g. restarted)
+    nulls_served = 0
+    two_nulls_served = threading.Event()
+    first_served = threading.Event()
+
+    def stats(environ, start_response):
+        nonlocal nulls_served
+        body = {"turnaround_s": answers["turnaround_s"], "process_s": None,
+                "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None}}
+        if body["turnaround_s"] is None:
+            nulls_served += 1
+            if nulls_served >= 2:  # the watcher reads one answer at a time: the first null was applied
+                two_nulls_served.set()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        first_served.set()
+        return [json.dumps(body).encode()]
+
+    controller = serve(stats)
+    history = History()
+    watcher = ResultWatcher(controller.url, history=history, stats_every_s=0.01).start()
+    try:
+        assert first_served.wait(10)
+        answers["turnaround_s"] = None
+        assert two_nulls_served.wait(10)
+        assert history.controller_turnaround_s is None
+        assert history.cloud_turnaround() == PRIOR_TURNAROUND_S
+    finally:
+        watcher.close()
