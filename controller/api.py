@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import datetime, timezone
 from typing import Optional
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id
+from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id, utcnow
 
 from .intake import Intake, UploadMetadata
 from .ledger import ClipRow
@@ -39,6 +40,11 @@ def _pydantic_message(err: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in err.errors())
 
 
+def _not_json(constant: str):
+    # Python's json reads NaN and Infinity; JSON has neither, and a stored NaN reads back as null.
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def _parse_json_field(name: str, required: bool) -> Optional[str]:
     raw = request.form.get(name)
     if raw is None or raw.strip() == "":
@@ -46,10 +52,20 @@ def _parse_json_field(name: str, required: bool) -> Optional[str]:
             raise ApiError(f"missing form field {name!r} (JSON)")
         return None
     try:
-        json.loads(raw)
+        json.loads(raw, parse_constant=_not_json)
     except ValueError as err:
         raise ApiError(f"form field {name!r} is not valid JSON: {err}") from None
     return raw
+
+
+def _as_utc(when: Optional[datetime]) -> Optional[datetime]:
+    # A time without a zone is taken as UTC, so stored times always compare with each other.
+    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when
+
+
+def _utc_times(result: Result) -> Result:
+    fields = ("recorded_at", "submitted_at", "started_at", "finished_at")
+    return result.model_copy(update={f: _as_utc(getattr(result, f)) for f in fields})
 
 
 def _upload_size(stream) -> int:
@@ -70,10 +86,15 @@ def upload_clip():
         meta = UploadMetadata.model_validate_json(_parse_json_field("metadata", required=True))
     except ValidationError as err:
         raise ApiError(f"bad metadata: {_pydantic_message(err)}") from None
+    meta = meta.model_copy(update={"recorded_at": _as_utc(meta.recorded_at)})
 
     content_type = meta.content_type or upload.mimetype
     if content_type not in CLIP_TYPES:
         raise ApiError(f"content type {content_type!r} is not one of {sorted(CLIP_TYPES)}", 415)
+    if upload.mimetype in CLIP_TYPES and upload.mimetype != content_type:
+        # The clip would be stored and decoded as one format while its file part says another.
+        raise ApiError(f"content type mismatch: metadata says {content_type!r}, the clip part {upload.mimetype!r}",
+                       415)
 
     if meta.clip_id is None:
         clip_id = new_clip_id(meta.device_id)
@@ -95,6 +116,7 @@ def upload_clip():
             raise ApiError(f"bad result: {_pydantic_message(err)}") from None
         if meta.clip_id is None or result.clip_id != clip_id:
             raise ApiError(f"result is for clip {result.clip_id!r}; metadata.clip_id must name the same clip")
+        result = _utc_times(result)
 
     size = _upload_size(upload.stream)
     limit = int(settings.controller.max_clip_mb * 1024 * 1024)
@@ -143,11 +165,22 @@ def clip_status(clip_id: str):
     row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
     if row is None:
         result = store.get_result(clip_id)  # S3 is the source of truth; the ledger may be new
-        if result is None:
+        if result is not None:
+            return jsonify(_from_result(clip_id, device, result))
+        stored_at = store.clip_stored_at(clip_id)
+        if stored_at is None:
             raise ApiError(f"unknown clip {clip_id!r}", 404)
-        return jsonify(_from_result(clip_id, device, result))
-    result = store.get_result(clip_id) if row.final else None
-    return jsonify(_describe(row, result))
+        # Stored by a controller whose ledger is gone, and not finished yet: follow it again,
+        # so its completion (or ?wait=) lands here.
+        ledger.add(clip_id, device, "queued", stored_at)
+        row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
+    result = store.get_result(clip_id)
+    if result is not None and not row.final:
+        # Finished in S3 while the ledger missed the completion (lost, or consumed before it knew the clip).
+        ledger.mark_finished(clip_id, result.status, _as_utc(result.finished_at) or utcnow(),
+                             processed_by=result.processed_by, error=result.error)
+        row = ledger.get(clip_id)
+    return jsonify(_describe(row, result if row.final else None))
 
 
 def _iso(when) -> Optional[str]:
@@ -165,7 +198,7 @@ def _describe(row: ClipRow, result: Optional[Result]) -> dict:
 def _from_result(clip_id: str, device: str, result: Result) -> dict:
     latency = None
     if result.submitted_at and result.finished_at:
-        latency = round((result.finished_at - result.submitted_at).total_seconds(), 3)
+        latency = round((_as_utc(result.finished_at) - _as_utc(result.submitted_at)).total_seconds(), 3)
     return {
         "clip_id": clip_id, "device": device, "status": result.status, "processed_by": result.processed_by,
         "submitted_at": _iso(result.submitted_at), "finished_at": _iso(result.finished_at), "latency_s": latency,

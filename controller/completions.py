@@ -128,9 +128,7 @@ class CompletionsConsumer(BackgroundLoop):
     def fail_dead_letter(self, clip_id: str, receives: int) -> None:
         existing = self.store.get_result(clip_id)
         if existing is not None:
-            # A worker finished it but died before deleting the job: its result stands.
-            self.ledger.mark_finished(clip_id, existing.status, existing.finished_at or utcnow(),
-                                      processed_by=existing.processed_by, error=existing.error)
+            self._adopt(existing)
             return
         row = self.ledger.get(clip_id)
         why = (row.error if row and row.error else None) or "no worker finished it (crashed, killed or timed out)"
@@ -140,11 +138,21 @@ class CompletionsConsumer(BackgroundLoop):
             processed_by=(row.processed_by if row and row.processed_by else "controller"), detector="none",
             submitted_at=row.submitted_at if row else None, finished_at=now,
         )
-        self.store.put_result(result)
+        if not self.store.put_result_if_new(result):
+            existing = self.store.get_result(clip_id)
+            if existing is not None:  # a late worker's result landed since we looked: it stands
+                self._adopt(existing)
+                return
+            self.store.put_result(result)  # what is there is not a result: replace it
         self.ledger.mark_finished(clip_id, "failed", now, error=result.error)
         if self.metrics:
             self.metrics.dead_lettered.inc()
         log.warning("clip %s %s", clip_id, result.error)
+
+    def _adopt(self, existing: Result) -> None:
+        # A worker finished it but died before deleting the job: its result stands.
+        self.ledger.mark_finished(existing.clip_id, existing.status, existing.finished_at or utcnow(),
+                                  processed_by=existing.processed_by, error=existing.error)
 
     # -- the loop ---------------------------------------------------------------
 

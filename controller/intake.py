@@ -81,7 +81,12 @@ class Intake:
                     content_type=content_type, recorded_at=recorded_at, submitted_at=now,
                 ))
         except Exception:
-            # Nothing half-recorded: the edge keeps the clip and its retry starts afresh.
+            # Nothing half-recorded: the edge keeps the clip and its retry starts afresh. A clip
+            # left in S3 would make that retry a 'duplicate' with no job and no result, stuck queued.
+            try:
+                self.store.delete_clip(clip_id, content_type)  # also when its upload only seemed to fail
+            except Exception:
+                log.warning("could not remove half-stored clip %s", clip_id, exc_info=True)
             self.ledger.forget(clip_id)
             raise
         if self.metrics:

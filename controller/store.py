@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import datetime
 from typing import BinaryIO, Optional
 
 from botocore.exceptions import ClientError
@@ -42,6 +43,21 @@ class ClipStore:
             raise
         return True
 
+    def clip_stored_at(self, clip_id: str) -> Optional[datetime]:
+        """When the clip was stored, whatever its type; None if it is not in S3."""
+        for ext in CLIP_TYPES.values():
+            try:
+                head = self.aws.s3.head_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, ext))
+            except ClientError as err:
+                if _missing(err):
+                    continue
+                raise
+            return head["LastModified"]
+        return None
+
+    def delete_clip(self, clip_id: str, content_type: str) -> None:
+        self.aws.s3.delete_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))
+
     def put_clip(self, clip_id: str, body: BinaryIO, content_type: str, metadata: dict[str, str]) -> str:
         """Store the clip with its recording's metadata; returns its key."""
         key = clip_key(clip_id, CLIP_TYPES[content_type])
@@ -58,6 +74,19 @@ class ClipStore:
             ContentType="application/json",
         )
         return key
+
+    def put_result_if_new(self, result: Result) -> bool:
+        """Write the result only where none is stored (a worker's, written meanwhile, wins); True if written."""
+        try:
+            self.aws.s3.put_object(
+                Bucket=self.results_bucket, Key=result_key(result.clip_id), Body=result.model_dump_json().encode(),
+                ContentType="application/json", IfNoneMatch="*",
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                return False
+            raise
+        return True
 
     def get_result(self, clip_id: str) -> Optional[Result]:
         try:

@@ -32,10 +32,8 @@ def run(ctx: click.Context, once: bool):
     the_worker = Worker(settings, aws, instance_id=instance_id(settings.worker))
 
     def on_signal(signum, frame):
-        # With a job in hand, finish it first; while polling, leave at once.
-        the_worker.stop()
-        if not the_worker.holding:
-            raise Stopped()
+        # With a job in hand, finish it first (a second signal hands it back); while polling, leave at once.
+        the_worker.on_signal()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -36,6 +36,10 @@ class Stopped(Exception):
     """Raised from a signal handler to leave a long poll at once when nothing is in hand."""
 
 
+class Abandon(BaseException):
+    """Raised from a second stop signal with a job in hand: hand it back now, not after a kill."""
+
+
 @dataclass
 class BatchCounts:
     """What one ``process_batch`` did."""
@@ -67,6 +71,7 @@ class Worker:
         self.started = clock()
         self.tasks_done = 0
         self.holding = False
+        self.polling = False  # inside the long poll, where a stop signal may cut in at once
         self.asks_taken = 0
         self._asks_warned = False
         self._stop = threading.Event()
@@ -82,6 +87,16 @@ class Worker:
     def stop(self) -> None:
         self._stop.set()
 
+    def on_signal(self) -> None:
+        """SIGTERM/SIGINT: finish a job in hand; leave a long poll at once (``Stopped``).
+        Only the poll itself is cut short: anywhere else a received job could be
+        dropped unseen, hidden for its whole visibility timeout instead of handed back."""
+        if self.holding and self.stopping:  # asked twice: a kill may follow, and would hide the job
+            raise Abandon()
+        self.stop()
+        if self.polling and not self.holding:
+            raise Stopped()
+
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
@@ -91,10 +106,14 @@ class Worker:
     def process_batch(self, wait_seconds: Optional[int] = None) -> BatchCounts:
         counts = BatchCounts()
         wait = self.settings.worker.wait_seconds if wait_seconds is None else wait_seconds
-        messages = self.aws.sqs.receive_message(
-            QueueUrl=self.queues.jobs, MaxNumberOfMessages=1, WaitTimeSeconds=wait,
-            AttributeNames=["ApproximateReceiveCount"],
-        ).get("Messages", [])
+        self.polling = True
+        try:
+            messages = self.aws.sqs.receive_message(  # told to stop just now: no long wait
+                QueueUrl=self.queues.jobs, MaxNumberOfMessages=1, WaitTimeSeconds=0 if self.stopping else wait,
+                AttributeNames=["ApproximateReceiveCount"],
+            ).get("Messages", [])
+        finally:
+            self.polling = False
         for message in messages:
             counts.received += 1
             if self.stopping:  # arrived as we were told to stop: hand it straight back
@@ -104,10 +123,16 @@ class Worker:
             self.holding = True
             try:
                 outcome = self.handle(message)
-            except Exception:
-                log.exception("job failed for a reason outside the clip; it will be retried")
-                self._set_visibility(message, min(60, 10 * _receive_count(message)))
-                outcome = "errors"
+            except Abandon:
+                log.warning("told twice to stop: handing the job back unfinished")
+                self._set_visibility(message, 0)
+                raise Stopped() from None
+            except Exception as err:
+                outcome = self._give_up(message, err)
+                if outcome is None:
+                    log.exception("job failed for a reason outside the clip; it will be retried")
+                    self._set_visibility(message, min(60, 10 * _receive_count(message)))
+                    outcome = "errors"
             finally:
                 self.holding = False
             setattr(counts, outcome, getattr(counts, outcome) + 1)
@@ -130,9 +155,11 @@ class Worker:
         self.lifecycle.protect(True)
         try:
             began = time.perf_counter()
+            visibility = self.settings.queues.visibility_timeout
+            # A beat must land well before the job's visibility runs out, whatever the config says.
             with Heartbeat(self.aws.sqs, self.queues.jobs, message["ReceiptHandle"],
-                           every=self.settings.worker.heartbeat_seconds,
-                           extend_to=self.settings.queues.visibility_timeout):
+                           every=min(self.settings.worker.heartbeat_seconds, visibility / 2),
+                           extend_to=visibility):
                 result = process_job(job, self.aws, self.detector, self.settings.detector, self.processed_by)
             result = self._store(result)
             self._complete(result, process_s=round(time.perf_counter() - began, 3))
@@ -142,6 +169,28 @@ class Worker:
         self.tasks_done += 1
         log.info("clip %s %s: %s", job.clip_id, result.status, result.labels or result.error or "nothing found")
         return "done" if result.status == "done" else "failed"
+
+    def _give_up(self, message: dict, err: Exception) -> Optional[str]:
+        """On a job's last allowed try, end it with a failed result that names the error (the
+        dead-letter queue's result could only guess why); None when it may be tried again."""
+        tries = _receive_count(message)
+        clip_id = _readable_clip_id(message["Body"])
+        if tries < self.settings.queues.max_receive or clip_id is None:
+            return None
+        log.exception("clip %s failed on try %d of %d; giving up", clip_id, tries, self.settings.queues.max_receive)
+        try:
+            job = Job.model_validate_json(message["Body"])  # for its times; it was readable to get this far
+        except ValidationError:
+            job = clip_id
+        try:
+            result = self._store(failed_result(job, f"failed {tries} times; last error: "
+                                               f"{type(err).__name__}: {err}", self.processed_by))
+            self._complete(result, process_s=None)
+            self._delete(message)
+        except Exception:  # AWS is failing too: the dead-letter queue still ends the job
+            log.warning("could not record the failure of %s", clip_id, exc_info=True)
+            return None
+        return "failed"
 
     def _malformed(self, message: dict, err: ValidationError) -> str:
         clip_id = _readable_clip_id(message["Body"])
@@ -222,11 +271,23 @@ class Worker:
         log.info("asked to leave (%.200s); idle %.0f s after %d jobs: retiring", ask["Body"], idle_s,
                  self.tasks_done)
         # If retiring fails the ask reappears when its short visibility ends, for another worker.
-        self.lifecycle.retire()
+        if not self._retire():
+            return False
         # Deleted only once this worker is leaving the fleet: until then the controller
         # counts the ask as outstanding, so it never asks a second worker in its place.
         self.aws.sqs.delete_message(QueueUrl=self.queues.retire, ReceiptHandle=ask["ReceiptHandle"])
         self.asks_taken += 1
+        return True
+
+    def _retire(self) -> bool:
+        """Leave the fleet; False (and keep serving) when refused, e.g. an Auto Scaling
+        group at its minimum size: a worker that crashed instead would idle on as an
+        instance the autoscaler counts but nothing runs on."""
+        try:
+            self.lifecycle.retire()
+        except ClientError as err:
+            log.warning("could not retire (%s); serving on", err.response.get("Error", {}).get("Message", err))
+            return False
         return True
 
     def _set_visibility(self, message: dict, seconds: int) -> None:
@@ -256,8 +317,8 @@ class Worker:
                 idle_s, uptime_s = now - idle_since, now - self.started
                 if self.policy.should_retire(idle_s, self.holding, tasks_done=self.tasks_done, uptime_s=uptime_s):
                     log.info("idle %.0f s after %d jobs: retiring", idle_s, self.tasks_done)
-                    self.lifecycle.retire()
-                    return "retired"
+                    if self._retire():
+                        return "retired"
                 if not counts.received and self._retire_if_asked(idle_s, uptime_s):
                     return "retired"
         except Stopped:

@@ -2,7 +2,9 @@
 
 A clip that is missing or undecodable gives a ``failed`` Result (final: no
 retry can help); an AWS outage or a detector crash raises, so the job goes
-back to the queue and, after ``max_receive`` tries, to the dead-letter queue.
+back to the queue; on its ``max_receive``-th try the worker ends it with a
+failed result naming the error (a worker that dies instead leaves it to the
+dead-letter queue).
 """
 from __future__ import annotations
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # `python -m edgecloud.cli` would load the CLI module twice (as __main__ too); call main() instead.
 WORKER_COMMAND = (sys.executable, "-c", "from edgecloud.cli import main; main()", "worker", "run")
 STOP_TIMEOUT_S = 10.0
+HAND_BACK_TIMEOUT_S = 5.0
 
 
 class LocalFleet(Fleet):
@@ -117,7 +118,8 @@ class LocalFleet(Fleet):
             return {i: c for i, c in self._children.items() if c.poll() is None}
 
     def close(self, timeout: float = STOP_TIMEOUT_S) -> None:
-        """SIGTERM every child (each finishes or releases its job), wait, then kill stragglers."""
+        """SIGTERM every child (each finishes its job), wait; SIGTERM again (each hands its job
+        back), then kill stragglers."""
         with self._lock:
             children = dict(self._children)
         for child in children.values():
@@ -128,9 +130,16 @@ class LocalFleet(Fleet):
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("worker %s did not stop in %.0f s; killing it", instance_id, timeout)
-                child.kill()
-                child.wait()
+                # Still on a job: a second TERM hands it back to the queue, where a kill would
+                # leave it hidden for the rest of its visibility timeout.
+                log.warning("worker %s did not stop in %.0f s; asking it to hand its job back", instance_id, timeout)
+                child.send_signal(signal.SIGTERM)
+                try:
+                    child.wait(HAND_BACK_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    log.warning("worker %s still running; killing it", instance_id)
+                    child.kill()
+                    child.wait()
         try:
             self.reap()
         except Exception:  # the endpoint may be gone already at shutdown

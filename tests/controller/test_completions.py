@@ -119,3 +119,58 @@ def test_consumer_thread_stops_on_request(parts):
     consumer.stop()
     assert row.status == "done"
     assert consumer._thread is None
+
+
+def test_dead_letter_never_overwrites_a_result_a_late_worker_writes_meanwhile(parts, settings):
+    aws, queues, ledger, store, consumer = parts
+    clip_id = new_clip_id("pi-01")
+    ledger.add(clip_id, "pi-01", "queued", utcnow())
+    dead_letter(aws, queues, settings, make_job(settings, clip_id))
+    real_get = store.get_result
+    looks = []
+
+    def worker_writes_just_after_the_first_look(cid):
+        seen = real_get(cid)
+        if not looks:
+            store.put_result(Result(clip_id=cid, processed_by="i-late", detector="hog", labels="person",
+                                    finished_at=utcnow()))
+        looks.append(seen)
+        return seen
+
+    store.get_result = worker_writes_just_after_the_first_look
+    assert consumer.drain_dead_letters().dead_lettered == 1
+    assert real_get(clip_id).labels == "person" and real_get(clip_id).processed_by == "i-late"
+    assert ledger.get(clip_id).status == "done"
+
+
+def test_a_crash_between_the_failed_result_and_the_ledger_is_healed_by_redelivery(parts, settings):
+    aws, queues, ledger, store, consumer = parts
+    clip_id = new_clip_id("pi-01")
+    ledger.add(clip_id, "pi-01", "queued", utcnow())
+    dead_letter(aws, queues, settings, make_job(settings, clip_id))
+    real_mark, real_receive = ledger.mark_finished, consumer._receive
+    received = []
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("controller killed")
+
+    def receive(url, wait_seconds):
+        received.extend(real_receive(url, wait_seconds))
+        return received[-1:]
+
+    consumer._receive = receive
+
+    ledger.mark_finished = crash
+    with pytest.raises(RuntimeError):
+        consumer.drain_dead_letters()
+    ledger.mark_finished = real_mark
+    assert store.get_result(clip_id).status == "failed" and ledger.get(clip_id).status == "queued"
+    # The dead letter was not deleted: it comes back after its visibility timeout.
+    assert queue_size(aws, queues.dead_letter) == 1
+    aws.sqs.change_message_visibility(QueueUrl=queues.dead_letter, ReceiptHandle=received[0]["ReceiptHandle"],
+                                      VisibilityTimeout=0)
+    consumer._receive = real_receive
+    assert consumer.drain_dead_letters().dead_lettered == 1
+    row = ledger.get(clip_id)
+    assert row.status == "failed" and row.error.startswith("dead-lettered after")
+    assert queue_size(aws, queues.dead_letter) == 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import sys
+import time
 
 import pytest
 import yaml
@@ -191,3 +192,29 @@ def test_asg_worker_protects_itself_then_leaves_decrementing_capacity(settings, 
     described = aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
     assert described["DesiredCapacity"] == 1
     assert fleet.ids() == [second]
+
+
+def test_local_fleet_asks_a_busy_worker_twice_before_killing_it(settings, mocked_aws, tmp_path):
+    aws, _ = mocked_aws
+    ready, out = tmp_path / "ready", tmp_path / "signals.txt"
+    # A stand-in for a worker mid-job: the first TERM means "finish", the second "hand the job back".
+    busy = [sys.executable, "-c", (
+        "import signal, sys, time, pathlib\n"
+        "seen = []\n"
+        "def on_term(*_):\n"
+        "    seen.append('TERM')\n"
+        "    if len(seen) == 2:\n"
+        "        pathlib.Path(sys.argv[2]).write_text(' '.join(seen)); sys.exit(0)\n"
+        "signal.signal(signal.SIGTERM, on_term)\n"
+        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
+        "while True: time.sleep(0.05)\n"), str(ready), str(out)]
+    fleet = LocalFleet(settings, aws, command=busy)
+    (instance_id,) = fleet.launch(1)
+    child = fleet._children[instance_id]
+    for _ in range(600):
+        if ready.exists() or child.poll() is not None:
+            break
+        time.sleep(0.05)  # the child's own start-up; no event crosses the process boundary
+    assert ready.exists()
+    fleet.close(timeout=0.5)
+    assert child.returncode == 0 and out.read_text() == "TERM TERM"

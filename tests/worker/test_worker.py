@@ -224,3 +224,120 @@ def test_an_asg_worker_leaves_through_its_group(make_worker, settings):
     lifecycle = make_worker(instance_id="i-0abc").lifecycle
     assert isinstance(lifecycle, AsgLifecycle) and lifecycle.group_name == "edgecloud-workers"
     assert isinstance(make_worker().lifecycle, Unmanaged)  # off EC2: nothing to terminate
+
+
+def test_a_stop_signal_as_a_poll_returns_hands_the_job_back(make_worker, enqueue, mocked_aws, vtest_mp4,
+                                                            messages):
+    """SIGTERM landing after the poll returned a job but before the worker holds it must
+    not leave that job hidden for its whole visibility timeout."""
+    aws, _ = mocked_aws
+    job = enqueue(vtest_mp4)
+    real_receive = aws.sqs.receive_message
+    received = []
+
+    class SignalledWorker(Worker):
+        @property
+        def stopping(self):
+            if received and not self._stop.is_set():
+                self.on_signal()  # what the CLI's SIGTERM handler does
+            return self._stop.is_set()
+
+    def receive(**kwargs):
+        reply = real_receive(**kwargs)
+        received.extend(reply.get("Messages", []))
+        return reply
+
+    worker = SignalledWorker(make_worker().settings, aws, queues=make_worker().queues)
+    aws.sqs.receive_message = receive
+    try:
+        counts = worker.process_batch()
+    finally:
+        del aws.sqs.receive_message
+    assert (counts.received, counts.released, counts.done) == (1, 1, 0)
+    assert [json.loads(b)["clip_id"] for b in messages("jobs")] == [job.clip_id]  # visible again at once
+
+
+def test_heartbeat_beats_within_the_visibility_timeout_whatever_the_config(make_worker, enqueue, settings,
+                                                                          vtest_mp4, monkeypatch):
+    import worker.main as worker_main
+
+    settings.worker.heartbeat_seconds = 600  # longer than the 120 s a received job stays hidden
+    made = []
+
+    class RecordingHeartbeat(Heartbeat):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(worker_main, "Heartbeat", RecordingHeartbeat)
+    enqueue(vtest_mp4)
+    assert make_worker().process_batch().done == 1
+    assert made and made[0].every < settings.queues.visibility_timeout == made[0].extend_to
+
+
+def test_a_job_that_crashes_every_try_ends_failed_with_the_reason(make_worker, enqueue, mocked_aws, settings,
+                                                                  vtest_mp4, messages):
+    aws, _ = mocked_aws
+
+    class Broken:
+        name = "broken"
+
+        def detect(self, frames):
+            raise RuntimeError("CUDA out of memory")
+
+    job = enqueue(vtest_mp4)
+    worker = make_worker(detector=Broken())
+    # Held back for no time, so each try comes round at once.
+    worker._set_visibility = lambda message, seconds: Worker._set_visibility(worker, message, 0)
+    outcomes = [worker.process_batch() for _ in range(settings.queues.max_receive)]
+    assert [(c.errors, c.failed) for c in outcomes] == [(1, 0)] * (settings.queues.max_receive - 1) + [(0, 1)]
+    result = stored_result(aws, settings, job.clip_id)
+    assert result.status == "failed" and "CUDA out of memory" in result.error
+    assert completions(messages)[-1].event == "failed"
+    assert messages("jobs") == [] and messages("dead_letter") == []
+
+
+def test_a_refused_retirement_keeps_the_worker_serving(make_worker, settings):
+    from botocore.exceptions import ClientError
+
+    from worker.lifecycle import Lifecycle
+
+    class RefusedOnce(Lifecycle):
+        calls = 0
+
+        def retire(self):
+            self.calls += 1
+            if self.calls == 1:  # e.g. an Auto Scaling group already at its minimum size
+                raise ClientError({"Error": {"Code": "ValidationError", "Message": "below min size"}},
+                                  "TerminateInstanceInAutoScalingGroup")
+
+    settings.worker.idle_timeout = 2
+    lifecycle = RefusedOnce()
+    ticks = itertools.count()
+    worker = make_worker(lifecycle=lifecycle, clock=lambda: float(next(ticks)))
+    assert worker.run() == "retired"
+    assert lifecycle.calls == 2
+
+
+def test_a_second_stop_signal_hands_the_job_in_hand_back(make_worker, enqueue, mocked_aws, settings, vtest_mp4,
+                                                         messages):
+    from worker.main import Stopped
+
+    aws, _ = mocked_aws
+    worker = None
+
+    class Interrupted:
+        name = "interrupted"
+
+        def detect(self, frames):
+            worker.on_signal()  # first SIGTERM: finish the job...
+            worker.on_signal()  # ...second (a kill is next): hand it back now
+            raise AssertionError("not reached")
+
+    job = enqueue(vtest_mp4)
+    worker = make_worker(detector=Interrupted())
+    with pytest.raises(Stopped):
+        worker.process_batch()
+    assert not worker.holding
+    assert [json.loads(b)["clip_id"] for b in messages("jobs")] == [job.clip_id]  # visible again at once
+    assert aws.s3.list_objects_v2(Bucket=settings.storage.results_bucket)["KeyCount"] == 0

@@ -1,0 +1,116 @@
+"""Uploads and status that survive half-done work: a failed queue send, a lost ledger,
+a missed completion, and client input that disagrees with itself."""
+from __future__ import annotations
+
+import json
+
+from botocore.exceptions import ClientError
+
+from controller.ledger import Ledger
+from controller.resources import resources
+from edgecloud.jobs import Result, new_clip_id, utcnow
+
+
+def meta(clip_id, **extra):
+    return {"device_id": "pi-01", "clip_id": clip_id, "fps": 10.0, "content_type": "video/mp4", **extra}
+
+
+def test_a_failed_job_send_leaves_nothing_behind_so_the_retry_queues_the_job(app, post_clip, vtest_mp4,
+                                                                             jobs_in_queue, mocked_aws, settings):
+    aws, _ = mocked_aws
+    store = resources(app).store
+    clip_id = new_clip_id("pi-01")
+    real_send = store.send_job
+
+    def sqs_down(job):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable", "Message": "down"}}, "SendMessage")
+
+    store.send_job = sqs_down
+    assert post_clip(vtest_mp4, meta(clip_id)).status_code == 503
+    assert aws.s3.list_objects_v2(Bucket=settings.storage.clips_bucket)["KeyCount"] == 0
+    store.send_job = real_send
+    retry = post_clip(vtest_mp4, meta(clip_id))
+    assert retry.status_code == 201 and retry.get_json()["status"] == "queued"
+    assert [j["clip_id"] for j in jobs_in_queue()] == [clip_id]
+
+
+def test_status_of_a_queued_clip_survives_a_lost_ledger(app, client, post_clip, vtest_mp4, tmp_path, mocked_aws,
+                                                        settings):
+    clip_id = new_clip_id("pi-01")
+    assert post_clip(vtest_mp4, meta(clip_id)).status_code == 201
+    fresh = Ledger(tmp_path / "fresh.sqlite3")
+    resources(app).attach(ledger=fresh)  # a controller restarted on a new disk
+    reply = client.get(f"/v1/clips/{clip_id}")
+    assert reply.status_code == 200, reply.get_json()
+    assert reply.get_json()["status"] == "queued"
+    # Followed again: the worker's completion now finds the clip in the ledger.
+    assert fresh.mark_finished(clip_id, "done", utcnow(), processed_by="i-1")
+
+
+def test_status_reads_a_result_in_s3_the_ledger_missed(app, client, post_clip, vtest_mp4):
+    clip_id = new_clip_id("pi-01")
+    post_clip(vtest_mp4, meta(clip_id))
+    resources(app).store.put_result(Result(clip_id=clip_id, processed_by="i-9", detector="hog", labels="person",
+                                           finished_at=utcnow()))  # its completion never reached this ledger
+    status = client.get(f"/v1/clips/{clip_id}").get_json()
+    assert status["status"] == "done" and status["processed_by"] == "i-9"
+    assert status["result"]["labels"] == "person"
+    assert resources(app).ledger.get(clip_id).status == "done"
+
+
+def test_edge_result_with_zoneless_times_never_breaks_status(app, client, post_clip, vtest_mp4, tmp_path):
+    clip_id = new_clip_id("pi-01")
+    result = json.dumps({"clip_id": clip_id, "processed_by": "edge", "detector": "hog",
+                         "finished_at": "2026-11-24T11:35:02", "submitted_at": "2026-11-24T11:35:00"})
+    assert post_clip(vtest_mp4, meta(clip_id), result=result).status_code == 201
+    resources(app).attach(ledger=Ledger(tmp_path / "fresh.sqlite3"))  # status now comes from S3 alone
+    reply = client.get(f"/v1/clips/{clip_id}")
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    assert reply.get_json()["latency_s"] == 2.0
+    assert reply.get_json()["result"]["finished_at"].endswith(("Z", "+00:00"))  # stored with its zone
+
+
+def test_metadata_and_clip_part_disagreeing_on_type_is_refused(post_clip, vtest_mp4, jobs_in_queue):
+    reply = post_clip(vtest_mp4, meta(new_clip_id("pi-01"), content_type="video/h264"), mimetype="video/mp4")
+    assert reply.status_code == 415 and "mismatch" in reply.get_json()["error"]
+    assert jobs_in_queue() == []
+    # A generic part type defers to the metadata.
+    ok = post_clip(vtest_mp4, meta(new_clip_id("pi-01")), mimetype="application/octet-stream")
+    assert ok.status_code == 201
+
+
+def test_a_result_with_nan_is_refused_not_stored_unreadable(client, post_clip, vtest_mp4, jobs_in_queue):
+    clip_id = new_clip_id("pi-01")
+    result = (f'{{"clip_id": "{clip_id}", "processed_by": "edge", "detector": "hog", "summary": {{"person": '
+              '{"max_count": 1, "frames_seen": 1, "best_score": NaN}}}')
+    reply = post_clip(vtest_mp4, meta(clip_id), result=result)
+    assert reply.status_code == 400 and "not valid JSON" in reply.get_json()["error"]
+    assert client.get(f"/v1/clips/{clip_id}").status_code == 404  # nothing half-stored
+
+
+def test_wait_on_a_clip_known_only_to_s3_wakes_when_it_finishes(app, client, post_clip, vtest_mp4, tmp_path):
+    import threading
+
+    clip_id = new_clip_id("pi-01")
+    post_clip(vtest_mp4, meta(clip_id))
+    fresh = Ledger(tmp_path / "fresh.sqlite3")
+    resources(app).attach(ledger=fresh)
+    adopted = threading.Event()
+    real_add = fresh.add
+
+    def add(*args, **kwargs):
+        added = real_add(*args, **kwargs)
+        adopted.set()
+        return added
+
+    fresh.add = add
+
+    def finish():
+        assert adopted.wait(30)
+        fresh.mark_finished(clip_id, "done", utcnow(), processed_by="i-2")
+
+    finisher = threading.Thread(target=finish)
+    finisher.start()
+    status = client.get(f"/v1/clips/{clip_id}?wait=30").get_json()
+    finisher.join()
+    assert status["status"] == "done" and status["processed_by"] == "i-2"
