@@ -70,6 +70,19 @@ def mocked_aws(settings):
         yield aws, ensure_resources(aws, settings)
 
 
+@pytest.fixture
+def controller_app(settings, mocked_aws):
+    """The real controller app on in-process moto (no autoscaler, no workers)."""
+    from controller.app import create_app
+    from controller.resources import resources
+
+    aws, queues = mocked_aws
+    app = create_app(settings, {"TESTING": True})
+    resources(app).attach(aws=aws, queues=queues)
+    yield app
+    resources(app).close()
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     """One embedded moto server for tests that span processes; yields its endpoint URL."""

@@ -7,17 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from controller.app import create_app
-from controller.resources import resources
 
 
 @pytest.fixture
-def app(settings, mocked_aws):
-    aws, queues = mocked_aws
-    app = create_app(settings, {"TESTING": True})
-    resources(app).attach(aws=aws, queues=queues)
-    yield app
-    resources(app).close()
+def app(controller_app):
+    return controller_app
 
 
 @pytest.fixture

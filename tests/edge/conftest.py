@@ -189,19 +189,6 @@ class ServedController:
 
 
 @pytest.fixture
-def controller_app(settings, mocked_aws):
-    """The real controller app on in-process moto (no autoscaler, no workers)."""
-    from controller.app import create_app
-    from controller.resources import resources
-
-    aws, queues = mocked_aws
-    app = create_app(settings, {"TESTING": True})
-    resources(app).attach(aws=aws, queues=queues)
-    yield app
-    resources(app).close()
-
-
-@pytest.fixture
 def serve():
     """serve(app, port=0, hold=None) -> ServedController; all are shut down afterwards."""
     served = []
