@@ -57,19 +57,25 @@ def test_forget_drops_a_half_recorded_clip(ledger):
     assert ledger.add(clip_id, "pi-01", "queued", utcnow()) is True
 
 
-def test_wait_final_wakes_when_another_thread_finishes_the_clip(ledger):
-    clip_id = new_clip_id("pi-01")
-    ledger.add(clip_id, "pi-01", "queued", utcnow())
+def start_waiter(ledger, clip_id, timeout):
+    """A thread blocked in wait_final; returns (thread, results it appends to), once it waits."""
     waiting = threading.Event()
     results = []
 
     def waiter():
         waiting.set()
-        results.append(ledger.wait_final(clip_id, timeout=30))
+        results.append(ledger.wait_final(clip_id, timeout=timeout))
 
     thread = threading.Thread(target=waiter)
     thread.start()
     waiting.wait(5)
+    return thread, results
+
+
+def test_wait_final_wakes_when_another_thread_finishes_the_clip(ledger):
+    clip_id = new_clip_id("pi-01")
+    ledger.add(clip_id, "pi-01", "queued", utcnow())
+    thread, results = start_waiter(ledger, clip_id, timeout=30)
     ledger.mark_finished(clip_id, "failed", utcnow(), error="corrupt")
     thread.join(30)
     assert results and results[0].status == "failed" and results[0].error == "corrupt"
@@ -88,16 +94,7 @@ def test_ledger_survives_a_restart(tmp_path):
 def test_release_waiters_answers_pending_waits(ledger):
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    waiting = threading.Event()
-    results = []
-
-    def waiter():
-        waiting.set()
-        results.append(ledger.wait_final(clip_id, timeout=600))
-
-    thread = threading.Thread(target=waiter)
-    thread.start()
-    waiting.wait(5)
+    thread, results = start_waiter(ledger, clip_id, timeout=600)
     ledger.release_waiters()
     thread.join(30)
     assert not thread.is_alive() and results[0].status == "queued"
