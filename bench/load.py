@@ -22,7 +22,7 @@ from rich.table import Table
 
 from edgecloud.aws import Aws, ensure_resources
 from edgecloud.cli import Context, pass_context
-from edgecloud.localstack import ControllerProcess, EmbeddedAws, local_cloud_settings
+from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, local_cloud_settings
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SEED = {"name": "seed ClassifyCloud (documented)", "clips": 40, "timed_out": 2, "avg_s": 50.0}

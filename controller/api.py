@@ -164,7 +164,7 @@ def clip_status(clip_id: str):
     ledger, store = get_ledger(), get_store()
     row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
     if row is None:
-        result = store.get_result(clip_id)  # S3 is the source of truth; the ledger may be new
+        result = store.results.get(clip_id)  # S3 is the source of truth; the ledger may be new
         if result is not None:
             return jsonify(_from_result(clip_id, device, result))
         stored_at = store.clip_stored_at(clip_id)
@@ -174,7 +174,7 @@ def clip_status(clip_id: str):
         # so its completion (or ?wait=) lands here.
         ledger.add(clip_id, device, "queued", stored_at)
         row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
-    result = store.get_result(clip_id)
+    result = store.results.get(clip_id)
     if result is not None and not row.final:
         # Finished in S3 while the ledger missed the completion (lost, or consumed before it knew the clip).
         ledger.mark_finished(clip_id, result.status, _as_utc(result.finished_at) or utcnow(),

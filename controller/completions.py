@@ -7,7 +7,6 @@ with a ``failed`` result that says so, never silence and never a retry loop.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,9 +17,9 @@ from pydantic import ValidationError
 
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
-from edgecloud.jobs import BadClipId, Completion, Job, Result, parse_clip_id, utcnow
+from edgecloud.jobs import Completion, Result, clip_id_in, utcnow
 
-from .background import BackgroundLoop
+from edgecloud.loops import BackgroundLoop
 from .ledger import Ledger
 from .metrics import Metrics
 from .store import ClipStore
@@ -99,7 +98,7 @@ class CompletionsConsumer(BackgroundLoop):
             return
         error = None
         if completion.event == "failed":
-            result = self.store.get_result(completion.clip_id)
+            result = self.store.results.get(completion.clip_id)
             error = result.error if result else "worker reported failure"
         if self.ledger.mark_finished(completion.clip_id, completion.event, completion.at,
                                      processed_by=completion.processed_by, process_s=completion.process_s,
@@ -113,7 +112,7 @@ class CompletionsConsumer(BackgroundLoop):
         counts = Counts()
         messages = self._receive(self.queues.dead_letter, wait_seconds)
         for message in messages:
-            clip_id = _clip_id_of(message["Body"])
+            clip_id = clip_id_in(message["Body"])
             if clip_id is None:
                 log.error("dead letter without a clip id, dropped: %.200s", message["Body"])
                 counts.malformed += 1
@@ -126,7 +125,7 @@ class CompletionsConsumer(BackgroundLoop):
         return counts
 
     def fail_dead_letter(self, clip_id: str, receives: int) -> None:
-        existing = self.store.get_result(clip_id)
+        existing = self.store.results.get(clip_id)
         if existing is not None:
             self._adopt(existing)
             return
@@ -138,12 +137,10 @@ class CompletionsConsumer(BackgroundLoop):
             processed_by=(row.processed_by if row and row.processed_by else "controller"), detector="none",
             submitted_at=row.submitted_at if row else None, finished_at=now,
         )
-        if not self.store.put_result_if_new(result):
-            existing = self.store.get_result(clip_id)
-            if existing is not None:  # a late worker's result landed since we looked: it stands
-                self._adopt(existing)
-                return
-            self.store.put_result(result)  # what is there is not a result: replace it
+        stored = self.store.results.put_first(result)
+        if stored is not result:  # a late worker's result landed since we looked: it stands
+            self._adopt(stored)
+            return
         self.ledger.mark_finished(clip_id, "failed", now, error=result.error)
         if self.metrics:
             self.metrics.dead_lettered.inc()
@@ -167,16 +164,3 @@ class CompletionsConsumer(BackgroundLoop):
             except Exception:
                 log.exception("completions pass failed; retrying")
                 stop.wait(2.0)
-
-
-def _clip_id_of(body: str) -> Optional[str]:
-    try:
-        return Job.model_validate_json(body).clip_id
-    except ValidationError:
-        pass
-    try:
-        clip_id = json.loads(body).get("clip_id")
-        parse_clip_id(clip_id)
-        return clip_id
-    except (ValueError, AttributeError, BadClipId, TypeError):
-        return None

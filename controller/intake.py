@@ -54,7 +54,7 @@ class Intake:
             return self._count(Accepted(clip_id, known.status, True), "duplicate")
         if self.store.clip_exists(clip_id, content_type):
             # Stored by an earlier controller whose ledger is gone: adopt it, store nothing.
-            earlier = self.store.get_result(clip_id)
+            earlier = self.store.results.get(clip_id)
             status = earlier.status if earlier else "queued"
             self.ledger.add(clip_id, device, status, utcnow(), processed_by=earlier and earlier.processed_by)
             return self._count(Accepted(clip_id, status, True), "duplicate")
@@ -72,7 +72,7 @@ class Intake:
             })
             if result is not None:
                 stored = result.model_copy(update={"submitted_at": result.submitted_at or now})
-                self.store.put_result(stored)
+                self.store.results.put(stored)
                 self.ledger.mark_finished(clip_id, result.status, utcnow(), processed_by="edge",
                                           process_s=result.timings.get("total"), error=result.error)
             else:

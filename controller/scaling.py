@@ -19,7 +19,7 @@ from edgecloud.jobs import utcnow
 
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
 from .fleet import Fleet
-from .background import BackgroundLoop
+from edgecloud.loops import BackgroundLoop
 from .ledger import Ledger
 from .metrics import Metrics
 from .store import ClipStore

@@ -10,35 +10,29 @@ from datetime import datetime
 from typing import BinaryIO, Optional
 
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
-from edgecloud.aws import Aws, Queues
+from edgecloud.aws import Aws, Queues, is_missing
 from edgecloud.config import Settings
-from edgecloud.jobs import CLIP_TYPES, Job, Result, clip_key, result_key, utcnow
+from edgecloud.jobs import CLIP_TYPES, Job, clip_key, utcnow
+from edgecloud.results import ResultStore
 
 log = logging.getLogger(__name__)
 
-_MISSING = {"404", "NoSuchKey", "NotFound"}
-
-
-def _missing(err: ClientError) -> bool:
-    return err.response.get("Error", {}).get("Code") in _MISSING
-
-
 class ClipStore:
-    """Clips and results in S3, jobs in SQS."""
+    """Clips in S3 (results through ``results``), jobs and retire asks in SQS."""
 
     def __init__(self, aws: Aws, queues: Queues, settings: Settings):
         self.aws = aws
         self.queues = queues
         self.clips_bucket = settings.storage.clips_bucket
         self.results_bucket = settings.storage.results_bucket
+        self.results = ResultStore(aws.s3, self.results_bucket)
 
     def clip_exists(self, clip_id: str, content_type: str) -> bool:
         try:
             self.aws.s3.head_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))
         except ClientError as err:
-            if _missing(err):
+            if is_missing(err):
                 return False
             raise
         return True
@@ -49,7 +43,7 @@ class ClipStore:
             try:
                 head = self.aws.s3.head_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, ext))
             except ClientError as err:
-                if _missing(err):
+                if is_missing(err):
                     continue
                 raise
             return head["LastModified"]
@@ -66,41 +60,6 @@ class ClipStore:
             ExtraArgs={"ContentType": content_type, "Metadata": metadata},
         )
         return key
-
-    def put_result(self, result: Result) -> str:
-        key = result_key(result.clip_id)
-        self.aws.s3.put_object(
-            Bucket=self.results_bucket, Key=key, Body=result.model_dump_json().encode(),
-            ContentType="application/json",
-        )
-        return key
-
-    def put_result_if_new(self, result: Result) -> bool:
-        """Write the result only where none is stored (a worker's, written meanwhile, wins); True if written."""
-        try:
-            self.aws.s3.put_object(
-                Bucket=self.results_bucket, Key=result_key(result.clip_id), Body=result.model_dump_json().encode(),
-                ContentType="application/json", IfNoneMatch="*",
-            )
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in {"PreconditionFailed", "ConditionalRequestConflict"}:
-                return False
-            raise
-        return True
-
-    def get_result(self, clip_id: str) -> Optional[Result]:
-        try:
-            body = self.aws.s3.get_object(Bucket=self.results_bucket, Key=result_key(clip_id))["Body"].read()
-        except ClientError as err:
-            if _missing(err):
-                return None
-            raise
-        try:
-            return Result.model_validate_json(body)
-        except ValidationError as err:
-            # Not ours to trust: treated as no result, so a new one may replace it.
-            log.warning("unreadable result for %s ignored: %s", clip_id, err.errors()[0]["msg"])
-            return None
 
     def send_job(self, job: Job) -> str:
         return self.aws.sqs.send_message(QueueUrl=self.queues.jobs, MessageBody=job.model_dump_json())["MessageId"]

@@ -211,8 +211,7 @@ class EdgeAgent:
 
     def _prepare(self, entry: Entry) -> Entry:
         edge = self.settings.edge
-        sends_clip_only = not entry.result or not entry.manifest.get("send_result", True)
-        if not edge.downscale_width or not sends_clip_only or entry.manifest.get("downscaled"):
+        if not edge.downscale_width or entry.carries_result or entry.manifest.get("downscaled"):
             return entry
         from .downscale import downscale
 
@@ -233,6 +232,6 @@ class EdgeAgent:
         return self.spool.replace_clip(entry, smaller, downscaled=True, metadata=metadata)
 
     def _uploaded(self, entry: Entry, body: dict) -> None:
-        if not entry.result or not entry.manifest.get("send_result", True):
+        if not entry.carries_result:
             self.history.note_offload()
             self.watcher.watch(entry.clip_id)

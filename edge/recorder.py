@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.loops import BackgroundLoop
 
 from .camera import Camera, Clip
 
@@ -40,7 +41,7 @@ class RecordedClip:
         return self.triggered_at - timedelta(seconds=self.clip.preroll_s or 0)
 
 
-class Recorder:
+class Recorder(BackgroundLoop):
     """Records a clip per motion event; hands each finished clip to ``on_clip``."""
 
     tick_s = 0.01  # wall seconds between looks at the sensor while recording
@@ -66,17 +67,17 @@ class Recorder:
         self._pending: Optional[tuple[float, datetime]] = None  # (camera time, wall time) of a trigger
         self._motion_since_look = False
         self._last_motion: Optional[tuple[float, datetime]] = None  # (camera time, wall time) of the last edge
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        super().__init__()
+
+    thread_name = "recorder"
+    join_timeout_s = 30  # a clip in progress is finished and kept
 
     # --- public -------------------------------------------------------------
     def start(self) -> "Recorder":
         if self._thread is None:
             self.clip_dir.mkdir(parents=True, exist_ok=True)
             self.sensor.when_motion = self._on_motion
-            self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
-            self._thread.start()
-        return self
+        return super().start()
 
     @property
     def state(self) -> str:
@@ -96,18 +97,15 @@ class Recorder:
     def close(self) -> None:
         """Finish a clip in progress (it is kept), stop listening. Safe twice."""
         self.sensor.when_motion = None
-        self._stop.set()
-        with self._cond:
-            self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(30)
+        self.stop()
         self._set_state(STOPPED)
-
-    def __enter__(self):
-        return self.start()
 
     def __exit__(self, *exc):
         self.close()
+
+    def _wake_for_stop(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
     def __repr__(self) -> str:
         return f"<Recorder {self._state} clips={len(self.clips)} camera={self.camera!r}>"
@@ -132,7 +130,7 @@ class Recorder:
             seen, self._motion_since_look = self._motion_since_look, False
         return seen or bool(self.sensor.motion_detected)
 
-    def _run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
         while not self._stop.is_set():
             with self._cond:
                 self._cond.wait_for(lambda: self._pending is not None or self._stop.is_set())

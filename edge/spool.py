@@ -82,6 +82,12 @@ class Entry:
         return self.manifest.get("result")
 
     @property
+    def carries_result(self) -> bool:
+        """Whether the upload carries the Pi's own result. An escalated clip keeps its Pi
+        result for the record (``send_result: False``) but goes up for the cloud to analyse."""
+        return bool(self.result) and self.manifest.get("send_result", True)
+
+    @property
     def size(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
 

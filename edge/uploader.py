@@ -18,6 +18,7 @@ import requests
 from tenacity import Retrying, before_sleep_log, retry_if_exception_type, wait_random_exponential
 
 from edgecloud.jobs import utcnow
+from edgecloud.loops import BackgroundLoop
 
 from .spool import Entry, Spool
 
@@ -34,7 +35,7 @@ class RejectedUpload(Exception):
     """The controller refused this clip for good."""
 
 
-class Uploader:
+class Uploader(BackgroundLoop):
     """A thread draining ``spool`` to ``controller_url``; see the module docstring."""
 
     def __init__(self, spool: Spool, controller_url: str, *, timeout_s: float = 30, retry_max_s: float = 60,
@@ -53,18 +54,14 @@ class Uploader:
         self.uploaded = 0
         self.session = requests.Session()
         self._wake = threading.Event()
-        self._stop = threading.Event()
         self._busy = False
         self._idle = threading.Condition()
-        self._thread: Optional[threading.Thread] = None
+        super().__init__()
+        self.join_timeout_s = timeout_s + 5  # an upload in flight may take its whole timeout
+
+    thread_name = "uploader"
 
     # --- public -------------------------------------------------------------
-    def start(self) -> "Uploader":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="uploader", daemon=True)
-            self._thread.start()
-        return self
-
     def wake(self) -> None:
         """A new entry is ready: look now rather than at the next poll."""
         self._wake.set()
@@ -98,23 +95,20 @@ class Uploader:
 
     def close(self) -> None:
         """Stop (an upload in flight is abandoned and stays spooled). Safe twice."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(self.timeout_s + 5)
+        self.stop()
         self.session.close()
-
-    def __enter__(self):
-        return self.start()
 
     def __exit__(self, *exc):
         self.close()
+
+    def _wake_for_stop(self) -> None:
+        self._wake.set()
 
     def __repr__(self) -> str:
         return f"<Uploader {self.url} uploaded={self.uploaded} busy={self._busy}>"
 
     # --- internals ------------------------------------------------------------
-    def _run(self) -> None:
+    def run(self, stop: threading.Event) -> None:
         while not self._stop.is_set():
             try:
                 entries = self.pending()
@@ -173,7 +167,7 @@ class Uploader:
         if self.prepare is not None:
             entry = self.prepare(entry)
         form = {"metadata": json.dumps(entry.metadata)}
-        if entry.result and entry.manifest.get("send_result", True):
+        if entry.carries_result:
             form["result"] = json.dumps(entry.result, default=str)
         nbytes = entry.clip_path.stat().st_size
         started = time.monotonic()

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config as BotoConfig
+from botocore.exceptions import ClientError
 
 from .config import AwsSettings, Settings
 
@@ -25,6 +26,24 @@ _BOTO_CONFIG = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, conne
 # later load needs; a received ask hides briefly while its worker retires.
 RETIRE_ASK_RETENTION_S = 60
 RETIRE_ASK_VISIBILITY_S = 10
+
+
+# The codes S3 gives for "no such object": GetObject says NoSuchKey, HeadObject a bare 404.
+_MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+
+# Tags that mark our fleet's instances (set at launch, read by the fleet, teardown and the demo).
+TAG_FLEET = "edgecloud:fleet"
+TAG_ROLE = "edgecloud:role"
+ROLE_WORKER = "worker"
+
+
+def is_missing(err: ClientError) -> bool:
+    """True when an S3 call failed because the object (or key) does not exist."""
+    return err.response.get("Error", {}).get("Code") in _MISSING_CODES
+
+
+def error_code(err: ClientError) -> str:
+    return err.response.get("Error", {}).get("Code", "")
 
 
 class Aws:
@@ -71,6 +90,20 @@ class Aws:
 
     def __repr__(self) -> str:
         return f"<Aws region={self.settings.region} endpoint={self.settings.endpoint_url or 'aws'}>"
+
+
+def fleet_instances(aws: "Aws", fleet_name: str, states=None) -> dict[str, str]:
+    """Instance id -> EC2 state of this fleet's workers, optionally only those in ``states``."""
+    filters = [{"Name": f"tag:{TAG_FLEET}", "Values": [fleet_name]},
+               {"Name": f"tag:{TAG_ROLE}", "Values": [ROLE_WORKER]}]
+    if states:
+        filters.append({"Name": "instance-state-name", "Values": list(states)})
+    found: dict[str, str] = {}
+    for page in aws.ec2.get_paginator("describe_instances").paginate(Filters=filters):
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                found[instance["InstanceId"]] = instance["State"]["Name"]
+    return found
 
 
 class Queues:

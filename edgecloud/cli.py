@@ -14,14 +14,14 @@ from .config import ConfigError, Settings, load
 
 # name -> ("module:attribute" of a click command or group, one-line help).
 SUBCOMMANDS = {
-    "demo": ("edgecloud.demo:demo", "Whole pipeline end to end on embedded AWS."),
-    "edge": ("edge.cli:edge", "The Raspberry Pi agent."),
-    "controller": ("controller.cli:controller", "The API, autoscaler and results consumer."),
-    "worker": ("worker.cli:worker", "A cloud worker that processes queued clips."),
-    "simulate": ("controller.simulate.cli:simulate", "Compare autoscaling policies on a trace."),
-    "infra": ("infra.cli:infra", "Deploy the AWS stack (CloudFormation)."),
-    "bench": ("bench.cli:bench", "Benchmarks, each measured side by side."),
-    "eval": ("bench.evaluate:evaluate", "Accuracy / speed trade-off of detectors."),
+    "demo": ("edgecloud.wiring.demo:demo", "Whole pipeline end to end on embedded AWS."),
+    "edge": ("edgecloud.edge.cli:edge", "The Raspberry Pi agent."),
+    "controller": ("edgecloud.controller.cli:controller", "The API, autoscaler and results consumer."),
+    "worker": ("edgecloud.worker.cli:worker", "A cloud worker that processes queued clips."),
+    "simulate": ("edgecloud.controller.simulate.cli:simulate", "Compare autoscaling policies on a trace."),
+    "infra": ("edgecloud.infra.cli:infra", "Deploy the AWS stack (CloudFormation)."),
+    "bench": ("edgecloud.bench.cli:bench", "Benchmarks, each measured side by side."),
+    "eval": ("edgecloud.bench.evaluate:evaluate", "Accuracy / speed trade-off of detectors."),
     "config": ("edgecloud.cli:config_group", "Inspect settings."),
 }
 

@@ -7,6 +7,7 @@ reaches a key or a path unchecked.
 """
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import datetime, timezone
@@ -48,6 +49,17 @@ def parse_clip_id(clip_id: str) -> tuple[datetime, str]:
         microsecond=int(t[15:18]) * 1000, tzinfo=timezone.utc
     )
     return when, m["device"]
+
+
+def clip_id_in(body: str) -> Optional[str]:
+    """The valid clip id a message body names (a job, a completion, a dead letter), even
+    when the rest of the message is malformed; None when it names none."""
+    try:
+        clip_id = json.loads(body).get("clip_id")
+        parse_clip_id(clip_id)
+    except (ValueError, AttributeError, TypeError):  # BadClipId and JSONDecodeError are ValueErrors
+        return None
+    return clip_id
 
 
 def _prefix(kind: str, clip_id: str) -> str:

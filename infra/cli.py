@@ -19,7 +19,7 @@ from edgecloud.aws import Aws
 from edgecloud.cli import Context, pass_context
 from edgecloud.config import dump
 
-from .deploy import Stack, StackEvent, bucket_object_count, empty_bucket, fleet_instances, terminate_fleet
+from .deploy import Stack, StackEvent, bucket_object_count, empty_bucket, fleet_worker_ids, terminate_fleet
 from .params import (InfraError, complete_network, parse_param_overrides, settings_from_outputs,
                      stack_parameters, template_body, template_defaults)
 
@@ -111,7 +111,7 @@ def down(obj: Context, stack_name, force, poll_seconds):
             listing = ", ".join(f"{b} ({n} objects)" for b, n in full.items())
             raise InfraError(f"refusing to delete stack {stack.name}: buckets not empty: {listing}. "
                              "Copy what you need, then run again with --force to delete every object version.")
-        workers = fleet_instances(stack.aws, outputs["FleetName"]) if outputs.get("FleetName") else []
+        workers = fleet_worker_ids(stack.aws, outputs["FleetName"]) if outputs.get("FleetName") else []
         if workers and not force:
             raise InfraError(f"refusing to delete stack {stack.name}: {len(workers)} worker(s) still up "
                              f"({', '.join(workers)}). Wait for them to retire, or run again with --force "

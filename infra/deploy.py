@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Optional
 
 from botocore.exceptions import ClientError
 
-from edgecloud.aws import Aws
+from edgecloud.aws import Aws, fleet_instances
 
 from .params import InfraError
 
@@ -234,18 +234,9 @@ def empty_bucket(aws: Aws, bucket: str) -> int:
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 
 
-def fleet_instances(aws: Aws, fleet_name: str) -> list[str]:
+def fleet_worker_ids(aws: Aws, fleet_name: str) -> list[str]:
     """Ids of this fleet's workers that are not terminated (they hold the stack's security group)."""
-    ids = []
-    pages = aws.ec2.get_paginator("describe_instances").paginate(Filters=[
-        {"Name": "tag:edgecloud:fleet", "Values": [fleet_name]},
-        {"Name": "tag:edgecloud:role", "Values": ["worker"]},
-        {"Name": "instance-state-name", "Values": LIVE_STATES},
-    ])
-    for page in pages:
-        for reservation in page["Reservations"]:
-            ids += [i["InstanceId"] for i in reservation["Instances"]]
-    return sorted(ids)
+    return sorted(fleet_instances(aws, fleet_name, LIVE_STATES))
 
 
 def terminate_fleet(aws: Aws, instance_ids: list[str], timeout: float = 900) -> None:

@@ -73,8 +73,8 @@ def mocked_aws(settings):
 @pytest.fixture
 def controller_app(settings, mocked_aws):
     """The real controller app on in-process moto (no autoscaler, no workers)."""
-    from controller.app import create_app
-    from controller.resources import resources
+    from edgecloud.controller.app import create_app
+    from edgecloud.controller.resources import resources
 
     aws, queues = mocked_aws
     app = create_app(settings, {"TESTING": True})

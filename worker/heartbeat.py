@@ -5,10 +5,12 @@ import logging
 import threading
 from typing import Callable, Optional
 
+from edgecloud.loops import BackgroundLoop
+
 log = logging.getLogger(__name__)
 
 
-class Heartbeat:
+class Heartbeat(BackgroundLoop):
     """Every ``every`` seconds, set the message's visibility to ``extend_to`` seconds from now.
 
     A context manager: the beats run in a thread between ``__enter__`` and
@@ -24,8 +26,10 @@ class Heartbeat:
         self.extend_to = extend_to
         self.on_beat = on_beat
         self.beats = 0
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        super().__init__()
+
+    thread_name = "heartbeat"
+    join_timeout_s = None  # a beat in flight finishes before the job is let go
 
     def beat(self) -> None:
         self.sqs.change_message_visibility(
@@ -34,20 +38,9 @@ class Heartbeat:
         if self.on_beat:
             self.on_beat(self.beats)
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.every):
             try:
                 self.beat()
             except Exception:  # a missed beat is survivable; the next one may land
                 log.warning("visibility heartbeat failed", exc_info=True)
-
-    def __enter__(self) -> "Heartbeat":
-        self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None

@@ -2,13 +2,12 @@
 
 ``process_batch()`` handles at most one message and returns counts, so tests
 drive the worker step by step with no threads or sleeps; ``run()`` loops it
-and applies the retirement rule (``worker.retirement``). Scale-in: when a poll
+and applies the retirement rule (``edgecloud.retirement``). Scale-in: when a poll
 finds no job, an idle worker the rule would let go on request takes one of the
 controller's asks from the retire queue (if any) and retires.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -22,10 +21,11 @@ from pydantic import ValidationError
 
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
-from edgecloud.jobs import BadClipId, Completion, Job, Result, parse_clip_id, result_key
+from edgecloud.jobs import Completion, Job, Result, clip_id_in, result_key
+from edgecloud.results import ResultStore
 
 from . import lifecycle as lifecycles
-from . import retirement
+from edgecloud import retirement
 from .heartbeat import Heartbeat
 from .process import failed_result, process_job
 
@@ -62,6 +62,7 @@ class Worker:
         self.settings = settings
         self.aws = aws or Aws(settings.aws)
         self.queues = queues or Queues(self.aws, settings)
+        self.results = ResultStore(self.aws.s3, settings.storage.results_bucket)
         self._detector = detector
         self.instance_id = instance_id
         self.processed_by = instance_id or f"local-{socket.gethostname()}-{os.getpid()}"
@@ -144,7 +145,7 @@ class Worker:
             job = Job.model_validate_json(message["Body"])
         except ValidationError as err:
             return self._malformed(message, err)
-        existing = self._existing_result(job.clip_id)
+        existing = self.results.get(job.clip_id)
         if existing is not None:
             # Delivered twice: the first result stands, byte for byte.
             log.info("clip %s already has a result (%s); not processing again", job.clip_id, existing.status)
@@ -161,7 +162,7 @@ class Worker:
                            every=min(self.settings.worker.heartbeat_seconds, visibility / 2),
                            extend_to=visibility):
                 result = process_job(job, self.aws, self.detector, self.settings.detector, self.processed_by)
-            result = self._store(result)
+            result = self.results.put_first(result)
             self._complete(result, process_s=round(time.perf_counter() - began, 3))
             self._delete(message)
         finally:
@@ -174,7 +175,7 @@ class Worker:
         """On a job's last allowed try, end it with a failed result that names the error (the
         dead-letter queue's result could only guess why); None when it may be tried again."""
         tries = _receive_count(message)
-        clip_id = _readable_clip_id(message["Body"])
+        clip_id = clip_id_in(message["Body"])
         if tries < self.settings.queues.max_receive or clip_id is None:
             return None
         log.exception("clip %s failed on try %d of %d; giving up", clip_id, tries, self.settings.queues.max_receive)
@@ -183,7 +184,7 @@ class Worker:
         except ValidationError:
             job = clip_id
         try:
-            result = self._store(failed_result(job, f"failed {tries} times; last error: "
+            result = self.results.put_first(failed_result(job, f"failed {tries} times; last error: "
                                                f"{type(err).__name__}: {err}", self.processed_by))
             self._complete(result, process_s=None)
             self._delete(message)
@@ -193,45 +194,17 @@ class Worker:
         return "failed"
 
     def _malformed(self, message: dict, err: ValidationError) -> str:
-        clip_id = _readable_clip_id(message["Body"])
+        clip_id = clip_id_in(message["Body"])
         if clip_id is None:
             log.error("dropping a job that names no valid clip: %.200s", message["Body"])
-        elif self._existing_result(clip_id) is None:
-            result = self._store(failed_result(clip_id, f"malformed job message: {err.errors()[0]['msg']}",
+        elif self.results.get(clip_id) is None:
+            result = self.results.put_first(failed_result(clip_id, f"malformed job message: {err.errors()[0]['msg']}",
                                                self.processed_by))
             self._complete(result, process_s=None)
         self._delete(message)
         return "malformed"
 
     # -- AWS --------------------------------------------------------------------
-
-    def _existing_result(self, clip_id: str) -> Optional[Result]:
-        try:
-            body = self.aws.s3.get_object(Bucket=self.settings.storage.results_bucket, Key=result_key(clip_id))
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return None
-            raise
-        try:
-            return Result.model_validate_json(body["Body"].read())
-        except ValidationError:
-            log.warning("unreadable result for %s ignored", clip_id)
-            return None
-
-    def _store(self, result: Result) -> Result:
-        """Write the result unless one exists (first write wins); returns the one stored."""
-        put = dict(Bucket=self.settings.storage.results_bucket, Key=result_key(result.clip_id),
-                   Body=result.model_dump_json().encode(), ContentType="application/json")
-        try:
-            self.aws.s3.put_object(**put, IfNoneMatch="*")
-        except ClientError as err:
-            if err.response.get("Error", {}).get("Code") not in {"PreconditionFailed", "ConditionalRequestConflict"}:
-                raise
-            existing = self._existing_result(result.clip_id)
-            if existing is not None:
-                return existing
-            self.aws.s3.put_object(**put)  # what was there is not a result: replace it
-        return result
 
     def _complete(self, result: Result, process_s: Optional[float]) -> None:
         self._send(Completion(event=result.status, clip_id=result.clip_id, processed_by=result.processed_by,
@@ -329,12 +302,3 @@ class Worker:
 
 def _receive_count(message: dict) -> int:
     return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-
-
-def _readable_clip_id(body: str) -> Optional[str]:
-    try:
-        clip_id = json.loads(body).get("clip_id")
-        parse_clip_id(clip_id)
-        return clip_id
-    except (ValueError, AttributeError, TypeError, BadClipId):
-        return None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from edgecloud.aws import Aws
+from edgecloud.aws import Aws, is_missing
 from edgecloud.config import DetectorSettings
 from edgecloud.jobs import CLIP_TYPES, Job, Result, utcnow
 
@@ -45,7 +45,7 @@ def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, proces
         try:
             aws.s3.download_file(job.bucket, job.key, str(path))
         except ClientError as err:
-            if err.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            if is_missing(err):
                 return failed_result(job, f"clip s3://{job.bucket}/{job.key} not found", processed_by, detector.name)
             raise
         download_s = time.perf_counter() - began

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import abc
 
-from edgecloud.aws import Aws
+from edgecloud.aws import ROLE_WORKER, TAG_FLEET, TAG_ROLE, Aws, fleet_instances
 from edgecloud.config import Settings
 
-TAG_FLEET = "edgecloud:fleet"
-TAG_ROLE = "edgecloud:role"
-ROLE_WORKER = "worker"
 LIVE_STATES = ("pending", "running")
 
 
@@ -26,17 +23,7 @@ def tag_specifications(fleet_name: str, resources=("instance", "volume")) -> lis
 
 def describe_workers(aws: Aws, fleet_name: str) -> dict[str, str]:
     """Instance id -> state of this fleet's live (pending/running) workers, from EC2."""
-    paginator = aws.ec2.get_paginator("describe_instances")
-    found: dict[str, str] = {}
-    for page in paginator.paginate(Filters=[
-        {"Name": f"tag:{TAG_FLEET}", "Values": [fleet_name]},
-        {"Name": f"tag:{TAG_ROLE}", "Values": [ROLE_WORKER]},
-        {"Name": "instance-state-name", "Values": list(LIVE_STATES)},
-    ]):
-        for reservation in page["Reservations"]:
-            for instance in reservation["Instances"]:
-                found[instance["InstanceId"]] = instance["State"]["Name"]
-    return found
+    return fleet_instances(aws, fleet_name, LIVE_STATES)
 
 
 class Fleet(abc.ABC):

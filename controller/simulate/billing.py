@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from worker.retirement import EC2_MINIMUM_BILLED_S
+from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 
 # c6i.large on-demand, us-east-1, USD per hour.
 DEFAULT_HOURLY_PRICE = 0.085

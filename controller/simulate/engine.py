@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from controller.autoscaler import Observation, arrival_rate
+from edgecloud.controller.autoscaler import Observation, arrival_rate
 from edgecloud.aws import RETIRE_ASK_RETENTION_S
 from edgecloud.config import AutoscalerSettings
-from worker.retirement import EC2_MINIMUM_BILLED_S
+from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 
 from .billing import billed_seconds
 from .policies import SimPolicy

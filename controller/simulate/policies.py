@@ -20,9 +20,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from controller.autoscaler import Observation, decide, retire_asks
+from edgecloud.controller.autoscaler import Observation, decide, retire_asks
 from edgecloud.config import AutoscalerSettings, WorkerSettings
-from worker.retirement import Asked, IdleTimeout, RetirementPolicy, from_settings
+from edgecloud.retirement import Asked, IdleTimeout, RetirementPolicy, from_settings
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def default(scaler: AutoscalerSettings, worker: WorkerSettings) -> SimPolicy:
         return Action(decide(obs, scaler), ask=retire_asks(obs, scaler))
 
     return SimPolicy("default", tick, from_settings(worker), float(worker.wait_seconds),
-                     "controller.autoscaler (asks surplus workers to leave) + worker.retirement")
+                     "controller.autoscaler (asks surplus workers to leave) + edgecloud.retirement")
 
 
 def default_idle_only(scaler: AutoscalerSettings, worker: WorkerSettings) -> SimPolicy:

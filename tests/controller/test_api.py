@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from controller.resources import resources
+from edgecloud.controller.resources import resources
 from edgecloud.jobs import Job, Result, clip_key, new_clip_id, result_key, utcnow
 
 
@@ -89,7 +89,7 @@ def test_reupload_is_idempotent(client, post_clip, vtest_mp4, jobs_in_queue, moc
 
 def test_reupload_after_ledger_loss_is_still_a_duplicate(app, post_clip, vtest_mp4, jobs_in_queue, settings,
                                                          tmp_path):
-    from controller.ledger import Ledger
+    from edgecloud.controller.ledger import Ledger
 
     clip_id = new_clip_id("pi-01")
     assert post_clip(vtest_mp4, meta(clip_id)).get_json()["duplicate"] is False
@@ -158,7 +158,7 @@ def test_bad_uploads_are_refused_clearly(client, post_clip, vtest_mp4, jobs_in_q
 
 
 def test_too_big_clip_is_refused_with_413(settings, mocked_aws, vtest_mp4, jobs_in_queue):
-    from controller.app import create_app
+    from edgecloud.controller.app import create_app
 
     aws, queues = mocked_aws
     settings.controller.max_clip_mb = 0.05  # vtest-5s.mp4 is larger than 50 KiB
@@ -186,7 +186,7 @@ def test_status_errors(client, path, status):
 
 def test_status_falls_back_to_the_result_in_s3(client, app):
     clip_id = new_clip_id("pi-03")
-    resources(app).store.put_result(edge_result(clip_id, submitted_at=utcnow() - timedelta(seconds=4)))
+    resources(app).store.results.put(edge_result(clip_id, submitted_at=utcnow() - timedelta(seconds=4)))
     status = client.get(f"/v1/clips/{clip_id}").get_json()
     assert status["status"] == "done" and status["device"] == "pi-03"
     assert status["latency_s"] >= 4 and status["result"]["clip_id"] == clip_id
@@ -196,7 +196,7 @@ def test_wait_returns_once_the_clip_is_done(client, post_clip, app, vtest_mp4):
     clip_id = new_clip_id("pi-01")
     post_clip(vtest_mp4, meta(clip_id))
     ledger, store = resources(app).ledger, resources(app).store
-    store.put_result(edge_result(clip_id).model_copy(update={"processed_by": "i-0123"}))
+    store.results.put(edge_result(clip_id).model_copy(update={"processed_by": "i-0123"}))
 
     def finish():
         ledger.mark_finished(clip_id, "done", utcnow(), processed_by="i-0123", process_s=1.0)

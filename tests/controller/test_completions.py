@@ -5,9 +5,9 @@ from datetime import timedelta
 
 import pytest
 
-from controller.completions import CompletionsConsumer
-from controller.ledger import Ledger
-from controller.store import ClipStore
+from edgecloud.controller.completions import CompletionsConsumer
+from edgecloud.controller.ledger import Ledger
+from edgecloud.controller.store import ClipStore
 from edgecloud.jobs import Completion, Job, Result, new_clip_id, utcnow
 
 
@@ -57,7 +57,7 @@ def test_failed_completion_records_the_results_error(parts):
     aws, queues, ledger, store, consumer = parts
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    store.put_result(Result(clip_id=clip_id, status="failed", error="clip has no decodable frames",
+    store.results.put(Result(clip_id=clip_id, status="failed", error="clip has no decodable frames",
                             processed_by="i-2", detector="hog"))
     send(aws, queues.completions, Completion(event="failed", clip_id=clip_id, processed_by="i-2"))
     assert consumer.poll_once().failed == 1
@@ -89,7 +89,7 @@ def test_dead_lettered_job_ends_with_a_failed_result(parts, settings):
 
     counts = consumer.drain_dead_letters()
     assert (counts.dead_lettered, counts.deleted) == (1, 1)
-    result = store.get_result(clip_id)
+    result = store.results.get(clip_id)
     assert result.status == "failed"
     assert result.error.startswith(f"dead-lettered after {settings.queues.max_receive} receives: ")
     row = ledger.get(clip_id)
@@ -101,11 +101,11 @@ def test_dead_letter_keeps_a_result_a_worker_already_wrote(parts, settings):
     aws, queues, ledger, store, consumer = parts
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    store.put_result(Result(clip_id=clip_id, processed_by="i-3", detector="hog", labels="person",
+    store.results.put(Result(clip_id=clip_id, processed_by="i-3", detector="hog", labels="person",
                             finished_at=utcnow()))
     dead_letter(aws, queues, settings, make_job(settings, clip_id))
     assert consumer.drain_dead_letters().dead_lettered == 1
-    assert store.get_result(clip_id).labels == "person"
+    assert store.results.get(clip_id).labels == "person"
     assert ledger.get(clip_id).status == "done"
 
 
@@ -126,18 +126,18 @@ def test_dead_letter_never_overwrites_a_result_a_late_worker_writes_meanwhile(pa
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
     dead_letter(aws, queues, settings, make_job(settings, clip_id))
-    real_get = store.get_result
+    real_get = store.results.get
     looks = []
 
     def worker_writes_just_after_the_first_look(cid):
         seen = real_get(cid)
         if not looks:
-            store.put_result(Result(clip_id=cid, processed_by="i-late", detector="hog", labels="person",
+            store.results.put(Result(clip_id=cid, processed_by="i-late", detector="hog", labels="person",
                                     finished_at=utcnow()))
         looks.append(seen)
         return seen
 
-    store.get_result = worker_writes_just_after_the_first_look
+    store.results.get = worker_writes_just_after_the_first_look
     assert consumer.drain_dead_letters().dead_lettered == 1
     assert real_get(clip_id).labels == "person" and real_get(clip_id).processed_by == "i-late"
     assert ledger.get(clip_id).status == "done"
@@ -164,7 +164,7 @@ def test_a_crash_between_the_failed_result_and_the_ledger_is_healed_by_redeliver
     with pytest.raises(RuntimeError):
         consumer.drain_dead_letters()
     ledger.mark_finished = real_mark
-    assert store.get_result(clip_id).status == "failed" and ledger.get(clip_id).status == "queued"
+    assert store.results.get(clip_id).status == "failed" and ledger.get(clip_id).status == "queued"
     # The dead letter was not deleted: it comes back after its visibility timeout.
     assert queue_size(aws, queues.dead_letter) == 1
     aws.sqs.change_message_visibility(QueueUrl=queues.dead_letter, ReceiptHandle=received[0]["ReceiptHandle"],

@@ -9,12 +9,12 @@ import pytest
 import yaml
 from botocore.stub import ANY, Stubber
 
-from controller.fleet import create_fleet
-from controller.fleet.asg import AsgFleet
-from controller.fleet.ec2 import Ec2Fleet
-from controller.fleet.local import LocalFleet
+from edgecloud.controller.fleet import create_fleet
+from edgecloud.controller.fleet.asg import AsgFleet
+from edgecloud.controller.fleet.ec2 import Ec2Fleet
+from edgecloud.controller.fleet.local import LocalFleet
 from edgecloud.config import ConfigError
-from worker.lifecycle import AsgLifecycle
+from edgecloud.worker.lifecycle import AsgLifecycle
 
 # Stands in for `edgecloud worker run` where moto is in-process (a child could not reach it).
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from controller.ledger import Ledger
+from edgecloud.controller.ledger import Ledger
 from edgecloud.jobs import new_clip_id, utcnow
 
 

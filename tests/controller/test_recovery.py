@@ -6,8 +6,8 @@ import json
 
 from botocore.exceptions import ClientError
 
-from controller.ledger import Ledger
-from controller.resources import resources
+from edgecloud.controller.ledger import Ledger
+from edgecloud.controller.resources import resources
 from edgecloud.jobs import Result, new_clip_id, utcnow
 
 
@@ -50,7 +50,7 @@ def test_status_of_a_queued_clip_survives_a_lost_ledger(app, client, post_clip, 
 def test_status_reads_a_result_in_s3_the_ledger_missed(app, client, post_clip, vtest_mp4):
     clip_id = new_clip_id("pi-01")
     post_clip(vtest_mp4, meta(clip_id))
-    resources(app).store.put_result(Result(clip_id=clip_id, processed_by="i-9", detector="hog", labels="person",
+    resources(app).store.results.put(Result(clip_id=clip_id, processed_by="i-9", detector="hog", labels="person",
                                            finished_at=utcnow()))  # its completion never reached this ledger
     status = client.get(f"/v1/clips/{clip_id}").get_json()
     assert status["status"] == "done" and status["processed_by"] == "i-9"

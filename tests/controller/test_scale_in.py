@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from controller.fleet.ec2 import Ec2Fleet
-from controller.ledger import Ledger
-from controller.metrics import Metrics
-from controller.scaling import ScalingLoop
-from controller.store import ClipStore
+from edgecloud.controller.fleet.ec2 import Ec2Fleet
+from edgecloud.controller.ledger import Ledger
+from edgecloud.controller.metrics import Metrics
+from edgecloud.controller.scaling import ScalingLoop
+from edgecloud.controller.store import ClipStore
 
 
 @pytest.fixture

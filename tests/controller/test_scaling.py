@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from controller.autoscaler import Observation
-from controller.fleet.ec2 import Ec2Fleet
-from controller.ledger import Ledger
-from controller.scaling import ScalingLoop
-from controller.store import ClipStore
+from edgecloud.controller.autoscaler import Observation
+from edgecloud.controller.fleet.ec2 import Ec2Fleet
+from edgecloud.controller.ledger import Ledger
+from edgecloud.controller.scaling import ScalingLoop
+from edgecloud.controller.store import ClipStore
 from edgecloud.jobs import new_clip_id, utcnow
 
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace as D
 import pytest
 from click.testing import CliRunner
 
-from bench.detect import agrees
-from bench.footage import cut_clips
-from bench.metrics import Tally, iou, match_frame
+from edgecloud.bench.detect import agrees
+from edgecloud.bench.footage import cut_clips
+from edgecloud.bench.metrics import Tally, iou, match_frame
 from edgecloud.cli import cli
 from edgecloud.video import open_clip
 
@@ -70,17 +70,17 @@ def test_bench_detect_command(tmp_path, vtest_mp4):
 
 
 def test_bench_detect_says_when_weights_are_random(tmp_path, vtest_mp4, monkeypatch):
-    import bench.models
+    from edgecloud.bench import models as bench_models
     from edgecloud.detect import DetectorUnavailable
 
-    real = bench.models.create_detector
+    real = bench_models.create_detector
 
     def offline(settings):
         if settings.pretrained:
             raise DetectorUnavailable("trained weights for torchvision:ssdlite320_mobilenet_v3_large are not in the cache")
         return real(settings)
 
-    monkeypatch.setattr(bench.models, "create_detector", offline)
+    monkeypatch.setattr(bench_models, "create_detector", offline)
     out = tmp_path / "bench.json"
     result = CliRunner().invoke(cli, ["bench", "detect", "--video", str(vtest_mp4), "--clip-seconds", "1",
                                       "--limit-clips", "1", "--no-naive", "--json", str(out),

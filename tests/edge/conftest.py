@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from edge.camera.file import FileCamera
-from edge.sensor import create_motion_sensor, wait_until_sampling
+from edgecloud.edge.camera.file import FileCamera
+from edgecloud.edge.sensor import create_motion_sensor, wait_until_sampling
 
 SPEED = 10.0  # video seconds per wall second: an 8 s motion takes 0.8 s
 

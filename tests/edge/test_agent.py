@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from edge.agent import EdgeAgent
-from edge.scheduler import BusyOffload
-from edge.simulate import trigger_event
+from edgecloud.edge.agent import EdgeAgent
+from edgecloud.edge.scheduler import BusyOffload
+from edgecloud.edge.simulate import trigger_event
 from edgecloud.jobs import LabelSummary, Result
 
 from .conftest import free_port, stored_clip_keys
@@ -113,8 +113,8 @@ def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(agent_
     import shutil
     import threading
 
-    from edge.camera.file import _ClipWriter
-    from edge.spool import Spool
+    from edgecloud.edge.camera.file import _ClipWriter
+    from edgecloud.edge.spool import Spool
     from edgecloud.jobs import new_clip_id
 
     agent_settings.edge.controller_url = f"http://127.0.0.1:{free_port()}"  # down: the spool keeps everything
@@ -158,7 +158,7 @@ def test_a_clip_the_full_disk_could_not_spool_does_not_linger_in_the_recording_d
                                                                                    monkeypatch, caplog):
     import errno
 
-    from edge import spool as spool_module
+    from edgecloud.edge import spool as spool_module
 
     def always_full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -7,9 +7,9 @@ import av
 import numpy as np
 import pytest
 
-from edge.camera import CameraError, create_camera
-from edge.camera.file import FileCamera
-from edge.camera.picam import Picamera2Camera
+from edgecloud.edge.camera import CameraError, create_camera
+from edgecloud.edge.camera.file import FileCamera
+from edgecloud.edge.camera.picam import Picamera2Camera
 
 from .conftest import first_frame, source_frame
 
@@ -96,7 +96,7 @@ def test_camera_choice_argument_then_config_then_fallback(settings, vtest_avi, f
 
 
 def test_camera_auto_off_the_pi_warns_and_plays_the_file(settings, vtest_avi, monkeypatch, caplog):
-    monkeypatch.setattr("edge.camera.picamera2_available", lambda: False)
+    monkeypatch.setattr("edgecloud.edge.camera.picamera2_available", lambda: False)
     with pytest.raises(CameraError, match="picamera2"):
         create_camera(settings.edge)
     settings.edge.video = vtest_avi

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.wsgi import get_input_stream
 
-from edge.install import UNIT_TEMPLATE
-from edge.stats import StatsStore
+from edgecloud.edge.install import UNIT_TEMPLATE
+from edgecloud.edge.stats import StatsStore
 from edgecloud.cli import cli
 
 
@@ -62,7 +62,7 @@ def test_install_writes_a_unit_and_config_and_enables_the_service(run_cli, tmp_p
 
 
 def test_install_refuses_root():
-    from edge.install import install
+    from edgecloud.edge.install import install
     from edgecloud.config import Settings
 
     with pytest.raises(ValueError, match="root"):
@@ -71,7 +71,7 @@ def test_install_refuses_root():
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_the_unit_passes_systemd_analyze(tmp_path):
-    from edge.install import render_unit
+    from edgecloud.edge.install import render_unit
 
     unit = tmp_path / "edgecloud-edge.service"
     unit.write_text(render_unit("edgecloud", exec_start=shutil.which("true")))

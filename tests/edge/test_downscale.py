@@ -4,10 +4,10 @@ from __future__ import annotations
 import av
 import pytest
 
-from edge.agent import EdgeAgent
-from edge.downscale import downscale
-from edge.scheduler import Policy
-from edge.simulate import trigger_event
+from edgecloud.edge.agent import EdgeAgent
+from edgecloud.edge.downscale import downscale
+from edgecloud.edge.scheduler import Policy
+from edgecloud.edge.simulate import trigger_event
 
 
 def test_downscale_shrinks_the_clip_and_keeps_its_timestamps(vtest_mp4, tmp_path):

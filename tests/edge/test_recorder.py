@@ -6,8 +6,8 @@ import threading
 import numpy as np
 import pytest
 
-from edge.camera.file import _ClipWriter
-from edge.recorder import Recorder
+from edgecloud.edge.camera.file import _ClipWriter
+from edgecloud.edge.recorder import Recorder
 
 from .conftest import first_frame, source_frame
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import threading
 
-from edge.results import ResultWatcher
-from edge.scheduler import PRIOR_TURNAROUND_S, History
+from edgecloud.edge.results import ResultWatcher
+from edgecloud.edge.scheduler import PRIOR_TURNAROUND_S, History
 
 
 def test_a_controller_with_no_recent_turnaround_no_longer_weighs_on_placement(serve):

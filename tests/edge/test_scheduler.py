@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from edge.scheduler import (PRIOR_TURNAROUND_S, BusyOffload, EscalateUncertain, FastestFinish, History, Situation,
+from edgecloud.edge.scheduler import (PRIOR_TURNAROUND_S, BusyOffload, EscalateUncertain, FastestFinish, History, Situation,
                             create_policy)
-from edge.stats import ClipRecord
+from edgecloud.edge.stats import ClipRecord
 from edgecloud.jobs import LabelSummary, Result
 
 MB = 1_000_000

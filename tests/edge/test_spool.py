@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from edge import spool as spool_module
-from edge.spool import Spool, SpoolFull
+from edgecloud.edge import spool as spool_module
+from edgecloud.edge.spool import Spool, SpoolFull
 from edgecloud.jobs import new_clip_id
 
 

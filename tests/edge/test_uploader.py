@@ -11,9 +11,9 @@ import threading
 import pytest
 from werkzeug.wsgi import get_input_stream
 
-from edge.spool import Spool
-from edge.stats import StatsStore
-from edge.uploader import Uploader
+from edgecloud.edge.spool import Spool
+from edgecloud.edge.stats import StatsStore
+from edgecloud.edge.uploader import Uploader
 from edgecloud.jobs import new_clip_id
 
 from .conftest import stored_clip_keys

@@ -6,7 +6,7 @@ import warnings
 import pytest
 
 from edgecloud.aws import Aws
-from infra.policies import load_template
+from edgecloud.infra.policies import load_template
 
 
 @pytest.fixture(scope="session")

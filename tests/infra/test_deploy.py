@@ -7,8 +7,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from edgecloud.aws import Aws
-from infra.deploy import Stack
-from infra.params import InfraError
+from edgecloud.infra.deploy import Stack
+from edgecloud.infra.params import InfraError
 
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/ec/0f0e"
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.policies import WHY, role_statements
+from edgecloud.infra.policies import WHY, role_statements
 
 # Actions AWS offers no resource-level permissions for: "*" is the only resource they accept.
 NO_RESOURCE_LEVEL = {"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"}

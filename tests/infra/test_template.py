@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from edgecloud.config import from_dict
-from infra.deploy import Stack
-from infra.params import TEMPLATE_PATH, complete_network, stack_parameters, template_body, template_defaults
+from edgecloud.infra.deploy import Stack
+from edgecloud.infra.params import TEMPLATE_PATH, complete_network, stack_parameters, template_body, template_defaults
 
 
 def _cfn_lint() -> str | None:

@@ -22,7 +22,7 @@ def test_load_bench_round_trips_every_clip(tmp_path, vtest_mp4):
 
 
 def test_summary_counts_unfinished_trips_as_timed_out():
-    from bench.load import summarise
+    from edgecloud.bench.load import summarise
 
     trips = [
         {"clip_id": "a", "status": "done", "upload_s": 0.2, "round_trip_s": 2.0},

@@ -8,9 +8,9 @@ import pytest
 import requests
 
 from edgecloud.aws import Aws
-from edgecloud.demo import fleet_counts, wait_retired
+from edgecloud.wiring.demo import fleet_counts, wait_retired
 from edgecloud.jobs import new_clip_id, result_key, utcnow
-from edgecloud.localstack import ControllerProcess
+from edgecloud.wiring.localcloud import ControllerProcess
 
 pytestmark = pytest.mark.slow
 

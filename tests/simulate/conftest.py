@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from controller.simulate import build, simulate
-from controller.simulate.traces import load_trace, sample
+from edgecloud.controller.simulate import build, simulate
+from edgecloud.controller.simulate.traces import load_trace, sample
 from edgecloud.config import AutoscalerSettings, WorkerSettings
 
 

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from controller.simulate.billing import billed_seconds, cost
-from controller.simulate.policies import BUILT_INS
-from controller.simulate.report import summarise
+from edgecloud.controller.simulate.billing import billed_seconds, cost
+from edgecloud.controller.simulate.policies import BUILT_INS
+from edgecloud.controller.simulate.report import summarise
 
 POLICIES = [*BUILT_INS, "default-idle-only"]
 

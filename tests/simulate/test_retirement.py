@@ -2,7 +2,7 @@
 import pytest
 
 from edgecloud.config import WorkerSettings
-from worker.retirement import Asked, IdleTimeout, MaxTasks, MinUptime, Never, from_settings, should_retire
+from edgecloud.retirement import Asked, IdleTimeout, MaxTasks, MinUptime, Never, from_settings, should_retire
 
 
 @pytest.mark.parametrize("policy", [

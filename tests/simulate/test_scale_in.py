@@ -4,9 +4,9 @@ workers only, honouring Asked's minimum uptime; no launch-retire flapping)."""
 import numpy as np
 import pytest
 
-from controller.autoscaler import Observation, decide, retire_asks, surplus
+from edgecloud.controller.autoscaler import Observation, decide, retire_asks, surplus
 from edgecloud.config import AutoscalerSettings, WorkerSettings
-from worker.retirement import EC2_MINIMUM_BILLED_S
+from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 
 SETTINGS = AutoscalerSettings()
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from controller.simulate.traces import SpecError, load_trace, sample
+from edgecloud.controller.simulate.traces import SpecError, load_trace, sample
 
 
 @pytest.fixture

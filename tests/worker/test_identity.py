@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from edgecloud.config import WorkerSettings
-from worker.identity import imds_instance_id, instance_id
+from edgecloud.worker.identity import imds_instance_id, instance_id
 
 
 class FakeImds(BaseHTTPRequestHandler):

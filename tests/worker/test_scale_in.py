@@ -9,8 +9,8 @@ import json
 import pytest
 
 from edgecloud.jobs import result_key
-from worker.main import Worker
-from worker.retirement import EC2_MINIMUM_BILLED_S
+from edgecloud.worker.main import Worker
+from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 
 
 @pytest.fixture

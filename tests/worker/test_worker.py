@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from edgecloud.jobs import Completion, Result, result_key
-from worker.heartbeat import Heartbeat
-from worker.lifecycle import Ec2Lifecycle, Unmanaged
-from worker.main import Worker
+from edgecloud.worker.heartbeat import Heartbeat
+from edgecloud.worker.lifecycle import Ec2Lifecycle, Unmanaged
+from edgecloud.worker.main import Worker
 
 
 @pytest.fixture
@@ -79,8 +79,8 @@ def test_concurrent_writers_cannot_replace_a_result(make_worker, mocked_aws, set
     aws, _ = mocked_aws
     worker = make_worker()
     clip_id = "20261124T113500123Z_pi-01_3fa9c2d1"
-    first = worker._store(Result(clip_id=clip_id, processed_by="i-a", detector="hog", labels="person"))
-    second = worker._store(Result(clip_id=clip_id, processed_by="i-b", detector="hog", labels="car"))
+    first = worker.results.put_first(Result(clip_id=clip_id, processed_by="i-a", detector="hog", labels="person"))
+    second = worker.results.put_first(Result(clip_id=clip_id, processed_by="i-b", detector="hog", labels="car"))
     assert first.processed_by == second.processed_by == "i-a"
     assert stored_result(aws, settings, clip_id).labels == "person"
 
@@ -212,12 +212,12 @@ def test_an_unreadable_result_is_replaced(make_worker, mocked_aws, settings):
     aws, _ = mocked_aws
     clip_id = "20261124T113500123Z_pi-01_3fa9c2d1"
     aws.s3.put_object(Bucket=settings.storage.results_bucket, Key=result_key(clip_id), Body=b"{truncated")
-    stored = make_worker()._store(Result(clip_id=clip_id, processed_by="i-a", detector="hog", labels="person"))
+    stored = make_worker().results.put_first(Result(clip_id=clip_id, processed_by="i-a", detector="hog", labels="person"))
     assert stored.labels == "person" and stored_result(aws, settings, clip_id).labels == "person"
 
 
 def test_an_asg_worker_leaves_through_its_group(make_worker, settings):
-    from worker.lifecycle import AsgLifecycle
+    from edgecloud.worker.lifecycle import AsgLifecycle
 
     settings.fleet.backend = "asg"
     settings.fleet.asg_name = "edgecloud-workers"
@@ -259,7 +259,7 @@ def test_a_stop_signal_as_a_poll_returns_hands_the_job_back(make_worker, enqueue
 
 def test_heartbeat_beats_within_the_visibility_timeout_whatever_the_config(make_worker, enqueue, settings,
                                                                           vtest_mp4, monkeypatch):
-    import worker.main as worker_main
+    import edgecloud.worker.main as worker_main
 
     settings.worker.heartbeat_seconds = 600  # longer than the 120 s a received job stays hidden
     made = []
@@ -300,7 +300,7 @@ def test_a_job_that_crashes_every_try_ends_failed_with_the_reason(make_worker, e
 def test_a_refused_retirement_keeps_the_worker_serving(make_worker, settings):
     from botocore.exceptions import ClientError
 
-    from worker.lifecycle import Lifecycle
+    from edgecloud.worker.lifecycle import Lifecycle
 
     class RefusedOnce(Lifecycle):
         calls = 0
@@ -321,7 +321,7 @@ def test_a_refused_retirement_keeps_the_worker_serving(make_worker, settings):
 
 def test_a_second_stop_signal_hands_the_job_in_hand_back(make_worker, enqueue, mocked_aws, settings, vtest_mp4,
                                                          messages):
-    from worker.main import Stopped
+    from edgecloud.worker.main import Stopped
 
     aws, _ = mocked_aws
     worker = None

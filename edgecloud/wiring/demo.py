@@ -8,6 +8,7 @@ end with a result; workers must launch and then retire.
 from __future__ import annotations
 
 import json
+from collections import Counter
 import logging
 import tempfile
 import time
@@ -21,12 +22,11 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .aws import Aws, ensure_resources
-from .config import Settings
-from .localstack import ControllerProcess, EmbeddedAws, local_cloud_settings
+from edgecloud.aws import Aws, ensure_resources, fleet_instances
+from edgecloud.config import Settings
+from .localcloud import ControllerProcess, EmbeddedAws, local_cloud_settings
 
 log = logging.getLogger(__name__)
-FLEET_TAG = "tag:edgecloud:fleet"
 
 
 def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float) -> Settings:
@@ -43,16 +43,7 @@ def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: s
 
 def fleet_counts(aws: Aws, fleet_name: str) -> dict[str, int]:
     """Workers of our fleet by EC2 state, as EC2 itself reports them."""
-    counts: dict[str, int] = {}
-    pages = aws.ec2.get_paginator("describe_instances").paginate(
-        Filters=[{"Name": FLEET_TAG, "Values": [fleet_name]}]
-    )
-    for page in pages:
-        for reservation in page["Reservations"]:
-            for inst in reservation["Instances"]:
-                state = inst["State"]["Name"]
-                counts[state] = counts.get(state, 0) + 1
-    return counts
+    return dict(Counter(fleet_instances(aws, fleet_name).values()))
 
 
 def record_clips(agent, pin, n: int, *, timeout: float) -> list[str]:
@@ -137,7 +128,7 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
     """Run the pipeline end to end and return the report (see ``build_report``)."""
     from gpiozero.pins.mock import MockFactory
 
-    from edge.agent import EdgeAgent
+    from edgecloud.edge.agent import EdgeAgent
 
     console = console or Console(stderr=True)
     video = Path(video)
@@ -214,7 +205,7 @@ def demo(obj, video, clips, policy, speed, json_path, workdir):
         # The components log every clip at INFO; the progress bars and the table tell the story.
         logging.getLogger().setLevel(logging.WARNING)
     started = time.monotonic()
-    from edge.camera import CameraError
+    from edgecloud.edge.camera import CameraError
 
     try:
         report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir,

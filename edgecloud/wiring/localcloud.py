@@ -16,7 +16,7 @@ import threading
 import time
 from pathlib import Path
 
-from .config import Settings, dump
+from edgecloud.config import Settings, dump
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,73 @@
+"""Results in S3: the one place that reads a clip's result and writes it first-write-wins.
+
+Workers and the controller both write results; a job may be delivered twice
+and the Pi's result may race a worker's, so a write never replaces a readable
+result that is already there (S3's conditional put, ``If-None-Match: *``).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Optional
+
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+
+from .aws import error_code, is_missing
+from .jobs import Result, result_key
+
+log = logging.getLogger(__name__)
+
+# S3 answers a conditional put that lost with 412, or 409 while another write is in flight.
+_LOST_RACE = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+
+
+class ResultStore:
+    """``get`` / ``put_first`` / ``put`` on one results bucket."""
+
+    def __init__(self, s3, bucket: str):
+        self.s3 = s3
+        self.bucket = bucket
+
+    def get(self, clip_id: str) -> Optional[Result]:
+        """The stored result; None when there is none, or what is there is not a result
+        (not ours to trust: a new result may then replace it)."""
+        try:
+            body = self.s3.get_object(Bucket=self.bucket, Key=result_key(clip_id))["Body"].read()
+        except ClientError as err:
+            if is_missing(err):
+                return None
+            raise
+        try:
+            return Result.model_validate_json(body)
+        except ValidationError as err:
+            log.warning("unreadable result for %s ignored: %s", clip_id, err.errors()[0]["msg"])
+            return None
+
+    def put(self, result: Result) -> str:
+        """Write unconditionally (a final verdict that must replace what is there); returns the key."""
+        key = result_key(result.clip_id)
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=result.model_dump_json().encode(),
+                           ContentType="application/json")
+        return key
+
+    def put_if_new(self, result: Result) -> bool:
+        """Write only where no object is stored; True if this write landed."""
+        try:
+            self.s3.put_object(Bucket=self.bucket, Key=result_key(result.clip_id),
+                               Body=result.model_dump_json().encode(), ContentType="application/json",
+                               IfNoneMatch="*")
+        except ClientError as err:
+            if error_code(err) in _LOST_RACE:
+                return False
+            raise
+        return True
+
+    def put_first(self, result: Result) -> Result:
+        """Write unless a readable result exists (first write wins); returns the one stored."""
+        if self.put_if_new(result):
+            return result
+        existing = self.get(result.clip_id)
+        if existing is not None:
+            return existing
+        self.put(result)  # what was there is not a result: replace it
+        return result
