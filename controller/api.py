@@ -100,11 +100,11 @@ def upload_clip():
         clip_id = new_clip_id(meta.device_id)
     else:
         try:
-            _, device = parse_clip_id(meta.clip_id)
+            _, device_id = parse_clip_id(meta.clip_id)
         except BadClipId as err:
             raise ApiError(str(err)) from None
-        if device != meta.device_id:
-            raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device!r}, not {meta.device_id!r}")
+        if device_id != meta.device_id:
+            raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device_id!r}, not {meta.device_id!r}")
         clip_id = meta.clip_id
 
     result = None
@@ -157,7 +157,7 @@ def _wait_seconds() -> float:
 @bp.get("/v1/clips/<clip_id>")
 def clip_status(clip_id: str):
     try:
-        _, device = parse_clip_id(clip_id)
+        _, device_id = parse_clip_id(clip_id)
     except BadClipId as err:
         raise ApiError(str(err)) from None
     wait = _wait_seconds()
@@ -166,13 +166,13 @@ def clip_status(clip_id: str):
     if row is None:
         result = store.results.get(clip_id)  # S3 is the source of truth; the ledger may be new
         if result is not None:
-            return jsonify(_from_result(clip_id, device, result))
+            return jsonify(_from_result(clip_id, device_id, result))
         stored_at = store.clip_stored_at(clip_id)
         if stored_at is None:
             raise ApiError(f"unknown clip {clip_id!r}", 404)
         # Stored by a controller whose ledger is gone, and not finished yet: follow it again,
         # so its completion (or ?wait=) lands here.
-        ledger.add(clip_id, device, "queued", stored_at)
+        ledger.add(clip_id, device_id, "queued", stored_at)
         row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
     result = store.results.get(clip_id)
     if result is not None and not row.final:
@@ -189,27 +189,34 @@ def _iso(when) -> Optional[str]:
 
 def _describe(row: ClipRow, result: Optional[Result]) -> dict:
     return {
-        "clip_id": row.clip_id, "device": row.device, "status": row.status, "processed_by": row.processed_by,
-        "submitted_at": _iso(row.submitted_at), "finished_at": _iso(row.finished_at), "latency_s": row.latency_s,
+        "clip_id": row.clip_id, "device_id": row.device_id, "status": row.status, "processed_by": row.processed_by,
+        "submitted_at": _iso(row.submitted_at), "finished_at": _iso(row.finished_at),
+        "upload_to_result_s": row.upload_to_result_s, "queued_to_finished_s": _queued_to_finished(result),
         "error": row.error, "result": result.model_dump(mode="json") if result else None,
     }
 
 
-def _from_result(clip_id: str, device: str, result: Result) -> dict:
-    latency = None
-    if result.submitted_at and result.finished_at:
-        latency = round((_as_utc(result.finished_at) - _as_utc(result.submitted_at)).total_seconds(), 3)
+def _queued_to_finished(result: Optional[Result]) -> Optional[float]:
+    if result is None or not (result.submitted_at and result.finished_at):
+        return None
+    return round((_as_utc(result.finished_at) - _as_utc(result.submitted_at)).total_seconds(), 3)
+
+
+def _from_result(clip_id: str, device_id: str, result: Result) -> dict:
+    # No ledger row: the result's own times are all there is (its submission is when it was queued).
+    latency = _queued_to_finished(result)
     return {
-        "clip_id": clip_id, "device": device, "status": result.status, "processed_by": result.processed_by,
-        "submitted_at": _iso(result.submitted_at), "finished_at": _iso(result.finished_at), "latency_s": latency,
+        "clip_id": clip_id, "device_id": device_id, "status": result.status, "processed_by": result.processed_by,
+        "submitted_at": _iso(result.submitted_at), "finished_at": _iso(result.finished_at),
+        "upload_to_result_s": latency, "queued_to_finished_s": latency,
         "error": result.error, "result": result.model_dump(mode="json"),
     }
 
 
 @bp.get("/v1/stats")
 def stats():
-    turnaround, process = get_ledger().medians()
-    body = {"turnaround_s": turnaround, "process_s": process,
+    upload_to_result, process = get_ledger().medians()
+    body = {"upload_to_result_s": upload_to_result, "process_s": process,
             "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None}}
     # A stats reader (the edge's scheduler) is better served by a partial answer than by a 500.
     try:

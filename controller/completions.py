@@ -104,8 +104,8 @@ class CompletionsConsumer(BackgroundLoop):
                                      processed_by=completion.processed_by, process_s=completion.process_s,
                                      error=error):
             row = self.ledger.get(completion.clip_id)
-            if self.metrics and row and row.latency_s is not None and completion.event == "done":
-                self.metrics.turnaround.observe(row.latency_s)
+            if self.metrics and row and row.upload_to_result_s is not None and completion.event == "done":
+                self.metrics.upload_to_result.observe(row.upload_to_result_s)
 
     def drain_dead_letters(self, wait_seconds: int = 0) -> Counts:
         """Give every dead-lettered job a failed result (unless one exists) and delete it."""

@@ -48,7 +48,7 @@ class Intake:
 
     def accept(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
                result: Optional[Result] = None) -> Accepted:
-        recorded_at_id, device = parse_clip_id(clip_id)
+        recorded_at_id, device_id = parse_clip_id(clip_id)
         known = self.ledger.get(clip_id)
         if known is not None:
             return self._count(Accepted(clip_id, known.status, True), "duplicate")
@@ -56,16 +56,16 @@ class Intake:
             # Stored by an earlier controller whose ledger is gone: adopt it, store nothing.
             earlier = self.store.results.get(clip_id)
             status = earlier.status if earlier else "queued"
-            self.ledger.add(clip_id, device, status, utcnow(), processed_by=earlier and earlier.processed_by)
+            self.ledger.add(clip_id, device_id, status, utcnow(), processed_by=earlier and earlier.processed_by)
             return self._count(Accepted(clip_id, status, True), "duplicate")
 
         now = utcnow()
-        if not self.ledger.add(clip_id, device, "queued", now):  # a concurrent upload of the same id won
+        if not self.ledger.add(clip_id, device_id, "queued", now):  # a concurrent upload of the same id won
             return self._count(Accepted(clip_id, self.ledger.get(clip_id).status, True), "duplicate")
         recorded_at = meta.recorded_at or recorded_at_id
         try:
             key = self.store.put_clip(clip_id, body, content_type, {
-                "device": device,
+                "device-id": device_id,
                 "fps": "" if meta.fps is None else f"{meta.fps:g}",
                 "recorded-at": recorded_at.isoformat(),
                 "content-type": content_type,
@@ -77,7 +77,7 @@ class Intake:
                                           process_s=result.timings.get("total"), error=result.error)
             else:
                 self.store.send_job(Job(
-                    clip_id=clip_id, bucket=self.store.clips_bucket, key=key, device=device, fps=meta.fps,
+                    clip_id=clip_id, bucket=self.store.clips_bucket, key=key, device_id=device_id, fps=meta.fps,
                     content_type=content_type, recorded_at=recorded_at, submitted_at=now,
                 ))
         except Exception:

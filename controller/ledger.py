@@ -20,13 +20,13 @@ FINAL = ("done", "failed")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
     clip_id      TEXT PRIMARY KEY,
-    device       TEXT NOT NULL,
+    device_id    TEXT NOT NULL,
     status       TEXT NOT NULL,
     submitted_at TEXT NOT NULL,
     started_at   TEXT,
     finished_at  TEXT,
     processed_by TEXT,
-    latency_s    REAL,
+    upload_to_result_s REAL,
     process_s    REAL,
     error        TEXT
 );
@@ -39,13 +39,13 @@ class ClipRow:
     """One clip as the ledger knows it."""
 
     clip_id: str
-    device: str
+    device_id: str
     status: str
     submitted_at: datetime
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None
     processed_by: Optional[str] = None
-    latency_s: Optional[float] = None
+    upload_to_result_s: Optional[float] = None
     process_s: Optional[float] = None
     error: Optional[str] = None
 
@@ -84,7 +84,7 @@ class Ledger:
 
     @classmethod
     def in_dir(cls, data_dir: str | Path) -> "Ledger":
-        return cls(Path(data_dir) / "ledger.sqlite3")
+        return cls(Path(data_dir) / "ledger-v2.sqlite3")  # v2: device_id, upload_to_result_s
 
     def _write(self, sql: str, params: tuple) -> int:
         with self._lock:
@@ -93,15 +93,15 @@ class Ledger:
                 self._changed.notify_all()
             return changed
 
-    def add(self, clip_id: str, device: str, status: str, submitted_at: datetime, *,
+    def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
             processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
             error: Optional[str] = None) -> bool:
         """Record a new clip; False (and nothing changed) if the id is known already."""
         latency = (finished_at - submitted_at).total_seconds() if finished_at else None
         return bool(self._write(
-            "INSERT OR IGNORE INTO clips (clip_id, device, status, submitted_at, finished_at, processed_by,"
-            " latency_s, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (clip_id, device, status, _iso(submitted_at), _iso(finished_at), processed_by, latency, error),
+            "INSERT OR IGNORE INTO clips (clip_id, device_id, status, submitted_at, finished_at, processed_by,"
+            " upload_to_result_s, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (clip_id, device_id, status, _iso(submitted_at), _iso(finished_at), processed_by, latency, error),
         ))
 
     def forget(self, clip_id: str) -> None:
@@ -131,7 +131,7 @@ class Ledger:
             return False
         latency = round((at - row.submitted_at).total_seconds(), 3)
         return bool(self._write(
-            "UPDATE clips SET status = ?, finished_at = ?, latency_s = ?, processed_by = COALESCE(?, processed_by),"
+            "UPDATE clips SET status = ?, finished_at = ?, upload_to_result_s = ?, processed_by = COALESCE(?, processed_by),"
             " process_s = COALESCE(?, process_s), error = ? WHERE clip_id = ? AND status NOT IN ('done', 'failed')",
             (status, _iso(at), latency, processed_by, process_s, error, clip_id),
         ))
@@ -168,12 +168,12 @@ class Ledger:
         return [_row(r) for r in rows]
 
     def medians(self, limit: int = 50) -> tuple[Optional[float], Optional[float]]:
-        """(median turnaround, median processing seconds) of recent cloud clips; None if none."""
+        """(median upload_to_result_s, median process_s) of recent cloud clips; None if none."""
         rows = self.recent_cloud(limit)
-        turnaround = [r.latency_s for r in rows if r.latency_s is not None]
+        upload_to_result = [r.upload_to_result_s for r in rows if r.upload_to_result_s is not None]
         process = [r.process_s for r in rows if r.process_s is not None]
         return (
-            round(statistics.median(turnaround), 3) if turnaround else None,
+            round(statistics.median(upload_to_result), 3) if upload_to_result else None,
             round(statistics.median(process), 3) if process else None,
         )
 

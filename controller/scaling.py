@@ -70,7 +70,7 @@ class ScalingLoop(BackgroundLoop):
         submitted, latest = self.ledger.cloud_submissions(now - timedelta(seconds=a.rate_window_s))
         return Observation(
             visible=depth["visible"], in_flight=depth["in_flight"],
-            pending=workers["pending"], running=workers["running"],
+            booting=workers["pending"], polling=workers["running"],  # EC2 states stand in for the workers' own
             process_time_s=recent_process_s or a.process_time_s, boot_time_s=a.boot_time_s,
             arrival_rate=arrival_rate(submitted, time.monotonic() - self.started, a),
             quiet_s=(now - latest).total_seconds() if latest else None,
@@ -88,8 +88,8 @@ class ScalingLoop(BackgroundLoop):
         if self.metrics and launched:
             self.metrics.workers_launched.inc(len(launched))
         if wanted:
-            log.info("queue %d+%d, workers %d+%d: launching %d", obs.visible, obs.in_flight, obs.pending,
-                     obs.running, wanted)
+            log.info("queue %d+%d, workers %d+%d: launching %d", obs.visible, obs.in_flight, obs.booting,
+                     obs.polling, wanted)
         asked = 0 if wanted else self.ask_surplus_to_retire(obs)
         self.last = Step(obs, wanted, launched, asked)
         return self.last
@@ -114,7 +114,7 @@ class ScalingLoop(BackgroundLoop):
             self.metrics.retire_asks.inc(asked)
         if asked:
             log.info("queue %d+%d, workers %d+%d, %d may leave: %d retire asks sent (%d outstanding)",
-                     obs.visible, obs.in_flight, obs.pending, obs.running, n, asked, outstanding)
+                     obs.visible, obs.in_flight, obs.booting, obs.polling, n, asked, outstanding)
         return asked
 
     def run(self, stop: threading.Event) -> None:

@@ -89,7 +89,7 @@ class EdgeAgent:
         if pending:
             log.info("%d clip(s) left in the spool from before: uploading", len(pending))
         for record in self.stats.records():
-            if record.where in (CLOUD, "both") and record.uploaded_at and not record.result_at:
+            if record.placement in (CLOUD, "both") and record.uploaded_at and not record.result_at:
                 self.watcher.watch(record.clip_id, record.uploaded_at)
 
     def wait_idle(self, timeout: Optional[float] = None) -> bool:
@@ -178,31 +178,31 @@ class EdgeAgent:
 
     def _place(self, entry: Entry) -> None:
         situation = Situation.now(self.history, entry.size, self.local.waiting, self.uploader.waiting_bytes())
-        where = self.policy.place(situation)
-        log.info("%s -> %s (Pi %.1f s, cloud %.1f s)", entry.clip_id, where, situation.local_finish_s,
+        placement = self.policy.place(situation)
+        log.info("%s -> %s (Pi %.1f s, cloud %.1f s)", entry.clip_id, placement, situation.local_finish_s,
                  situation.cloud_finish_s)
-        self.stats.record(entry.clip_id, where=where)
-        if where == EDGE:
-            self.spool.update(entry, where=EDGE)
+        self.stats.record(entry.clip_id, placement=placement)
+        if placement == EDGE:
+            self.spool.update(entry, placement=EDGE)
             self.local.submit(entry, path=entry.clip_path, clip_id=entry.clip_id, fps=entry.metadata["fps"],
                               recorded_at=datetime.fromisoformat(entry.metadata["recorded_at"]))
         else:
-            self.spool.update(entry, stage="ready", where=CLOUD)
+            self.spool.update(entry, stage="ready", placement=CLOUD)
             self.uploader.wake()
 
     def _local_done(self, entry: Entry, result, seconds: float) -> None:
         if isinstance(result, Exception) or not entry.path.exists():
             if entry.path.exists():
-                self.spool.update(entry, stage="ready", where=CLOUD)
-                self.stats.record(entry.clip_id, where=CLOUD)
+                self.spool.update(entry, stage="ready", placement=CLOUD)
+                self.stats.record(entry.clip_id, placement=CLOUD)
                 self.uploader.wake()
             return
         self.history.observe_local(seconds)
         data = result.model_dump(mode="json")
         if self.policy.escalate(result):
             log.info("%s: the Pi is unsure (%s); asking the cloud too", entry.clip_id, result.labels or result.error)
-            self.spool.update(entry, stage="ready", where="both", result=data, send_result=False)
-            self.stats.record(entry.clip_id, where="both", local_s=round(seconds, 4), labels_edge=result.labels)
+            self.spool.update(entry, stage="ready", placement="both", result=data, send_result=False)
+            self.stats.record(entry.clip_id, placement="both", local_s=round(seconds, 4), labels_edge=result.labels)
         else:
             self.spool.update(entry, stage="ready", result=data)
             self.stats.record(entry.clip_id, local_s=round(seconds, 4), result_at=utcnow(), status=result.status,

@@ -2,9 +2,9 @@
 
 Each uploaded clip-only clip is long-polled (``GET /v1/clips/<id>?wait=N``)
 by a few threads; when it is done the result time and labels go to the stats
-store and the turnaround (upload done -> result seen) to the history the
+store and the upload_to_result (upload done -> result seen) to the history the
 fastest-finish policy reads. ``GET /v1/stats`` is read every few seconds for
-the controller's own recent turnaround.
+the controller's own recent upload_to_result.
 """
 from __future__ import annotations
 
@@ -114,13 +114,15 @@ class ResultWatcher:
 
     def _seen(self, clip_id: str, body: dict, uploaded_at: datetime) -> None:
         seen_at = utcnow()
+        # The result is stored when the controller says it finished; the long poll adds only its wake-up.
+        stored_at = datetime.fromisoformat(body["finished_at"]) if body.get("finished_at") else seen_at
         self.results[clip_id] = body
         result = body.get("result") or {}
         if self.history is not None:
-            self.history.observe_turnaround((seen_at - uploaded_at).total_seconds())
+            self.history.observe_upload_to_result((seen_at - uploaded_at).total_seconds())
         if self.stats is not None:
             summary = result.get("summary") or {}
-            self.stats.record(clip_id, result_at=seen_at, status=body.get("status"), labels=result.get("labels", ""),
+            self.stats.record(clip_id, result_at=stored_at, status=body.get("status"), labels=result.get("labels", ""),
                               best_score=max((s.get("best_score", 0) for s in summary.values()), default=None))
         log.info("result of %s: %s %s", clip_id, body.get("status"), result.get("labels", ""))
 
@@ -132,8 +134,8 @@ class ResultWatcher:
                     if response.status_code == 200:
                         body = response.json()
                         # null: no recent figure (e.g. a restarted controller); a stale one must not stick.
-                        turnaround = body.get("turnaround_s")
-                        self.history.controller_turnaround_s = None if turnaround is None else float(turnaround)
+                        upload_to_result = body.get("upload_to_result_s")
+                        self.history.controller_upload_to_result_s = None if upload_to_result is None else float(upload_to_result)
                         self.history.observe_cloud_queue((body.get("queue") or {}).get("visible"),
                                                          (body.get("workers") or {}).get("running"),
                                                          body.get("process_s"))

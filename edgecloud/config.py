@@ -41,6 +41,11 @@ class StorageSettings(Section):
     results_bucket: str = Field("edgecloud-results", description="Bucket for results/<device>/<date>/<clip>.json.")
 
 
+class TableSettings(Section):
+    credentials: str = Field("edgecloud-credentials", description="DynamoDB table of device and operator tokens "
+                             "(hashes only).")
+
+
 class QueueSettings(Section):
     jobs: str = Field("edgecloud-jobs", description="SQS queue of clips waiting for a worker.")
     completions: str = Field("edgecloud-completions", description="SQS queue workers report finished jobs on.")
@@ -139,6 +144,8 @@ class ControllerSettings(Section):
     max_clip_mb: float = Field(200, gt=0, description="Uploads over this size are refused (413).")
     threads: int = Field(8, ge=1, le=256, description="gunicorn threads serving the API.")
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
+    token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
+                                 "the registry again: a revoked token stops working within this.")
 
 
 class EdgeSettings(Section):
@@ -188,6 +195,7 @@ class InfraSettings(Section):
 class Settings(Section):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    tables: TableSettings = Field(default_factory=TableSettings)
     queues: QueueSettings = Field(default_factory=QueueSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

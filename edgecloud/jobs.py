@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime, timezone
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
 DEVICE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -31,12 +31,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def new_clip_id(device: str, when: datetime | None = None) -> str:
-    if not DEVICE_RE.match(device):
-        raise ValueError(f"device id {device!r} must match {DEVICE_RE.pattern}")
+def new_clip_id(device_id: str, when: datetime | None = None) -> str:
+    if not DEVICE_RE.match(device_id):
+        raise ValueError(f"device id {device_id!r} must match {DEVICE_RE.pattern}")
     when = (when or utcnow()).astimezone(timezone.utc)
     stamp = when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}Z"
-    return f"{stamp}_{device}_{secrets.token_hex(4)}"
+    return f"{stamp}_{device_id}_{secrets.token_hex(4)}"
 
 
 def parse_clip_id(clip_id: str) -> tuple[datetime, str]:
@@ -88,7 +88,7 @@ class Job(Message):
     clip_id: str
     bucket: str
     key: str
-    device: str
+    device_id: str = Field(validation_alias=AliasChoices("device_id", "device"))  # "device": jobs of 0.1
     fps: Optional[float] = Field(None, gt=0, le=240)
     content_type: str = "video/mp4"
     recorded_at: datetime

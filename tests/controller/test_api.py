@@ -42,7 +42,7 @@ def test_upload_without_result_stores_clip_and_queues_a_job(client, post_clip, m
     head = aws.s3.head_object(Bucket=settings.storage.clips_bucket, Key=key)
     assert head["ContentLength"] == vtest_mp4.stat().st_size
     assert head["ContentType"] == "video/mp4"
-    assert head["Metadata"]["device"] == "pi-01" and head["Metadata"]["fps"] == "10"
+    assert head["Metadata"]["device-id"] == "pi-01" and head["Metadata"]["fps"] == "10"
     assert head["Metadata"]["recorded-at"].startswith("2026-11-24T11:35:00")
 
     jobs = [Job.model_validate(j) for j in jobs_in_queue()]
@@ -50,7 +50,7 @@ def test_upload_without_result_stores_clip_and_queues_a_job(client, post_clip, m
     assert (jobs[0].clip_id, jobs[0].key, jobs[0].bucket, jobs[0].fps) == (clip_id, key,
                                                                          settings.storage.clips_bucket, 10.0)
     status = client.get(f"/v1/clips/{clip_id}").get_json()
-    assert status["status"] == "queued" and status["result"] is None and status["device"] == "pi-01"
+    assert status["status"] == "queued" and status["result"] is None and status["device_id"] == "pi-01"
 
 
 def test_upload_without_clip_id_gets_one_made_for_the_device(post_clip, vtest_mp4, jobs_in_queue):
@@ -188,8 +188,8 @@ def test_status_falls_back_to_the_result_in_s3(client, app):
     clip_id = new_clip_id("pi-03")
     resources(app).store.results.put(edge_result(clip_id, submitted_at=utcnow() - timedelta(seconds=4)))
     status = client.get(f"/v1/clips/{clip_id}").get_json()
-    assert status["status"] == "done" and status["device"] == "pi-03"
-    assert status["latency_s"] >= 4 and status["result"]["clip_id"] == clip_id
+    assert status["status"] == "done" and status["device_id"] == "pi-03"
+    assert status["upload_to_result_s"] >= 4 and status["result"]["clip_id"] == clip_id
 
 
 def test_wait_returns_once_the_clip_is_done(client, post_clip, app, vtest_mp4):
@@ -218,7 +218,7 @@ def test_wait_is_capped_and_answers_with_the_current_state(settings, mocked_aws,
 def test_stats_report_medians_queue_and_workers(client, post_clip, app, vtest_mp4, mocked_aws, settings):
     aws, _ = mocked_aws
     ledger = resources(app).ledger
-    assert client.get("/v1/stats").get_json()["turnaround_s"] is None
+    assert client.get("/v1/stats").get_json()["upload_to_result_s"] is None
     for n, (latency, process) in enumerate([(10, 2), (20, 4), (30, 6)]):
         clip_id = new_clip_id("pi-01")
         submitted = utcnow() - timedelta(seconds=latency)
@@ -233,7 +233,7 @@ def test_stats_report_medians_queue_and_workers(client, post_clip, app, vtest_mp
         {"Key": "edgecloud:fleet", "Value": settings.fleet.name}, {"Key": "edgecloud:role", "Value": "worker"}]}])
 
     stats = client.get("/v1/stats").get_json()
-    assert stats["turnaround_s"] == 20 and stats["process_s"] == 4
+    assert stats["upload_to_result_s"] == 20 and stats["process_s"] == 4
     assert stats["queue"] == {"visible": 1, "in_flight": 0}
     assert stats["workers"]["pending"] + stats["workers"]["running"] == 2
 

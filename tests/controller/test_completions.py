@@ -49,7 +49,7 @@ def test_started_then_done_updates_the_ledger_and_deletes_messages(parts):
             total[key] += getattr(counts, key)
     assert total == {"started": 1, "done": 1, "malformed": 1, "deleted": 3}
     row = ledger.get(clip_id)
-    assert (row.status, row.processed_by, row.latency_s, row.process_s) == ("done", "i-1", 6.0, 4.2)
+    assert (row.status, row.processed_by, row.upload_to_result_s, row.process_s) == ("done", "i-1", 6.0, 4.2)
     assert queue_size(aws, queues.completions) == 0
 
 
@@ -77,7 +77,7 @@ def dead_letter(aws, queues, settings, job: Job):
 
 def make_job(settings, clip_id):
     now = utcnow()
-    return Job(clip_id=clip_id, bucket=settings.storage.clips_bucket, key=f"clips/{clip_id}.mp4", device="pi-01",
+    return Job(clip_id=clip_id, bucket=settings.storage.clips_bucket, key=f"clips/{clip_id}.mp4", device_id="pi-01",
                recorded_at=now, submitted_at=now)
 
 

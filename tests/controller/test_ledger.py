@@ -34,7 +34,7 @@ def test_status_only_moves_forward(ledger):
     assert not ledger.mark_started(clip_id, submitted + timedelta(seconds=6), "i-2")
     assert not ledger.mark_finished(clip_id, "failed", submitted + timedelta(seconds=7), error="late")
     row = ledger.get(clip_id)
-    assert (row.status, row.processed_by, row.latency_s, row.process_s, row.error) == ("done", "i-1", 5.0, 3.5, None)
+    assert (row.status, row.processed_by, row.upload_to_result_s, row.process_s, row.error) == ("done", "i-1", 5.0, 3.5, None)
     with pytest.raises(ValueError):
         ledger.mark_finished(clip_id, "processing", utcnow())
 

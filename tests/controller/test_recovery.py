@@ -66,7 +66,7 @@ def test_edge_result_with_zoneless_times_never_breaks_status(app, client, post_c
     resources(app).attach(ledger=Ledger(tmp_path / "fresh.sqlite3"))  # status now comes from S3 alone
     reply = client.get(f"/v1/clips/{clip_id}")
     assert reply.status_code == 200, reply.get_data(as_text=True)
-    assert reply.get_json()["latency_s"] == 2.0
+    assert reply.get_json()["upload_to_result_s"] == 2.0
     assert reply.get_json()["result"]["finished_at"].endswith(("Z", "+00:00"))  # stored with its zone
 
 

@@ -5,20 +5,20 @@ import json
 import threading
 
 from edgecloud.edge.results import ResultWatcher
-from edgecloud.edge.scheduler import PRIOR_TURNAROUND_S, History
+from edgecloud.edge.scheduler import PRIOR_UPLOAD_TO_RESULT_S, History
 
 
-def test_a_controller_with_no_recent_turnaround_no_longer_weighs_on_placement(serve):
-    answers = {"turnaround_s": 300.0}  # a cold start the controller has since forgotten (e.g. restarted)
+def test_a_controller_with_no_recent_upload_to_result_no_longer_weighs_on_placement(serve):
+    answers = {"upload_to_result_s": 300.0}  # a cold start the controller has since forgotten (e.g. restarted)
     nulls_served = 0
     two_nulls_served = threading.Event()
     first_served = threading.Event()
 
     def stats(environ, start_response):
         nonlocal nulls_served
-        body = {"turnaround_s": answers["turnaround_s"], "process_s": None,
+        body = {"upload_to_result_s": answers["upload_to_result_s"], "process_s": None,
                 "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None}}
-        if body["turnaround_s"] is None:
+        if body["upload_to_result_s"] is None:
             nulls_served += 1
             if nulls_served >= 2:  # the watcher reads one answer at a time: the first null was applied
                 two_nulls_served.set()
@@ -31,9 +31,9 @@ def test_a_controller_with_no_recent_turnaround_no_longer_weighs_on_placement(se
     watcher = ResultWatcher(controller.url, history=history, stats_every_s=0.01).start()
     try:
         assert first_served.wait(10)
-        answers["turnaround_s"] = None
+        answers["upload_to_result_s"] = None
         assert two_nulls_served.wait(10)
-        assert history.controller_turnaround_s is None
-        assert history.cloud_turnaround() == PRIOR_TURNAROUND_S
+        assert history.controller_upload_to_result_s is None
+        assert history.cloud_upload_to_result() == PRIOR_UPLOAD_TO_RESULT_S
     finally:
         watcher.close()

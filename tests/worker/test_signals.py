@@ -47,7 +47,7 @@ def test_sigterm_mid_job_finishes_the_job_then_exits(remote, vtest_avi):
     aws.s3.upload_file(str(vtest_avi), settings.storage.clips_bucket, key)  # 80 s: seconds of work
     now = utcnow()
     aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=Job(
-        clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device="pi-01",
+        clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device_id="pi-01",
         content_type="video/x-msvideo", recorded_at=now, submitted_at=now).model_dump_json())
     worker = start_worker(config)
     try:
