@@ -76,6 +76,8 @@ class Ledger:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._released = False
+        self._waiting = 0
+        self.recheck_s = 1.0
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -137,16 +139,32 @@ class Ledger:
         ))
 
     def wait_final(self, clip_id: str, timeout: float) -> Optional[ClipRow]:
-        """The clip's row once it is done/failed, or as it stands after ``timeout`` seconds."""
+        """The clip's row once it is done/failed, or as it stands after ``timeout`` seconds.
+        Woken by this ledger's writers at once; re-reads every ``recheck_s`` too, in case
+        another process wrote the file."""
         with self._changed:
-            # Re-read every second too, in case another process wrote the file.
-            deadline = time.monotonic() + timeout
-            while not self._released and not self._is_final(clip_id):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._changed.wait(min(1.0, left))
+            self._waiting += 1
+            self._changed.notify_all()
+            try:
+                deadline = time.monotonic() + timeout
+                while not self._released and not self._is_final(clip_id):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(min(self.recheck_s, left))
+            finally:
+                self._waiting -= 1
         return self.get(clip_id)
+
+    @property
+    def waiting(self) -> int:
+        """Requests held in ``wait_final`` now."""
+        return self._waiting
+
+    def wait_for_waiters(self, n: int, timeout: float) -> bool:
+        """Block until at least ``n`` callers are held in ``wait_final`` (False on timeout)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._waiting >= n, timeout)
 
     def release_waiters(self) -> None:
         """Answer every ``wait_final`` now and from now on (shutdown: no request may hold it up)."""

@@ -192,19 +192,23 @@ def test_status_falls_back_to_the_result_in_s3(client, app):
     assert status["upload_to_result_s"] >= 4 and status["result"]["clip_id"] == clip_id
 
 
-def test_wait_returns_once_the_clip_is_done(client, post_clip, app, vtest_mp4):
+def test_wait_returns_once_the_clip_is_done(settings, client, post_clip, app, vtest_mp4):
     clip_id = new_clip_id("pi-01")
     post_clip(vtest_mp4, meta(clip_id))
     ledger, store = resources(app).ledger, resources(app).store
+    ledger.recheck_s = 3600  # only the completion's notify may wake the held request
+    settings.controller.max_wait_s = 3600
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(client.get(f"/v1/clips/{clip_id}?wait=3600").get_json()),
+                               daemon=True)
+    request.start()
+    assert ledger.wait_for_waiters(1, timeout=10)
     store.results.put(edge_result(clip_id).model_copy(update={"processed_by": "i-0123"}))
-
-    def finish():
-        ledger.mark_finished(clip_id, "done", utcnow(), processed_by="i-0123", process_s=1.0)
-
-    threading.Thread(target=finish).start()
-    status = client.get(f"/v1/clips/{clip_id}?wait=30").get_json()
-    assert status["status"] == "done" and status["processed_by"] == "i-0123"
-    assert status["result"]["labels"] == "person"
+    ledger.mark_finished(clip_id, "done", utcnow(), processed_by="i-0123", process_s=1.0)
+    request.join(10)
+    assert not request.is_alive(), "the held request was not woken by the completion"
+    assert answers[0]["status"] == "done" and answers[0]["processed_by"] == "i-0123"
+    assert answers[0]["result"]["labels"] == "person"
 
 
 def test_wait_is_capped_and_answers_with_the_current_state(settings, mocked_aws, post_clip, app, vtest_mp4):
