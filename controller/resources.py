@@ -77,6 +77,13 @@ class Resources:
             ledger.close()
 
 
+def make_parts(settings: Settings, **parts: Any) -> Resources:
+    """Resources for a loop outside an app (tests, tools): those given, the rest made on first use."""
+    made = Resources(settings)
+    made.attach(**parts)
+    return made
+
+
 def init_app(app: Flask, settings: Settings) -> Resources:
     resources = app.extensions[EXTENSION] = Resources(settings)
     return resources

@@ -45,11 +45,12 @@ class ControllerService:
         self.metrics = Metrics()
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
-        self.consumer = CompletionsConsumer(settings, self.aws, self.queues, self.ledger, self.store, self.metrics)
-        self.scaling = ScalingLoop(settings, self.store, self.fleet, self.ledger, self.metrics) if autoscale else None
         self.app = create_app(settings)
-        resources(self.app).attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store,
-                                   metrics=self.metrics, fleet=self.fleet)
+        parts = resources(self.app)
+        parts.attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store, metrics=self.metrics,
+                     fleet=self.fleet)
+        self.consumer = CompletionsConsumer(parts)
+        self.scaling = ScalingLoop(parts) if autoscale else None
         self._closed = False
 
     def start(self) -> "ControllerService":

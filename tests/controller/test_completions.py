@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from edgecloud.controller.completions import CompletionsConsumer
+from edgecloud.controller.resources import make_parts
 from edgecloud.controller.ledger import Ledger
 from edgecloud.controller.store import ClipStore
 from edgecloud.jobs import Completion, Job, Result, new_clip_id, utcnow
@@ -16,7 +17,8 @@ def parts(settings, mocked_aws, tmp_path):
     aws, queues = mocked_aws
     ledger = Ledger.in_dir(tmp_path)
     store = ClipStore(aws, queues, settings)
-    consumer = CompletionsConsumer(settings, aws, queues, ledger, store, wait_seconds=0)
+    consumer = CompletionsConsumer(make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store),
+                                   wait_seconds=0)
     yield aws, queues, ledger, store, consumer
     ledger.close()
 
