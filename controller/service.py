@@ -18,6 +18,7 @@ from gunicorn.app.base import BaseApplication
 
 from edgecloud.aws import Aws, Queues, ensure_resources
 from edgecloud.config import Settings
+from edgecloud.loops import StartClose
 
 from .app import create_app
 from .completions import CompletionsConsumer
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 READY_LINE = "controller listening on {url}"
 
 
-class ControllerService:
+class ControllerService(StartClose):
     """The app and the loops of one controller, sharing one ledger, store and fleet."""
 
     def __init__(self, settings: Settings, *, aws: Optional[Aws] = None, fleet: Optional[Fleet] = None,
@@ -74,12 +75,6 @@ class ControllerService:
         self.consumer.stop()
         self.fleet.close()
         self.ledger.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

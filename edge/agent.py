@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 from edgecloud.config import Settings
 from edgecloud.jobs import utcnow
+from edgecloud.loops import StartClose
 
 from .camera import Camera, create_camera
 from .local import LocalProcessor
@@ -34,7 +35,7 @@ def stats_path(edge_settings) -> Path:
     return Path(edge_settings.stats_path or Path(edge_settings.spool_dir).parent / "edge-stats.sqlite")
 
 
-class EdgeAgent:
+class EdgeAgent(StartClose):
     """The whole agent; a context manager. ``camera`` and ``pin_factory`` select hardware
     (None: picked from settings, gpiozero's default pins); ``analyse`` and ``policy``
     replace local detection and placement (simulations, tests)."""
@@ -140,12 +141,6 @@ class EdgeAgent:
         self.local.close()
         self.uploader.close()
         self.watcher.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._started else "new"

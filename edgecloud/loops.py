@@ -1,7 +1,8 @@
 """A loop on its own thread, stopped through an Event it checks between short waits.
 
 The one start/stop for every background loop: the controller's scaling and
-completions loops, the Pi's uploader and recorder, the worker's heartbeat.
+completions loops, the Pi's uploader and recorder, the worker's heartbeat;
+and ``StartClose``, the ``with`` block for what owns processes or servers.
 """
 from __future__ import annotations
 
@@ -57,3 +58,21 @@ class BackgroundLoop:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class StartClose:
+    """``with thing:`` calls ``thing.start()`` and, on the way out, ``thing.close()``:
+    for what owns a process, a server or several loops (the agent, a controller)."""
+
+    def start(self):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -8,6 +8,7 @@ controller's asks from the retire queue (if any) and retires (worker/scale_in.py
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -159,7 +160,7 @@ class Worker(ScaleIn):
             began = time.perf_counter()
             visibility = self.settings.queues.visibility_timeout
             # A beat must land well before the job's visibility runs out, whatever the config says.
-            with Heartbeat(self.aws.sqs, self.queues.jobs, message["ReceiptHandle"],
+            with Heartbeat(functools.partial(self._change_visibility, message),
                            every=min(self.settings.worker.heartbeat_seconds, visibility / 2),
                            extend_to=visibility):
                 result = process_job(job, self.aws, self.detector, self.settings.detector, self.processed_by)
@@ -217,10 +218,14 @@ class Worker(ScaleIn):
     def _delete(self, message: dict) -> None:
         self.aws.sqs.delete_message(QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"])
 
+    def _change_visibility(self, message: dict, seconds: int) -> None:
+        self.aws.sqs.change_message_visibility(
+            QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
+
     def _set_visibility(self, message: dict, seconds: int) -> None:
+        """Hand a job back (or hide it longer), where failing to is survivable."""
         try:
-            self.aws.sqs.change_message_visibility(
-                QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
+            self._change_visibility(message, seconds)
         except ClientError:
             log.warning("could not hand a job back; it reappears after its visibility timeout", exc_info=True)
 

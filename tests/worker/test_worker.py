@@ -181,6 +181,12 @@ def test_busy_worker_does_not_retire_while_work_keeps_coming(make_worker, enqueu
     assert worker.tasks_done == 2
 
 
+def visibility_of(aws, queue_url, message):
+    """What the worker hands its heartbeat: set this message's visibility, in seconds from now."""
+    return lambda seconds: aws.sqs.change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
+
+
 def test_heartbeat_extends_visibility(mocked_aws, settings, enqueue, vtest_mp4):
     aws, queues = mocked_aws
     enqueue(vtest_mp4)
@@ -189,7 +195,7 @@ def test_heartbeat_extends_visibility(mocked_aws, settings, enqueue, vtest_mp4):
     aws.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility",
                                  lambda params, **kw: seen.append(params["VisibilityTimeout"]))
     beaten = threading.Event()
-    heartbeat = Heartbeat(aws.sqs, queues.jobs, message["ReceiptHandle"], every=0.05, extend_to=300,
+    heartbeat = Heartbeat(visibility_of(aws, queues.jobs, message), every=0.05, extend_to=300,
                           on_beat=lambda n: n >= 2 and beaten.set())
     with heartbeat:
         assert beaten.wait(10)
@@ -203,7 +209,7 @@ def test_heartbeat_keeps_the_job_hidden_past_its_first_timeout(mocked_aws, enque
     aws, queues = mocked_aws
     enqueue(vtest_mp4)
     message = aws.sqs.receive_message(QueueUrl=queues.jobs, VisibilityTimeout=1)["Messages"][0]
-    Heartbeat(aws.sqs, queues.jobs, message["ReceiptHandle"], every=60, extend_to=60).beat()
+    Heartbeat(visibility_of(aws, queues.jobs, message), every=60, extend_to=60).beat()
     time.sleep(1.5)  # the behaviour under test is the passing of SQS's own clock
     assert not aws.sqs.receive_message(QueueUrl=queues.jobs, WaitTimeSeconds=0).get("Messages")
 
