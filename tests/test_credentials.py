@@ -54,6 +54,7 @@ def test_a_revoked_token_stops_working_on_another_controller_once_its_cache_expi
     token = registry.add("device", "pi-03")
     other = Registry(registry.aws, settings.tables.credentials, cache_s=30, clock=lambda: registry.now[0])
     assert other.verify(token) == Principal("device", "pi-03")  # now cached on the other controller
+    assert registry.verify(token) == Principal("device", "pi-03")  # and on this one
     registry.revoke("device", "pi-03")
     assert registry.verify(token) is None  # at once where it was revoked
     registry.now[0] = 29.0

@@ -117,9 +117,10 @@ def test_consumer_thread_stops_on_request(parts):
     ledger.add(clip_id, "pi-01", "queued", utcnow())
     send(aws, queues.completions, Completion(event="done", clip_id=clip_id, processed_by="i-1"))
     consumer.start()
+    thread = consumer._thread
     row = ledger.wait_final(clip_id, timeout=30)
     consumer.stop()
-    assert row.status == "done"
+    assert row.status == "done" and not thread.is_alive()
     assert consumer._thread is None
 
 

@@ -91,7 +91,8 @@ def test_ledger_survives_a_restart(tmp_path):
 def test_release_waiters_answers_pending_waits(ledger):
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    thread, results = start_waiter(ledger, clip_id, timeout=600)
+    ledger.recheck_s = 3600  # only release_waiters' notify may answer the waiter
+    thread, results = start_waiter(ledger, clip_id, timeout=3600)
     ledger.release_waiters()
-    thread.join(30)
+    thread.join(10)
     assert not thread.is_alive() and results[0].status == "queued"

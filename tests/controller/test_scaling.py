@@ -74,17 +74,18 @@ def test_loop_thread_survives_errors_and_stops(settings, loop_parts):
     import threading
 
     aws, queues, ledger, store, fleet = loop_parts
-    calls = threading.Event()
+    calls = threading.Semaphore(0)
 
     def flaky(obs, cfg):
-        calls.set()
+        calls.release()
         raise RuntimeError("policy bug")
 
     settings.autoscaler.interval = 0.05
     loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=flaky).start()
-    assert calls.wait(10)
+    thread = loop._thread
+    assert calls.acquire(timeout=10) and calls.acquire(timeout=10)  # called again after the first error
     loop.stop()
-    assert loop._thread is None and fleet.count() == 0
+    assert not thread.is_alive() and fleet.count() == 0
 
 
 def test_observation_carries_the_cloud_arrival_rate(settings, loop_parts):
