@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id, utcnow
 
-from .intake import Intake, UploadMetadata
+from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import ClipRow
 from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store
 
@@ -25,15 +25,17 @@ bp = Blueprint("api", __name__)
 class ApiError(Exception):
     """A client mistake, answered as ``{"error": message}`` with ``status``."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, retry_after_s: Optional[int] = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 @bp.errorhandler(ApiError)
 def _api_error(err: ApiError):
-    return jsonify(error=err.message), err.status
+    headers = {} if err.retry_after_s is None else {"Retry-After": str(err.retry_after_s)}
+    return jsonify(error=err.message), err.status, headers
 
 
 def _pydantic_message(err: ValidationError) -> str:
@@ -126,7 +128,10 @@ def upload_clip():
         raise ApiError("clip file is empty")
 
     intake = Intake(get_store(), get_ledger(), get_metrics())
-    accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
+    try:
+        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
+    except UploadInProgress as err:
+        raise ApiError(str(err), 409, retry_after_s=1) from None
     get_metrics().requests.labels("upload").observe(time.perf_counter() - started)
     return jsonify(
         clip_id=accepted.clip_id, status=accepted.status, duplicate=accepted.duplicate,

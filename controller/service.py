@@ -22,8 +22,10 @@ from edgecloud.config import Settings
 from .app import create_app
 from .completions import CompletionsConsumer
 from .fleet import Fleet, create_fleet
+from .intake import Intake
 from .ledger import Ledger
 from .metrics import Metrics
+from .reconcile import StrandedUploads
 from .resources import resources
 from .scaling import ScalingLoop
 from .store import ClipStore
@@ -46,6 +48,8 @@ class ControllerService:
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
         self.consumer = CompletionsConsumer(settings, self.aws, self.queues, self.ledger, self.store, self.metrics)
+        # Its clock starts now, before any request: older 'storing' rows are a dead process's.
+        self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics))
         self.scaling = ScalingLoop(settings, self.store, self.fleet, self.ledger, self.metrics) if autoscale else None
         self.app = create_app(settings)
         resources(self.app).attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store,
@@ -58,6 +62,7 @@ class ControllerService:
             self.aws.client(service)
         for role in ("jobs", "completions", "dead_letter"):
             getattr(self.queues, role)
+        self.stranded.start()
         self.consumer.start()
         if self.scaling:
             self.scaling.start()
@@ -70,6 +75,7 @@ class ControllerService:
         self._closed = True
         if self.scaling:
             self.scaling.stop()
+        self.stranded.stop()
         self.consumer.stop()
         self.fleet.close()
         self.ledger.close()
