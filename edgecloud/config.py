@@ -179,6 +179,8 @@ class EdgeSettings(Section):
     )
     user: str = Field("edgecloud", description="Non-root user `edgecloud edge install` runs the agent as.")
     result_wait_s: float = Field(10, ge=0, le=60, description="Long-poll of one cloud result (GET ?wait=).")
+    result_deadline_s: float = Field(900, gt=0, description="Stop watching for a cloud result after this long "
+                                     "(the clip stays in the cloud; only the Pi's stats miss it).")
 
 
 class InfraSettings(Section):
