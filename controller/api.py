@@ -15,11 +15,12 @@ from pydantic import ValidationError
 from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id, utcnow
 
 from .intake import Intake, UploadInProgress, UploadMetadata
-from .ledger import ClipRow
-from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store
+from .ledger import FINAL, ClipRow
+from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store, get_waits
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
+POLL_AGAIN_S = 2  # Retry-After of a ?wait= poll answered at once because too many are held
 
 
 class ApiError(Exception):
@@ -166,12 +167,20 @@ def clip_status(clip_id: str):
     except BadClipId as err:
         raise ApiError(str(err)) from None
     wait = _wait_seconds()
+    with get_waits().hold(device_id) as may_hold:
+        body = _clip_status(clip_id, device_id, wait if may_hold else 0.0)
+    # A poll we could not hold: the client asks again a little later instead of at once.
+    headers = {} if may_hold or not wait or body["status"] in FINAL else {"Retry-After": str(POLL_AGAIN_S)}
+    return jsonify(body), 200, headers
+
+
+def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
     ledger, store = get_ledger(), get_store()
     row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
     if row is None:
         result = store.results.get(clip_id)  # S3 is the source of truth; the ledger may be new
         if result is not None:
-            return jsonify(_from_result(clip_id, device_id, result))
+            return _from_result(clip_id, device_id, result)
         stored_at = store.clip_stored_at(clip_id)
         if stored_at is None:
             raise ApiError(f"unknown clip {clip_id!r}", 404)
@@ -185,7 +194,7 @@ def clip_status(clip_id: str):
         ledger.mark_finished(clip_id, result.status, _as_utc(result.finished_at) or utcnow(),
                              processed_by=result.processed_by, error=result.error)
         row = ledger.get(clip_id)
-    return jsonify(_describe(row, result if row.final else None))
+    return _describe(row, result if row.final else None)
 
 
 def _iso(when) -> Optional[str]:

@@ -23,6 +23,13 @@ from edgecloud.jobs import utcnow
 log = logging.getLogger(__name__)
 
 
+def _seconds(header: Optional[str]) -> float:
+    try:
+        return min(float(header), 60.0) if header else 0.0
+    except ValueError:  # an HTTP date or junk: the default pause will do
+        return 0.0
+
+
 class ResultWatcher:
     """Long-polls clip status for clips sent without a result; see the module docstring."""
 
@@ -123,7 +130,8 @@ class ResultWatcher:
             log.error("controller does not know clip %s (HTTP %s)", clip_id, response.status_code)
             return False
         if time.monotonic() - started < 0.5:
-            self._stop.wait(1.0)  # the controller did not hold the request: don't hammer it
+            # The controller did not hold the request (too many held): ask again when it says, not at once.
+            self._stop.wait(max(1.0, _seconds(response.headers.get("Retry-After"))))
         return True
 
     def _forget(self, clip_id: str) -> None:
