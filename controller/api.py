@@ -11,8 +11,10 @@ from typing import Optional
 from flask import Blueprint, Response, jsonify, request, url_for
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from werkzeug.routing import BaseConverter
 
-from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id, utcnow
+from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
+                            parse_clip_id, utcnow)
 
 from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import FINAL, ClipRow
@@ -20,6 +22,16 @@ from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_sto
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
+
+
+class AnyText(BaseConverter):
+    """A URL part of any characters, slashes and newlines too, so every id reaches its check (400)."""
+
+    regex = r"(?s:.+)"
+    part_isolating = False
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("anytext", AnyText))
 POLL_AGAIN_S = 2  # Retry-After of a ?wait= poll answered at once because too many are held
 
 
@@ -127,6 +139,11 @@ def upload_clip():
         raise ApiError(f"clip is {size} bytes; the limit is {limit}", 413)
     if size == 0:
         raise ApiError("clip file is empty")
+    # Stored and decoded as what it claims to be: check the container before anything is kept.
+    mismatch = container_mismatch(content_type, upload.stream.read(SNIFF_BYTES))
+    upload.stream.seek(0)
+    if mismatch:
+        raise ApiError(mismatch, 415)
 
     intake = Intake(get_store(), get_ledger(), get_metrics())
     try:
@@ -160,7 +177,7 @@ def _wait_seconds() -> float:
     return min(wait, get_settings().controller.max_wait_s)
 
 
-@bp.get("/v1/clips/<clip_id>")
+@bp.get("/v1/clips/<anytext:clip_id>")
 def clip_status(clip_id: str):
     try:
         _, device_id = parse_clip_id(clip_id)

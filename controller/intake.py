@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from edgecloud.jobs import CLIP_TYPES, DEVICE_RE, Job, Result, clip_key, parse_clip_id, utcnow
 
@@ -26,10 +26,17 @@ class UploadMetadata(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     clip_id: Optional[str] = Field(None, description="Edge-made id (new_clip_id); made here when absent.")
-    device_id: str = Field(pattern=DEVICE_RE.pattern)
+    device_id: str = Field(max_length=32)
     recorded_at: Optional[datetime] = None
     fps: Optional[float] = Field(None, gt=0, le=240)
     content_type: Optional[str] = None
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, v: str) -> str:
+        if not DEVICE_RE.fullmatch(v):
+            raise ValueError(f"must match {DEVICE_RE.pattern} (lowercase ASCII letters, digits, '-')")
+        return v
 
 
 @dataclass(frozen=True)
