@@ -11,29 +11,44 @@ from typing import Optional
 from flask import Blueprint, Response, jsonify, request, url_for
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from werkzeug.routing import BaseConverter
 
-from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id, utcnow
+from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
+                            parse_clip_id, utcnow)
 
-from .intake import Intake, UploadMetadata
-from .ledger import ClipRow
-from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store
+from .intake import Intake, UploadInProgress, UploadMetadata
+from .ledger import FINAL, ClipRow
+from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store, get_waits
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
 
 
+class AnyText(BaseConverter):
+    """A URL part of any characters, slashes and newlines too, so every id reaches its check (400)."""
+
+    regex = r"(?s:.+)"
+    part_isolating = False
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("anytext", AnyText))
+POLL_AGAIN_S = 2  # Retry-After of a ?wait= poll answered at once because too many are held
+
+
 class ApiError(Exception):
     """A client mistake, answered as ``{"error": message}`` with ``status``."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, retry_after_s: Optional[int] = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 @bp.errorhandler(ApiError)
 def _api_error(err: ApiError):
-    return jsonify(error=err.message), err.status
+    headers = {} if err.retry_after_s is None else {"Retry-After": str(err.retry_after_s)}
+    return jsonify(error=err.message), err.status, headers
 
 
 def _pydantic_message(err: ValidationError) -> str:
@@ -124,9 +139,17 @@ def upload_clip():
         raise ApiError(f"clip is {size} bytes; the limit is {limit}", 413)
     if size == 0:
         raise ApiError("clip file is empty")
+    # Stored and decoded as what it claims to be: check the container before anything is kept.
+    mismatch = container_mismatch(content_type, upload.stream.read(SNIFF_BYTES))
+    upload.stream.seek(0)
+    if mismatch:
+        raise ApiError(mismatch, 415)
 
     intake = Intake(get_store(), get_ledger(), get_metrics())
-    accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
+    try:
+        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
+    except UploadInProgress as err:
+        raise ApiError(str(err), 409, retry_after_s=1) from None
     get_metrics().requests.labels("upload").observe(time.perf_counter() - started)
     return jsonify(
         clip_id=accepted.clip_id, status=accepted.status, duplicate=accepted.duplicate,
@@ -154,19 +177,27 @@ def _wait_seconds() -> float:
     return min(wait, get_settings().controller.max_wait_s)
 
 
-@bp.get("/v1/clips/<clip_id>")
+@bp.get("/v1/clips/<anytext:clip_id>")
 def clip_status(clip_id: str):
     try:
         _, device_id = parse_clip_id(clip_id)
     except BadClipId as err:
         raise ApiError(str(err)) from None
     wait = _wait_seconds()
+    with get_waits().hold(device_id) as may_hold:
+        body = _clip_status(clip_id, device_id, wait if may_hold else 0.0)
+    # A poll we could not hold: the client asks again a little later instead of at once.
+    headers = {} if may_hold or not wait or body["status"] in FINAL else {"Retry-After": str(POLL_AGAIN_S)}
+    return jsonify(body), 200, headers
+
+
+def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
     ledger, store = get_ledger(), get_store()
     row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
     if row is None:
         result = store.results.get(clip_id)  # S3 is the source of truth; the ledger may be new
         if result is not None:
-            return jsonify(_from_result(clip_id, device_id, result))
+            return _from_result(clip_id, device_id, result)
         stored_at = store.clip_stored_at(clip_id)
         if stored_at is None:
             raise ApiError(f"unknown clip {clip_id!r}", 404)
@@ -180,7 +211,7 @@ def clip_status(clip_id: str):
         ledger.mark_finished(clip_id, result.status, _as_utc(result.finished_at) or utcnow(),
                              processed_by=result.processed_by, error=result.error)
         row = ledger.get(clip_id)
-    return jsonify(_describe(row, result if row.final else None))
+    return _describe(row, result if row.final else None)
 
 
 def _iso(when) -> Optional[str]:

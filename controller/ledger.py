@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Optional
 
 FINAL = ("done", "failed")
+# A clip whose upload is being stored: its job (or the edge's result) is not in yet. Only once
+# that is done does the row move on to 'queued' (or a final state), so 'queued' means "job sent".
+STORING = "storing"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
@@ -109,6 +112,18 @@ class Ledger:
     def forget(self, clip_id: str) -> None:
         """Drop a clip whose upload failed half-way, so the edge's retry is not a 'duplicate'."""
         self._write("DELETE FROM clips WHERE clip_id = ?", (clip_id,))
+
+    def mark_queued(self, clip_id: str) -> bool:
+        """The clip's job is sent: a storing row becomes queued."""
+        return bool(self._write("UPDATE clips SET status = 'queued' WHERE clip_id = ? AND status = ?",
+                                (clip_id, STORING)))
+
+    def storing_since_before(self, when: datetime) -> list[ClipRow]:
+        """Rows left 'storing' by uploads that began before ``when`` (a controller killed mid-upload)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM clips WHERE status = ? AND submitted_at < ? ORDER BY clip_id",
+                                    (STORING, _iso(when))).fetchall()
+        return [_row(r) for r in rows]
 
     def get(self, clip_id: str) -> Optional[ClipRow]:
         with self._lock:

@@ -18,6 +18,7 @@ from edgecloud.config import Settings
 from .ledger import Ledger
 from .metrics import Metrics
 from .store import ClipStore
+from .waits import HeldWaits
 
 EXTENSION = "edgecloud"
 
@@ -65,6 +66,14 @@ class Resources:
         return self._get("metrics", make)
 
     @property
+    def waits(self) -> HeldWaits:
+        def make():
+            c = self.settings.controller
+            return HeldWaits(c.threads // 2 if c.max_held_waits is None else c.max_held_waits,
+                             c.max_waits_per_device)
+        return self._get("waits", make)
+
+    @property
     def fleet(self):
         from .fleet import create_fleet
 
@@ -107,6 +116,10 @@ def get_ledger() -> Ledger:
 
 def get_store() -> ClipStore:
     return resources().store
+
+
+def get_waits() -> HeldWaits:
+    return resources().waits
 
 
 def get_fleet():

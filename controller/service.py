@@ -23,8 +23,10 @@ from edgecloud.loops import StartClose
 from .app import create_app
 from .completions import CompletionsConsumer
 from .fleet import Fleet, create_fleet
+from .intake import Intake
 from .ledger import Ledger
 from .metrics import Metrics
+from .reconcile import StrandedUploads
 from .resources import resources
 from .scaling import ScalingLoop
 from .store import ClipStore
@@ -46,6 +48,8 @@ class ControllerService(StartClose):
         self.metrics = Metrics()
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
+        # Its clock starts now, before any request: older 'storing' rows are a dead process's.
+        self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics))
         self.app = create_app(settings)
         parts = resources(self.app)
         parts.attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store, metrics=self.metrics,
@@ -60,6 +64,7 @@ class ControllerService(StartClose):
             self.aws.client(service)
         for role in ("jobs", "completions", "dead_letter"):
             getattr(self.queues, role)
+        self.stranded.start()
         self.consumer.start()
         if self.scaling:
             self.scaling.start()
@@ -72,6 +77,7 @@ class ControllerService(StartClose):
         self._closed = True
         if self.scaling:
             self.scaling.stop()
+        self.stranded.stop()
         self.consumer.stop()
         self.fleet.close()
         self.ledger.close()

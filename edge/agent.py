@@ -54,7 +54,7 @@ class EdgeAgent(StartClose):
         self.recorder: Optional[Recorder] = None
         self.local = LocalProcessor(settings.detector, self._local_done, analyse=analyse)
         self.watcher = ResultWatcher(edge.controller_url, stats=self.stats, history=self.history,
-                                     wait_s=edge.result_wait_s)
+                                     wait_s=edge.result_wait_s, deadline_s=edge.result_deadline_s)
         self.uploader = Uploader(self.spool, edge.controller_url, timeout_s=edge.upload_timeout_s,
                                  retry_max_s=edge.retry_max_s, retry_base_s=min(0.5, edge.retry_max_s),
                                  stats=self.stats, history=self.history, prepare=self._prepare,

@@ -138,7 +138,7 @@ class Spool:
             if clip_file.exists():
                 clip_file.unlink()
             entry = Entry(final, manifest)
-        self.enforce_cap()
+            self._drop_oldest(needed=0, reason=self._over_cap, keep=clip_id)  # never the clip just kept
         return entry
 
     def update(self, entry: Entry, **changes: Any) -> Entry:
@@ -214,13 +214,17 @@ class Spool:
 
     def enforce_cap(self) -> list[str]:
         """Drop entries until under ``max_bytes``; returns the dropped clip ids."""
-        return self._drop_oldest(needed=0, reason=f"spool over its cap of {self.max_bytes / 1e6:.0f} MB")
+        return self._drop_oldest(needed=0, reason=self._over_cap)
+
+    @property
+    def _over_cap(self) -> str:
+        return f"spool over its cap of {self.max_bytes / 1e6:.0f} MB"
 
     def _rejected_entries(self) -> list[Entry]:
         # Only their id (the directory's name) and size matter here, readable manifest or not.
         return [Entry(d, {"metadata": {"clip_id": d.name}}) for d in sorted(self.rejected_dir.iterdir()) if d.is_dir()]
 
-    def _drop_oldest(self, needed: int, reason: str) -> list[str]:
+    def _drop_oldest(self, needed: int, reason: str, keep: Optional[str] = None) -> list[str]:
         dropped = []
         with self._lock:
             entries = self.entries()
@@ -230,6 +234,7 @@ class Spool:
             total = sum(sizes.values())
             # Then clip-only entries, oldest first; entries with the Pi's result last.
             order = rejected + [e for e in entries if not e.result] + [e for e in entries if e.result]
+            order = [e for e in order if e.clip_id != keep or e.path.parent == self.rejected_dir]
             freed = 0
             for entry in order:
                 if total <= self.max_bytes and freed >= needed:

@@ -142,8 +142,12 @@ class ControllerSettings(Section):
     url: Optional[str] = Field(None, description="Public URL of the API, for status links.")
     data_dir: Path = Field(Path("var/controller"), description="Where the clip ledger (SQLite) lives.")
     max_clip_mb: float = Field(200, gt=0, description="Uploads over this size are refused (413).")
-    threads: int = Field(8, ge=1, le=256, description="gunicorn threads serving the API.")
+    threads: int = Field(16, ge=1, le=256, description="gunicorn threads serving the API.")
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
+    max_held_waits: Optional[int] = Field(None, ge=0, le=256, description="?wait= requests held at once "
+                                          "(null: half the threads); past it a poll is answered at once, so "
+                                          "uploads always find a thread.")
+    max_waits_per_device: int = Field(3, ge=0, le=64, description="?wait= requests one device may hold at once.")
     token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
                                  "the registry again: a revoked token stops working within this.")
 
@@ -179,6 +183,8 @@ class EdgeSettings(Section):
     )
     user: str = Field("edgecloud", description="Non-root user `edgecloud edge install` runs the agent as.")
     result_wait_s: float = Field(10, ge=0, le=60, description="Long-poll of one cloud result (GET ?wait=).")
+    result_deadline_s: float = Field(900, gt=0, description="Stop watching for a cloud result after this long "
+                                     "(the clip stays in the cloud; only the Pi's stats miss it).")
 
 
 class InfraSettings(Section):

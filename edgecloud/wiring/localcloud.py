@@ -122,6 +122,13 @@ class ControllerProcess(StartClose):
                 if self.url is None:
                     self._lines.put(line)
 
+    def kill(self) -> None:
+        """kill -9 the controller (gunicorn's master and worker): no hook, no cleanup runs."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
     def close(self, timeout: float = 30):
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:

@@ -96,7 +96,14 @@ def test_reupload_after_ledger_loss_is_still_a_duplicate(app, post_clip, vtest_m
     resources(app).attach(ledger=Ledger(tmp_path / "fresh.sqlite3"))  # a controller with a new disk
     again = post_clip(vtest_mp4, meta(clip_id))
     assert again.status_code == 201 and again.get_json()["duplicate"] is True
-    assert len(jobs_in_queue()) == 1
+    # Stored once; with no ledger to say its job went, the job goes again (results are first-write-wins).
+    assert [j["clip_id"] for j in jobs_in_queue()] == [clip_id, clip_id]
+    assert aws_keys(app) == 1
+
+
+def aws_keys(app) -> int:
+    store = resources(app).store
+    return store.aws.s3.list_objects_v2(Bucket=store.clips_bucket)["KeyCount"]
 
 
 GOOD_ID = "20261124T113500123Z_pi-01_3fa9c2d1"

@@ -157,3 +157,20 @@ def test_a_detector_error_propagates_and_stops_the_decode_thread(vtest_avi, dete
     with pytest.raises(RuntimeError, match="model exploded"):
         analyse(vtest_avi, Broken(), settings)  # ~160 sampled frames: more than the decode queue holds
     assert not [t for t in threading.enumerate() if t.name == "decode"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])  # a detector call inside the frame loop, and the last batch's
+def test_an_opencv_error_in_the_detector_is_a_detector_fault_not_a_failed_clip(vtest_mp4, detector_settings,
+                                                                               batch_size):
+    import cv2
+
+    class CvBroken:
+        name = "cv-broken"
+
+        def detect(self, frames):
+            raise cv2.error("dnn: layer shape mismatch")
+
+    settings = detector_settings.model_copy(update={"batch_size": batch_size})
+    # Raised (the worker retries the job), not returned as a final "decoding failed".
+    with pytest.raises(RuntimeError, match="detector cv-broken failed: .*layer shape mismatch"):
+        analyse(vtest_mp4, CvBroken(), settings)
