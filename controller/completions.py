@@ -10,29 +10,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Optional
 
 from pydantic import ValidationError
 
 from edgecloud.jobs import Completion, Result, clip_id_in, utcnow
-from edgecloud.loops import BackgroundLoop
+from edgecloud.loops import BackgroundLoop, Tally
 
 from .resources import Resources
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Counts:
-    """What one pass handled, so tests need no threads or sleeps."""
+class Counts(Tally):
+    """What one pass of the completions or dead-letter queue handled."""
 
-    started: int = 0
-    done: int = 0
-    failed: int = 0
-    dead_lettered: int = 0
-    malformed: int = 0
-    deleted: int = 0
+    outcomes = ("started", "done", "failed", "dead_lettered", "malformed", "deleted")
 
 
 class CompletionsConsumer(BackgroundLoop):
@@ -73,11 +66,11 @@ class CompletionsConsumer(BackgroundLoop):
                 completion = Completion.model_validate_json(message["Body"])
             except ValidationError:
                 log.warning("dropping malformed completion: %.200s", message["Body"])
-                counts.malformed += 1
+                counts.add("malformed")
                 continue
             self.apply(completion)
-            setattr(counts, completion.event, getattr(counts, completion.event) + 1)
-        counts.deleted = self._delete(self.parts.queues.completions, messages)
+            counts.add(completion.event)
+        counts.add("deleted", self._delete(self.parts.queues.completions, messages))
         return counts
 
     def apply(self, completion: Completion) -> None:
@@ -105,13 +98,13 @@ class CompletionsConsumer(BackgroundLoop):
             clip_id = clip_id_in(message["Body"])
             if clip_id is None:
                 log.error("dead letter without a clip id, dropped: %.200s", message["Body"])
-                counts.malformed += 1
+                counts.add("malformed")
                 continue
             # Our own receive counts too; the rest were the workers' tries.
             receives = max(1, int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) - 1)
             self.fail_dead_letter(clip_id, receives)
-            counts.dead_lettered += 1
-        counts.deleted = self._delete(self.parts.queues.dead_letter, messages)
+            counts.add("dead_lettered")
+        counts.add("deleted", self._delete(self.parts.queues.dead_letter, messages))
         return counts
 
     def fail_dead_letter(self, clip_id: str, receives: int) -> None:

@@ -7,6 +7,7 @@ and ``StartClose``, the ``with`` block for what owns processes or servers.
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Optional
 
 
@@ -58,6 +59,23 @@ class BackgroundLoop:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Tally(Counter):
+    """What one pass of a loop did, counted by outcome, so tests need no threads or sleeps.
+    A subclass names its ``outcomes``; reading or adding any other is an error, not a silent 0."""
+
+    outcomes: tuple[str, ...] = ()
+
+    def __getattr__(self, name: str) -> int:
+        if name in type(self).outcomes:
+            return self[name]
+        raise AttributeError(name)
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        if outcome not in self.outcomes:
+            raise ValueError(f"{type(self).__name__} counts {self.outcomes}, not {outcome!r}")
+        self[outcome] += n
 
 
 class StartClose:

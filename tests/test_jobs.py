@@ -56,3 +56,4 @@ def test_summarise_counts_per_frame_and_best_score():
     assert summary["person"].frames_seen == 2
     assert summary["person"].best_score == 0.9
     assert summary["car"].max_count == 1
+

@@ -14,7 +14,6 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
@@ -23,6 +22,7 @@ from pydantic import ValidationError
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.jobs import Completion, Job, Result, clip_id_in, result_key
+from edgecloud.loops import Tally
 from edgecloud.results import ResultStore
 
 from . import lifecycle as lifecycles
@@ -42,17 +42,10 @@ class Abandon(BaseException):
     """Raised from a second stop signal with a job in hand: hand it back now, not after a kill."""
 
 
-@dataclass
-class BatchCounts:
+class BatchCounts(Tally):
     """What one ``process_batch`` did."""
 
-    received: int = 0
-    done: int = 0
-    failed: int = 0
-    duplicate: int = 0
-    malformed: int = 0
-    released: int = 0
-    errors: int = 0
+    outcomes = ("received", "done", "failed", "duplicate", "malformed", "released", "errors")
 
 
 class Worker(ScaleIn):
@@ -118,10 +111,10 @@ class Worker(ScaleIn):
         finally:
             self.polling = False
         for message in messages:
-            counts.received += 1
+            counts.add("received")
             if self.stopping:  # arrived as we were told to stop: hand it straight back
                 self._set_visibility(message, 0)
-                counts.released += 1
+                counts.add("released")
                 continue
             self.holding = True
             try:
@@ -138,7 +131,7 @@ class Worker(ScaleIn):
                     outcome = "errors"
             finally:
                 self.holding = False
-            setattr(counts, outcome, getattr(counts, outcome) + 1)
+            counts.add(outcome)
         return counts
 
     def handle(self, message: dict) -> str:
