@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from pydantic import ValidationError
 
@@ -45,7 +45,8 @@ class CompletionsConsumer(BackgroundLoop):
     thread_name = "completions"
 
     def __init__(self, settings: Settings, aws: Aws, queues: Queues, ledger: Ledger, store: ClipStore,
-                 metrics: Optional[Metrics] = None, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0):
+                 metrics: Optional[Metrics] = None, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0,
+                 on_finished: Optional[Callable[[Result], None]] = None):
         self.settings = settings
         self.aws = aws
         self.queues = queues
@@ -54,6 +55,7 @@ class CompletionsConsumer(BackgroundLoop):
         self.metrics = metrics
         self.wait_seconds = wait_seconds
         self.dead_letter_every_s = dead_letter_every_s
+        self.on_finished = on_finished  # told of each result that finishes a clip (notifications)
         super().__init__()
 
     # -- one pass ---------------------------------------------------------------
@@ -96,16 +98,18 @@ class CompletionsConsumer(BackgroundLoop):
         if completion.event == "started":
             self.ledger.mark_started(completion.clip_id, completion.at, completion.processed_by)
             return
+        result = self.store.results.get(completion.clip_id)
         error = None
         if completion.event == "failed":
-            result = self.store.results.get(completion.clip_id)
             error = result.error if result else "worker reported failure"
         if self.ledger.mark_finished(completion.clip_id, completion.event, completion.at,
                                      processed_by=completion.processed_by, process_s=completion.process_s,
-                                     error=error):
+                                     error=error, result=result):
             row = self.ledger.get(completion.clip_id)
             if self.metrics and row and row.upload_to_result_s is not None and completion.event == "done":
                 self.metrics.upload_to_result.observe(row.upload_to_result_s)
+            if result is not None and self.on_finished is not None:
+                self.on_finished(result)
 
     def drain_dead_letters(self, wait_seconds: int = 0) -> Counts:
         """Give every dead-lettered job a failed result (unless one exists) and delete it."""
@@ -141,7 +145,7 @@ class CompletionsConsumer(BackgroundLoop):
         if stored is not result:  # a late worker's result landed since we looked: it stands
             self._adopt(stored)
             return
-        self.ledger.mark_finished(clip_id, "failed", now, error=result.error)
+        self.ledger.mark_finished(clip_id, "failed", now, error=result.error, result=result)
         if self.metrics:
             self.metrics.dead_lettered.inc()
         log.warning("clip %s %s", clip_id, result.error)
@@ -149,7 +153,7 @@ class CompletionsConsumer(BackgroundLoop):
     def _adopt(self, existing: Result) -> None:
         # A worker finished it but died before deleting the job: its result stands.
         self.ledger.mark_finished(existing.clip_id, existing.status, existing.finished_at or utcnow(),
-                                  processed_by=existing.processed_by, error=existing.error)
+                                  processed_by=existing.processed_by, error=existing.error, result=existing)
 
     # -- the loop ---------------------------------------------------------------
 

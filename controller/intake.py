@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,13 +41,15 @@ class Accepted:
 class Intake:
     """Stores clips and results (S3), queues jobs (SQS) and records both in the ledger."""
 
-    def __init__(self, store: ClipStore, ledger: Ledger, metrics: Optional[Metrics] = None):
+    def __init__(self, store: ClipStore, ledger: Ledger, metrics: Optional[Metrics] = None,
+                 on_finished: Optional[Callable[[Result], None]] = None):
         self.store = store
         self.ledger = ledger
         self.metrics = metrics
+        self.on_finished = on_finished  # told of each edge result stored (notifications)
 
     def accept(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
-               result: Optional[Result] = None) -> Accepted:
+               result: Optional[Result] = None, *, snapshot: Optional[bytes] = None) -> Accepted:
         recorded_at_id, device_id = parse_clip_id(clip_id)
         known = self.ledger.get(clip_id)
         if known is not None:
@@ -71,10 +73,13 @@ class Intake:
                 "content-type": content_type,
             })
             if result is not None:
-                stored = result.model_copy(update={"submitted_at": result.submitted_at or now})
-                self.store.results.put(stored)
+                # The snapshot is named only when it is stored, whatever key the edge wrote.
+                snapshot_at = self.store.results.put_snapshot(clip_id, snapshot) if snapshot else None
+                result = result.model_copy(update={"submitted_at": result.submitted_at or now,
+                                                   "snapshot_key": snapshot_at})
+                self.store.results.put(result)
                 self.ledger.mark_finished(clip_id, result.status, utcnow(), processed_by="edge",
-                                          process_s=result.timings.get("total"), error=result.error)
+                                          process_s=result.timings.get("total"), error=result.error, result=result)
             else:
                 self.store.send_job(Job(
                     clip_id=clip_id, bucket=self.store.clips_bucket, key=key, device_id=device_id, fps=meta.fps,
@@ -91,6 +96,8 @@ class Intake:
             raise
         if self.metrics:
             self.metrics.upload_bytes.inc(size)
+        if result is not None and self.on_finished is not None:
+            self.on_finished(result)
         status = result.status if result is not None else "queued"
         log.info("clip %s stored (%d bytes, %s)", clip_id, size, "edge result" if result else "queued")
         return self._count(Accepted(clip_id, status, False), "with_result" if result else "queued")

@@ -24,6 +24,7 @@ from .completions import CompletionsConsumer
 from .fleet import Fleet, create_fleet
 from .ledger import Ledger
 from .metrics import Metrics
+from .notify import Notifier
 from .resources import resources
 from .scaling import ScalingLoop
 from .store import ClipStore
@@ -45,11 +46,14 @@ class ControllerService:
         self.metrics = Metrics()
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
-        self.consumer = CompletionsConsumer(settings, self.aws, self.queues, self.ledger, self.store, self.metrics)
+        ttl = settings.notify.link_ttl_s
+        self.notifier = Notifier(settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl))
+        self.consumer = CompletionsConsumer(settings, self.aws, self.queues, self.ledger, self.store, self.metrics,
+                                            on_finished=self.notifier.offer)
         self.scaling = ScalingLoop(settings, self.store, self.fleet, self.ledger, self.metrics) if autoscale else None
         self.app = create_app(settings)
         resources(self.app).attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store,
-                                   metrics=self.metrics, fleet=self.fleet)
+                                   metrics=self.metrics, fleet=self.fleet, notifier=self.notifier)
         self._closed = False
 
     def start(self) -> "ControllerService":
@@ -58,6 +62,7 @@ class ControllerService:
             self.aws.client(service)
         for role in ("jobs", "completions", "dead_letter"):
             getattr(self.queues, role)
+        self.notifier.start()
         self.consumer.start()
         if self.scaling:
             self.scaling.start()
@@ -71,6 +76,7 @@ class ControllerService:
         if self.scaling:
             self.scaling.stop()
         self.consumer.stop()
+        self.notifier.stop()
         self.fleet.close()
         self.ledger.close()
 
@@ -136,6 +142,8 @@ class ControllerServer(BaseApplication):
             graceful_exit(signum, frame)
 
         signal.signal(signal.SIGTERM, on_sigterm)
+        if not self.service.notifier.dashboard_url:
+            self.service.notifier.dashboard_url = self.public_url  # alerts link to the dashboard
         self.service.start()
         print(READY_LINE.format(url=self.public_url), flush=True)
 

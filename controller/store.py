@@ -18,6 +18,7 @@ from edgecloud.results import ResultStore
 
 log = logging.getLogger(__name__)
 
+
 class ClipStore:
     """Clips in S3 (results through ``results``), jobs and retire asks in SQS."""
 
@@ -27,15 +28,11 @@ class ClipStore:
         self.clips_bucket = settings.storage.clips_bucket
         self.results_bucket = settings.storage.results_bucket
         self.results = ResultStore(aws.s3, self.results_bucket)
+        self.link_ttl_s = settings.controller.link_ttl_s
+        self._clip_keys: dict[str, str] = {}
 
     def clip_exists(self, clip_id: str, content_type: str) -> bool:
-        try:
-            self.aws.s3.head_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))
-        except ClientError as err:
-            if is_missing(err):
-                return False
-            raise
-        return True
+        return self._exists(self.clips_bucket, clip_key(clip_id, CLIP_TYPES[content_type]))
 
     def clip_stored_at(self, clip_id: str) -> Optional[datetime]:
         """When the clip was stored, whatever its type; None if it is not in S3."""
@@ -48,6 +45,37 @@ class ClipStore:
                 raise
             return head["LastModified"]
         return None
+
+    def clip_url(self, clip_id: str, ttl_s: Optional[int] = None) -> Optional[str]:
+        """A presigned GET of the stored clip; None when it is not in S3."""
+        key = self._clip_keys.get(clip_id)
+        if key is None:
+            for ext in CLIP_TYPES.values():
+                if self._exists(self.clips_bucket, clip_key(clip_id, ext)):
+                    if len(self._clip_keys) > 10_000:
+                        self._clip_keys.clear()
+                    key = self._clip_keys[clip_id] = clip_key(clip_id, ext)  # a stored clip never changes
+                    break
+            else:
+                return None
+        return self.link(self.clips_bucket, key, ttl_s)
+
+    def snapshot_url(self, key: str, ttl_s: Optional[int] = None) -> str:
+        return self.link(self.results_bucket, key, ttl_s)
+
+    def link(self, bucket: str, key: str, ttl_s: Optional[int] = None) -> str:
+        """A presigned S3 GET: the browser fetches the bytes from S3, not through the controller."""
+        return self.aws.s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+                                                  ExpiresIn=ttl_s or self.link_ttl_s)
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.aws.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as err:
+            if is_missing(err):
+                return False
+            raise
+        return True
 
     def delete_clip(self, clip_id: str, content_type: str) -> None:
         self.aws.s3.delete_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))

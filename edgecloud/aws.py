@@ -89,6 +89,10 @@ class Aws:
         return self.client("dynamodb")
 
     @property
+    def sns(self):
+        return self.client("sns")
+
+    @property
     def cloudformation(self):
         return self.client("cloudformation")
 
@@ -166,4 +170,7 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     from .credentials import ensure_table
 
     ensure_table(aws, settings.tables.credentials)
+    topic = settings.notify.sns_topic
+    if topic and not topic.startswith("arn:"):
+        aws.sns.create_topic(Name=topic)  # idempotent
     return Queues(aws, settings)
