@@ -48,7 +48,7 @@ class BestFrame:
 
 def render(image: np.ndarray, detections: Sequence) -> bytes:
     """The frame, fitted within MAX_SIDE, with each detection's box and 'label score' drawn; JPEG
-    at the best quality that fits MAX_BYTES (the lowest quality tried when none does)."""
+    at the best quality that fits MAX_BYTES (made smaller when even the lowest quality does not)."""
     h, w = image.shape[:2]
     scale = min(1.0, MAX_SIDE / max(h, w))
     picture = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
@@ -64,15 +64,15 @@ def render(image: np.ndarray, detections: Sequence) -> bytes:
         cv2.rectangle(picture, (x1, top), (x1 + tw + 4, top + th + base + 2), colour, -1)
         cv2.putText(picture, text, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness, (0, 0, 0),
                     thickness, cv2.LINE_AA)
-    data = b""
-    for quality in _QUALITIES:
-        ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise ValueError("OpenCV could not encode the snapshot")
-        data = encoded.tobytes()
-        if len(data) <= MAX_BYTES:
-            break
-    return data
+    while True:
+        for quality in _QUALITIES:
+            ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            if not ok:
+                raise ValueError("OpenCV could not encode the snapshot")
+            if len(encoded) <= MAX_BYTES:
+                return encoded.tobytes()
+        # Too busy a picture even at the lowest quality: a smaller one, boxes and all.
+        picture = cv2.resize(picture, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
 
 
 def is_jpeg(data: bytes) -> bool:
