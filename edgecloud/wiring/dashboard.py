@@ -28,11 +28,11 @@ def open_dashboard(settings: Settings, url: str) -> tuple[dict, str]:
 def wait_for_interrupt(stop: threading.Event | None = None) -> None:
     """Block until Ctrl-C or SIGTERM (or ``stop``), then return so the caller's exits stop every process."""
     stop = stop or threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Both set explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

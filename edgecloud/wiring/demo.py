@@ -231,10 +231,11 @@ def demo(obj, video, clips, policy, speed, json_path, workdir, serve):
 
         report["dashboard"], token = open_dashboard(settings, url)
         publish(report)  # written before serving starts
-        out.print(f"dashboard: {report['dashboard']['url']}")
-        out.print(f"one-time login link (valid 5 minutes): {report['dashboard']['login_url']}")
-        out.print(f"or log in with the demo operator's token: {token}")
-        out.print("serving until Ctrl-C")
+        # Plain lines, never wrapped, so the links can be copied whole.
+        click.echo(f"dashboard: {report['dashboard']['url']}")
+        click.echo(f"one-time login link (valid 5 minutes): {report['dashboard']['login_url']}")
+        click.echo(f"or log in with the demo operator's token: {token}")
+        click.echo("serving until Ctrl-C", err=True)
         wait_for_interrupt()
 
     try:
