@@ -2,6 +2,8 @@
 (The real browser tests are in tests/integration/test_dashboard_browser.py.)"""
 from __future__ import annotations
 
+import io
+import json
 import re
 
 import pytest
@@ -25,7 +27,15 @@ def _login(client, token):
     return client.post("/login", data={"token": token, "next": "/fleet"})
 
 
-def _edge_clip(post_clip, vtest_mp4, jpeg: bytes | None = None, device="pi-01"):
+def _post_with_snapshot(client, clip, clip_id, result, snapshot: bytes):
+    return client.post("/v1/clips", content_type="multipart/form-data", data={
+        "clip": (io.BytesIO(clip.read_bytes()), "c.mp4", "video/mp4"),
+        "metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01", "fps": 10}),
+        **({"result": result.model_dump_json()} if result else {}),
+        "snapshot": (io.BytesIO(snapshot), "snapshot.jpg", "image/jpeg")})
+
+
+def _edge_clip(post_clip, vtest_mp4, device="pi-01"):
     clip_id = new_clip_id(device)
     result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person",
                     summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)})
@@ -79,11 +89,7 @@ def test_an_edge_clip_shows_with_labels_snapshot_and_links(client, post_clip, vt
     result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person",
                     summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)},
                     snapshot_key="anything/the/edge/says.jpg")
-    import io, json
-    reply = client.post("/v1/clips", content_type="multipart/form-data", data={
-        "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"),
-        "metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01", "fps": 10}),
-        "result": result.model_dump_json(), "snapshot": (io.BytesIO(jpeg), "snapshot.jpg", "image/jpeg")})
+    reply = _post_with_snapshot(client, vtest_mp4, clip_id, result, jpeg)
     assert reply.status_code == 201, reply.json
     aws, _ = mocked_aws
     stored = aws.s3.get_object(Bucket="edgecloud-results", Key=snapshot_key(clip_id))["Body"].read()
@@ -104,19 +110,11 @@ def test_an_edge_clip_shows_with_labels_snapshot_and_links(client, post_clip, vt
 
 
 def test_a_snapshot_must_be_a_jpeg_and_come_with_a_result(post_clip, client, vtest_mp4):
-    import io, json
     clip_id = new_clip_id("pi-01")
-    reply = client.post("/v1/clips", content_type="multipart/form-data", data={
-        "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"),
-        "metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01"}),
-        "snapshot": (io.BytesIO(b"\xff\xd8\xff"), "s.jpg", "image/jpeg")})
+    reply = _post_with_snapshot(client, vtest_mp4, clip_id, None, b"\xff\xd8\xff")
     assert reply.status_code == 400 and "only with the edge's result" in reply.json["error"]
     result = Result(clip_id=clip_id, processed_by="edge", detector="hog")
-    reply = client.post("/v1/clips", content_type="multipart/form-data", data={
-        "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"),
-        "metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01"}), "result": result.model_dump_json(),
-        "snapshot": (io.BytesIO(b"GIF89a"), "s.jpg", "image/jpeg")})
-    assert reply.status_code == 415
+    assert _post_with_snapshot(client, vtest_mp4, clip_id, result, b"GIF89a").status_code == 415
 
 
 def test_fleet_and_devices_pages_and_revoking_a_device(client, operator, registry, post_clip, vtest_mp4):

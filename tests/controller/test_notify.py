@@ -138,3 +138,40 @@ def test_ensure_resources_creates_the_topic(settings, mocked_aws):
     aws, _ = mocked_aws
     names = [t["TopicArn"].rsplit(":", 1)[-1] for t in aws.sns.list_topics()["Topics"]]
     assert settings.notify.sns_topic in names
+
+
+def test_the_controller_alerts_on_an_edge_result_it_is_sent(settings, controller_app, receiver, vtest_mp4):
+    import io
+
+    hook = receiver()
+    settings.notify.rules = [NotifyRule(labels=["person"])]
+    settings.notify.sns_topic = None
+    settings.notify.webhook_url = hook.url
+    result = _result()
+    reply = controller_app.test_client().post("/v1/clips", content_type="multipart/form-data", data={
+        "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"), "result": result.model_dump_json(),
+        "metadata": json.dumps({"clip_id": result.clip_id, "device_id": "pi-01"})})
+    assert reply.status_code == 201
+    assert hook.got.wait(10)
+    assert hook.bodies[0]["clip_id"] == result.clip_id and hook.bodies[0]["labels"] == {"person": 2}
+    assert hook.bodies[0]["snapshot_url"] is None  # the edge sent none, so none is named
+
+
+def test_the_completions_consumer_hands_each_finished_result_on(settings, mocked_aws):
+    from edgecloud.controller.completions import CompletionsConsumer
+    from edgecloud.controller.ledger import Ledger
+    from edgecloud.controller.store import ClipStore
+    from edgecloud.jobs import Completion, utcnow
+
+    aws, queues = mocked_aws
+    store, ledger = ClipStore(aws, queues, settings), Ledger.in_dir(settings.controller.data_dir)
+    told = []
+    consumer = CompletionsConsumer(settings, aws, queues, ledger, store, on_finished=told.append)
+    result = _result()
+    ledger.add(result.clip_id, "pi-01", "queued", utcnow())
+    store.results.put(result)
+    consumer.apply(Completion(event="done", clip_id=result.clip_id, processed_by="i-abc"))
+    consumer.apply(Completion(event="done", clip_id=result.clip_id, processed_by="i-abc"))  # a repeat: once
+    assert [r.clip_id for r in told] == [result.clip_id]
+    assert ledger.get(result.clip_id).label_counts == {"person": 2}
+    ledger.close()
