@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
+
+from .notify_config import NotifyRule, NotifySettings
+from .sections import Section
 
 ENV_PREFIX = "EDGECLOUD_"
 CONFIG_ENV = "EDGECLOUD_CONFIG"
@@ -25,8 +28,6 @@ class ConfigError(ValueError):
     """A setting is missing, unknown or out of range; the message names the key."""
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class AwsSettings(Section):
@@ -146,35 +147,10 @@ class ControllerSettings(Section):
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
     token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
                                  "the registry again: a revoked token stops working within this.")
-    link_ttl_s: int = Field(600, ge=10, le=604800, description="Seconds a presigned video or snapshot link "
-                            "(GET /v1/clips/<id>, the dashboard) stays valid.")
-    secret_key: Optional[str] = Field(
-        None, min_length=32, description="Signs dashboard session cookies and login links; null: one is generated "
-        "once and kept in the credentials table, so every controller shares it.")
+    link_ttl_s: int = Field(600, ge=10, le=604800, description="Seconds a presigned video/snapshot link lasts.")
+    secret_key: Optional[str] = Field(None, min_length=32, description="Signs dashboard cookies and login links; "
+                                      "null: made once and kept in the credentials table (shared).")
     session_hours: float = Field(12, gt=0, le=720, description="Dashboard login lifetime.")
-
-
-class NotifyRule(Section):
-    """One rule: a finished clip that matches it is announced."""
-
-    labels: list[str] = Field(default_factory=list, description="Any of these labels (empty: any label).")
-    devices: list[str] = Field(default_factory=list, description="Only these devices (empty: all).")
-    min_score: float = Field(0.5, ge=0, le=1, description="A label counts only at this score or better.")
-    quiet_s: float = Field(300, ge=0, description="After an alert, this rule stays silent this long per device.")
-
-
-class NotifySettings(Section):
-    """Alerts on matching results: an SNS topic and/or a JSON webhook."""
-
-    rules: list[NotifyRule] = Field(default_factory=list, description="Alert rules; none: no alerts.")
-    sns_topic: Optional[str] = Field("edgecloud-events", description="SNS topic name or ARN alerts are "
-                                     "published to (created by the stack and --ensure-resources); null: none.")
-    webhook_url: Optional[str] = Field(None, description="POST each alert as JSON here; null: no webhook.")
-    webhook_timeout_s: float = Field(5, gt=0, le=60, description="HTTP timeout of one webhook try.")
-    retries: int = Field(5, ge=1, le=20, description="Tries per alert and channel, with exponential backoff.")
-    queue_size: int = Field(100, ge=1, le=10000, description="Alerts waiting to be sent; more are dropped "
-                            "(logged), so a dead webhook never holds up results.")
-    link_ttl_s: int = Field(86400, ge=60, le=604800, description="Seconds an alert's snapshot link stays valid.")
 
 
 class EdgeSettings(Section):
