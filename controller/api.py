@@ -15,13 +15,15 @@ from werkzeug.routing import BaseConverter
 
 from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
                             parse_clip_id, utcnow)
+from edgecloud.snapshot import is_jpeg
 
 from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import FINAL, ClipRow
-from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store, get_waits
+from .resources import get_fleet, get_ledger, get_metrics, get_notifier, get_settings, get_store, get_waits
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
+MAX_SNAPSHOT_BYTES = 1024 * 1024
 
 
 class AnyText(BaseConverter):
@@ -145,9 +147,10 @@ def upload_clip():
     if mismatch:
         raise ApiError(mismatch, 415)
 
-    intake = Intake(get_store(), get_ledger(), get_metrics())
+    snapshot = _snapshot_upload(result)
+    intake = Intake(get_store(), get_ledger(), get_metrics(), on_finished=get_notifier().offer)
     try:
-        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
+        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result, snapshot=snapshot)
     except UploadInProgress as err:
         raise ApiError(str(err), 409, retry_after_s=1) from None
     get_metrics().requests.labels("upload").observe(time.perf_counter() - started)
@@ -155,6 +158,21 @@ def upload_clip():
         clip_id=accepted.clip_id, status=accepted.status, duplicate=accepted.duplicate,
         status_url=_status_url(accepted.clip_id),
     ), 201
+
+
+def _snapshot_upload(result: Optional[Result]) -> Optional[bytes]:
+    """The edge's snapshot JPEG (file field ``snapshot``), only beside its result."""
+    upload = request.files.get("snapshot")
+    if upload is None:
+        return None
+    if result is None:
+        raise ApiError("a snapshot comes only with the edge's result")
+    data = upload.stream.read(MAX_SNAPSHOT_BYTES + 1)
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise ApiError(f"snapshot is over {MAX_SNAPSHOT_BYTES} bytes", 413)
+    if not is_jpeg(data):
+        raise ApiError("snapshot is not a JPEG", 415)
+    return data
 
 
 def _status_url(clip_id: str) -> str:
@@ -197,7 +215,7 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
     if row is None:
         result = store.results.get(clip_id)  # S3 is the source of truth; the ledger may be new
         if result is not None:
-            return _from_result(clip_id, device_id, result)
+            return with_links(_from_result(clip_id, device_id, result))
         stored_at = store.clip_stored_at(clip_id)
         if stored_at is None:
             raise ApiError(f"unknown clip {clip_id!r}", 404)
@@ -209,9 +227,20 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
     if result is not None and not row.final:
         # Finished in S3 while the ledger missed the completion (lost, or consumed before it knew the clip).
         ledger.mark_finished(clip_id, result.status, _as_utc(result.finished_at) or utcnow(),
-                             processed_by=result.processed_by, error=result.error)
+                             processed_by=result.processed_by, error=result.error, result=result)
         row = ledger.get(clip_id)
-    return _describe(row, result if row.final else None)
+    return with_links(_describe(row, result if row.final else None))
+
+
+def with_links(status: dict) -> dict:
+    """A finished clip's status gains ``video_url`` and ``snapshot_url``: presigned S3 GETs valid for
+    ``controller.link_ttl_s``, so browsers fetch the bytes from S3, not through the controller."""
+    if status["status"] not in FINAL:
+        return status
+    store, result = get_store(), status.get("result") or {}
+    status["video_url"] = store.clip_url(status["clip_id"])
+    status["snapshot_url"] = store.snapshot_url(result["snapshot_key"]) if result.get("snapshot_key") else None
+    return status
 
 
 def _iso(when) -> Optional[str]:

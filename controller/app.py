@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from edgecloud.config import Settings
 
 from . import api, resources
+from .dashboard import init_dashboard
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ def create_app(settings: Settings, test_config: Optional[Mapping[str, Any]] = No
         app.config.update(test_config)
     resources.init_app(app, settings)
     app.register_blueprint(api.bp)
+    init_dashboard(app, settings)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

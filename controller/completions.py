@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from pydantic import ValidationError
 
@@ -33,11 +33,13 @@ class CompletionsConsumer(BackgroundLoop):
 
     thread_name = "completions"
 
-    def __init__(self, parts: Resources, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0):
+    def __init__(self, parts: Resources, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0,
+                 on_finished: Optional[Callable[[Result], None]] = None):
         super().__init__()
         self.parts = parts  # settings, aws, queues, ledger, store, metrics: the app's own
         self.wait_seconds = wait_seconds
         self.dead_letter_every_s = dead_letter_every_s
+        self.on_finished = on_finished  # told of each result that finishes a clip (notifications)
 
     # -- one pass ---------------------------------------------------------------
 
@@ -79,16 +81,18 @@ class CompletionsConsumer(BackgroundLoop):
         if completion.event == "started":
             self.parts.ledger.mark_started(completion.clip_id, completion.at, completion.processed_by)
             return
+        result = self.parts.store.results.get(completion.clip_id)
         error = None
         if completion.event == "failed":
-            result = self.parts.store.results.get(completion.clip_id)
             error = result.error if result else "worker reported failure"
         if self.parts.ledger.mark_finished(completion.clip_id, completion.event, completion.at,
-                                     processed_by=completion.processed_by, process_s=completion.process_s,
-                                     error=error):
+                                           processed_by=completion.processed_by, process_s=completion.process_s,
+                                           error=error, result=result):
             row = self.parts.ledger.get(completion.clip_id)
             if self.parts.metrics and row and row.upload_to_result_s is not None and completion.event == "done":
                 self.parts.metrics.upload_to_result.observe(row.upload_to_result_s)
+            if result is not None and self.on_finished is not None:
+                self.on_finished(result)
 
     def drain_dead_letters(self, wait_seconds: int = 0) -> Counts:
         """Give every dead-lettered job a failed result (unless one exists) and delete it."""
@@ -124,7 +128,7 @@ class CompletionsConsumer(BackgroundLoop):
         if stored is not result:  # a late worker's result landed since we looked: it stands
             self._adopt(stored)
             return
-        self.parts.ledger.mark_finished(clip_id, "failed", now, error=result.error)
+        self.parts.ledger.mark_finished(clip_id, "failed", now, error=result.error, result=result)
         if self.parts.metrics:
             self.parts.metrics.dead_lettered.inc()
         log.warning("clip %s %s", clip_id, result.error)
@@ -132,7 +136,7 @@ class CompletionsConsumer(BackgroundLoop):
     def _adopt(self, existing: Result) -> None:
         # A worker finished it but died before deleting the job: its result stands.
         self.parts.ledger.mark_finished(existing.clip_id, existing.status, existing.finished_at or utcnow(),
-                                  processed_by=existing.processed_by, error=existing.error)
+                                  processed_by=existing.processed_by, error=existing.error, result=existing)
 
     # -- the loop ---------------------------------------------------------------
 

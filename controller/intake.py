@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -59,17 +59,19 @@ class Intake:
     only then may a retry hear "duplicate". A row left 'storing' by a killed controller is
     finished by :func:`~edgecloud.controller.reconcile.requeue_stranded` on restart."""
 
-    def __init__(self, store: ClipStore, ledger: Ledger, metrics: Optional[Metrics] = None):
+    def __init__(self, store: ClipStore, ledger: Ledger, metrics: Optional[Metrics] = None,
+                 on_finished: Optional[Callable[[Result], None]] = None):
         self.store = store
         self.ledger = ledger
         self.metrics = metrics
+        self.on_finished = on_finished  # told of each edge result stored (notifications)
 
     def accept(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
-               result: Optional[Result] = None) -> Accepted:
+               result: Optional[Result] = None, *, snapshot: Optional[bytes] = None) -> Accepted:
         _, device_id = parse_clip_id(clip_id)
         known = self.ledger.get(clip_id)
         if known is None and self.ledger.add(clip_id, device_id, STORING, utcnow()):
-            return self._store(clip_id, meta, content_type, body, size, result)
+            return self._store(clip_id, meta, content_type, body, size, result, snapshot)
         known = known or self.ledger.get(clip_id)
         if known is None or known.status == STORING:  # a concurrent upload of the same id is under way
             self._count_outcome("in_progress")
@@ -77,7 +79,7 @@ class Intake:
         return self._count(Accepted(clip_id, known.status, True), "duplicate")
 
     def _store(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
-               result: Optional[Result]) -> Accepted:
+               result: Optional[Result], snapshot: Optional[bytes]) -> Accepted:
         row = self.ledger.get(clip_id)
         stored_here = False
         try:
@@ -94,7 +96,7 @@ class Intake:
                 "content-type": content_type,
             })
             stored_here = True
-            status = self.finish(row, meta, content_type, result, adopted=False)
+            status = self.finish(row, meta, content_type, result, adopted=False, snapshot=snapshot)
         except Exception:
             # Nothing half-recorded: the edge keeps the clip and its retry starts afresh.
             if stored_here:
@@ -110,16 +112,23 @@ class Intake:
         return self._count(Accepted(clip_id, status, False), "with_result" if result else "queued")
 
     def finish(self, row: ClipRow, meta: UploadMetadata, content_type: str, result: Optional[Result], *,
-                adopted: bool) -> str:
+               adopted: bool, snapshot: Optional[bytes] = None) -> str:
         """The stored clip's result (the edge's, or one already in S3) or its job; returns its status."""
         clip_id = row.clip_id
         earlier = self.store.results.get(clip_id) if adopted else None
+        fresh = None
         if earlier is None and result is not None:
-            earlier = self.store.results.put_first(
-                result.model_copy(update={"submitted_at": result.submitted_at or row.submitted_at}))
+            # The snapshot is named only when it is stored, whatever key the edge wrote.
+            snapshot_at = self.store.results.put_snapshot(clip_id, snapshot) if snapshot else None
+            fresh = result.model_copy(update={"submitted_at": result.submitted_at or row.submitted_at,
+                                              "snapshot_key": snapshot_at})
+            earlier = self.store.results.put_first(fresh)
         if earlier is not None:
-            self.ledger.mark_finished(clip_id, earlier.status, utcnow(), processed_by=earlier.processed_by,
-                                      process_s=earlier.timings.get("total"), error=earlier.error)
+            finished = self.ledger.mark_finished(clip_id, earlier.status, utcnow(), processed_by=earlier.processed_by,
+                                                 process_s=earlier.timings.get("total"), error=earlier.error,
+                                                 result=earlier)
+            if finished and earlier is fresh and self.on_finished is not None:
+                self.on_finished(earlier)
             return earlier.status
         # A job may go twice (a retry of a clip whose first job did go): workers write results first-write-wins.
         self.store.send_job(Job(

@@ -6,14 +6,17 @@ mode lets status reads run while the completions consumer writes.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import statistics
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
+
+from edgecloud.jobs import Result
 
 FINAL = ("done", "failed")
 # A clip whose upload is being stored: its job (or the edge's result) is not in yet. Only once
@@ -34,7 +37,10 @@ CREATE TABLE IF NOT EXISTS clips (
     error        TEXT
 );
 CREATE INDEX IF NOT EXISTS clips_finished ON clips (finished_at);
+CREATE INDEX IF NOT EXISTS clips_submitted ON clips (submitted_at);
 """
+# Columns added since the table was first made: (name, type), added to an older file on open.
+_ADDED = (("label_counts", "TEXT"), ("snapshot_key", "TEXT"))
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,8 @@ class ClipRow:
     upload_to_result_s: Optional[float] = None
     process_s: Optional[float] = None
     error: Optional[str] = None
+    label_counts: dict = field(default_factory=dict)  # label -> most seen in one frame
+    snapshot_key: Optional[str] = None
 
     @property
     def final(self) -> bool:
@@ -67,6 +75,7 @@ def _row(r: sqlite3.Row) -> ClipRow:
     for key in ("submitted_at", "started_at", "finished_at"):
         if values[key]:
             values[key] = datetime.fromisoformat(values[key])
+    values["label_counts"] = json.loads(values["label_counts"] or "{}")
     return ClipRow(**values)
 
 
@@ -86,6 +95,10 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        have = {r["name"] for r in self._db.execute("PRAGMA table_info(clips)")}
+        for name, kind in _ADDED:
+            if name not in have:
+                self._db.execute(f"ALTER TABLE clips ADD COLUMN {name} {kind}")
 
     @classmethod
     def in_dir(cls, data_dir: str | Path) -> "Ledger":
@@ -139,18 +152,23 @@ class Ledger:
         ))
 
     def mark_finished(self, clip_id: str, status: str, at: datetime, *, processed_by: Optional[str] = None,
-                      process_s: Optional[float] = None, error: Optional[str] = None) -> bool:
-        """Final state of a clip; latency is measured from its submission. First final state wins."""
+                      process_s: Optional[float] = None, error: Optional[str] = None,
+                      result: Optional[Result] = None) -> bool:
+        """Final state of a clip; latency is measured from its submission. First final state wins.
+        With its ``result``, the row keeps what was seen (label counts) and the snapshot's key."""
         if status not in FINAL:
             raise ValueError(f"not a final status: {status!r}")
         row = self.get(clip_id)
         if row is None or row.final:
             return False
         latency = round((at - row.submitted_at).total_seconds(), 3)
+        counts = json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None
         return bool(self._write(
             "UPDATE clips SET status = ?, finished_at = ?, upload_to_result_s = ?, processed_by = COALESCE(?, processed_by),"
-            " process_s = COALESCE(?, process_s), error = ? WHERE clip_id = ? AND status NOT IN ('done', 'failed')",
-            (status, _iso(at), latency, processed_by, process_s, error, clip_id),
+            " process_s = COALESCE(?, process_s), error = ?, label_counts = ?, snapshot_key = ?"
+            " WHERE clip_id = ? AND status NOT IN ('done', 'failed')",
+            (status, _iso(at), latency, processed_by, process_s, error, counts, result and result.snapshot_key,
+             clip_id),
         ))
 
     def wait_final(self, clip_id: str, timeout: float) -> Optional[ClipRow]:
@@ -219,6 +237,41 @@ class Ledger:
                 " WHERE processed_by IS NULL OR processed_by != 'edge'", (_iso(since),),
             ).fetchone()
         return n, (datetime.fromisoformat(latest) if latest else None)
+
+    def search(self, *, device: str = "", label: str = "", status: str = "", day: str = "",
+               limit: int = 25, offset: int = 0) -> list[ClipRow]:
+        """Clips newest first, filtered by device, a label seen, status and day (YYYY-MM-DD, UTC)."""
+        where, params = [], []
+        for column, value in (("device_id", device), ("status", status)):
+            if value:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if label:
+            where.append("EXISTS (SELECT 1 FROM json_each(label_counts) WHERE key = ?)")
+            params.append(label)
+        if day:
+            where.append("substr(submitted_at, 1, 10) = ?")
+            params.append(day)
+        sql = "SELECT * FROM clips" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY submitted_at DESC, clip_id DESC LIMIT ? OFFSET ?",
+                                    (*params, limit, offset)).fetchall()
+        return [_row(r) for r in rows]
+
+    def finished_since(self, since: datetime) -> list[ClipRow]:
+        """Clips finished since ``since``, oldest first (the latency chart)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM clips WHERE finished_at >= ? ORDER BY finished_at",
+                                    (_iso(since),)).fetchall()
+        return [_row(r) for r in rows]
+
+    def devices(self, today: datetime) -> list[dict]:
+        """Each device: when it last sent a clip, and how many it sent since ``today`` (midnight)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT device_id, MAX(submitted_at), COALESCE(SUM(submitted_at >= ?), 0) FROM clips"
+                " GROUP BY device_id ORDER BY device_id", (_iso(today),)).fetchall()
+        return [{"device_id": d, "last_seen": datetime.fromisoformat(last), "clips_today": n} for d, last, n in rows]
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -14,9 +14,11 @@ from flask import Flask, current_app
 
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
+from edgecloud.credentials import Registry
 
 from .ledger import Ledger
 from .metrics import Metrics
+from .notify import Notifier
 from .store import ClipStore
 from .waits import HeldWaits
 
@@ -79,9 +81,24 @@ class Resources:
 
         return self._get("fleet", lambda: create_fleet(self.settings, self.aws))
 
+    @property
+    def registry(self) -> Registry:
+        return self._get("registry", lambda: Registry(self.aws, self.settings.tables.credentials,
+                                                      cache_s=self.settings.controller.token_cache_s))
+
+    @property
+    def notifier(self) -> Notifier:
+        def make():
+            ttl = self.settings.notify.link_ttl_s
+            return Notifier(self.settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl)).start()
+        return self._get("notifier", make)
+
     def close(self) -> None:
         with self._lock:
             ledger: Optional[Ledger] = self._made.pop("ledger", None)
+            notifier: Optional[Notifier] = self._made.pop("notifier", None)
+        if notifier is not None:
+            notifier.stop()
         if ledger is not None:
             ledger.close()
 
@@ -128,3 +145,11 @@ def get_fleet():
 
 def get_metrics() -> Metrics:
     return resources().metrics
+
+
+def get_registry() -> Registry:
+    return resources().registry
+
+
+def get_notifier() -> Notifier:
+    return resources().notifier

@@ -27,6 +27,7 @@ from .intake import Intake
 from .ledger import Ledger
 from .metrics import Metrics
 from .reconcile import StrandedUploads
+from .notify import Notifier
 from .resources import resources
 from .scaling import ScalingLoop
 from .store import ClipStore
@@ -50,11 +51,13 @@ class ControllerService(StartClose):
         self.fleet = fleet or create_fleet(settings, self.aws)
         # Its clock starts now, before any request: older 'storing' rows are a dead process's.
         self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics))
+        ttl = settings.notify.link_ttl_s
+        self.notifier = Notifier(settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl))
         self.app = create_app(settings)
         parts = resources(self.app)
         parts.attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store, metrics=self.metrics,
-                     fleet=self.fleet)
-        self.consumer = CompletionsConsumer(parts)
+                     fleet=self.fleet, notifier=self.notifier)
+        self.consumer = CompletionsConsumer(parts, on_finished=self.notifier.offer)
         self.scaling = ScalingLoop(parts) if autoscale else None
         self._closed = False
 
@@ -65,6 +68,7 @@ class ControllerService(StartClose):
         for role in ("jobs", "completions", "dead_letter"):
             getattr(self.queues, role)
         self.stranded.start()
+        self.notifier.start()
         self.consumer.start()
         if self.scaling:
             self.scaling.start()
@@ -79,6 +83,7 @@ class ControllerService(StartClose):
             self.scaling.stop()
         self.stranded.stop()
         self.consumer.stop()
+        self.notifier.stop()
         self.fleet.close()
         self.ledger.close()
 
@@ -138,6 +143,8 @@ class ControllerServer(BaseApplication):
             graceful_exit(signum, frame)
 
         signal.signal(signal.SIGTERM, on_sigterm)
+        if not self.service.notifier.dashboard_url:
+            self.service.notifier.dashboard_url = self.public_url  # alerts link to the dashboard
         self.service.start()
         print(READY_LINE.format(url=self.public_url), flush=True)
 

@@ -27,6 +27,8 @@ class ClipStore:
         self.clips_bucket = settings.storage.clips_bucket
         self.results_bucket = settings.storage.results_bucket
         self.results = ResultStore(aws.s3, self.results_bucket)
+        self.link_ttl_s = settings.controller.link_ttl_s
+        self._clip_keys: dict[str, str] = {}
 
     def clip_exists(self, clip_id: str, content_type: str) -> bool:
         try:
@@ -53,6 +55,26 @@ class ClipStore:
         """When the clip was stored, whatever its type; None if it is not in S3."""
         found = self.find_clip(clip_id)
         return found[1]["LastModified"] if found else None
+
+    def clip_url(self, clip_id: str, ttl_s: Optional[int] = None) -> Optional[str]:
+        """A presigned GET of the stored clip; None when it is not in S3."""
+        key = self._clip_keys.get(clip_id)
+        if key is None:
+            found = self.find_clip(clip_id)
+            if found is None:
+                return None
+            if len(self._clip_keys) > 10_000:
+                self._clip_keys.clear()
+            key = self._clip_keys[clip_id] = clip_key(clip_id, CLIP_TYPES[found[0]])  # a stored clip never changes
+        return self.link(self.clips_bucket, key, ttl_s)
+
+    def snapshot_url(self, key: str, ttl_s: Optional[int] = None) -> str:
+        return self.link(self.results_bucket, key, ttl_s)
+
+    def link(self, bucket: str, key: str, ttl_s: Optional[int] = None) -> str:
+        """A presigned S3 GET: the browser fetches the bytes from S3, not through the controller."""
+        return self.aws.s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
+                                                  ExpiresIn=ttl_s or self.link_ttl_s)
 
     def delete_clip(self, clip_id: str, content_type: str) -> None:
         self.aws.s3.delete_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))

@@ -14,6 +14,7 @@ import time
 from typing import Callable, Optional
 
 log = logging.getLogger(__name__)
+SNAPSHOT_FILE = "snapshot.jpg"
 
 
 class LocalProcessor:
@@ -71,8 +72,10 @@ class LocalProcessor:
 
         if self._detector is None:
             self._detector = create_detector(self.detector_settings)
-        return analyse_clip(kwargs.pop("path"), self._detector, self.detector_settings, processed_by="edge",
-                            **kwargs)
+        path = kwargs.pop("path")
+        # The snapshot waits beside the clip in its spool entry and goes up with it.
+        return analyse_clip(path, self._detector, self.detector_settings, processed_by="edge",
+                            snapshot_path=path.parent / SNAPSHOT_FILE, **kwargs)
 
     def _run(self) -> None:
         while True:

@@ -20,6 +20,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception_type, wait_r
 from edgecloud.jobs import utcnow
 from edgecloud.loops import BackgroundLoop
 
+from .local import SNAPSHOT_FILE
 from .spool import Entry, Spool
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,9 @@ class Uploader(BackgroundLoop):
         try:
             with open(entry.clip_path, "rb") as fh:
                 files = {"clip": (f"{entry.clip_id}{entry.clip_path.suffix}", fh, entry.metadata["content_type"])}
+                snapshot = entry.path / SNAPSHOT_FILE
+                if entry.carries_result and snapshot.is_file():
+                    files["snapshot"] = (SNAPSHOT_FILE, snapshot.read_bytes(), "image/jpeg")
                 response = self.session.post(f"{self.url}/v1/clips", data=form, files=files,
                                              timeout=(5, self.timeout_s))
         except requests.RequestException as err:

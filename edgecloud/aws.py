@@ -20,6 +20,8 @@ from .config import AwsSettings, Settings
 
 # Retries on throttling and connection drops, the standard way.
 _BOTO_CONFIG = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+# Presigned links (video, snapshots) signed with SigV4, which every region accepts.
+_S3_CONFIG = BotoConfig(signature_version="s3v4")
 
 # The retire queue holds scale-in asks: SQS's shortest retention, so an ask no
 # idle worker took within a minute expires instead of ending a worker that a
@@ -63,8 +65,9 @@ class Aws:
         # boto3 sessions are not thread-safe to create clients from; clients are.
         with self._lock:
             if service not in self._clients:
+                config = _BOTO_CONFIG.merge(_S3_CONFIG) if service == "s3" else _BOTO_CONFIG
                 self._clients[service] = self._session.client(
-                    service, endpoint_url=self.settings.endpoint_url, config=_BOTO_CONFIG
+                    service, endpoint_url=self.settings.endpoint_url, config=config
                 )
             return self._clients[service]
 
@@ -89,6 +92,10 @@ class Aws:
         return self.client("dynamodb")
 
     @property
+    def sns(self):
+        return self.client("sns")
+
+    @property
     def cloudformation(self):
         return self.client("cloudformation")
 
@@ -98,16 +105,17 @@ class Aws:
 
 def fleet_instances(aws: "Aws", fleet_name: str, states=None) -> dict[str, str]:
     """Instance id -> EC2 state of this fleet's workers, optionally only those in ``states``."""
+    return {i["InstanceId"]: i["State"]["Name"] for i in describe_fleet(aws, fleet_name, states)}
+
+
+def describe_fleet(aws: "Aws", fleet_name: str, states=None) -> list[dict]:
+    """EC2's description of each of this fleet's workers (state, launch time, ...)."""
     filters = [{"Name": f"tag:{TAG_FLEET}", "Values": [fleet_name]},
                {"Name": f"tag:{TAG_ROLE}", "Values": [ROLE_WORKER]}]
     if states:
         filters.append({"Name": "instance-state-name", "Values": list(states)})
-    found: dict[str, str] = {}
-    for page in aws.ec2.get_paginator("describe_instances").paginate(Filters=filters):
-        for reservation in page["Reservations"]:
-            for instance in reservation["Instances"]:
-                found[instance["InstanceId"]] = instance["State"]["Name"]
-    return found
+    return [instance for page in aws.ec2.get_paginator("describe_instances").paginate(Filters=filters)
+            for reservation in page["Reservations"] for instance in reservation["Instances"]]
 
 
 class Queues:
@@ -166,4 +174,7 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     from .credentials import ensure_table
 
     ensure_table(aws, settings.tables.credentials)
+    topic = settings.notify.sns_topic
+    if topic and not topic.startswith("arn:"):
+        aws.sns.create_topic(Name=topic)  # idempotent
     return Queues(aws, settings)

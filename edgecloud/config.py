@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
+
+from .notify_config import NotifyRule, NotifySettings
+from .sections import Section
 
 ENV_PREFIX = "EDGECLOUD_"
 CONFIG_ENV = "EDGECLOUD_CONFIG"
@@ -25,8 +28,6 @@ class ConfigError(ValueError):
     """A setting is missing, unknown or out of range; the message names the key."""
 
 
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class AwsSettings(Section):
@@ -150,6 +151,10 @@ class ControllerSettings(Section):
     max_waits_per_device: int = Field(3, ge=0, le=64, description="?wait= requests one device may hold at once.")
     token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
                                  "the registry again: a revoked token stops working within this.")
+    link_ttl_s: int = Field(600, ge=10, le=604800, description="Seconds a presigned video/snapshot link lasts.")
+    secret_key: Optional[str] = Field(None, min_length=32, description="Signs dashboard cookies and login links; "
+                                      "null: made once and kept in the credentials table (shared).")
+    session_hours: float = Field(12, gt=0, le=720, description="Dashboard login lifetime.")
 
 
 class EdgeSettings(Section):
@@ -210,6 +215,7 @@ class Settings(Section):
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     edge: EdgeSettings = Field(default_factory=EdgeSettings)
     infra: InfraSettings = Field(default_factory=InfraSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

@@ -117,7 +117,11 @@ class Registry:
         """Who holds ``token``; None for no token, a wrong one or a revoked one."""
         if not token or len(token) > 256:
             return None
-        digest, now = token_hash(token), self.clock()
+        return self.verify_hash(token_hash(token))
+
+    def verify_hash(self, digest: str) -> Optional[Principal]:
+        """Who holds the token with this SHA-256 (a dashboard session keeps only the hash)."""
+        now = self.clock()
         with self._lock:
             cached = self._cache.get(digest)
         if cached is not None and cached[0] > now:

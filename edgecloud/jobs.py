@@ -107,6 +107,11 @@ def result_key(clip_id: str) -> str:
     return f"{_prefix('results', clip_id)}.json"
 
 
+def snapshot_key(clip_id: str) -> str:
+    """The clip's snapshot JPEG, in the results bucket beside its result."""
+    return f"{_prefix('snapshots', clip_id)}.jpg"
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
     version: int = SCHEMA_VERSION
@@ -164,6 +169,7 @@ class Result(Message):
     submitted_at: Optional[datetime] = None
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None
+    snapshot_key: Optional[str] = Field(None, description="S3 key (results bucket) of the snapshot JPEG, if any.")
 
     @property
     def best_score(self) -> float:

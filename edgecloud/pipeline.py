@@ -18,8 +18,9 @@ from typing import Optional
 import cv2
 
 from .config import DetectorSettings
-from .jobs import Detection, Result, summarise, utcnow
+from .jobs import Detection, Result, snapshot_key, summarise, utcnow
 from .detect.regions import Rect, motion_regions
+from .snapshot import BestFrame
 from .video import DecodeError, Frame, MotionGate, fit_within, open_clip, prefetched
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,10 @@ class _Pending:
     regions: Optional[list[Rect]] = None  # None: the whole frame
 
 
-def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int]) -> list[Detection]:
-    """One detector call for the batch: whole frames (downscaled) and motion regions (crops) alike."""
+def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int],
+                  best: Optional[BestFrame] = None) -> list[Detection]:
+    """One detector call for the batch: whole frames (downscaled) and motion regions (crops) alike;
+    each frame and what was found in it is offered to ``best`` (the snapshot's candidate)."""
     images, origins = [], []  # origins: (frame, x offset, y offset, scale) of each image
     for item in batch:
         if item.regions is None:
@@ -65,6 +68,9 @@ def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int]) -> l
             x1, y1, x2, y2 = b.box
             box = (round(x1 / scale + dx, 1), round(y1 / scale + dy, 1), round(x2 / scale + dx, 1), round(y2 / scale + dy, 1))
             found.append(Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=box))
+    if best is not None:
+        for item in batch:
+            best.offer(item.frame.image, [d for d in found if d.frame == item.frame.index])
     return found
 
 
@@ -79,8 +85,12 @@ def analyse_clip(
     recorded_at: datetime | None = None,
     submitted_at: datetime | None = None,
     timings: dict | None = None,
+    snapshot_path: Path | None = None,
 ) -> Result:
-    """Detect what a clip shows; see the module docstring for what fails and what raises."""
+    """Detect what a clip shows; see the module docstring for what fails and what raises.
+
+    With ``snapshot_path``, the most telling analysed frame is written there as a JPEG
+    (``edgecloud.snapshot``) and the result names its S3 key (``snapshot_key``)."""
     started_at = utcnow()
     begin = time.perf_counter()
     timer = _Timer(timings or {})
@@ -96,6 +106,7 @@ def analyse_clip(
     use_regions = settings.motion_regions and max_side is None
     detections: list[Detection] = []
     analysed = 0
+    best = BestFrame() if snapshot_path is not None else None
     try:
         clip = open_clip(path, fps)
     except DecodeError as err:
@@ -118,7 +129,7 @@ def analyse_clip(
                 batch.append(item)
                 analysed += 1
                 if len(batch) >= settings.batch_size:
-                    detections += _detect_batch(detector, batch, max_side)
+                    detections += _detect_batch(detector, batch, max_side, best)
                     timer.add("detect", mark)
                     batch = []
         except cv2.error as err:
@@ -128,11 +139,17 @@ def analyse_clip(
         timer["decode"] = clip.stats.seconds  # in the decode thread: overlaps motion and detect
         if batch:
             mark = time.perf_counter()
-            detections += _detect_batch(detector, batch, max_side)
+            detections += _detect_batch(detector, batch, max_side, best)
             timer.add("detect", mark)
     if clip.stats.frames_total == 0:
         return _failed(meta, "clip has no decodable frames (truncated or corrupt)", timer, begin)
     labels, summary = summarise(detections)
+    snapshot = None
+    if best is not None:
+        mark = time.perf_counter()
+        if best.write(snapshot_path) is not None:
+            snapshot = snapshot_key(clip_id)
+        timer.add("snapshot", mark)
     timer.setdefault("motion", 0.0)
     timer.setdefault("detect", 0.0)
     timer["total"] = time.perf_counter() - begin + timer.get("download", 0.0)
@@ -140,7 +157,7 @@ def analyse_clip(
         **meta, status="done", labels=labels, summary=summary, detections=detections,
         frames_total=clip.stats.frames_total, frames_analysed=analysed,
         frames_skipped=clip.stats.frames_total - analysed,
-        timings={k: round(v, 4) for k, v in timer.items()}, finished_at=utcnow(),
+        timings={k: round(v, 4) for k, v in timer.items()}, finished_at=utcnow(), snapshot_key=snapshot,
     )
 
 

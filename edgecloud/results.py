@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from .aws import error_code, is_missing
-from .jobs import Result, result_key
+from .jobs import Result, result_key, snapshot_key
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,12 @@ class ResultStore:
         key = result_key(result.clip_id)
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=result.model_dump_json().encode(),
                            ContentType="application/json")
+        return key
+
+    def put_snapshot(self, clip_id: str, data: bytes) -> str:
+        """Store a clip's snapshot JPEG beside its result; returns its key."""
+        key = snapshot_key(clip_id)
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="image/jpeg")
         return key
 
     def put_if_new(self, result: Result) -> bool:

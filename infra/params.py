@@ -136,6 +136,8 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
         max_receive=int(outputs["MaxReceive"]),
         visibility_timeout=int(outputs["VisibilityTimeout"]),
     )
+    if "EventsTopic" in outputs:
+        data["notify"]["sns_topic"] = outputs["EventsTopic"]  # the topic's ARN
     asg = outputs.get("AutoScalingGroup")
     data["fleet"].update(
         # With an Auto Scaling group the asg backend; otherwise RunInstances from the launch template.

@@ -33,7 +33,10 @@ WHY = {
                                   "scale-in while it holds a job",
     "StoreClips": "store a clip the edge uploaded (multipart for big ones, abort a failed one); HeadObject "
                   "(authorised by GetObject) spots a re-uploaded clip id",
-    "StoreAndReadResults": "store a result computed on the edge; read results for GET /v1/clips/<id>",
+    "StoreAndReadResults": "store a result (and snapshot) computed on the edge; read results for GET "
+                           "/v1/clips/<id>; sign the dashboard's snapshot links",
+    "WriteSnapshots": "store the snapshot JPEG at snapshots/<device>/<date>/<clip>.jpg, beside the result",
+    "PublishAlerts": "publish alerts on matching results (notify.rules) to the stack's SNS topic",
     "SeeMissingObjects": "without ListBucket S3 answers 403, not 404, for a clip or result that is not "
                          "there, so 'new clip' and 'not done yet' would read as errors",
     "QueueJobs": "queue a job for a clip without a result; read queue depth for the autoscaler",

@@ -17,6 +17,12 @@ if ! command -v python3 >/dev/null || ! python3 -c 'import ensurepip, venv' 2>/d
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3 python3-venv python3-pip
 fi
+# The browser the dashboard's tests drive (Playwright with Debian's chromium: no browser download).
+if [ "$what" = test ] && ! command -v chromium >/dev/null; then
+  echo "installing chromium (apt-get) for the dashboard's browser tests" >&2
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "edgecloud needs Python 3.10 or newer" >&2; exit 1; }
 
 # The project's own environment, rebuilt when pyproject.toml changes.

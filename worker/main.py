@@ -156,7 +156,8 @@ class Worker(ScaleIn):
             with Heartbeat(functools.partial(self._change_visibility, message),
                            every=min(self.settings.worker.heartbeat_seconds, visibility / 2),
                            extend_to=visibility):
-                result = process_job(job, self.aws, self.detector, self.settings.detector, self.processed_by)
+                result = process_job(job, self.aws, self.detector, self.settings.detector, self.processed_by,
+                                     self.results)
             result = self.results.put_first(result)
             self._complete(result, process_s=round(time.perf_counter() - began, 3))
             self._delete(message)

@@ -12,12 +12,14 @@ import logging
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, is_missing
 from edgecloud.config import DetectorSettings
 from edgecloud.jobs import CLIP_TYPES, Job, Result, utcnow
+from edgecloud.results import ResultStore
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +36,10 @@ def failed_result(job_or_clip_id, why: str, processed_by: str, detector: str = "
                   started_at=now, finished_at=now)
 
 
-def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, processed_by: str) -> Result:
-    """Download the job's clip and run the pipeline on it."""
+def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, processed_by: str,
+                results: Optional[ResultStore] = None) -> Result:
+    """Download the job's clip and run the pipeline on it; with ``results``, its snapshot is stored
+    there (before the result, so a result never names a snapshot that is not there)."""
     from edgecloud.pipeline import analyse_clip  # imports OpenCV; only workers need it
 
     suffix = "." + CLIP_TYPES.get(job.content_type, Path(job.key).suffix.lstrip(".") or "mp4")
@@ -50,7 +54,12 @@ def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, proces
             raise
         download_s = time.perf_counter() - began
         log.info("clip %s downloaded (%d bytes, %.2f s)", job.clip_id, path.stat().st_size, download_s)
-        return analyse_clip(
+        snapshot = Path(tmp) / "snapshot.jpg" if results is not None else None
+        result = analyse_clip(
             path, detector, settings, clip_id=job.clip_id, processed_by=processed_by, fps=job.fps,
             recorded_at=job.recorded_at, submitted_at=job.submitted_at, timings={"download": download_s},
+            snapshot_path=snapshot,
         )
+        if result.snapshot_key:
+            results.put_snapshot(job.clip_id, snapshot.read_bytes())
+        return result

@@ -24,6 +24,7 @@ from rich.table import Table
 
 from edgecloud.aws import Aws, ensure_resources, fleet_instances
 from edgecloud.config import Settings
+from .dashboard import wait_for_interrupt
 from .localcloud import ControllerProcess, EmbeddedAws, local_cloud_settings
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
             "processed_by": st.get("processed_by") or result.get("processed_by"),
             "trigger_to_result_s": _trigger_to_result(st, triggers.get(clip_id)),
             "labels": result.get("labels", "") if result else None,
+            "snapshot_url": st.get("snapshot_url"),
         })
     launched = sum(counts.values())
     return {
@@ -124,8 +126,9 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
 
 def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resources: bool = True,
              policy: str = "busy-offload", speed: float = 20.0, workdir: Path | None = None,
-             console: Console | None = None, timeout: float = 300) -> dict:
-    """Run the pipeline end to end and return the report (see ``build_report``)."""
+             console: Console | None = None, timeout: float = 300, then=None) -> dict:
+    """Run the pipeline end to end and return the report (see ``build_report``). ``then(report, url,
+    settings)``, if given, runs once the report is made, while every process is still up."""
     from gpiozero.pins.mock import MockFactory
 
     from edgecloud.edge.agent import EdgeAgent
@@ -165,7 +168,10 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
             progress.add_task("waiting for idle workers to retire", total=None)
             counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
         triggers = {r.clip_id: r.triggered_at for r in agent.stats.records()}
-        return build_report(clip_ids, statuses, counts, triggers)
+        report = build_report(clip_ids, statuses, counts, triggers)
+        if then is not None:
+            then(report, controller.url, s)
+        return report
 
 
 def print_report(report: dict, console: Console) -> None:
@@ -197,8 +203,9 @@ def missing_results(report: dict) -> list[str]:
               help="Camera playback speed (video seconds per wall second).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep logs and spool here.")
+@click.option("--serve", is_flag=True, help="After the run, keep everything up and serve the dashboard until Ctrl-C.")
 @click.pass_obj
-def demo(obj, video, clips, policy, speed, json_path, workdir):
+def demo(obj, video, clips, policy, speed, json_path, workdir, serve):
     """Run the whole pipeline end to end on embedded AWS and real footage."""
     console = Console(stderr=True)
     if not obj.verbose:
@@ -207,19 +214,37 @@ def demo(obj, video, clips, policy, speed, json_path, workdir):
     started = time.monotonic()
     from edgecloud.edge.camera import CameraError
 
-    try:
-        report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir,
-                          console=console)
-    except CameraError as err:
-        raise click.ClickException(str(err)) from None
-    report["wall_s"] = round(time.monotonic() - started, 1)
-    report["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
     out = Console()
     # Piped or captured output gets a width that fits clip and instance ids, not 80 columns.
-    print_report(report, out if out.is_terminal else Console(width=120))
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2))
+    out = out if out.is_terminal else Console(width=120)
+
+    def publish(report: dict) -> None:
+        report["wall_s"] = round(time.monotonic() - started, 1)
+        report["finished_at"] = datetime.now().astimezone().isoformat(timespec="seconds")
+        print_report(report, out)
+        if json_path:
+            json_path.parent.mkdir(parents=True, exist_ok=True)
+            json_path.write_text(json.dumps(report, indent=2))
+
+    def serve_dashboard(report: dict, url: str, settings: Settings) -> None:
+        from .dashboard import open_dashboard
+
+        report["dashboard"], token = open_dashboard(settings, url)
+        publish(report)  # written before serving starts
+        # Plain lines, never wrapped, so the links can be copied whole.
+        click.echo(f"dashboard: {report['dashboard']['url']}")
+        click.echo(f"one-time login link (valid 5 minutes): {report['dashboard']['login_url']}")
+        click.echo(f"or log in with the demo operator's token: {token}")
+        click.echo("serving until Ctrl-C", err=True)
+        wait_for_interrupt()
+
+    try:
+        report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir,
+                          console=console, then=serve_dashboard if serve else None)
+    except CameraError as err:
+        raise click.ClickException(str(err)) from None
+    if not serve:
+        publish(report)
     missing = missing_results(report)
     if missing:
         raise click.ClickException(f"{len(missing)} clip(s) without a result: {', '.join(missing)}")

@@ -96,3 +96,28 @@ def test_release_waiters_answers_pending_waits(ledger):
     ledger.release_waiters()
     thread.join(10)
     assert not thread.is_alive() and results[0].status == "queued"
+
+
+def test_a_ledger_from_before_labels_and_snapshots_gains_their_columns(tmp_path):
+    import sqlite3
+
+    from edgecloud.controller.ledger import Ledger as L
+    from edgecloud.jobs import LabelSummary, Result, new_clip_id, utcnow
+
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE clips (clip_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, status TEXT NOT NULL,"
+                " submitted_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, processed_by TEXT,"
+                " upload_to_result_s REAL, process_s REAL, error TEXT)")
+    old.commit()
+    old.close()
+    ledger = L(path)
+    clip_id = new_clip_id("pi-01")
+    ledger.add(clip_id, "pi-01", "queued", utcnow())
+    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", snapshot_key="snapshots/x.jpg",
+                    summary={"car": LabelSummary(max_count=3, frames_seen=1, best_score=0.7)})
+    assert ledger.mark_finished(clip_id, "done", utcnow(), result=result)
+    row = ledger.get(clip_id)
+    assert row.label_counts == {"car": 3} and row.snapshot_key == "snapshots/x.jpg"
+    assert [r.clip_id for r in ledger.search(label="car")] == [clip_id] and ledger.search(label="ca") == []
+    ledger.close()

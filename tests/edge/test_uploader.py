@@ -191,3 +191,27 @@ def test_an_entry_whose_clip_file_is_gone_is_set_aside_and_does_not_block_the_re
         assert uploader.wait_drained(30), "stuck on the entry with no clip"
     assert len(stored) == 1 and fine.encode() in stored[0]
     assert (spool.rejected_dir / broken / "manifest.json").exists() and broken in caplog.text
+
+
+def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(settings, controller_app, serve, mocked_aws,
+                                                                 vtest_mp4, tmp_path):
+    from edgecloud.detect import create_detector
+    from edgecloud.edge.local import SNAPSHOT_FILE
+    from edgecloud.jobs import snapshot_key
+    from edgecloud.pipeline import analyse_clip
+
+    controller = serve(controller_app)
+    spool = Spool(tmp_path / "spool", 10**9)
+    (clip_id,) = spool_clips(spool, vtest_mp4, tmp_path, 1)
+    (entry,) = spool.entries()
+    result = analyse_clip(entry.clip_path, create_detector(settings.detector), settings.detector, clip_id=clip_id,
+                          processed_by="edge", snapshot_path=entry.path / SNAPSHOT_FILE)
+    spool.update(entry, result=result.model_dump(mode="json"))
+    sent = (entry.path / SNAPSHOT_FILE).read_bytes()
+    with Uploader(spool, controller.url) as uploader:
+        assert uploader.wait_drained(30)
+    aws, _ = mocked_aws
+    stored = aws.s3.get_object(Bucket=settings.storage.results_bucket, Key=snapshot_key(clip_id))["Body"].read()
+    assert stored == sent and stored[:3] == b"\xff\xd8\xff"
+    status = controller_app.test_client().get(f"/v1/clips/{clip_id}").json
+    assert status["result"]["snapshot_key"] == snapshot_key(clip_id) and status["snapshot_url"]

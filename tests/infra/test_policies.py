@@ -81,7 +81,8 @@ def test_worker_has_exactly_the_listed_permissions(grants):
     # Reads clips/ and results/ (a redelivered job's stored result), writes only results/.
     assert resources["s3:GetObject"] == {str({"Fn::Sub": "${ClipsBucket.Arn}/clips/*"}),
                                          str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"})}
-    assert resources["s3:PutObject"] == {str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"})}
+    assert resources["s3:PutObject"] == {str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"}),
+                                         str({"Fn::Sub": "${ResultsBucket.Arn}/snapshots/*"})}
     assert resources["s3:ListBucket"] == {str({"Fn::GetAtt": ["ResultsBucket", "Arn"]})}
     # Works the jobs queue and takes retire asks, sends only to the completion queue.
     jobs, retire = str({"Fn::GetAtt": ["JobsQueue", "Arn"]}), str({"Fn::GetAtt": ["RetireQueue", "Arn"]})
@@ -143,7 +144,10 @@ def test_controller_has_exactly_the_listed_permissions(grants):
         "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
         "ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "iam:PassRole",
         "autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups",
+        "sns:Publish",  # alerts, on the stack's topic only
     }
+    (alerts,) = [g for g in grants["ControllerRole"] if "sns:Publish" in g.actions]
+    assert alerts.resources == ({"Ref": "EventsTopic"},)
     # Nothing that destroys: the controller never terminates workers (they retire) nor deletes objects.
     forbidden = {"ec2:TerminateInstances", "s3:DeleteObject", "sqs:DeleteQueue", "sqs:PurgeQueue"}
     assert not actions_of(grants["ControllerRole"]) & forbidden
@@ -157,7 +161,7 @@ def test_every_s3_object_grant_is_limited_to_its_prefix(grants):
                 assert all(r in buckets for r in g.resources), f"{role}/{g.sid}"
             elif any(a.startswith("s3:") for a in g.actions):
                 for r in g.resources:
-                    assert _sub(r).endswith(("/clips/*", "/results/*")), f"{role}/{g.sid}: {r}"
+                    assert _sub(r).endswith(("/clips/*", "/results/*", "/snapshots/*")), f"{role}/{g.sid}: {r}"
 
 
 def test_every_statement_is_explained(grants):

@@ -29,3 +29,47 @@ def test_demo_processes_every_clip_on_edge_and_cloud(tmp_path, vtest_avi):
     assert report["workers"]["launched"] >= 1
     assert report["workers"]["retired"] == report["workers"]["launched"]
     assert "person" in ",".join(c["labels"] for c in clips)
+
+
+def test_demo_serve_reports_the_dashboard_then_serves_until_interrupted(tmp_path, vtest_avi):
+    """--serve: the report (with the dashboard and each clip's snapshot link) is written before
+    serving; the login link works once; SIGINT stops every process the demo started."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    out = tmp_path / "report.json"
+    demo = subprocess.Popen([sys.executable, "-m", "edgecloud.cli", "demo", "--video", str(vtest_avi), "--clips", "2",
+                             "--policy", "fastest-finish", "--serve", "--json", str(out), "--workdir", str(tmp_path / "w")],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        lines = []
+        for line in demo.stdout:  # the report is written before "dashboard:" is printed
+            lines.append(line)
+            if line.startswith("dashboard: "):
+                break
+        report = json.loads(out.read_text())
+        url, login = report["dashboard"]["url"], report["dashboard"]["login_url"]
+        assert line.strip() == f"dashboard: {url}"
+        assert all(requests.get(c["snapshot_url"], timeout=10).content[:3] == b"\xff\xd8\xff" for c in report["clips"])
+        browser = requests.Session()
+        assert browser.get(login, timeout=10).url == url
+        page = browser.get(url, timeout=10).text
+        assert all(c["clip_id"] in page for c in report["clips"])
+        assert requests.get(login, timeout=10).status_code == 401  # once only
+        children = subprocess.run(["pgrep", "-g", str(demo.pid)], capture_output=True, text=True).stdout.split()
+        demo.send_signal(signal.SIGINT)
+        assert demo.wait(60) == 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in children):
+            time.sleep(0.2)
+        assert not any(os.path.exists(f"/proc/{pid}") for pid in children)
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=5)
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)

@@ -1,0 +1,206 @@
+"""The dashboard's pages and the HTML fragments its script refreshes."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, time as dtime, timedelta, timezone
+from functools import wraps
+from urllib.parse import urlencode
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+
+from edgecloud.aws import describe_fleet
+from edgecloud.credentials import CredentialError
+from edgecloud.jobs import BadClipId, parse_clip_id, utcnow
+
+from ..ledger import FINAL
+from ..resources import get_fleet, get_ledger, get_registry, get_settings, get_store, resources
+from . import auth
+from .charts import latency_chart, timeline
+
+bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/dashboard/static")
+PAGE_SIZE = 25
+REFRESH_S = 3
+STATUSES = ("queued", "processing", "done", "failed")
+
+
+def login_required(view):
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        g.operator = auth.current_operator()
+        if g.operator is None:
+            if request.path.startswith("/fragments/"):
+                abort(401)
+            return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+@bp.app_template_filter("ago")
+def _ago(when):
+    if when is None:
+        return ""
+    seconds = (utcnow() - when).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size:.0f} {unit} ago"
+    return f"{max(0, seconds):.0f} s ago"
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    target = request.values.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("dashboard.clips")  # only our own pages: never an open redirect
+    if request.method == "POST":
+        if auth.login_with_token(request.form.get("token", "")):
+            return redirect(target)
+        error = "That is not an operator token (or it was revoked)."
+    return render_template("login.html", error=error, next=target), 401 if error else 200
+
+
+@bp.get("/login/link/<ticket>")
+def login_link(ticket: str):
+    if auth.login_with_link(ticket) is None:
+        return render_template("login.html", error="This login link has expired or was used already.",
+                               next="/"), 401
+    return redirect(url_for("dashboard.clips"))
+
+
+@bp.post("/logout")
+def logout():
+    if auth.csrf_ok():
+        session.clear()
+    return redirect(url_for("dashboard.login"))
+
+
+# -- recent clips -----------------------------------------------------------------------
+
+
+def _filters() -> dict:
+    f = {k: request.args.get(k, "").strip() for k in ("device", "label", "status", "day")}
+    if f["day"]:
+        try:
+            datetime.strptime(f["day"], "%Y-%m-%d")
+        except ValueError:
+            f["day"] = ""
+    if f["status"] not in STATUSES:
+        f["status"] = ""
+    return f
+
+
+def _clip_rows(filters: dict, page: int) -> list[dict]:
+    store = get_store()
+    rows = get_ledger().search(**filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
+    return [{"row": r, "thumb": store.snapshot_url(r.snapshot_key) if r.snapshot_key else None} for r in rows]
+
+
+@bp.get("/")
+@login_required
+def clips():
+    filters, page = _filters(), max(1, request.args.get("page", 1, type=int))
+    rows = _clip_rows(filters, page)
+    query = {k: v for k, v in filters.items() if v}
+    return render_template(
+        "clips.html", rows=rows[:PAGE_SIZE], filters=filters, page=page, statuses=STATUSES,
+        more=len(rows) > PAGE_SIZE, query=query, refresh_s=REFRESH_S,
+        devices=[d["device_id"] for d in get_ledger().devices(utcnow())],
+        fragment=url_for("dashboard.clip_rows", **query, page=page),
+        page_url=lambda n: url_for("dashboard.clips") + "?" + urlencode({**query, "page": n}))
+
+
+@bp.get("/fragments/clips")
+@login_required
+def clip_rows():
+    page = max(1, request.args.get("page", 1, type=int))
+    return render_template("_clip_rows.html", rows=_clip_rows(_filters(), page)[:PAGE_SIZE])
+
+
+# -- one clip ---------------------------------------------------------------------------
+
+
+@bp.get("/clips/<clip_id>")
+@login_required
+def clip(clip_id: str):
+    try:
+        parse_clip_id(clip_id)
+    except BadClipId:
+        abort(404)
+    row = get_ledger().get(clip_id)
+    store = get_store()
+    result = store.results.get(clip_id)
+    if row is None and result is None:
+        abort(404)
+    status = row.status if row else result.status
+    final = status in FINAL
+    data = result.model_dump(mode="json") if result and final else None
+    return render_template(
+        "clip.html", clip_id=clip_id, row=row, result=result if final else None, status=status,
+        raw=json.dumps(data, indent=2) if data else None,
+        video_url=store.clip_url(clip_id) if final else None,
+        snapshot_url=store.snapshot_url(result.snapshot_key) if final and result and result.snapshot_key else None,
+        timeline=timeline(data["detections"], 0.0) if data and data["detections"] else None,
+        seen=_seen_when(data["detections"]) if data else [])
+
+
+def _seen_when(detections: list[dict]) -> list[tuple[float, str]]:
+    per_t: dict[float, Counter] = {}
+    for d in detections:
+        per_t.setdefault(d["t"], Counter())[d["label"]] += 1
+    return [(t, ", ".join(f"{n} {label}" for label, n in sorted(c.items()))) for t, c in sorted(per_t.items())]
+
+
+# -- fleet and queue --------------------------------------------------------------------
+
+
+def _fleet_context() -> dict:
+    now = utcnow()
+    res, settings = resources(), get_settings()
+    instances = sorted(describe_fleet(res.aws, settings.fleet.name), key=lambda i: i["LaunchTime"], reverse=True)
+    finished = get_ledger().finished_since(now - timedelta(hours=1))
+    points = [(r.finished_at, r.upload_to_result_s, r.processed_by == "edge")
+              for r in finished if r.upload_to_result_s is not None and r.status == "done"]
+    upload_to_result, process = get_ledger().medians()
+    return dict(states=get_fleet().states(), queue=get_store().queue_depth(), instances=instances[:20],
+                by_state=Counter(i["State"]["Name"] for i in instances), chart=latency_chart(points, now,
+                timedelta(hours=1)), upload_to_result=upload_to_result, process=process, counts=get_ledger().counts())
+
+
+@bp.get("/fleet")
+@login_required
+def fleet():
+    return render_template("fleet.html", refresh_s=REFRESH_S, **_fleet_context())
+
+
+@bp.get("/fragments/fleet")
+@login_required
+def fleet_body():
+    return render_template("_fleet_body.html", **_fleet_context())
+
+
+# -- devices ----------------------------------------------------------------------------
+
+
+@bp.get("/devices")
+@login_required
+def devices():
+    midnight = datetime.combine(utcnow().date(), dtime.min, tzinfo=timezone.utc)
+    seen = {d["device_id"]: d for d in get_ledger().devices(midnight)}
+    tokens = {t["name"]: t for t in get_registry().list("device")}
+    names = sorted(set(seen) | set(tokens))
+    return render_template("devices.html", names=names, seen=seen, tokens=tokens, message=request.args.get("m"))
+
+
+@bp.post("/devices/<name>/revoke")
+@login_required
+def revoke_device(name: str):
+    if not auth.csrf_ok():
+        abort(403)
+    try:
+        get_registry().revoke("device", name)
+        message = f"Token of {name} revoked."
+    except CredentialError as err:
+        message = str(err)
+    return redirect(url_for("dashboard.devices", m=message))

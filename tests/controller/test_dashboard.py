@@ -1,0 +1,140 @@
+"""The dashboard through Flask's test client on in-process moto: login, pages, links, revoke.
+(The real browser tests are in tests/integration/test_dashboard_browser.py.)"""
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+
+from edgecloud.jobs import LabelSummary, Result, new_clip_id, snapshot_key
+from edgecloud.controller.dashboard.auth import make_login_link
+from edgecloud.controller.resources import resources
+
+
+@pytest.fixture
+def registry(app):
+    return resources(app).registry  # the app's own: revoking here clears its cache at once
+
+
+@pytest.fixture
+def operator(registry):
+    return registry.add("operator", "alice")
+
+
+def _login(client, token):
+    return client.post("/login", data={"token": token, "next": "/fleet"})
+
+
+def _post_with_snapshot(client, clip, clip_id, result, snapshot: bytes):
+    return client.post("/v1/clips", content_type="multipart/form-data", data={
+        "clip": (io.BytesIO(clip.read_bytes()), "c.mp4", "video/mp4"),
+        "metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01", "fps": 10}),
+        **({"result": result.model_dump_json()} if result else {}),
+        "snapshot": (io.BytesIO(snapshot), "snapshot.jpg", "image/jpeg")})
+
+
+def _edge_clip(post_clip, vtest_mp4, device="pi-01"):
+    clip_id = new_clip_id(device)
+    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person",
+                    summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)})
+    return clip_id, post_clip(vtest_mp4, {"clip_id": clip_id, "device_id": device, "fps": 10}, result)
+
+
+def test_every_page_needs_a_login_and_a_wrong_token_gets_none(client, operator):
+    for path in ("/", "/fleet", "/devices", "/clips/20260101T000000000Z_pi-01_00000000"):
+        reply = client.get(path)
+        assert reply.status_code == 302 and reply.location.startswith("/login?next="), path
+    assert client.get("/fragments/clips").status_code == 401
+    assert _login(client, "eco_not-a-token").status_code == 401
+    assert client.get("/").status_code == 302
+
+
+def test_a_device_token_is_not_an_operator_login(client, registry):
+    assert _login(client, registry.add("device", "pi-09")).status_code == 401
+
+
+def test_login_sets_a_hardened_cookie_without_the_token_and_revoking_logs_out(client, operator, registry):
+    reply = _login(client, operator)
+    assert reply.status_code == 302 and reply.location == "/fleet"
+    cookie = reply.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert operator not in cookie and operator[4:20] not in cookie
+    assert client.get("/fleet").status_code == 200
+    registry.revoke("operator", "alice")
+    assert client.get("/fleet").status_code == 302
+
+
+def test_next_never_leaves_the_site(client, operator):
+    reply = client.post("/login", data={"token": operator, "next": "//evil.example/"})
+    assert reply.location == "/"
+
+
+def test_a_login_link_works_once_and_carries_no_token(app, client, operator):
+    res = resources(app)
+    link = make_login_link(res.settings, res.aws, "http://localhost", operator)
+    assert operator not in link
+    path = link.removeprefix("http://localhost")
+    assert client.get(path).status_code == 302
+    assert client.get("/").status_code == 200
+    other = app.test_client()
+    assert other.get(path).status_code == 401  # used already
+    assert other.get(path[:-3] + "abc").status_code == 401  # forged
+
+
+def test_an_edge_clip_shows_with_labels_snapshot_and_links(client, post_clip, vtest_mp4, operator, mocked_aws):
+    jpeg = b"\xff\xd8\xff\xe0" + b"0" * 100
+    clip_id = new_clip_id("pi-01")
+    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person",
+                    summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)},
+                    snapshot_key="anything/the/edge/says.jpg")
+    reply = _post_with_snapshot(client, vtest_mp4, clip_id, result, jpeg)
+    assert reply.status_code == 201, reply.json
+    aws, _ = mocked_aws
+    stored = aws.s3.get_object(Bucket="edgecloud-results", Key=snapshot_key(clip_id))["Body"].read()
+    assert stored == jpeg
+    status = client.get(f"/v1/clips/{clip_id}").json
+    assert status["result"]["snapshot_key"] == snapshot_key(clip_id)  # the controller's key, not the edge's
+    assert "X-Amz-Signature=" in status["snapshot_url"] and "X-Amz-Expires=600" in status["video_url"]
+    assert f"/{clip_id}.mp4" in status["video_url"]
+
+    _login(client, operator)
+    page = client.get("/").get_data(as_text=True)
+    assert clip_id in page and "person ×2" in page and "X-Amz-Signature" in page
+    assert clip_id not in client.get("/?label=car").get_data(as_text=True)
+    assert clip_id in client.get("/?label=person&status=done&device=pi-01").get_data(as_text=True)
+    assert clip_id not in client.get("/?day=2001-01-01").get_data(as_text=True)
+    one = client.get(f"/clips/{clip_id}").get_data(as_text=True)
+    assert '<video id="clip-video"' in one and 'id="clip-snapshot"' in one and "Raw result JSON" in one
+
+
+def test_a_snapshot_must_be_a_jpeg_and_come_with_a_result(post_clip, client, vtest_mp4):
+    clip_id = new_clip_id("pi-01")
+    reply = _post_with_snapshot(client, vtest_mp4, clip_id, None, b"\xff\xd8\xff")
+    assert reply.status_code == 400 and "only with the edge's result" in reply.json["error"]
+    result = Result(clip_id=clip_id, processed_by="edge", detector="hog")
+    assert _post_with_snapshot(client, vtest_mp4, clip_id, result, b"GIF89a").status_code == 415
+
+
+def test_fleet_and_devices_pages_and_revoking_a_device(client, operator, registry, post_clip, vtest_mp4):
+    registry.add("device", "pi-01")
+    _edge_clip(post_clip, vtest_mp4)
+    _login(client, operator)
+    fleet = client.get("/fleet").get_data(as_text=True)
+    assert "<svg" in fleet and "median upload_to_result_s" in fleet
+    devices = client.get("/devices").get_data(as_text=True)
+    assert 'data-device="pi-01"' in devices and "Revoke" in devices
+    csrf = re.search(r'name="csrf" value="([^"]+)"', devices)[1]
+    assert client.post("/devices/pi-01/revoke", data={"csrf": "wrong"}).status_code == 403
+    assert registry.list("device")
+    reply = client.post("/devices/pi-01/revoke", data={"csrf": csrf})
+    assert reply.status_code == 302 and registry.list("device") == []
+
+
+def test_the_secret_key_is_made_once_and_shared(app, mocked_aws, settings):
+    from edgecloud.controller.dashboard.auth import shared_secret
+
+    aws, _ = mocked_aws
+    first = shared_secret(aws, settings.tables.credentials)
+    assert len(first) >= 48 and shared_secret(aws, settings.tables.credentials) == first

@@ -1,0 +1,143 @@
+"""The dashboard in a real browser (Playwright driving Debian's chromium) against the real
+controller (gunicorn in its own process) on the shared moto server.
+
+Clips go in as a Pi sends them: the real footage, the pipeline's result and its snapshot.
+Screenshots of each page are kept under the test's tmp dir (and copied to
+$EDGECLOUD_SCREENSHOTS when set).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+
+from edgecloud.aws import Aws
+from edgecloud.config import DetectorSettings
+from edgecloud.credentials import Registry
+from edgecloud.detect import create_detector
+from edgecloud.jobs import new_clip_id
+from edgecloud.pipeline import analyse_clip
+from edgecloud.wiring.localcloud import ControllerProcess
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def edge_analysis(vtest_mp4, tmp_path_factory):
+    """A real edge result of the 5 s clip and its snapshot (made once; each upload re-ids it)."""
+    settings = DetectorSettings()
+    snap = tmp_path_factory.mktemp("snap") / "snapshot.jpg"
+    result = analyse_clip(vtest_mp4, create_detector(settings), settings, clip_id=new_clip_id("pi-01"),
+                          processed_by="edge", snapshot_path=snap)
+    assert result.status == "done" and result.snapshot_key
+    return result, snap.read_bytes()
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.is_file():
+        pytest.fail("chromium is missing: scripts/dev.sh installs it (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def shots(tmp_path):
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    yield folder
+    keep = os.environ.get("EDGECLOUD_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        for png in folder.glob("*.png"):
+            shutil.copy(png, Path(keep) / png.name)
+
+
+def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analysis, browser, shots):
+    result, snapshot = edge_analysis
+    stack_settings.autoscaler.max_workers = 0  # edge clips only: no worker processes in this test
+    token = Registry(Aws(stack_settings.aws), stack_settings.tables.credentials).add("operator", "tester")
+
+    def upload(device: str) -> str:
+        clip_id = new_clip_id(device)
+        edge = result.model_copy(update={"clip_id": clip_id})
+        reply = requests.post(f"{url}/v1/clips", timeout=30, data={
+            "metadata": json.dumps({"clip_id": clip_id, "device_id": device, "fps": 10}),
+            "result": edge.model_dump_json()}, files={
+            "clip": (f"{clip_id}.mp4", vtest_mp4.read_bytes(), "video/mp4"),
+            "snapshot": ("snapshot.jpg", snapshot, "image/jpeg")})
+        assert reply.status_code == 201, reply.text
+        return clip_id
+
+    with ControllerProcess(stack_settings, tmp_path / "controller") as controller:
+        url = controller.url
+        run = [upload("pi-01"), upload("pi-02"), upload("pi-01")]
+        page = browser.new_page(viewport={"width": 1100, "height": 720})
+
+        # Login required: the list sends a stranger to the login page; the operator token gets in.
+        page.goto(url + "/")
+        assert "/login" in page.url
+        page.screenshot(path=str(shots / "login.png"))
+        page.fill("input[name=token]", token)
+        page.click("button[type=submit]")
+        page.wait_for_selector("tr.clip")
+        assert page.url.rstrip("/") == url
+
+        # The list shows every clip of the run, newest first, with a snapshot thumbnail.
+        shown = page.eval_on_selector_all("tr.clip", "rows => rows.map(r => r.dataset.clipId)")
+        assert shown == run[::-1]
+        page.wait_for_function("() => [...document.querySelectorAll('td.thumb img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
+
+        # A new clip appears without a reload.
+        page.evaluate("window.notReloaded = true")
+        late = upload("pi-02")
+        page.wait_for_selector(f'tr.clip[data-clip-id="{late}"]', timeout=10_000)
+        assert page.evaluate("window.notReloaded") is True
+        page.screenshot(path=str(shots / "clips.png"))
+
+        # Filters: by device, then a label nothing has.
+        page.select_option("select[name=device]", "pi-02")
+        page.click(".filters button[type=submit]")
+        page.wait_for_url("**device=pi-02**")
+        assert page.eval_on_selector_all("tr.clip", "rows => rows.map(r => r.dataset.clipId)") == [late, run[1]]
+        page.fill("input[name=label]", "car")
+        page.click(".filters button[type=submit]")
+        page.wait_for_selector("td.empty")
+        assert page.query_selector_all("tr.clip") == []
+
+        # One clip: the video element loads its source from S3, the snapshot loads, the result is there.
+        page.goto(f"{url}/clips/{run[0]}")
+        page.wait_for_function("() => document.querySelector('#clip-video').readyState >= 1", timeout=15_000)
+        assert page.eval_on_selector("#clip-video", "v => v.duration") > 4
+        page.wait_for_function("() => { const i = document.querySelector('#clip-snapshot');"
+                               " return i.complete && i.naturalWidth === 768; }")
+        assert "person" in page.inner_text("table.seen")
+        page.screenshot(path=str(shots / "clip.png"), full_page=True)
+
+        page.goto(f"{url}/fleet")
+        page.wait_for_selector("svg.chart circle.edge")
+        page.screenshot(path=str(shots / "fleet.png"), full_page=True)
+        page.goto(f"{url}/devices")
+        assert page.query_selector('tr[data-device="pi-02"]') is not None
+        page.screenshot(path=str(shots / "devices.png"), full_page=True)
+
+        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone.context.add_cookies(page.context.cookies())
+        phone.goto(url + "/")
+        phone.wait_for_selector("tr.clip")
+        # The phone layout stacks each clip's cells instead of a table wider than the screen.
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 400
+        phone.screenshot(path=str(shots / "clips-phone.png"))
+    assert {p.name for p in shots.glob("*.png")} >= {"login.png", "clips.png", "clip.png", "fleet.png", "devices.png"}
