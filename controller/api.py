@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id, utcnow
 
+from . import auth
 from .intake import Intake, UploadMetadata
 from .ledger import ClipRow
-from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store
+from .resources import get_fleet, get_ledger, get_metrics, get_quotas, get_settings, get_store
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -106,6 +107,7 @@ def upload_clip():
         if device_id != meta.device_id:
             raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device_id!r}, not {meta.device_id!r}")
         clip_id = meta.clip_id
+    auth.require_device(meta.device_id)
 
     result = None
     raw_result = _parse_json_field("result", required=False)
@@ -124,6 +126,7 @@ def upload_clip():
         raise ApiError(f"clip is {size} bytes; the limit is {limit}", 413)
     if size == 0:
         raise ApiError("clip file is empty")
+    get_quotas().take_upload(meta.device_id)  # last: a refused request costs no quota
 
     intake = Intake(get_store(), get_ledger(), get_metrics())
     accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
@@ -160,6 +163,7 @@ def clip_status(clip_id: str):
         _, device_id = parse_clip_id(clip_id)
     except BadClipId as err:
         raise ApiError(str(err)) from None
+    auth.require_reader(device_id)
     wait = _wait_seconds()
     ledger, store = get_ledger(), get_store()
     row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from edgecloud.config import Settings
 
-from . import api, resources
+from . import api, auth, resources
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ def create_app(settings: Settings, test_config: Optional[Mapping[str, Any]] = No
     if test_config:
         app.config.update(test_config)
     resources.init_app(app, settings)
+    auth.init_app(app)
     app.register_blueprint(api.bp)
 
     @app.errorhandler(HTTPException)

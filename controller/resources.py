@@ -14,6 +14,7 @@ from flask import Flask, current_app
 
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
+from edgecloud.credentials import Registry
 
 from .ledger import Ledger
 from .metrics import Metrics
@@ -65,6 +66,17 @@ class Resources:
         return self._get("metrics", make)
 
     @property
+    def registry(self) -> Registry:
+        return self._get("registry", lambda: Registry(self.aws, self.settings.tables.credentials,
+                                                      cache_s=self.settings.controller.token_cache_s))
+
+    @property
+    def quotas(self):
+        from .quotas import Quotas
+
+        return self._get("quotas", lambda: Quotas.from_settings(self.aws, self.settings))
+
+    @property
     def fleet(self):
         from .fleet import create_fleet
 
@@ -108,3 +120,11 @@ def get_fleet():
 
 def get_metrics() -> Metrics:
     return resources().metrics
+
+
+def get_registry() -> Registry:
+    return resources().registry
+
+
+def get_quotas():
+    return resources().quotas

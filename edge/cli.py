@@ -43,6 +43,7 @@ def drain(ctx: click.Context, timeout):
     """Upload what is in the spool, then exit (no camera, no sensor)."""
     from .agent import stats_path
     from .scheduler import History
+    from .session import session_factory
     from .spool import Spool
     from .stats import StatsStore
     from .uploader import Uploader
@@ -52,7 +53,8 @@ def drain(ctx: click.Context, timeout):
     for entry in spool.entries(stage="new"):  # never placed: let the cloud process it
         spool.update(entry, stage="ready", placement="cloud")
     uploader = Uploader(spool, e.controller_url, timeout_s=e.upload_timeout_s, retry_max_s=e.retry_max_s,
-                        retry_base_s=min(0.5, e.retry_max_s), stats=StatsStore(stats_path(e)), history=History())
+                        retry_base_s=min(0.5, e.retry_max_s), stats=StatsStore(stats_path(e)), history=History(),
+                        session_factory=session_factory(e))
     with uploader:
         done = uploader.wait_drained(timeout)
     click.echo(f"uploaded {uploader.uploaded}; {len(spool)} left in {spool.root}")

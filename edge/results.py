@@ -13,11 +13,13 @@ import threading
 import time
 import queue
 from datetime import datetime
-from typing import Optional
+from typing import Callable, Optional
 
 import requests
 
 from edgecloud.jobs import utcnow
+
+from .session import refusal
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,9 @@ class ResultWatcher:
     """Long-polls clip status for clips sent without a result; see the module docstring."""
 
     def __init__(self, controller_url: str, *, stats=None, history=None, wait_s: float = 10, threads: int = 3,
-                 stats_every_s: float = 2.0):
+                 stats_every_s: float = 2.0, session_factory: Callable[[], requests.Session] = requests.Session):
         self.url = controller_url.rstrip("/")
+        self.session_factory = session_factory
         self.stats = stats
         self.history = history
         self.wait_s = wait_s
@@ -87,7 +90,7 @@ class ResultWatcher:
 
     def _follow(self, clip_id: str, uploaded_at: datetime) -> None:
         try:
-            with requests.Session() as session:
+            with self.session_factory() as session:
                 while not self._stop.is_set():
                     started = time.monotonic()
                     try:
@@ -105,6 +108,9 @@ class ResultWatcher:
                     elif response.status_code in (400, 404):
                         log.error("controller does not know clip %s (HTTP %s)", clip_id, response.status_code)
                         return
+                    elif response.status_code in (401, 403):
+                        log.error("result of %s: %s", clip_id, refusal(response, session.auth))
+                        self._stop.wait(10.0)
                     if time.monotonic() - started < 0.5:
                         self._stop.wait(1.0)  # the controller did not hold the request: don't hammer it
         finally:
@@ -127,7 +133,7 @@ class ResultWatcher:
         log.info("result of %s: %s %s", clip_id, body.get("status"), result.get("labels", ""))
 
     def _poll_stats(self) -> None:
-        with requests.Session() as session:
+        with self.session_factory() as session:
             while not self._stop.is_set():
                 try:
                     response = session.get(f"{self.url}/v1/stats", timeout=5)

@@ -146,6 +146,11 @@ class ControllerSettings(Section):
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
     token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
                                  "the registry again: a revoked token stops working within this.")
+    upload_burst: int = Field(30, ge=1, description="Uploads a device may burst (token bucket, per controller).")
+    upload_refill_per_s: float = Field(1.0, gt=0, description="Uploads per second a device's bucket regains.")
+    daily_clip_cap: int = Field(20_000, ge=1, description="Uploads per device per UTC day, across all controllers.")
+    tls_cert: Optional[Path] = Field(None, description="PEM certificate chain to serve HTTPS with; null: plain HTTP.")
+    tls_key: Optional[Path] = Field(None, description="PEM private key of tls_cert (both or neither).")
 
 
 class EdgeSettings(Section):
@@ -179,6 +184,8 @@ class EdgeSettings(Section):
     )
     user: str = Field("edgecloud", description="Non-root user `edgecloud edge install` runs the agent as.")
     result_wait_s: float = Field(10, ge=0, le=60, description="Long-poll of one cloud result (GET ?wait=).")
+    token_file: Optional[Path] = Field(None, description="This device's bearer token (0640 root:user); null: none.")
+    ca_bundle: Optional[Path] = Field(None, description="PEM of a private CA to trust for the controller's HTTPS.")
 
 
 class InfraSettings(Section):

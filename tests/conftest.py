@@ -83,6 +83,60 @@ def controller_app(settings, mocked_aws):
     resources(app).close()
 
 
+def _issue_tokens(settings: Settings, device_id: str = "pi-01") -> dict[str, str]:
+    from edgecloud.aws import Aws
+    from edgecloud.credentials import Registry, ensure_table
+
+    aws = Aws(settings.aws)
+    ensure_table(aws, settings.tables.credentials)
+    registry = Registry(aws, settings.tables.credentials)
+    return {"device": registry.add("device", device_id), "operator": registry.add("operator", "ops")}
+
+
+@pytest.fixture
+def issue_tokens():
+    """issue_tokens(settings, device_id="pi-01") -> {"device": token, "operator": token}, in the
+    credentials table ``settings`` name (made if missing): for tests of processes on the moto server."""
+    return _issue_tokens
+
+
+@pytest.fixture
+def registry(settings, mocked_aws):
+    """The credentials registry on in-process moto (its table made by ensure_resources)."""
+    from edgecloud.credentials import Registry
+
+    return Registry(mocked_aws[0], settings.tables.credentials)
+
+
+@pytest.fixture
+def device_token(registry) -> str:
+    """A token of device ``pi-01`` (the default edge.device_id)."""
+    return registry.add("device", "pi-01")
+
+
+@pytest.fixture
+def operator_token(registry) -> str:
+    return registry.add("operator", "ops")
+
+
+def _client_as(app, token: str):
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
+def client(controller_app, device_token):
+    """A test client of the controller app that authenticates as device ``pi-01``."""
+    return _client_as(controller_app, device_token)
+
+
+@pytest.fixture
+def operator_client(controller_app, operator_token):
+    """A test client that authenticates as operator ``ops``."""
+    return _client_as(controller_app, operator_token)
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     """One embedded moto server for tests that span processes; yields its endpoint URL."""
