@@ -54,7 +54,7 @@ class ControllerService:
 
     def start(self) -> "ControllerService":
         # Make the clients and look the queues up now, not in the first upload's request.
-        for service in ("s3", "sqs", "ec2", "autoscaling"):
+        for service in ("s3", "sqs", "ec2", "autoscaling", "dynamodb"):
             self.aws.client(service)
         for role in ("jobs", "completions", "dead_letter"):
             getattr(self.queues, role)

@@ -16,6 +16,7 @@ def stack_settings(moto_server, tmp_path):
         "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
         "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
                    "retire": f"retire-{tag}"},
+        "tables": {"credentials": f"creds-{tag}"},
         "fleet": {"backend": "local", "name": f"fleet-{tag}"},
         "worker": {"idle_timeout": 4, "wait_seconds": 1},
         "autoscaler": {"interval": 0.5, "boot_time_s": 2, "target_latency_s": 10, "rate_window_s": 4},
@@ -24,3 +25,9 @@ def stack_settings(moto_server, tmp_path):
     })
     ensure_resources(Aws(settings.aws), settings)
     return settings
+
+
+@pytest.fixture
+def device_auth(stack_settings, issue_tokens) -> dict[str, str]:
+    """Headers that authenticate as device pi-01 in this test's credentials table."""
+    return {"Authorization": f"Bearer {issue_tokens(stack_settings)['device']}"}
