@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from edgecloud.config import Settings
 
-from . import api, auth, resources
+from . import api, auth, openapi, resources
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def create_app(settings: Settings, test_config: Optional[Mapping[str, Any]] = No
     resources.init_app(app, settings)
     auth.init_app(app)
     app.register_blueprint(api.bp)
+    app.register_blueprint(openapi.bp)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
