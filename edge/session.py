@@ -52,15 +52,27 @@ class TokenFileAuth(requests.auth.AuthBase):
         return request
 
 
+class ControllerSession(requests.Session):
+    """A session whose ``ca_bundle`` wins over $REQUESTS_CA_BUNDLE (which requests lets beat ``verify``)."""
+
+    ca_bundle: Optional[str] = None
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self.ca_bundle and verify is None:
+            merged["verify"] = self.ca_bundle
+        return merged
+
+
 def session_factory(edge_settings) -> Callable[[], requests.Session]:
     """Makes sessions that send this device's token and trust ``edge.ca_bundle`` (one auth shared by all)."""
     auth = TokenFileAuth(edge_settings.token_file)
-    verify = str(edge_settings.ca_bundle) if edge_settings.ca_bundle else True
 
     def make() -> requests.Session:
-        session = requests.Session()
+        session = ControllerSession()
         session.auth = auth
-        session.verify = verify
+        if edge_settings.ca_bundle:
+            session.ca_bundle = session.verify = str(edge_settings.ca_bundle)
         return session
 
     make.auth = auth  # type: ignore[attr-defined]
