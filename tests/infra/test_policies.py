@@ -143,6 +143,7 @@ def test_controller_has_exactly_the_listed_permissions(grants):
         "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
         "ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "iam:PassRole",
         "autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups",
+        "dynamodb:GetItem", "dynamodb:UpdateItem",
     }
     # Nothing that destroys: the controller never terminates workers (they retire) nor deletes objects.
     forbidden = {"ec2:TerminateInstances", "s3:DeleteObject", "sqs:DeleteQueue", "sqs:PurgeQueue"}
