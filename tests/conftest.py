@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
+from edgecloud.aws import Aws, ensure_resources
 from edgecloud.config import Settings, from_dict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -135,6 +137,27 @@ def client(controller_app, device_token):
 def operator_client(controller_app, operator_token):
     """A test client that authenticates as operator ``ops``."""
     return _client_as(controller_app, operator_token)
+
+
+@pytest.fixture
+def stack_settings(moto_server, tmp_path):
+    """Settings pointed at the shared moto server, each test with its own buckets, queues, credentials
+    table and fleet tag so tests never see each other's work; resources made."""
+    tag = uuid.uuid4().hex[:8]
+    settings = from_dict({
+        "aws": {"endpoint_url": moto_server},
+        "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
+        "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
+                   "retire": f"retire-{tag}"},
+        "tables": {"credentials": f"creds-{tag}"},
+        "fleet": {"backend": "local", "name": f"fleet-{tag}"},
+        "worker": {"idle_timeout": 4, "wait_seconds": 1},
+        "autoscaler": {"interval": 0.5, "boot_time_s": 2, "target_latency_s": 10, "rate_window_s": 4},
+        "controller": {"data_dir": str(tmp_path / "controller"), "port": 0},
+        "edge": {"spool_dir": str(tmp_path / "spool")},
+    })
+    ensure_resources(Aws(settings.aws), settings)
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,6 @@
 (edge.ca_bundle) made by trustme; a client without that CA is refused."""
 from __future__ import annotations
 
-import secrets
-
 import pytest
 import requests
 import trustme
@@ -32,24 +30,15 @@ def private_ca(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_controller_serves_https_and_the_edge_uploads_through_it(moto_server, tmp_path, private_ca, vtest_mp4):
+def test_the_controller_serves_https_and_the_edge_uploads_through_it(stack_settings, tmp_path, private_ca, vtest_mp4):
     ca_pem, cert_pem, key_pem = private_ca
-    tag = secrets.token_hex(3)
-    settings = from_dict({
-        "aws": {"endpoint_url": moto_server},
-        "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
-        "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
-                   "retire": f"retire-{tag}"},
-        "tables": {"credentials": f"creds-{tag}"},
-        "fleet": {"backend": "local", "name": f"tls-{tag}"},
-        "autoscaler": {"max_workers": 0},  # uploads only: no worker needed
-        "controller": {"data_dir": str(tmp_path / "controller"), "port": 0, "tls_cert": str(cert_pem),
-                       "tls_key": str(key_pem)},
-        "edge": {"spool_dir": str(tmp_path / "spool"), "ca_bundle": str(ca_pem)},
-    })
+    settings = stack_settings
+    settings.autoscaler.max_workers = 0  # uploads only: no worker needed
+    settings.controller.tls_cert, settings.controller.tls_key = cert_pem, key_pem
+    settings.edge.ca_bundle = ca_pem
     tokens = issue_credentials(settings, ["pi-01"])
     settings.edge.token_file = write_token(tmp_path / "device.token", tokens["pi-01"])
-    with ControllerProcess(settings, tmp_path, ensure_resources=True) as controller:
+    with ControllerProcess(settings, tmp_path) as controller:
         assert controller.url.startswith("https://127.0.0.1:")
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(f"{controller.url}/healthz", timeout=10)  # the system's CAs do not know ours
