@@ -166,7 +166,8 @@ def test_too_big_clip_is_refused_with_413(settings, mocked_aws, vtest_mp4, jobs_
     resources(app).attach(aws=aws, queues=queues)
     with open(vtest_mp4, "rb") as f:
         reply = app.test_client().post("/v1/clips", content_type="multipart/form-data", data={
-            "clip": (f, "clip.mp4", "video/mp4"), "metadata": '{"device_id": "pi-01"}'})
+            "clip": (f, "clip.mp4", "video/mp4"), "metadata": '{"device_id": "pi-01"}'},
+            headers={"Authorization": f"Bearer {device_token}"})
     assert reply.status_code == 413
     assert "limit" in reply.get_json()["error"]
     assert jobs_in_queue() == []
