@@ -22,7 +22,8 @@ from rich.table import Table
 
 from edgecloud.aws import Aws, ensure_resources
 from edgecloud.cli import Context, pass_context
-from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, local_cloud_settings
+from edgecloud.wiring.localcloud import (ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings,
+                                         write_token)
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SEED = {"name": "seed ClassifyCloud (documented)", "clips": 40, "timed_out": 2, "avg_s": 50.0}
@@ -54,11 +55,15 @@ def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Pat
     with EmbeddedAws() as aws_server:
         s = local_cloud_settings(settings, workdir=workdir, endpoint_url=aws_server.endpoint_url, idle_timeout=10)
         ensure_resources(Aws(s.aws), s)
+        tokens = issue_credentials(s, [f"load-{n:03d}" for n in range(clips)])
+        tokens_path = workdir / "device-tokens.json"
+        write_token(tokens_path, json.dumps({k: v for k, v in tokens.items() if k.startswith("load-")}))
         with ControllerProcess(s, workdir) as controller:
             console.log(f"controller {controller.url}; {clips} Locust users, one {clip.name} each")
             trips_path = workdir / "trips.json"
             env = dict(os.environ, EDGECLOUD_LOAD_CLIP=str(clip), EDGECLOUD_LOAD_CLIPS=str(clips),
-                       EDGECLOUD_LOAD_TIMEOUT=str(timeout_s), EDGECLOUD_LOAD_OUT=str(trips_path))
+                       EDGECLOUD_LOAD_TIMEOUT=str(timeout_s), EDGECLOUD_LOAD_OUT=str(trips_path),
+                       EDGECLOUD_LOAD_TOKENS=str(tokens_path))
             started = time.monotonic()
             run = subprocess.run(
                 [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",

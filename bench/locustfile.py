@@ -5,10 +5,12 @@ parallel requests. Run by bench/load.py, which starts the stack first.
 Settings come from the environment: EDGECLOUD_LOAD_CLIP (file to upload),
 EDGECLOUD_LOAD_CLIPS (users; the run stops once all have their result),
 EDGECLOUD_LOAD_TIMEOUT (seconds a round trip may take before it counts as timed out),
-EDGECLOUD_LOAD_OUT (JSON file each finished round trip is recorded in, exactly as measured).
+EDGECLOUD_LOAD_OUT (JSON file each finished round trip is recorded in, exactly as measured),
+EDGECLOUD_LOAD_TOKENS (JSON {device_id: token}: each user takes one device of its own).
 """
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -20,6 +22,9 @@ CLIPS = int(os.environ.get("EDGECLOUD_LOAD_CLIPS", "40"))
 TIMEOUT = float(os.environ.get("EDGECLOUD_LOAD_TIMEOUT", "120"))
 OUT = Path(os.environ.get("EDGECLOUD_LOAD_OUT", "load-trips.json"))
 _finished: list[dict] = []
+_TOKENS = json.loads(Path(os.environ["EDGECLOUD_LOAD_TOKENS"]).read_text()) if "EDGECLOUD_LOAD_TOKENS" in os.environ else {}
+_devices = iter(sorted(_TOKENS))
+_devices_lock = threading.Lock()
 
 
 def _record(trip: dict) -> None:
@@ -36,7 +41,9 @@ class Pi(HttpUser):
     def on_start(self):
         from edgecloud.jobs import new_clip_id
 
-        self.device_id = f"load-{id(self) % 100000:05d}"
+        with _devices_lock:
+            self.device_id = next(_devices)
+        self.client.headers["Authorization"] = f"Bearer {_TOKENS[self.device_id]}"
         self.clip_id = new_clip_id(self.device_id)
 
     @task

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime, timezone
 from typing import Optional
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -17,9 +16,12 @@ from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, containe
                             parse_clip_id, utcnow)
 from edgecloud.snapshot import is_jpeg
 
+from . import auth
 from .intake import Intake, UploadInProgress, UploadMetadata
-from .ledger import FINAL, ClipRow
-from .resources import get_fleet, get_ledger, get_metrics, get_notifier, get_settings, get_store, get_waits
+from .ledger import FINAL
+from .status import as_utc, describe_result, describe_row, with_links
+from .resources import (get_fleet, get_ledger, get_metrics, get_notifier, get_quotas, get_settings, get_store,
+                        get_waits)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -75,14 +77,9 @@ def _parse_json_field(name: str, required: bool) -> Optional[str]:
     return raw
 
 
-def _as_utc(when: Optional[datetime]) -> Optional[datetime]:
-    # A time without a zone is taken as UTC, so stored times always compare with each other.
-    return when.replace(tzinfo=timezone.utc) if when is not None and when.tzinfo is None else when
-
-
 def _utc_times(result: Result) -> Result:
     fields = ("recorded_at", "submitted_at", "started_at", "finished_at")
-    return result.model_copy(update={f: _as_utc(getattr(result, f)) for f in fields})
+    return result.model_copy(update={f: as_utc(getattr(result, f)) for f in fields})
 
 
 def _upload_size(stream) -> int:
@@ -103,7 +100,7 @@ def upload_clip():
         meta = UploadMetadata.model_validate_json(_parse_json_field("metadata", required=True))
     except ValidationError as err:
         raise ApiError(f"bad metadata: {_pydantic_message(err)}") from None
-    meta = meta.model_copy(update={"recorded_at": _as_utc(meta.recorded_at)})
+    meta = meta.model_copy(update={"recorded_at": as_utc(meta.recorded_at)})
 
     content_type = meta.content_type or upload.mimetype
     if content_type not in CLIP_TYPES:
@@ -123,6 +120,7 @@ def upload_clip():
         if device_id != meta.device_id:
             raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device_id!r}, not {meta.device_id!r}")
         clip_id = meta.clip_id
+    auth.require_device(meta.device_id)
 
     result = None
     raw_result = _parse_json_field("result", required=False)
@@ -146,6 +144,7 @@ def upload_clip():
     upload.stream.seek(0)
     if mismatch:
         raise ApiError(mismatch, 415)
+    get_quotas().take_upload(meta.device_id)  # last: a refused request costs no quota
 
     snapshot = _snapshot_upload(result)
     intake = Intake(get_store(), get_ledger(), get_metrics(), on_finished=get_notifier().offer)
@@ -201,6 +200,7 @@ def clip_status(clip_id: str):
         _, device_id = parse_clip_id(clip_id)
     except BadClipId as err:
         raise ApiError(str(err)) from None
+    auth.require_reader(device_id)
     wait = _wait_seconds()
     with get_waits().hold(device_id) as may_hold:
         body = _clip_status(clip_id, device_id, wait if may_hold else 0.0)
@@ -215,7 +215,7 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
     if row is None:
         result = store.results.get(clip_id)  # S3 is the source of truth; the ledger may be new
         if result is not None:
-            return with_links(_from_result(clip_id, device_id, result))
+            return with_links(describe_result(clip_id, device_id, result), store)
         stored_at = store.clip_stored_at(clip_id)
         if stored_at is None:
             raise ApiError(f"unknown clip {clip_id!r}", 404)
@@ -226,51 +226,10 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
     result = store.results.get(clip_id)
     if result is not None and not row.final:
         # Finished in S3 while the ledger missed the completion (lost, or consumed before it knew the clip).
-        ledger.mark_finished(clip_id, result.status, _as_utc(result.finished_at) or utcnow(),
+        ledger.mark_finished(clip_id, result.status, as_utc(result.finished_at) or utcnow(),
                              processed_by=result.processed_by, error=result.error, result=result)
         row = ledger.get(clip_id)
-    return with_links(_describe(row, result if row.final else None))
-
-
-def with_links(status: dict) -> dict:
-    """A finished clip's status gains ``video_url`` and ``snapshot_url``: presigned S3 GETs valid for
-    ``controller.link_ttl_s``, so browsers fetch the bytes from S3, not through the controller."""
-    if status["status"] not in FINAL:
-        return status
-    store, result = get_store(), status.get("result") or {}
-    status["video_url"] = store.clip_url(status["clip_id"])
-    status["snapshot_url"] = store.snapshot_url(result["snapshot_key"]) if result.get("snapshot_key") else None
-    return status
-
-
-def _iso(when) -> Optional[str]:
-    return when.isoformat() if when else None
-
-
-def _describe(row: ClipRow, result: Optional[Result]) -> dict:
-    return {
-        "clip_id": row.clip_id, "device_id": row.device_id, "status": row.status, "processed_by": row.processed_by,
-        "submitted_at": _iso(row.submitted_at), "finished_at": _iso(row.finished_at),
-        "upload_to_result_s": row.upload_to_result_s, "queued_to_finished_s": _queued_to_finished(result),
-        "error": row.error, "result": result.model_dump(mode="json") if result else None,
-    }
-
-
-def _queued_to_finished(result: Optional[Result]) -> Optional[float]:
-    if result is None or not (result.submitted_at and result.finished_at):
-        return None
-    return round((_as_utc(result.finished_at) - _as_utc(result.submitted_at)).total_seconds(), 3)
-
-
-def _from_result(clip_id: str, device_id: str, result: Result) -> dict:
-    # No ledger row: the result's own times are all there is (its submission is when it was queued).
-    latency = _queued_to_finished(result)
-    return {
-        "clip_id": clip_id, "device_id": device_id, "status": result.status, "processed_by": result.processed_by,
-        "submitted_at": _iso(result.submitted_at), "finished_at": _iso(result.finished_at),
-        "upload_to_result_s": latency, "queued_to_finished_s": latency,
-        "error": result.error, "result": result.model_dump(mode="json"),
-    }
+    return with_links(describe_row(row, result if row.final else None), store)
 
 
 @bp.get("/v1/stats")

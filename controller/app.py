@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from edgecloud.config import Settings
 
-from . import api, resources
+from . import api, auth, openapi, resources
 from .dashboard import init_dashboard
 
 log = logging.getLogger(__name__)
@@ -31,8 +31,10 @@ def create_app(settings: Settings, test_config: Optional[Mapping[str, Any]] = No
     if test_config:
         app.config.update(test_config)
     resources.init_app(app, settings)
+    auth.init_app(app)
     app.register_blueprint(api.bp)
     init_dashboard(app, settings)
+    app.register_blueprint(openapi.bp)
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):

@@ -44,16 +44,20 @@ def serve(ctx: click.Context, host, port, ensure_resources, no_autoscale):
 
 @controller.command("status")
 @click.option("--url", help="Controller base URL (default controller.url, else http://host:port).")
+@click.option("--token", envvar="EDGECLOUD_TOKEN", help="An operator's or a device's token (env EDGECLOUD_TOKEN); "
+              "without one the controller answers 401.")
+@click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM of a private CA to trust.")
 @click.pass_context
-def status(ctx: click.Context, url):
+def status(ctx: click.Context, url, token, ca_bundle):
     """Print a running controller's /v1/stats."""
     import requests
 
     settings = _settings(ctx)
     c = settings.controller
-    base = url or c.url or f"http://{c.host}:{c.port}"
+    base = url or c.url or f"{'https' if c.tls_cert else 'http'}://{c.host}:{c.port}"
     try:
-        reply = requests.get(base.rstrip("/") + "/v1/stats", timeout=10)
+        reply = requests.get(base.rstrip("/") + "/v1/stats", timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {},
+                             verify=ca_bundle or True)
         reply.raise_for_status()
     except requests.RequestException as err:
         raise click.ClickException(f"{base}: {err}") from None

@@ -76,6 +76,12 @@ class Resources:
         return self._get("waits", make)
 
     @property
+    def quotas(self):
+        from .quotas import Quotas
+
+        return self._get("quotas", lambda: Quotas.from_settings(self.aws, self.settings))
+
+    @property
     def fleet(self):
         from .fleet import create_fleet
 
@@ -153,3 +159,5 @@ def get_registry() -> Registry:
 
 def get_notifier() -> Notifier:
     return resources().notifier
+def get_quotas():
+    return resources().quotas

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import socket
 from typing import Callable, Optional
@@ -17,7 +18,7 @@ from typing import Callable, Optional
 from gunicorn.app.base import BaseApplication
 
 from edgecloud.aws import Aws, Queues, ensure_resources
-from edgecloud.config import Settings
+from edgecloud.config import ConfigError, Settings
 from edgecloud.loops import StartClose
 
 from .app import create_app
@@ -63,7 +64,7 @@ class ControllerService(StartClose):
 
     def start(self) -> "ControllerService":
         # Make the clients and look the queues up now, not in the first upload's request.
-        for service in ("s3", "sqs", "ec2", "autoscaling"):
+        for service in ("s3", "sqs", "ec2", "autoscaling", "dynamodb"):
             self.aws.client(service)
         for role in ("jobs", "completions", "dead_letter"):
             getattr(self.queues, role)
@@ -124,6 +125,8 @@ class ControllerServer(BaseApplication):
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
         }
+        if c.tls_cert:
+            options.update(certfile=str(c.tls_cert), keyfile=str(c.tls_key))  # gunicorn serves HTTPS
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn >= 25.1 opens a control socket at one path per user; two controllers would share it.
             options["control_socket_disable"] = True
@@ -154,8 +157,19 @@ class ControllerServer(BaseApplication):
             self.service.close()
 
 
+def check_tls(c) -> None:
+    """Both of controller.tls_cert and tls_key, readable, or neither."""
+    if bool(c.tls_cert) != bool(c.tls_key):
+        raise ConfigError("bad setting: controller.tls_cert and controller.tls_key go together (both or neither)")
+    for key in ("tls_cert", "tls_key"):
+        path = getattr(c, key)
+        if path and not os.access(path, os.R_OK):
+            raise ConfigError(f"bad setting: controller.{key}: cannot read {path}")
+
+
 def serve(settings: Settings, *, ensure: bool = False, autoscale: bool = True) -> None:
     """Run until SIGTERM/SIGINT (gunicorn's signals; the worker's exit hook stops the loops)."""
+    check_tls(settings.controller)
     aws = Aws(settings.aws)
     create_fleet(settings, aws).close()  # a fleet misconfiguration fails here, before gunicorn starts
     if ensure:
@@ -165,7 +179,7 @@ def serve(settings: Settings, *, ensure: bool = False, autoscale: bool = True) -
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     server = ControllerServer(settings, lambda: ControllerService(settings, autoscale=autoscale), sock=sock,
-                              public_url=f"http://{shown}:{port}")
+                              public_url=f"{'https' if c.tls_cert else 'http'}://{shown}:{port}")
     try:
         server.run()
     finally:

@@ -25,6 +25,7 @@ from .results import ResultWatcher
 from .scheduler import CLOUD, EDGE, History, Policy, Situation, create_policy
 from .sensor import create_motion_sensor, wait_until_sampling
 from .spool import DISK_FULL, Entry, Spool, SpoolFull
+from .session import session_factory
 from .stats import StatsStore
 from .uploader import Uploader
 
@@ -53,12 +54,14 @@ class EdgeAgent(StartClose):
         self.sensor = None
         self.recorder: Optional[Recorder] = None
         self.local = LocalProcessor(settings.detector, self._local_done, analyse=analyse)
+        sessions = session_factory(edge)  # this device's token and trusted CA, on every request
         self.watcher = ResultWatcher(edge.controller_url, stats=self.stats, history=self.history,
-                                     wait_s=edge.result_wait_s, deadline_s=edge.result_deadline_s)
+                                     wait_s=edge.result_wait_s, deadline_s=edge.result_deadline_s,
+                                     session_factory=sessions)
         self.uploader = Uploader(self.spool, edge.controller_url, timeout_s=edge.upload_timeout_s,
                                  retry_max_s=edge.retry_max_s, retry_base_s=min(0.5, edge.retry_max_s),
                                  stats=self.stats, history=self.history, prepare=self._prepare,
-                                 on_uploaded=self._uploaded)
+                                 on_uploaded=self._uploaded, session_factory=sessions)
         self._started = self._closed = False
 
     # --- lifecycle ------------------------------------------------------------

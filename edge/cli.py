@@ -43,6 +43,7 @@ def drain(ctx: click.Context, timeout):
     """Upload what is in the spool, then exit (no camera, no sensor)."""
     from .agent import stats_path
     from .scheduler import History
+    from .session import session_factory
     from .spool import Spool
     from .stats import StatsStore
     from .uploader import Uploader
@@ -52,7 +53,8 @@ def drain(ctx: click.Context, timeout):
     for entry in spool.entries(stage="new"):  # never placed: let the cloud process it
         spool.update(entry, stage="ready", placement="cloud")
     uploader = Uploader(spool, e.controller_url, timeout_s=e.upload_timeout_s, retry_max_s=e.retry_max_s,
-                        retry_base_s=min(0.5, e.retry_max_s), stats=StatsStore(stats_path(e)), history=History())
+                        retry_base_s=min(0.5, e.retry_max_s), stats=StatsStore(stats_path(e)), history=History(),
+                        session_factory=session_factory(e))
     with uploader:
         done = uploader.wait_drained(timeout)
     click.echo(f"uploaded {uploader.uploaded}; {len(spool)} left in {spool.root}")
@@ -99,14 +101,24 @@ def stats(ctx: click.Context, as_json):
 @click.option("--controller", "controller_url", help="Controller URL for the config (default edge.controller_url).")
 @click.option("--dry-run", is_flag=True, help="Print what would be written and run; change nothing.")
 @click.option("--force", is_flag=True, help="Overwrite an existing config.")
+@click.option("--device-id", help="This Pi's device id in the config (the one its token was issued for).")
+@click.option("--token-file", type=click.File("r"), help="File (or - for stdin) holding the token that "
+              "`edgecloud devices add` printed; installed as /etc/edgecloud/token, mode 0640 root:USER.")
+@click.option("--token", envvar="EDGECLOUD_DEVICE_TOKEN", help="The token itself (env EDGECLOUD_DEVICE_TOKEN; "
+              "prefer --token-file: a command line is visible to other users).")
 @click.pass_context
-def install(ctx: click.Context, root, user, controller_url, dry_run, force):
-    """Write the systemd unit and a config, create the user, enable and start the service."""
+def install(ctx: click.Context, root, user, controller_url, dry_run, force, device_id, token_file, token):
+    """Write the systemd unit, a config and the token, create the user, enable and start the service."""
     from .install import install as do_install
 
-    for line in do_install(_settings(ctx), root=root, user=user, controller_url=controller_url,
-                           dry_run=dry_run, force=force):
-        click.echo(line)
+    if token_file is not None:
+        token = token_file.read()
+    try:
+        for line in do_install(_settings(ctx), root=root, user=user, controller_url=controller_url,
+                               dry_run=dry_run, force=force, token=token, device_id=device_id):
+            click.echo(line)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
 
 
 @edge.command("simulate")

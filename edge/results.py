@@ -14,11 +14,13 @@ import threading
 import time
 import queue
 from datetime import datetime
-from typing import Optional
+from typing import Callable, Optional
 
 import requests
 
 from edgecloud.jobs import utcnow
+
+from .session import refusal
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,11 @@ class ResultWatcher:
     """Long-polls clip status for clips sent without a result; see the module docstring."""
 
     def __init__(self, controller_url: str, *, stats=None, history=None, wait_s: float = 10, threads: int = 3,
-                 stats_every_s: float = 2.0, deadline_s: float = 900):
+                 stats_every_s: float = 2.0, deadline_s: float = 900,
+                 session_factory: Callable[[], requests.Session] = requests.Session):
         self.url = controller_url.rstrip("/")
         self.deadline_s = deadline_s
+        self.session_factory = session_factory
         self.stats = stats
         self.history = history
         self.wait_s = wait_s
@@ -90,7 +94,7 @@ class ResultWatcher:
     def _work(self) -> None:
         # One session per thread; a clip gets one long poll per turn, then goes to the back of the
         # queue, so a few clips that never finish cannot hold up the ones behind them.
-        with requests.Session() as session:
+        with self.session_factory() as session:
             while not self._stop.is_set():
                 item = self._queue.get()
                 if item is None:
@@ -129,6 +133,10 @@ class ResultWatcher:
         if response.status_code in (400, 404):
             log.error("controller does not know clip %s (HTTP %s)", clip_id, response.status_code)
             return False
+        if response.status_code in (401, 403):  # the token is wrong or revoked: ask again, slowly
+            log.error("result of %s: %s", clip_id, refusal(response, session.auth))
+            self._stop.wait(10.0)
+            return True
         if time.monotonic() - started < 0.5:
             # The controller did not hold the request (too many held): ask again when it says, not at once.
             self._stop.wait(max(1.0, _seconds(response.headers.get("Retry-After"))))
@@ -154,7 +162,7 @@ class ResultWatcher:
         log.info("result of %s: %s %s", clip_id, body.get("status"), result.get("labels", ""))
 
     def _poll_stats(self) -> None:
-        with requests.Session() as session:
+        with self.session_factory() as session:
             while not self._stop.is_set():
                 try:
                     response = session.get(f"{self.url}/v1/stats", timeout=5)

@@ -1,8 +1,9 @@
 """Sends spooled clips to the controller, oldest first; an entry leaves the spool only after a 201.
 
-Failures that may pass (no connection, timeout, 5xx, 429) are retried with
-exponential backoff and jitter (tenacity's ``wait_random_exponential``) for as
-long as it takes; a clip the controller refuses for good (400, 413, 415) is
+Failures that may pass (no connection, timeout, 5xx, 429, and 401/403, which a
+new token or a fixed device id cures) are retried with exponential backoff and
+jitter (tenacity's ``wait_random_exponential``), never sooner than a 429's
+``Retry-After``, for as long as it takes; a clip the controller refuses for good (400, 413, 415) is
 set aside with a log line, never retried forever. The controller dedupes by
 clip id, so an upload cut off by a crash is simply sent again on restart.
 """
@@ -21,6 +22,7 @@ from edgecloud.jobs import utcnow
 from edgecloud.loops import BackgroundLoop
 
 from .local import SNAPSHOT_FILE
+from .session import refusal
 from .spool import Entry, Spool
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,19 @@ PERMANENT = {400, 413, 415, 422}
 
 
 class TransientUploadError(Exception):
-    """Try again later: the controller or the network is not there right now."""
+    """Try again later (not sooner than ``retry_after`` seconds): the controller or the network is not there
+    right now, or it refuses this device until its token or quota allows."""
+
+    def __init__(self, message: str, retry_after: float = 0.0):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", 0)))
+    except ValueError:  # an HTTP date: rare from our controller; back off normally
+        return 0.0
 
 
 class RejectedUpload(Exception):
@@ -42,7 +56,8 @@ class Uploader(BackgroundLoop):
     def __init__(self, spool: Spool, controller_url: str, *, timeout_s: float = 30, retry_max_s: float = 60,
                  retry_base_s: float = 0.5, stats=None, history=None,
                  prepare: Optional[Callable[[Entry], Entry]] = None,
-                 on_uploaded: Optional[Callable[[Entry, dict], None]] = None):
+                 on_uploaded: Optional[Callable[[Entry, dict], None]] = None,
+                 session_factory: Callable[[], requests.Session] = requests.Session):
         self.spool = spool
         self.url = controller_url.rstrip("/")
         self.timeout_s = timeout_s
@@ -53,7 +68,7 @@ class Uploader(BackgroundLoop):
         self.prepare = prepare
         self.on_uploaded = on_uploaded
         self.uploaded = 0
-        self.session = requests.Session()
+        self.session = session_factory()
         self._wake = threading.Event()
         self._busy = False
         self._idle = threading.Condition()
@@ -132,7 +147,7 @@ class Uploader(BackgroundLoop):
         try:
             retrying = Retrying(
                 retry=retry_if_exception_type(TransientUploadError),
-                wait=wait_random_exponential(multiplier=self.retry_base_s, max=self.retry_max_s),
+                wait=self._wait,
                 stop=lambda state: self._stop.is_set(),
                 sleep=self._stop.wait,  # backoff ends early when the agent stops
                 before_sleep=before_sleep_log(log, logging.WARNING),
@@ -164,6 +179,10 @@ class Uploader(BackgroundLoop):
         finally:
             self._set_busy(False)
 
+    def _wait(self, state) -> float:
+        backoff = wait_random_exponential(multiplier=self.retry_base_s, max=self.retry_max_s)(state)
+        return max(backoff, getattr(state.outcome.exception(), "retry_after", 0.0))
+
     def _send(self, entry: Entry) -> dict:
         if self.prepare is not None:
             entry = self.prepare(entry)
@@ -190,6 +209,13 @@ class Uploader(BackgroundLoop):
         detail = response.text[:200]
         if response.status_code in PERMANENT:
             raise RejectedUpload(f"HTTP {response.status_code}: {detail}")
+        if response.status_code in (401, 403):
+            message = f"clip {entry.clip_id} stays spooled: {refusal(response, getattr(self.session, 'auth', None))}"
+            log.error(message)
+            raise TransientUploadError(message)
+        if response.status_code == 429:
+            raise TransientUploadError(f"clip {entry.clip_id} stays spooled: over quota, retry after "
+                                       f"{response.headers.get('Retry-After')} s: {detail}", _retry_after(response))
         raise TransientUploadError(f"clip {entry.clip_id}: HTTP {response.status_code}: {detail}")
 
     def _done(self, entry: Entry, body: dict, nbytes: int, seconds: float) -> None:

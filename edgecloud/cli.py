@@ -17,6 +17,8 @@ SUBCOMMANDS = {
     "demo": ("edgecloud.wiring.demo:demo", "Whole pipeline end to end on embedded AWS."),
     "edge": ("edgecloud.edge.cli:edge", "The Raspberry Pi agent."),
     "controller": ("edgecloud.controller.cli:controller", "The API, autoscaler and results consumer."),
+    "devices": ("edgecloud.controller.credentials_cli:devices", "Device tokens: add, list, revoke."),
+    "operators": ("edgecloud.controller.credentials_cli:operators", "Operator tokens: add, list, revoke."),
     "worker": ("edgecloud.worker.cli:worker", "A cloud worker that processes queued clips."),
     "simulate": ("edgecloud.controller.simulate.cli:simulate", "Compare autoscaling policies on a trace."),
     "infra": ("edgecloud.infra.cli:infra", "Deploy the AWS stack (CloudFormation)."),

@@ -155,6 +155,11 @@ class ControllerSettings(Section):
     secret_key: Optional[str] = Field(None, min_length=32, description="Signs dashboard cookies and login links; "
                                       "null: made once and kept in the credentials table (shared).")
     session_hours: float = Field(12, gt=0, le=720, description="Dashboard login lifetime.")
+    upload_burst: int = Field(30, ge=1, description="Uploads a device may burst (token bucket, per controller).")
+    upload_refill_per_s: float = Field(1.0, gt=0, description="Uploads per second a device's bucket regains.")
+    daily_clip_cap: int = Field(20_000, ge=1, description="Uploads per device per UTC day, across all controllers.")
+    tls_cert: Optional[Path] = Field(None, description="PEM certificate chain to serve HTTPS with; null: plain HTTP.")
+    tls_key: Optional[Path] = Field(None, description="PEM private key of tls_cert (both or neither).")
 
 
 class EdgeSettings(Section):
@@ -190,6 +195,8 @@ class EdgeSettings(Section):
     result_wait_s: float = Field(10, ge=0, le=60, description="Long-poll of one cloud result (GET ?wait=).")
     result_deadline_s: float = Field(900, gt=0, description="Stop watching for a cloud result after this long "
                                      "(the clip stays in the cloud; only the Pi's stats miss it).")
+    token_file: Optional[Path] = Field(None, description="This device's bearer token (0640 root:user); null: none.")
+    ca_bundle: Optional[Path] = Field(None, description="PEM of a private CA to trust for the controller's HTTPS.")
 
 
 class InfraSettings(Section):

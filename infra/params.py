@@ -128,6 +128,8 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
     data: dict[str, Any] = settings.model_dump(mode="json")
     data["aws"]["region"] = outputs["Region"]
     data["storage"].update(clips_bucket=outputs["ClipsBucket"], results_bucket=outputs["ResultsBucket"])
+    if outputs.get("CredentialsTable"):  # stacks from before it keep the default
+        data["tables"]["credentials"] = outputs["CredentialsTable"]
     data["queues"].update(
         jobs=outputs["JobsQueue"],
         completions=outputs["CompletionsQueue"],

@@ -47,6 +47,8 @@ WHY = {
     "LaunchOnlyTaggedWorkers": "new instances must come from the launch template and carry the fleet tags",
     "TagWorkersAtLaunch": "tags go on in the RunInstances call itself, never on existing resources",
     "CountWorkers": "count pending/running workers by tag (DescribeInstances has no resource-level permissions)",
+    "CheckTokensAndCountUploads": "read a presented token's hash (credentials table) and count each device's "
+                                  "uploads per UTC day (atomic update); never scans, never writes tokens",
     "PassWorkerRole": "hand the worker role to new instances (the launch template's instance profile), EC2 only",
     "ScaleAutoScalingGroup": "asg backend: set the group's desired capacity",
     "CountAutoScalingGroup": "asg backend: read the group's instances (no resource-level permissions)",

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
 
+from edgecloud.aws import Aws, ensure_resources
 from edgecloud.config import Settings, from_dict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,6 +83,81 @@ def controller_app(settings, mocked_aws):
     resources(app).attach(aws=aws, queues=queues)
     yield app
     resources(app).close()
+
+
+def _issue_tokens(settings: Settings, device_id: str = "pi-01") -> dict[str, str]:
+    from edgecloud.aws import Aws
+    from edgecloud.credentials import Registry, ensure_table
+
+    aws = Aws(settings.aws)
+    ensure_table(aws, settings.tables.credentials)
+    registry = Registry(aws, settings.tables.credentials)
+    return {"device": registry.add("device", device_id), "operator": registry.add("operator", "ops")}
+
+
+@pytest.fixture
+def issue_tokens():
+    """issue_tokens(settings, device_id="pi-01") -> {"device": token, "operator": token}, in the
+    credentials table ``settings`` name (made if missing): for tests of processes on the moto server."""
+    return _issue_tokens
+
+
+@pytest.fixture
+def registry(settings, mocked_aws):
+    """The credentials registry on in-process moto (its table made by ensure_resources)."""
+    from edgecloud.credentials import Registry
+
+    return Registry(mocked_aws[0], settings.tables.credentials)
+
+
+@pytest.fixture
+def device_token(registry) -> str:
+    """A token of device ``pi-01`` (the default edge.device_id)."""
+    return registry.add("device", "pi-01")
+
+
+@pytest.fixture
+def operator_token(registry) -> str:
+    return registry.add("operator", "ops")
+
+
+def _client_as(app, token: str):
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
+def client(controller_app, device_token):
+    """A test client of the controller app that authenticates as device ``pi-01``."""
+    return _client_as(controller_app, device_token)
+
+
+@pytest.fixture
+def operator_client(controller_app, operator_token):
+    """A test client that authenticates as operator ``ops``."""
+    return _client_as(controller_app, operator_token)
+
+
+@pytest.fixture
+def stack_settings(moto_server, tmp_path):
+    """Settings pointed at the shared moto server, each test with its own buckets, queues, credentials
+    table and fleet tag so tests never see each other's work; resources made."""
+    tag = uuid.uuid4().hex[:8]
+    settings = from_dict({
+        "aws": {"endpoint_url": moto_server},
+        "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
+        "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
+                   "retire": f"retire-{tag}"},
+        "tables": {"credentials": f"creds-{tag}"},
+        "fleet": {"backend": "local", "name": f"fleet-{tag}"},
+        "worker": {"idle_timeout": 4, "wait_seconds": 1},
+        "autoscaler": {"interval": 0.5, "boot_time_s": 2, "target_latency_s": 10, "rate_window_s": 4},
+        "controller": {"data_dir": str(tmp_path / "controller"), "port": 0},
+        "edge": {"spool_dir": str(tmp_path / "spool")},
+    })
+    ensure_resources(Aws(settings.aws), settings)
+    return settings
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ from rich.table import Table
 from edgecloud.aws import Aws, ensure_resources, fleet_instances
 from edgecloud.config import Settings
 from .dashboard import wait_for_interrupt
-from .localcloud import ControllerProcess, EmbeddedAws, local_cloud_settings
+from .localcloud import OPERATOR, ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings, write_token
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +63,13 @@ def record_clips(agent, pin, n: int, *, timeout: float) -> list[str]:
     return ids
 
 
-def wait_results(url: str, clip_ids: list[str], *, timeout: float, progress=None, task=None) -> dict[str, dict]:
-    """Long-poll the controller until every clip is done or failed (or time runs out)."""
+def wait_results(url: str, clip_ids: list[str], *, token: str, timeout: float, progress=None,
+                 task=None) -> dict[str, dict]:
+    """Long-poll the controller (as ``token``'s holder) until every clip is done or failed (or time runs out)."""
     statuses: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
     with requests.Session() as http:
+        http.headers["Authorization"] = f"Bearer {token}"
         for clip_id in clip_ids:
             while True:
                 left = deadline - time.monotonic()
@@ -147,7 +149,9 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         aws = Aws(s.aws)
         if create_resources:
             ensure_resources(aws, s)
-        console.log(f"embedded AWS at {endpoint}")
+        tokens = issue_credentials(s, [s.edge.device_id])  # the demo's Pi, and an operator to read results
+        s.edge.token_file = write_token(Path(workdir) / "device.token", tokens[s.edge.device_id])
+        console.log(f"embedded AWS at {endpoint}; device {s.edge.device_id} and operator {OPERATOR} registered")
         controller = stack.enter_context(ControllerProcess(s, Path(workdir)))
         s.edge.controller_url = controller.url
         console.log(f"controller at {controller.url} (gunicorn), fleet: local workers")
@@ -164,7 +168,8 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
             res = progress.add_task("waiting for results", total=clips)
             if not agent.wait_idle(timeout=timeout):
                 console.log("[yellow]edge spool did not drain in time")
-            statuses = wait_results(controller.url, clip_ids, timeout=timeout, progress=progress, task=res)
+            statuses = wait_results(controller.url, clip_ids, token=tokens[OPERATOR], timeout=timeout,
+                                    progress=progress, task=res)
             progress.add_task("waiting for idle workers to retire", total=None)
             counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
         triggers = {r.clip_id: r.triggered_at for r in agent.stats.records()}

@@ -42,6 +42,38 @@ def local_cloud_settings(base: Settings, *, workdir: Path, endpoint_url: str, id
     return s
 
 
+OPERATOR = "local"
+
+
+def issue_credentials(settings: Settings, device_ids, *, operator: str = OPERATOR) -> dict[str, str]:
+    """Tokens for ``device_ids`` and an operator, made afresh in the credentials table (an old
+    credential of the same name is revoked first): {name: token}, the operator's under its name."""
+    from edgecloud.aws import Aws
+    from edgecloud.credentials import CredentialError, Registry, ensure_table
+
+    aws = Aws(settings.aws)
+    ensure_table(aws, settings.tables.credentials)
+    registry = Registry(aws, settings.tables.credentials)
+    tokens = {}
+    for kind, name in [("device", d) for d in device_ids] + [("operator", operator)]:
+        try:
+            registry.revoke(kind, name)
+        except CredentialError:
+            pass  # not there yet: the usual case
+        tokens[name] = registry.add(kind, name)
+    return tokens
+
+
+def write_token(path: Path, token: str) -> Path:
+    """A token file only its owner reads (as ``edgecloud edge install`` writes one for the agent)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(token + "\n")
+    return path
+
+
 class EmbeddedAws(StartClose):
     """A moto server on 127.0.0.1 and a free port, shared by every process of a run."""
 

@@ -15,11 +15,6 @@ def app(controller_app):
 
 
 @pytest.fixture
-def client(app):
-    return app.test_client()
-
-
-@pytest.fixture
 def post_clip(client):
     """POST /v1/clips with a clip (a path or bytes), metadata and an optional result."""
 

@@ -54,9 +54,9 @@ def test_upload_without_result_stores_clip_and_queues_a_job(client, post_clip, m
 
 
 def test_upload_without_clip_id_gets_one_made_for_the_device(post_clip, vtest_mp4, jobs_in_queue):
-    reply = post_clip(vtest_mp4, meta(device="pi-07"))
+    reply = post_clip(vtest_mp4, meta())
     assert reply.status_code == 201
-    assert "_pi-07_" in reply.get_json()["clip_id"]
+    assert "_pi-01_" in reply.get_json()["clip_id"]
     assert [j["clip_id"] for j in jobs_in_queue()] == [reply.get_json()["clip_id"]]
 
 
@@ -164,7 +164,7 @@ def test_bad_uploads_are_refused_clearly(client, post_clip, vtest_mp4, jobs_in_q
     assert jobs_in_queue() == []
 
 
-def test_too_big_clip_is_refused_with_413(settings, mocked_aws, vtest_mp4, jobs_in_queue):
+def test_too_big_clip_is_refused_with_413(settings, mocked_aws, vtest_mp4, jobs_in_queue, device_token):
     from edgecloud.controller.app import create_app
 
     aws, queues = mocked_aws
@@ -173,7 +173,8 @@ def test_too_big_clip_is_refused_with_413(settings, mocked_aws, vtest_mp4, jobs_
     resources(app).attach(aws=aws, queues=queues)
     with open(vtest_mp4, "rb") as f:
         reply = app.test_client().post("/v1/clips", content_type="multipart/form-data", data={
-            "clip": (f, "clip.mp4", "video/mp4"), "metadata": '{"device_id": "pi-01"}'})
+            "clip": (f, "clip.mp4", "video/mp4"), "metadata": '{"device_id": "pi-01"}'},
+            headers={"Authorization": f"Bearer {device_token}"})
     assert reply.status_code == 413
     assert "limit" in reply.get_json()["error"]
     assert jobs_in_queue() == []
@@ -191,10 +192,10 @@ def test_status_errors(client, path, status):
     assert reply.get_json()["error"]
 
 
-def test_status_falls_back_to_the_result_in_s3(client, app):
+def test_status_falls_back_to_the_result_in_s3(operator_client, app):
     clip_id = new_clip_id("pi-03")
     resources(app).store.results.put(edge_result(clip_id, submitted_at=utcnow() - timedelta(seconds=4)))
-    status = client.get(f"/v1/clips/{clip_id}").get_json()
+    status = operator_client.get(f"/v1/clips/{clip_id}").get_json()
     assert status["status"] == "done" and status["device_id"] == "pi-03"
     assert status["upload_to_result_s"] >= 4 and status["result"]["clip_id"] == clip_id
 
@@ -218,11 +219,11 @@ def test_wait_returns_once_the_clip_is_done(settings, client, post_clip, app, vt
     assert answers[0]["result"]["labels"] == "person"
 
 
-def test_wait_is_capped_and_answers_with_the_current_state(settings, mocked_aws, post_clip, app, vtest_mp4):
+def test_wait_is_capped_and_answers_with_the_current_state(settings, mocked_aws, post_clip, client, vtest_mp4):
     settings.controller.max_wait_s = 0.2
     clip_id = new_clip_id("pi-01")
     post_clip(vtest_mp4, meta(clip_id))
-    status = app.test_client().get(f"/v1/clips/{clip_id}?wait=3600").get_json()
+    status = client.get(f"/v1/clips/{clip_id}?wait=3600").get_json()
     assert status["status"] == "queued"
 
 
@@ -249,11 +250,11 @@ def test_stats_report_medians_queue_and_workers(client, post_clip, app, vtest_mp
     assert stats["workers"]["pending"] + stats["workers"]["running"] == 2
 
 
-def test_metrics_count_uploads(client, post_clip, vtest_mp4):
+def test_metrics_count_uploads(operator_client, post_clip, vtest_mp4):
     clip_id = new_clip_id("pi-01")
     post_clip(vtest_mp4, meta(clip_id))
     post_clip(vtest_mp4, meta(clip_id))
-    text = client.get("/metrics").get_data(as_text=True)
+    text = operator_client.get("/metrics").get_data(as_text=True)
     assert 'edgecloud_uploads_total{outcome="queued"} 1.0' in text
     assert 'edgecloud_uploads_total{outcome="duplicate"} 1.0' in text
     assert 'edgecloud_clips{status="queued"} 1.0' in text

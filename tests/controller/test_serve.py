@@ -22,14 +22,16 @@ READY = "controller listening on "
 
 
 @pytest.fixture
-def served(moto_server, tmp_path):
-    """A controller process with its own buckets, queues and fleet name; yields (url, settings, process)."""
+def served(moto_server, tmp_path, issue_tokens):
+    """A controller process with its own buckets, queues, credentials and fleet name;
+    yields (url, settings, process, log, tokens)."""
     tag = secrets.token_hex(3)
     settings = from_dict({
         "aws": {"endpoint_url": moto_server},
         "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
         "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
                    "retire": f"retire-{tag}"},
+        "tables": {"credentials": f"creds-{tag}"},
         "fleet": {"backend": "local", "name": f"test-{tag}"},
         "autoscaler": {"interval": 0.5, "boot_time_s": 0, "max_workers": 2},
         "worker": {"idle_timeout": 30, "wait_seconds": 1, "heartbeat_seconds": 5},
@@ -38,6 +40,7 @@ def served(moto_server, tmp_path):
     })
     config = tmp_path / "controller.yaml"
     config.write_text(dump(settings))
+    tokens = issue_tokens(settings)
     # The lead's harness runs `python -m edgecloud.cli`; so does this test.
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgecloud.cli", "--config", str(config), "controller", "serve", "--ensure-resources"],
@@ -65,7 +68,7 @@ def served(moto_server, tmp_path):
         proc.kill()
         pytest.fail("controller did not start:\n" + "".join(log))
     try:
-        yield url, settings, proc, log
+        yield url, settings, proc, log, tokens
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -73,22 +76,24 @@ def served(moto_server, tmp_path):
 
 @pytest.mark.slow
 def test_serve_processes_a_clip_with_a_launched_worker_and_stops_cleanly(served, vtest_mp4):
-    url, settings, proc, log = served
-    assert requests.get(f"{url}/healthz", timeout=5).json() == {"ok": True}
+    url, settings, proc, log, tokens = served
+    assert requests.get(f"{url}/healthz", timeout=5).json() == {"ok": True}  # open: load balancers probe it
+    assert requests.get(f"{url}/v1/stats", timeout=5).status_code == 401
+    device = {"Authorization": f"Bearer {tokens['device']}"}
 
     clip_id = new_clip_id("pi-01")
     with open(vtest_mp4, "rb") as clip:
-        reply = requests.post(f"{url}/v1/clips", timeout=30, files={"clip": ("clip.mp4", clip, "video/mp4")},
+        reply = requests.post(f"{url}/v1/clips", timeout=30, headers=device, files={"clip": ("clip.mp4", clip, "video/mp4")},
                               data={"metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01",
                                                             "content_type": "video/mp4", "fps": 10})})
     assert reply.status_code == 201, reply.text
     assert reply.json()["status"] == "queued"
 
-    status = requests.get(f"{url}/v1/clips/{clip_id}", params={"wait": 60}, timeout=90).json()
+    status = requests.get(f"{url}/v1/clips/{clip_id}", params={"wait": 60}, timeout=90, headers=device).json()
     assert status["status"] == "done", "".join(log)
     assert status["processed_by"].startswith("i-")  # the instance id the local fleet registered
     assert "person" in status["result"]["labels"]
-    stats = requests.get(f"{url}/v1/stats", timeout=5).json()
+    stats = requests.get(f"{url}/v1/stats", timeout=5, headers=device).json()
     assert stats["upload_to_result_s"] > 0 and stats["process_s"] > 0
     assert stats["workers"]["running"] + stats["workers"]["pending"] >= 1
 
@@ -96,7 +101,7 @@ def test_serve_processes_a_clip_with_a_launched_worker_and_stops_cleanly(served,
 
     from edgecloud.cli import cli
 
-    shown = CliRunner().invoke(cli, ["controller", "status", "--url", url])
+    shown = CliRunner().invoke(cli, ["controller", "status", "--url", url], env={"EDGECLOUD_TOKEN": tokens["operator"]})
     assert shown.exit_code == 0 and json.loads(shown.output)["upload_to_result_s"] == stats["upload_to_result_s"]
 
     proc.send_signal(signal.SIGTERM)

@@ -34,6 +34,15 @@ def edge_settings(settings, vtest_avi):
 
 
 @pytest.fixture
+def controller_app(controller_app, settings, device_token, tmp_path):
+    """The real controller app; the agent finds device pi-01's token in edge.token_file."""
+    token_file = tmp_path / "device-token"
+    token_file.write_text(device_token + "\n")
+    settings.edge.token_file = token_file
+    return controller_app
+
+
+@pytest.fixture
 def pir(pins, edge_settings):
     """(sensor, pin): a MotionSensor on the configured pin, already sampling."""
     sensor = create_motion_sensor(edge_settings.edge, pin_factory=pins, sample_rate=50)

@@ -4,10 +4,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import stat
 import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 from click.testing import CliRunner
 from werkzeug.wsgi import get_input_stream
 
@@ -107,3 +109,24 @@ def test_simulate_prints_and_writes_per_policy_figures(run_cli, serve, vtest_avi
         assert f["burst_finish_s"] > 0 and f["clips_local"] + f["clips_offloaded"] >= 2
         assert name in out and f"{f['burst_finish_s']:.2f} s" in out
     assert figures["calibration"]["local_s"] > 0
+
+
+def test_install_puts_the_device_token_where_only_root_and_the_agent_read_it(run_cli, tmp_path):
+    root, token = tmp_path / "root", "ecd_" + "k" * 43
+    (tmp_path / "token.txt").write_text(token + "\n")
+    out = run_cli("edge", "install", "--root", str(root), "--device-id", "pi-07",
+                  "--token-file", str(tmp_path / "token.txt"))
+    path = root / "etc/edgecloud/token"
+    assert path.read_text() == token + "\n" and stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert "would run: chown root:edgecloud /etc/edgecloud/token" in out  # a real install runs it
+    config = yaml.safe_load((root / "etc/edgecloud/config.yaml").read_text())
+    assert config["edge"]["token_file"] == "/etc/edgecloud/token" and config["edge"]["device_id"] == "pi-07"
+
+    path.chmod(0o666)  # a reinstall with a new token tightens a loosened file too
+    run_cli("edge", "install", "--root", str(root), "--token", "ecd_new")
+    assert path.read_text() == "ecd_new\n" and stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
+def test_install_without_a_token_says_the_controller_will_refuse(run_cli, tmp_path):
+    out = run_cli("edge", "install", "--root", str(tmp_path / "root"))
+    assert "no token at" in out and "401" in out

@@ -11,6 +11,7 @@ import threading
 import pytest
 from werkzeug.wsgi import get_input_stream
 
+from edgecloud.edge.session import session_factory
 from edgecloud.edge.spool import Spool
 from edgecloud.edge.stats import StatsStore
 from edgecloud.edge.uploader import Uploader
@@ -37,7 +38,7 @@ def test_uploads_reach_the_controller_once_and_leave_the_spool(settings, control
     spool = Spool(tmp_path / "spool", 10**9)
     ids = spool_clips(spool, vtest_mp4, tmp_path, 3)
     stats = StatsStore(tmp_path / "stats.sqlite")
-    with Uploader(spool, controller.url, stats=stats) as uploader:
+    with Uploader(spool, controller.url, stats=stats, session_factory=session_factory(settings.edge)) as uploader:
         assert uploader.wait_drained(30)
     assert sorted(controller.stored()) == sorted(ids)
     assert len(stored_clip_keys(mocked_aws, settings)) == 3
@@ -77,9 +78,10 @@ def test_a_failing_controller_is_retried_with_backoff_and_a_refusal_is_set_aside
     assert "refused clip" in caplog.text
 
 
-def run_agent(url, spool_dir, video, command=("edge", "run")):
+def run_agent(url, spool_dir, video, command=("edge", "run"), token_file=None):
     """The agent in its own process, as systemd runs it (mock pins, the file camera)."""
-    env = {**os.environ, "EDGECLOUD_EDGE__CONTROLLER_URL": url, "EDGECLOUD_EDGE__SPOOL_DIR": str(spool_dir),
+    env = {**os.environ, "EDGECLOUD_EDGE__TOKEN_FILE": str(token_file or ""),
+           "EDGECLOUD_EDGE__CONTROLLER_URL": url, "EDGECLOUD_EDGE__SPOOL_DIR": str(spool_dir),
            "EDGECLOUD_EDGE__RETRY_MAX_S": "0.2", "EDGECLOUD_EDGE__CAMERA": "file", "EDGECLOUD_EDGE__VIDEO": str(video),
            "EDGECLOUD_EDGE__PLAYBACK_SPEED": "10", "EDGECLOUD_EDGE__RESULT_WAIT_S": "1", "GPIOZERO_PIN_FACTORY": "mock"}
     return subprocess.Popen([sys.executable, "-m", "edgecloud.cli", *command], env=env, stdout=subprocess.PIPE,
@@ -115,14 +117,14 @@ def test_killing_the_agent_mid_upload_loses_nothing(killed, settings, controller
             all_stored.set()
 
     served = serve(slow_controller, hold=hold)
-    agent = run_agent(served.url, spool_dir, vtest_avi)
+    agent = run_agent(served.url, spool_dir, vtest_avi, token_file=settings.edge.token_file)
     assert in_flight.wait(60), agent.communicate()[0]
     agent.send_signal(signal.SIGKILL)  # kill -9 during the upload
     agent.wait(10)
     release.set()
     assert len(Spool(spool_dir, 10**9)) == 2  # the first clip left; the one in flight did not
 
-    restarted = run_agent(served.url, spool_dir, vtest_avi)
+    restarted = run_agent(served.url, spool_dir, vtest_avi, token_file=settings.edge.token_file)
     try:
         assert all_stored.wait(60)
     finally:
@@ -140,7 +142,8 @@ def test_drain_uploads_the_spool_and_exits(settings, controller_app, serve, vtes
     served = serve(controller_app)
     spool = Spool(tmp_path / "spool", 10**9)
     ids = spool_clips(spool, vtest_mp4, tmp_path, 2)
-    drain = run_agent(served.url, tmp_path / "spool", vtest_mp4, command=("edge", "drain", "--timeout", "60"))
+    drain = run_agent(served.url, tmp_path / "spool", vtest_mp4, command=("edge", "drain", "--timeout", "60"),
+                      token_file=settings.edge.token_file)
     out = drain.communicate(timeout=90)[0].decode()
     assert drain.returncode == 0 and "uploaded 2; 0 left" in out, out
     assert sorted(served.stored()) == sorted(ids)

@@ -145,6 +145,7 @@ def test_controller_has_exactly_the_listed_permissions(grants):
         "ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "iam:PassRole",
         "autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups",
         "sns:Publish",  # alerts, on the stack's topic only
+        "dynamodb:GetItem", "dynamodb:UpdateItem",
     }
     (alerts,) = [g for g in grants["ControllerRole"] if "sns:Publish" in g.actions]
     assert alerts.resources == ({"Ref": "EventsTopic"},)

@@ -1,0 +1,82 @@
+"""Who may call what: bearer tokens checked on every request, before any view runs.
+
+Every ``/v1`` route and ``/metrics`` need ``Authorization: Bearer TOKEN``; none
+or a wrong one is 401 with ``WWW-Authenticate: Bearer``. ``/healthz`` stays
+open (load balancers probe it). Devices upload their own clips and read their
+own clips and the stats (the Pi's scheduler places clips by queue depth);
+operators read everything, upload nothing. Views ask ``require_device`` /
+``require_reader`` once they know whose clip a request is about.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Optional
+
+from flask import Flask, g, jsonify, request
+
+from edgecloud.credentials import Principal
+
+from .resources import get_registry
+
+OPEN_PATHS = frozenset({"/healthz"})
+OPERATOR_PATHS = frozenset({"/metrics"})
+REALM = 'Bearer realm="edgecloud"'
+
+
+class Refused(Exception):
+    """A request refused for who sent it or how much: ``{"error": message}``, ``status``, extra headers."""
+
+    def __init__(self, message: str, status: int, headers: Optional[Mapping[str, str]] = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.headers = dict(headers or {})
+
+
+def bearer_token() -> Optional[str]:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _authenticate() -> None:
+    if request.path in OPEN_PATHS or request.method == "OPTIONS":
+        return
+    token = bearer_token()
+    if token is None:
+        raise Refused("this route needs 'Authorization: Bearer TOKEN'", 401, {"WWW-Authenticate": REALM})
+    principal = get_registry().verify(token)
+    if principal is None:
+        raise Refused("unknown or revoked token", 401, {"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+    g.principal = principal
+    if request.path in OPERATOR_PATHS and not principal.is_operator:
+        raise Refused(f"{request.path} is for operators", 403)
+
+
+def principal() -> Principal:
+    """Who sent this request (set before any view runs)."""
+    return g.principal
+
+
+def require_device(device_id: str) -> Principal:
+    """The request must come from device ``device_id`` itself (uploads)."""
+    who = principal()
+    if who.kind != "device":
+        raise Refused("only devices upload clips; operators read them", 403)
+    if who.name != device_id:
+        raise Refused(f"device {who.name!r} may not act as device {device_id!r}", 403)
+    return who
+
+
+def require_reader(device_id: str) -> Principal:
+    """An operator, or the device the clip belongs to."""
+    who = principal()
+    if not who.is_operator and who.name != device_id:
+        raise Refused(f"device {who.name!r} may not read clips of device {device_id!r}", 403)
+    return who
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_authenticate)
+
+    @app.errorhandler(Refused)
+    def _refused(err: Refused):
+        return jsonify(error=err.message), err.status, err.headers

@@ -1,0 +1,148 @@
+"""``GET /v1/openapi.json``: the API as a contract (OpenAPI 3.1).
+
+Bodies come from pydantic models (``model_json_schema``): the request's
+``UploadMetadata`` and ``Result``, and the response models below, which say
+what the views in ``api`` answer. The tests run schemathesis against the real
+app with this spec: no 500, every answer as documented.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from flask import Blueprint, jsonify
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
+
+from edgecloud.jobs import CLIP_TYPES, Result
+
+from .intake import UploadMetadata
+
+bp = Blueprint("openapi", __name__)
+
+
+class Error(BaseModel):
+    """Every refusal: what was wrong."""
+
+    error: str
+
+
+class UploadAccepted(BaseModel):
+    """201 to POST /v1/clips (also for a clip the controller had already: ``duplicate``)."""
+
+    clip_id: str
+    status: str = Field(description="queued, processing, done or failed")
+    duplicate: bool
+    status_url: str
+
+
+class ClipStatus(BaseModel):
+    """GET /v1/clips/{clip_id}: where a clip is, and its result once final."""
+
+    clip_id: str
+    device_id: str
+    status: str = Field(description="queued, processing, done or failed")
+    processed_by: Optional[str] = Field(description="edge, or the worker's instance id")
+    submitted_at: Optional[str]
+    finished_at: Optional[str]
+    upload_to_result_s: Optional[float]
+    queued_to_finished_s: Optional[float]
+    error: Optional[str]
+    result: Optional[Result]
+
+
+class Counts(BaseModel):
+    visible: Optional[int] = None
+    in_flight: Optional[int] = None
+    pending: Optional[int] = None
+    running: Optional[int] = None
+
+
+class Stats(BaseModel):
+    """GET /v1/stats: recent medians, queue depth and workers (null when unknown)."""
+
+    upload_to_result_s: Optional[float]
+    process_s: Optional[float]
+    queue: Counts
+    workers: Counts
+
+
+class Health(BaseModel):
+    ok: bool
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(name: str, description: str, headers: Optional[dict] = None) -> dict:
+    answer = {"description": description, "content": {"application/json": {"schema": _ref(name)}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+_SECONDS = {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before trying again."}
+_CHALLENGE = {"schema": {"type": "string"}, "description": "Bearer"}
+_AUTH = {"401": _json("Error", "No token, or an unknown or revoked one", {"WWW-Authenticate": _CHALLENGE}),
+         "403": _json("Error", "The token's holder may not do this")}
+
+
+def spec() -> dict:
+    """The whole OpenAPI document."""
+    models = [(m, "serialization") for m in (Error, UploadAccepted, ClipStatus, Stats, Health)]
+    models.append((UploadMetadata, "validation"))
+    _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
+    clip_id = {"name": "clip_id", "in": "path", "required": True, "schema": {"type": "string"},
+               "description": "<UTC time>_<device id>_<8 hex> (edgecloud.jobs.new_clip_id)"}
+    wait = {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0},
+            "description": "Hold the request up to this many seconds (capped by controller.max_wait_s) until final."}
+    upload_form = {"type": "object", "required": ["clip", "metadata"], "properties": {
+        "clip": {"type": "string", "format": "binary", "description": f"The video: one of {sorted(CLIP_TYPES)}"},
+        "metadata": _ref("UploadMetadata"),
+        "result": {"type": "string", "description": "JSON of a Result the edge computed (the clip id must match)"},
+    }}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "edgecloud controller", "version": "1"},
+        "components": {"schemas": defs["$defs"],
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
+                                                      "description": "`edgecloud devices add` / `operators add`"}}},
+        "security": [{"bearer": []}],
+        "paths": {
+            "/v1/clips": {"post": {
+                "summary": "Upload a clip (devices, as themselves), with or without the edge's result",
+                "requestBody": {"required": True, "content": {"multipart/form-data": {
+                    "schema": upload_form, "encoding": {"metadata": {"contentType": "application/json"},
+                                 "clip": {"contentType": ", ".join(sorted(CLIP_TYPES))}}}}},
+                "responses": {
+                    "201": _json("UploadAccepted", "Stored (or already stored: duplicate)"),
+                    "400": _json("Error", "Bad form, metadata, clip id or result"), **_AUTH,
+                    "413": _json("Error", "Clip over controller.max_clip_mb"),
+                    "415": _json("Error", "Not a clip type we take, or the bytes are not the container claimed"),
+                    "429": _json("Error", "Over the device's burst or daily cap", {"Retry-After": _SECONDS}),
+                    "503": _json("Error", "Storage unavailable; try again"),
+                }}},
+            "/v1/clips/{clip_id}": {"get": {
+                "summary": "A clip's status and result (its device, or operators)", "parameters": [clip_id, wait],
+                "responses": {"200": _json("ClipStatus", "The clip"), "400": _json("Error", "Bad clip id or wait"),
+                              **_AUTH, "404": _json("Error", "Unknown clip"),
+                              "503": _json("Error", "Storage unavailable; try again")}}},
+            "/v1/stats": {"get": {
+                "summary": "Recent latencies, queue depth, workers (devices and operators)",
+                "responses": {"200": _json("Stats", "Figures; null where unknown"), "401": _AUTH["401"]}}},
+            "/v1/openapi.json": {"get": {
+                "summary": "This document", "responses": {"200": {
+                    "description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "401": _AUTH["401"]}}},
+            "/healthz": {"get": {"summary": "Liveness (no token)", "security": [],
+                                 "responses": {"200": _json("Health", "Up")}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics (operators)", "responses": {
+                "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                **_AUTH}}},
+        },
+    }
+
+
+@bp.get("/v1/openapi.json")
+def openapi_json():
+    return jsonify(spec())

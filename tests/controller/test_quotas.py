@@ -1,0 +1,66 @@
+"""Upload quotas: a token bucket per device, and a daily cap that holds across controllers."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from edgecloud.controller.quotas import DailyCap, TokenBuckets
+from edgecloud.controller.resources import resources
+from edgecloud.jobs import new_clip_id
+
+from .test_api import meta
+
+
+def test_the_bucket_allows_a_burst_then_refills_at_its_rate():
+    now = [0.0]
+    buckets = TokenBuckets(burst=3, refill_per_s=2.0, clock=lambda: now[0])
+    assert [buckets.take("pi-01") for _ in range(3)] == [0, 0, 0]
+    assert buckets.take("pi-01") == 0.5  # one token back in half a second
+    assert buckets.take("pi-02") == 0  # each device has its own bucket
+    now[0] = 0.5
+    assert buckets.take("pi-01") == 0 and buckets.take("pi-01") == 0.5
+    now[0] = 100
+    assert [buckets.take("pi-01") for _ in range(4)] == [0, 0, 0, 0.5]  # refills up to the burst, not beyond
+
+
+def test_over_the_burst_is_429_with_retry_after_and_nothing_stored(settings, client, post_clip, vtest_mp4,
+                                                                   jobs_in_queue):
+    settings.controller.upload_burst = 2
+    settings.controller.upload_refill_per_s = 0.25
+    replies = [post_clip(vtest_mp4, meta(new_clip_id("pi-01"))) for _ in range(3)]
+    assert [r.status_code for r in replies] == [201, 201, 429]
+    assert replies[2].headers["Retry-After"] == "4" and "burst" in replies[2].get_json()["error"]
+    assert len(jobs_in_queue()) == 2
+
+
+def test_the_daily_cap_holds_across_controllers(settings, mocked_aws, controller_app, device_token, vtest_mp4):
+    import io
+    import json
+
+    from edgecloud.controller.app import create_app
+
+    aws, queues = mocked_aws
+    settings.controller.daily_clip_cap = 3
+    second = create_app(settings, {"TESTING": True})
+    resources(second).attach(aws=aws, queues=queues)
+    codes = []
+    for n in range(5):  # alternate between two controllers, each with a full bucket of its own
+        client = (controller_app if n % 2 == 0 else second).test_client()
+        reply = client.post("/v1/clips", headers={"Authorization": f"Bearer {device_token}"},
+                            content_type="multipart/form-data", data={
+                                "clip": (io.BytesIO(vtest_mp4.read_bytes()), "clip.mp4", "video/mp4"),
+                                "metadata": json.dumps(meta(new_clip_id("pi-01")))})
+        codes.append(reply.status_code)
+    assert codes == [201, 201, 201, 429, 429]
+    assert 0 < int(reply.headers["Retry-After"]) <= 86400 and "3 uploads today" in reply.get_json()["error"]
+    assert resources(second).quotas.daily.used("pi-01") == 3
+    resources(second).close()
+
+
+def test_the_daily_cap_resets_at_midnight_utc(settings, mocked_aws):
+    aws, _ = mocked_aws
+    now = [datetime(2026, 11, 24, 23, 59, 0, tzinfo=timezone.utc)]
+    cap = DailyCap(aws, settings.tables.credentials, cap=1, now=lambda: now[0])
+    assert cap.take("pi-01") == 0
+    assert cap.take("pi-01") == 60  # seconds to midnight UTC
+    now[0] = datetime(2026, 11, 25, 0, 0, 1, tzinfo=timezone.utc)
+    assert cap.take("pi-01") == 0 and cap.used("pi-01") == 1
