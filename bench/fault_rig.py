@@ -21,7 +21,8 @@ from edgecloud.edge.spool import Spool
 from edgecloud.edge.uploader import Uploader
 from edgecloud.jobs import new_clip_id, utcnow
 from edgecloud.wiring.demo import demo_settings
-from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws
+from edgecloud.edge.session import session_factory
+from edgecloud.wiring.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, issue_credentials, write_token
 
 from .http import clip_status, session
 from .proxy import TcpProxy
@@ -48,7 +49,6 @@ class FaultRig:
         self.video = video
         self.base = base
         self.spool_max_bytes = spool_max_bytes
-        self.http = session()
         self.sent: list[str] = []
 
     def __enter__(self) -> "FaultRig":
@@ -57,13 +57,17 @@ class FaultRig:
         self.settings = fault_settings(self.base, workdir=self.workdir, endpoint_url=self.aws_link.url,
                                        video=self.video)
         ensure_resources(Aws(self.settings.aws), self.settings)
+        tokens = issue_credentials(self.settings, [DEVICE])  # the Pi's, and an operator's to count results
+        self.settings.edge.token_file = write_token(self.workdir / "device.token", tokens[DEVICE])
+        self.http = session(tokens[OPERATOR])
         self.controller = ControllerProcess(self.settings, self.workdir)
         self.controller.start()
         self.pi_link = TcpProxy(self.controller.url)
         self.spool = Spool(self.settings.edge.spool_dir, self.spool_max_bytes)
         edge = self.settings.edge
         self.uploader = Uploader(self.spool, self.pi_link.url, timeout_s=edge.upload_timeout_s,
-                                 retry_max_s=edge.retry_max_s, retry_base_s=0.2).start()
+                                 retry_max_s=edge.retry_max_s, retry_base_s=0.2,
+                                 session_factory=session_factory(edge)).start()
         return self
 
     def __exit__(self, *exc) -> None:

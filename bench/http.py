@@ -1,12 +1,17 @@
 """The one way benchmarks talk HTTP to a controller, so credentials (a Bearer token) are added here once."""
 from __future__ import annotations
 
+from typing import Optional
+
 import requests
 
 
-def session() -> requests.Session:
-    """A session for requests to the controller under test."""
-    return requests.Session()
+def session(token: Optional[str] = None) -> requests.Session:
+    """A session for requests to the controller under test, as the holder of ``token``."""
+    http = requests.Session()
+    if token:
+        http.headers["Authorization"] = f"Bearer {token}"
+    return http
 
 
 def clip_status(http: requests.Session, url: str, clip_id: str, wait: float = 0) -> dict:

@@ -22,7 +22,7 @@ from rich.table import Table
 from edgecloud.aws import Aws, ensure_resources
 from edgecloud.cli import Context, pass_context
 from edgecloud.jobs import new_clip_id
-from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, local_cloud_settings
+from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
 
 from .http import session
 
@@ -47,16 +47,16 @@ def upload_once(http, url: str, clip: bytes, device: str) -> tuple[bool, float, 
     return ok, time.perf_counter() - started, clip_id
 
 
-def _uploader(url, clip, device, until, out, lock):
-    with session() as http:
+def _uploader(url, clip, device, token, until, out, lock):
+    with session(token) as http:
         while time.monotonic() < until:
             ok, seconds, _ = upload_once(http, url, clip, device)
             with lock:
                 out.append((ok, seconds))
 
 
-def _poller(url, clip_id, until, held, lock):
-    with session() as http:
+def _poller(url, clip_id, token, until, held, lock):
+    with session(token) as http:
         while time.monotonic() < until:
             started = time.monotonic()
             try:
@@ -85,24 +85,30 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
     with EmbeddedAws() as moto:
         s = local_cloud_settings(settings, workdir=workdir, endpoint_url=moto.endpoint_url, idle_timeout=10)
         s.autoscaler.max_workers = 0  # uploads only: nothing processes the clips
+        s.controller.upload_burst = 10**6  # the quota is not what this measures: each Pi sends back to back
         aws = Aws(s.aws)
         ensure_resources(aws, s)
+        pollers, pis = [f"poll-{i}" for i in range(devices)], [f"pi-{i}" for i in range(devices)]
+        tokens = issue_credentials(s, pollers + pis)
         floor = s3_floor(aws, s.storage.clips_bucket, body)
-        with ControllerProcess(s, workdir) as controller, session() as http:
-            waiting = [upload_once(http, controller.url, body, f"poll-{i}")[2] for i in range(devices)]
+        with ControllerProcess(s, workdir) as controller:
+            waiting = []
+            for device in pollers:
+                with session(tokens[device]) as http:
+                    waiting.append(upload_once(http, controller.url, body, device)[2])
             console.log(f"controller {controller.url}: {devices} Pis uploading, {devices} holding long polls, "
                         f"{seconds:g} s")
             results: list[tuple[bool, float]] = []
             held, lock = [0], threading.Lock()
             until = time.monotonic() + seconds
-            threads = [threading.Thread(target=_poller, args=(controller.url, c, until + POLL_WAIT_S, held, lock),
-                                        daemon=True) for c in waiting]
+            threads = [threading.Thread(target=_poller, args=(controller.url, c, tokens[d], until + POLL_WAIT_S, held, lock),
+                                        daemon=True) for c, d in zip(waiting, pollers)]
             for t in threads:
                 t.start()
             time.sleep(1)  # the polls are held before the first upload
             until = time.monotonic() + seconds
-            uploaders = [threading.Thread(target=_uploader, args=(controller.url, body, f"pi-{i}", until, results,
-                                                                  lock), daemon=True) for i in range(devices)]
+            uploaders = [threading.Thread(target=_uploader, args=(controller.url, body, d, tokens[d], until, results,
+                                                                  lock), daemon=True) for d in pis]
             started = time.monotonic()
             for t in uploaders:
                 t.start()

@@ -2,7 +2,8 @@
 
 Every ``/v1`` route and ``/metrics`` need ``Authorization: Bearer TOKEN``; none
 or a wrong one is 401 with ``WWW-Authenticate: Bearer``. ``/healthz`` stays
-open (load balancers probe it). Devices upload their own clips and read their
+open (load balancers probe it); the dashboard's pages have their own login
+(an operator token exchanged for a session cookie, controller/dashboard/auth.py). Devices upload their own clips and read their
 own clips and the stats (the Pi's scheduler places clips by queue depth);
 operators read everything, upload nothing. Views ask ``require_device`` /
 ``require_reader`` once they know whose clip a request is about.
@@ -40,6 +41,8 @@ def bearer_token() -> Optional[str]:
 def _authenticate() -> None:
     if request.path in OPEN_PATHS or request.method == "OPTIONS":
         return
+    if not (request.path.startswith("/v1/") or request.path in OPERATOR_PATHS):
+        return  # a dashboard page: its own session login decides
     token = bearer_token()
     if token is None:
         raise Refused("this route needs 'Authorization: Bearer TOKEN'", 401, {"WWW-Authenticate": REALM})

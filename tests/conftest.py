@@ -134,6 +134,18 @@ def client(controller_app, device_token):
 
 
 @pytest.fixture
+def device_client_of(device_token):
+    """device_client_of(app): a test client of any app (a second controller, say) as device pi-01."""
+    return lambda app: _client_as(app, device_token)
+
+
+@pytest.fixture
+def operator_client_of(operator_token):
+    """operator_client_of(app): a test client of any app as operator ops (reads every device's clips)."""
+    return lambda app: _client_as(app, operator_token)
+
+
+@pytest.fixture
 def operator_client(controller_app, operator_token):
     """A test client that authenticates as operator ``ops``."""
     return _client_as(controller_app, operator_token)

@@ -118,7 +118,7 @@ def test_a_snapshot_must_be_a_jpeg_and_come_with_a_result(post_clip, client, vte
 
 
 def test_fleet_and_devices_pages_and_revoking_a_device(client, operator, registry, post_clip, vtest_mp4):
-    registry.add("device", "pi-01")
+    # The client fixture uploads as device pi-01, whose credential it made.
     _edge_clip(post_clip, vtest_mp4)
     _login(client, operator)
     fleet = client.get("/fleet").get_data(as_text=True)

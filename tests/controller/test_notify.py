@@ -141,7 +141,7 @@ def test_ensure_resources_creates_the_topic(settings, mocked_aws):
     assert settings.notify.sns_topic in names
 
 
-def test_the_controller_alerts_on_an_edge_result_it_is_sent(settings, controller_app, receiver, vtest_mp4):
+def test_the_controller_alerts_on_an_edge_result_it_is_sent(settings, client, receiver, vtest_mp4):
     import io
 
     hook = receiver()
@@ -149,7 +149,7 @@ def test_the_controller_alerts_on_an_edge_result_it_is_sent(settings, controller
     settings.notify.sns_topic = None
     settings.notify.webhook_url = hook.url
     result = _result()
-    reply = controller_app.test_client().post("/v1/clips", content_type="multipart/form-data", data={
+    reply = client.post("/v1/clips", content_type="multipart/form-data", data={  # as device pi-01
         "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"), "result": result.model_dump_json(),
         "metadata": json.dumps({"clip_id": result.clip_id, "device_id": "pi-01"})})
     assert reply.status_code == 201

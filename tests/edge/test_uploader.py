@@ -197,7 +197,7 @@ def test_an_entry_whose_clip_file_is_gone_is_set_aside_and_does_not_block_the_re
 
 
 def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(settings, controller_app, serve, mocked_aws,
-                                                                 vtest_mp4, tmp_path):
+                                                                 vtest_mp4, tmp_path, client):
     from edgecloud.detect import create_detector
     from edgecloud.edge.local import SNAPSHOT_FILE
     from edgecloud.jobs import snapshot_key
@@ -211,10 +211,10 @@ def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(settings, contro
                           processed_by="edge", snapshot_path=entry.path / SNAPSHOT_FILE)
     spool.update(entry, result=result.model_dump(mode="json"))
     sent = (entry.path / SNAPSHOT_FILE).read_bytes()
-    with Uploader(spool, controller.url) as uploader:
+    with Uploader(spool, controller.url, session_factory=session_factory(settings.edge)) as uploader:
         assert uploader.wait_drained(30)
     aws, _ = mocked_aws
     stored = aws.s3.get_object(Bucket=settings.storage.results_bucket, Key=snapshot_key(clip_id))["Body"].read()
     assert stored == sent and stored[:3] == b"\xff\xd8\xff"
-    status = controller_app.test_client().get(f"/v1/clips/{clip_id}").json
+    status = client.get(f"/v1/clips/{clip_id}").json  # as device pi-01, whose clip it is
     assert status["result"]["snapshot_key"] == snapshot_key(clip_id) and status["snapshot_url"]

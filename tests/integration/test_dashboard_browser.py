@@ -67,16 +67,18 @@ def shots(tmp_path):
 def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analysis, browser, shots):
     result, snapshot = edge_analysis
     stack_settings.autoscaler.max_workers = 0  # edge clips only: no worker processes in this test
-    token = Registry(Aws(stack_settings.aws), stack_settings.tables.credentials).add("operator", "tester")
+    registry = Registry(Aws(stack_settings.aws), stack_settings.tables.credentials)
+    token = registry.add("operator", "tester")
+    device_tokens = {device: registry.add("device", device) for device in ("pi-01", "pi-02")}
 
     def upload(device: str) -> str:
         clip_id = new_clip_id(device)
         edge = result.model_copy(update={"clip_id": clip_id})
-        reply = requests.post(f"{url}/v1/clips", timeout=30, data={
-            "metadata": json.dumps({"clip_id": clip_id, "device_id": device, "fps": 10}),
-            "result": edge.model_dump_json()}, files={
-            "clip": (f"{clip_id}.mp4", vtest_mp4.read_bytes(), "video/mp4"),
-            "snapshot": ("snapshot.jpg", snapshot, "image/jpeg")})
+        reply = requests.post(f"{url}/v1/clips", timeout=30, headers={"Authorization": f"Bearer {device_tokens[device]}"},
+                              data={"metadata": json.dumps({"clip_id": clip_id, "device_id": device, "fps": 10}),
+                                    "result": edge.model_dump_json()},
+                              files={"clip": (f"{clip_id}.mp4", vtest_mp4.read_bytes(), "video/mp4"),
+                                     "snapshot": ("snapshot.jpg", snapshot, "image/jpeg")})
         assert reply.status_code == 201, reply.text
         return clip_id
 
