@@ -51,7 +51,7 @@ class EdgeAgent:
         self.camera = camera
         self.sensor = None
         self.recorder: Optional[Recorder] = None
-        self.local = LocalProcessor(settings.detector, self._local_done, analyse=analyse)
+        self.local = LocalProcessor(settings, self._local_done, analyse=analyse)
         self.watcher = ResultWatcher(edge.controller_url, stats=self.stats, history=self.history,
                                      wait_s=edge.result_wait_s)
         self.uploader = Uploader(self.spool, edge.controller_url, timeout_s=edge.upload_timeout_s,

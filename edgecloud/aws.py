@@ -85,6 +85,10 @@ class Aws:
         return self.client("autoscaling")
 
     @property
+    def dynamodb(self):
+        return self.client("dynamodb")
+
+    @property
     def cloudformation(self):
         return self.client("cloudformation")
 
@@ -134,7 +138,7 @@ class Queues:
 
 
 def ensure_resources(aws: Aws, settings: Settings) -> Queues:
-    """Create the buckets and queues if missing (demo, tests). On AWS, infra/ creates them."""
+    """Create the buckets, queues and the faces table if missing (demo, tests). On AWS, infra/ creates them."""
     s3 = aws.s3
     for bucket in {settings.storage.clips_bucket, settings.storage.results_bucket}:
         kwargs: dict[str, Any] = {"Bucket": bucket}
@@ -159,4 +163,19 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     sqs.create_queue(QueueName=q.retire, Attributes={
         "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
     })
+    ensure_faces_table(aws, settings.faces.table)
     return Queues(aws, settings)
+
+
+def ensure_faces_table(aws: Aws, table: str) -> None:
+    """The enrolled faces' table (key: name), on demand billing; kept if it exists."""
+    dynamodb = aws.dynamodb
+    try:
+        dynamodb.create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
+        )
+    except dynamodb.exceptions.ResourceInUseException:
+        return
+    dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})

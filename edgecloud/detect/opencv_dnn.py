@@ -44,17 +44,24 @@ class OpenCvDnnBackend(Backend):
     def __init__(self, model, settings):
         super().__init__(model, settings)
         weights = _need(settings.weights, "detector.weights: a Darknet .weights or an .onnx file")
+        if weights.suffix.lower() == ".onnx":
+            self._load(weights, None)
+        else:
+            self._load(weights, _need(settings.config_file, "detector.config_file: the Darknet .cfg beside the .weights"))
+
+    def _load(self, weights: Path, cfg: Path | None) -> None:
+        """Read an ONNX model (``cfg`` None) or a Darknet .cfg + .weights pair into ``self.net``."""
         try:
-            if weights.suffix.lower() == ".onnx":
+            if cfg is None:
                 self.net = cv2.dnn.readNetFromONNX(str(weights))
                 self.normalised, side = False, None
             else:
-                cfg = _need(settings.config_file, "detector.config_file: the Darknet .cfg beside the .weights")
                 self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
                 self.normalised, side = True, _cfg_side(cfg)
         except cv2.error as err:
-            raise DetectorUnavailable(f"opencv-dnn cannot load {weights}: {err}") from err
-        self.side = settings.model_input or side or DEFAULT_SIDE
+            raise DetectorUnavailable(f"{self.key} cannot load {weights}: {err}") from err
+        self.side = self.settings.model_input or side or DEFAULT_SIDE
+        self.input_side = self.side
         self.outputs = self.net.getUnconnectedOutLayersNames()
         self.parameters = int(weights.stat().st_size // 4)  # float32 weights: a fair size estimate
 
