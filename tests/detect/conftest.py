@@ -43,7 +43,8 @@ def real_frames(vtest_mp4) -> list[np.ndarray]:
 
 @pytest.fixture
 def detector_settings() -> DetectorSettings:
-    return DetectorSettings()
+    """Default settings with HOG, the people detector these pipeline tests were written against."""
+    return DetectorSettings(name="hog")
 
 
 @pytest.fixture
