@@ -121,21 +121,20 @@ def resolve(name: Optional[str], weights: Optional[Path] = None, config_file: Op
             log.warning("darknet:%s: skipping %s", m.name, problem)
             tried.append(problem)
             continue
-        return path, _cfg_for(m, path, config_file)
+        return path, _cfg_for(m, path, config_file, cache)
     raise DetectorUnavailable(f"darknet:{m.name} weights not found or not genuine - {'; '.join(tried)}. Fix: {fix}")
 
 
-def _cfg_for(m: DarknetModel, weights: Path, config_file: Optional[Path]) -> Path:
+def _cfg_for(m: DarknetModel, weights: Path, config_file: Optional[Path], cache: Optional[Path]) -> Path:
+    """``detector.config_file``, else the release's .cfg beside the weights, in the cache or in the package."""
     if config_file:
         if not Path(config_file).is_file():
             raise DetectorUnavailable(f"darknet:{m.name}: detector.config_file {config_file} not found")
         return Path(config_file)
-    cfg = weights.with_name(m.cfg)
-    if cfg.is_file() and sha256(cfg) == m.cfg_sha256:
-        return cfg
-    for where, path in candidates(m, None, None):
-        if path.with_name(m.cfg).is_file() and sha256(path.with_name(m.cfg)) == m.cfg_sha256:
-            return path.with_name(m.cfg)
+    for _, path in [("beside the weights", weights)] + candidates(m, None, cache):
+        cfg = path.with_name(m.cfg)
+        if cfg.is_file() and sha256(cfg) == m.cfg_sha256:
+            return cfg
     raise DetectorUnavailable(f"darknet:{m.name}: {m.cfg} not found beside {weights}; set detector.config_file, "
                               f"or run `edgecloud models fetch {m.name}`")
 
