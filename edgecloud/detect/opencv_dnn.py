@@ -66,7 +66,6 @@ class OpenCvDnnBackend(Backend):
         except cv2.error as err:
             raise DetectorUnavailable(f"{self.key} cannot load {weights}: {err}") from err
         self.side = self.settings.model_input or side or DEFAULT_SIDE
-        self.input_side = self.side
         self.outputs = self.net.getUnconnectedOutLayersNames()
         self.parameters = int(weights.stat().st_size // 4)  # float32 weights: a fair size estimate
 
