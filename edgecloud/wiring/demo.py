@@ -114,6 +114,7 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
             "processed_by": st.get("processed_by") or result.get("processed_by"),
             "latency_s": _latency(st, triggers.get(clip_id)),
             "labels": result.get("labels", "") if result else None,
+            "detector": result.get("detector") if result else None,
         })
     launched = sum(counts.values())
     return {
@@ -169,7 +170,8 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
 
 
 def print_report(report: dict, console: Console) -> None:
-    table = Table(title="edgecloud demo")
+    detectors = sorted({c["detector"] for c in report["clips"] if c.get("detector")})
+    table = Table(title=f"edgecloud demo ({', '.join(detectors) or 'no results'})")
     table.add_column("clip", no_wrap=True)
     table.add_column("status")
     table.add_column("processed by", no_wrap=True)
