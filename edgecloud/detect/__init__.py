@@ -3,13 +3,14 @@
 ``detector.name`` is ``<key>`` or ``<key>:<model>``: ``darknet:yolov3-tiny``
 (the default), ``hog``, ``hog:daimler``, ``haar:fullbody``,
 ``torchvision:ssdlite320_mobilenet_v3_large``, ``opencv-dnn``, ``faces``; or
-several joined by ``+`` (``darknet:yolov3-tiny+faces``), run in one pass. Each backend lives in its own small module, imported only when
-asked for, so a Pi without torch still starts with ``hog``; a backend whose
-package is missing fails at start with :class:`DetectorUnavailable` saying what
-to install.
+several joined by ``+`` (``darknet:yolov3-tiny+faces``), run in one pass.
+Each backend lives in its own small module, imported only when asked for, so
+a Pi without torch still starts; a backend whose package is missing fails at
+start with :class:`DetectorUnavailable` saying what to install.
 
 Weights: ``hog``/``haar`` ship with OpenCV; ``darknet`` finds the release's
-files by digest (see :mod:`.darknet_files`); ``faces`` uses dlib's models. ``torchvision:<model>`` loads
+files by digest (see :mod:`.darknet_files`); ``faces`` uses dlib's models and
+names faces from a gallery (:func:`detector_for` builds it). ``torchvision:<model>`` loads
 ``detector.weights`` (a local state dict) if set, else torchvision's default
 weights from the torch hub cache (downloaded once when online; offline, the
 error names the URL and the cache path to put the file at). Set
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-
 from typing import Optional
 
 from ..config import DetectorSettings, Settings

@@ -68,13 +68,13 @@ class FacesBackend(Backend):
     labelmap = ("__background__", "face")
     uses_gallery = True
 
-    def __init__(self, model, settings, gallery=None, upsample: int = 1):
+    def __init__(self, model, settings, gallery=None):
         super().__init__(model, settings)
         if gallery is None:
             raise DetectorUnavailable("faces needs the enrolled faces' table (faces.table); build it with "
                                       "edgecloud.detect.detector_for(settings)")
         self.gallery = gallery
-        self.upsample = upsample
+        self.upsample = gallery.settings.upsample  # faces.upsample
         _models()
         self.parameters = 5_600_000  # dlib's ResNet-29 embedding, about 5.6 M weights
 
