@@ -106,7 +106,8 @@ class LabelSummary(BaseModel):
     frames_seen: int = Field(description="Analysed frames with at least one.")
     best_score: float
     identities: Optional[list[str]] = Field(
-        None, description="Faces: who was seen (enrolled names, and 'unknown'), sorted; absent for other labels."
+        None, exclude_if=lambda v: v is None,
+        description="Faces: who was seen (enrolled names, and 'unknown'), sorted; absent for other labels.",
     )
 
 
@@ -116,8 +117,11 @@ class Detection(BaseModel):
     label: str
     score: float
     box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in source pixels.")
-    identity: Optional[str] = Field(None, description="Faces: the enrolled name, or 'unknown'.")
-    distance: Optional[float] = Field(None, description="Faces: embedding distance to the nearest enrolled face.")
+    # Only faces carry these; other detections leave them out of the JSON.
+    identity: Optional[str] = Field(None, exclude_if=lambda v: v is None,
+                                    description="Faces: the enrolled name, or 'unknown'.")
+    distance: Optional[float] = Field(None, exclude_if=lambda v: v is None,
+                                      description="Faces: embedding distance to the nearest enrolled face.")
 
 
 class Result(Message):
