@@ -85,7 +85,7 @@ def _run_policy(settings: Settings, policy, events: int, analyse, history: Optio
     if analyse is not None:
         analyse.settings = settings.detector
     if history is not None:
-        for attr in ("local_s", "upload_bps", "turnaround_s"):
+        for attr in ("local_s", "upload_bps", "upload_to_result_s"):
             setattr(agent.history, attr, getattr(history, attr))
     try:
         with agent:
@@ -113,7 +113,7 @@ def run_simulation(settings: Settings, *, video: Path, events: int, controller_u
         figures = {"events": events, "video": str(video), "controller": url, "speed": speed,
                    "pi_slowdown": pi_slowdown, "repeat": repeat,
                    "calibration": {"local_s": calibration.local_s, "upload_bps": calibration.upload_bps,
-                                   "turnaround_s": calibration.turnaround_s},
+                                   "upload_to_result_s": calibration.upload_to_result_s},
                    "policies": {}}
         runs: dict[str, list[dict]] = {name: [] for name in policies}
         for round_no in range(repeat):  # rounds interleave the policies, so drift hits them alike
@@ -125,7 +125,8 @@ def run_simulation(settings: Settings, *, video: Path, events: int, controller_u
                 echo(f"{name:>20}: burst of {events} finished in {figures_one['burst_finish_s']:.2f} s "
                      f"({figures_one['clips_local']} on the Pi, {figures_one['clips_offloaded']} to the cloud, "
                      f"{figures_one['clips_escalated']} of them escalated as uncertain; cloud detections saved "
-                     f"{figures_one['cloud_work_saved_pct']:.0f}%; mean round trip {figures_one['mean_round_trip_s']:.2f} s)")
+                     f"{figures_one['cloud_work_saved_pct']:.0f}%; mean trigger to result "
+                     f"{figures_one['mean_trigger_to_result_s']:.2f} s)")
         for name, results in runs.items():
             ordered = sorted(results, key=lambda f: f["burst_finish_s"])
             median = ordered[(len(ordered) - 1) // 2]
@@ -143,18 +144,18 @@ def _measure(settings, policy, events, analyse, calibration, timeout) -> dict:
     records = [r for r in agent.stats.records() if r.clip_id in ids]
     first = min(r.triggered_at for r in records)
     finish = max((r.result_at - first).total_seconds() for r in records if r.result_at)
-    where = [r.where for r in records]
-    offloaded = sum(w in ("cloud", "both") for w in where)
+    placements = [r.placement for r in records]
+    offloaded = sum(w in ("cloud", "both") for w in placements)
     return {
         "burst_finish_s": round(finish, 3),
-        "clips_local": sum(w in ("edge", "both") for w in where),
+        "clips_local": sum(w in ("edge", "both") for w in placements),
         "clips_offloaded": offloaded,
         # escalate-uncertain: the Pi's result was unsure (a label under edge.escalate_below), so the cloud's model ran too
-        "clips_escalated": sum(w == "both" for w in where),
+        "clips_escalated": sum(w == "both" for w in placements),
         # against sending every clip to the cloud's model: the share of cloud detections never needed
         "cloud_work_saved_pct": round(100 * (1 - offloaded / len(records)), 1),
         "clips": len(records),
-        "mean_round_trip_s": round(sum(r.round_trip_s for r in records) / len(records), 3),
+        "mean_trigger_to_result_s": round(sum(r.trigger_to_result_s for r in records) / len(records), 3),
     }
 
 

@@ -137,6 +137,20 @@ class Queues:
         return self._url(self._names.retire)
 
 
+def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
+    """Create the queue, or bring an existing one to these attributes (SQS refuses a create that
+    differs from what is there, e.g. after a visibility timeout was changed); returns its URL."""
+    try:
+        return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    except ClientError as err:
+        if error_code(err) not in {"QueueAlreadyExists", "QueueNameExists"}:
+            raise
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    if attributes:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return url
+
+
 def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     """Create the buckets, queues and the faces table if missing (demo, tests). On AWS, infra/ creates them."""
     s3 = aws.s3
@@ -150,32 +164,33 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
             pass
     q = settings.queues
     sqs = aws.sqs
-    dlq_url = sqs.create_queue(QueueName=q.dead_letter, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_url = ensure_queue(sqs, q.dead_letter, {"MessageRetentionPeriod": "1209600"})
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.create_queue(
-        QueueName=q.jobs,
-        Attributes={
+    ensure_queue(
+        sqs, q.jobs, {
             "VisibilityTimeout": str(q.visibility_timeout),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(q.max_receive)}),
         },
     )
-    sqs.create_queue(QueueName=q.completions)
-    sqs.create_queue(QueueName=q.retire, Attributes={
+    ensure_queue(sqs, q.completions, {})
+    ensure_queue(sqs, q.retire, {
         "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
     })
-    ensure_faces_table(aws, settings.faces.table)
+    from .credentials import ensure_table
+
+    ensure_table(aws, settings.tables.credentials)
+    ensure_dynamodb_table(aws, settings.tables.faces, "name")
     return Queues(aws, settings)
 
 
-def ensure_faces_table(aws: Aws, table: str) -> None:
-    """The enrolled faces' table (key: name), on demand billing; kept if it exists."""
-    dynamodb = aws.dynamodb
+def ensure_dynamodb_table(aws: Aws, table: str, key: str) -> None:
+    """A table with one string hash key, on demand billing; kept if it exists (demo, tests, --ensure-resources)."""
     try:
-        dynamodb.create_table(
-            TableName=table, BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": "name", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "name", "KeyType": "HASH"}],
-        )
-    except dynamodb.exceptions.ResourceInUseException:
+        aws.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+    except ClientError as err:
+        if error_code(err) != "ResourceInUseException":
+            raise
         return
-    dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    aws.dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})

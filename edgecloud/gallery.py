@@ -6,7 +6,7 @@ seed kept a student's academic details) and ``enrolled_at``. Workers read the
 whole table (it is small: one item per person) and read it again after
 ``REFRESH_S``, so a person enrolled while a worker runs is known within a
 minute. Matching: the nearest enrolled embedding by Euclidean distance; within
-``faces.match_distance`` it is that person, else ``unknown``.
+``detector.face_distance`` it is that person, else ``unknown``.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from .aws import Aws
-from .config import FacesSettings
 
 UNKNOWN = "unknown"
 REFRESH_S = 60.0
@@ -61,16 +60,14 @@ def _from_item(item: dict) -> Person:
 class FaceGallery:
     """The enrolled people of one table: ``enroll``, ``people``, ``forget`` and ``match``."""
 
-    def __init__(self, aws: Aws, settings: FacesSettings, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, aws: Aws, table: str, match_distance: float = 0.6,
+                 clock: Callable[[], float] = time.monotonic):
         self.aws = aws
-        self.settings = settings
+        self.table = table
+        self.match_distance = match_distance
         self.clock = clock
         self._lock = threading.Lock()
         self._cache: Optional[tuple[float, list[Person]]] = None
-
-    @property
-    def table(self) -> str:
-        return self.settings.table
 
     def enroll(self, name: str, embeddings: np.ndarray, info: Optional[dict] = None) -> Person:
         """Store (or replace) a person's embeddings and record."""
@@ -121,4 +118,4 @@ class FaceGallery:
                 best_name, best = person.name, distance
         if best is None:
             return UNKNOWN, None
-        return (best_name if best <= self.settings.match_distance else UNKNOWN), round(best, 4)
+        return (best_name if best <= self.match_distance else UNKNOWN), round(best, 4)

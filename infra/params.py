@@ -136,7 +136,7 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
         max_receive=int(outputs["MaxReceive"]),
         visibility_timeout=int(outputs["VisibilityTimeout"]),
     )
-    data["faces"]["table"] = outputs.get("FacesTable", data["faces"]["table"])
+    data["tables"]["faces"] = outputs.get("FacesTable", data["tables"]["faces"])
     asg = outputs.get("AutoScalingGroup")
     data["fleet"].update(
         # With an Auto Scaling group the asg backend; otherwise RunInstances from the launch template.

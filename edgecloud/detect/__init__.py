@@ -103,12 +103,12 @@ def uses_faces(name: str) -> bool:
 
 def detector_for(settings: Settings, name: Optional[str] = None) -> Detector:
     """The detector of a whole configuration (``name`` overrides ``detector.name``): with ``faces``, its
-    gallery is the DynamoDB table ``faces.table`` reached through ``settings.aws``."""
+    gallery is the DynamoDB table ``tables.faces`` reached through ``settings.aws``."""
     detector_settings = settings.detector if name is None else settings.detector.model_copy(update={"name": name})
     gallery = None
     if uses_faces(detector_settings.name):
         from ..aws import Aws
         from ..gallery import FaceGallery
 
-        gallery = FaceGallery(Aws(settings.aws), settings.faces)
+        gallery = FaceGallery(Aws(settings.aws), settings.tables.faces, detector_settings.face_distance)
     return create_detector(detector_settings, gallery)

@@ -71,10 +71,10 @@ class FacesBackend(Backend):
     def __init__(self, model, settings, gallery=None):
         super().__init__(model, settings)
         if gallery is None:
-            raise DetectorUnavailable("faces needs the enrolled faces' table (faces.table); build it with "
+            raise DetectorUnavailable("faces needs the enrolled faces' table (tables.faces); build it with "
                                       "edgecloud.detect.detector_for(settings)")
         self.gallery = gallery
-        self.upsample = gallery.settings.upsample  # faces.upsample
+        self.upsample = settings.face_upsample
         _models()
         self.parameters = 5_600_000  # dlib's ResNet-29 embedding, about 5.6 M weights
 

@@ -18,7 +18,7 @@ from ..gallery import FaceGallery, GalleryError
 
 def gallery_of(obj) -> FaceGallery:
     settings = obj.settings
-    return FaceGallery(Aws(settings.aws), settings.faces)
+    return FaceGallery(Aws(settings.aws), settings.tables.faces, settings.detector.face_distance)
 
 
 def embeddings_of(paths, min_score: float, upsample: int, echo=click.echo):
@@ -42,7 +42,7 @@ def embeddings_of(paths, min_score: float, upsample: int, echo=click.echo):
 
 @click.group("faces")
 def faces():
-    """Enrol, list and forget the people the faces detector names (DynamoDB table faces.table)."""
+    """Enrol, list and forget the people the faces detector names (DynamoDB table tables.faces)."""
 
 
 @faces.command("enroll")
@@ -57,12 +57,12 @@ def enroll(obj, name, images, info_json):
     except json.JSONDecodeError as err:
         raise click.ClickException(f"--info is not valid JSON: {err}") from None
     settings = obj.settings
-    vectors = embeddings_of(images, settings.detector.min_score, settings.faces.upsample)
+    vectors = embeddings_of(images, settings.detector.min_score, settings.detector.face_upsample)
     try:
         person = gallery_of(obj).enroll(name, vectors, info)
     except GalleryError as err:
         raise click.ClickException(str(err)) from None
-    click.echo(f"enrolled {person.name}: {len(person.embeddings)} face(s) in table {settings.faces.table}")
+    click.echo(f"enrolled {person.name}: {len(person.embeddings)} face(s) in table {settings.tables.faces}")
 
 
 @faces.command("list")
@@ -76,7 +76,7 @@ def list_people(obj, as_json):
                                 "enrolled_at": p.enrolled_at} for p in people], indent=2))
         return
     if not people:
-        click.echo(f"nobody enrolled in table {obj.settings.faces.table}")
+        click.echo(f"nobody enrolled in table {obj.settings.tables.faces}")
     for p in people:
         click.echo(f"{p.name}\t{len(p.embeddings)} face(s)\t{p.enrolled_at}\t{json.dumps(p.info, sort_keys=True)}")
 

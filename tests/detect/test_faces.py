@@ -26,7 +26,7 @@ def cloud(tmp_path, monkeypatch):
     with mock_aws():
         aws = Aws(settings.aws)
         ensure_resources(aws, settings)
-        yield settings, FaceGallery(aws, settings.faces)
+        yield settings, FaceGallery(aws, settings.tables.faces, settings.detector.face_distance)
 
 
 def other_frames(image):
@@ -94,7 +94,7 @@ def test_a_clip_result_says_who_was_seen(cloud, astronaut, tmp_path):
 def test_faces_needs_its_gallery():
     from edgecloud.config import DetectorSettings
 
-    with pytest.raises(DetectorUnavailable, match="faces.table"):
+    with pytest.raises(DetectorUnavailable, match="tables.faces"):
         create_detector(DetectorSettings(name="faces"))
 
 
