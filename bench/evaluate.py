@@ -3,9 +3,11 @@
 For every model and every preprocessing (resize %, JPEG quality) it times the
 detector per frame, counts the bytes the frame would take to send, and scores
 its boxes against a reference (precision, recall, F1 at IoU 0.5). The
-reference is the largest model given (most parameters) on the untouched
-frames, a model named with ``--reference``, or labels from ``--labels FILE``
-(the ``reference.json`` this command writes has that format). Writes
+reference is, with ``--labels`` alone, the hand-made ground truth in
+``groundtruth/`` (see :mod:`.groundtruth`); with ``--labels FILE``, that file;
+else the largest model given (most parameters) on the untouched frames, or a
+model named with ``--reference``. A torchvision model without trained
+weights on this machine is reported as "no weights offline", not scored. Writes
 ``eval.csv`` and ``eval.png`` (F1 against ms per frame).
 """
 from __future__ import annotations
@@ -24,7 +26,10 @@ from rich.table import Table
 
 from edgecloud.cli import Context, pass_context
 
+from edgecloud.detect import DetectorUnavailable, create_detector
+
 from .footage import DEFAULT_FOOTAGE
+from .groundtruth import GROUND_TRUTH, is_ground_truth, load_ground_truth
 from .metrics import Tally, match_frame
 from .models import detector_or_random, wide_console
 
@@ -119,8 +124,30 @@ def chart(rows: list[Row], path: Path, reference: str) -> None:
     plt.close(fig)
 
 
+NO_WEIGHTS = "no weights offline"
+
+
+def default_models() -> list[str]:
+    """What ``--labels`` compares when no --model is given: HOG, YOLOv3-tiny and the torchvision models."""
+    from edgecloud.detect.torchvision_models import MODELS
+
+    return ["hog", "darknet:yolov3-tiny"] + [f"torchvision:{m}" for m in MODELS]
+
+
+def trained_or_none(settings, console):
+    """The detector with trained weights, or None (said once) when a torchvision model has none offline."""
+    try:
+        return create_detector(settings)
+    except DetectorUnavailable as err:
+        if not settings.name.startswith("torchvision:"):
+            raise click.ClickException(str(err)) from None
+        console.print(f"[yellow]{settings.name}: {NO_WEIGHTS} ({str(err).split('. ')[0]})[/]")
+        return None
+
+
 @click.command("evaluate")
-@click.option("--model", "models", multiple=True, required=True, help="Detector name (repeatable).")
+@click.option("--model", "models", multiple=True, help="Detector name (repeatable; with --labels, default: hog, "
+              "darknet:yolov3-tiny and every torchvision model).")
 @click.option("--resize", "resizes", multiple=True, type=click.IntRange(5, 100), default=(100,), show_default=True,
               help="Resize to this % before detecting (repeatable).")
 @click.option("--quality", "qualities", multiple=True, type=click.IntRange(0, 100), default=(0,), show_default=True,
@@ -129,22 +156,33 @@ def chart(rows: list[Row], path: Path, reference: str) -> None:
               help=f"Footage (repeatable; default {DEFAULT_FOOTAGE}).")
 @click.option("--frames", "frame_count", default=24, show_default=True, help="Frames spread evenly over the footage.")
 @click.option("--reference", help="Reference model (default: the largest model given, on untouched frames).")
-@click.option("--labels", "labels_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Reference labels instead of a model: JSON list per frame of {label, box}.")
+@click.option("--labels", "labels_path", is_flag=False, flag_value=str(GROUND_TRUTH),
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Score against labels instead of a model: alone, the hand-made ground truth shipped in "
+                   "bench/groundtruth/ (12 vtest.avi frames + 5 photos); or a FILE of that form, or a JSON list "
+                   "per frame of {label, box}.")
 @click.option("--out", "out_dir", default=Path("var/eval"), show_default=True, type=click.Path(path_type=Path))
 @pass_context
 def evaluate(obj: Context, models, resizes, qualities, videos, frame_count, reference, labels_path, out_dir):
-    """Accuracy (F1 vs a reference), ms per frame and bytes saved, per model and preprocessing."""
+    """Accuracy (F1 vs ground truth or a reference), ms per frame and bytes saved, per model and preprocessing."""
     console = wide_console()
     base = obj.settings.detector
     videos = list(videos) or [DEFAULT_FOOTAGE]
-    frames = read_frames(videos, frame_count)
-    detectors = {name: detector_or_random(base.model_copy(update={"name": name}), console) for name in models}
-    if reference and reference not in detectors:
-        detectors[reference] = detector_or_random(base.model_copy(update={"name": reference}), console)
-    if labels_path:
-        truth, reference = load_labels(labels_path, len(frames)), f"labels in {labels_path.name}"
+    if not models and not labels_path:
+        raise click.ClickException("name at least one --model (or use --labels for the default comparison)")
+    models = list(models) or default_models()
+    if labels_path and is_ground_truth(labels_path):
+        frames, truth, _ = load_ground_truth(labels_path, videos)
+        reference = f"ground truth {labels_path.name}"
     else:
+        frames = read_frames(videos, frame_count)
+    detectors = {name: trained_or_none(base.model_copy(update={"name": name}), console) if labels_path
+                 else detector_or_random(base.model_copy(update={"name": name}), console) for name in models}
+    if labels_path and not is_ground_truth(labels_path):
+        truth, reference = load_labels(labels_path, len(frames)), f"labels in {labels_path.name}"
+    elif not labels_path:
+        if reference and reference not in detectors:
+            detectors[reference] = detector_or_random(base.model_copy(update={"name": reference}), console)
         reference = reference or max(models, key=lambda n: detectors[n].backend.parameters)
         truth = [detect_scaled(detectors[reference], f, 100) for f in frames]
     console.print(f"{len(frames)} frames; reference: {reference}")
@@ -155,6 +193,9 @@ def evaluate(obj: Context, models, resizes, qualities, videos, frame_count, refe
     rows = []
     for name in models:
         detector = detectors[name]
+        if detector is None:
+            rows.append(Row(name, NO_WEIGHTS, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+            continue
         detector.detect([frames[0]])  # warm-up: first-call allocation is not per-frame cost
         for pct in resizes:
             for quality in qualities:
@@ -174,16 +215,21 @@ def evaluate(obj: Context, models, resizes, qualities, videos, frame_count, refe
                 rows.append(row)
                 console.print(f"  {name} {pct}% q{quality}: F1 {row.f1} at {row.ms_per_frame} ms, "
                               f"{row.bytes_saved_pct}% bytes saved")
+    scored = [r for r in rows if r.weights != NO_WEIGHTS]
     csv_path, png_path = out_dir / "eval.csv", out_dir / "eval.png"
     with csv_path.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(asdict(rows[0])))
         writer.writeheader()
         writer.writerows(asdict(r) for r in rows)
-    chart(rows, png_path, reference)
+    if scored:
+        chart(scored, png_path, reference)
     table = Table(title=f"eval against {reference} ({len(frames)} frames; bytes saved vs lossless PNG)")
     for column in ("model", "resize", "quality", "KB/frame", "saved", "ms/frame", "P", "R", "F1"):
         table.add_column(column, justify="right")
     for r in rows:
+        if r.weights == NO_WEIGHTS:
+            table.add_row(r.model, "", "", "", "", NO_WEIGHTS, "-", "-", "-")
+            continue
         table.add_row(r.model + (" (random)" if r.weights == "random" else ""), f"{r.resize_pct}%",
                       str(r.jpeg_quality or "png"), f"{r.bytes_per_frame / 1024:.0f}", f"{r.bytes_saved_pct}%",
                       f"{r.ms_per_frame:.1f}", f"{r.precision:.2f}", f"{r.recall:.2f}", f"{r.f1:.2f}")

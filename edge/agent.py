@@ -53,7 +53,7 @@ class EdgeAgent(StartClose):
         self.camera = camera
         self.sensor = None
         self.recorder: Optional[Recorder] = None
-        self.local = LocalProcessor(settings.detector, self._local_done, analyse=analyse)
+        self.local = LocalProcessor(settings, self._local_done, analyse=analyse)
         sessions = session_factory(edge)  # this device's token and trusted CA, on every request
         self.watcher = ResultWatcher(edge.controller_url, stats=self.stats, history=self.history,
                                      wait_s=edge.result_wait_s, deadline_s=edge.result_deadline_s,

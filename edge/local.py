@@ -1,6 +1,6 @@
 """Detection on the Pi: one clip at a time, in a thread of its own, timed.
 
-The detector is made on first use (``edgecloud.detect.create_detector``); the
+The detector is made on first use (``edgecloud.detect.detector_for``); the
 work is ``edgecloud.pipeline.analyse_clip``, which never raises for a bad clip.
 ``analyse`` can be replaced (tests, simulations) by any callable with the same
 signature as ``analyse_clip`` minus the detector.
@@ -20,8 +20,9 @@ SNAPSHOT_FILE = "snapshot.jpg"
 class LocalProcessor:
     """A one-clip-at-a-time queue; ``on_done(item, result, seconds)`` is called for each item."""
 
-    def __init__(self, detector_settings, on_done: Callable, *, analyse: Optional[Callable] = None):
-        self.detector_settings = detector_settings
+    def __init__(self, settings, on_done: Callable, *, analyse: Optional[Callable] = None):
+        self.settings = settings
+        self.detector_settings = settings.detector
         self.on_done = on_done
         self._analyse = analyse
         self._detector = None
@@ -67,11 +68,11 @@ class LocalProcessor:
     def analyse(self, **kwargs):
         if self._analyse is not None:
             return self._analyse(**kwargs)
-        from edgecloud.detect import create_detector
+        from edgecloud.detect import detector_for
         from edgecloud.pipeline import analyse_clip
 
         if self._detector is None:
-            self._detector = create_detector(self.detector_settings)
+            self._detector = detector_for(self.settings)
         path = kwargs.pop("path")
         # The snapshot waits beside the clip in its spool entry and goes up with it.
         return analyse_clip(path, self._detector, self.detector_settings, processed_by="edge",

@@ -123,8 +123,10 @@ def run_simulation(settings: Settings, *, video: Path, events: int, controller_u
                                        calibration, timeout)
                 runs[name].append(figures_one)
                 echo(f"{name:>20}: burst of {events} finished in {figures_one['burst_finish_s']:.2f} s "
-                     f"({figures_one['clips_local']} on the Pi, {figures_one['clips_offloaded']} to the cloud; "
-                     f"mean trigger to result {figures_one['mean_trigger_to_result_s']:.2f} s)")
+                     f"({figures_one['clips_local']} on the Pi, {figures_one['clips_offloaded']} to the cloud, "
+                     f"{figures_one['clips_escalated']} of them escalated as uncertain; cloud detections saved "
+                     f"{figures_one['cloud_work_saved_pct']:.0f}%; mean trigger to result "
+                     f"{figures_one['mean_trigger_to_result_s']:.2f} s)")
         for name, results in runs.items():
             ordered = sorted(results, key=lambda f: f["burst_finish_s"])
             median = ordered[(len(ordered) - 1) // 2]
@@ -143,10 +145,15 @@ def _measure(settings, policy, events, analyse, calibration, timeout) -> dict:
     first = min(r.triggered_at for r in records)
     finish = max((r.result_at - first).total_seconds() for r in records if r.result_at)
     placements = [r.placement for r in records]
+    offloaded = sum(w in ("cloud", "both") for w in placements)
     return {
         "burst_finish_s": round(finish, 3),
         "clips_local": sum(w in ("edge", "both") for w in placements),
-        "clips_offloaded": sum(w in ("cloud", "both") for w in placements),
+        "clips_offloaded": offloaded,
+        # escalate-uncertain: the Pi's result was unsure (a label under edge.escalate_below), so the cloud's model ran too
+        "clips_escalated": sum(w == "both" for w in placements),
+        # against sending every clip to the cloud's model: the share of cloud detections never needed
+        "cloud_work_saved_pct": round(100 * (1 - offloaded / len(records)), 1),
         "clips": len(records),
         "mean_trigger_to_result_s": round(sum(r.trigger_to_result_s for r in records) / len(records), 3),
     }

@@ -160,7 +160,7 @@ def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
 
 
 def ensure_resources(aws: Aws, settings: Settings) -> Queues:
-    """Create the buckets and queues if missing (demo, tests). On AWS, infra/ creates them."""
+    """Create the buckets, queues and the faces table if missing (demo, tests). On AWS, infra/ creates them."""
     s3 = aws.s3
     for bucket in {settings.storage.clips_bucket, settings.storage.results_bucket}:
         kwargs: dict[str, Any] = {"Bucket": bucket}
@@ -190,4 +190,18 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     topic = settings.notify.sns_topic
     if topic and not topic.startswith("arn:"):
         aws.sns.create_topic(Name=topic)  # idempotent
+    ensure_dynamodb_table(aws, settings.tables.faces, "name")
     return Queues(aws, settings)
+
+
+def ensure_dynamodb_table(aws: Aws, table: str, key: str) -> None:
+    """A table with one string hash key, on demand billing; kept if it exists (demo, tests, --ensure-resources)."""
+    try:
+        aws.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+    except ClientError as err:
+        if error_code(err) != "ResourceInUseException":
+            raise
+        return
+    aws.dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})

@@ -25,6 +25,9 @@ SUBCOMMANDS = {
     "bench": ("edgecloud.bench.cli:bench", "Benchmarks, each measured side by side."),
     "eval": ("edgecloud.bench.evaluate:evaluate", "Accuracy / speed trade-off of detectors."),
     "config": ("edgecloud.cli:config_group", "Inspect settings."),
+    "detect": ("edgecloud.detect.cli:detect", "Run a detector on images and videos."),
+    "models": ("edgecloud.detect.cli:models", "Fetch and check detector weights."),
+    "faces": ("edgecloud.detect.faces_cli:faces", "Enrol, list and forget people the faces detector names."),
 }
 
 

@@ -45,6 +45,7 @@ class StorageSettings(Section):
 class TableSettings(Section):
     credentials: str = Field("edgecloud-credentials", description="DynamoDB table of device and operator tokens "
                              "(hashes only).")
+    faces: str = Field("edgecloud-faces", description="DynamoDB table of enrolled faces (name, embeddings, info).")
 
 
 class QueueSettings(Section):
@@ -60,7 +61,8 @@ class QueueSettings(Section):
 
 
 class DetectorSettings(Section):
-    name: str = Field("hog", description="Backend: hog | torchvision:<model> | opencv-dnn.")
+    name: str = Field("darknet:yolov3-tiny", description="Backend: darknet:yolov3-tiny (COCO's 80 classes) | hog "
+                      "(people, no files) | haar:<cascade> | torchvision:<model> | opencv-dnn | faces; a+b runs both.")
     sample_fps: float = Field(2.0, gt=0, le=60, description="Frames per second of video analysed.")
     min_score: float = Field(0.5, ge=0, le=1, description="Detections scoring below this are dropped.")
     labels: list[str] = Field(default_factory=list, description="Keep only these labels; empty keeps all.")
@@ -69,23 +71,23 @@ class DetectorSettings(Section):
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N (torchvision backends).")
     batch_size: int = Field(8, ge=1, le=256, description="Frames per inference batch.")
     motion_gate: bool = Field(True, description="Skip frames with no motion (always keeps 1 per second).")
-    max_side: int = Field(
-        640, ge=64, le=4096, description="Frames are downscaled so their longer side fits (not for hog/haar, "
-        "whose fixed window would then miss small people: they see full frames, or their moving regions)."
-    )
-    motion_regions: bool = Field(
-        True, description="Full-size detectors (hog): look only where something moved, bar one whole frame per 5 s."
-    )
-    pretrained: bool = Field(
-        True, description="torchvision: trained weights (detector.weights, else torchvision's default in the torch "
-        "hub cache); false builds random weights for tests and offline benchmarks (labels meaningless)."
-    )
-    model_input: Optional[int] = Field(
-        None, ge=32, le=4096, description="Model input size: torchvision R-CNN/RetinaNet/FCOS shorter side "
-        "(min_size; null: the model's 800); opencv-dnn square side (null: the .cfg's width, else 416)."
-    )
+    max_side: int = Field(640, ge=64, le=4096, description="Frames are downscaled so their longer side fits (not for "
+                          "hog/haar, whose fixed window would then miss small people: they see full frames, or their "
+                          "moving regions).")
+    motion_regions: bool = Field(True, description="Full-size detectors (hog): look only where something moved, bar "
+                                 "one whole frame per 5 s.")
+    pretrained: bool = Field(True, description="torchvision: trained weights (detector.weights, else torchvision's "
+                             "default in the torch hub cache); false builds random weights for tests and offline "
+                             "benchmarks (labels meaningless).")
+    model_input: Optional[int] = Field(None, ge=32, le=4096, description="Model input size: torchvision R-CNN/RetinaNet/"
+                                       "FCOS shorter side (min_size; null: the model's 800); opencv-dnn square side "
+                                       "(null: the .cfg's width, else 416).")
     max_detections: int = Field(100, ge=1, le=1000, description="torchvision: most detections kept per frame.")
     prefetch: bool = Field(True, description="Decode in a background thread while the detector works.")
+    cache_dir: Optional[Path] = Field(None, description="`edgecloud models fetch`'s cache; null: ~/.cache/edgecloud/models.")
+    face_distance: float = Field(0.6, gt=0, le=2, description="faces: an enrolled person's face is within this "
+                                 "embedding distance of theirs (dlib's usual 0.6); farther is `unknown`.")
+    face_upsample: int = Field(1, ge=0, le=4, description="faces: times dlib upsamples a frame (smaller faces, slower).")
 
 
 class WorkerSettings(Section):

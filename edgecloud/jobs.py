@@ -140,6 +140,10 @@ class LabelSummary(BaseModel):
     max_count: int = Field(description="Most objects of this label in one frame.")
     frames_seen: int = Field(description="Analysed frames with at least one.")
     best_score: float
+    identities: Optional[list[str]] = Field(
+        None, exclude_if=lambda v: v is None,
+        description="Faces: who was seen (enrolled names, and 'unknown'), sorted; absent for other labels.",
+    )
 
 
 class Detection(BaseModel):
@@ -148,6 +152,11 @@ class Detection(BaseModel):
     label: str
     score: float
     box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in source pixels.")
+    # Only faces carry these; other detections leave them out of the JSON.
+    identity: Optional[str] = Field(None, exclude_if=lambda v: v is None,
+                                    description="Faces: the enrolled name, or 'unknown'.")
+    distance: Optional[float] = Field(None, exclude_if=lambda v: v is None,
+                                      description="Faces: embedding distance to the nearest enrolled face.")
 
 
 class Result(Message):
@@ -191,12 +200,16 @@ def summarise(detections: list[Detection]) -> tuple[str, dict[str, LabelSummary]
     """The `labels` string and per-label summary of a list of detections."""
     per_frame: dict[str, dict[int, int]] = {}
     best: dict[str, float] = {}
+    seen: dict[str, set[str]] = {}
     for d in detections:
         per_frame.setdefault(d.label, {}).setdefault(d.frame, 0)
         per_frame[d.label][d.frame] += 1
         best[d.label] = max(best.get(d.label, 0.0), d.score)
+        if d.identity is not None:
+            seen.setdefault(d.label, set()).add(d.identity)
     summary = {
-        label: LabelSummary(max_count=max(frames.values()), frames_seen=len(frames), best_score=round(best[label], 4))
+        label: LabelSummary(max_count=max(frames.values()), frames_seen=len(frames), best_score=round(best[label], 4),
+                            identities=sorted(seen[label]) if label in seen else None)
         for label, frames in sorted(per_frame.items())
     }
     return ",".join(summary), summary

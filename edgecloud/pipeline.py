@@ -67,7 +67,8 @@ def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int],
         for b in boxes:
             x1, y1, x2, y2 = b.box
             box = (round(x1 / scale + dx, 1), round(y1 / scale + dy, 1), round(x2 / scale + dx, 1), round(y2 / scale + dy, 1))
-            found.append(Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=box))
+            found.append(Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=box,
+                                   identity=b.identity, distance=b.distance))
     if best is not None:
         for item in batch:
             best.offer(item.frame.image, [d for d in found if d.frame == item.frame.index])
@@ -176,6 +177,7 @@ def naive_detect(path: Path, detector, fps: float | None = None) -> list[Detecti
     with open_clip(path, fps) as clip:
         for frame in clip.frames():
             for b in detector.detect([frame.image])[0]:
-                found.append(Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=b.box))
+                found.append(Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=b.box,
+                                       identity=b.identity, distance=b.distance))
     return found
 

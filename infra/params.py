@@ -140,6 +140,7 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
     )
     if "EventsTopic" in outputs:
         data["notify"]["sns_topic"] = outputs["EventsTopic"]  # the topic's ARN
+    data["tables"]["faces"] = outputs.get("FacesTable", data["tables"]["faces"])
     asg = outputs.get("AutoScalingGroup")
     data["fleet"].update(
         # With an Auto Scaling group the asg backend; otherwise RunInstances from the launch template.

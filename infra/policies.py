@@ -27,6 +27,8 @@ WHY = {
     "ReportCompletions": "tell the controller a job finished (completion queue)",
     "TakeRetireAsks": "scale-in: an idle worker takes one of the controller's asks to leave (retire queue), "
                       "deleting it once it is leaving the fleet",
+    "ReadEnrolledFaces": "faces detector: read the enrolled people (name, embeddings, record) to name the faces "
+                         "it finds; it cannot enrol, change or delete anyone",
     "RetireOwnFleetInstance": "retire when idle: terminate an instance tagged as a worker of this fleet "
                               "(the worker cannot tag, so it cannot make another instance match)",
     "RetireFromAutoScalingGroup": "asg backend: leave the group with desired-1, and guard itself from "

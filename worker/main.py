@@ -75,9 +75,9 @@ class Worker(ScaleIn):
     @property
     def detector(self):
         if self._detector is None:  # made on the first job: an idle worker never loads a model
-            from edgecloud.detect import create_detector
+            from edgecloud.detect import detector_for
 
-            self._detector = create_detector(self.settings.detector)
+            self._detector = detector_for(self.settings)
         return self._detector
 
     def stop(self) -> None:

@@ -1,13 +1,16 @@
 """Detector backends behind one interface, chosen by name in config.
 
-``detector.name`` is ``<key>`` or ``<key>:<model>``: ``hog``, ``hog:daimler``,
-``haar:fullbody``, ``torchvision:ssdlite320_mobilenet_v3_large``,
-``opencv-dnn``. Each backend lives in its own small module, imported only when
-asked for, so a Pi without torch still starts with ``hog``; a backend whose
-package is missing fails at start with :class:`DetectorUnavailable` saying what
-to install.
+``detector.name`` is ``<key>`` or ``<key>:<model>``: ``darknet:yolov3-tiny``
+(the default), ``hog``, ``hog:daimler``, ``haar:fullbody``,
+``torchvision:ssdlite320_mobilenet_v3_large``, ``opencv-dnn``, ``faces``; or
+several joined by ``+`` (``darknet:yolov3-tiny+faces``), run in one pass.
+Each backend lives in its own small module, imported only when asked for, so
+a Pi without torch still starts; a backend whose package is missing fails at
+start with :class:`DetectorUnavailable` saying what to install.
 
-Weights: ``hog``/``haar`` ship with OpenCV. ``torchvision:<model>`` loads
+Weights: ``hog``/``haar`` ship with OpenCV; ``darknet`` finds the release's
+files by digest (see :mod:`.darknet_files`); ``faces`` uses dlib's models and
+names faces from a gallery (:func:`detector_for` builds it). ``torchvision:<model>`` loads
 ``detector.weights`` (a local state dict) if set, else torchvision's default
 weights from the torch hub cache (downloaded once when online; offline, the
 error names the URL and the cache path to put the file at). Set
@@ -20,8 +23,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+from typing import Optional
 
-from ..config import DetectorSettings
+from ..config import DetectorSettings, Settings
 from .base import Backend, Box, Detector, DetectorUnavailable, RawDetections, label_of
 
 log = logging.getLogger(__name__)
@@ -32,11 +36,13 @@ BACKENDS = {
     "haar": ("edgecloud.detect.haar:HaarBackend", "opencv-python-headless"),
     "torchvision": ("edgecloud.detect.torchvision_models:TorchvisionBackend", "pip install 'edgecloud[torch]'"),
     "opencv-dnn": ("edgecloud.detect.opencv_dnn:OpenCvDnnBackend", "opencv-python-headless"),
+    "darknet": ("edgecloud.detect.darknet:DarknetBackend", "opencv-python-headless"),
+    "faces": ("edgecloud.detect.faces:FacesBackend", "pip install dlib-bin face_recognition_models"),
 }
 
 __all__ = [
     "BACKENDS", "Backend", "Box", "Detector", "DetectorUnavailable", "RawDetections",
-    "available_backends", "backend_class", "create_detector", "label_of", "parse_name",
+    "available_backends", "backend_class", "create_detector", "detector_for", "label_of", "parse_name", "uses_faces",
 ]
 
 
@@ -70,10 +76,39 @@ def available_backends() -> dict[str, str | None]:
     return status
 
 
-def create_detector(settings: DetectorSettings) -> Detector:
-    """The detector ``settings.name`` names, ready to run; DetectorUnavailable if it cannot start."""
-    key, model = parse_name(settings.name)
-    backend = backend_class(key)(model, settings)
+def create_detector(settings: DetectorSettings, gallery=None) -> Detector:
+    """The detector ``settings.name`` names, ready to run; DetectorUnavailable if it cannot start.
+
+    ``a+b`` runs several backends in one pass; ``gallery`` (a
+    :class:`edgecloud.gallery.FaceGallery`) names the faces of ``faces``."""
+    backends = []
+    for part in settings.name.split("+"):
+        key, model = parse_name(part)
+        cls = backend_class(key)
+        backends.append(cls(model, settings, gallery=gallery) if getattr(cls, "uses_gallery", False) else cls(model, settings))
+    if len(backends) == 1:
+        backend = backends[0]
+    else:
+        from .combined import CombinedBackend
+
+        backend = CombinedBackend(backends, settings)
     detector = Detector(backend, settings)
     log.info("detector ready: %r", detector)
     return detector
+
+
+def uses_faces(name: str) -> bool:
+    return any(parse_name(part)[0] == "faces" for part in name.split("+"))
+
+
+def detector_for(settings: Settings, name: Optional[str] = None) -> Detector:
+    """The detector of a whole configuration (``name`` overrides ``detector.name``): with ``faces``, its
+    gallery is the DynamoDB table ``tables.faces`` reached through ``settings.aws``."""
+    detector_settings = settings.detector if name is None else settings.detector.model_copy(update={"name": name})
+    gallery = None
+    if uses_faces(detector_settings.name):
+        from ..aws import Aws
+        from ..gallery import FaceGallery
+
+        gallery = FaceGallery(Aws(settings.aws), settings.tables.faces, detector_settings.face_distance)
+    return create_detector(detector_settings, gallery)

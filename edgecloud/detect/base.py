@@ -22,11 +22,13 @@ class DetectorUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class RawDetections:
-    """One frame's model output before labelling: ``boxes`` (N, 4) x1 y1 x2 y2, ``scores`` (N,), ``classes`` (N,)."""
+    """One frame's model output before labelling: ``boxes`` (N, 4) x1 y1 x2 y2, ``scores`` (N,), ``classes`` (N,);
+    a face backend adds ``identities``: (name or ``unknown``, distance) per box."""
 
     boxes: np.ndarray
     scores: np.ndarray
     classes: np.ndarray
+    identities: Optional[list[tuple[str, Optional[float]]]] = None
 
     @classmethod
     def empty(cls) -> "RawDetections":
@@ -43,6 +45,8 @@ class Box:
     label: str
     score: float
     box: tuple[float, float, float, float]
+    identity: Optional[str] = None  # faces: the enrolled name, or "unknown"
+    distance: Optional[float] = None  # faces: to the nearest enrolled face
 
 
 class Backend(ABC):
@@ -93,11 +97,12 @@ class Detector:
 
     def label(self, raw: RawDetections) -> list[Box]:
         boxes = []
-        for xyxy, score, cls in zip(raw.boxes, raw.scores, raw.classes):
+        identities = raw.identities or [(None, None)] * len(raw)
+        for xyxy, score, cls, (identity, distance) in zip(raw.boxes, raw.scores, raw.classes, identities):
             label = label_of(self.backend.labelmap, int(cls))
             if score < self.min_score or label is None or (self.keep and label not in self.keep):
                 continue
-            boxes.append(Box(label, round(float(score), 4), tuple(round(float(v), 1) for v in xyxy)))
+            boxes.append(Box(label, round(float(score), 4), tuple(round(float(v), 1) for v in xyxy), identity, distance))
         return boxes
 
     def detect(self, frames: list[np.ndarray]) -> list[list[Box]]:

@@ -30,8 +30,8 @@ def _need(path, what: str) -> Path:
     return Path(path)
 
 
-def _cfg_side(cfg: Path) -> int | None:
-    match = re.search(r"^\s*width\s*=\s*(\d+)", cfg.read_text(errors="replace"), re.MULTILINE)
+def _cfg_side(cfg_text: str) -> int | None:
+    match = re.search(r"^\s*width\s*=\s*(\d+)", cfg_text, re.MULTILINE)
     return int(match.group(1)) if match else None
 
 
@@ -44,17 +44,28 @@ class OpenCvDnnBackend(Backend):
     def __init__(self, model, settings):
         super().__init__(model, settings)
         weights = _need(settings.weights, "detector.weights: a Darknet .weights or an .onnx file")
+        if weights.suffix.lower() == ".onnx":
+            self._load(weights, None)
+        else:
+            self._load(weights, _need(settings.config_file, "detector.config_file: the Darknet .cfg beside the .weights"))
+
+    def _load(self, weights: Path, cfg: Path | None, cfg_text: str | None = None) -> None:
+        """Read an ONNX model (``cfg`` None) or a Darknet .cfg + .weights pair into ``self.net``;
+        ``cfg_text`` replaces the .cfg file's own text (a corrected description)."""
         try:
-            if weights.suffix.lower() == ".onnx":
+            if cfg is None:
                 self.net = cv2.dnn.readNetFromONNX(str(weights))
                 self.normalised, side = False, None
+            elif cfg_text is not None:
+                self.net = cv2.dnn.readNetFromDarknet(np.frombuffer(cfg_text.encode(), np.uint8),
+                                                      np.fromfile(weights, np.uint8))
+                self.normalised, side = True, _cfg_side(cfg_text)
             else:
-                cfg = _need(settings.config_file, "detector.config_file: the Darknet .cfg beside the .weights")
                 self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
-                self.normalised, side = True, _cfg_side(cfg)
+                self.normalised, side = True, _cfg_side(cfg.read_text(errors="replace"))
         except cv2.error as err:
-            raise DetectorUnavailable(f"opencv-dnn cannot load {weights}: {err}") from err
-        self.side = settings.model_input or side or DEFAULT_SIDE
+            raise DetectorUnavailable(f"{self.key} cannot load {weights}: {err}") from err
+        self.side = self.settings.model_input or side or DEFAULT_SIDE
         self.outputs = self.net.getUnconnectedOutLayersNames()
         self.parameters = int(weights.stat().st_size // 4)  # float32 weights: a fair size estimate
 

@@ -118,6 +118,7 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
             "trigger_to_result_s": _trigger_to_result(st, triggers.get(clip_id)),
             "labels": result.get("labels", "") if result else None,
             "snapshot_url": st.get("snapshot_url"),
+            "detector": result.get("detector") if result else None,
         })
     launched = sum(counts.values())
     return {
@@ -180,7 +181,8 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
 
 
 def print_report(report: dict, console: Console) -> None:
-    table = Table(title="edgecloud demo")
+    detectors = sorted({c["detector"] for c in report["clips"] if c.get("detector")})
+    table = Table(title=f"edgecloud demo ({', '.join(detectors) or 'no results'})")
     table.add_column("clip", no_wrap=True)
     table.add_column("status")
     table.add_column("processed by", no_wrap=True)

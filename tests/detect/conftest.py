@@ -43,10 +43,25 @@ def real_frames(vtest_mp4) -> list[np.ndarray]:
 
 @pytest.fixture
 def detector_settings() -> DetectorSettings:
-    return DetectorSettings()
+    """Default settings with HOG, the people detector these pipeline tests were written against."""
+    return DetectorSettings(name="hog")
 
 
 @pytest.fixture
 def still_clip(tmp_path, real_frames) -> Path:
     """4 s of one real frame repeated: nothing moves."""
     return write_avi(tmp_path / "still.avi", [real_frames[0]] * 40)
+
+
+def photo(name: str) -> np.ndarray:
+    """A real photo scikit-image ships (astronaut, camera, coffee, chelsea, rocket...), as a BGR frame."""
+    import skimage.data
+
+    image = getattr(skimage.data, name)()
+    return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR if image.ndim == 2 else cv2.COLOR_RGB2BGR)
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """Eileen Collins in her flight suit (512x512): one face, one person."""
+    return photo("astronaut")

@@ -57,7 +57,7 @@ def test_bench_detect_command(tmp_path, vtest_mp4):
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert {"detector", "clips", "speedup_vs_naive", "agreement", "ratio_to_decode", "clips_per_s"} <= set(report)
-    assert report["detector"] == "hog" and report["clips"] == 2 and report["weights"] == "trained"
+    assert report["detector"] == "darknet:yolov3-tiny" and report["clips"] == 2 and report["weights"] == "trained"
     assert 0 <= report["agreement"] <= 1
     by_mode = report["clips_per_s_by_mode"]
     assert report["clips_per_s"] == by_mode["pipeline"]
@@ -65,7 +65,7 @@ def test_bench_detect_command(tmp_path, vtest_mp4):
     assert report["ratio_to_decode"] == pytest.approx(by_mode["decode"] / by_mode["pipeline"], rel=0.02)
     assert set(report["mean"]) >= {"speedup_vs_naive", "ratio_to_decode", "clips_per_s"}
     assert report["frames_total"] == 40 and report["frames_analysed"] < 40
-    assert all(c["naive"] and c["pipeline"] == {"person": c["pipeline"]["person"]} for c in report["per_clip"])
+    assert all(c["naive"] and "person" in c["pipeline"] for c in report["per_clip"])
     assert "speedup vs naive" in result.output
 
 

@@ -107,6 +107,8 @@ def test_simulate_prints_and_writes_per_policy_figures(run_cli, serve, vtest_avi
     assert set(figures["policies"]) == {"busy-offload", "fastest-finish", "escalate-uncertain"}
     for name, f in figures["policies"].items():
         assert f["burst_finish_s"] > 0 and f["clips_local"] + f["clips_offloaded"] >= 2
+        assert f["cloud_work_saved_pct"] == pytest.approx(100 * (1 - f["clips_offloaded"] / f["clips"]), abs=0.1)
+        assert f["clips_escalated"] <= f["clips_offloaded"] and (name == "escalate-uncertain" or not f["clips_escalated"])
         assert name in out and f"{f['burst_finish_s']:.2f} s" in out
     assert figures["calibration"]["local_s"] > 0
 

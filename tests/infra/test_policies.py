@@ -75,6 +75,7 @@ def test_worker_has_exactly_the_listed_permissions(grants):
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
         "sqs:SendMessage", "ec2:TerminateInstances",
         "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:SetInstanceProtection",
+        "dynamodb:Scan",
     }
     by_action = {a: g for g in worker for a in g.actions}
     resources = {a: {str(r) for g in worker if a in g.actions for r in g.resources} for a in actions_of(worker)}
@@ -90,6 +91,8 @@ def test_worker_has_exactly_the_listed_permissions(grants):
         assert resources[action] == {jobs, retire}
     assert resources["sqs:ChangeMessageVisibility"] == {jobs}
     assert by_action["sqs:SendMessage"].resources == ({"Fn::GetAtt": ["CompletionsQueue", "Arn"]},)
+    # Reads the enrolled faces (the faces detector), and only that table; enrolling is not a worker's job.
+    assert by_action["dynamodb:Scan"].resources == ({"Fn::GetAtt": ["FacesTable", "Arn"]},)
     # The Auto Scaling calls exist only with the group, and name only that group.
     asg = by_action["autoscaling:TerminateInstanceInAutoScalingGroup"]
     assert asg.only_if == "WithAutoScalingGroup"

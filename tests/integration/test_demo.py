@@ -28,7 +28,11 @@ def test_demo_processes_every_clip_on_edge_and_cloud(tmp_path, vtest_avi):
     assert all(c["processed_by"] == "edge" or c["processed_by"].startswith("i-") for c in clips)
     assert report["workers"]["launched"] >= 1
     assert report["workers"]["retired"] == report["workers"]["launched"]
-    assert "person" in ",".join(c["labels"] for c in clips)
+    seen = set(",".join(c["labels"] for c in clips).split(","))
+    # YOLOv3-tiny on the Pi and the workers: the walkers, and the van and car parked at the top of the path.
+    assert {c["detector"] for c in clips} == {"darknet:yolov3-tiny"}
+    assert "person" in seen and seen & {"car", "truck"}
+    assert "edgecloud demo (darknet:yolov3-tiny)" in result.output
 
 
 def test_demo_serve_reports_the_dashboard_then_serves_until_interrupted(tmp_path, vtest_avi):
