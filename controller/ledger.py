@@ -205,6 +205,13 @@ class Ledger:
             ).fetchone()
         return n, (datetime.fromisoformat(latest) if latest else None)
 
+    def first_submitted(self) -> Optional[datetime]:
+        """When the oldest clip the ledger holds was submitted: how far back its
+        history reaches (it outlives restarts), None while it is empty."""
+        with self._lock:
+            (first,) = self._db.execute("SELECT MIN(submitted_at) FROM clips").fetchone()
+        return datetime.fromisoformat(first) if first else None
+
     def counts(self) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT status, COUNT(*) FROM clips GROUP BY status").fetchall()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Optional
@@ -50,7 +49,6 @@ class ScalingLoop(BackgroundLoop):
         self._asks_warned = False
         self.requested_total = 0
         self.last: Optional[Step] = None
-        self.started = time.monotonic()  # the arrival rate is not measured over more than we have seen
 
     def observe(self) -> Observation:
         depth = self.parts.store.queue_depth()
@@ -63,9 +61,17 @@ class ScalingLoop(BackgroundLoop):
             visible=depth["visible"], in_flight=depth["in_flight"],
             booting=workers["pending"], polling=workers["running"],  # EC2 states stand in for the workers' own
             process_time_s=recent_process_s or a.process_time_s, boot_time_s=a.boot_time_s,
-            arrival_rate=arrival_rate(submitted, time.monotonic() - self.started, a),
+            arrival_rate=arrival_rate(submitted, self.history_s(now), a),
             quiet_s=(now - latest).total_seconds() if latest else None,
         )
+
+    def history_s(self, now) -> float:
+        """Seconds of submissions the ledger has seen: the rate is measured over
+        no more than that. Not this process's uptime: the ledger outlives a
+        restart, and its window of clips divided by a minute of uptime read up
+        to rate_window_s / 60 times the real rate."""
+        first = self.parts.ledger.first_submitted()
+        return (now - first).total_seconds() if first else 0.0
 
     def step(self) -> Step:
         obs = self.observe()
