@@ -13,7 +13,9 @@ from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
 
+from edgecloud.aws import launch_times
 from edgecloud.jobs import utcnow
+from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerStates
 from edgecloud.loops import BackgroundLoop
 
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
@@ -49,21 +51,31 @@ class ScalingLoop(BackgroundLoop):
         self._asks_warned = False
         self.requested_total = 0
         self.last: Optional[Step] = None
+        self.worker_states = WorkerStates(parts.aws, parts.settings.tables.workers)
 
     def observe(self) -> Observation:
         depth = self.parts.store.queue_depth()
-        workers = self.parts.fleet.states()
+        live = self.parts.fleet.ids()
+        reported = self.worker_states.reported()
+        workers = {state: [i for i in live if reported.get(i, BOOTING) == state] for state in STATES}
         a = self.parts.settings.autoscaler
         _, recent_process_s = self.parts.ledger.medians()
         now = utcnow()
         submitted, latest = self.parts.ledger.cloud_submissions(now - timedelta(seconds=a.rate_window_s))
+        quiet_s = (now - latest).total_seconds() if latest else None
         return Observation(
             visible=depth["visible"], in_flight=depth["in_flight"],
-            booting=workers["pending"], polling=workers["running"],  # EC2 states stand in for the workers' own
+            booting=len(workers[BOOTING]), polling=len(workers[POLLING]) + len(workers[BUSY]),
+            busy=len(workers[BUSY]), retiring=len(workers[RETIRING]), booting_s=self.booted_s(workers[BOOTING]),
             process_time_s=recent_process_s or a.process_time_s, boot_time_s=a.boot_time_s,
-            arrival_rate=arrival_rate(submitted, self.history_s(now), a),
-            quiet_s=(now - latest).total_seconds() if latest else None,
+            arrival_rate=arrival_rate(submitted, self.history_s(now), a, quiet_s), quiet_s=quiet_s,
         )
+
+    def booted_s(self, booting: list[str]) -> tuple[float, ...]:
+        """Seconds each booting worker has booted so far, from EC2's launch times."""
+        launched = launch_times(self.parts.aws, booting)
+        now = utcnow()
+        return tuple(max(0.0, (now - launched[i]).total_seconds()) for i in booting if i in launched)
 
     def history_s(self, now) -> float:
         """Seconds of submissions the ledger has seen: the rate is measured over
@@ -76,8 +88,8 @@ class ScalingLoop(BackgroundLoop):
     def step(self) -> Step:
         obs = self.observe()
         wanted = max(0, int(self.policy(obs, self.parts.settings.autoscaler)))
-        # The policy promises the cap; enforce it here too, counting booting workers.
-        room = max(0, self.parts.settings.autoscaler.max_workers - obs.workers)
+        # The policy promises the cap; enforce it here too, counting booting and retiring workers.
+        room = max(0, self.parts.settings.autoscaler.max_workers - obs.workers - obs.retiring)
         wanted = min(wanted, room)
         launched = self.parts.fleet.launch(wanted) if wanted else []
         self.requested_total += wanted

@@ -110,6 +110,36 @@ def fleet_instances(aws: "Aws", fleet_name: str, states=None) -> dict[str, str]:
     return found
 
 
+def create_table(aws: Aws, table: str, key: str, *, expires_attribute: str | None = None) -> bool:
+    """Create an on-demand DynamoDB table with a string hash ``key`` if missing
+    (True if made here), with TTL on ``expires_attribute`` when given."""
+    try:
+        aws.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+    except ClientError as err:
+        if error_code(err) != "ResourceInUseException":
+            raise
+        return False
+    aws.dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    if expires_attribute:
+        aws.dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": expires_attribute})
+    return True
+
+
+def launch_times(aws: "Aws", instance_ids: list[str]) -> dict[str, Any]:
+    """Instance id -> when EC2 launched it (timezone-aware), for those it still knows."""
+    found: dict[str, Any] = {}
+    if not instance_ids:
+        return found
+    for page in aws.ec2.get_paginator("describe_instances").paginate(InstanceIds=list(instance_ids)):
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                found[instance["InstanceId"]] = instance["LaunchTime"]
+    return found
+
+
 class Queues:
     """Queue URLs by role, looked up once."""
 
@@ -164,6 +194,8 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
         "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
     })
     from .credentials import ensure_table
+    from .workers import ensure_table as ensure_workers_table
 
     ensure_table(aws, settings.tables.credentials)
+    ensure_workers_table(aws, settings.tables.workers)
     return Queues(aws, settings)

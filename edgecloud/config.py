@@ -44,6 +44,8 @@ class StorageSettings(Section):
 class TableSettings(Section):
     credentials: str = Field("edgecloud-credentials", description="DynamoDB table of device and operator tokens "
                              "(hashes only).")
+    workers: str = Field("edgecloud-workers", description="DynamoDB table where each worker reports its state "
+                         "(polling, busy, retiring); a fleet instance with no report is booting.")
 
 
 class QueueSettings(Section):

@@ -20,7 +20,7 @@ from typing import Callable, Literal, Optional
 
 from botocore.exceptions import ClientError
 
-from .aws import Aws, error_code
+from .aws import Aws, create_table, error_code
 from .jobs import DEVICE_RE, utcnow
 
 Kind = Literal["device", "operator"]
@@ -134,12 +134,4 @@ class Registry:
 
 def ensure_table(aws: Aws, table: str) -> None:
     """Create the credentials table if missing (demo, tests, ``--ensure-resources``)."""
-    try:
-        aws.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                                  AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                                  KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
-    except ClientError as err:
-        if error_code(err) != "ResourceInUseException":
-            raise
-        return
-    aws.dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    create_table(aws, table, "pk")

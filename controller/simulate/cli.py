@@ -14,7 +14,7 @@ from . import build, simulate as run_policy
 from .policies import BUILT_INS, COMPARED_BY_DEFAULT, VARIANTS
 from .billing import DEFAULT_HOURLY_PRICE
 from .report import print_table, summarise, to_json, write_json
-from .traces import SpecError, load_trace, sample
+from .traces import NAMED, SpecError, load_trace, sample
 
 BOOT_DRAWS = 65536  # the k-th launch of every policy boots in the same draw
 
@@ -29,7 +29,8 @@ def _override(model, **changes):
 
 @click.command("simulate")
 @click.option("--trace", "trace_spec", required=True,
-              help="CSV of submit times, or burst:N, poisson:RATE:DURATION, diurnal:PEAK:HOURS.")
+              help="CSV of submit times, or seed (the seed project's 9 clips), burst:N, poisson:RATE:DURATION, "
+              "diurnal:PEAK:HOURS.")
 @click.option("--boot", default=None, help="Boot time, s: 60, normal:MEAN:SD, uniform:A:B, lognormal:MEAN:SIGMA, "
               "exp:MEAN [autoscaler.boot_time_s]; its mean becomes the policy's first guess.")
 @click.option("--process", default=None, help="Processing time per clip, s (same forms) [autoscaler.process_time_s].")
@@ -64,8 +65,9 @@ def simulate(obj: Context, trace_spec, boot, process, policies, price, seed, int
     worker: WorkerSettings = _override(settings.worker, idle_timeout=idle_timeout)
     if scaler.max_workers < 1:
         raise click.BadParameter("max_workers must be >= 1 to simulate anything", param_hint="--max-workers")
-    boot = boot or f"{scaler.boot_time_s:g}"
-    process = process or f"{scaler.process_time_s:g}"
+    measured_with = NAMED.get(trace_spec, (None, {}))[1]  # a named trace's own times, unless given
+    boot = boot or measured_with.get("boot") or f"{scaler.boot_time_s:g}"
+    process = process or measured_with.get("process") or f"{scaler.process_time_s:g}"
     try:
         arrivals = load_trace(trace_spec, np.random.default_rng(seed))
         process_s = np.maximum(sample(process, arrivals.size, np.random.default_rng(seed + 1)), 1e-3)

@@ -103,8 +103,9 @@ def test_observation_carries_the_cloud_arrival_rate(settings, loop_parts):
     ledger.add(edge_clip, "pi-01", "queued", now - timedelta(seconds=1))
     ledger.mark_finished(edge_clip, "done", now, processed_by="edge")
     loop.step()
-    # 3 clips in the window; the ledger's history reaches past the window, so over all of it.
-    assert seen[-1].arrival_rate == pytest.approx(3 / settings.autoscaler.rate_window_s, rel=0.01)
+    # 3 clips in the window; the ledger's history reaches past the window, so over all of it
+    # but the quiet since the latest clip (a stream that stopped does not fade into a slower one).
+    assert seen[-1].arrival_rate == pytest.approx(3 / (settings.autoscaler.rate_window_s - seen[-1].quiet_s), rel=0.01)
     assert 10 <= seen[-1].quiet_s < 60
 
 
@@ -136,3 +137,28 @@ def test_restart_does_not_inflate_the_rate(settings, loop_parts):
                             policy=lambda obs, cfg: seen.append(obs) or 0)
     restarted.step()
     assert seen[-1].arrival_rate == pytest.approx(0.1, rel=0.05)
+
+
+def test_workers_are_booting_until_they_report_and_then_what_they_report(settings, loop_parts):
+    """Issue 14: EC2's `running` comes long before a worker polls; the workers' own reports decide."""
+    from edgecloud.workers import WorkerStates
+
+    aws, queues, ledger, store, fleet = loop_parts
+    seen: list[Observation] = []
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
+                       policy=lambda obs, cfg: seen.append(obs) or 0)
+    ids = fleet.launch(3)
+    loop.step()
+    assert (seen[-1].booting, seen[-1].polling, seen[-1].busy, seen[-1].retiring) == (3, 0, 0, 0)
+    assert len(seen[-1].booting_s) == 3 and all(0 <= s < 60 for s in seen[-1].booting_s)
+    states = WorkerStates(aws, settings.tables.workers)
+    states.report(ids[0], "polling")
+    states.report(ids[1], "busy")
+    states.report("i-gone", "busy")  # a worker no longer in the fleet is not counted
+    loop.step()
+    assert (seen[-1].booting, seen[-1].polling, seen[-1].busy, seen[-1].retiring) == (1, 2, 1, 0)
+    WorkerStates(aws, settings.tables.workers).report(ids[0], "retiring")
+    loop.step()
+    assert (seen[-1].booting, seen[-1].polling, seen[-1].busy, seen[-1].retiring) == (1, 1, 1, 1)
+    with pytest.raises(ValueError):
+        states.report(ids[2], "running")  # EC2's word, not a worker state
