@@ -18,6 +18,7 @@ from edgecloud.jobs import utcnow
 from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerStates
 from edgecloud.loops import BackgroundLoop
 
+from .fleet.base import describe_workers
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
 from .resources import Resources
 
@@ -52,12 +53,11 @@ class ScalingLoop(BackgroundLoop):
         self.requested_total = 0
         self.last: Optional[Step] = None
         self.worker_states = WorkerStates(parts.aws, parts.settings.tables.workers)
+        self._states_warned = False
 
     def observe(self) -> Observation:
         depth = self.parts.store.queue_depth()
-        live = self.parts.fleet.ids()
-        reported = self.worker_states.reported()
-        workers = {state: [i for i in live if reported.get(i, BOOTING) == state] for state in STATES}
+        workers = self.workers_by_state()
         a = self.parts.settings.autoscaler
         _, recent_process_s = self.parts.ledger.medians()
         now = utcnow()
@@ -70,6 +70,21 @@ class ScalingLoop(BackgroundLoop):
             process_time_s=recent_process_s or a.process_time_s, boot_time_s=a.boot_time_s,
             arrival_rate=arrival_rate(submitted, self.history_s(now), a, quiet_s), quiet_s=quiet_s,
         )
+
+    def workers_by_state(self) -> dict[str, list[str]]:
+        """Live fleet instances by the state their workers reported; without the
+        workers' table (a stack from before it), EC2's pending / running stand in."""
+        live = self.parts.fleet.ids()
+        try:
+            reported = self.worker_states.reported()
+        except ClientError as err:
+            if not self._states_warned:
+                log.warning("cannot read workers' states from %s (%s); counting EC2's running as polling",
+                            self.worker_states.table, err.response.get("Error", {}).get("Code"))
+                self._states_warned = True
+            ec2 = describe_workers(self.parts.aws, self.parts.settings.fleet.name)
+            reported = {i: POLLING for i in live if ec2.get(i) == "running"}
+        return {state: [i for i in live if reported.get(i, BOOTING) == state] for state in STATES}
 
     def booted_s(self, booting: list[str]) -> tuple[float, ...]:
         """Seconds each booting worker has booted so far, from EC2's launch times."""

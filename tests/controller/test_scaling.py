@@ -162,3 +162,16 @@ def test_workers_are_booting_until_they_report_and_then_what_they_report(setting
     assert (seen[-1].booting, seen[-1].polling, seen[-1].busy, seen[-1].retiring) == (1, 1, 1, 1)
     with pytest.raises(ValueError):
         states.report(ids[2], "running")  # EC2's word, not a worker state
+
+
+def test_without_the_workers_table_ec2_states_stand_in(settings, loop_parts, caplog):
+    # A stack from before the table: scaling goes on, counting EC2's running as polling.
+    aws, queues, ledger, store, fleet = loop_parts
+    aws.dynamodb.delete_table(TableName=settings.tables.workers)
+    seen: list[Observation] = []
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
+                       policy=lambda obs, cfg: seen.append(obs) or 0)
+    fleet.launch(2)  # moto's instances are running at once
+    loop.step()
+    assert (seen[-1].booting, seen[-1].polling) == (0, 2)
+    assert "cannot read workers' states" in caplog.text
