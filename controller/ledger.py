@@ -272,6 +272,12 @@ class Ledger:
                 "SELECT device_id, MAX(submitted_at), COALESCE(SUM(submitted_at >= ?), 0) FROM clips"
                 " GROUP BY device_id ORDER BY device_id", (_iso(today),)).fetchall()
         return [{"device_id": d, "last_seen": datetime.fromisoformat(last), "clips_today": n} for d, last, n in rows]
+    def first_submitted(self) -> Optional[datetime]:
+        """When the oldest clip the ledger holds was submitted: how far back its
+        history reaches (it outlives restarts), None while it is empty."""
+        with self._lock:
+            (first,) = self._db.execute("SELECT MIN(submitted_at) FROM clips").fetchone()
+        return datetime.fromisoformat(first) if first else None
 
     def counts(self) -> dict[str, int]:
         with self._lock:

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
 
+from edgecloud.aws import launch_times
 from edgecloud.jobs import utcnow
+from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerStates
 from edgecloud.loops import BackgroundLoop
 
+from .fleet.base import describe_workers
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
 from .resources import Resources
 
@@ -50,28 +52,59 @@ class ScalingLoop(BackgroundLoop):
         self._asks_warned = False
         self.requested_total = 0
         self.last: Optional[Step] = None
-        self.started = time.monotonic()  # the arrival rate is not measured over more than we have seen
+        self.worker_states = WorkerStates(parts.aws, parts.settings.tables.workers)
+        self._states_warned = False
 
     def observe(self) -> Observation:
         depth = self.parts.store.queue_depth()
-        workers = self.parts.fleet.states()
+        workers = self.workers_by_state()
         a = self.parts.settings.autoscaler
         _, recent_process_s = self.parts.ledger.medians()
         now = utcnow()
         submitted, latest = self.parts.ledger.cloud_submissions(now - timedelta(seconds=a.rate_window_s))
+        quiet_s = (now - latest).total_seconds() if latest else None
         return Observation(
             visible=depth["visible"], in_flight=depth["in_flight"],
-            booting=workers["pending"], polling=workers["running"],  # EC2 states stand in for the workers' own
+            booting=len(workers[BOOTING]), polling=len(workers[POLLING]) + len(workers[BUSY]),
+            busy=len(workers[BUSY]), retiring=len(workers[RETIRING]), booting_s=self.booted_s(workers[BOOTING]),
             process_time_s=recent_process_s or a.process_time_s, boot_time_s=a.boot_time_s,
-            arrival_rate=arrival_rate(submitted, time.monotonic() - self.started, a),
-            quiet_s=(now - latest).total_seconds() if latest else None,
+            arrival_rate=arrival_rate(submitted, self.history_s(now), a, quiet_s), quiet_s=quiet_s,
         )
+
+    def workers_by_state(self) -> dict[str, list[str]]:
+        """Live fleet instances by the state their workers reported; without the
+        workers' table (a stack from before it), EC2's pending / running stand in."""
+        live = self.parts.fleet.ids()
+        try:
+            reported = self.worker_states.reported()
+        except ClientError as err:
+            if not self._states_warned:
+                log.warning("cannot read workers' states from %s (%s); counting EC2's running as polling",
+                            self.worker_states.table, err.response.get("Error", {}).get("Code"))
+                self._states_warned = True
+            ec2 = describe_workers(self.parts.aws, self.parts.settings.fleet.name)
+            reported = {i: POLLING for i in live if ec2.get(i) == "running"}
+        return {state: [i for i in live if reported.get(i, BOOTING) == state] for state in STATES}
+
+    def booted_s(self, booting: list[str]) -> tuple[float, ...]:
+        """Seconds each booting worker has booted so far, from EC2's launch times."""
+        launched = launch_times(self.parts.aws, booting)
+        now = utcnow()
+        return tuple(max(0.0, (now - launched[i]).total_seconds()) for i in booting if i in launched)
+
+    def history_s(self, now) -> float:
+        """Seconds of submissions the ledger has seen: the rate is measured over
+        no more than that. Not this process's uptime: the ledger outlives a
+        restart, and its window of clips divided by a minute of uptime read up
+        to rate_window_s / 60 times the real rate."""
+        first = self.parts.ledger.first_submitted()
+        return (now - first).total_seconds() if first else 0.0
 
     def step(self) -> Step:
         obs = self.observe()
         wanted = max(0, int(self.policy(obs, self.parts.settings.autoscaler)))
-        # The policy promises the cap; enforce it here too, counting booting workers.
-        room = max(0, self.parts.settings.autoscaler.max_workers - obs.workers)
+        # The policy promises the cap; enforce it here too, counting booting and retiring workers.
+        room = max(0, self.parts.settings.autoscaler.max_workers - obs.workers - obs.retiring)
         wanted = min(wanted, room)
         launched = self.parts.fleet.launch(wanted) if wanted else []
         self.requested_total += wanted

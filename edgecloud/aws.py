@@ -118,6 +118,36 @@ def describe_fleet(aws: "Aws", fleet_name: str, states=None) -> list[dict]:
             for reservation in page["Reservations"] for instance in reservation["Instances"]]
 
 
+def ensure_dynamodb_table(aws: Aws, table: str, key: str, *, expires_attribute: str | None = None) -> bool:
+    """Create an on-demand DynamoDB table with a string hash ``key`` if missing (demo, tests,
+    --ensure-resources; True if made here), with TTL on ``expires_attribute`` when given."""
+    try:
+        aws.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+    except ClientError as err:
+        if error_code(err) != "ResourceInUseException":
+            raise
+        return False
+    aws.dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    if expires_attribute:
+        aws.dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": expires_attribute})
+    return True
+
+
+def launch_times(aws: "Aws", instance_ids: list[str]) -> dict[str, Any]:
+    """Instance id -> when EC2 launched it (timezone-aware), for those it still knows."""
+    found: dict[str, Any] = {}
+    if not instance_ids:
+        return found
+    for page in aws.ec2.get_paginator("describe_instances").paginate(InstanceIds=list(instance_ids)):
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                found[instance["InstanceId"]] = instance["LaunchTime"]
+    return found
+
+
 class Queues:
     """Queue URLs by role, looked up once."""
 
@@ -185,23 +215,12 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
         "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
     })
     from .credentials import ensure_table
+    from .workers import ensure_table as ensure_workers_table
 
     ensure_table(aws, settings.tables.credentials)
     topic = settings.notify.sns_topic
     if topic and not topic.startswith("arn:"):
         aws.sns.create_topic(Name=topic)  # idempotent
     ensure_dynamodb_table(aws, settings.tables.faces, "name")
+    ensure_workers_table(aws, settings.tables.workers)
     return Queues(aws, settings)
-
-
-def ensure_dynamodb_table(aws: Aws, table: str, key: str) -> None:
-    """A table with one string hash key, on demand billing; kept if it exists (demo, tests, --ensure-resources)."""
-    try:
-        aws.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
-    except ClientError as err:
-        if error_code(err) != "ResourceInUseException":
-            raise
-        return
-    aws.dynamodb.get_waiter("table_exists").wait(TableName=table, WaiterConfig={"Delay": 1, "MaxAttempts": 30})

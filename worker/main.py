@@ -24,6 +24,7 @@ from edgecloud.config import Settings
 from edgecloud.jobs import Completion, Job, Result, clip_id_in, result_key
 from edgecloud.loops import Tally
 from edgecloud.results import ResultStore
+from edgecloud.workers import BUSY, POLLING, WorkerStates
 
 from . import lifecycle as lifecycles
 from edgecloud import retirement
@@ -71,6 +72,12 @@ class Worker(ScaleIn):
         self.asks_taken = 0
         self._asks_warned = False
         self._stop = threading.Event()
+        self.states = WorkerStates(self.aws, settings.tables.workers)
+
+    def report(self, state: str) -> None:
+        """Tell the autoscaler this worker's state (only a fleet member, which has an instance id)."""
+        if self.instance_id:
+            self.states.report(self.instance_id, state)
 
     @property
     def detector(self):
@@ -102,6 +109,8 @@ class Worker(ScaleIn):
     def process_batch(self, wait_seconds: Optional[int] = None) -> BatchCounts:
         counts = BatchCounts()
         wait = self.settings.worker.wait_seconds if wait_seconds is None else wait_seconds
+        if not self.stopping:
+            self.report(POLLING)  # the first one ends "booting" for the autoscaler
         self.polling = True
         try:
             messages = self.aws.sqs.receive_message(  # told to stop just now: no long wait
@@ -117,6 +126,7 @@ class Worker(ScaleIn):
                 counts.add("released")
                 continue
             self.holding = True
+            self.report(BUSY)
             try:
                 outcome = self.handle(message)
             except Abandon:

@@ -12,12 +12,14 @@ from typing import Optional
 
 from botocore.exceptions import ClientError
 
+from edgecloud.workers import RETIRING
+
 log = logging.getLogger(__name__)
 
 
 class ScaleIn:
     """Mixed into ``Worker``: uses its ``aws``, ``queues``, ``policy``, ``lifecycle``,
-    ``holding``, ``stopping``, ``tasks_done`` and counts ``asks_taken``."""
+    ``holding``, ``stopping``, ``tasks_done``, ``report`` and counts ``asks_taken``."""
 
     def _receive_retire_ask(self) -> Optional[dict]:
         """One ask from the retire queue, without waiting; None when there is none (or no such queue)."""
@@ -59,6 +61,7 @@ class ScaleIn:
         """Leave the fleet; False (and keep serving) when refused, e.g. an Auto Scaling
         group at its minimum size: a worker that crashed instead would idle on as an
         instance the autoscaler counts but nothing runs on."""
+        self.report(RETIRING)  # a refusal below: the next poll reports it polling again
         try:
             self.lifecycle.retire()
         except ClientError as err:

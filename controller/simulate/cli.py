@@ -14,7 +14,7 @@ from . import build, simulate as run_policy
 from .policies import BUILT_INS, COMPARED_BY_DEFAULT, VARIANTS
 from .billing import DEFAULT_HOURLY_PRICE
 from .report import print_table, summarise, to_json, write_json
-from .traces import SpecError, load_trace, sample
+from .traces import NAMED, SpecError, load_trace, sample
 
 BOOT_DRAWS = 65536  # the k-th launch of every policy boots in the same draw
 
@@ -29,13 +29,17 @@ def _override(model, **changes):
 
 @click.command("simulate")
 @click.option("--trace", "trace_spec", required=True,
-              help="CSV of submit times, or burst:N, poisson:RATE:DURATION, diurnal:PEAK:HOURS.")
+              help="CSV of submit times, or seed (the seed project's 9 clips), burst:N, poisson:RATE:DURATION, "
+              "diurnal:PEAK:HOURS.")
 @click.option("--boot", default=None, help="Boot time, s: 60, normal:MEAN:SD, uniform:A:B, lognormal:MEAN:SIGMA, "
               "exp:MEAN [autoscaler.boot_time_s]; its mean becomes the policy's first guess.")
 @click.option("--process", default=None, help="Processing time per clip, s (same forms) [autoscaler.process_time_s].")
 @click.option("--policies", default=",".join(COMPARED_BY_DEFAULT), show_default=True,
               help=f"Comma-separated: {', '.join([*BUILT_INS, *VARIANTS])} (seed-classifycloud:QOS:FACTOR, "
-              "aws-target-tracking:BACKLOG_PER_INSTANCE).")
+              "aws-target-tracking:BACKLOG_PER_INSTANCE, keda:POLLING_S:COOLDOWN_S).")
+@click.option("--warm-boot", type=click.FloatRange(min=0), default=None,
+              help="Boot time, s, of an instance from a warm pool (stopped instances, WarmPoolSize): each policy "
+              "runs again as 'NAME+warm' with every launch booting that fast, beside its cold run.")
 @click.option("--price", type=click.FloatRange(min=0), default=DEFAULT_HOURLY_PRICE, show_default=True,
               help="USD per instance-hour (c6i.large on-demand).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (traces, draws, dispatch).")
@@ -51,7 +55,7 @@ def _override(model, **changes):
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Draw queue depth, workers and latency over time to this PNG.")
 @pass_context
-def simulate(obj: Context, trace_spec, boot, process, policies, price, seed, interval, min_workers, max_workers,
+def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price, seed, interval, min_workers, max_workers,
              target_latency, idle_timeout, tail, json_path, plot_path):
     """Run each policy (the real one is `default`) on the same trace, boot and
     processing times; print latency, instance-seconds, cost and launches."""
@@ -64,8 +68,9 @@ def simulate(obj: Context, trace_spec, boot, process, policies, price, seed, int
     worker: WorkerSettings = _override(settings.worker, idle_timeout=idle_timeout)
     if scaler.max_workers < 1:
         raise click.BadParameter("max_workers must be >= 1 to simulate anything", param_hint="--max-workers")
-    boot = boot or f"{scaler.boot_time_s:g}"
-    process = process or f"{scaler.process_time_s:g}"
+    measured_with = NAMED.get(trace_spec, (None, {}))[1]  # a named trace's own times, unless given
+    boot = boot or measured_with.get("boot") or f"{scaler.boot_time_s:g}"
+    process = process or measured_with.get("process") or f"{scaler.process_time_s:g}"
     try:
         arrivals = load_trace(trace_spec, np.random.default_rng(seed))
         process_s = np.maximum(sample(process, arrivals.size, np.random.default_rng(seed + 1)), 1e-3)
@@ -76,22 +81,32 @@ def simulate(obj: Context, trace_spec, boot, process, policies, price, seed, int
         raise click.BadParameter(f"{trace_spec!r} has no clips", param_hint="--trace")
     # The policy starts from the means, as an operator would configure them.
     scaler = _override(scaler, boot_time_s=float(boot_s.mean()), process_time_s=float(process_s.mean()))
-    try:
-        chosen = [build(spec, scaler, worker) for spec in policies.split(",") if spec.strip()]
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="--policies") from None
-    if not chosen:
+    specs = [spec for spec in policies.split(",") if spec.strip()]
+    if not specs:
         raise click.BadParameter("name at least one policy", param_hint="--policies")
-
-    outcomes = [run_policy(p, arrivals, process_s, boot_s, scaler, seed=seed + 3, tail_s=tail) for p in chosen]
+    runs = [(scaler, boot_s, "")]
+    if warm_boot is not None:  # the same launches, booting from a warm pool; the policies know it
+        runs.append((_override(scaler, boot_time_s=warm_boot), np.full(1, warm_boot), "+warm"))
+    chosen, outcomes = [], []
+    for spec in specs:
+        for run_scaler, run_boot_s, suffix in runs:
+            try:
+                policy = build(spec, run_scaler, worker)
+            except ValueError as err:
+                raise click.BadParameter(str(err), param_hint="--policies") from None
+            policy.name += suffix
+            chosen.append(policy)
+            outcomes.append(run_policy(policy, arrivals, process_s, run_boot_s, run_scaler, seed=seed + 3,
+                                       tail_s=tail))
     summaries = {o.policy: summarise(o, price) for o in outcomes}
     wall_s = time.perf_counter() - started
-    title = (f"{trace_spec}: {arrivals.size:,} clips, boot {boot} s, process {process} s, "
+    warm = f" (warm pool {warm_boot:g} s)" if warm_boot is not None else ""
+    title = (f"{trace_spec}: {arrivals.size:,} clips, boot {boot} s{warm}, process {process} s, "
              f"max {scaler.max_workers} workers, ${price:g}/h")
-    print_table(summaries, title, notes=[f"{p.name}: {p.notes}" for p in chosen] + [f"simulated in {wall_s:.2f} s"])
+    print_table(summaries, title, notes=[f"{p.name}: {p.notes}" for p in chosen if not p.name.endswith("+warm")] + [f"simulated in {wall_s:.2f} s"])
     if json_path:
         write_json(json_path, to_json(summaries, int(arrivals.size), wall_s, trace=trace_spec, boot=boot,
-                                      process=process, price_per_hour=price, seed=seed))
+                                      process=process, price_per_hour=price, seed=seed, warm_boot=warm_boot))
     if plot_path:
         from .plot import plot
 

@@ -247,11 +247,13 @@ def simulate(policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, bo
                     push(t + (wait if wait > 0 else 1.0), POLL, w, tok)
         else:  # TICK
             recent = arrived - bisect_left(arr, t - window, 0, arrived) if arrived else 0
+            quiet_s = (t - arr[arrived - 1]) if arrived else None
             obs = Observation(
                 visible=arrived - taken, in_flight=fleet.busy, booting=fleet.pending,
-                polling=len(fleet.alive) - fleet.pending, process_time_s=max(p_seen, 1e-3),
-                boot_time_s=boot_seen, arrival_rate=arrival_rate(recent, t, settings),
-                quiet_s=(t - arr[arrived - 1]) if arrived else None,
+                polling=len(fleet.alive) - fleet.pending, busy=fleet.busy,  # retiring: instant here
+                process_time_s=max(p_seen, 1e-3),
+                boot_time_s=boot_seen, arrival_rate=arrival_rate(recent, t, settings, quiet_s),
+                quiet_s=quiet_s,
                 booting_s=tuple(t - launched[v] for v in fleet.booting),
             )
             action = policy.tick(obs, t)

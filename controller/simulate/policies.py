@@ -117,11 +117,38 @@ def aws_target_tracking(scaler: AutoscalerSettings, worker: WorkerSettings,
                      f"scale-in cooldown {cooldown_s:g} s")
 
 
+def keda(scaler: AutoscalerSettings, worker: WorkerSettings, polling_s: float = 30.0,
+         cooldown_s: float = 300.0) -> SimPolicy:
+    """KEDA's aws-sqs-queue scaler on a Deployment (infra/k8s/): every ``polling_s``
+    replicas = ceil((visible + in flight) / queueLength), queueLength = target
+    latency / processing time (at least 1); scale-down takes the highest
+    replica count of the last ``cooldown_s`` (the HPA's stabilization; KEDA's
+    cooldownPeriod before zero), then ends pods, idle ones first."""
+    per_replica = max(1, math.floor(scaler.target_latency_s / scaler.process_time_s))
+    state = {"next_poll": 0.0, "history": []}
+
+    def tick(obs: Observation, now: float) -> Action:
+        if now < state["next_poll"]:
+            return Action(0)
+        state["next_poll"] = now + polling_s
+        wanted = min(scaler.max_workers, math.ceil((obs.visible + obs.in_flight) / per_replica))
+        history = [(t, n) for t, n in state["history"] if now - t < cooldown_s] + [(now, wanted)]
+        state["history"] = history
+        desired = max(scaler.min_workers, max(n for _, n in history))
+        current = obs.booting + obs.polling
+        return Action(max(0, desired - current), max(0, current - desired))
+
+    return SimPolicy("keda", tick, Asked(0), float(worker.wait_seconds),
+                     f"aws-sqs-queue scaler: queueLength {per_replica}, polling {polling_s:g} s, "
+                     f"cooldown {cooldown_s:g} s, scale to zero")
+
+
 BUILT_INS = {
     "default": default,
     "seed-cse546": seed_cse546,
     "seed-classifycloud": seed_classifycloud,
     "aws-target-tracking": aws_target_tracking,
+    "keda": keda,
 }
 VARIANTS = {"default-idle-only": default_idle_only}
 COMPARED_BY_DEFAULT = tuple(BUILT_INS)
@@ -129,7 +156,7 @@ COMPARED_BY_DEFAULT = tuple(BUILT_INS)
 
 def build(spec: str, scaler: AutoscalerSettings, worker: WorkerSettings) -> SimPolicy:
     """``name`` or ``name:ARG:ARG`` (seed-classifycloud:QOS:FACTOR,
-    aws-target-tracking:BACKLOG_PER_INSTANCE) to a policy."""
+    aws-target-tracking:BACKLOG_PER_INSTANCE, keda:POLLING_S:COOLDOWN_S) to a policy."""
     name, _, rest = spec.strip().partition(":")
     known = {**BUILT_INS, **VARIANTS}
     if name not in known:
@@ -138,7 +165,7 @@ def build(spec: str, scaler: AutoscalerSettings, worker: WorkerSettings) -> SimP
         args = [float(a) for a in rest.split(":")] if rest else []
     except ValueError:
         raise ValueError(f"policy {spec!r}: arguments must be numbers") from None
-    allowed = {"seed-classifycloud": 2, "aws-target-tracking": 1}.get(name, 0)
+    allowed = {"seed-classifycloud": 2, "aws-target-tracking": 1, "keda": 2}.get(name, 0)
     if len(args) > allowed or any(a <= 0 for a in args):
         raise ValueError(f"policy {spec!r}: takes up to {allowed} positive number(s)")
     policy = known[name](scaler, worker, *args)

@@ -1,7 +1,9 @@
 """Arrival traces (sorted submit times, seconds) and duration distributions.
 
 Traces: a CSV file of submit times (one per line, optional header),
-``burst:N`` (N clips at t=0), ``poisson:RATE:DURATION`` (RATE clips/s for
+``seed`` (the seed project's uploads: 9 clips, one every 15 s; simulated
+with its 180 s per clip and 60 s boots unless ``--process``/``--boot`` say
+otherwise: ``NAMED``), ``burst:N`` (N clips at t=0), ``poisson:RATE:DURATION`` (RATE clips/s for
 DURATION s), ``diurnal:PEAK:HOURS`` (a day-shaped rate peaking at PEAK
 clips/s, over HOURS hours, drawn by thinning a Poisson process).
 
@@ -34,8 +36,16 @@ def _numbers(spec: str, parts: list[str], count: int, what: str) -> list[float]:
     return values
 
 
+# Named traces: submit times, and the processing and boot times they were measured with.
+NAMED = {
+    "seed": (np.arange(9) * 15.0, {"process": "180", "boot": "60"}),
+}
+
+
 def load_trace(spec: str, rng: np.random.Generator) -> np.ndarray:
     """Submit times, sorted, as float64 seconds from 0."""
+    if spec in NAMED:
+        return NAMED[spec][0].copy()
     kind, _, rest = spec.partition(":")
     parts = rest.split(":") if rest else []
     if kind == "burst":
@@ -56,7 +66,7 @@ def load_trace(spec: str, rng: np.random.Generator) -> np.ndarray:
     path = Path(spec)
     if path.is_file():
         return _csv(path)
-    raise SpecError(f"{spec!r}: not a file, nor burst:N, poisson:RATE:DURATION or diurnal:PEAK:HOURS")
+    raise SpecError(f"{spec!r}: not a file, nor {', '.join(NAMED)}, burst:N, poisson:RATE:DURATION or diurnal:PEAK:HOURS")
 
 
 def _poisson(rate: float, duration: float, rng: np.random.Generator) -> np.ndarray:

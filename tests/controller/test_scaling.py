@@ -104,6 +104,75 @@ def test_observation_carries_the_cloud_arrival_rate(settings, loop_parts):
     ledger.add(edge_clip, "pi-01", "queued", now - timedelta(seconds=1))
     ledger.mark_finished(edge_clip, "done", now, processed_by="edge")
     loop.step()
-    # 3 clips in the window, measured over at least a minute since the loop has just started.
-    assert seen[-1].arrival_rate == pytest.approx(3 / 60)
+    # 3 clips in the window; the ledger's history reaches past the window, so over all of it
+    # but the quiet since the latest clip (a stream that stopped does not fade into a slower one).
+    assert seen[-1].arrival_rate == pytest.approx(3 / (settings.autoscaler.rate_window_s - seen[-1].quiet_s), rel=0.01)
     assert 10 <= seen[-1].quiet_s < 60
+
+
+def test_young_ledger_rate_is_measured_over_at_least_a_minute(settings, loop_parts):
+    aws, queues, ledger, store, fleet = loop_parts
+    seen: list[Observation] = []
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0)
+    from datetime import timedelta
+
+    now = utcnow()
+    for age in (20, 10, 5):  # the first clips ever: a burst is not a stream of that many per second
+        ledger.add(new_clip_id("pi-01"), "pi-01", "queued", now - timedelta(seconds=age))
+    loop.step()
+    assert seen[-1].arrival_rate == pytest.approx(3 / 60)
+
+
+def test_restart_does_not_inflate_the_rate(settings, loop_parts):
+    """Issue 14: a restarted controller divided the persistent ledger's window of
+    clips by its own uptime (at least 60 s), reading the rate up to 5x too high."""
+    from datetime import timedelta
+
+    aws, queues, ledger, store, fleet = loop_parts
+    window = settings.autoscaler.rate_window_s
+    now = utcnow()
+    for age in range(5, int(window), 10):  # one clip every 10 s before the restart
+        ledger.add(new_clip_id("pi-01"), "pi-01", "queued", now - timedelta(seconds=age))
+    seen: list[Observation] = []
+    restarted = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
+                            policy=lambda obs, cfg: seen.append(obs) or 0)
+    restarted.step()
+    assert seen[-1].arrival_rate == pytest.approx(0.1, rel=0.05)
+
+
+def test_workers_are_booting_until_they_report_and_then_what_they_report(settings, loop_parts):
+    """Issue 14: EC2's `running` comes long before a worker polls; the workers' own reports decide."""
+    from edgecloud.workers import WorkerStates
+
+    aws, queues, ledger, store, fleet = loop_parts
+    seen: list[Observation] = []
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
+                       policy=lambda obs, cfg: seen.append(obs) or 0)
+    ids = fleet.launch(3)
+    loop.step()
+    assert (seen[-1].booting, seen[-1].polling, seen[-1].busy, seen[-1].retiring) == (3, 0, 0, 0)
+    assert len(seen[-1].booting_s) == 3 and all(0 <= s < 60 for s in seen[-1].booting_s)
+    states = WorkerStates(aws, settings.tables.workers)
+    states.report(ids[0], "polling")
+    states.report(ids[1], "busy")
+    states.report("i-gone", "busy")  # a worker no longer in the fleet is not counted
+    loop.step()
+    assert (seen[-1].booting, seen[-1].polling, seen[-1].busy, seen[-1].retiring) == (1, 2, 1, 0)
+    WorkerStates(aws, settings.tables.workers).report(ids[0], "retiring")
+    loop.step()
+    assert (seen[-1].booting, seen[-1].polling, seen[-1].busy, seen[-1].retiring) == (1, 1, 1, 1)
+    with pytest.raises(ValueError):
+        states.report(ids[2], "running")  # EC2's word, not a worker state
+
+
+def test_without_the_workers_table_ec2_states_stand_in(settings, loop_parts, caplog):
+    # A stack from before the table: scaling goes on, counting EC2's running as polling.
+    aws, queues, ledger, store, fleet = loop_parts
+    aws.dynamodb.delete_table(TableName=settings.tables.workers)
+    seen: list[Observation] = []
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
+                       policy=lambda obs, cfg: seen.append(obs) or 0)
+    fleet.launch(2)  # moto's instances are running at once
+    loop.step()
+    assert (seen[-1].booting, seen[-1].polling) == (0, 2)
+    assert "cannot read workers' states" in caplog.text

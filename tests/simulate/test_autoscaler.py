@@ -49,8 +49,18 @@ def test_retiring_workers_are_not_capacity():
 
 
 def test_steady_load_gets_workers_for_its_rate_at_the_target_utilization():
-    # 0.5 clips/s x 3 s = 1.5 busy workers; at 80 % that is 2.
-    assert decide(obs(arrival_rate=0.5, quiet_s=1.0, visible=0), SETTINGS) == 2
+    # 0.5 clips/s x 3 s = 1.5 busy workers; at 80 % that is 2, launched as clips come and kept.
+    assert decide(obs(arrival_rate=0.5, quiet_s=1.0, visible=1, in_flight=1, polling=1), SETTINGS) == 1
+    assert surplus(obs(arrival_rate=0.5, quiet_s=1.0, polling=2), SETTINGS) == 0
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.5, 3.0, 30.0])
+def test_never_more_workers_than_there_is_work_for(rate):
+    # Issue 14: 19 workers for 9 clips. Whatever the rate says, a worker more than the clips queued
+    # and in flight would find nothing.
+    for visible, in_flight, up in [(0, 0, 0), (1, 0, 0), (9, 0, 0), (3, 2, 2), (40, 0, 5)]:
+        seen = obs(visible=visible, in_flight=in_flight, polling=up, arrival_rate=rate, quiet_s=1.0)
+        assert up + decide(seen, SETTINGS) <= max(up, visible + in_flight)
 
 
 def test_no_flapping_on_a_steady_load():

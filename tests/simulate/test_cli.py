@@ -52,3 +52,37 @@ def test_bad_input_is_a_usage_error(args, message):
     result = invoke(*args)
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_keda_and_a_warm_pool_beside_the_cold_runs(tmp_path):
+    out = tmp_path / "r.json"
+    result = invoke("--trace", "burst:40", "--boot", "60", "--process", "3", "--policies", "default,keda",
+                    "--warm-boot", "10", "--json", str(out))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(out.read_text())
+    assert list(doc["policies"]) == ["default", "default+warm", "keda", "keda+warm"] and doc["warm_boot"] == 10
+    rows = doc["policies"]
+    # What the pool buys: KEDA launches the same 2 replicas, 50 s sooner up; ours, knowing boots are
+    # short, launches fewer workers for a lower p95 still.
+    assert rows["keda+warm"]["launches"] == 2 and rows["keda+warm"]["p95_s"] <= rows["keda"]["p95_s"] - 45
+    assert rows["default+warm"]["p95_s"] < rows["default"]["p95_s"]
+    assert rows["default+warm"]["instance_seconds"] < rows["default"]["instance_seconds"]
+    # KEDA: queueLength = 60 s / 3 s = 20 clips per replica, so 2 replicas for 40 clips; the
+    # 300 s cooldown keeps them long after the queue is empty.
+    assert rows["keda"]["launches"] == 2
+    assert rows["keda"]["instance_seconds"] >= 2 * 300
+    assert "keda: aws-sqs-queue scaler: queueLength 20, polling 30 s, cooldown 300 s" in result.output
+
+
+def test_keda_polls_every_30_seconds():
+    from edgecloud.config import AutoscalerSettings, WorkerSettings
+    from edgecloud.controller.autoscaler import Observation
+    from edgecloud.controller.simulate.policies import build
+
+    keda = build("keda", AutoscalerSettings(process_time_s=3), WorkerSettings())
+    idle = Observation(visible=0, in_flight=0, booting=0, polling=0)
+    assert keda.tick(idle, 0.0).launch == 0
+    assert keda.tick(Observation(visible=50, in_flight=0, booting=0, polling=0), 5.0).launch == 0  # between polls
+    assert keda.tick(Observation(visible=50, in_flight=0, booting=0, polling=0), 30.0).launch == 3
+    assert keda.tick(idle, 60.0).drain == 0  # the cooldown holds 3 replicas ...
+    assert keda.tick(Observation(visible=0, in_flight=0, booting=0, polling=3), 330.0).drain == 3  # ... then zero

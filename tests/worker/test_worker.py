@@ -382,3 +382,26 @@ def test_a_second_stop_signal_hands_the_job_in_hand_back(make_worker, enqueue, m
     assert not worker.holding
     assert [json.loads(b)["clip_id"] for b in messages("jobs")] == [job.clip_id]  # visible again at once
     assert aws.s3.list_objects_v2(Bucket=settings.storage.results_bucket)["KeyCount"] == 0
+
+
+def test_reports_its_state_for_the_autoscaler(make_worker, mocked_aws, settings, instance_id):
+    """Booting until the first poll (no item), then polling, busy while it holds a job, retiring."""
+    from edgecloud.retirement import IdleTimeout
+    from edgecloud.workers import WorkerStates
+
+    aws, queues = mocked_aws
+    table = WorkerStates(aws, settings.tables.workers)
+    worker = make_worker(instance_id=instance_id, policy=IdleTimeout(0))
+    assert instance_id not in table.reported()  # booting: it has not polled yet
+    seen = []
+    report = worker.states.report
+    worker.states.report = lambda worker_id, state: seen.append(state) or report(worker_id, state)
+    worker.process_batch()
+    assert seen == ["polling"] and table.reported()[instance_id] == "polling"
+    aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody='{"not": "a job"}')
+    worker.process_batch()
+    assert seen == ["polling", "polling", "busy"] and table.reported()[instance_id] == "busy"
+    assert worker.run() == "retired"
+    assert seen[-1] == "retiring" and table.reported()[instance_id] == "retiring"
+    assert aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"][
+        "Name"] in ("shutting-down", "terminated")

@@ -1,0 +1,80 @@
+"""Workers' own reports of their state, in one DynamoDB table (``tables.workers``).
+
+The autoscaler must know which workers are booting (launched, not yet
+polling), polling (idle, waiting for a job), busy (holding one) or retiring.
+EC2's ``running`` comes long before a worker polls, so the workers say it
+themselves: each writes one item, keyed by its instance id, when its state
+changes (and at most every ``REFRESH_S`` while it stays the same). A fleet
+instance with no item has not polled yet: it is booting.
+
+Why a table and not a message on the completions queue: every controller (and
+whichever one leads the autoscaling) must read every worker's state, after a
+restart too; a queue message is read by one consumer, once. An item per
+worker is an idempotent overwrite, at most ``max_workers`` items, read with
+one Scan per scaling tick, and removed by DynamoDB's TTL when stale.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+from botocore.exceptions import ClientError
+
+from .aws import Aws, ensure_dynamodb_table, error_code
+
+log = logging.getLogger(__name__)
+
+BOOTING, POLLING, BUSY, RETIRING = "booting", "polling", "busy", "retiring"
+REPORTED = (POLLING, BUSY, RETIRING)  # what a worker says of itself; booting is the absence of a report
+STATES = (BOOTING, *REPORTED)
+REFRESH_S = 60.0  # an unchanged state is written again this often, so a live worker's item stays fresh
+EXPIRY_S = 86400  # DynamoDB's TTL removes items of workers gone for a day
+
+
+class WorkerStates:
+    """Write this worker's state (worker side) or read them all (controller side)."""
+
+    def __init__(self, aws: Aws, table: str, *, clock: Callable[[], float] = time.time):
+        self.aws = aws
+        self.table = table
+        self.clock = clock
+        self._last: tuple[str, float] | None = None
+        self._warned = False
+
+    def report(self, worker_id: str, state: str) -> bool:
+        """Record ``worker_id``'s state; skipped when unchanged and written less than
+        ``REFRESH_S`` ago. A failed write is logged, never raised: the job matters more."""
+        if state not in REPORTED:
+            raise ValueError(f"not a worker state: {state!r}; choose from {', '.join(REPORTED)}")
+        now = self.clock()
+        if self._last and self._last[0] == state and now - self._last[1] < REFRESH_S:
+            return False
+        try:
+            self.aws.dynamodb.put_item(TableName=self.table, Item={
+                "worker_id": {"S": worker_id}, "state": {"S": state},
+                "seen_at": {"N": f"{now:.3f}"}, "expires_at": {"N": str(int(now) + EXPIRY_S)},
+            })
+        except ClientError as err:
+            if not self._warned:
+                log.warning("cannot report worker state to %s (%s); the autoscaler counts this worker as booting",
+                            self.table, error_code(err))
+                self._warned = True
+            return False
+        self._last = (state, now)
+        return True
+
+    def reported(self) -> dict[str, str]:
+        """Worker id -> the state it last reported."""
+        found: dict[str, str] = {}
+        for page in self.aws.dynamodb.get_paginator("scan").paginate(
+                TableName=self.table, ProjectionExpression="worker_id, #s",
+                ExpressionAttributeNames={"#s": "state"}):
+            for item in page["Items"]:
+                found[item["worker_id"]["S"]] = item["state"]["S"]
+        return found
+
+
+def ensure_table(aws: Aws, table: str) -> None:
+    """Create the workers' table if missing (demo, tests, ``--ensure-resources``)."""
+    ensure_dynamodb_table(aws, table, "worker_id", expires_attribute="expires_at")
