@@ -217,7 +217,10 @@ def stats():
     except Exception:
         log.warning("queue depth unavailable", exc_info=True)
     try:
-        body["workers"] = get_fleet().states()
+        fleet = get_fleet()
+        body["workers"] = fleet.states()
+        if hasattr(fleet, "describe"):  # fleet.backend lambda: the function's concurrency
+            body["function"] = fleet.describe()
     except Exception:
         log.warning("worker counts unavailable", exc_info=True)
     return jsonify(body)

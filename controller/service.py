@@ -46,6 +46,8 @@ class ControllerService:
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
         self.consumer = CompletionsConsumer(settings, self.aws, self.queues, self.ledger, self.store, self.metrics)
+        # A function fed by the jobs queue is scaled by Lambda: the controller launches nothing.
+        autoscale = autoscale and settings.fleet.backend != "lambda"
         self.scaling = ScalingLoop(settings, self.store, self.fleet, self.ledger, self.metrics) if autoscale else None
         self.app = create_app(settings)
         resources(self.app).attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store,

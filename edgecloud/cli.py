@@ -92,7 +92,7 @@ def config_show(obj: Context):
 @config_group.command("defaults")
 def config_defaults():
     """Print every setting with its default and meaning (the source of config.yaml)."""
-    from .config import documented_yaml
+    from .configdoc import documented_yaml
 
     click.echo(documented_yaml(), nl=False)
 

@@ -39,6 +39,10 @@ class AwsSettings(Section):
 class StorageSettings(Section):
     clips_bucket: str = Field("edgecloud-clips", description="Bucket for clips/<device>/<date>/<clip>.<ext>.")
     results_bucket: str = Field("edgecloud-results", description="Bucket for results/<device>/<date>/<clip>.json.")
+    frames_bucket: str = Field(
+        "edgecloud-frames", description="Bucket the Pis post single frames to (edge.mode: frames); its "
+        "notification starts the function for each frame."
+    )
 
 
 class QueueSettings(Section):
@@ -48,6 +52,10 @@ class QueueSettings(Section):
     retire: str = Field(
         "edgecloud-retire", description="SQS queue of the controller's asks that an idle worker leave (scale-in); "
         "asks expire after a minute."
+    )
+    frame_answers: str = Field(
+        "edgecloud-answers", description="Prefix of the per-device queues the function answers frames on "
+        "(<prefix>-<device>); the Pi long-polls its own."
     )
     max_receive: int = Field(3, ge=1, le=1000, description="Deliveries of one job before it is dead-lettered.")
     visibility_timeout: int = Field(120, ge=10, le=43200, description="Seconds a received job stays hidden.")
@@ -97,7 +105,9 @@ class WorkerSettings(Section):
 
 
 class FleetSettings(Section):
-    backend: Literal["local", "ec2", "asg"] = Field("local", description="How workers are launched.")
+    backend: Literal["local", "ec2", "asg", "lambda"] = Field(
+        "local", description="How workers are launched; lambda: none are, the jobs queue feeds a function."
+    )
     name: str = Field("edgecloud", description="Value of the edgecloud:fleet tag marking our workers.")
     ami_id: Optional[str] = Field(None, description="Worker AMI (ec2 backend without a launch template).")
     instance_type: str = Field("c6i.large", description="Worker instance type (ec2 backend).")
@@ -114,6 +124,19 @@ class FleetSettings(Section):
         "/etc/edgecloud/config.yaml", description="Where user-data writes the worker's config on the instance."
     )
     worker_unit: str = Field("edgecloud-worker.service", description="systemd unit user-data restarts on boot.")
+
+
+class FunctionSettings(Section):
+    """The Lambda function: the worker as a function (fleet.backend: lambda) and the frame handler."""
+
+    name: str = Field("edgecloud-worker", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Function name.")
+    memory_mb: int = Field(2048, ge=128, le=10240, description="Function memory (CPU grows with it).")
+    timeout_s: int = Field(60, ge=1, le=900, description="Longest invocation; the jobs queue's visibility "
+                           "timeout must be at least this.")
+    batch_size: int = Field(1, ge=1, le=10, description="Jobs per invocation from the jobs queue.")
+    package: Path = Field(Path("var/lambda/edgecloud-lambda.zip"), description="Deployment zip "
+                          "(`edgecloud lambda package`) the local emulation and `infra up` use.")
+    image_uri: Optional[str] = Field(None, description="Container image (torch models, faces) instead of the zip.")
 
 
 class AutoscalerSettings(Section):
@@ -139,6 +162,8 @@ class ControllerSettings(Section):
     max_clip_mb: float = Field(200, gt=0, description="Uploads over this size are refused (413).")
     threads: int = Field(8, ge=1, le=256, description="gunicorn threads serving the API.")
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
+    max_frame_kb: int = Field(512, ge=1, le=5120, description="Largest frame a presigned POST lets a Pi upload.")
+    frame_post_ttl_s: int = Field(300, ge=10, le=3600, description="Life of a presigned frame POST.")
 
 
 class EdgeSettings(Section):
@@ -172,6 +197,12 @@ class EdgeSettings(Section):
     )
     user: str = Field("edgecloud", description="Non-root user `edgecloud edge install` runs the agent as.")
     result_wait_s: float = Field(10, ge=0, le=60, description="Long-poll of one cloud result (GET ?wait=).")
+    mode: Literal["clips", "frames"] = Field(
+        "clips", description="clips: record and send clips; frames: while motion lasts, post one JPEG every "
+        "frame_interval_s straight to S3 and read each frame's answer."
+    )
+    frame_interval_s: float = Field(0.5, gt=0, le=60, description="Seconds between frames (mode: frames).")
+    frame_quality: int = Field(80, ge=10, le=100, description="JPEG quality of each frame (mode: frames).")
 
 
 class InfraSettings(Section):
@@ -192,6 +223,7 @@ class Settings(Section):
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
+    function: FunctionSettings = Field(default_factory=FunctionSettings)
     autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     edge: EdgeSettings = Field(default_factory=EdgeSettings)
@@ -262,23 +294,3 @@ def load(path: str | Path | None = None, environ: dict[str, str] | None = None) 
 def dump(settings: Settings) -> str:
     """YAML of the settings, e.g. to hand a worker its config through user-data."""
     return yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)
-
-
-def documented_yaml(settings: Settings | None = None) -> str:
-    """The settings as YAML with each field's description as a comment (config.yaml's source)."""
-    settings = settings or Settings()
-    lines = ["# edgecloud configuration. Every setting, its default and what it means.",
-             "# Override any of them with EDGECLOUD_<SECTION>__<KEY>, e.g. EDGECLOUD_AWS__ENDPOINT_URL.",
-             "# Choose the file with --config PATH or EDGECLOUD_CONFIG.", ""]
-    for section_name, field in Settings.model_fields.items():
-        section = getattr(settings, section_name)
-        doc = (type(section).__doc__ or "").strip().splitlines()
-        lines.append(f"{section_name}:" + (f"  # {doc[0]}" if doc else ""))
-        values = section.model_dump(mode="json")
-        for name, info in type(section).model_fields.items():
-            if info.description:
-                lines.append(f"  # {info.description}")
-            rendered = yaml.safe_dump({name: values[name]}, default_flow_style=True, width=200).strip()
-            lines.append("  " + rendered[1:-1] if rendered.startswith("{") else "  " + rendered)
-        lines.append("")
-    return "\n".join(lines)

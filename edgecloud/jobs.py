@@ -77,6 +77,27 @@ def result_key(clip_id: str) -> str:
     return f"{_prefix('results', clip_id)}.json"
 
 
+def frames_prefix(device: str) -> str:
+    """Where one device's frames go: a presigned POST lets it write here and nowhere else."""
+    if not DEVICE_RE.match(device):
+        raise ValueError(f"device id {device!r} must match {DEVICE_RE.pattern}")
+    return f"frames/{device}/"
+
+
+def frame_key(frame_id: str) -> str:
+    """``frames/<device>/<yyyy>/<mm>/<dd>/<frame_id>.jpg``; a frame id has a clip id's form."""
+    return f"{_prefix('frames', frame_id)}.jpg"
+
+
+def frame_id_of(key: str) -> Optional[str]:
+    """The frame id of a key that is exactly a frame's key; None for any other key."""
+    stem = key.rsplit("/", 1)[-1].removesuffix(".jpg")
+    try:
+        return stem if frame_key(stem) == key else None
+    except BadClipId:
+        return None
+
+
 class Message(BaseModel):
     model_config = ConfigDict(extra="ignore")
     version: int = SCHEMA_VERSION
@@ -148,6 +169,20 @@ class Completion(Message):
     processed_by: str
     result_key: Optional[str] = None
     at: datetime = Field(default_factory=utcnow)
+    process_s: Optional[float] = None
+
+
+class FrameAnswer(Message):
+    """The function's answer to one frame, on its device's answers queue."""
+
+    frame_id: str
+    device: str
+    processed_by: str
+    labels: str = ""
+    detections: list[Detection] = Field(default_factory=list)
+    identities: list[dict] = Field(default_factory=list, description="Recognised people and their records.")
+    error: Optional[str] = None
+    answered_at: datetime = Field(default_factory=utcnow)
     process_s: Optional[float] = None
 
 

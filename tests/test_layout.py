@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-COMPONENTS = ("edge", "controller", "worker", "infra", "bench")
+COMPONENTS = ("edge", "controller", "worker", "infra", "bench", "serverless")
 # The layers above the shared code: what imports components, and may.
 ABOVE_SHARED = ("wiring", "cli.py")
 
