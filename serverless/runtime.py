@@ -19,9 +19,6 @@ import sys
 import time
 import traceback
 
-TASK_DIR, RUNTIME_DIR, HANDLER = sys.argv[1:4]
-sys.path[:0] = [TASK_DIR, RUNTIME_DIR]
-
 
 class Context:
     """The fields and method of Lambda's Python context object that handlers use."""
@@ -45,6 +42,8 @@ def _load(handler: str):
 
 
 def main() -> None:
+    task_dir, runtime_dir, handler = sys.argv[1:4]
+    sys.path[:0] = [task_dir, runtime_dir]
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # print() in the handler must not corrupt the reply stream
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -56,7 +55,7 @@ def main() -> None:
         try:
             if function is None:
                 began = time.perf_counter()
-                function = _load(HANDLER)
+                function = _load(handler)
                 reply["init_s"] = round(time.perf_counter() - began, 3)
             began = time.perf_counter()
             reply["result"] = function(request["event"], Context(request))

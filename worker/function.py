@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 logging.getLogger().setLevel(logging.INFO)  # Lambda's root handler sends records to CloudWatch Logs
 
 # Records are not started with less time than this left: they go back to the queue untouched.
-MIN_TIME_LEFT_MS = 5_000
+MIN_TIME_LEFT_MS = 2_000
 
 
 class Environment:
