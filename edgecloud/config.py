@@ -134,8 +134,8 @@ class FunctionSettings(Section):
     timeout_s: int = Field(60, ge=1, le=900, description="Longest invocation; the jobs queue's visibility "
                            "timeout must be at least this.")
     batch_size: int = Field(1, ge=1, le=10, description="Jobs per invocation from the jobs queue.")
-    package: Path = Field(Path("var/lambda/edgecloud-lambda.zip"), description="Deployment zip "
-                          "(`edgecloud lambda package`) the local emulation and `infra up` use.")
+    package: Path = Field(Path("var/lambda/edgecloud-lambda-local.zip"), description="Zip the local emulation "
+                          "runs (built for this machine's Python, rebuilt by the demo when stale).")
     image_uri: Optional[str] = Field(None, description="Container image (torch models, faces) instead of the zip.")
 
 

@@ -155,3 +155,23 @@ def build(out: Path, *, python_version: str = LAMBDA_PYTHON, cache: Path = Path(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Package(out, HANDLER, round(unzipped, 1), round(out.stat().st_size / 1e6, 1), python_version)
+
+
+def stale(zip_path: Path) -> bool:
+    """True when the zip is missing or older than one of the edgecloud modules it packs."""
+    zip_path = Path(zip_path)
+    if not zip_path.is_file():
+        return True
+    built = zip_path.stat().st_mtime
+    for package in PACKAGES:
+        source = Path(next(iter(importlib.util.find_spec(package).submodule_search_locations)))
+        if any(p.stat().st_mtime > built for p in source.glob("*.py")):
+            return True
+    return False
+
+
+def local_package(zip_path: Path, cache: Path = Path("var/lambda/wheels")) -> Path:
+    """A zip this machine's Python can import (the local emulation's), rebuilt when stale."""
+    if stale(zip_path):
+        build(zip_path, python_version=local_python(), cache=cache)
+    return Path(zip_path)

@@ -124,8 +124,9 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
 
 def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resources: bool = True,
              policy: str = "busy-offload", speed: float = 20.0, workdir: Path | None = None,
-             console: Console | None = None, timeout: float = 300) -> dict:
-    """Run the pipeline end to end and return the report (see ``build_report``)."""
+             console: Console | None = None, timeout: float = 300, engine: str = "ec2") -> dict:
+    """Run the pipeline end to end and return the report (see ``build_report``); ``engine``
+    ``lambda`` serves the jobs queue with the emulated function instead of local EC2 workers."""
     from gpiozero.pins.mock import MockFactory
 
     from edgecloud.edge.agent import EdgeAgent
@@ -145,9 +146,14 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         if create_resources:
             ensure_resources(aws, s)
         console.log(f"embedded AWS at {endpoint}")
+        function = None
+        if engine == "lambda":
+            from .function import start_function
+
+            function = start_function(stack, s, Path(workdir), console)
         controller = stack.enter_context(ControllerProcess(s, Path(workdir)))
         s.edge.controller_url = controller.url
-        console.log(f"controller at {controller.url} (gunicorn), fleet: local workers")
+        console.log(f"controller at {controller.url} (gunicorn), fleet: {s.fleet.backend}")
 
         factory = MockFactory()
         pin = factory.pin(s.edge.pir_pin)
@@ -162,10 +168,18 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
             if not agent.wait_idle(timeout=timeout):
                 console.log("[yellow]edge spool did not drain in time")
             statuses = wait_results(controller.url, clip_ids, timeout=timeout, progress=progress, task=res)
-            progress.add_task("waiting for idle workers to retire", total=None)
-            counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
+            if function is None:
+                progress.add_task("waiting for idle workers to retire", total=None)
+                counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
+            else:
+                counts = {}
         triggers = {r.clip_id: r.triggered_at for r in agent.stats.records()}
-        return build_report(clip_ids, statuses, counts, triggers)
+        report = build_report(clip_ids, statuses, counts, triggers)
+        if function is not None:
+            from .function import function_report
+
+            report["function"] = function_report(function)
+        return report
 
 
 def print_report(report: dict, console: Console) -> None:
@@ -178,9 +192,11 @@ def print_report(report: dict, console: Console) -> None:
     for c in report["clips"]:
         table.add_row(c["clip_id"], c["status"], str(c["processed_by"]), str(c["latency_s"]), c["labels"] or "")
     console.print(table)
-    w = report["workers"]
-    console.print(f"workers launched: {w['launched']}, retired: {w['retired']}   "
-                  "(latency: motion trigger on the Pi to result stored in the cloud)")
+    w, f = report["workers"], report.get("function")
+    engine = (f"function invocations: {f['invocations']}, cold starts: {f['cold_starts']} "
+              f"(init {f['init_s_p50']} s), max concurrency {f['max_concurrency']}" if f
+              else f"workers launched: {w['launched']}, retired: {w['retired']}")
+    console.print(f"{engine}   (latency: motion trigger on the Pi to result stored in the cloud)")
 
 
 def missing_results(report: dict) -> list[str]:
@@ -195,10 +211,12 @@ def missing_results(report: dict) -> list[str]:
               default="busy-offload", show_default=True, help="Where the Pi processes clips.")
 @click.option("--speed", type=click.FloatRange(0.1, 50), default=20.0, show_default=True,
               help="Camera playback speed (video seconds per wall second).")
+@click.option("--engine", type=click.Choice(["ec2", "lambda"]), default="ec2", show_default=True,
+              help="Cloud workers: EC2 worker processes, or the Lambda function from its zip (emulated here).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep logs and spool here.")
 @click.pass_obj
-def demo(obj, video, clips, policy, speed, json_path, workdir):
+def demo(obj, video, clips, policy, speed, engine, json_path, workdir):
     """Run the whole pipeline end to end on embedded AWS and real footage."""
     console = Console(stderr=True)
     if not obj.verbose:
@@ -209,7 +227,7 @@ def demo(obj, video, clips, policy, speed, json_path, workdir):
 
     try:
         report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir,
-                          console=console)
+                          console=console, engine=engine)
     except CameraError as err:
         raise click.ClickException(str(err)) from None
     report["wall_s"] = round(time.monotonic() - started, 1)
