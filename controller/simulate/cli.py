@@ -13,6 +13,7 @@ from edgecloud.config import AutoscalerSettings, WorkerSettings
 from . import build, simulate as run_policy
 from .policies import BUILT_INS, COMPARED_BY_DEFAULT, VARIANTS
 from .billing import DEFAULT_HOURLY_PRICE
+from .function import FunctionModel, measure_cold_start, simulate_function
 from .report import print_table, summarise, to_json, write_json
 from .traces import SpecError, load_trace, sample
 
@@ -34,10 +35,14 @@ def _override(model, **changes):
               "exp:MEAN [autoscaler.boot_time_s]; its mean becomes the policy's first guess.")
 @click.option("--process", default=None, help="Processing time per clip, s (same forms) [autoscaler.process_time_s].")
 @click.option("--policies", default=",".join(COMPARED_BY_DEFAULT), show_default=True,
-              help=f"Comma-separated: {', '.join([*BUILT_INS, *VARIANTS])} (seed-classifycloud:QOS:FACTOR, "
+              help=f"Comma-separated: {', '.join([*BUILT_INS, *VARIANTS])}, lambda (seed-classifycloud:QOS:FACTOR, "
               "aws-target-tracking:BACKLOG_PER_INSTANCE).")
 @click.option("--price", type=click.FloatRange(min=0), default=DEFAULT_HOURLY_PRICE, show_default=True,
               help="USD per instance-hour (c6i.large on-demand).")
+@click.option("--cold-start", type=click.FloatRange(min=0), default=None,
+              help="lambda: seconds of a cold start [measured here: the handler's import and model load].")
+@click.option("--memory", type=click.IntRange(128, 10240), default=None,
+              help="lambda: function memory, MB [function.memory_mb].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (traces, draws, dispatch).")
 @click.option("--interval", type=float, default=None, help="Seconds between scaling decisions [autoscaler.interval].")
 @click.option("--min-workers", type=int, default=None, help="[autoscaler.min_workers]")
@@ -51,8 +56,8 @@ def _override(model, **changes):
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Draw queue depth, workers and latency over time to this PNG.")
 @pass_context
-def simulate(obj: Context, trace_spec, boot, process, policies, price, seed, interval, min_workers, max_workers,
-             target_latency, idle_timeout, tail, json_path, plot_path):
+def simulate(obj: Context, trace_spec, boot, process, policies, price, cold_start, memory, seed, interval,
+             min_workers, max_workers, target_latency, idle_timeout, tail, json_path, plot_path):
     """Run each policy (the real one is `default`) on the same trace, boot and
     processing times; print latency, instance-seconds, cost and launches."""
     started = time.perf_counter()
@@ -76,19 +81,25 @@ def simulate(obj: Context, trace_spec, boot, process, policies, price, seed, int
         raise click.BadParameter(f"{trace_spec!r} has no clips", param_hint="--trace")
     # The policy starts from the means, as an operator would configure them.
     scaler = _override(scaler, boot_time_s=float(boot_s.mean()), process_time_s=float(process_s.mean()))
+    specs = [spec.strip() for spec in policies.split(",") if spec.strip()]
     try:
-        chosen = [build(spec, scaler, worker) for spec in policies.split(",") if spec.strip()]
+        chosen = [build(spec, scaler, worker) for spec in specs if spec != "lambda"]
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--policies") from None
-    if not chosen:
+    if not specs:
         raise click.BadParameter("name at least one policy", param_hint="--policies")
 
     outcomes = [run_policy(p, arrivals, process_s, boot_s, scaler, seed=seed + 3, tail_s=tail) for p in chosen]
+    notes = [f"{p.name}: {p.notes}" for p in chosen]
+    if "lambda" in specs:
+        model, note = function_model(settings, scaler, cold_start, memory)
+        outcomes.append(simulate_function(model, arrivals, process_s))
+        notes.append(note)
     summaries = {o.policy: summarise(o, price) for o in outcomes}
     wall_s = time.perf_counter() - started
     title = (f"{trace_spec}: {arrivals.size:,} clips, boot {boot} s, process {process} s, "
              f"max {scaler.max_workers} workers, ${price:g}/h")
-    print_table(summaries, title, notes=[f"{p.name}: {p.notes}" for p in chosen] + [f"simulated in {wall_s:.2f} s"])
+    print_table(summaries, title, notes=notes + [f"simulated in {wall_s:.2f} s"])
     if json_path:
         write_json(json_path, to_json(summaries, int(arrivals.size), wall_s, trace=trace_spec, boot=boot,
                                       process=process, price_per_hour=price, seed=seed))
@@ -96,3 +107,15 @@ def simulate(obj: Context, trace_spec, boot, process, policies, price, seed, int
         from .plot import plot
 
         click.echo(f"chart: {plot(outcomes, plot_path, title)}")
+
+
+def function_model(settings, scaler: AutoscalerSettings, cold_start, memory) -> tuple[FunctionModel, str]:
+    """The lambda policy's function and the note under the table saying where its numbers come from."""
+    how = "given"
+    if cold_start is None:
+        cold_start, how = measure_cold_start(settings.detector.name), "measured: handler import + model load"
+    model = FunctionModel(cold_start_s=cold_start, memory_mb=memory or settings.function.memory_mb,
+                          max_concurrency=scaler.max_workers)
+    return model, (f"lambda: {model.memory_mb} MB, cold start {cold_start:.2f} s ({how}), concurrency "
+                   f"5 + 300/min up to {model.max_concurrency}; instance-s = billed function seconds, "
+                   f"launches = cold starts")
