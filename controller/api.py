@@ -75,6 +75,12 @@ def _upload_size(stream) -> int:
     return size
 
 
+def requesting_device(claimed: str) -> str:
+    """The device a /v1 request comes from. Today: the device id the request names (the clip's
+    metadata, a frame request's body); with device credentials, the authenticated device."""
+    return claimed
+
+
 @bp.post("/v1/clips")
 def upload_clip():
     started = time.perf_counter()
@@ -86,7 +92,8 @@ def upload_clip():
         meta = UploadMetadata.model_validate_json(_parse_json_field("metadata", required=True))
     except ValidationError as err:
         raise ApiError(f"bad metadata: {_pydantic_message(err)}") from None
-    meta = meta.model_copy(update={"recorded_at": _as_utc(meta.recorded_at)})
+    meta = meta.model_copy(update={"recorded_at": _as_utc(meta.recorded_at),
+                                   "device_id": requesting_device(meta.device_id)})
 
     content_type = meta.content_type or upload.mimetype
     if content_type not in CLIP_TYPES:

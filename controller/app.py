@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from edgecloud.config import Settings
 
-from . import api, resources
+from . import api, frames, resources  # noqa: F401 - frames adds its routes to api.bp
 
 log = logging.getLogger(__name__)
 

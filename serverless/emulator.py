@@ -194,6 +194,20 @@ class LocalFunction:
             log.warning("invocation %s failed: %s: %s", request_id, reply.get("errorType"), reply.get("errorMessage"))
         return invocation
 
+    def provision(self, n: int) -> float:
+        """Start ``n`` environments ahead of traffic (Lambda's provisioned concurrency); their slowest init, s."""
+        inits = []
+        with self._lock:
+            made = [ExecutionEnvironment(self.task, self.runtime, self.settings,
+                                         self.workdir / f"function-{len(self._all) + i}.log") for i in range(n)]
+            self._all += made
+        for env in made:
+            reply = env.invoke({"Records": []}, f"provision-{uuid.uuid4()}")
+            inits.append(reply.get("init_s") or 0.0)
+        with self._lock:
+            self._idle += [env for env in made if env.alive]
+        return max(inits, default=0.0)
+
     def _publish(self, value: int) -> None:
         try:
             self.aws.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[{

@@ -37,6 +37,7 @@ def answer_frames(env, records: list[dict], context) -> dict:
         answer = answer_frame(env, record["s3"]["bucket"]["name"], key, frame_id, processed_by)
         queue = answers_queue_name(env.settings.queues.frame_answers, answer.device)
         env.aws.sqs.send_message(QueueUrl=_queue_url(env.aws, queue), MessageBody=answer.model_dump_json())
+        log.info("frame %s: %s (%.2f s)", frame_id, answer.labels or answer.error or "nothing", answer.process_s or 0)
         answered += 1
     return {"answered": answered}
 

@@ -213,15 +213,25 @@ def missing_results(report: dict) -> list[str]:
               help="Camera playback speed (video seconds per wall second).")
 @click.option("--engine", type=click.Choice(["ec2", "lambda"]), default="ec2", show_default=True,
               help="Cloud workers: EC2 worker processes, or the Lambda function from its zip (emulated here).")
+@click.option("--mode", type=click.Choice(["clips", "frames"]), default="clips", show_default=True,
+              help="frames: the per-frame path (a JPEG every edge.frame_interval_s straight to S3, answered by the "
+              "function); implies --engine lambda.")
+@click.option("--seconds", type=click.FloatRange(1, 600), default=20, show_default=True,
+              help="--mode frames: how long the PIR stays high.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep logs and spool here.")
 @click.pass_obj
-def demo(obj, video, clips, policy, speed, engine, json_path, workdir):
+def demo(obj, video, clips, policy, speed, engine, mode, seconds, json_path, workdir):
     """Run the whole pipeline end to end on embedded AWS and real footage."""
     console = Console(stderr=True)
     if not obj.verbose:
         # The components log every clip at INFO; the progress bars and the table tell the story.
         logging.getLogger().setLevel(logging.WARNING)
+    if mode == "frames":
+        from .frames_demo import demo_frames
+
+        return demo_frames(obj.settings, video=video, seconds=seconds, json_path=json_path, workdir=workdir,
+                           console=console)
     started = time.monotonic()
     from edgecloud.edge.camera import CameraError
 
