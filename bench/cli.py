@@ -19,7 +19,9 @@ from .models import detector_or_random, wide_console
 class BenchGroup(click.Group):
     """Subcommands defined here, plus others imported only when called (their dependencies stay optional)."""
 
-    lazy = {"load": ("edgecloud.bench.load:load", "N Pis upload a clip at once; round-trip latency vs the seed.")}
+    lazy = {"load": ("edgecloud.bench.load:load", "N Pis upload a clip at once; round-trip latency vs the seed."),
+            "faults": ("edgecloud.bench.faults:faults", "Each fault against the real processes; nothing lost."),
+            "upload": ("edgecloud.bench.upload:upload", "N Pis upload while as many hold long-polls; vs S3 alone.")}
 
     def list_commands(self, ctx):
         return sorted({*super().list_commands(ctx), *self.lazy})

@@ -36,15 +36,15 @@ class Pi(HttpUser):
     def on_start(self):
         from edgecloud.jobs import new_clip_id
 
-        self.device = f"load-{id(self) % 100000:05d}"
-        self.clip_id = new_clip_id(self.device)
+        self.device_id = f"load-{id(self) % 100000:05d}"
+        self.clip_id = new_clip_id(self.device_id)
 
     @task
     def round_trip(self):
         from edgecloud.jobs import utcnow
 
         started = time.perf_counter()
-        meta = {"clip_id": self.clip_id, "device_id": self.device, "recorded_at": utcnow().isoformat(),
+        meta = {"clip_id": self.clip_id, "device_id": self.device_id, "recorded_at": utcnow().isoformat(),
                 "fps": 10, "content_type": "video/mp4"}
         with CLIP.open("rb") as fh:
             posted = self.client.post("/v1/clips", files={"clip": (CLIP.name, fh, "video/mp4")},

@@ -11,29 +11,44 @@ from typing import Optional
 from flask import Blueprint, Response, jsonify, request, url_for
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
+from werkzeug.routing import BaseConverter
 
-from edgecloud.jobs import CLIP_TYPES, BadClipId, Result, new_clip_id, parse_clip_id, utcnow
+from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
+                            parse_clip_id, utcnow)
 
-from .intake import Intake, UploadMetadata
-from .ledger import ClipRow
-from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store
+from .intake import Intake, UploadInProgress, UploadMetadata
+from .ledger import FINAL, ClipRow
+from .resources import get_fleet, get_ledger, get_metrics, get_settings, get_store, get_waits
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
 
 
+class AnyText(BaseConverter):
+    """A URL part of any characters, slashes and newlines too, so every id reaches its check (400)."""
+
+    regex = r"(?s:.+)"
+    part_isolating = False
+
+
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("anytext", AnyText))
+POLL_AGAIN_S = 2  # Retry-After of a ?wait= poll answered at once because too many are held
+
+
 class ApiError(Exception):
     """A client mistake, answered as ``{"error": message}`` with ``status``."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, retry_after_s: Optional[int] = None):
         super().__init__(message)
         self.message = message
         self.status = status
+        self.retry_after_s = retry_after_s
 
 
 @bp.errorhandler(ApiError)
 def _api_error(err: ApiError):
-    return jsonify(error=err.message), err.status
+    headers = {} if err.retry_after_s is None else {"Retry-After": str(err.retry_after_s)}
+    return jsonify(error=err.message), err.status, headers
 
 
 def _pydantic_message(err: ValidationError) -> str:
@@ -107,11 +122,11 @@ def upload_clip():
         clip_id = new_clip_id(meta.device_id)
     else:
         try:
-            _, device = parse_clip_id(meta.clip_id)
+            _, device_id = parse_clip_id(meta.clip_id)
         except BadClipId as err:
             raise ApiError(str(err)) from None
-        if device != meta.device_id:
-            raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device!r}, not {meta.device_id!r}")
+        if device_id != meta.device_id:
+            raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device_id!r}, not {meta.device_id!r}")
         clip_id = meta.clip_id
 
     result = None
@@ -131,9 +146,17 @@ def upload_clip():
         raise ApiError(f"clip is {size} bytes; the limit is {limit}", 413)
     if size == 0:
         raise ApiError("clip file is empty")
+    # Stored and decoded as what it claims to be: check the container before anything is kept.
+    mismatch = container_mismatch(content_type, upload.stream.read(SNIFF_BYTES))
+    upload.stream.seek(0)
+    if mismatch:
+        raise ApiError(mismatch, 415)
 
     intake = Intake(get_store(), get_ledger(), get_metrics())
-    accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
+    try:
+        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result)
+    except UploadInProgress as err:
+        raise ApiError(str(err), 409, retry_after_s=1) from None
     get_metrics().requests.labels("upload").observe(time.perf_counter() - started)
     return jsonify(
         clip_id=accepted.clip_id, status=accepted.status, duplicate=accepted.duplicate,
@@ -161,25 +184,33 @@ def _wait_seconds() -> float:
     return min(wait, get_settings().controller.max_wait_s)
 
 
-@bp.get("/v1/clips/<clip_id>")
+@bp.get("/v1/clips/<anytext:clip_id>")
 def clip_status(clip_id: str):
     try:
-        _, device = parse_clip_id(clip_id)
+        _, device_id = parse_clip_id(clip_id)
     except BadClipId as err:
         raise ApiError(str(err)) from None
     wait = _wait_seconds()
+    with get_waits().hold(device_id) as may_hold:
+        body = _clip_status(clip_id, device_id, wait if may_hold else 0.0)
+    # A poll we could not hold: the client asks again a little later instead of at once.
+    headers = {} if may_hold or not wait or body["status"] in FINAL else {"Retry-After": str(POLL_AGAIN_S)}
+    return jsonify(body), 200, headers
+
+
+def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
     ledger, store = get_ledger(), get_store()
     row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
     if row is None:
         result = store.results.get(clip_id)  # S3 is the source of truth; the ledger may be new
         if result is not None:
-            return jsonify(_from_result(clip_id, device, result))
+            return _from_result(clip_id, device_id, result)
         stored_at = store.clip_stored_at(clip_id)
         if stored_at is None:
             raise ApiError(f"unknown clip {clip_id!r}", 404)
         # Stored by a controller whose ledger is gone, and not finished yet: follow it again,
         # so its completion (or ?wait=) lands here.
-        ledger.add(clip_id, device, "queued", stored_at)
+        ledger.add(clip_id, device_id, "queued", stored_at)
         row = ledger.wait_final(clip_id, wait) if wait else ledger.get(clip_id)
     result = store.results.get(clip_id)
     if result is not None and not row.final:
@@ -187,7 +218,7 @@ def clip_status(clip_id: str):
         ledger.mark_finished(clip_id, result.status, _as_utc(result.finished_at) or utcnow(),
                              processed_by=result.processed_by, error=result.error)
         row = ledger.get(clip_id)
-    return jsonify(_describe(row, result if row.final else None))
+    return _describe(row, result if row.final else None)
 
 
 def _iso(when) -> Optional[str]:
@@ -196,27 +227,34 @@ def _iso(when) -> Optional[str]:
 
 def _describe(row: ClipRow, result: Optional[Result]) -> dict:
     return {
-        "clip_id": row.clip_id, "device": row.device, "status": row.status, "processed_by": row.processed_by,
-        "submitted_at": _iso(row.submitted_at), "finished_at": _iso(row.finished_at), "latency_s": row.latency_s,
+        "clip_id": row.clip_id, "device_id": row.device_id, "status": row.status, "processed_by": row.processed_by,
+        "submitted_at": _iso(row.submitted_at), "finished_at": _iso(row.finished_at),
+        "upload_to_result_s": row.upload_to_result_s, "queued_to_finished_s": _queued_to_finished(result),
         "error": row.error, "result": result.model_dump(mode="json") if result else None,
     }
 
 
-def _from_result(clip_id: str, device: str, result: Result) -> dict:
-    latency = None
-    if result.submitted_at and result.finished_at:
-        latency = round((_as_utc(result.finished_at) - _as_utc(result.submitted_at)).total_seconds(), 3)
+def _queued_to_finished(result: Optional[Result]) -> Optional[float]:
+    if result is None or not (result.submitted_at and result.finished_at):
+        return None
+    return round((_as_utc(result.finished_at) - _as_utc(result.submitted_at)).total_seconds(), 3)
+
+
+def _from_result(clip_id: str, device_id: str, result: Result) -> dict:
+    # No ledger row: the result's own times are all there is (its submission is when it was queued).
+    latency = _queued_to_finished(result)
     return {
-        "clip_id": clip_id, "device": device, "status": result.status, "processed_by": result.processed_by,
-        "submitted_at": _iso(result.submitted_at), "finished_at": _iso(result.finished_at), "latency_s": latency,
+        "clip_id": clip_id, "device_id": device_id, "status": result.status, "processed_by": result.processed_by,
+        "submitted_at": _iso(result.submitted_at), "finished_at": _iso(result.finished_at),
+        "upload_to_result_s": latency, "queued_to_finished_s": latency,
         "error": result.error, "result": result.model_dump(mode="json"),
     }
 
 
 @bp.get("/v1/stats")
 def stats():
-    turnaround, process = get_ledger().medians()
-    body = {"turnaround_s": turnaround, "process_s": process,
+    upload_to_result, process = get_ledger().medians()
+    body = {"upload_to_result_s": upload_to_result, "process_s": process,
             "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None}}
     # A stats reader (the edge's scheduler) is better served by a partial answer than by a 500.
     try:

@@ -48,8 +48,8 @@ class Observation:
 
     visible: int  # jobs waiting in the queue (approximate, as SQS reports)
     in_flight: int  # jobs a worker has received and not yet deleted
-    pending: int  # workers launched and still booting
-    running: int  # workers up and polling (draining ones included: they still take jobs)
+    booting: int  # workers launched, not yet polling
+    polling: int  # workers up and polling (draining ones included: they still take jobs)
     retiring: int = 0  # workers shutting down; they take no new job
     process_time_s: float = 3.0  # recent seconds per clip on one worker
     boot_time_s: float = 60.0  # recent seconds from launch to first poll
@@ -59,7 +59,7 @@ class Observation:
 
     @property
     def workers(self) -> int:
-        return self.pending + self.running
+        return self.booting + self.polling
 
 
 def arrival_rate(submitted: int, elapsed_s: float, settings: AutoscalerSettings) -> float:
@@ -89,9 +89,9 @@ def _backlog_need(obs: Observation, settings: AutoscalerSettings) -> int:
     target after that boot to be done in (at least one processing time).
     """
     p, boot = obs.process_time_s, obs.boot_time_s
-    booted = list(obs.booting_s[: obs.pending])
-    booted += [boot / 2] * (obs.pending - len(booted))  # unknown: assume half way
-    done_by_then = (obs.running * boot + sum(max(0.0, b) for b in booted)) / p
+    booted = list(obs.booting_s[: obs.booting])
+    booted += [boot / 2] * (obs.booting - len(booted))  # unknown: assume half way
+    done_by_then = (obs.polling * boot + sum(max(0.0, b) for b in booted)) / p
     left = obs.visible + obs.in_flight / 2 - done_by_then
     if left <= 0:
         return 0  # the fleet we have drains it before a new worker could start
@@ -131,6 +131,6 @@ def retire_asks(obs: Observation, settings: AutoscalerSettings) -> int:
     ask only when a poll finds no job, so asking as the last jobs are taken
     costs no latency, and the workers leave the moment the queue is empty
     instead of a scaling interval (plus a long poll) later."""
-    if decide(obs, settings) or obs.visible >= max(1, obs.running):
+    if decide(obs, settings) or obs.visible >= max(1, obs.polling):
         return 0
     return surplus(obs, settings)

@@ -10,33 +10,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from typing import Optional
 
 from pydantic import ValidationError
 
-from edgecloud.aws import Aws, Queues
-from edgecloud.config import Settings
 from edgecloud.jobs import Completion, Result, clip_id_in, utcnow
+from edgecloud.loops import BackgroundLoop, Tally
 
-from edgecloud.loops import BackgroundLoop
-from .ledger import Ledger
-from .metrics import Metrics
-from .store import ClipStore
+from .resources import Resources
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Counts:
-    """What one pass handled, so tests need no threads or sleeps."""
+class Counts(Tally):
+    """What one pass of the completions or dead-letter queue handled."""
 
-    started: int = 0
-    done: int = 0
-    failed: int = 0
-    dead_lettered: int = 0
-    malformed: int = 0
-    deleted: int = 0
+    outcomes = ("started", "done", "failed", "dead_lettered", "malformed", "deleted")
 
 
 class CompletionsConsumer(BackgroundLoop):
@@ -44,22 +33,16 @@ class CompletionsConsumer(BackgroundLoop):
 
     thread_name = "completions"
 
-    def __init__(self, settings: Settings, aws: Aws, queues: Queues, ledger: Ledger, store: ClipStore,
-                 metrics: Optional[Metrics] = None, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0):
-        self.settings = settings
-        self.aws = aws
-        self.queues = queues
-        self.ledger = ledger
-        self.store = store
-        self.metrics = metrics
+    def __init__(self, parts: Resources, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0):
+        super().__init__()
+        self.parts = parts  # settings, aws, queues, ledger, store, metrics: the app's own
         self.wait_seconds = wait_seconds
         self.dead_letter_every_s = dead_letter_every_s
-        super().__init__()
 
     # -- one pass ---------------------------------------------------------------
 
     def _receive(self, queue_url: str, wait_seconds: int) -> list[dict]:
-        return self.aws.sqs.receive_message(
+        return self.parts.aws.sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
             AttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
@@ -67,7 +50,7 @@ class CompletionsConsumer(BackgroundLoop):
     def _delete(self, queue_url: str, messages: list[dict]) -> int:
         if not messages:
             return 0
-        reply = self.aws.sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+        reply = self.parts.aws.sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
         ])
         for failure in reply.get("Failed", []):
@@ -77,59 +60,59 @@ class CompletionsConsumer(BackgroundLoop):
     def poll_once(self, wait_seconds: Optional[int] = None) -> Counts:
         """Apply one batch of completion messages to the ledger, then delete them in one call."""
         counts = Counts()
-        messages = self._receive(self.queues.completions, self.wait_seconds if wait_seconds is None else wait_seconds)
+        messages = self._receive(self.parts.queues.completions, self.wait_seconds if wait_seconds is None else wait_seconds)
         for message in messages:
             try:
                 completion = Completion.model_validate_json(message["Body"])
             except ValidationError:
                 log.warning("dropping malformed completion: %.200s", message["Body"])
-                counts.malformed += 1
+                counts.add("malformed")
                 continue
             self.apply(completion)
-            setattr(counts, completion.event, getattr(counts, completion.event) + 1)
-        counts.deleted = self._delete(self.queues.completions, messages)
+            counts.add(completion.event)
+        counts.add("deleted", self._delete(self.parts.queues.completions, messages))
         return counts
 
     def apply(self, completion: Completion) -> None:
-        if self.metrics:
-            self.metrics.completions.labels(completion.event).inc()
+        if self.parts.metrics:
+            self.parts.metrics.completions.labels(completion.event).inc()
         if completion.event == "started":
-            self.ledger.mark_started(completion.clip_id, completion.at, completion.processed_by)
+            self.parts.ledger.mark_started(completion.clip_id, completion.at, completion.processed_by)
             return
         error = None
         if completion.event == "failed":
-            result = self.store.results.get(completion.clip_id)
+            result = self.parts.store.results.get(completion.clip_id)
             error = result.error if result else "worker reported failure"
-        if self.ledger.mark_finished(completion.clip_id, completion.event, completion.at,
+        if self.parts.ledger.mark_finished(completion.clip_id, completion.event, completion.at,
                                      processed_by=completion.processed_by, process_s=completion.process_s,
                                      error=error):
-            row = self.ledger.get(completion.clip_id)
-            if self.metrics and row and row.latency_s is not None and completion.event == "done":
-                self.metrics.turnaround.observe(row.latency_s)
+            row = self.parts.ledger.get(completion.clip_id)
+            if self.parts.metrics and row and row.upload_to_result_s is not None and completion.event == "done":
+                self.parts.metrics.upload_to_result.observe(row.upload_to_result_s)
 
     def drain_dead_letters(self, wait_seconds: int = 0) -> Counts:
         """Give every dead-lettered job a failed result (unless one exists) and delete it."""
         counts = Counts()
-        messages = self._receive(self.queues.dead_letter, wait_seconds)
+        messages = self._receive(self.parts.queues.dead_letter, wait_seconds)
         for message in messages:
             clip_id = clip_id_in(message["Body"])
             if clip_id is None:
                 log.error("dead letter without a clip id, dropped: %.200s", message["Body"])
-                counts.malformed += 1
+                counts.add("malformed")
                 continue
             # Our own receive counts too; the rest were the workers' tries.
             receives = max(1, int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1")) - 1)
             self.fail_dead_letter(clip_id, receives)
-            counts.dead_lettered += 1
-        counts.deleted = self._delete(self.queues.dead_letter, messages)
+            counts.add("dead_lettered")
+        counts.add("deleted", self._delete(self.parts.queues.dead_letter, messages))
         return counts
 
     def fail_dead_letter(self, clip_id: str, receives: int) -> None:
-        existing = self.store.results.get(clip_id)
+        existing = self.parts.store.results.get(clip_id)
         if existing is not None:
             self._adopt(existing)
             return
-        row = self.ledger.get(clip_id)
+        row = self.parts.ledger.get(clip_id)
         why = (row.error if row and row.error else None) or "no worker finished it (crashed, killed or timed out)"
         now = utcnow()
         result = Result(
@@ -137,18 +120,18 @@ class CompletionsConsumer(BackgroundLoop):
             processed_by=(row.processed_by if row and row.processed_by else "controller"), detector="none",
             submitted_at=row.submitted_at if row else None, finished_at=now,
         )
-        stored = self.store.results.put_first(result)
+        stored = self.parts.store.results.put_first(result)
         if stored is not result:  # a late worker's result landed since we looked: it stands
             self._adopt(stored)
             return
-        self.ledger.mark_finished(clip_id, "failed", now, error=result.error)
-        if self.metrics:
-            self.metrics.dead_lettered.inc()
+        self.parts.ledger.mark_finished(clip_id, "failed", now, error=result.error)
+        if self.parts.metrics:
+            self.parts.metrics.dead_lettered.inc()
         log.warning("clip %s %s", clip_id, result.error)
 
     def _adopt(self, existing: Result) -> None:
         # A worker finished it but died before deleting the job: its result stands.
-        self.ledger.mark_finished(existing.clip_id, existing.status, existing.finished_at or utcnow(),
+        self.parts.ledger.mark_finished(existing.clip_id, existing.status, existing.finished_at or utcnow(),
                                   processed_by=existing.processed_by, error=existing.error)
 
     # -- the loop ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Accepting one uploaded clip: store it once, then either record the edge's
 result or queue a job. Idempotent on the clip id, so an edge that retries an
-upload whose 201 it never saw does no harm."""
+upload whose 201 it never saw does no harm; a retry that overlaps the first
+upload hears "in progress" (409), never "stored" before it is."""
 from __future__ import annotations
 
 import logging
@@ -8,11 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edgecloud.jobs import DEVICE_RE, Job, Result, parse_clip_id, utcnow
+from edgecloud.jobs import CLIP_TYPES, DEVICE_RE, Job, Result, clip_key, parse_clip_id, utcnow
 
-from .ledger import Ledger
+from .ledger import STORING, ClipRow, Ledger
 from .metrics import Metrics
 from .store import ClipStore
 
@@ -25,10 +26,17 @@ class UploadMetadata(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     clip_id: Optional[str] = Field(None, description="Edge-made id (new_clip_id); made here when absent.")
-    device_id: str = Field(pattern=DEVICE_RE.pattern)
+    device_id: str = Field(max_length=32)
     recorded_at: Optional[datetime] = None
     fps: Optional[float] = Field(None, gt=0, le=240)
     content_type: Optional[str] = None
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, v: str) -> str:
+        if not DEVICE_RE.fullmatch(v):
+            raise ValueError(f"must match {DEVICE_RE.pattern} (lowercase ASCII letters, digits, '-')")
+        return v
 
 
 @dataclass(frozen=True)
@@ -38,8 +46,18 @@ class Accepted:
     duplicate: bool
 
 
+class UploadInProgress(Exception):
+    """Another upload of this clip is being stored right now: try again shortly (409).
+
+    Never "duplicate": that upload may still fail, and an edge told "stored" deletes its copy."""
+
+
 class Intake:
-    """Stores clips and results (S3), queues jobs (SQS) and records both in the ledger."""
+    """Stores clips and results (S3), queues jobs (SQS) and records both in the ledger.
+
+    The ledger row is 'storing' until the clip and its job (or the edge's result) are both in;
+    only then may a retry hear "duplicate". A row left 'storing' by a killed controller is
+    finished by :func:`~edgecloud.controller.reconcile.requeue_stranded` on restart."""
 
     def __init__(self, store: ClipStore, ledger: Ledger, metrics: Optional[Metrics] = None):
         self.store = store
@@ -48,55 +66,94 @@ class Intake:
 
     def accept(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
                result: Optional[Result] = None) -> Accepted:
-        recorded_at_id, device = parse_clip_id(clip_id)
+        _, device_id = parse_clip_id(clip_id)
         known = self.ledger.get(clip_id)
-        if known is not None:
-            return self._count(Accepted(clip_id, known.status, True), "duplicate")
-        if self.store.clip_exists(clip_id, content_type):
-            # Stored by an earlier controller whose ledger is gone: adopt it, store nothing.
-            earlier = self.store.results.get(clip_id)
-            status = earlier.status if earlier else "queued"
-            self.ledger.add(clip_id, device, status, utcnow(), processed_by=earlier and earlier.processed_by)
-            return self._count(Accepted(clip_id, status, True), "duplicate")
+        if known is None and self.ledger.add(clip_id, device_id, STORING, utcnow()):
+            return self._store(clip_id, meta, content_type, body, size, result)
+        known = known or self.ledger.get(clip_id)
+        if known is None or known.status == STORING:  # a concurrent upload of the same id is under way
+            self._count_outcome("in_progress")
+            raise UploadInProgress(f"clip {clip_id} is being stored by another upload; retry shortly")
+        return self._count(Accepted(clip_id, known.status, True), "duplicate")
 
-        now = utcnow()
-        if not self.ledger.add(clip_id, device, "queued", now):  # a concurrent upload of the same id won
-            return self._count(Accepted(clip_id, self.ledger.get(clip_id).status, True), "duplicate")
-        recorded_at = meta.recorded_at or recorded_at_id
+    def _store(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
+               result: Optional[Result]) -> Accepted:
+        row = self.ledger.get(clip_id)
+        stored_here = False
         try:
-            key = self.store.put_clip(clip_id, body, content_type, {
-                "device": device,
+            if self.store.clip_exists(clip_id, content_type):
+                # Stored by a controller whose ledger is gone (or killed before its job went):
+                # store nothing, but make sure it has its job or result.
+                status = self.finish(row, meta, content_type, result, adopted=True)
+                return self._count(Accepted(clip_id, status, True), "duplicate")
+            recorded_at = meta.recorded_at or parse_clip_id(clip_id)[0]
+            self.store.put_clip(clip_id, body, content_type, {
+                "device-id": row.device_id,
                 "fps": "" if meta.fps is None else f"{meta.fps:g}",
                 "recorded-at": recorded_at.isoformat(),
                 "content-type": content_type,
             })
-            if result is not None:
-                stored = result.model_copy(update={"submitted_at": result.submitted_at or now})
-                self.store.results.put(stored)
-                self.ledger.mark_finished(clip_id, result.status, utcnow(), processed_by="edge",
-                                          process_s=result.timings.get("total"), error=result.error)
-            else:
-                self.store.send_job(Job(
-                    clip_id=clip_id, bucket=self.store.clips_bucket, key=key, device=device, fps=meta.fps,
-                    content_type=content_type, recorded_at=recorded_at, submitted_at=now,
-                ))
+            stored_here = True
+            status = self.finish(row, meta, content_type, result, adopted=False)
         except Exception:
-            # Nothing half-recorded: the edge keeps the clip and its retry starts afresh. A clip
-            # left in S3 would make that retry a 'duplicate' with no job and no result, stuck queued.
-            try:
-                self.store.delete_clip(clip_id, content_type)  # also when its upload only seemed to fail
-            except Exception:
-                log.warning("could not remove half-stored clip %s", clip_id, exc_info=True)
+            # Nothing half-recorded: the edge keeps the clip and its retry starts afresh.
+            if stored_here:
+                try:
+                    self.store.delete_clip(clip_id, content_type)
+                except Exception:
+                    log.warning("could not remove half-stored clip %s", clip_id, exc_info=True)
             self.ledger.forget(clip_id)
             raise
         if self.metrics:
             self.metrics.upload_bytes.inc(size)
-        status = result.status if result is not None else "queued"
         log.info("clip %s stored (%d bytes, %s)", clip_id, size, "edge result" if result else "queued")
         return self._count(Accepted(clip_id, status, False), "with_result" if result else "queued")
 
-    def _count(self, accepted: Accepted, outcome: str) -> Accepted:
+    def finish(self, row: ClipRow, meta: UploadMetadata, content_type: str, result: Optional[Result], *,
+                adopted: bool) -> str:
+        """The stored clip's result (the edge's, or one already in S3) or its job; returns its status."""
+        clip_id = row.clip_id
+        earlier = self.store.results.get(clip_id) if adopted else None
+        if earlier is None and result is not None:
+            earlier = self.store.results.put_first(
+                result.model_copy(update={"submitted_at": result.submitted_at or row.submitted_at}))
+        if earlier is not None:
+            self.ledger.mark_finished(clip_id, earlier.status, utcnow(), processed_by=earlier.processed_by,
+                                      process_s=earlier.timings.get("total"), error=earlier.error)
+            return earlier.status
+        # A job may go twice (a retry of a clip whose first job did go): workers write results first-write-wins.
+        self.store.send_job(Job(
+            clip_id=clip_id, bucket=self.store.clips_bucket, key=clip_key(clip_id, CLIP_TYPES[content_type]),
+            device_id=row.device_id, fps=meta.fps, content_type=content_type,
+            recorded_at=meta.recorded_at or parse_clip_id(clip_id)[0], submitted_at=row.submitted_at,
+        ))
+        self.ledger.mark_queued(clip_id)
+        return "queued"
+
+    def requeue_stranded(self, before: datetime) -> int:
+        """Finish uploads a killed controller left 'storing' (begun before ``before``): a clip in S3
+        gets its job (again, maybe) or its stored result; one never stored is forgotten, and its
+        edge, which never heard 201, sends it again. Returns how many clips were queued or finished."""
+        finished = 0
+        for row in self.ledger.storing_since_before(before):
+            found = self.store.find_clip(row.clip_id)
+            if found is None:
+                self.ledger.forget(row.clip_id)
+                continue
+            content_type, head = found
+            saved = head.get("Metadata", {})
+            meta = UploadMetadata(clip_id=row.clip_id, device_id=row.device_id, fps=saved.get("fps") or None,
+                                  recorded_at=saved.get("recorded-at") or None, content_type=content_type)
+            status = self.finish(row, meta, content_type, None, adopted=True)
+            log.warning("clip %s was stored but never queued (controller stopped mid-upload): now %s",
+                        row.clip_id, status)
+            finished += 1
+        return finished
+
+    def _count_outcome(self, outcome: str) -> None:
         if self.metrics:
             self.metrics.uploads.labels(outcome).inc()
-        return accepted
 
+    def _count(self, accepted: Accepted, outcome: str) -> Accepted:
+        self._count_outcome(outcome)
+        return accepted

@@ -16,17 +16,20 @@ from pathlib import Path
 from typing import Optional
 
 FINAL = ("done", "failed")
+# A clip whose upload is being stored: its job (or the edge's result) is not in yet. Only once
+# that is done does the row move on to 'queued' (or a final state), so 'queued' means "job sent".
+STORING = "storing"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
     clip_id      TEXT PRIMARY KEY,
-    device       TEXT NOT NULL,
+    device_id    TEXT NOT NULL,
     status       TEXT NOT NULL,
     submitted_at TEXT NOT NULL,
     started_at   TEXT,
     finished_at  TEXT,
     processed_by TEXT,
-    latency_s    REAL,
+    upload_to_result_s REAL,
     process_s    REAL,
     error        TEXT
 );
@@ -39,13 +42,13 @@ class ClipRow:
     """One clip as the ledger knows it."""
 
     clip_id: str
-    device: str
+    device_id: str
     status: str
     submitted_at: datetime
     started_at: Optional[datetime] = None
     finished_at: Optional[datetime] = None
     processed_by: Optional[str] = None
-    latency_s: Optional[float] = None
+    upload_to_result_s: Optional[float] = None
     process_s: Optional[float] = None
     error: Optional[str] = None
 
@@ -76,6 +79,8 @@ class Ledger:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._released = False
+        self._waiting = 0
+        self.recheck_s = 1.0
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -84,7 +89,7 @@ class Ledger:
 
     @classmethod
     def in_dir(cls, data_dir: str | Path) -> "Ledger":
-        return cls(Path(data_dir) / "ledger.sqlite3")
+        return cls(Path(data_dir) / "ledger-v2.sqlite3")  # v2: device_id, upload_to_result_s
 
     def _write(self, sql: str, params: tuple) -> int:
         with self._lock:
@@ -93,20 +98,32 @@ class Ledger:
                 self._changed.notify_all()
             return changed
 
-    def add(self, clip_id: str, device: str, status: str, submitted_at: datetime, *,
+    def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
             processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
             error: Optional[str] = None) -> bool:
         """Record a new clip; False (and nothing changed) if the id is known already."""
         latency = (finished_at - submitted_at).total_seconds() if finished_at else None
         return bool(self._write(
-            "INSERT OR IGNORE INTO clips (clip_id, device, status, submitted_at, finished_at, processed_by,"
-            " latency_s, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (clip_id, device, status, _iso(submitted_at), _iso(finished_at), processed_by, latency, error),
+            "INSERT OR IGNORE INTO clips (clip_id, device_id, status, submitted_at, finished_at, processed_by,"
+            " upload_to_result_s, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (clip_id, device_id, status, _iso(submitted_at), _iso(finished_at), processed_by, latency, error),
         ))
 
     def forget(self, clip_id: str) -> None:
         """Drop a clip whose upload failed half-way, so the edge's retry is not a 'duplicate'."""
         self._write("DELETE FROM clips WHERE clip_id = ?", (clip_id,))
+
+    def mark_queued(self, clip_id: str) -> bool:
+        """The clip's job is sent: a storing row becomes queued."""
+        return bool(self._write("UPDATE clips SET status = 'queued' WHERE clip_id = ? AND status = ?",
+                                (clip_id, STORING)))
+
+    def storing_since_before(self, when: datetime) -> list[ClipRow]:
+        """Rows left 'storing' by uploads that began before ``when`` (a controller killed mid-upload)."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM clips WHERE status = ? AND submitted_at < ? ORDER BY clip_id",
+                                    (STORING, _iso(when))).fetchall()
+        return [_row(r) for r in rows]
 
     def get(self, clip_id: str) -> Optional[ClipRow]:
         with self._lock:
@@ -131,22 +148,38 @@ class Ledger:
             return False
         latency = round((at - row.submitted_at).total_seconds(), 3)
         return bool(self._write(
-            "UPDATE clips SET status = ?, finished_at = ?, latency_s = ?, processed_by = COALESCE(?, processed_by),"
+            "UPDATE clips SET status = ?, finished_at = ?, upload_to_result_s = ?, processed_by = COALESCE(?, processed_by),"
             " process_s = COALESCE(?, process_s), error = ? WHERE clip_id = ? AND status NOT IN ('done', 'failed')",
             (status, _iso(at), latency, processed_by, process_s, error, clip_id),
         ))
 
     def wait_final(self, clip_id: str, timeout: float) -> Optional[ClipRow]:
-        """The clip's row once it is done/failed, or as it stands after ``timeout`` seconds."""
+        """The clip's row once it is done/failed, or as it stands after ``timeout`` seconds.
+        Woken by this ledger's writers at once; re-reads every ``recheck_s`` too, in case
+        another process wrote the file."""
         with self._changed:
-            # Re-read every second too, in case another process wrote the file.
-            deadline = time.monotonic() + timeout
-            while not self._released and not self._is_final(clip_id):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._changed.wait(min(1.0, left))
+            self._waiting += 1
+            self._changed.notify_all()
+            try:
+                deadline = time.monotonic() + timeout
+                while not self._released and not self._is_final(clip_id):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(min(self.recheck_s, left))
+            finally:
+                self._waiting -= 1
         return self.get(clip_id)
+
+    @property
+    def waiting(self) -> int:
+        """Requests held in ``wait_final`` now."""
+        return self._waiting
+
+    def wait_for_waiters(self, n: int, timeout: float) -> bool:
+        """Block until at least ``n`` callers are held in ``wait_final`` (False on timeout)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._waiting >= n, timeout)
 
     def release_waiters(self) -> None:
         """Answer every ``wait_final`` now and from now on (shutdown: no request may hold it up)."""
@@ -168,12 +201,12 @@ class Ledger:
         return [_row(r) for r in rows]
 
     def medians(self, limit: int = 50) -> tuple[Optional[float], Optional[float]]:
-        """(median turnaround, median processing seconds) of recent cloud clips; None if none."""
+        """(median upload_to_result_s, median process_s) of recent cloud clips; None if none."""
         rows = self.recent_cloud(limit)
-        turnaround = [r.latency_s for r in rows if r.latency_s is not None]
+        upload_to_result = [r.upload_to_result_s for r in rows if r.upload_to_result_s is not None]
         process = [r.process_s for r in rows if r.process_s is not None]
         return (
-            round(statistics.median(turnaround), 3) if turnaround else None,
+            round(statistics.median(upload_to_result), 3) if upload_to_result else None,
             round(statistics.median(process), 3) if process else None,
         )
 

@@ -36,7 +36,7 @@ class Metrics:
                                         registry=r)
         self.retire_asks = Counter("edgecloud_retire_asks", "Asks the autoscaler put on the retire queue "
                                    "(scale-in: an idle worker takes one and leaves).", registry=r)
-        self.turnaround = Histogram("edgecloud_turnaround_seconds", "Cloud clips, submit to done.", registry=r,
+        self.upload_to_result = Histogram("edgecloud_upload_to_result_seconds", "Cloud clips, upload received to result stored.", registry=r,
                                     buckets=(1, 2, 5, 10, 20, 30, 60, 120, 300, 600, float("inf")))
 
     def watch_ledger(self, ledger_source) -> None:

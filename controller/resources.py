@@ -18,6 +18,7 @@ from edgecloud.config import Settings
 from .ledger import Ledger
 from .metrics import Metrics
 from .store import ClipStore
+from .waits import HeldWaits
 
 EXTENSION = "edgecloud"
 
@@ -65,6 +66,14 @@ class Resources:
         return self._get("metrics", make)
 
     @property
+    def waits(self) -> HeldWaits:
+        def make():
+            c = self.settings.controller
+            return HeldWaits(c.threads // 2 if c.max_held_waits is None else c.max_held_waits,
+                             c.max_waits_per_device)
+        return self._get("waits", make)
+
+    @property
     def fleet(self):
         from .fleet import create_fleet
 
@@ -75,6 +84,13 @@ class Resources:
             ledger: Optional[Ledger] = self._made.pop("ledger", None)
         if ledger is not None:
             ledger.close()
+
+
+def make_parts(settings: Settings, **parts: Any) -> Resources:
+    """Resources for a loop outside an app (tests, tools): those given, the rest made on first use."""
+    made = Resources(settings)
+    made.attach(**parts)
+    return made
 
 
 def init_app(app: Flask, settings: Settings) -> Resources:
@@ -100,6 +116,10 @@ def get_ledger() -> Ledger:
 
 def get_store() -> ClipStore:
     return resources().store
+
+
+def get_waits() -> HeldWaits:
+    return resources().waits
 
 
 def get_fleet():

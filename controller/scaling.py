@@ -14,15 +14,11 @@ from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
 
-from edgecloud.config import Settings
 from edgecloud.jobs import utcnow
+from edgecloud.loops import BackgroundLoop
 
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
-from .fleet import Fleet
-from edgecloud.loops import BackgroundLoop
-from .ledger import Ledger
-from .metrics import Metrics
-from .store import ClipStore
+from .resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +39,10 @@ class ScalingLoop(BackgroundLoop):
 
     thread_name = "scaling"
 
-    def __init__(self, settings: Settings, store: ClipStore, fleet: Fleet, ledger: Ledger,
-                 metrics: Optional[Metrics] = None, *, policy: Callable[..., int] = decide,
+    def __init__(self, parts: Resources, *, policy: Callable[..., int] = decide,
                  scale_in: Callable[..., int] = retire_asks):
-        self.settings = settings
-        self.store = store
-        self.fleet = fleet
-        self.ledger = ledger
-        self.metrics = metrics
+        super().__init__()
+        self.parts = parts  # settings, store, fleet, ledger, metrics: the app's own
         self.policy = policy
         self.scale_in = scale_in
         self.launched_total = 0
@@ -59,18 +51,17 @@ class ScalingLoop(BackgroundLoop):
         self.requested_total = 0
         self.last: Optional[Step] = None
         self.started = time.monotonic()  # the arrival rate is not measured over more than we have seen
-        super().__init__()
 
     def observe(self) -> Observation:
-        depth = self.store.queue_depth()
-        workers = self.fleet.states()
-        a = self.settings.autoscaler
-        _, recent_process_s = self.ledger.medians()
+        depth = self.parts.store.queue_depth()
+        workers = self.parts.fleet.states()
+        a = self.parts.settings.autoscaler
+        _, recent_process_s = self.parts.ledger.medians()
         now = utcnow()
-        submitted, latest = self.ledger.cloud_submissions(now - timedelta(seconds=a.rate_window_s))
+        submitted, latest = self.parts.ledger.cloud_submissions(now - timedelta(seconds=a.rate_window_s))
         return Observation(
             visible=depth["visible"], in_flight=depth["in_flight"],
-            pending=workers["pending"], running=workers["running"],
+            booting=workers["pending"], polling=workers["running"],  # EC2 states stand in for the workers' own
             process_time_s=recent_process_s or a.process_time_s, boot_time_s=a.boot_time_s,
             arrival_rate=arrival_rate(submitted, time.monotonic() - self.started, a),
             quiet_s=(now - latest).total_seconds() if latest else None,
@@ -78,18 +69,18 @@ class ScalingLoop(BackgroundLoop):
 
     def step(self) -> Step:
         obs = self.observe()
-        wanted = max(0, int(self.policy(obs, self.settings.autoscaler)))
+        wanted = max(0, int(self.policy(obs, self.parts.settings.autoscaler)))
         # The policy promises the cap; enforce it here too, counting booting workers.
-        room = max(0, self.settings.autoscaler.max_workers - obs.workers)
+        room = max(0, self.parts.settings.autoscaler.max_workers - obs.workers)
         wanted = min(wanted, room)
-        launched = self.fleet.launch(wanted) if wanted else []
+        launched = self.parts.fleet.launch(wanted) if wanted else []
         self.requested_total += wanted
         self.launched_total += len(launched)
-        if self.metrics and launched:
-            self.metrics.workers_launched.inc(len(launched))
+        if self.parts.metrics and launched:
+            self.parts.metrics.workers_launched.inc(len(launched))
         if wanted:
-            log.info("queue %d+%d, workers %d+%d: launching %d", obs.visible, obs.in_flight, obs.pending,
-                     obs.running, wanted)
+            log.info("queue %d+%d, workers %d+%d: launching %d", obs.visible, obs.in_flight, obs.booting,
+                     obs.polling, wanted)
         asked = 0 if wanted else self.ask_surplus_to_retire(obs)
         self.last = Step(obs, wanted, launched, asked)
         return self.last
@@ -97,12 +88,12 @@ class ScalingLoop(BackgroundLoop):
     def ask_surplus_to_retire(self, obs: Observation) -> int:
         """Top the retire queue up to the asks the policy wants (``retire_asks``:
         surplus workers, none while a backlog waits); returns how many were sent."""
-        n = max(0, int(self.scale_in(obs, self.settings.autoscaler)))
+        n = max(0, int(self.scale_in(obs, self.parts.settings.autoscaler)))
         if not n:
             return 0
         try:
-            outstanding = self.store.retire_asks_outstanding()
-            asked = self.store.ask_to_retire(n - outstanding) if n > outstanding else 0
+            outstanding = self.parts.store.retire_asks_outstanding()
+            asked = self.parts.store.ask_to_retire(n - outstanding) if n > outstanding else 0
         except ClientError as err:
             if not self._asks_warned:  # e.g. a stack from before the retire queue: workers still time out
                 log.warning("cannot ask workers to retire (%s); they leave by idle timeout only",
@@ -110,11 +101,11 @@ class ScalingLoop(BackgroundLoop):
                 self._asks_warned = True
             return 0
         self.asked_total += asked
-        if self.metrics and asked:
-            self.metrics.retire_asks.inc(asked)
+        if self.parts.metrics and asked:
+            self.parts.metrics.retire_asks.inc(asked)
         if asked:
             log.info("queue %d+%d, workers %d+%d, %d may leave: %d retire asks sent (%d outstanding)",
-                     obs.visible, obs.in_flight, obs.pending, obs.running, n, asked, outstanding)
+                     obs.visible, obs.in_flight, obs.booting, obs.polling, n, asked, outstanding)
         return asked
 
     def run(self, stop: threading.Event) -> None:
@@ -123,4 +114,4 @@ class ScalingLoop(BackgroundLoop):
                 self.step()
             except Exception:
                 log.exception("scaling step failed; trying again next interval")
-            stop.wait(self.settings.autoscaler.interval)
+            stop.wait(self.parts.settings.autoscaler.interval)

@@ -18,12 +18,15 @@ from gunicorn.app.base import BaseApplication
 
 from edgecloud.aws import Aws, Queues, ensure_resources
 from edgecloud.config import Settings
+from edgecloud.loops import StartClose
 
 from .app import create_app
 from .completions import CompletionsConsumer
 from .fleet import Fleet, create_fleet
+from .intake import Intake
 from .ledger import Ledger
 from .metrics import Metrics
+from .reconcile import StrandedUploads
 from .resources import resources
 from .scaling import ScalingLoop
 from .store import ClipStore
@@ -32,7 +35,7 @@ log = logging.getLogger(__name__)
 READY_LINE = "controller listening on {url}"
 
 
-class ControllerService:
+class ControllerService(StartClose):
     """The app and the loops of one controller, sharing one ledger, store and fleet."""
 
     def __init__(self, settings: Settings, *, aws: Optional[Aws] = None, fleet: Optional[Fleet] = None,
@@ -45,13 +48,16 @@ class ControllerService:
         self.metrics = Metrics()
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
-        self.consumer = CompletionsConsumer(settings, self.aws, self.queues, self.ledger, self.store, self.metrics)
+        # Its clock starts now, before any request: older 'storing' rows are a dead process's.
+        self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics))
+        self.app = create_app(settings)
+        parts = resources(self.app)
+        parts.attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store, metrics=self.metrics,
+                     fleet=self.fleet)
+        self.consumer = CompletionsConsumer(parts)
         # A function fed by the jobs queue is scaled by Lambda: the controller launches nothing.
         autoscale = autoscale and settings.fleet.backend != "lambda"
-        self.scaling = ScalingLoop(settings, self.store, self.fleet, self.ledger, self.metrics) if autoscale else None
-        self.app = create_app(settings)
-        resources(self.app).attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store,
-                                   metrics=self.metrics, fleet=self.fleet)
+        self.scaling = ScalingLoop(parts) if autoscale else None
         self._closed = False
 
     def start(self) -> "ControllerService":
@@ -60,6 +66,7 @@ class ControllerService:
             self.aws.client(service)
         for role in ("jobs", "completions", "dead_letter"):
             getattr(self.queues, role)
+        self.stranded.start()
         self.consumer.start()
         if self.scaling:
             self.scaling.start()
@@ -72,15 +79,10 @@ class ControllerService:
         self._closed = True
         if self.scaling:
             self.scaling.stop()
+        self.stranded.stop()
         self.consumer.stop()
         self.fleet.close()
         self.ledger.close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

@@ -37,17 +37,22 @@ class ClipStore:
             raise
         return True
 
-    def clip_stored_at(self, clip_id: str) -> Optional[datetime]:
-        """When the clip was stored, whatever its type; None if it is not in S3."""
-        for ext in CLIP_TYPES.values():
+    def find_clip(self, clip_id: str) -> Optional[tuple[str, dict]]:
+        """(content type, S3 head) of the stored clip, whatever its type; None if it is not in S3."""
+        for content_type, ext in CLIP_TYPES.items():
             try:
                 head = self.aws.s3.head_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, ext))
             except ClientError as err:
                 if is_missing(err):
                     continue
                 raise
-            return head["LastModified"]
+            return content_type, head
         return None
+
+    def clip_stored_at(self, clip_id: str) -> Optional[datetime]:
+        """When the clip was stored, whatever its type; None if it is not in S3."""
+        found = self.find_clip(clip_id)
+        return found[1]["LastModified"] if found else None
 
     def delete_clip(self, clip_id: str, content_type: str) -> None:
         self.aws.s3.delete_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))

@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 from edgecloud.config import Settings
 from edgecloud.jobs import utcnow
+from edgecloud.loops import StartClose
 
 from .camera import Camera, create_camera
 from .local import LocalProcessor
@@ -34,7 +35,7 @@ def stats_path(edge_settings) -> Path:
     return Path(edge_settings.stats_path or Path(edge_settings.spool_dir).parent / "edge-stats.sqlite")
 
 
-class EdgeAgent:
+class EdgeAgent(StartClose):
     """The whole agent; a context manager. ``camera`` and ``pin_factory`` select hardware
     (None: picked from settings, gpiozero's default pins); ``analyse`` and ``policy``
     replace local detection and placement (simulations, tests)."""
@@ -54,7 +55,7 @@ class EdgeAgent:
         self.frames = None  # edge.mode frames: the FrameStream
         self.local = LocalProcessor(settings.detector, self._local_done, analyse=analyse)
         self.watcher = ResultWatcher(edge.controller_url, stats=self.stats, history=self.history,
-                                     wait_s=edge.result_wait_s)
+                                     wait_s=edge.result_wait_s, deadline_s=edge.result_deadline_s)
         self.uploader = Uploader(self.spool, edge.controller_url, timeout_s=edge.upload_timeout_s,
                                  retry_max_s=edge.retry_max_s, retry_base_s=min(0.5, edge.retry_max_s),
                                  stats=self.stats, history=self.history, prepare=self._prepare,
@@ -97,7 +98,7 @@ class EdgeAgent:
         if pending:
             log.info("%d clip(s) left in the spool from before: uploading", len(pending))
         for record in self.stats.records():
-            if record.where in (CLOUD, "both") and record.uploaded_at and not record.result_at:
+            if record.placement in (CLOUD, "both") and record.uploaded_at and not record.result_at:
                 self.watcher.watch(record.clip_id, record.uploaded_at)
 
     def wait_idle(self, timeout: Optional[float] = None) -> bool:
@@ -151,12 +152,6 @@ class EdgeAgent:
         self.uploader.close()
         self.watcher.close()
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
-
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._started else "new"
         return (f"<EdgeAgent {self.settings.edge.device_id} {state} policy={self.policy.name} "
@@ -188,31 +183,31 @@ class EdgeAgent:
 
     def _place(self, entry: Entry) -> None:
         situation = Situation.now(self.history, entry.size, self.local.waiting, self.uploader.waiting_bytes())
-        where = self.policy.place(situation)
-        log.info("%s -> %s (Pi %.1f s, cloud %.1f s)", entry.clip_id, where, situation.local_finish_s,
+        placement = self.policy.place(situation)
+        log.info("%s -> %s (Pi %.1f s, cloud %.1f s)", entry.clip_id, placement, situation.local_finish_s,
                  situation.cloud_finish_s)
-        self.stats.record(entry.clip_id, where=where)
-        if where == EDGE:
-            self.spool.update(entry, where=EDGE)
+        self.stats.record(entry.clip_id, placement=placement)
+        if placement == EDGE:
+            self.spool.update(entry, placement=EDGE)
             self.local.submit(entry, path=entry.clip_path, clip_id=entry.clip_id, fps=entry.metadata["fps"],
                               recorded_at=datetime.fromisoformat(entry.metadata["recorded_at"]))
         else:
-            self.spool.update(entry, stage="ready", where=CLOUD)
+            self.spool.update(entry, stage="ready", placement=CLOUD)
             self.uploader.wake()
 
     def _local_done(self, entry: Entry, result, seconds: float) -> None:
         if isinstance(result, Exception) or not entry.path.exists():
             if entry.path.exists():
-                self.spool.update(entry, stage="ready", where=CLOUD)
-                self.stats.record(entry.clip_id, where=CLOUD)
+                self.spool.update(entry, stage="ready", placement=CLOUD)
+                self.stats.record(entry.clip_id, placement=CLOUD)
                 self.uploader.wake()
             return
         self.history.observe_local(seconds)
         data = result.model_dump(mode="json")
         if self.policy.escalate(result):
             log.info("%s: the Pi is unsure (%s); asking the cloud too", entry.clip_id, result.labels or result.error)
-            self.spool.update(entry, stage="ready", where="both", result=data, send_result=False)
-            self.stats.record(entry.clip_id, where="both", local_s=round(seconds, 4), labels_edge=result.labels)
+            self.spool.update(entry, stage="ready", placement="both", result=data, send_result=False)
+            self.stats.record(entry.clip_id, placement="both", local_s=round(seconds, 4), labels_edge=result.labels)
         else:
             self.spool.update(entry, stage="ready", result=data)
             self.stats.record(entry.clip_id, local_s=round(seconds, 4), result_at=utcnow(), status=result.status,

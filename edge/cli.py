@@ -50,7 +50,7 @@ def drain(ctx: click.Context, timeout):
     e = _settings(ctx).edge
     spool = Spool(e.spool_dir, int(e.spool_max_mb * 1_000_000))
     for entry in spool.entries(stage="new"):  # never placed: let the cloud process it
-        spool.update(entry, stage="ready", where="cloud")
+        spool.update(entry, stage="ready", placement="cloud")
     uploader = Uploader(spool, e.controller_url, timeout_s=e.upload_timeout_s, retry_max_s=e.retry_max_s,
                         retry_base_s=min(0.5, e.retry_max_s), stats=StatsStore(stats_path(e)), history=History())
     with uploader:
@@ -63,7 +63,7 @@ def drain(ctx: click.Context, timeout):
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
 @click.pass_context
 def stats(ctx: click.Context, as_json):
-    """Per clip: trigger, upload done, result seen (round trip), where it was processed."""
+    """Per clip: trigger, upload done, result stored, and where the scheduler placed it."""
     from .agent import stats_path
     from .stats import StatsStore
 
@@ -80,11 +80,11 @@ def stats(ctx: click.Context, as_json):
 
     table = Table(title=f"edge clips ({path})")
     table.add_column("clip", no_wrap=True, min_width=35)
-    for name in ("triggered (UTC)", "where", "clip s", "upload done s", "round trip s", "labels", "bytes saved"):
+    for name in ("triggered (UTC)", "placement", "clip s", "trigger to upload s", "trigger to result s", "labels", "bytes saved"):
         table.add_column(name)
     for r in records:
         table.add_row(r.clip_id, r.triggered_at.strftime("%H:%M:%S.%f")[:-3] if r.triggered_at else "",
-                      r.where or "", s(r.recorded_s), s(r.upload_done_s), s(r.round_trip_s), r.labels or "",
+                      r.placement or "", s(r.recorded_s), s(r.trigger_to_upload_s), s(r.trigger_to_result_s), r.labels or "",
                       str(r.bytes_saved or ""))
     console = Console()
     if not console.is_terminal:  # piped or logged: no terminal width to fit, keep rows whole

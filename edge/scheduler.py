@@ -3,7 +3,7 @@
 * ``busy-offload`` - the seed's rule: on the Pi when it is free, else to the cloud.
 * ``fastest-finish`` (default) - estimate when the clip would finish on the Pi
   (clips ahead of it x measured seconds per clip) and in the cloud (bytes
-  ahead of it / measured upload rate + the cloud turnaround the controller
+  ahead of it / measured upload rate + the cloud upload_to_result the controller
   reports, or our own measured one if later, + the wait behind its queue),
   and pick the earlier; a tie stays on the Pi (no bandwidth spent).
 * ``escalate-uncertain`` - always on the Pi, and also to the cloud when the
@@ -20,19 +20,19 @@ EDGE, CLOUD = "edge", "cloud"
 # Guesses used until the agent has measured its own (replaced after one clip each).
 PRIOR_LOCAL_S = 5.0
 PRIOR_UPLOAD_BPS = 1_000_000.0
-PRIOR_TURNAROUND_S = 10.0
+PRIOR_UPLOAD_TO_RESULT_S = 10.0
 
 
 class History:
     """Exponentially weighted recent measurements: seconds per local clip, upload bytes/s,
-    and cloud turnaround (upload done -> result seen), plus the controller's own figure."""
+    and cloud upload_to_result (upload done -> result seen), plus the controller's own figure."""
 
     def __init__(self, alpha: float = 0.3):
         self.alpha = alpha
         self.local_s: Optional[float] = None
         self.upload_bps: Optional[float] = None
-        self.turnaround_s: Optional[float] = None
-        self.controller_turnaround_s: Optional[float] = None
+        self.upload_to_result_s: Optional[float] = None
+        self.controller_upload_to_result_s: Optional[float] = None
         # The controller's queue at its last report, and our clips sent since.
         self._queue: Optional[tuple[int, int, float]] = None  # (waiting jobs, running workers, s per job)
         self._sent_since_report = 0
@@ -50,9 +50,9 @@ class History:
             with self._lock:
                 self.upload_bps = self._blend(self.upload_bps, nbytes / seconds)
 
-    def observe_turnaround(self, seconds: float) -> None:
+    def observe_upload_to_result(self, seconds: float) -> None:
         with self._lock:
-            self.turnaround_s = self._blend(self.turnaround_s, seconds)
+            self.upload_to_result_s = self._blend(self.upload_to_result_s, seconds)
 
     def observe_cloud_queue(self, waiting: Optional[int], running: Optional[int],
                             process_s: Optional[float]) -> None:
@@ -73,11 +73,11 @@ class History:
             waiting, running, process_s = self._queue
             return (waiting + self._sent_since_report) * process_s / running
 
-    def cloud_turnaround(self) -> float:
+    def cloud_upload_to_result(self) -> float:
         """The later of the controller's recent median (submit -> done, in the cloud) and our own
         (upload done -> result seen here, cold starts included); a guess until either is known."""
-        known = [v for v in (self.controller_turnaround_s, self.turnaround_s) if v is not None]
-        return max(known) if known else PRIOR_TURNAROUND_S
+        known = [v for v in (self.controller_upload_to_result_s, self.upload_to_result_s) if v is not None]
+        return max(known) if known else PRIOR_UPLOAD_TO_RESULT_S
 
     @classmethod
     def from_records(cls, records, alpha: float = 0.3) -> "History":
@@ -88,15 +88,15 @@ class History:
                 history.observe_local(r.local_s)
             if r.upload_s and r.bytes_sent:
                 history.observe_upload(r.bytes_sent, r.upload_s)
-            if r.where in ("cloud", "both") and r.uploaded_at and r.result_at:
-                history.observe_turnaround(max((r.result_at - r.uploaded_at).total_seconds(), 0.0))
+            if r.placement in ("cloud", "both") and r.uploaded_at and r.result_at:
+                history.observe_upload_to_result(max((r.result_at - r.uploaded_at).total_seconds(), 0.0))
         return history
 
     def __repr__(self) -> str:
         def f(v):
             return "?" if v is None else f"{v:.3g}"
         return (f"<History local={f(self.local_s)}s upload={f(self.upload_bps)}B/s "
-                f"turnaround={f(self.turnaround_s)}s controller={f(self.controller_turnaround_s)}s>")
+                f"upload_to_result={f(self.upload_to_result_s)}s controller={f(self.controller_upload_to_result_s)}s>")
 
 
 @dataclass(frozen=True)
@@ -108,13 +108,13 @@ class Situation:
     upload_waiting_bytes: int = 0  # bytes in the spool ahead of this clip
     local_s: float = PRIOR_LOCAL_S
     upload_bps: float = PRIOR_UPLOAD_BPS
-    turnaround_s: float = PRIOR_TURNAROUND_S
+    upload_to_result_s: float = PRIOR_UPLOAD_TO_RESULT_S
 
     @classmethod
     def now(cls, history: History, clip_bytes: int, local_waiting: int, upload_waiting_bytes: int) -> "Situation":
         return cls(clip_bytes=clip_bytes, local_waiting=local_waiting, upload_waiting_bytes=upload_waiting_bytes,
                    local_s=history.local_s or PRIOR_LOCAL_S, upload_bps=history.upload_bps or PRIOR_UPLOAD_BPS,
-                   turnaround_s=history.cloud_turnaround() + history.cloud_backlog_s())
+                   upload_to_result_s=history.cloud_upload_to_result() + history.cloud_backlog_s())
 
     @property
     def local_finish_s(self) -> float:
@@ -122,7 +122,7 @@ class Situation:
 
     @property
     def cloud_finish_s(self) -> float:
-        return (self.upload_waiting_bytes + self.clip_bytes) / self.upload_bps + self.turnaround_s
+        return (self.upload_waiting_bytes + self.clip_bytes) / self.upload_bps + self.upload_to_result_s
 
 
 class Policy:

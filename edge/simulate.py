@@ -85,7 +85,7 @@ def _run_policy(settings: Settings, policy, events: int, analyse, history: Optio
     if analyse is not None:
         analyse.settings = settings.detector
     if history is not None:
-        for attr in ("local_s", "upload_bps", "turnaround_s"):
+        for attr in ("local_s", "upload_bps", "upload_to_result_s"):
             setattr(agent.history, attr, getattr(history, attr))
     try:
         with agent:
@@ -113,7 +113,7 @@ def run_simulation(settings: Settings, *, video: Path, events: int, controller_u
         figures = {"events": events, "video": str(video), "controller": url, "speed": speed,
                    "pi_slowdown": pi_slowdown, "repeat": repeat,
                    "calibration": {"local_s": calibration.local_s, "upload_bps": calibration.upload_bps,
-                                   "turnaround_s": calibration.turnaround_s},
+                                   "upload_to_result_s": calibration.upload_to_result_s},
                    "policies": {}}
         runs: dict[str, list[dict]] = {name: [] for name in policies}
         for round_no in range(repeat):  # rounds interleave the policies, so drift hits them alike
@@ -124,7 +124,7 @@ def run_simulation(settings: Settings, *, video: Path, events: int, controller_u
                 runs[name].append(figures_one)
                 echo(f"{name:>20}: burst of {events} finished in {figures_one['burst_finish_s']:.2f} s "
                      f"({figures_one['clips_local']} on the Pi, {figures_one['clips_offloaded']} to the cloud; "
-                     f"mean round trip {figures_one['mean_round_trip_s']:.2f} s)")
+                     f"mean trigger to result {figures_one['mean_trigger_to_result_s']:.2f} s)")
         for name, results in runs.items():
             ordered = sorted(results, key=lambda f: f["burst_finish_s"])
             median = ordered[(len(ordered) - 1) // 2]
@@ -142,13 +142,13 @@ def _measure(settings, policy, events, analyse, calibration, timeout) -> dict:
     records = [r for r in agent.stats.records() if r.clip_id in ids]
     first = min(r.triggered_at for r in records)
     finish = max((r.result_at - first).total_seconds() for r in records if r.result_at)
-    where = [r.where for r in records]
+    placements = [r.placement for r in records]
     return {
         "burst_finish_s": round(finish, 3),
-        "clips_local": sum(w in ("edge", "both") for w in where),
-        "clips_offloaded": sum(w in ("cloud", "both") for w in where),
+        "clips_local": sum(w in ("edge", "both") for w in placements),
+        "clips_offloaded": sum(w in ("cloud", "both") for w in placements),
         "clips": len(records),
-        "mean_round_trip_s": round(sum(r.round_trip_s for r in records) / len(records), 3),
+        "mean_trigger_to_result_s": round(sum(r.trigger_to_result_s for r in records) / len(records), 3),
     }
 
 

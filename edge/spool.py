@@ -19,11 +19,12 @@ import logging
 import os
 import shutil
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
 from edgecloud.jobs import parse_clip_id
+
+from .spool_entry import Entry, _fsync_dir, _write_json
 
 log = logging.getLogger(__name__)
 
@@ -33,63 +34,6 @@ DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 
 class SpoolFull(OSError):
     """The clip could not be written even after making room."""
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Write ``data`` to ``path`` atomically and durably (temp file, fsync, rename)."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, default=str)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-@dataclass
-class Entry:
-    """One spooled clip: its directory and manifest."""
-
-    path: Path
-    manifest: dict
-
-    @property
-    def clip_id(self) -> str:
-        return self.manifest["metadata"]["clip_id"]
-
-    @property
-    def clip_path(self) -> Path:
-        return self.path / self.manifest["clip_file"]
-
-    @property
-    def metadata(self) -> dict:
-        return self.manifest["metadata"]
-
-    @property
-    def stage(self) -> str:
-        return self.manifest.get("stage", "ready")
-
-    @property
-    def result(self) -> Optional[dict]:
-        return self.manifest.get("result")
-
-    @property
-    def carries_result(self) -> bool:
-        """Whether the upload carries the Pi's own result. An escalated clip keeps its Pi
-        result for the record (``send_result: False``) but goes up for the cloud to analyse."""
-        return bool(self.result) and self.manifest.get("send_result", True)
-
-    @property
-    def size(self) -> int:
-        return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
 
 
 class Spool:
@@ -194,7 +138,7 @@ class Spool:
             if clip_file.exists():
                 clip_file.unlink()
             entry = Entry(final, manifest)
-        self.enforce_cap()
+            self._drop_oldest(needed=0, reason=self._over_cap, keep=clip_id)  # never the clip just kept
         return entry
 
     def update(self, entry: Entry, **changes: Any) -> Entry:
@@ -270,13 +214,17 @@ class Spool:
 
     def enforce_cap(self) -> list[str]:
         """Drop entries until under ``max_bytes``; returns the dropped clip ids."""
-        return self._drop_oldest(needed=0, reason=f"spool over its cap of {self.max_bytes / 1e6:.0f} MB")
+        return self._drop_oldest(needed=0, reason=self._over_cap)
+
+    @property
+    def _over_cap(self) -> str:
+        return f"spool over its cap of {self.max_bytes / 1e6:.0f} MB"
 
     def _rejected_entries(self) -> list[Entry]:
         # Only their id (the directory's name) and size matter here, readable manifest or not.
         return [Entry(d, {"metadata": {"clip_id": d.name}}) for d in sorted(self.rejected_dir.iterdir()) if d.is_dir()]
 
-    def _drop_oldest(self, needed: int, reason: str) -> list[str]:
+    def _drop_oldest(self, needed: int, reason: str, keep: Optional[str] = None) -> list[str]:
         dropped = []
         with self._lock:
             entries = self.entries()
@@ -286,6 +234,7 @@ class Spool:
             total = sum(sizes.values())
             # Then clip-only entries, oldest first; entries with the Pi's result last.
             order = rejected + [e for e in entries if not e.result] + [e for e in entries if e.result]
+            order = [e for e in order if e.clip_id != keep or e.path.parent == self.rejected_dir]
             freed = 0
             for entry in order:
                 if total <= self.max_bytes and freed >= needed:

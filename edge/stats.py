@@ -1,4 +1,4 @@
-"""Round-trip accounting per clip, as the Lambda seed kept it: trigger, upload done, result seen.
+"""Per-clip accounting on the Pi, as the Lambda seed kept it: trigger, upload done, result stored.
 
 A small SQLite file (safe across the agent's threads and restarts, readable by
 ``edgecloud edge stats`` while the agent runs). Each field is written when it
@@ -17,7 +17,7 @@ _COLUMNS = {
     "clip_id": "TEXT PRIMARY KEY",
     "triggered_at": "TEXT",
     "recorded_s": "REAL",
-    "where_": "TEXT",
+    "placement": "TEXT",
     "bytes": "INTEGER",
     "bytes_sent": "INTEGER",
     "bytes_saved": "INTEGER",
@@ -40,7 +40,7 @@ class ClipRecord:
     clip_id: str
     triggered_at: Optional[datetime] = None
     recorded_s: Optional[float] = None
-    where: Optional[str] = None  # "edge" | "cloud" | "both"
+    placement: Optional[str] = None  # where the scheduler sent it: "edge" | "cloud" | "both" (escalated)
     uploaded_at: Optional[datetime] = None
     result_at: Optional[datetime] = None
     labels: Optional[str] = None
@@ -54,21 +54,21 @@ class ClipRecord:
     upload_s: Optional[float] = None
 
     @property
-    def round_trip_s(self) -> Optional[float]:
-        """Trigger to result seen."""
+    def trigger_to_result_s(self) -> Optional[float]:
+        """PIR trigger to result stored (the Pi's, or the cloud's as the controller reports it)."""
         if self.triggered_at is None or self.result_at is None:
             return None
         return (self.result_at - self.triggered_at).total_seconds()
 
     @property
-    def upload_done_s(self) -> Optional[float]:
+    def trigger_to_upload_s(self) -> Optional[float]:
         if self.triggered_at is None or self.uploaded_at is None:
             return None
         return (self.uploaded_at - self.triggered_at).total_seconds()
 
     def to_json(self) -> dict:
         data = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in asdict(self).items()}
-        data.update(round_trip_s=self.round_trip_s, upload_done_s=self.upload_done_s)
+        data.update(trigger_to_result_s=self.trigger_to_result_s, trigger_to_upload_s=self.trigger_to_upload_s)
         return data
 
 
@@ -89,7 +89,7 @@ class StatsStore:
 
     def record(self, clip_id: str, **values: Any) -> None:
         """Set fields of a clip's record (creating it); None values are left as they were."""
-        row = {("where_" if k == "where" else k): (v.isoformat() if isinstance(v, datetime) else v)
+        row = {k: (v.isoformat() if isinstance(v, datetime) else v)
                for k, v in values.items() if v is not None}
         unknown = set(row) - set(_COLUMNS)
         if unknown:
@@ -108,7 +108,7 @@ class StatsStore:
         names = {f.name for f in fields(ClipRecord)}
         out = []
         for row in rows:
-            data = {("where" if k == "where_" else k): row[k] for k in row.keys()}
+            data = {k: row[k] for k in row.keys()}
             for k in _TIMES:
                 if data.get(k):
                     data[k] = datetime.fromisoformat(data[k])

@@ -85,6 +85,10 @@ class Aws:
         return self.client("autoscaling")
 
     @property
+    def dynamodb(self):
+        return self.client("dynamodb")
+
+    @property
     def cloudformation(self):
         return self.client("cloudformation")
 
@@ -159,4 +163,7 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     sqs.create_queue(QueueName=q.retire, Attributes={
         "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
     })
+    from .credentials import ensure_table
+
+    ensure_table(aws, settings.tables.credentials)
     return Queues(aws, settings)

@@ -13,14 +13,44 @@ import secrets
 from datetime import datetime, timezone
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 SCHEMA_VERSION = 1
-DEVICE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-CLIP_ID_RE = re.compile(r"^(?P<time>\d{8}T\d{9}Z)_(?P<device>[a-z0-9][a-z0-9-]{0,31})_(?P<rand>[0-9a-f]{8})$")
+# ASCII only and matched whole (fullmatch): "\\d" would take other scripts' digits, "$" a trailing newline.
+DEVICE_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}", re.ASCII)
+CLIP_ID_RE = re.compile(r"(?P<time>[0-9]{8}T[0-9]{9}Z)_(?P<device>[a-z0-9][a-z0-9-]{0,31})_(?P<rand>[0-9a-f]{8})",
+                        re.ASCII)
 # Content types a clip may have, and the extension its key gets.
 CLIP_TYPES = {"video/mp4": "mp4", "video/h264": "h264", "video/x-msvideo": "avi"}
 EXTENSIONS = {ext: ctype for ctype, ext in CLIP_TYPES.items()}
+
+
+# How each container starts: MP4 (ISO BMFF) has its 'ftyp' box first, raw H.264 (Annex B) a start
+# code, AVI a RIFF header of form 'AVI '.
+def _is_mp4(head: bytes) -> bool:
+    return head[4:8] == b"ftyp"
+
+
+def _is_annex_b(head: bytes) -> bool:
+    return head.startswith((b"\x00\x00\x00\x01", b"\x00\x00\x01"))
+
+
+def _is_avi(head: bytes) -> bool:
+    return head[:4] == b"RIFF" and head[8:12] == b"AVI "
+
+
+CONTAINER_CHECKS = {"video/mp4": (_is_mp4, "an MP4 'ftyp' box at byte 4"),
+                    "video/h264": (_is_annex_b, "an H.264 Annex B start code (00 00 01)"),
+                    "video/x-msvideo": (_is_avi, "a 'RIFF....AVI ' header")}
+SNIFF_BYTES = 12
+
+
+def container_mismatch(content_type: str, head: bytes) -> Optional[str]:
+    """Why the clip's first bytes are not the container ``content_type`` claims; None if they are."""
+    is_it, expected = CONTAINER_CHECKS[content_type]
+    if is_it(head):
+        return None
+    return f"the clip is not {content_type}: expected {expected}, found {head[:SNIFF_BYTES].hex(' ')!r}"
 
 
 class BadClipId(ValueError):
@@ -31,17 +61,17 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def new_clip_id(device: str, when: datetime | None = None) -> str:
-    if not DEVICE_RE.match(device):
-        raise ValueError(f"device id {device!r} must match {DEVICE_RE.pattern}")
+def new_clip_id(device_id: str, when: datetime | None = None) -> str:
+    if not DEVICE_RE.fullmatch(device_id or ""):
+        raise ValueError(f"device id {device_id!r} must match {DEVICE_RE.pattern}")
     when = (when or utcnow()).astimezone(timezone.utc)
     stamp = when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}Z"
-    return f"{stamp}_{device}_{secrets.token_hex(4)}"
+    return f"{stamp}_{device_id}_{secrets.token_hex(4)}"
 
 
 def parse_clip_id(clip_id: str) -> tuple[datetime, str]:
     """(recorded time, device) of a valid clip id; BadClipId otherwise."""
-    m = CLIP_ID_RE.match(clip_id or "")
+    m = CLIP_ID_RE.fullmatch(clip_id) if isinstance(clip_id, str) else None
     if not m:
         raise BadClipId(f"not a clip id: {clip_id!r}")
     t = m["time"]
@@ -109,7 +139,7 @@ class Job(Message):
     clip_id: str
     bucket: str
     key: str
-    device: str
+    device_id: str = Field(validation_alias=AliasChoices("device_id", "device"))  # "device": jobs of 0.1
     fps: Optional[float] = Field(None, gt=0, le=240)
     content_type: str = "video/mp4"
     recorded_at: datetime

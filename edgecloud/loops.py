@@ -1,11 +1,13 @@
 """A loop on its own thread, stopped through an Event it checks between short waits.
 
 The one start/stop for every background loop: the controller's scaling and
-completions loops, the Pi's uploader and recorder, the worker's heartbeat.
+completions loops, the Pi's uploader and recorder, the worker's heartbeat;
+and ``StartClose``, the ``with`` block for what owns processes or servers.
 """
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from typing import Optional
 
 
@@ -57,3 +59,38 @@ class BackgroundLoop:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Tally(Counter):
+    """What one pass of a loop did, counted by outcome, so tests need no threads or sleeps.
+    A subclass names its ``outcomes``; reading or adding any other is an error, not a silent 0."""
+
+    outcomes: tuple[str, ...] = ()
+
+    def __getattr__(self, name: str) -> int:
+        if name in type(self).outcomes:
+            return self[name]
+        raise AttributeError(name)
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        if outcome not in self.outcomes:
+            raise ValueError(f"{type(self).__name__} counts {self.outcomes}, not {outcome!r}")
+        self[outcome] += n
+
+
+class StartClose:
+    """``with thing:`` calls ``thing.start()`` and, on the way out, ``thing.close()``:
+    for what owns a process, a server or several loops (the agent, a controller)."""
+
+    def start(self):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

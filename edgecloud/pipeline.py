@@ -34,6 +34,10 @@ class _Timer(dict):
         return now
 
 
+class DetectorError(RuntimeError):
+    """The detector failed (OpenCV raised inside it): not the clip's fault, so it propagates."""
+
+
 @dataclass
 class _Pending:
     frame: Frame
@@ -51,8 +55,12 @@ def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int]) -> l
         for x1, y1, x2, y2 in item.regions or ():
             images.append(item.frame.image[y1:y2, x1:x2])
             origins.append((item.frame, x1, y1, 1.0))
+    try:
+        boxes_per_image = detector.detect(images)
+    except cv2.error as err:  # must not look like a decoding error to analyse_clip's guard
+        raise DetectorError(f"detector {detector.name} failed: {err}") from err
     found = []
-    for (frame, dx, dy, scale), boxes in zip(origins, detector.detect(images)):
+    for (frame, dx, dy, scale), boxes in zip(origins, boxes_per_image):
         for b in boxes:
             x1, y1, x2, y2 = b.box
             box = (round(x1 / scale + dx, 1), round(y1 / scale + dy, 1), round(x2 / scale + dx, 1), round(y2 / scale + dy, 1))

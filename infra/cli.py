@@ -19,7 +19,8 @@ from edgecloud.aws import Aws
 from edgecloud.cli import Context, pass_context
 from edgecloud.config import dump
 
-from .deploy import Stack, StackEvent, bucket_object_count, empty_bucket, fleet_worker_ids, terminate_fleet
+from .deploy import Stack, StackEvent
+from .teardown import bucket_object_count, empty_bucket, fleet_worker_ids, terminate_fleet
 from .artifacts import function_code
 from .params import (InfraError, complete_network, parse_param_overrides, settings_from_outputs,
                      stack_parameters, template_body, template_defaults)

@@ -40,7 +40,7 @@ def test_bad_device_and_extension_are_refused():
 def test_job_message_validates_clip_id():
     now = jobs.utcnow()
     with pytest.raises(ValueError):
-        jobs.Job(clip_id="nope", bucket="b", key="k", device="pi-01", recorded_at=now, submitted_at=now)
+        jobs.Job(clip_id="nope", bucket="b", key="k", device_id="pi-01", recorded_at=now, submitted_at=now)
 
 
 def test_summarise_counts_per_frame_and_best_score():
@@ -56,3 +56,4 @@ def test_summarise_counts_per_frame_and_best_score():
     assert summary["person"].frames_seen == 2
     assert summary["person"].best_score == 0.9
     assert summary["car"].max_count == 1
+

@@ -17,23 +17,20 @@ class Heartbeat(BackgroundLoop):
     ``__exit__``; ``beat()`` does one, for callers (and tests) without a thread.
     """
 
-    def __init__(self, sqs, queue_url: str, receipt_handle: str, *, every: float, extend_to: int,
+    def __init__(self, extend: Callable[[int], None], *, every: float, extend_to: int,
                  on_beat: Optional[Callable[[int], None]] = None):
-        self.sqs = sqs
-        self.queue_url = queue_url
-        self.receipt_handle = receipt_handle
+        super().__init__()
+        self.extend = extend  # sets the job's visibility to this many seconds from now
         self.every = every
         self.extend_to = extend_to
         self.on_beat = on_beat
         self.beats = 0
-        super().__init__()
 
     thread_name = "heartbeat"
     join_timeout_s = None  # a beat in flight finishes before the job is let go
 
     def beat(self) -> None:
-        self.sqs.change_message_visibility(
-            QueueUrl=self.queue_url, ReceiptHandle=self.receipt_handle, VisibilityTimeout=self.extend_to)
+        self.extend(self.extend_to)
         self.beats += 1
         if self.on_beat:
             self.on_beat(self.beats)

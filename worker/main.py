@@ -4,28 +4,30 @@
 drive the worker step by step with no threads or sleeps; ``run()`` loops it
 and applies the retirement rule (``edgecloud.retirement``). Scale-in: when a poll
 finds no job, an idle worker the rule would let go on request takes one of the
-controller's asks from the retire queue (if any) and retires.
+controller's asks from the retire queue (if any) and retires (worker/scale_in.py).
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
+from edgecloud.loops import Tally
 
 from . import lifecycle as lifecycles
 from edgecloud import retirement
 from .heartbeat import Heartbeat
 from .jobs import JobRunner, receive_count
+from .scale_in import ScaleIn
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +40,13 @@ class Abandon(BaseException):
     """Raised from a second stop signal with a job in hand: hand it back now, not after a kill."""
 
 
-@dataclass
-class BatchCounts:
+class BatchCounts(Tally):
     """What one ``process_batch`` did."""
 
-    received: int = 0
-    done: int = 0
-    failed: int = 0
-    duplicate: int = 0
-    malformed: int = 0
-    released: int = 0
-    errors: int = 0
+    outcomes = ("received", "done", "failed", "duplicate", "malformed", "released", "errors")
 
 
-class Worker:
+class Worker(ScaleIn):
     """Processes jobs from the queue until stopped or retired."""
 
     def __init__(self, settings: Settings, aws: Optional[Aws] = None, *, queues: Optional[Queues] = None,
@@ -110,10 +105,10 @@ class Worker:
         finally:
             self.polling = False
         for message in messages:
-            counts.received += 1
+            counts.add("received")
             if self.stopping:  # arrived as we were told to stop: hand it straight back
                 self._set_visibility(message, 0)
-                counts.released += 1
+                counts.add("released")
                 continue
             self.holding = True
             try:
@@ -130,7 +125,7 @@ class Worker:
                     outcome = "errors"
             finally:
                 self.holding = False
-            setattr(counts, outcome, getattr(counts, outcome) + 1)
+            counts.add(outcome)
         return counts
 
     def handle(self, message: dict) -> str:
@@ -148,7 +143,7 @@ class Worker:
         try:
             visibility = self.settings.queues.visibility_timeout
             # A beat must land well before the job's visibility runs out, whatever the config says.
-            with Heartbeat(self.aws.sqs, self.queues.jobs, message["ReceiptHandle"],
+            with Heartbeat(functools.partial(self._change_visibility, message),
                            every=min(self.settings.worker.heartbeat_seconds, visibility / 2),
                            extend_to=visibility):
                 yield
@@ -172,57 +167,14 @@ class Worker:
     def _delete(self, message: dict) -> None:
         self.aws.sqs.delete_message(QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"])
 
-    def _receive_retire_ask(self) -> Optional[dict]:
-        """One ask from the retire queue, without waiting; None when there is none (or no such queue)."""
-        try:
-            messages = self.aws.sqs.receive_message(
-                QueueUrl=self.queues.retire, MaxNumberOfMessages=1, WaitTimeSeconds=0).get("Messages", [])
-        except ClientError as err:
-            if not self._asks_warned:  # e.g. a stack from before the retire queue: the idle timeout still works
-                log.warning("cannot read retire asks (%s); retiring by idle timeout only",
-                            err.response.get("Error", {}).get("Code"))
-                self._asks_warned = True
-            return None
-        return messages[0] if messages else None
-
-    def _retire_if_asked(self, idle_s: float, uptime_s: float) -> bool:
-        """Idle, holding nothing: if the rule would retire this worker when asked,
-        take one ask and retire; False when it stays (no ask, or one it would not act
-        on, which it leaves for a worker that will: e.g. inside its billed first minute)."""
-        if self.holding or self.stopping:
-            return False
-        if not self.policy.should_retire(idle_s, self.holding, tasks_done=self.tasks_done,
-                                         uptime_s=uptime_s, asked=True):
-            return False
-        ask = self._receive_retire_ask()
-        if ask is None:
-            return False
-        log.info("asked to leave (%.200s); idle %.0f s after %d jobs: retiring", ask["Body"], idle_s,
-                 self.tasks_done)
-        # If retiring fails the ask reappears when its short visibility ends, for another worker.
-        if not self._retire():
-            return False
-        # Deleted only once this worker is leaving the fleet: until then the controller
-        # counts the ask as outstanding, so it never asks a second worker in its place.
-        self.aws.sqs.delete_message(QueueUrl=self.queues.retire, ReceiptHandle=ask["ReceiptHandle"])
-        self.asks_taken += 1
-        return True
-
-    def _retire(self) -> bool:
-        """Leave the fleet; False (and keep serving) when refused, e.g. an Auto Scaling
-        group at its minimum size: a worker that crashed instead would idle on as an
-        instance the autoscaler counts but nothing runs on."""
-        try:
-            self.lifecycle.retire()
-        except ClientError as err:
-            log.warning("could not retire (%s); serving on", err.response.get("Error", {}).get("Message", err))
-            return False
-        return True
+    def _change_visibility(self, message: dict, seconds: int) -> None:
+        self.aws.sqs.change_message_visibility(
+            QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
 
     def _set_visibility(self, message: dict, seconds: int) -> None:
+        """Hand a job back (or hide it longer), where failing to is survivable."""
         try:
-            self.aws.sqs.change_message_visibility(
-                QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
+            self._change_visibility(message, seconds)
         except ClientError:
             log.warning("could not hand a job back; it reappears after its visibility timeout", exc_info=True)
 

@@ -249,8 +249,8 @@ def simulate(policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, bo
         else:  # TICK
             recent = arrived - bisect_left(arr, t - window, 0, arrived) if arrived else 0
             obs = Observation(
-                visible=arrived - taken, in_flight=fleet.busy, pending=fleet.pending,
-                running=len(fleet.alive) - fleet.pending, process_time_s=max(p_seen, 1e-3),
+                visible=arrived - taken, in_flight=fleet.busy, booting=fleet.pending,
+                polling=len(fleet.alive) - fleet.pending, process_time_s=max(p_seen, 1e-3),
                 boot_time_s=boot_seen, arrival_rate=arrival_rate(recent, t, settings),
                 quiet_s=(t - arr[arrived - 1]) if arrived else None,
                 booting_s=tuple(t - launched[v] for v in fleet.booting),

@@ -69,7 +69,7 @@ def seed_cse546(scaler: AutoscalerSettings, worker: WorkerSettings, cap: int = 1
     cap = min(cap, scaler.max_workers)
 
     def tick(obs: Observation, now: float) -> Action:
-        running = obs.pending + obs.running
+        running = obs.booting + obs.polling
         return Action(max(0, min(obs.visible - running, cap - running)))
 
     return SimPolicy("seed-cse546", tick, IdleTimeout(0), 0.0, "one worker per queued clip; quit when empty")
@@ -84,7 +84,7 @@ def seed_classifycloud(scaler: AutoscalerSettings, worker: WorkerSettings, qos: 
     cap = min(cap, scaler.max_workers)
 
     def tick(obs: Observation, now: float) -> Action:
-        running = obs.pending + obs.running
+        running = obs.booting + obs.polling
         desired = max(1, min(cap, math.ceil(obs.visible / qos)))
         launch = math.ceil((desired - running) * factor) if desired > running else 0
         return Action(launch, max(0, running - desired))
@@ -103,7 +103,7 @@ def aws_target_tracking(scaler: AutoscalerSettings, worker: WorkerSettings,
     def tick(obs: Observation, now: float) -> Action:
         per_instance = target or max(1.0, scaler.target_latency_s / obs.process_time_s)
         desired = max(scaler.min_workers, min(scaler.max_workers, math.ceil(obs.visible / per_instance)))
-        current = obs.pending + obs.running
+        current = obs.booting + obs.polling
         if desired > current:
             state["last_change"] = now
             return Action(desired - current, 0)

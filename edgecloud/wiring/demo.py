@@ -94,7 +94,7 @@ def wait_retired(aws: Aws, fleet_name: str, *, timeout: float) -> dict[str, int]
         time.sleep(1)
 
 
-def _latency(status: dict, triggered_at: datetime | None) -> float | None:
+def _trigger_to_result(status: dict, triggered_at: datetime | None) -> float | None:
     """Motion trigger on the Pi to result stored in the cloud: the round trip a user waits."""
     if status.get("finished_at") and triggered_at is not None:
         finished = datetime.fromisoformat(status["finished_at"].replace("Z", "+00:00"))
@@ -112,7 +112,7 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
             "clip_id": clip_id,
             "status": st.get("status", "unknown"),
             "processed_by": st.get("processed_by") or result.get("processed_by"),
-            "latency_s": _latency(st, triggers.get(clip_id)),
+            "trigger_to_result_s": _trigger_to_result(st, triggers.get(clip_id)),
             "labels": result.get("labels", "") if result else None,
         })
     launched = sum(counts.values())
@@ -187,16 +187,16 @@ def print_report(report: dict, console: Console) -> None:
     table.add_column("clip", no_wrap=True)
     table.add_column("status")
     table.add_column("processed by", no_wrap=True)
-    table.add_column("latency (s)", justify="right")
+    table.add_column("trigger to result (s)", justify="right")
     table.add_column("labels")
     for c in report["clips"]:
-        table.add_row(c["clip_id"], c["status"], str(c["processed_by"]), str(c["latency_s"]), c["labels"] or "")
+        table.add_row(c["clip_id"], c["status"], str(c["processed_by"]), str(c["trigger_to_result_s"]), c["labels"] or "")
     console.print(table)
     w, f = report["workers"], report.get("function")
     engine = (f"function invocations: {f['invocations']}, cold starts: {f['cold_starts']} "
               f"(init {f['init_s_p50']} s), max concurrency {f['max_concurrency']}" if f
               else f"workers launched: {w['launched']}, retired: {w['retired']}")
-    console.print(f"{engine}   (latency: motion trigger on the Pi to result stored in the cloud)")
+    console.print(f"{engine}   (trigger to result: PIR trigger on the Pi to result stored in the cloud)")
 
 
 def missing_results(report: dict) -> list[str]:

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from edgecloud.config import Settings, dump
+from edgecloud.loops import StartClose
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ def local_cloud_settings(base: Settings, *, workdir: Path, endpoint_url: str, id
     return s
 
 
-class EmbeddedAws:
+class EmbeddedAws(StartClose):
     """A moto server on 127.0.0.1 and a free port, shared by every process of a run."""
 
     def __init__(self):
@@ -64,18 +65,11 @@ class EmbeddedAws:
             self._server.stop()
             self._server = None
 
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
     def __repr__(self):
         return f"<EmbeddedAws {self.endpoint_url or 'stopped'}>"
 
 
-class ControllerProcess:
+class ControllerProcess(StartClose):
     """``edgecloud controller serve`` in a child process; ``url`` once it listens.
 
     The child gets the settings as a config file, so it is configured exactly
@@ -128,6 +122,13 @@ class ControllerProcess:
                 if self.url is None:
                     self._lines.put(line)
 
+    def kill(self) -> None:
+        """kill -9 the controller (gunicorn's master and worker): no hook, no cleanup runs."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
     def close(self, timeout: float = 30):
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
@@ -139,13 +140,6 @@ class ControllerProcess:
             log.warning("controller ignored SIGTERM for %ss; killing it", timeout)
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
-    def __enter__(self):
-        self.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return f"<ControllerProcess {self.url or 'not started'}>"

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from edgecloud.controller.completions import CompletionsConsumer
+from edgecloud.controller.resources import make_parts
 from edgecloud.controller.ledger import Ledger
 from edgecloud.controller.store import ClipStore
 from edgecloud.jobs import Completion, Job, Result, new_clip_id, utcnow
@@ -16,7 +17,8 @@ def parts(settings, mocked_aws, tmp_path):
     aws, queues = mocked_aws
     ledger = Ledger.in_dir(tmp_path)
     store = ClipStore(aws, queues, settings)
-    consumer = CompletionsConsumer(settings, aws, queues, ledger, store, wait_seconds=0)
+    consumer = CompletionsConsumer(make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store),
+                                   wait_seconds=0)
     yield aws, queues, ledger, store, consumer
     ledger.close()
 
@@ -49,7 +51,7 @@ def test_started_then_done_updates_the_ledger_and_deletes_messages(parts):
             total[key] += getattr(counts, key)
     assert total == {"started": 1, "done": 1, "malformed": 1, "deleted": 3}
     row = ledger.get(clip_id)
-    assert (row.status, row.processed_by, row.latency_s, row.process_s) == ("done", "i-1", 6.0, 4.2)
+    assert (row.status, row.processed_by, row.upload_to_result_s, row.process_s) == ("done", "i-1", 6.0, 4.2)
     assert queue_size(aws, queues.completions) == 0
 
 
@@ -77,7 +79,7 @@ def dead_letter(aws, queues, settings, job: Job):
 
 def make_job(settings, clip_id):
     now = utcnow()
-    return Job(clip_id=clip_id, bucket=settings.storage.clips_bucket, key=f"clips/{clip_id}.mp4", device="pi-01",
+    return Job(clip_id=clip_id, bucket=settings.storage.clips_bucket, key=f"clips/{clip_id}.mp4", device_id="pi-01",
                recorded_at=now, submitted_at=now)
 
 
@@ -115,9 +117,10 @@ def test_consumer_thread_stops_on_request(parts):
     ledger.add(clip_id, "pi-01", "queued", utcnow())
     send(aws, queues.completions, Completion(event="done", clip_id=clip_id, processed_by="i-1"))
     consumer.start()
+    thread = consumer._thread
     row = ledger.wait_final(clip_id, timeout=30)
     consumer.stop()
-    assert row.status == "done"
+    assert row.status == "done" and not thread.is_alive()
     assert consumer._thread is None
 
 

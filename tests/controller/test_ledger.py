@@ -34,7 +34,7 @@ def test_status_only_moves_forward(ledger):
     assert not ledger.mark_started(clip_id, submitted + timedelta(seconds=6), "i-2")
     assert not ledger.mark_finished(clip_id, "failed", submitted + timedelta(seconds=7), error="late")
     row = ledger.get(clip_id)
-    assert (row.status, row.processed_by, row.latency_s, row.process_s, row.error) == ("done", "i-1", 5.0, 3.5, None)
+    assert (row.status, row.processed_by, row.upload_to_result_s, row.process_s, row.error) == ("done", "i-1", 5.0, 3.5, None)
     with pytest.raises(ValueError):
         ledger.mark_finished(clip_id, "processing", utcnow())
 
@@ -58,27 +58,24 @@ def test_forget_drops_a_half_recorded_clip(ledger):
 
 
 def start_waiter(ledger, clip_id, timeout):
-    """A thread blocked in wait_final; returns (thread, results it appends to), once it waits."""
-    waiting = threading.Event()
+    """A thread blocked in wait_final; returns (thread, results it appends to), once it is held there."""
     results = []
-
-    def waiter():
-        waiting.set()
-        results.append(ledger.wait_final(clip_id, timeout=timeout))
-
-    thread = threading.Thread(target=waiter)
+    thread = threading.Thread(target=lambda: results.append(ledger.wait_final(clip_id, timeout=timeout)), daemon=True)
     thread.start()
-    waiting.wait(5)
+    assert ledger.wait_for_waiters(1, timeout=10)
     return thread, results
 
 
 def test_wait_final_wakes_when_another_thread_finishes_the_clip(ledger):
+    # No re-reading by the clock: only the writer's notify can wake the waiter before its timeout.
+    ledger.recheck_s = 3600
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    thread, results = start_waiter(ledger, clip_id, timeout=30)
+    thread, results = start_waiter(ledger, clip_id, timeout=3600)
     ledger.mark_finished(clip_id, "failed", utcnow(), error="corrupt")
-    thread.join(30)
-    assert results and results[0].status == "failed" and results[0].error == "corrupt"
+    thread.join(10)
+    assert not thread.is_alive(), "wait_final was not woken by mark_finished"
+    assert results[0].status == "failed" and results[0].error == "corrupt"
 
 
 def test_ledger_survives_a_restart(tmp_path):
@@ -94,7 +91,8 @@ def test_ledger_survives_a_restart(tmp_path):
 def test_release_waiters_answers_pending_waits(ledger):
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    thread, results = start_waiter(ledger, clip_id, timeout=600)
+    ledger.recheck_s = 3600  # only release_waiters' notify may answer the waiter
+    thread, results = start_waiter(ledger, clip_id, timeout=3600)
     ledger.release_waiters()
-    thread.join(30)
+    thread.join(10)
     assert not thread.is_alive() and results[0].status == "queued"

@@ -12,6 +12,7 @@ import pytest
 from edgecloud.controller.fleet.ec2 import Ec2Fleet
 from edgecloud.controller.ledger import Ledger
 from edgecloud.controller.metrics import Metrics
+from edgecloud.controller.resources import make_parts
 from edgecloud.controller.scaling import ScalingLoop
 from edgecloud.controller.store import ClipStore
 
@@ -42,7 +43,7 @@ def take_ask(aws, queues) -> dict:
 def test_asks_surplus_workers_to_leave_counting_outstanding_asks(settings, parts):
     aws, queues, store, fleet, ledger = parts
     metrics = Metrics()
-    loop = ScalingLoop(settings, store, fleet, ledger, metrics)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger, metrics=metrics))
     assert loop.step().asked == 0  # no workers: nobody to ask
     ids = fleet.launch(3)
     step = loop.step()
@@ -76,7 +77,7 @@ def test_no_asks_while_a_backlog_waits(settings, parts):
     fleet.launch(2)
     for i in range(5):
         aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=json.dumps({"n": i}))
-    loop = ScalingLoop(settings, store, fleet, ledger)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger))
     for _ in range(3):
         step = loop.step()
         assert step.observation.visible == 5 and step.asked == 0
@@ -92,7 +93,7 @@ def test_no_asks_when_the_policy_keeps_every_worker(settings, parts):
     aws, queues, store, fleet, ledger = parts
     settings.autoscaler.min_workers = 2
     fleet.launch(2)
-    loop = ScalingLoop(settings, store, fleet, ledger)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger))
     assert [loop.step().asked for _ in range(3)] == [0, 0, 0]
     fleet.launch(1)
     assert loop.step().asked == 1  # one above min_workers
@@ -101,7 +102,7 @@ def test_no_asks_when_the_policy_keeps_every_worker(settings, parts):
 
 def test_no_asks_in_a_step_that_launches(settings, parts):
     aws, queues, store, fleet, ledger = parts
-    loop = ScalingLoop(settings, store, fleet, ledger, policy=lambda obs, cfg: 1, scale_in=lambda obs, cfg: 5)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: 1, scale_in=lambda obs, cfg: 5)
     step = loop.step()
     assert len(step.launched) == 1 and step.asked == 0
     assert waiting(aws, queues.retire) == (0, 0)

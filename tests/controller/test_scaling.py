@@ -6,6 +6,7 @@ import pytest
 from edgecloud.controller.autoscaler import Observation
 from edgecloud.controller.fleet.ec2 import Ec2Fleet
 from edgecloud.controller.ledger import Ledger
+from edgecloud.controller.resources import make_parts
 from edgecloud.controller.scaling import ScalingLoop
 from edgecloud.controller.store import ClipStore
 from edgecloud.jobs import new_clip_id, utcnow
@@ -32,7 +33,7 @@ def fill_queue(aws, queues, n):
 
 def test_loop_launches_for_the_backlog_and_counts_booting_workers(settings, loop_parts):
     aws, queues, ledger, store, fleet = loop_parts
-    loop = ScalingLoop(settings, store, fleet, ledger)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger))
     assert loop.step().wanted == 0  # empty queue: nothing
     fill_queue(aws, queues, 50)
     step = loop.step()
@@ -46,7 +47,7 @@ def test_loop_launches_for_the_backlog_and_counts_booting_workers(settings, loop
 
 def test_loop_enforces_the_cap_even_if_the_policy_asks_for_more(settings, loop_parts):
     aws, queues, ledger, store, fleet = loop_parts
-    greedy = ScalingLoop(settings, store, fleet, ledger, policy=lambda obs, cfg: 100)
+    greedy = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: 100)
     assert len(greedy.step().launched) == 3
     assert greedy.step().wanted == 0
     aws.ec2.terminate_instances(InstanceIds=fleet.ids()[:1])  # one worker retires
@@ -56,7 +57,7 @@ def test_loop_enforces_the_cap_even_if_the_policy_asks_for_more(settings, loop_p
 def test_observation_uses_recent_processing_time(settings, loop_parts):
     aws, queues, ledger, store, fleet = loop_parts
     seen: list[Observation] = []
-    loop = ScalingLoop(settings, store, fleet, ledger, policy=lambda obs, cfg: seen.append(obs) or 0)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0)
     loop.step()
     assert seen[-1].process_time_s == settings.autoscaler.process_time_s
     clip_id = new_clip_id("pi-01")
@@ -73,17 +74,18 @@ def test_loop_thread_survives_errors_and_stops(settings, loop_parts):
     import threading
 
     aws, queues, ledger, store, fleet = loop_parts
-    calls = threading.Event()
+    calls = threading.Semaphore(0)
 
     def flaky(obs, cfg):
-        calls.set()
+        calls.release()
         raise RuntimeError("policy bug")
 
     settings.autoscaler.interval = 0.05
-    loop = ScalingLoop(settings, store, fleet, ledger, policy=flaky).start()
-    assert calls.wait(10)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=flaky).start()
+    thread = loop._thread
+    assert calls.acquire(timeout=10) and calls.acquire(timeout=10)  # called again after the first error
     loop.stop()
-    assert loop._thread is None and fleet.count() == 0
+    assert not thread.is_alive() and fleet.count() == 0
 
 
 def test_observation_carries_the_cloud_arrival_rate(settings, loop_parts):
@@ -91,7 +93,7 @@ def test_observation_carries_the_cloud_arrival_rate(settings, loop_parts):
 
     aws, queues, ledger, store, fleet = loop_parts
     seen: list[Observation] = []
-    loop = ScalingLoop(settings, store, fleet, ledger, policy=lambda obs, cfg: seen.append(obs) or 0)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0)
     loop.step()
     assert seen[-1].arrival_rate == 0 and seen[-1].quiet_s is None
     now = utcnow()

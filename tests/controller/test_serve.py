@@ -89,7 +89,7 @@ def test_serve_processes_a_clip_with_a_launched_worker_and_stops_cleanly(served,
     assert status["processed_by"].startswith("i-")  # the instance id the local fleet registered
     assert "person" in status["result"]["labels"]
     stats = requests.get(f"{url}/v1/stats", timeout=5).json()
-    assert stats["turnaround_s"] > 0 and stats["process_s"] > 0
+    assert stats["upload_to_result_s"] > 0 and stats["process_s"] > 0
     assert stats["workers"]["running"] + stats["workers"]["pending"] >= 1
 
     from click.testing import CliRunner
@@ -97,7 +97,7 @@ def test_serve_processes_a_clip_with_a_launched_worker_and_stops_cleanly(served,
     from edgecloud.cli import cli
 
     shown = CliRunner().invoke(cli, ["controller", "status", "--url", url])
-    assert shown.exit_code == 0 and json.loads(shown.output)["turnaround_s"] == stats["turnaround_s"]
+    assert shown.exit_code == 0 and json.loads(shown.output)["upload_to_result_s"] == stats["upload_to_result_s"]
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0, "".join(log)

@@ -144,7 +144,7 @@ def test_decoding_ahead_in_a_thread_changes_nothing_but_time(vtest_mp4, hog, det
     assert (ahead.frames_total, ahead.frames_analysed) == (inline.frames_total, inline.frames_analysed)
 
 
-def test_a_detector_error_propagates_and_stops_the_decode_thread(vtest_mp4, detector_settings):
+def test_a_detector_error_propagates_and_stops_the_decode_thread(vtest_avi, detector_settings):
     import threading
 
     class Broken:
@@ -155,5 +155,22 @@ def test_a_detector_error_propagates_and_stops_the_decode_thread(vtest_mp4, dete
 
     settings = detector_settings.model_copy(update={"batch_size": 1})
     with pytest.raises(RuntimeError, match="model exploded"):
-        analyse(vtest_mp4, Broken(), settings)
+        analyse(vtest_avi, Broken(), settings)  # ~160 sampled frames: more than the decode queue holds
     assert not [t for t in threading.enumerate() if t.name == "decode"]
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])  # a detector call inside the frame loop, and the last batch's
+def test_an_opencv_error_in_the_detector_is_a_detector_fault_not_a_failed_clip(vtest_mp4, detector_settings,
+                                                                               batch_size):
+    import cv2
+
+    class CvBroken:
+        name = "cv-broken"
+
+        def detect(self, frames):
+            raise cv2.error("dnn: layer shape mismatch")
+
+    settings = detector_settings.model_copy(update={"batch_size": batch_size})
+    # Raised (the worker retries the job), not returned as a final "decoding failed".
+    with pytest.raises(RuntimeError, match="detector cv-broken failed: .*layer shape mismatch"):
+        analyse(vtest_mp4, CvBroken(), settings)

@@ -62,8 +62,8 @@ def test_clips_processed_on_the_pi_go_up_with_their_result(agent_settings, pins,
         assert agent.wait_idle(30)
     assert calls == [clip_id] and controller.stored() == [clip_id]
     [record] = agent.stats.records()
-    assert record.where == "edge" and record.labels == "person" and record.local_s is not None
-    assert record.triggered_at < record.result_at and record.uploaded_at and record.round_trip_s > 0
+    assert record.placement == "edge" and record.labels == "person" and record.local_s is not None
+    assert record.triggered_at < record.result_at and record.uploaded_at and record.trigger_to_result_s > 0
     assert record.recorded_s == pytest.approx(6.0, abs=0.5)  # pre-roll + clip_seconds
     [key] = stored_clip_keys(mocked_aws, agent_settings)
     assert clip_id in key and key.endswith(".mp4")
@@ -77,7 +77,7 @@ def test_an_unsure_pi_result_is_escalated_to_the_cloud(agent_settings, pins, con
         clip_id = trigger_event(agent, pins.pin(agent_settings.edge.pir_pin))
         assert agent.wait_idle(30)
     [record] = agent.stats.records()
-    assert record.where == "both" and record.labels_edge == "person" and record.result_at is None
+    assert record.placement == "both" and record.labels_edge == "person" and record.result_at is None
     assert controller.stored() == [clip_id]
     aws, queues = mocked_aws  # sent without the Pi's result, so the cloud got a job
     assert aws.sqs.receive_message(QueueUrl=queues.jobs, WaitTimeSeconds=0).get("Messages")

@@ -32,13 +32,13 @@ def test_stats_prints_each_clips_round_trip(run_cli, tmp_path):
     store = StatsStore(tmp_path / "edge-stats.sqlite")  # beside the spool, where the agent keeps it
     t = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
     clip_id = "20261124T120000000Z_pi-01_3fa9c2d1"
-    store.record(clip_id, triggered_at=t, recorded_s=6.0, where="cloud", bytes=900_000)
+    store.record(clip_id, triggered_at=t, recorded_s=6.0, placement="cloud", bytes=900_000)
     store.record(clip_id, uploaded_at=t + timedelta(seconds=6.5), bytes_sent=400_000, bytes_saved=500_000)
     store.record(clip_id, result_at=t + timedelta(seconds=9.25), labels="person", status="done")
 
     [record] = json.loads(run_cli("edge", "stats", "--json"))
-    assert record["clip_id"] == clip_id and record["where"] == "cloud" and record["labels"] == "person"
-    assert record["upload_done_s"] == 6.5 and record["round_trip_s"] == 9.25 and record["bytes_saved"] == 500_000
+    assert record["clip_id"] == clip_id and record["placement"] == "cloud" and record["labels"] == "person"
+    assert record["trigger_to_upload_s"] == 6.5 and record["trigger_to_result_s"] == 9.25 and record["bytes_saved"] == 500_000
     table = run_cli("edge", "stats")
     assert clip_id in table and "9.25" in table and "person" in table
 
@@ -87,7 +87,7 @@ def instant_cloud(environ, start_response):
         get_input_stream(environ).read()
         status, body = "201 Created", {"clip_id": "x", "status": "queued", "duplicate": False}
     elif path == "/v1/stats":
-        status, body = "200 OK", {"turnaround_s": 0.2}
+        status, body = "200 OK", {"upload_to_result_s": 0.2}
     else:
         clip_id = path.rsplit("/", 1)[1]
         status, body = "200 OK", {"clip_id": clip_id, "status": "done", "result": {"labels": "person"}}

@@ -37,7 +37,7 @@ def test_clips_sent_to_the_cloud_are_downscaled_and_the_saving_recorded(edge_set
         clip_id = trigger_event(agent, pins.pin(edge_settings.edge.pir_pin))
         assert agent.wait_idle(30)
     [record] = agent.stats.records()
-    assert record.where == "cloud" and record.bytes_saved > 0
+    assert record.placement == "cloud" and record.bytes_saved > 0
     assert record.bytes_sent == pytest.approx(record.bytes - record.bytes_saved, rel=0.05)
     aws, _ = mocked_aws
     [key] = [o["Key"] for o in aws.s3.list_objects_v2(Bucket=edge_settings.storage.clips_bucket)["Contents"]]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from edgecloud.edge.scheduler import (PRIOR_TURNAROUND_S, BusyOffload, EscalateUncertain, FastestFinish, History, Situation,
+from edgecloud.edge.scheduler import (PRIOR_UPLOAD_TO_RESULT_S, BusyOffload, EscalateUncertain, FastestFinish, History, Situation,
                             create_policy)
 from edgecloud.edge.stats import ClipRecord
 from edgecloud.jobs import LabelSummary, Result
@@ -23,14 +23,14 @@ def test_busy_offload_is_the_seeds_rule():
 
 @pytest.mark.parametrize("situation, where", [
     # A free but slow Pi loses to a quick cloud: 10 s here, 1 + 2 s there.
-    (Situation(clip_bytes=MB, local_waiting=0, local_s=10, upload_bps=MB, turnaround_s=2), "cloud"),
+    (Situation(clip_bytes=MB, local_waiting=0, local_s=10, upload_bps=MB, upload_to_result_s=2), "cloud"),
     # A busy Pi that is quick still wins: (1 + 1) x 1 s against 1 + 2 s.
-    (Situation(clip_bytes=MB, local_waiting=1, local_s=1, upload_bps=MB, turnaround_s=2), "edge"),
+    (Situation(clip_bytes=MB, local_waiting=1, local_s=1, upload_bps=MB, upload_to_result_s=2), "edge"),
     # Uploads already queued count against the cloud: (5 + 1) MB at 1 MB/s + 2 s > 3 x 2 s.
     (Situation(clip_bytes=MB, local_waiting=2, local_s=2, upload_waiting_bytes=5 * MB, upload_bps=MB,
-               turnaround_s=2), "edge"),
+               upload_to_result_s=2), "edge"),
     # A tie stays on the Pi: no bandwidth spent.
-    (Situation(clip_bytes=MB, local_waiting=0, local_s=3, upload_bps=MB, turnaround_s=2), "edge"),
+    (Situation(clip_bytes=MB, local_waiting=0, local_s=3, upload_bps=MB, upload_to_result_s=2), "edge"),
 ])
 def test_fastest_finish_picks_the_earlier_estimate(situation, where):
     assert FastestFinish().place(situation) == where
@@ -52,34 +52,34 @@ def test_escalate_uncertain_processes_locally_and_escalates_low_confidence():
         create_policy("random")
 
 
-def test_history_blends_recent_measurements_and_takes_the_later_turnaround():
+def test_history_blends_recent_measurements_and_takes_the_later_upload_to_result():
     history = History(alpha=0.5)
-    assert history.cloud_turnaround() == PRIOR_TURNAROUND_S
+    assert history.cloud_upload_to_result() == PRIOR_UPLOAD_TO_RESULT_S
     history.observe_local(4.0)
     history.observe_local(2.0)
     assert history.local_s == pytest.approx(3.0)
     history.observe_upload(2 * MB, 2.0)
     assert history.upload_bps == pytest.approx(MB)
-    history.observe_turnaround(3.0)
-    assert history.cloud_turnaround() == 3.0
-    history.controller_turnaround_s = 1.0  # the cloud's own view; we see results later than that
-    assert history.cloud_turnaround() == 3.0
-    history.controller_turnaround_s = 4.0  # the cloud slowed down before we noticed
-    assert history.cloud_turnaround() == 4.0
+    history.observe_upload_to_result(3.0)
+    assert history.cloud_upload_to_result() == 3.0
+    history.controller_upload_to_result_s = 1.0  # the cloud's own view; we see results later than that
+    assert history.cloud_upload_to_result() == 3.0
+    history.controller_upload_to_result_s = 4.0  # the cloud slowed down before we noticed
+    assert history.cloud_upload_to_result() == 4.0
     situation = Situation.now(history, clip_bytes=MB, local_waiting=1, upload_waiting_bytes=MB)
     assert situation.local_finish_s == pytest.approx(6.0) and situation.cloud_finish_s == pytest.approx(6.0)
 
 
 def test_a_restarted_agent_remembers_its_history_from_the_stats():
     t = datetime(2026, 11, 24, tzinfo=timezone.utc)
-    records = [ClipRecord("a", where="edge", local_s=2.0),
-               ClipRecord("b", where="cloud", bytes_sent=MB, upload_s=0.5, uploaded_at=t,
+    records = [ClipRecord("a", placement="edge", local_s=2.0),
+               ClipRecord("b", placement="cloud", bytes_sent=MB, upload_s=0.5, uploaded_at=t,
                           result_at=t + timedelta(seconds=4))]
     history = History.from_records(records)
-    assert (history.local_s, history.upload_bps, history.turnaround_s) == (2.0, 2 * MB, 4.0)
+    assert (history.local_s, history.upload_bps, history.upload_to_result_s) == (2.0, 2 * MB, 4.0)
 
 
-def burst_finish(policy, arrivals_every=2.0, clips=10, local_s=4.0, upload_s=0.5, turnaround_s=3.0):
+def burst_finish(policy, arrivals_every=2.0, clips=10, local_s=4.0, upload_s=0.5, upload_to_result_s=3.0):
     """A small model of a burst: clips every ``arrivals_every`` s, one Pi, an elastic cloud."""
     pi_free_at, upload_free_at, finish = 0.0, 0.0, 0.0
     for i in range(clips):
@@ -87,32 +87,32 @@ def burst_finish(policy, arrivals_every=2.0, clips=10, local_s=4.0, upload_s=0.5
         waiting = math.ceil((pi_free_at - now) / local_s) if pi_free_at > now else 0  # clips still on the Pi
         situation = Situation(clip_bytes=MB, local_waiting=waiting, local_s=local_s, upload_bps=MB / upload_s,
                               upload_waiting_bytes=int(max(0.0, upload_free_at - now) / upload_s * MB),
-                              turnaround_s=turnaround_s)
+                              upload_to_result_s=upload_to_result_s)
         if policy.place(situation) == "edge":
             pi_free_at = max(pi_free_at, now) + local_s
             finish = max(finish, pi_free_at)
         else:
             upload_free_at = max(upload_free_at, now) + upload_s
-            finish = max(finish, upload_free_at + turnaround_s)
+            finish = max(finish, upload_free_at + upload_to_result_s)
     return finish
 
 
-@pytest.mark.parametrize("local_s, turnaround_s", [(4.0, 3.0), (1.0, 3.0), (8.0, 1.0), (2.5, 2.0), (3.0, 10.0)])
-def test_fastest_finish_ends_a_burst_no_later_than_busy_offload(local_s, turnaround_s):
-    ours = burst_finish(FastestFinish(), local_s=local_s, turnaround_s=turnaround_s)
-    seed = burst_finish(BusyOffload(), local_s=local_s, turnaround_s=turnaround_s)
+@pytest.mark.parametrize("local_s, upload_to_result_s", [(4.0, 3.0), (1.0, 3.0), (8.0, 1.0), (2.5, 2.0), (3.0, 10.0)])
+def test_fastest_finish_ends_a_burst_no_later_than_busy_offload(local_s, upload_to_result_s):
+    ours = burst_finish(FastestFinish(), local_s=local_s, upload_to_result_s=upload_to_result_s)
+    seed = burst_finish(BusyOffload(), local_s=local_s, upload_to_result_s=upload_to_result_s)
     assert ours <= seed
 
 
 def test_the_cloud_estimate_counts_the_controllers_queue_and_our_clips_since():
     history = History()
-    history.controller_turnaround_s = 2.0
-    assert Situation.now(history, MB, 0, 0).turnaround_s == 2.0
-    assert history.turnaround_s is None
+    history.controller_upload_to_result_s = 2.0
+    assert Situation.now(history, MB, 0, 0).upload_to_result_s == 2.0
+    assert history.upload_to_result_s is None
     history.observe_cloud_queue(waiting=4, running=2, process_s=1.5)  # 4 jobs, 2 workers: 3 s of queue
-    assert Situation.now(history, MB, 0, 0).turnaround_s == pytest.approx(5.0)
+    assert Situation.now(history, MB, 0, 0).upload_to_result_s == pytest.approx(5.0)
     history.note_offload()
     history.note_offload()
-    assert Situation.now(history, MB, 0, 0).turnaround_s == pytest.approx(6.5)
+    assert Situation.now(history, MB, 0, 0).upload_to_result_s == pytest.approx(6.5)
     history.observe_cloud_queue(waiting=0, running=0, process_s=1.5)  # a fresh report replaces our count
-    assert Situation.now(history, MB, 0, 0).turnaround_s == 2.0
+    assert Situation.now(history, MB, 0, 0).upload_to_result_s == 2.0

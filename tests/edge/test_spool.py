@@ -77,6 +77,18 @@ def test_over_the_cap_the_oldest_clip_only_entries_go_first(tmp_path, caplog):
     assert f"dropped clip {clip_only_old.clip_id}" in caplog.text and "over its cap" in caplog.text
 
 
+def test_a_new_clip_in_a_spool_full_of_analysed_clips_is_kept(tmp_path, caplog):
+    spool = Spool(tmp_path / "spool", 10**9)
+    analysed = [put(spool, tmp_path, 1000, result={"labels": "person"}) for _ in range(2)]
+    spool.max_bytes = 2800  # room for two entries and their manifests
+    with caplog.at_level(logging.ERROR):
+        new = put(spool, tmp_path, 1000)  # clip-only, so the cap's first choice - but it is the one just recorded
+    assert new.path.is_dir()
+    spool.update(new, stage="ready")  # what the agent does next; failed ("recording failed") when it was gone
+    assert [e.clip_id for e in spool.entries()] == [analysed[1].clip_id, new.clip_id]
+    assert f"dropped clip {analysed[0].clip_id}" in caplog.text
+
+
 def test_a_full_disk_makes_room_by_dropping_the_oldest_clip_only_entry(tmp_path, monkeypatch, caplog):
     spool = Spool(tmp_path / "spool", 10**9)
     oldest = put(spool, tmp_path)

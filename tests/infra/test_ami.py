@@ -103,13 +103,21 @@ def test_packer_template_builds_an_encrypted_imdsv2_image_with_the_provision_scr
         assert (AMI / name).is_file(), name
 
 
-def test_packer_validate():
-    packer = shutil.which("packer")
-    if packer is None:
-        pytest.skip("packer is not installed (https://developer.hashicorp.com/packer/install)")
-    run = subprocess.run([packer, "validate", "-syntax-only", "-var", "version=0.0.0", "-var", "wheel=x.whl",
-                          str(AMI / "worker.pkr.hcl")], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+def test_packer_template_parses_as_hcl2_and_builds_its_one_source():
+    # Packer itself is not on Debian in a version that reads HCL2 plugins; python-hcl2 parses the
+    # file with the same grammar, so a syntax error or a build naming a missing source fails here.
+    import hcl2
+
+    with open(AMI / "worker.pkr.hcl") as fh:
+        doc = hcl2.load(fh)
+    sources = {f"source.{kind.strip(chr(34))}.{name.strip(chr(34))}" for block in doc["source"]
+               for kind, named in block.items()
+               for name in named if not name.startswith("__")}
+    (build,) = doc["build"]
+    assert [s.strip('"') for s in build["sources"]] == sorted(sources) == ["source.amazon-ebs.worker"]
+    declared = {name.strip('"') for block in doc["variable"] for name in block}
+    used = set(re.findall(r"var\.(\w+)", (AMI / "worker.pkr.hcl").read_text()))
+    assert used <= declared, used - declared
 
 
 def _cloud_config_settings(text: str):

@@ -12,7 +12,7 @@ SETTINGS = AutoscalerSettings()
 
 
 def obs(**kw):
-    base = dict(visible=0, in_flight=0, pending=0, running=0, process_time_s=3.0, boot_time_s=60.0)
+    base = dict(visible=0, in_flight=0, booting=0, polling=0, process_time_s=3.0, boot_time_s=60.0)
     return Observation(**{**base, **kw})
 
 
@@ -26,7 +26,7 @@ def test_no_launch_right_after_an_ask_on_a_decaying_rate(start_rate):
     workers, asked_total = 0, 0
     for tick in range(400):
         rate = start_rate * 0.97 ** tick if tick < 300 else 0.0  # fades, then the window holds no clip
-        seen = obs(running=workers, arrival_rate=rate, quiet_s=1.0)
+        seen = obs(polling=workers, arrival_rate=rate, quiet_s=1.0)
         launch = decide(seen, SETTINGS)
         ask = retire_asks(seen, SETTINGS)
         assert not (launch and ask), f"tick {tick}: launching {launch} and asking {ask} at once"
@@ -34,7 +34,7 @@ def test_no_launch_right_after_an_ask_on_a_decaying_rate(start_rate):
         if ask:
             asked_total += ask
             workers -= ask  # idle workers take the asks and leave
-            after = obs(running=workers, arrival_rate=rate, quiet_s=1.0)
+            after = obs(polling=workers, arrival_rate=rate, quiet_s=1.0)
             assert decide(after, SETTINGS) == 0, f"tick {tick}: relaunch right after {ask} left at rate {rate}"
     assert asked_total > 0 and workers == 0
 
@@ -42,15 +42,15 @@ def test_no_launch_right_after_an_ask_on_a_decaying_rate(start_rate):
 def test_surplus_leaves_no_fewer_than_decide_keeps():
     for rate in np.linspace(0.0, 5.0, 101):
         for workers in range(20):
-            seen = obs(running=workers, arrival_rate=float(rate), quiet_s=1.0)
+            seen = obs(polling=workers, arrival_rate=float(rate), quiet_s=1.0)
             if decide(seen, SETTINGS):
                 continue  # short of workers: nobody is surplus
             left = workers - surplus(seen, SETTINGS)
-            assert decide(obs(running=left, arrival_rate=float(rate), quiet_s=1.0), SETTINGS) == 0
+            assert decide(obs(polling=left, arrival_rate=float(rate), quiet_s=1.0), SETTINGS) == 0
 
 
 def test_no_asks_while_a_backlog_waits():
-    quiet = dict(arrival_rate=0.0, running=5, in_flight=5)
+    quiet = dict(arrival_rate=0.0, polling=5, in_flight=5)
     assert surplus(obs(visible=5, **quiet), SETTINGS) == 5
     assert retire_asks(obs(visible=5, **quiet), SETTINGS) == 0  # as many waiting as workers up
     assert retire_asks(obs(visible=50, **quiet), SETTINGS) == 0
@@ -58,7 +58,7 @@ def test_no_asks_while_a_backlog_waits():
     # that then finds the queue empty acts on an ask.
     assert retire_asks(obs(visible=2, **quiet), SETTINGS) == 5
     assert retire_asks(obs(visible=0, **quiet), SETTINGS) == 5
-    assert retire_asks(obs(visible=1, pending=3), SETTINGS) == 0  # nobody up to take it yet
+    assert retire_asks(obs(visible=1, booting=3), SETTINGS) == 0  # nobody up to take it yet
 
 
 def test_a_single_clip_gets_one_worker_not_one_per_idle_timeout(run):

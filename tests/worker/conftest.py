@@ -20,7 +20,7 @@ def enqueue(settings, mocked_aws):
             body = Path(clip).read_bytes() if isinstance(clip, (str, Path)) else clip
             aws.s3.put_object(Bucket=settings.storage.clips_bucket, Key=key, Body=body, ContentType=content_type)
         now = utcnow()
-        job = Job(clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device="pi-01", fps=fps,
+        job = Job(clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device_id="pi-01", fps=fps,
                   content_type=content_type, recorded_at=now, submitted_at=now)
         aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=job.model_dump_json())
         return job

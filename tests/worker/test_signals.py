@@ -47,7 +47,7 @@ def test_sigterm_mid_job_finishes_the_job_then_exits(remote, vtest_avi):
     aws.s3.upload_file(str(vtest_avi), settings.storage.clips_bucket, key)  # 80 s: seconds of work
     now = utcnow()
     aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=Job(
-        clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device="pi-01",
+        clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device_id="pi-01",
         content_type="video/x-msvideo", recorded_at=now, submitted_at=now).model_dump_json())
     worker = start_worker(config)
     try:
@@ -67,13 +67,16 @@ def test_sigterm_mid_job_finishes_the_job_then_exits(remote, vtest_avi):
 
 
 @pytest.mark.slow
-def test_sigterm_while_idle_exits_at_once(remote):
-    settings, aws, queues, config = remote
+def test_sigterm_while_idle_exits_at_once(remote, tmp_path):
+    settings, aws, queues, _ = remote
+    settings.worker.wait_seconds = 20  # a long poll the signal must cut short
+    config = tmp_path / "long-poll.yaml"
+    config.write_text(dump(settings))
     worker = start_worker(config)
     try:
         assert any("polling" in worker.stdout.readline() for _ in range(20))  # past start-up log lines
         worker.send_signal(signal.SIGTERM)
-        output, _ = worker.communicate(timeout=30)
+        output, _ = worker.communicate(timeout=10)  # well inside the 20 s poll it was in
     finally:
         worker.kill()
     assert worker.returncode == 0, output

@@ -83,6 +83,8 @@ def test_concurrent_writers_cannot_replace_a_result(make_worker, mocked_aws, set
     second = worker.results.put_first(Result(clip_id=clip_id, processed_by="i-b", detector="hog", labels="car"))
     assert first.processed_by == second.processed_by == "i-a"
     assert stored_result(aws, settings, clip_id).labels == "person"
+    # The write itself is conditional: a racer that looked before the first write landed still loses.
+    assert worker.results.put_if_new(Result(clip_id=clip_id, processed_by="i-c", detector="hog")) is False
 
 
 @pytest.mark.parametrize("case, error", [
@@ -129,10 +131,14 @@ def test_a_detector_crash_returns_the_job_to_the_queue(make_worker, enqueue, moc
             raise RuntimeError("CUDA out of memory")
 
     job = enqueue(vtest_mp4)
+    held_for = []
+    aws.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility",
+                                 lambda params, **kw: held_for.append(params["VisibilityTimeout"]))
     counts = make_worker(detector=Broken()).process_batch()
     assert counts.errors == 1
     attrs = aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["All"])["Attributes"]
-    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "1"  # held back briefly, not deleted
+    assert attrs["ApproximateNumberOfMessagesNotVisible"] == "1"  # not deleted
+    assert held_for[-1] == 10  # held back briefly (10 s on a first try), not for the whole visibility timeout
     assert aws.s3.list_objects_v2(Bucket=settings.storage.results_bucket)["KeyCount"] == 0
     assert job.clip_id in [c.clip_id for c in completions(messages)]
 
@@ -172,13 +178,19 @@ def test_retire_false_just_exits(make_worker, mocked_aws, settings, instance_id)
 
 def test_busy_worker_does_not_retire_while_work_keeps_coming(make_worker, enqueue, mocked_aws, settings,
                                                              vtest_mp4, instance_id):
-    settings.worker.idle_timeout = 3
-    for _ in range(2):
+    settings.worker.idle_timeout = 3  # shorter than 5 jobs take at one clock tick per look
+    for _ in range(5):
         enqueue(vtest_mp4)
     ticks = itertools.count()
     worker = make_worker(instance_id=instance_id, clock=lambda: float(next(ticks)))
     assert worker.run() == "retired"
-    assert worker.tasks_done == 2
+    assert worker.tasks_done == 5
+
+
+def visibility_of(aws, queue_url, message):
+    """What the worker hands its heartbeat: set this message's visibility, in seconds from now."""
+    return lambda seconds: aws.sqs.change_message_visibility(
+        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
 
 
 def test_heartbeat_extends_visibility(mocked_aws, settings, enqueue, vtest_mp4):
@@ -189,11 +201,40 @@ def test_heartbeat_extends_visibility(mocked_aws, settings, enqueue, vtest_mp4):
     aws.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility",
                                  lambda params, **kw: seen.append(params["VisibilityTimeout"]))
     beaten = threading.Event()
-    heartbeat = Heartbeat(aws.sqs, queues.jobs, message["ReceiptHandle"], every=0.05, extend_to=300,
+    heartbeat = Heartbeat(visibility_of(aws, queues.jobs, message), every=0.05, extend_to=300,
                           on_beat=lambda n: n >= 2 and beaten.set())
     with heartbeat:
         assert beaten.wait(10)
     assert heartbeat.beats >= 2 and set(seen) == {300}
+
+
+def test_a_working_worker_extends_its_own_jobs_visibility(make_worker, enqueue, mocked_aws, settings, vtest_mp4):
+    aws, queues = mocked_aws
+    settings.worker.heartbeat_seconds = 0.05
+    beats = []
+    beaten = threading.Event()
+
+    def on_visibility(params, **kw):
+        beats.append((params["ReceiptHandle"], params["VisibilityTimeout"]))
+        beaten.set()
+
+    aws.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility", on_visibility)
+
+    class SlowDetector:  # holds the job until the worker's own heartbeat has extended it
+        name = "slow"
+
+        def detect(self, frames):
+            assert beaten.wait(10), "no heartbeat while the job was in hand"
+            return [[] for _ in frames]
+
+    job = enqueue(vtest_mp4)
+    receipts = []
+    aws.sqs.meta.events.register("after-call.sqs.ReceiveMessage",
+                                 lambda parsed, **kw: receipts.extend(m["ReceiptHandle"]
+                                                                      for m in parsed.get("Messages", [])))
+    assert make_worker(detector=SlowDetector()).process_batch().done == 1
+    assert beats and all(b == (receipts[0], settings.queues.visibility_timeout) for b in beats)
+    assert stored_result(aws, settings, job.clip_id).status == "done"
 
 
 @pytest.mark.slow
@@ -203,7 +244,7 @@ def test_heartbeat_keeps_the_job_hidden_past_its_first_timeout(mocked_aws, enque
     aws, queues = mocked_aws
     enqueue(vtest_mp4)
     message = aws.sqs.receive_message(QueueUrl=queues.jobs, VisibilityTimeout=1)["Messages"][0]
-    Heartbeat(aws.sqs, queues.jobs, message["ReceiptHandle"], every=60, extend_to=60).beat()
+    Heartbeat(visibility_of(aws, queues.jobs, message), every=60, extend_to=60).beat()
     time.sleep(1.5)  # the behaviour under test is the passing of SQS's own clock
     assert not aws.sqs.receive_message(QueueUrl=queues.jobs, WaitTimeSeconds=0).get("Messages")
 

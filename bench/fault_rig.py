@@ -1,0 +1,161 @@
+"""The processes one fault scenario runs against, with a handle on each link to break.
+
+moto server -> TCP proxy (the "AWS endpoint", cut for an outage) -> controller
+(gunicorn, its own process, with local worker processes) -> TCP proxy (the Pi's
+network) -> the Pi's spool and uploader, the same classes the edge agent runs.
+Clips go into the spool as the agent puts a clip it placed in the cloud.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Optional
+
+from edgecloud.aws import Aws, ensure_resources
+from edgecloud.config import Settings
+from edgecloud.edge.spool import Spool
+from edgecloud.edge.uploader import Uploader
+from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.wiring.demo import demo_settings
+from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws
+
+from .http import clip_status, session
+from .proxy import TcpProxy
+
+DEVICE = "pi-bench"
+
+
+def fault_settings(base: Settings, *, workdir: Path, endpoint_url: str, video: Path) -> Settings:
+    """The demo's settings, with timings short enough that each fault plays out in seconds."""
+    s = demo_settings(base, video=video, workdir=workdir, endpoint_url=endpoint_url, policy="busy-offload", speed=20)
+    s.edge.device_id = DEVICE
+    s.edge.upload_timeout_s = 3
+    s.edge.retry_max_s = 2
+    s.queues.visibility_timeout = 10  # a killed worker's job comes back this soon
+    s.worker.heartbeat_seconds = 3
+    return s
+
+
+class FaultRig:
+    """Start with ``with FaultRig(...) as rig``; ``send`` clips, break links, ``outcome`` counts."""
+
+    def __init__(self, base: Settings, workdir: Path, video: Path, *, spool_max_bytes: int = 10**9):
+        self.workdir = Path(workdir)
+        self.video = video
+        self.base = base
+        self.spool_max_bytes = spool_max_bytes
+        self.http = session()
+        self.sent: list[str] = []
+
+    def __enter__(self) -> "FaultRig":
+        self.moto = EmbeddedAws().__enter__()
+        self.aws_link = TcpProxy(self.moto.endpoint_url)
+        self.settings = fault_settings(self.base, workdir=self.workdir, endpoint_url=self.aws_link.url,
+                                       video=self.video)
+        ensure_resources(Aws(self.settings.aws), self.settings)
+        self.controller = ControllerProcess(self.settings, self.workdir)
+        self.controller.start()
+        self.pi_link = TcpProxy(self.controller.url)
+        self.spool = Spool(self.settings.edge.spool_dir, self.spool_max_bytes)
+        edge = self.settings.edge
+        self.uploader = Uploader(self.spool, self.pi_link.url, timeout_s=edge.upload_timeout_s,
+                                 retry_max_s=edge.retry_max_s, retry_base_s=0.2).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.uploader.close()
+        self.controller.close(timeout=10)
+        self.kill_workers()
+        self.pi_link.close()
+        self.aws_link.close()
+        self.moto.close()
+        self.http.close()
+
+    # --- the Pi -----------------------------------------------------------------
+    def send(self, clip: Path, n: int = 1) -> list[str]:
+        """Spool ``n`` copies of ``clip`` for the cloud, as the agent does; returns their ids."""
+        ids = []
+        for _ in range(n):
+            clip_id = new_clip_id(DEVICE)
+            copy = self.workdir / f"{clip_id}{clip.suffix}"
+            shutil.copyfile(clip, copy)
+            content_type = {".mp4": "video/mp4", ".h264": "video/h264", ".avi": "video/x-msvideo"}[clip.suffix]
+            self.spool.put(copy, {"clip_id": clip_id, "device_id": DEVICE, "recorded_at": utcnow().isoformat(),
+                                  "fps": 10.0, "content_type": content_type}, stage="ready", placement="cloud")
+            ids.append(clip_id)
+        self.sent += ids
+        self.uploader.wake()
+        return ids
+
+    # --- the controller and its workers -------------------------------------------
+    def kill_controller(self) -> None:
+        self.controller.kill()
+
+    def restart_controller(self) -> None:
+        self.controller = ControllerProcess(self.settings, self.workdir)
+        self.pi_link.retarget(self.controller.start())
+
+    def worker_pids(self) -> dict[str, int]:
+        """Worker processes of this rig, by instance id (found by the config file they were given)."""
+        found = {}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                env = (proc / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            values = dict(e.decode(errors="replace").split("=", 1) for e in env if b"=" in e)
+            if values.get("EDGECLOUD_CONFIG", "").startswith(str(self.workdir)) and values.get(
+                    "EDGECLOUD_WORKER__INSTANCE_ID"):
+                found[values["EDGECLOUD_WORKER__INSTANCE_ID"]] = int(proc.name)
+        return found
+
+    def kill_workers(self, instance_id: Optional[str] = None) -> int:
+        killed = 0
+        for found, pid in self.worker_pids().items():
+            if instance_id in (None, found):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed += 1
+                except ProcessLookupError:
+                    pass
+        return killed
+
+    # --- what became of the clips -------------------------------------------------
+    def status(self, clip_id: str, wait: float = 0) -> dict:
+        return clip_status(self.http, self.controller.url, clip_id, wait)
+
+    def wait_for(self, predicate, timeout: float, every: float = 0.2) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            time.sleep(every)
+        return False
+
+    def outcome(self, timeout: float) -> dict:
+        """Counts once every clip has a final result or ``timeout`` passed."""
+        deadline = time.monotonic() + timeout
+        self.uploader.wait_drained(timeout)
+        finals: dict[str, dict] = {}
+        for clip_id in self.sent:
+            while clip_id not in finals:
+                left = deadline - time.monotonic()
+                body = self.status(clip_id, wait=max(0, min(10, left)))
+                if body.get("status") in ("done", "failed"):
+                    finals[clip_id] = body
+                elif left <= 0:
+                    break
+                elif body.get("status") == "unknown":
+                    time.sleep(0.5)
+        log = "".join(p.read_text(errors="replace") for p in self.workdir.glob("controller.log"))
+        stored = re.findall(r"clip (\S+) stored \(", log)
+        return {"clips": len(self.sent), "results": len(finals), "lost": len(self.sent) - len(finals),
+                "duplicated": sum(1 for c in set(stored) if stored.count(c) > 1),
+                "failed": sorted({b.get("error") or "" for b in finals.values() if b["status"] == "failed"}),
+                "spooled": len(self.spool)}

@@ -1,0 +1,150 @@
+"""``edgecloud bench upload``: how fast the controller takes clips while as many Pis hold long polls.
+
+N threads upload the same real clip (a new clip id each time) as fast as the
+controller answers, for S seconds, while N more hold ``?wait=`` polls on clips
+that never finish (no workers: uploads only), the way each Pi's result watcher
+does. The floor, measured in the same run: a raw S3 put of the same clip to the
+same embedded AWS, without the controller.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from edgecloud.aws import Aws, ensure_resources
+from edgecloud.cli import Context, pass_context
+from edgecloud.jobs import new_clip_id
+from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, local_cloud_settings
+
+from .http import session
+
+SEED = {"name": "streaming seed (Locust, documented)", "requests_per_s": 31.0, "p99_ms": 600.0, "failure_pct": 0.21}
+POLL_WAIT_S = 10
+
+
+def _ms(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)) * 1000, 1) if values else float("nan")
+
+
+def upload_once(http, url: str, clip: bytes, device: str) -> tuple[bool, float, str]:
+    clip_id = new_clip_id(device)
+    started = time.perf_counter()
+    try:
+        reply = http.post(f"{url}/v1/clips", timeout=30, files={"clip": ("clip.mp4", clip, "video/mp4")},
+                          data={"metadata": json.dumps({"clip_id": clip_id, "device_id": device,
+                                                        "content_type": "video/mp4", "fps": 10})})
+        ok = reply.status_code == 201
+    except Exception:  # noqa: BLE001 - counted as an error, whatever it was
+        ok = False
+    return ok, time.perf_counter() - started, clip_id
+
+
+def _uploader(url, clip, device, until, out, lock):
+    with session() as http:
+        while time.monotonic() < until:
+            ok, seconds, _ = upload_once(http, url, clip, device)
+            with lock:
+                out.append((ok, seconds))
+
+
+def _poller(url, clip_id, until, held, lock):
+    with session() as http:
+        while time.monotonic() < until:
+            started = time.monotonic()
+            try:
+                reply = http.get(f"{url}/v1/clips/{clip_id}", params={"wait": POLL_WAIT_S}, timeout=POLL_WAIT_S + 10)
+                pause = float(reply.headers.get("Retry-After", 0))
+            except Exception:  # noqa: BLE001
+                pause = 1.0
+            if time.monotonic() - started >= 0.5:
+                with lock:
+                    held[0] += 1
+            elif pause:
+                time.sleep(pause)
+
+
+def s3_floor(aws: Aws, bucket: str, clip: bytes, n: int = 30) -> list[float]:
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        aws.s3.put_object(Bucket=bucket, Key=f"bench/floor-{i}.mp4", Body=clip, ContentType="video/mp4")
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: Path, console: Console) -> dict:
+    body = clip.read_bytes()
+    with EmbeddedAws() as moto:
+        s = local_cloud_settings(settings, workdir=workdir, endpoint_url=moto.endpoint_url, idle_timeout=10)
+        s.autoscaler.max_workers = 0  # uploads only: nothing processes the clips
+        aws = Aws(s.aws)
+        ensure_resources(aws, s)
+        floor = s3_floor(aws, s.storage.clips_bucket, body)
+        with ControllerProcess(s, workdir) as controller, session() as http:
+            waiting = [upload_once(http, controller.url, body, f"poll-{i}")[2] for i in range(devices)]
+            console.log(f"controller {controller.url}: {devices} Pis uploading, {devices} holding long polls, "
+                        f"{seconds:g} s")
+            results: list[tuple[bool, float]] = []
+            held, lock = [0], threading.Lock()
+            until = time.monotonic() + seconds
+            threads = [threading.Thread(target=_poller, args=(controller.url, c, until + POLL_WAIT_S, held, lock),
+                                        daemon=True) for c in waiting]
+            for t in threads:
+                t.start()
+            time.sleep(1)  # the polls are held before the first upload
+            until = time.monotonic() + seconds
+            uploaders = [threading.Thread(target=_uploader, args=(controller.url, body, f"pi-{i}", until, results,
+                                                                  lock), daemon=True) for i in range(devices)]
+            started = time.monotonic()
+            for t in uploaders:
+                t.start()
+            for t in uploaders:
+                t.join()
+            wall = time.monotonic() - started
+    ok = [sec for good, sec in results if good]
+    errors = len(results) - len(ok)
+    return {
+        "devices": devices, "seconds": round(wall, 1), "clip_bytes": len(body), "uploads": len(ok),
+        "uploads_per_s": round(len(ok) / wall, 1), "p50_ms": _ms(ok, 50), "p99_ms": _ms(ok, 99),
+        "errors": errors, "error_pct": round(100 * errors / max(1, len(results)), 2),
+        "long_polls_held": held[0],
+        "s3_put_floor": {"p50_ms": _ms(floor, 50), "p99_ms": _ms(floor, 99)},
+        "seed": SEED,
+    }
+
+
+@click.command("upload")
+@click.option("--clip", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=Path("../shared/footage/vtest-5s.mp4"), show_default=True, help="Clip every Pi uploads.")
+@click.option("--devices", type=click.IntRange(1, 200), default=20, show_default=True,
+              help="Pis uploading at once (as many again hold long polls).")
+@click.option("--seconds", type=click.FloatRange(1, 600), default=20, show_default=True, help="How long to upload.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@pass_context
+def upload(obj: Context, clip, devices, seconds, json_path):
+    """N Pis upload while as many hold long-polls; uploads/s, p50/p99, errors, vs a raw S3 put."""
+    console = Console(stderr=True)
+    with tempfile.TemporaryDirectory(prefix="edgecloud-upload-") as tmp:
+        report = run_upload(obj.settings, clip=clip, devices=devices, seconds=seconds, workdir=Path(tmp),
+                            console=console)
+    table = Table(title=f"bench upload: {devices} Pis uploading, {devices} holding long polls")
+    for column in ("system", "uploads/s", "p50 ms", "p99 ms", "errors %"):
+        table.add_column(column, justify="right")
+    table.add_row("edgecloud (this run)", f"{report['uploads_per_s']:.1f}", f"{report['p50_ms']:.0f}",
+                  f"{report['p99_ms']:.0f}", f"{report['error_pct']:.2f}")
+    table.add_row(SEED["name"], f"{SEED['requests_per_s']:.1f}", "-", f"{SEED['p99_ms']:.0f}",
+                  f"{SEED['failure_pct']:.2f}")
+    floor = report["s3_put_floor"]
+    table.add_row("raw S3 put of the clip (floor)", "-", f"{floor['p50_ms']:.0f}", f"{floor['p99_ms']:.0f}", "-")
+    Console().print(table)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2))
