@@ -39,7 +39,7 @@ def test_infra_up_deploys_the_function_and_its_event_sources(moto_account, tmp_p
     function = aws.client("lambda").get_function(FunctionName="ec-fn-worker")["Configuration"]
     assert (function["Handler"], function["Runtime"]) == ("edgecloud.worker.function.handle", "python3.12")
     env = function["Environment"]["Variables"]
-    assert env["EDGECLOUD_QUEUES__JOBS"] == "ec-fn-jobs" and env["EDGECLOUD_STORAGE__RESULTS_BUCKET"] == \
+    assert env["EDGECLOUD_AWS__REGION"] == "us-east-1" and env["EDGECLOUD_QUEUES__JOBS"] == "ec-fn-jobs" and env["EDGECLOUD_STORAGE__RESULTS_BUCKET"] == \
         settings.storage.results_bucket
     assert function["Role"].split("/")[-1] != ""
     (mapping,) = aws.client("lambda").list_event_source_mappings(FunctionName="ec-fn-worker")["EventSourceMappings"]
