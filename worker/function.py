@@ -26,7 +26,6 @@ from edgecloud.config import Settings, load
 from .jobs import JobRunner, receive_count
 
 log = logging.getLogger(__name__)
-logging.getLogger().setLevel(logging.INFO)  # Lambda's root handler sends records to CloudWatch Logs
 
 # Records are not started with less time than this left: they go back to the queue untouched.
 MIN_TIME_LEFT_MS = 2_000
@@ -60,7 +59,9 @@ def environment() -> Environment:
 
 
 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
-    # Lambda's init phase (a cold start): load the model before the first event, not during it.
+    # Lambda's init phase (a cold start): load the model before the first event, not during it;
+    # Lambda's root handler sends INFO records to CloudWatch Logs.
+    logging.getLogger().setLevel(logging.INFO)
     environment().warm_up()
 
 
