@@ -137,6 +137,20 @@ class Queues:
         return self._url(self._names.retire)
 
 
+def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
+    """Create the queue, or bring an existing one to these attributes (SQS refuses a create that
+    differs from what is there, e.g. after a visibility timeout was changed); returns its URL."""
+    try:
+        return sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    except ClientError as err:
+        if error_code(err) not in {"QueueAlreadyExists", "QueueNameExists"}:
+            raise
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    if attributes:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
+    return url
+
+
 def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     """Create the buckets and queues if missing (demo, tests). On AWS, infra/ creates them."""
     s3 = aws.s3
@@ -150,17 +164,16 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
             pass
     q = settings.queues
     sqs = aws.sqs
-    dlq_url = sqs.create_queue(QueueName=q.dead_letter, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+    dlq_url = ensure_queue(sqs, q.dead_letter, {"MessageRetentionPeriod": "1209600"})
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sqs.create_queue(
-        QueueName=q.jobs,
-        Attributes={
+    ensure_queue(
+        sqs, q.jobs, {
             "VisibilityTimeout": str(q.visibility_timeout),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(q.max_receive)}),
         },
     )
-    sqs.create_queue(QueueName=q.completions)
-    sqs.create_queue(QueueName=q.retire, Attributes={
+    ensure_queue(sqs, q.completions, {})
+    ensure_queue(sqs, q.retire, {
         "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
     })
     from .credentials import ensure_table

@@ -29,3 +29,13 @@ def test_clients_point_at_the_configured_endpoint(settings):
 
 def test_real_aws_has_no_endpoint(settings):
     assert Aws(settings.aws).s3.meta.endpoint_url.startswith("https://")
+
+
+def test_ensuring_resources_again_brings_an_existing_queue_to_the_settings(settings, mocked_aws):
+    from edgecloud.aws import ensure_resources
+
+    aws, queues = mocked_aws
+    settings.queues.visibility_timeout = 45  # differs from the queue made by the fixture
+    ensure_resources(aws, settings)
+    attrs = aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["VisibilityTimeout"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "45"
