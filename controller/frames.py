@@ -13,9 +13,9 @@ import time
 from functools import lru_cache
 
 from flask import jsonify, request
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError, field_validator
 
-from edgecloud.jobs import DEVICE_RE, FrameAnswer, frames_prefix
+from edgecloud.jobs import FrameAnswer, check_device_id, frames_prefix
 
 from .api import ApiError, _pydantic_message, bp, requesting_device
 from .resources import get_aws, get_settings
@@ -25,7 +25,12 @@ MAX_ANSWERS = 10  # one SQS receive
 
 
 class FrameRequest(BaseModel):
-    device_id: str = Field(pattern=DEVICE_RE.pattern)
+    device_id: str
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, v: str) -> str:
+        return check_device_id(v)
 
 
 def _device() -> str:

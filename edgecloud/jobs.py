@@ -61,9 +61,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def new_clip_id(device_id: str, when: datetime | None = None) -> str:
+def check_device_id(device_id: str) -> str:
+    """The device id when it is one (the whole of it matches DEVICE_RE); ValueError otherwise."""
     if not DEVICE_RE.fullmatch(device_id or ""):
         raise ValueError(f"device id {device_id!r} must match {DEVICE_RE.pattern}")
+    return device_id
+
+
+def new_clip_id(device_id: str, when: datetime | None = None) -> str:
+    check_device_id(device_id)
     when = (when or utcnow()).astimezone(timezone.utc)
     stamp = when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}Z"
     return f"{stamp}_{device_id}_{secrets.token_hex(4)}"
@@ -109,9 +115,7 @@ def result_key(clip_id: str) -> str:
 
 def frames_prefix(device: str) -> str:
     """Where one device's frames go: a presigned POST lets it write here and nowhere else."""
-    if not DEVICE_RE.match(device):
-        raise ValueError(f"device id {device!r} must match {DEVICE_RE.pattern}")
-    return f"frames/{device}/"
+    return f"frames/{check_device_id(device)}/"
 
 
 def frame_key(frame_id: str) -> str:
