@@ -89,6 +89,12 @@ def _upload_size(stream) -> int:
     return size
 
 
+def requesting_device(claimed: str) -> str:
+    """The device a /v1 request acts for: the one its token belongs to, which must be the one
+    it names (the clip's metadata, a frame request's body); anything else is refused (403)."""
+    return auth.require_device(claimed).name
+
+
 @bp.post("/v1/clips")
 def upload_clip():
     started = time.perf_counter()
@@ -243,7 +249,10 @@ def stats():
     except Exception:
         log.warning("queue depth unavailable", exc_info=True)
     try:
-        body["workers"] = get_fleet().states()
+        fleet = get_fleet()
+        body["workers"] = fleet.states()
+        if hasattr(fleet, "describe"):  # fleet.backend lambda: the function's concurrency
+            body["function"] = fleet.describe()
     except Exception:
         log.warning("worker counts unavailable", exc_info=True)
     return jsonify(body)

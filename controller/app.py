@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from edgecloud.config import Settings
 
-from . import api, auth, openapi, resources
+from . import api, auth, frames, openapi, resources  # noqa: F401 - frames adds its routes to api.bp
 from .dashboard import init_dashboard
 
 log = logging.getLogger(__name__)

@@ -59,6 +59,8 @@ class ControllerService(StartClose):
         parts.attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store, metrics=self.metrics,
                      fleet=self.fleet, notifier=self.notifier)
         self.consumer = CompletionsConsumer(parts, on_finished=self.notifier.offer)
+        # A function fed by the jobs queue is scaled by Lambda: the controller launches nothing.
+        autoscale = autoscale and settings.fleet.backend != "lambda"
         self.scaling = ScalingLoop(parts) if autoscale else None
         self._closed = False
 

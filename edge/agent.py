@@ -53,6 +53,7 @@ class EdgeAgent(StartClose):
         self.camera = camera
         self.sensor = None
         self.recorder: Optional[Recorder] = None
+        self.frames = None  # edge.mode frames: the FrameStream
         self.local = LocalProcessor(settings, self._local_done, analyse=analyse)
         sessions = session_factory(edge)  # this device's token and trusted CA, on every request
         self.watcher = ResultWatcher(edge.controller_url, stats=self.stats, history=self.history,
@@ -77,6 +78,13 @@ class EdgeAgent(StartClose):
         self.local.start()
         self.uploader.start()
         self._resume()
+        if edge.mode == "frames":  # frames straight to S3 while motion lasts; no clips recorded
+            from .frames import FrameStream
+
+            self.frames = FrameStream(self.settings, self.camera, self.sensor).start()
+            log.info("edge agent %s up in frames mode: a frame every %.2f s while motion lasts", edge.device_id,
+                     edge.frame_interval_s)
+            return self
         self.recorder = Recorder(self.camera, self.sensor, device_id=edge.device_id,
                                  clip_dir=self.spool.recording_dir, on_clip=self._on_clip,
                                  clip_seconds=edge.clip_seconds, max_clip_seconds=edge.max_clip_seconds,
@@ -137,6 +145,8 @@ class EdgeAgent(StartClose):
         self._closed = True
         if self.recorder is not None:
             self.recorder.close()
+        if self.frames is not None:
+            self.frames.close()
         if self.sensor is not None:
             self.sensor.close()
         if self.camera is not None:

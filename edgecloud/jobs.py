@@ -61,9 +61,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def new_clip_id(device_id: str, when: datetime | None = None) -> str:
+def check_device_id(device_id: str) -> str:
+    """The device id when it is one (the whole of it matches DEVICE_RE); ValueError otherwise."""
     if not DEVICE_RE.fullmatch(device_id or ""):
         raise ValueError(f"device id {device_id!r} must match {DEVICE_RE.pattern}")
+    return device_id
+
+
+def new_clip_id(device_id: str, when: datetime | None = None) -> str:
+    check_device_id(device_id)
     when = (when or utcnow()).astimezone(timezone.utc)
     stamp = when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}Z"
     return f"{stamp}_{device_id}_{secrets.token_hex(4)}"
@@ -110,6 +116,25 @@ def result_key(clip_id: str) -> str:
 def snapshot_key(clip_id: str) -> str:
     """The clip's snapshot JPEG, in the results bucket beside its result."""
     return f"{_prefix('snapshots', clip_id)}.jpg"
+
+
+def frames_prefix(device: str) -> str:
+    """Where one device's frames go: a presigned POST lets it write here and nowhere else."""
+    return f"frames/{check_device_id(device)}/"
+
+
+def frame_key(frame_id: str) -> str:
+    """``frames/<device>/<yyyy>/<mm>/<dd>/<frame_id>.jpg``; a frame id has a clip id's form."""
+    return f"{_prefix('frames', frame_id)}.jpg"
+
+
+def frame_id_of(key: str) -> Optional[str]:
+    """The frame id of a key that is exactly a frame's key; None for any other key."""
+    stem = key.rsplit("/", 1)[-1].removesuffix(".jpg")
+    try:
+        return stem if frame_key(stem) == key else None
+    except BadClipId:
+        return None
 
 
 class Message(BaseModel):
@@ -193,6 +218,20 @@ class Completion(Message):
     processed_by: str
     result_key: Optional[str] = None
     at: datetime = Field(default_factory=utcnow)
+    process_s: Optional[float] = None
+
+
+class FrameAnswer(Message):
+    """The function's answer to one frame, on its device's answers queue."""
+
+    frame_id: str
+    device: str
+    processed_by: str
+    labels: str = ""
+    detections: list[Detection] = Field(default_factory=list)
+    identities: list[dict] = Field(default_factory=list, description="Recognised people and their records.")
+    error: Optional[str] = None
+    answered_at: datetime = Field(default_factory=utcnow)
     process_s: Optional[float] = None
 
 

@@ -181,3 +181,8 @@ def naive_detect(path: Path, detector, fps: float | None = None) -> list[Detecti
                                        identity=b.identity, distance=b.distance))
     return found
 
+
+
+def analyse_image(image, detector, settings: DetectorSettings) -> list[Detection]:
+    """Detect what one still frame (BGR) shows, with the same downscaling and labelling as a clip's frames."""
+    return _detect_batch(detector, [_Pending(Frame(0, 0.0, image))], detector.input_side(settings.max_side))

@@ -26,6 +26,7 @@ class AwsSettings(Section):
 class StorageSettings(Section):
     clips_bucket: str = Field("edgecloud-clips", description="Bucket for clips/<device>/<date>/<clip>.<ext>.")
     results_bucket: str = Field("edgecloud-results", description="Bucket for results/<device>/<date>/<clip>.json.")
+    frames_bucket: str = Field("edgecloud-frames", description="Bucket the Pis post frames to (edge.mode: frames).")
 
 
 class TableSettings(Section):
@@ -44,6 +45,7 @@ class QueueSettings(Section):
         "edgecloud-retire", description="SQS queue of the controller's asks that an idle worker leave (scale-in); "
         "asks expire after a minute."
     )
+    frame_answers: str = Field("edgecloud-answers", description="Per-device queues of frame answers: <prefix>-<device>.")
     max_receive: int = Field(3, ge=1, le=1000, description="Deliveries of one job before it is dead-lettered.")
     visibility_timeout: int = Field(120, ge=10, le=43200, description="Seconds a received job stays hidden.")
 
@@ -93,7 +95,8 @@ class WorkerSettings(Section):
 
 
 class FleetSettings(Section):
-    backend: Literal["local", "ec2", "asg"] = Field("local", description="How workers are launched.")
+    backend: Literal["local", "ec2", "asg", "lambda"] = Field("local", description="How workers are launched "
+                                                              "(lambda: none; the jobs queue feeds a function).")
     name: str = Field("edgecloud", description="Value of the edgecloud:fleet tag marking our workers.")
     ami_id: Optional[str] = Field(None, description="Worker AMI (ec2 backend without a launch template).")
     instance_type: str = Field("c6i.large", description="Worker instance type (ec2 backend).")
@@ -110,6 +113,18 @@ class FleetSettings(Section):
         "/etc/edgecloud/config.yaml", description="Where user-data writes the worker's config on the instance."
     )
     worker_unit: str = Field("edgecloud-worker.service", description="systemd unit user-data restarts on boot.")
+
+
+class FunctionSettings(Section):
+    """The Lambda function: the worker as a function (fleet.backend: lambda) and the frame handler."""
+
+    name: str = Field("edgecloud-worker", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Function name.")
+    memory_mb: int = Field(2048, ge=128, le=10240, description="Function memory (CPU grows with it).")
+    timeout_s: int = Field(60, ge=1, le=900, description="Longest invocation (<= queues.visibility_timeout).")
+    batch_size: int = Field(1, ge=1, le=10, description="Jobs per invocation from the jobs queue.")
+    package: Path = Field(Path("var/lambda/edgecloud-lambda-local.zip"), description="Zip the local emulation "
+                          "runs (for this machine's Python; the demo rebuilds it when stale).")
+    image_uri: Optional[str] = Field(None, description="Container image (torch models, faces) instead of the zip.")
 
 
 class AutoscalerSettings(Section):
@@ -135,6 +150,8 @@ class ControllerSettings(Section):
     max_clip_mb: float = Field(200, gt=0, description="Uploads over this size are refused (413).")
     threads: int = Field(16, ge=1, le=256, description="gunicorn threads serving the API.")
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
+    max_frame_kb: int = Field(512, ge=1, le=5120, description="Largest frame a presigned POST lets a Pi upload.")
+    frame_post_ttl_s: int = Field(300, ge=10, le=3600, description="Life of a presigned frame POST.")
     max_held_waits: Optional[int] = Field(None, ge=0, le=256, description="?wait= requests held at once "
                                           "(null: half the threads); past it a poll is answered at once, so "
                                           "uploads always find a thread.")
@@ -183,6 +200,10 @@ class EdgeSettings(Section):
     )
     user: str = Field("edgecloud", description="Non-root user `edgecloud edge install` runs the agent as.")
     result_wait_s: float = Field(10, ge=0, le=60, description="Long-poll of one cloud result (GET ?wait=).")
+    mode: Literal["clips", "frames"] = Field("clips", description="frames: while motion lasts, a JPEG every "
+                                             "frame_interval_s straight to S3, each answered; clips: clips.")
+    frame_interval_s: float = Field(0.5, gt=0, le=60, description="Seconds between frames (mode: frames).")
+    frame_quality: int = Field(80, ge=10, le=100, description="JPEG quality of each frame (mode: frames).")
     result_deadline_s: float = Field(900, gt=0, description="Stop watching for a cloud result after this long "
                                      "(the clip stays in the cloud; only the Pi's stats miss it).")
     token_file: Optional[Path] = Field(None, description="This device's bearer token (0640 root:user); null: none.")
@@ -208,6 +229,7 @@ class Settings(Section):
     detector: DetectorSettings = Field(default_factory=DetectorSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
+    function: FunctionSettings = Field(default_factory=FunctionSettings)
     autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     edge: EdgeSettings = Field(default_factory=EdgeSettings)

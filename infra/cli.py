@@ -21,6 +21,7 @@ from edgecloud.config import dump
 
 from .deploy import Stack, StackEvent
 from .teardown import bucket_object_count, empty_bucket, fleet_worker_ids, terminate_fleet
+from .artifacts import function_code
 from .params import (InfraError, complete_network, parse_param_overrides, settings_from_outputs,
                      stack_parameters, template_body, template_defaults)
 
@@ -61,9 +62,11 @@ def infra():
               help="Template parameter, e.g. WorkerAmiId=ami-0123 (repeatable; overrides the config).")
 @click.option("--config-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the deployed config (default var/infra/<stack>.yaml).")
+@click.option("--function-zip", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="fleet.backend lambda: the zip from `edgecloud lambda package`, uploaded to an artifacts bucket.")
 @poll_option
 @pass_context
-def up(obj: Context, stack_name, params, config_out, poll_seconds):
+def up(obj: Context, stack_name, params, config_out, function_zip, poll_seconds):
     """Create or update the stack, wait for it, write the config that uses it."""
     console = Console(stderr=True)
     stack = _stack(obj, stack_name, poll_seconds)
@@ -73,6 +76,8 @@ def up(obj: Context, stack_name, params, config_out, poll_seconds):
         previous = {p["ParameterKey"] for p in (existing or {}).get("Parameters", [])}
         if not {"VpcId", "SubnetIds"} <= set(values) | previous:
             values = complete_network(stack.aws, values)
+        if values.get("CreateFunction") == "true":
+            values |= function_code(stack.aws, stack.name, function_zip, values)
         if "WorkerAmiId" not in values and "WorkerAmiId" not in previous:
             raise InfraError("no worker AMI: build one (README.md, 'Build the worker AMI') and set fleet.ami_id "
                              "or pass --param WorkerAmiId=ami-...")

@@ -81,6 +81,13 @@ def stack_parameters(settings: Settings, stack: str) -> dict[str, str]:
         "CreateAutoScalingGroup": "true" if f.backend == "asg" else "false",
         "MaxWorkers": str(max(1, settings.autoscaler.max_workers)),
     }
+    if f.backend == "lambda":
+        fn = settings.function
+        params.update(CreateFunction="true", FunctionMemory=str(fn.memory_mb), FunctionTimeout=str(fn.timeout_s),
+                      FunctionBatchSize=str(fn.batch_size),
+                      FunctionMaxConcurrency=str(min(1000, max(2, settings.autoscaler.max_workers))))
+        if fn.image_uri:
+            params["FunctionImageUri"] = fn.image_uri
     if f.ami_id:
         params["WorkerAmiId"] = f.ami_id
     if f.subnet_ids:
@@ -155,6 +162,11 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
         instance_profile=outputs["WorkerInstanceProfile"],
         asg_name=asg,
     )
+    if outputs.get("FunctionName"):
+        data["fleet"]["backend"] = "lambda"
+        data["function"]["name"] = outputs["FunctionName"]
+        data["storage"]["frames_bucket"] = outputs["FramesBucket"]
+        data["queues"]["frame_answers"] = outputs["FrameAnswersQueuePrefix"]
     if outputs.get("ControllerUrl"):
         data["controller"]["url"] = outputs["ControllerUrl"]
         data["edge"]["controller_url"] = outputs["ControllerUrl"]

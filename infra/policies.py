@@ -54,6 +54,21 @@ WHY = {
     "PassWorkerRole": "hand the worker role to new instances (the launch template's instance profile), EC2 only",
     "ScaleAutoScalingGroup": "asg backend: set the group's desired capacity",
     "CountAutoScalingGroup": "asg backend: read the group's instances (no resource-level permissions)",
+    "FunctionReadClips": "lambda backend: download the clip named in a job (clips/ prefix only)",
+    "FunctionReadWriteResults": "lambda backend: store the result first-write-wins; read it on a duplicate",
+    "FunctionSeeMissingResults": "lambda backend: 404, not 403, for a result not written yet (duplicate check)",
+    "FunctionReadFrames": "frames path: read the frame whose upload started the function (frames/ prefix only)",
+    "FunctionEventSource": "the event source mapping polls the jobs queue with the function's role and deletes "
+                           "every job not reported failed",
+    "FunctionReportCompletions": "tell the controller a job finished (completion queue)",
+    "FunctionAnswerFrames": "frames path: put each frame's answer on its device's answers queue",
+    "FunctionLogs": "write its logs to its own log group (the stack makes the group)",
+    "SignFramePosts": "frames path: a presigned POST is signed with the controller's credentials, so they must "
+                      "allow the PutObject a Pi makes with it (frames/ prefix only)",
+    "ServeFrameAnswers": "frames path: make a device's answers queue on first use, long-poll it for the Pi",
+    "ReadFunctionConcurrencyCap": "/v1/stats: the function's reserved concurrency",
+    "ReadEventSourceMappings": "/v1/stats: the mapping's maximum concurrency (no resource-level permissions)",
+    "ReadFunctionConcurrency": "/v1/stats: Lambda's ConcurrentExecutions metric (no resource-level permissions)",
 }
 
 

@@ -86,7 +86,7 @@ def _plain_imports(path: Path) -> set[str]:
 
 def test_no_module_outside_tests_is_over_300_lines():
     big = {str(p.relative_to(REPO)): n for p in REPO.glob("**/*.py")
-           if not {".venv", "tests", "build"} & set(p.relative_to(REPO).parts)
+           if not {".venv", "tests", "build", "var"} & set(p.relative_to(REPO).parts)
            and (n := len(p.read_text().splitlines())) > 300}
     assert big == {}
 

@@ -14,22 +14,20 @@ import os
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
-from edgecloud.jobs import Completion, Job, Result, clip_id_in, result_key
 from edgecloud.loops import Tally
-from edgecloud.results import ResultStore
 from edgecloud.workers import BUSY, POLLING, WorkerStates
 
 from . import lifecycle as lifecycles
 from edgecloud import retirement
 from .heartbeat import Heartbeat
-from .process import failed_result, process_job
+from .jobs import JobRunner, receive_count
 from .scale_in import ScaleIn
 
 log = logging.getLogger(__name__)
@@ -58,8 +56,8 @@ class Worker(ScaleIn):
         self.settings = settings
         self.aws = aws or Aws(settings.aws)
         self.queues = queues or Queues(self.aws, settings)
-        self.results = ResultStore(self.aws.s3, settings.storage.results_bucket)
-        self._detector = detector
+        self.runner = JobRunner(settings, self.aws, self.queues, detector=detector)
+        self.results = self.runner.results
         self.instance_id = instance_id
         self.processed_by = instance_id or f"local-{socket.gethostname()}-{os.getpid()}"
         self.lifecycle = lifecycle or lifecycles.for_worker(settings, self.aws, instance_id)
@@ -81,11 +79,7 @@ class Worker(ScaleIn):
 
     @property
     def detector(self):
-        if self._detector is None:  # made on the first job: an idle worker never loads a model
-            from edgecloud.detect import detector_for
-
-            self._detector = detector_for(self.settings)
-        return self._detector
+        return self.runner.detector
 
     def stop(self) -> None:
         self._stop.set()
@@ -137,7 +131,7 @@ class Worker(ScaleIn):
                 outcome = self._give_up(message, err)
                 if outcome is None:
                     log.exception("job failed for a reason outside the clip; it will be retried")
-                    self._set_visibility(message, min(60, 10 * _receive_count(message)))
+                    self._set_visibility(message, min(60, 10 * receive_count(message)))
                     outcome = "errors"
             finally:
                 self.holding = False
@@ -145,79 +139,40 @@ class Worker(ScaleIn):
         return counts
 
     def handle(self, message: dict) -> str:
-        """Process one message to the end; the outcome names a ``BatchCounts`` field."""
-        try:
-            job = Job.model_validate_json(message["Body"])
-        except ValidationError as err:
-            return self._malformed(message, err)
-        existing = self.results.get(job.clip_id)
-        if existing is not None:
-            # Delivered twice: the first result stands, byte for byte.
-            log.info("clip %s already has a result (%s); not processing again", job.clip_id, existing.status)
-            self._complete(existing, process_s=None)
-            self._delete(message)
-            return "duplicate"
-        self._send(Completion(event="started", clip_id=job.clip_id, processed_by=self.processed_by))
+        """Process one message to the end and delete it; the outcome names a ``BatchCounts`` field."""
+        outcome = self.runner.run(message["Body"], self.processed_by, lambda: self._working(message))
+        self._delete(message)
+        if outcome in ("done", "failed"):
+            self.tasks_done += 1
+        return outcome
+
+    @contextmanager
+    def _working(self, message: dict):
+        """While a job is processed: protected from scale-in, its visibility kept extended."""
         self.lifecycle.protect(True)
         try:
-            began = time.perf_counter()
             visibility = self.settings.queues.visibility_timeout
             # A beat must land well before the job's visibility runs out, whatever the config says.
             with Heartbeat(functools.partial(self._change_visibility, message),
                            every=min(self.settings.worker.heartbeat_seconds, visibility / 2),
                            extend_to=visibility):
-                result = process_job(job, self.aws, self.detector, self.settings.detector, self.processed_by,
-                                     self.results)
-            result = self.results.put_first(result)
-            self._complete(result, process_s=round(time.perf_counter() - began, 3))
-            self._delete(message)
+                yield
         finally:
             self.lifecycle.protect(False)
-        self.tasks_done += 1
-        log.info("clip %s %s: %s", job.clip_id, result.status, result.labels or result.error or "nothing found")
-        return "done" if result.status == "done" else "failed"
 
     def _give_up(self, message: dict, err: Exception) -> Optional[str]:
-        """On a job's last allowed try, end it with a failed result that names the error (the
-        dead-letter queue's result could only guess why); None when it may be tried again."""
-        tries = _receive_count(message)
-        clip_id = clip_id_in(message["Body"])
-        if tries < self.settings.queues.max_receive or clip_id is None:
+        """On a job's last allowed try, end it with a failed result (``JobRunner.give_up``)
+        and delete it; None when it may be tried again."""
+        if not self.runner.give_up(message["Body"], receive_count(message), err, self.processed_by):
             return None
-        log.exception("clip %s failed on try %d of %d; giving up", clip_id, tries, self.settings.queues.max_receive)
         try:
-            job = Job.model_validate_json(message["Body"])  # for its times; it was readable to get this far
-        except ValidationError:
-            job = clip_id
-        try:
-            result = self.results.put_first(failed_result(job, f"failed {tries} times; last error: "
-                                               f"{type(err).__name__}: {err}", self.processed_by))
-            self._complete(result, process_s=None)
             self._delete(message)
-        except Exception:  # AWS is failing too: the dead-letter queue still ends the job
-            log.warning("could not record the failure of %s", clip_id, exc_info=True)
+        except Exception:  # the failed result stands; the dead-letter queue ends the message
+            log.warning("could not delete the failed job", exc_info=True)
             return None
         return "failed"
 
-    def _malformed(self, message: dict, err: ValidationError) -> str:
-        clip_id = clip_id_in(message["Body"])
-        if clip_id is None:
-            log.error("dropping a job that names no valid clip: %.200s", message["Body"])
-        elif self.results.get(clip_id) is None:
-            result = self.results.put_first(failed_result(clip_id, f"malformed job message: {err.errors()[0]['msg']}",
-                                               self.processed_by))
-            self._complete(result, process_s=None)
-        self._delete(message)
-        return "malformed"
-
     # -- AWS --------------------------------------------------------------------
-
-    def _complete(self, result: Result, process_s: Optional[float]) -> None:
-        self._send(Completion(event=result.status, clip_id=result.clip_id, processed_by=result.processed_by,
-                              result_key=result_key(result.clip_id), process_s=process_s))
-
-    def _send(self, completion: Completion) -> None:
-        self.aws.sqs.send_message(QueueUrl=self.queues.completions, MessageBody=completion.model_dump_json())
 
     def _delete(self, message: dict) -> None:
         self.aws.sqs.delete_message(QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"])
@@ -262,6 +217,3 @@ class Worker(ScaleIn):
         log.info("stopped after %d jobs", self.tasks_done)
         return "stopped"
 
-
-def _receive_count(message: dict) -> int:
-    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))

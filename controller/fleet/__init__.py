@@ -1,5 +1,6 @@
 """Fleet backends behind one interface: ``local`` (worker processes registered in
-the embedded EC2), ``ec2`` (RunInstances) and ``asg`` (an Auto Scaling group)."""
+the embedded EC2), ``ec2`` (RunInstances), ``asg`` (an Auto Scaling group) and ``lambda`` (a function the
+jobs queue feeds: nothing to launch)."""
 from __future__ import annotations
 
 from edgecloud.aws import Aws
@@ -17,6 +18,8 @@ def create_fleet(settings: Settings, aws: Aws) -> Fleet:
         from .ec2 import Ec2Fleet as cls
     elif backend == "asg":
         from .asg import AsgFleet as cls
+    elif backend == "lambda":
+        from .function import FunctionFleet as cls
     else:  # the settings schema already refuses other names
         raise ValueError(f"unknown fleet backend {backend!r}")
     return cls(settings, aws)

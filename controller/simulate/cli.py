@@ -13,6 +13,7 @@ from edgecloud.config import AutoscalerSettings, WorkerSettings
 from . import build, simulate as run_policy
 from .policies import BUILT_INS, COMPARED_BY_DEFAULT, VARIANTS
 from .billing import DEFAULT_HOURLY_PRICE
+from .function import FunctionModel, measure_cold_start, simulate_function
 from .report import print_table, summarise, to_json, write_json
 from .traces import NAMED, SpecError, load_trace, sample
 
@@ -35,13 +36,17 @@ def _override(model, **changes):
               "exp:MEAN [autoscaler.boot_time_s]; its mean becomes the policy's first guess.")
 @click.option("--process", default=None, help="Processing time per clip, s (same forms) [autoscaler.process_time_s].")
 @click.option("--policies", default=",".join(COMPARED_BY_DEFAULT), show_default=True,
-              help=f"Comma-separated: {', '.join([*BUILT_INS, *VARIANTS])} (seed-classifycloud:QOS:FACTOR, "
+              help=f"Comma-separated: {', '.join([*BUILT_INS, *VARIANTS])}, lambda (seed-classifycloud:QOS:FACTOR, "
               "aws-target-tracking:BACKLOG_PER_INSTANCE, keda:POLLING_S:COOLDOWN_S).")
 @click.option("--warm-boot", type=click.FloatRange(min=0), default=None,
               help="Boot time, s, of an instance from a warm pool (stopped instances, WarmPoolSize): each policy "
               "runs again as 'NAME+warm' with every launch booting that fast, beside its cold run.")
 @click.option("--price", type=click.FloatRange(min=0), default=DEFAULT_HOURLY_PRICE, show_default=True,
               help="USD per instance-hour (c6i.large on-demand).")
+@click.option("--cold-start", type=click.FloatRange(min=0), default=None,
+              help="lambda: seconds of a cold start [measured here: the handler's import and model load].")
+@click.option("--memory", type=click.IntRange(128, 10240), default=None,
+              help="lambda: function memory, MB [function.memory_mb].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (traces, draws, dispatch).")
 @click.option("--interval", type=float, default=None, help="Seconds between scaling decisions [autoscaler.interval].")
 @click.option("--min-workers", type=int, default=None, help="[autoscaler.min_workers]")
@@ -55,8 +60,8 @@ def _override(model, **changes):
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Draw queue depth, workers and latency over time to this PNG.")
 @pass_context
-def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price, seed, interval, min_workers, max_workers,
-             target_latency, idle_timeout, tail, json_path, plot_path):
+def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price, cold_start, memory, seed, interval,
+             min_workers, max_workers, target_latency, idle_timeout, tail, json_path, plot_path):
     """Run each policy (the real one is `default`) on the same trace, boot and
     processing times; print latency, instance-seconds, cost and launches."""
     started = time.perf_counter()
@@ -81,7 +86,7 @@ def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price
         raise click.BadParameter(f"{trace_spec!r} has no clips", param_hint="--trace")
     # The policy starts from the means, as an operator would configure them.
     scaler = _override(scaler, boot_time_s=float(boot_s.mean()), process_time_s=float(process_s.mean()))
-    specs = [spec for spec in policies.split(",") if spec.strip()]
+    specs = [spec.strip() for spec in policies.split(",") if spec.strip()]
     if not specs:
         raise click.BadParameter("name at least one policy", param_hint="--policies")
     runs = [(scaler, boot_s, "")]
@@ -89,6 +94,8 @@ def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price
         runs.append((_override(scaler, boot_time_s=warm_boot), np.full(1, warm_boot), "+warm"))
     chosen, outcomes = [], []
     for spec in specs:
+        if spec == "lambda":
+            continue
         for run_scaler, run_boot_s, suffix in runs:
             try:
                 policy = build(spec, run_scaler, worker)
@@ -98,12 +105,17 @@ def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price
             chosen.append(policy)
             outcomes.append(run_policy(policy, arrivals, process_s, run_boot_s, run_scaler, seed=seed + 3,
                                        tail_s=tail))
+    notes = [f"{p.name}: {p.notes}" for p in chosen if not p.name.endswith("+warm")]
+    if "lambda" in specs:
+        model, note = function_model(settings, scaler, cold_start, memory)
+        outcomes.append(simulate_function(model, arrivals, process_s))
+        notes.append(note)
     summaries = {o.policy: summarise(o, price) for o in outcomes}
     wall_s = time.perf_counter() - started
     warm = f" (warm pool {warm_boot:g} s)" if warm_boot is not None else ""
     title = (f"{trace_spec}: {arrivals.size:,} clips, boot {boot} s{warm}, process {process} s, "
              f"max {scaler.max_workers} workers, ${price:g}/h")
-    print_table(summaries, title, notes=[f"{p.name}: {p.notes}" for p in chosen if not p.name.endswith("+warm")] + [f"simulated in {wall_s:.2f} s"])
+    print_table(summaries, title, notes=notes + [f"simulated in {wall_s:.2f} s"])
     if json_path:
         write_json(json_path, to_json(summaries, int(arrivals.size), wall_s, trace=trace_spec, boot=boot,
                                       process=process, price_per_hour=price, seed=seed, warm_boot=warm_boot))
@@ -111,3 +123,15 @@ def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price
         from .plot import plot
 
         click.echo(f"chart: {plot(outcomes, plot_path, title)}")
+
+
+def function_model(settings, scaler: AutoscalerSettings, cold_start, memory) -> tuple[FunctionModel, str]:
+    """The lambda policy's function and the note under the table saying where its numbers come from."""
+    how = "given"
+    if cold_start is None:
+        cold_start, how = measure_cold_start(settings.detector.name), "measured: handler import + model load"
+    model = FunctionModel(cold_start_s=cold_start, memory_mb=memory or settings.function.memory_mb,
+                          max_concurrency=scaler.max_workers)
+    return model, (f"lambda: {model.memory_mb} MB, cold start {cold_start:.2f} s ({how}), concurrency "
+                   f"5 + 300/min up to {model.max_concurrency}; instance-s = billed function seconds, "
+                   f"launches = cold starts")

@@ -53,6 +53,7 @@ class Outcome:
     launches: int
     timeline: dict  # per tick: t, visible, in_flight, workers
     asks: int = 0  # retire asks sent
+    cost_usd: float | None = None  # priced by the engine itself (lambda); None: billed instance-seconds
 
     @property
     def latencies(self) -> np.ndarray:

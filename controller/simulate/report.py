@@ -25,7 +25,7 @@ def summarise(outcome: Outcome, hourly_price: float) -> dict:
         "max_s": round(float(top), 3),
         "mean_s": round(float(finished.mean()), 3) if finished.size else float("nan"),
         "instance_seconds": round(seconds, 1),
-        "cost_usd": round(cost(seconds, hourly_price), 4),
+        "cost_usd": round(cost(seconds, hourly_price) if outcome.cost_usd is None else outcome.cost_usd, 4),
         "launches": outcome.launches,
         "unfinished": int(latencies.size - finished.size),
     }

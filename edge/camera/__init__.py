@@ -114,6 +114,10 @@ class Camera:
     def now(self) -> float:
         return time.monotonic()
 
+    def still(self):
+        """The newest frame as a BGR array (edge.mode frames)."""
+        raise CameraError(f"{type(self).__name__} cannot take stills")
+
     def reached(self, t: float) -> bool:
         """Whether the clip has all its video up to camera time ``t``."""
         return self.now() >= t

@@ -170,6 +170,13 @@ class FileCamera(Camera):
                 self._cond.notify_all()
             ready.set()
 
+    def still(self):
+        with self._cond:
+            if not self._ring:
+                raise CameraError(f"{self!r} has no frame yet")
+            frame = self._ring[-1][2]
+        return frame.to_ndarray(format="bgr24")
+
     def _start_clip(self, path: Path) -> None:
         with self._cond:
             if not self._ring:

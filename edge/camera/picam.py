@@ -50,6 +50,10 @@ class Picamera2Camera(Camera):
         self._circular = CircularOutput2(buffer_duration_ms=self.buffer_ms)
         self._picam2.start_recording(self._encoder, self._circular)
 
+    def still(self):
+        # The video configuration's main stream is XBGR8888: pixels read [R, G, B, 255]; OpenCV wants B, G, R.
+        return self._picam2.capture_array("main")[..., 2::-1]
+
     def _start_clip(self, path: Path) -> None:
         self._clip_started_at = self.now()
         self._circular.open_output(self._output_class(str(path)))

@@ -129,9 +129,10 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
 
 def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resources: bool = True,
              policy: str = "busy-offload", speed: float = 20.0, workdir: Path | None = None,
-             console: Console | None = None, timeout: float = 300, then=None) -> dict:
+             console: Console | None = None, timeout: float = 300, then=None, engine: str = "ec2") -> dict:
     """Run the pipeline end to end and return the report (see ``build_report``). ``then(report, url,
-    settings)``, if given, runs once the report is made, while every process is still up."""
+    settings)``, if given, runs once the report is made, while every process is still up; ``engine``
+    ``lambda`` serves the jobs queue with the emulated function instead of local EC2 workers."""
     from gpiozero.pins.mock import MockFactory
 
     from edgecloud.edge.agent import EdgeAgent
@@ -153,9 +154,14 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         tokens = issue_credentials(s, [s.edge.device_id])  # the demo's Pi, and an operator to read results
         s.edge.token_file = write_token(Path(workdir) / "device.token", tokens[s.edge.device_id])
         console.log(f"embedded AWS at {endpoint}; device {s.edge.device_id} and operator {OPERATOR} registered")
+        function = None
+        if engine == "lambda":
+            from .function import start_function
+
+            function = start_function(stack, s, Path(workdir), console)
         controller = stack.enter_context(ControllerProcess(s, Path(workdir)))
         s.edge.controller_url = controller.url
-        console.log(f"controller at {controller.url} (gunicorn), fleet: local workers")
+        console.log(f"controller at {controller.url} (gunicorn), fleet: {s.fleet.backend}")
 
         factory = MockFactory()
         pin = factory.pin(s.edge.pir_pin)
@@ -171,10 +177,17 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
                 console.log("[yellow]edge spool did not drain in time")
             statuses = wait_results(controller.url, clip_ids, token=tokens[OPERATOR], timeout=timeout,
                                     progress=progress, task=res)
-            progress.add_task("waiting for idle workers to retire", total=None)
-            counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
+            if function is None:
+                progress.add_task("waiting for idle workers to retire", total=None)
+                counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
+            else:
+                counts = {}
         triggers = {r.clip_id: r.triggered_at for r in agent.stats.records()}
         report = build_report(clip_ids, statuses, counts, triggers)
+        if function is not None:
+            from .function import function_report
+
+            report["function"] = function_report(function)
         if then is not None:
             then(report, controller.url, s)
         return report
@@ -191,9 +204,11 @@ def print_report(report: dict, console: Console) -> None:
     for c in report["clips"]:
         table.add_row(c["clip_id"], c["status"], str(c["processed_by"]), str(c["trigger_to_result_s"]), c["labels"] or "")
     console.print(table)
-    w = report["workers"]
-    console.print(f"workers launched: {w['launched']}, retired: {w['retired']}   "
-                  "(trigger to result: PIR trigger on the Pi to result stored in the cloud)")
+    w, f = report["workers"], report.get("function")
+    engine = (f"function invocations: {f['invocations']}, cold starts: {f['cold_starts']} "
+              f"(init {f['init_s_p50']} s), max concurrency {f['max_concurrency']}" if f
+              else f"workers launched: {w['launched']}, retired: {w['retired']}")
+    console.print(f"{engine}   (trigger to result: PIR trigger on the Pi to result stored in the cloud)")
 
 
 def missing_results(report: dict) -> list[str]:
@@ -208,16 +223,28 @@ def missing_results(report: dict) -> list[str]:
               default="busy-offload", show_default=True, help="Where the Pi processes clips.")
 @click.option("--speed", type=click.FloatRange(0.1, 50), default=20.0, show_default=True,
               help="Camera playback speed (video seconds per wall second).")
+@click.option("--engine", type=click.Choice(["ec2", "lambda"]), default="ec2", show_default=True,
+              help="Cloud workers: EC2 worker processes, or the Lambda function from its zip (emulated here).")
+@click.option("--mode", type=click.Choice(["clips", "frames"]), default="clips", show_default=True,
+              help="frames: the per-frame path (a JPEG every edge.frame_interval_s straight to S3, answered by the "
+              "function); implies --engine lambda.")
+@click.option("--seconds", type=click.FloatRange(1, 600), default=20, show_default=True,
+              help="--mode frames: how long the PIR stays high.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep logs and spool here.")
 @click.option("--serve", is_flag=True, help="After the run, keep everything up and serve the dashboard until Ctrl-C.")
 @click.pass_obj
-def demo(obj, video, clips, policy, speed, json_path, workdir, serve):
+def demo(obj, video, clips, policy, speed, engine, mode, seconds, json_path, workdir, serve):
     """Run the whole pipeline end to end on embedded AWS and real footage."""
     console = Console(stderr=True)
     if not obj.verbose:
         # The components log every clip at INFO; the progress bars and the table tell the story.
         logging.getLogger().setLevel(logging.WARNING)
+    if mode == "frames":
+        from .frames_demo import demo_frames
+
+        return demo_frames(obj.settings, video=video, seconds=seconds, json_path=json_path, workdir=workdir,
+                           console=console)
     started = time.monotonic()
     from edgecloud.edge.camera import CameraError
 
@@ -247,7 +274,7 @@ def demo(obj, video, clips, policy, speed, json_path, workdir, serve):
 
     try:
         report = run_demo(obj.settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir,
-                          console=console, then=serve_dashboard if serve else None)
+                          console=console, then=serve_dashboard if serve else None, engine=engine)
     except CameraError as err:
         raise click.ClickException(str(err)) from None
     if not serve:

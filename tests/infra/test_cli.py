@@ -109,9 +109,9 @@ def test_up_rejects_unknown_parameters_and_bad_stack_names(moto_account):
     assert upper.exit_code == 1 and "lowercase" in upper.output
 
 
-def test_permissions_lists_both_roles_with_reasons():
+def test_permissions_lists_every_role_with_reasons():
     result = infra("permissions", "--json")
     assert result.exit_code == 0
     rows = json.loads(result.output)
-    assert {r["role"] for r in rows} == {"WorkerRole", "ControllerRole"}
+    assert {r["role"] for r in rows} == {"WorkerRole", "ControllerRole", "FunctionRole"}
     assert all(r["why"] for r in rows)

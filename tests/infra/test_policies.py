@@ -6,7 +6,8 @@ import pytest
 from edgecloud.infra.policies import WHY, role_statements
 
 # Actions AWS offers no resource-level permissions for: "*" is the only resource they accept.
-NO_RESOURCE_LEVEL = {"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups"}
+NO_RESOURCE_LEVEL = {"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups",
+                     "lambda:ListEventSourceMappings", "cloudwatch:GetMetricStatistics"}
 
 
 def _all_policy_documents(template):
@@ -57,7 +58,7 @@ def test_star_resources_only_for_actions_without_resource_level_permissions(gran
         for g in role_grants:
             if "*" in g.resources:
                 assert set(g.actions) <= NO_RESOURCE_LEVEL, f"{role}/{g.sid}: {g.actions} on *"
-                assert all(a.split(":")[1].startswith("Describe") for a in g.actions)
+                assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in g.actions)  # reads
 
 
 def test_only_deny_statements_may_name_a_whole_service(template):
@@ -142,7 +143,15 @@ def test_controller_tags_only_while_launching_and_passes_only_the_worker_role(gr
 
 
 def test_controller_has_exactly_the_listed_permissions(grants):
-    assert actions_of(grants["ControllerRole"]) == {
+    always = [g for g in grants["ControllerRole"] if g.only_if != "WithFunction"]
+    with_function = [g for g in grants["ControllerRole"] if g.only_if == "WithFunction"]
+    assert actions_of(with_function) == {"s3:PutObject", "sqs:CreateQueue", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+                                         "sqs:GetQueueUrl", "lambda:GetFunctionConcurrency",
+                                         "lambda:ListEventSourceMappings", "cloudwatch:GetMetricStatistics"}
+    answers = "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${NamePrefix}-answers-*"
+    assert all(_sub(r) == answers for g in with_function if any(a.startswith("sqs:") for a in g.actions)
+               for r in g.resources)
+    assert actions_of(always) == {
         "s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListBucket",
         "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
         "ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "iam:PassRole",
@@ -165,7 +174,8 @@ def test_every_s3_object_grant_is_limited_to_its_prefix(grants):
                 assert all(r in buckets for r in g.resources), f"{role}/{g.sid}"
             elif any(a.startswith("s3:") for a in g.actions):
                 for r in g.resources:
-                    assert _sub(r).endswith(("/clips/*", "/results/*", "/snapshots/*")), f"{role}/{g.sid}: {r}"
+                    assert _sub(r).endswith(("/clips/*", "/results/*", "/snapshots/*", "/frames/*")), \
+                        f"{role}/{g.sid}: {r}"
 
 
 def test_every_statement_is_explained(grants):
@@ -174,11 +184,28 @@ def test_every_statement_is_explained(grants):
     assert set(sids) == set(WHY)
 
 
-def test_roles_are_for_ec2_only(template):
+def test_roles_are_for_ec2_or_the_function_only(template):
     for logical_id, res in template["Resources"].items():
         if res["Type"] == "AWS::IAM::Role":
             (st,) = res["Properties"]["AssumeRolePolicyDocument"]["Statement"]
-            assert st == {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            service = "lambda.amazonaws.com" if logical_id == "FunctionRole" else "ec2.amazonaws.com"
+            assert st == {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+
+
+def test_function_has_exactly_the_worker_job_permissions_plus_frames(grants):
+    function = grants["FunctionRole"]
+    assert all(g.only_if == "WithFunction" for g in function)
+    assert actions_of(function) == {
+        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "sqs:ReceiveMessage", "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes", "sqs:SendMessage", "sqs:GetQueueUrl", "logs:CreateLogStream", "logs:PutLogEvents",
+    }
+    resources = {a: {_sub(r) if isinstance(_sub(r), str) else str(r) for g in function if a in g.actions
+                     for r in g.resources} for a in actions_of(function)}
+    assert resources["s3:PutObject"] == {"${ResultsBucket.Arn}/results/*"}  # writes results, nothing else
+    assert resources["sqs:DeleteMessage"] == {str({"Fn::GetAtt": ["JobsQueue", "Arn"]})}
+    assert resources["sqs:SendMessage"] == {
+        str({"Fn::GetAtt": ["CompletionsQueue", "Arn"]}),
+        "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${NamePrefix}-answers-*"}
 
 
 def test_retire_queue_asks_flow_one_way(grants):

@@ -122,11 +122,26 @@ def test_optional_controller_instance_boots_with_its_own_config(moto_account, se
     assert controller.storage.results_bucket == out["ResultsBucket"]
 
 
-def test_update_applies_changes_and_a_repeat_is_harmless(moto_account, settings):
+def _tiny_zip() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("edgecloud/worker/function.py", "def handle(event, context):\n    return {}\n")
+    return buffer.getvalue()
+
+
+def test_update_applies_changes_and_a_repeat_is_harmless(moto_account, settings, tmp_path):
     aws, ami = moto_account
-    # moto cannot update a stack whose conditional ASG was left out, so this runs with the group.
-    # (moto also never answers "No updates are to be performed": see test_deploy.py for that path.)
-    stack, params = _deploy(aws, ami, settings, "ec-upd", CreateAutoScalingGroup="true")
+    # moto cannot update a stack whose conditional resources were left out, so this runs with the
+    # group and the function. (moto also never answers "No updates are to be performed": see test_deploy.py.)
+    from edgecloud.infra.artifacts import upload_zip
+
+    (tmp_path / "fn.zip").write_bytes(_tiny_zip())
+    code = upload_zip(aws, "ec-upd", tmp_path / "fn.zip")
+    stack, params = _deploy(aws, ami, settings, "ec-upd", CreateAutoScalingGroup="true", CreateFunction="true",
+                            **code)
     assert stack.deploy(template_body(), params, defaults=template_defaults()) in ("unchanged", "updated")
     assert stack.status() in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
     assert stack.deploy(template_body(), params | {"VisibilityTimeout": "300"},

@@ -1,0 +1,93 @@
+"""The per-frame path's two doors (edge.mode frames), on the API's blueprint.
+
+``POST /v1/frames/upload`` gives a device a presigned POST to the frames bucket:
+only under its own prefix (``frames/<device>/``), only JPEG, at most
+``controller.max_frame_kb``, valid ``controller.frame_post_ttl_s``. The Pi posts
+each frame straight to S3 with it; the bucket's notification starts the
+function. ``GET /v1/frames/answers?device_id=&wait=`` long-polls that device's
+answers queue (made here on first use) and hands back what the function said.
+"""
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+
+from flask import jsonify, request
+from pydantic import BaseModel, ValidationError, field_validator
+
+from edgecloud.jobs import FrameAnswer, check_device_id, frames_prefix
+
+from .api import ApiError, _pydantic_message, bp, requesting_device
+from .resources import get_aws, get_settings
+
+JPEG = "image/jpeg"
+MAX_ANSWERS = 10  # one SQS receive
+
+
+class FrameRequest(BaseModel):
+    device_id: str
+
+    @field_validator("device_id")
+    @classmethod
+    def _device_id(cls, v: str) -> str:
+        return check_device_id(v)
+
+
+def _device() -> str:
+    raw = request.get_json(silent=True) if request.method == "POST" else request.args.to_dict()
+    try:
+        claimed = FrameRequest.model_validate(raw or {}).device_id
+    except ValidationError as err:
+        raise ApiError(f"bad frame request: {_pydantic_message(err)}") from None
+    return requesting_device(claimed)
+
+
+def answers_queue_url(device: str) -> str:
+    settings = get_settings()
+    return _queue(get_aws(), f"{settings.queues.frame_answers}-{device}")
+
+
+@lru_cache(maxsize=1024)
+def _queue(aws, name: str) -> str:
+    # CreateQueue returns the existing queue's URL when the attributes match: safe on every first use.
+    return aws.sqs.create_queue(QueueName=name)["QueueUrl"]
+
+
+@bp.post("/v1/frames/upload")
+def frame_upload():
+    """A presigned POST for this device's frames."""
+    device = _device()
+    settings = get_settings()
+    prefix = frames_prefix(device)
+    max_bytes = settings.controller.max_frame_kb * 1024
+    ttl = settings.controller.frame_post_ttl_s
+    post = get_aws().s3.generate_presigned_post(
+        Bucket=settings.storage.frames_bucket, Key=prefix + "${filename}", Fields={"Content-Type": JPEG},
+        Conditions=[["starts-with", "$key", prefix], ["content-length-range", 1, max_bytes], {"Content-Type": JPEG}],
+        ExpiresIn=ttl)
+    answers_queue_url(device)  # the function's answers need somewhere to go before the first frame lands
+    return jsonify(url=post["url"], fields=post["fields"], key_prefix=prefix, max_bytes=max_bytes,
+                   expires_at=round(time.time() + ttl, 3))
+
+
+@bp.get("/v1/frames/answers")
+def frame_answers():
+    """The function's answers for this device, waiting up to ``wait`` seconds (at most 20) for one."""
+    device = _device()
+    try:
+        wait = min(20, max(0, int(float(request.args.get("wait", "0")))))
+    except ValueError:
+        raise ApiError("wait must be a number of seconds") from None
+    sqs, url = get_aws().sqs, answers_queue_url(device)
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=MAX_ANSWERS,
+                                   WaitTimeSeconds=wait).get("Messages", [])
+    answers = []
+    for message in messages:
+        try:
+            answers.append(FrameAnswer.model_validate_json(message["Body"]).model_dump(mode="json"))
+        except ValidationError:
+            pass  # not an answer: dropped below, never handed to a Pi
+    if messages:
+        sqs.delete_message_batch(QueueUrl=url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+    return jsonify(answers=answers)

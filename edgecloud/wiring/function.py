@@ -1,0 +1,36 @@
+"""The demo's Lambda engine: the function from its zip, emulated on this machine, serving the jobs queue."""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from statistics import median
+
+from rich.console import Console
+
+from edgecloud.config import Settings
+from edgecloud.worker.serverless.local import LocalDeployment
+from edgecloud.worker.serverless.package import local_package
+
+# Concurrency on this machine: each execution environment is a process with OpenCV loaded.
+DEMO_MAX_CONCURRENCY = 4
+
+
+def start_function(stack: ExitStack, settings: Settings, workdir: Path, console: Console) -> LocalDeployment:
+    """Switch the settings to the lambda backend and start the function and its event sources."""
+    settings.fleet.backend = "lambda"
+    settings.autoscaler.max_workers = min(settings.autoscaler.max_workers, DEMO_MAX_CONCURRENCY)
+    console.log(f"deployment zip {settings.function.package} (built for this machine's Python if missing or stale)")
+    zip_path = local_package(settings.function.package)
+    deployment = stack.enter_context(LocalDeployment(settings, zip_path, workdir / "function"))
+    console.log(f"function {settings.function.name}: up to {deployment.function.max_concurrency} execution "
+                "environments, fed by the jobs queue (emulated event source mapping)")
+    return deployment
+
+
+def function_report(deployment: LocalDeployment) -> dict:
+    """Invocations, cold starts and their init time, as the emulated Lambda saw them."""
+    calls = deployment.function.invocations
+    inits = [c.reply["init_s"] for c in calls if c.reply.get("init_s") is not None]
+    return {"invocations": len(calls), "cold_starts": deployment.function.cold_starts,
+            "init_s_p50": round(median(inits), 2) if inits else None,
+            "errors": sum(not c.ok for c in calls), "max_concurrency": deployment.function.max_concurrency}

@@ -1,0 +1,94 @@
+"""The per-frame path in process on moto: the controller's presigned POST, the frame
+straight to S3, the bucket's notification, the handler, the device's answers queue."""
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import cv2
+import pytest
+import requests
+
+from edgecloud.jobs import frame_key, new_clip_id
+from edgecloud.worker.serverless.local import notify_queue_of_frames
+from edgecloud.worker.function import Environment, handle
+
+from .conftest import make_context
+
+
+@pytest.fixture
+def jpeg(vtest_avi) -> bytes:
+    capture = cv2.VideoCapture(str(vtest_avi))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 100)  # people on the path
+    ok, image = capture.read()
+    assert ok
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def _post_for(client, device="pi-01") -> dict:
+    r = client.post("/v1/frames/upload", json={"device_id": device})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def test_the_post_is_scoped_to_the_devices_prefix_size_capped_and_short_lived(settings, controller_app):
+    before = time.time()
+    post = _post_for(controller_app.test_client())
+
+    policy = json.loads(base64.b64decode(post["fields"]["policy"]))
+    conditions = policy["conditions"]
+    assert ["starts-with", "$key", "frames/pi-01/"] in conditions
+    assert ["content-length-range", 1, settings.controller.max_frame_kb * 1024] in conditions
+    assert {"Content-Type": "image/jpeg"} in conditions and {"bucket": settings.storage.frames_bucket} in conditions
+    expires = time.mktime(time.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    assert before < expires <= time.time() + settings.controller.frame_post_ttl_s + 1
+    assert post["key_prefix"] == "frames/pi-01/" and post["max_bytes"] == settings.controller.max_frame_kb * 1024
+
+
+def test_a_request_naming_no_valid_device_gets_nothing(controller_app):
+    client = controller_app.test_client()
+    for body in ({}, {"device_id": "../pi-02"}, {"device_id": "PI 01"}):
+        r = client.post("/v1/frames/upload", json=body)
+        assert r.status_code == 400 and "device_id" in r.get_json()["error"]
+
+
+def test_a_posted_frame_is_answered_on_its_devices_queue(settings, controller_app, mocked_aws, jpeg):
+    aws, _ = mocked_aws
+    events = notify_queue_of_frames(aws, settings)
+    client = controller_app.test_client()
+    post = _post_for(client)
+    frame_id = new_clip_id("pi-01")
+
+    sent = requests.post(post["url"], data=dict(post["fields"], key=frame_key(frame_id)),
+                         files={"file": ("f.jpg", jpeg, "image/jpeg")})
+    assert sent.status_code == 204
+    (message,) = aws.sqs.receive_message(QueueUrl=events, MaxNumberOfMessages=10)["Messages"][-1:]
+    event = json.loads(message["Body"])  # S3's own notification JSON, as Lambda gets it
+    context = make_context()
+    reply = _handle(settings, event, context)
+
+    assert reply == {"answered": 1}
+    (answer,) = client.get("/v1/frames/answers", query_string={"device_id": "pi-01", "wait": 1}).get_json()["answers"]
+    assert answer["frame_id"] == frame_id and answer["device"] == "pi-01"
+    assert "person" in answer["labels"] and answer["processed_by"] == f"lambda:{context.aws_request_id}"
+    assert client.get("/v1/frames/answers", query_string={"device_id": "pi-02"}).get_json()["answers"] == []
+
+
+def test_an_object_that_is_not_a_frame_key_is_ignored(settings, mocked_aws, jpeg):
+    aws, _ = mocked_aws
+    aws.s3.put_object(Bucket=settings.storage.frames_bucket, Key="frames/pi-01/evil.jpg", Body=jpeg)
+    event = {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": settings.storage.frames_bucket},
+                                                         "object": {"key": "frames/pi-01/evil.jpg"}}}]}
+    assert _handle(settings, event, make_context()) == {"answered": 0}
+
+
+def _handle(settings, event, context):
+    """Lambda's entry point, in an environment made from these settings (as its variables would give)."""
+    from edgecloud.worker import function
+
+    function._environment = Environment(settings)
+    try:
+        return handle(event, context)
+    finally:
+        function._environment = None
