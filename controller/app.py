@@ -10,7 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from edgecloud.config import Settings
 
-from . import api, auth, frames, openapi, resources  # noqa: F401 - frames adds its routes to api.bp
+from . import api, auth, openapi, resources
+from . import frames  # noqa: F401 - importing it adds its routes to api.bp
 from .dashboard import init_dashboard
 
 log = logging.getLogger(__name__)

@@ -104,3 +104,23 @@ def load(path: str | Path | None = None, environ: dict[str, str] | None = None) 
 def dump(settings: Settings) -> str:
     """YAML of the settings, e.g. to hand a worker its config through user-data."""
     return yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False)
+
+
+def documented_yaml(settings: Settings | None = None) -> str:
+    """The settings as YAML with each field's description as a comment (config.yaml's source)."""
+    settings = settings or Settings()
+    lines = ["# edgecloud configuration. Every setting, its default and what it means.",
+             "# Override any of them with EDGECLOUD_<SECTION>__<KEY>, e.g. EDGECLOUD_AWS__ENDPOINT_URL.",
+             "# Choose the file with --config PATH or EDGECLOUD_CONFIG.", ""]
+    for section_name, field in Settings.model_fields.items():
+        section = getattr(settings, section_name)
+        doc = (type(section).__doc__ or "").strip().splitlines()
+        lines.append(f"{section_name}:" + (f"  # {doc[0]}" if doc else ""))
+        values = section.model_dump(mode="json")
+        for name, info in type(section).model_fields.items():
+            if info.description:
+                lines.append(f"  # {info.description}")
+            rendered = yaml.safe_dump({name: values[name]}, default_flow_style=True, width=200).strip()
+            lines.append("  " + rendered[1:-1] if rendered.startswith("{") else "  " + rendered)
+        lines.append("")
+    return "\n".join(lines)
