@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from .notify_config import NotifyRule, NotifySettings
 from .sections import Section
@@ -221,17 +221,14 @@ class InfraSettings(Section):
     )
 
 
-class Settings(Section):
-    aws: AwsSettings = Field(default_factory=AwsSettings)
-    storage: StorageSettings = Field(default_factory=StorageSettings)
-    tables: TableSettings = Field(default_factory=TableSettings)
-    queues: QueueSettings = Field(default_factory=QueueSettings)
-    detector: DetectorSettings = Field(default_factory=DetectorSettings)
-    worker: WorkerSettings = Field(default_factory=WorkerSettings)
-    fleet: FleetSettings = Field(default_factory=FleetSettings)
-    function: FunctionSettings = Field(default_factory=FunctionSettings)
-    autoscaler: AutoscalerSettings = Field(default_factory=AutoscalerSettings)
-    controller: ControllerSettings = Field(default_factory=ControllerSettings)
-    edge: EdgeSettings = Field(default_factory=EdgeSettings)
-    infra: InfraSettings = Field(default_factory=InfraSettings)
-    notify: NotifySettings = Field(default_factory=NotifySettings)
+# The sections of config.yaml, in the order the file lists them.
+SECTIONS: dict[str, type[Section]] = {
+    "aws": AwsSettings, "storage": StorageSettings, "tables": TableSettings, "queues": QueueSettings,
+    "detector": DetectorSettings, "worker": WorkerSettings, "fleet": FleetSettings, "function": FunctionSettings,
+    "autoscaler": AutoscalerSettings, "controller": ControllerSettings, "edge": EdgeSettings,
+    "infra": InfraSettings, "notify": NotifySettings,
+}
+
+# Every section, each defaulting to its own defaults: ``settings.edge.device_id`` and so on.
+Settings = create_model("Settings", __base__=Section, __module__=__name__,
+                        **{name: (cls, Field(default_factory=cls)) for name, cls in SECTIONS.items()})
