@@ -87,6 +87,10 @@ _AUTH = {"401": _json("Error", "No token, or an unknown or revoked one", {"WWW-A
          "403": _json("Error", "The token's holder may not do this")}
 
 
+def _object(description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
 def spec() -> dict:
     """The whole OpenAPI document."""
     models = [(m, "serialization") for m in (Error, UploadAccepted, ClipStatus, Stats, Health)]
@@ -101,6 +105,8 @@ def spec() -> dict:
         "metadata": _ref("UploadMetadata"),
         "result": {"type": "string", "description": "JSON of a Result the edge computed (the clip id must match)"},
     }}
+    device_body = {"type": "object", "required": ["device_id"], "properties": {"device_id": {"type": "string"}}}
+    device_query = {"name": "device_id", "in": "query", "required": True, "schema": {"type": "string"}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "edgecloud controller", "version": "1"},
@@ -130,6 +136,18 @@ def spec() -> dict:
             "/v1/stats": {"get": {
                 "summary": "Recent latencies, queue depth, workers (devices and operators)",
                 "responses": {"200": _json("Stats", "Figures; null where unknown"), "401": _AUTH["401"]}}},
+            "/v1/frames/upload": {"post": {
+                "summary": "A presigned S3 POST for this device's frames (edge.mode: frames; devices, as themselves)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": device_body}}},
+                "responses": {"200": _object("url, fields, key_prefix, max_bytes, expires_at"),
+                              "400": _json("Error", "Bad device id"), **_AUTH,
+                              "503": _json("Error", "Storage unavailable; try again")}}},
+            "/v1/frames/answers": {"get": {
+                "summary": "The function's answers to this device's frames, waiting up to `wait` s (at most 20)",
+                "parameters": [device_query, wait],
+                "responses": {"200": _object("answers: the frame answers, oldest first"),
+                              "400": _json("Error", "Bad device id or wait"), **_AUTH,
+                              "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/openapi.json": {"get": {
                 "summary": "This document", "responses": {"200": {
                     "description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},

@@ -21,6 +21,8 @@ from edgecloud.config import Settings
 from edgecloud.jobs import frame_key, new_clip_id
 from edgecloud.loops import BackgroundLoop
 
+from .session import session_factory
+
 log = logging.getLogger(__name__)
 
 RENEW_BEFORE_S = 30  # a POST policy this close to expiry is renewed before the next frame
@@ -89,7 +91,7 @@ class FrameStream:
         self.clock = clock
         self.device = settings.edge.device_id
         self.base = settings.edge.controller_url.rstrip("/")
-        self.http = requests.Session()
+        self.http = session_factory(settings.edge)()  # this device's token and trusted CA
         self._ticket: Optional[dict] = None
         self._records: dict[str, FrameRecord] = {}
         self._cond = threading.Condition()

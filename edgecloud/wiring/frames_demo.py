@@ -20,7 +20,7 @@ from edgecloud.aws import Aws, ensure_resources
 from edgecloud.config import Settings
 
 from .function import start_function
-from .localcloud import ControllerProcess, EmbeddedAws
+from .localcloud import ControllerProcess, EmbeddedAws, issue_credentials, write_token
 
 ANSWER_TIMEOUT_S = 30.0
 # Frames come every 0.5 s and one takes about that to analyse: two warm environments keep up.
@@ -48,6 +48,8 @@ def run_frames_demo(settings: Settings, *, video: Path, seconds: float, workdir:
                           policy=settings.edge.policy, speed=1.0)
         s.edge.mode = "frames"
         ensure_resources(Aws(s.aws), s)
+        tokens = issue_credentials(s, [s.edge.device_id])  # the Pi asks for its presigned POSTs as itself
+        s.edge.token_file = write_token(workdir / "device.token", tokens[s.edge.device_id])
         deployment = start_function(stack, s, workdir, console)
         warm = deployment.function.provision(PROVISIONED)
         console.log(f"{PROVISIONED} execution environments provisioned ahead (init {warm:.2f} s), as Lambda's "

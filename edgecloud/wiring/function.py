@@ -20,6 +20,14 @@ def start_function(stack: ExitStack, settings: Settings, workdir: Path, console:
     settings.fleet.backend = "lambda"
     settings.autoscaler.max_workers = min(settings.autoscaler.max_workers, DEMO_MAX_CONCURRENCY)
     console.log(f"deployment zip {settings.function.package} (built for this machine's Python if missing or stale)")
+    if settings.detector.name.startswith("darknet:") and not settings.detector.weights:
+        # The zip carries no model files (a real deployment adds them as a layer): the emulated
+        # function runs on this machine, so it reads the verified copy found here.
+        from edgecloud.detect.darknet_files import resolve
+
+        weights, cfg = resolve(settings.detector.name.split(":", 1)[1], None, settings.detector.config_file,
+                               settings.detector.cache_dir)
+        settings.detector.weights, settings.detector.config_file = weights, cfg
     zip_path = local_package(settings.function.package)
     deployment = stack.enter_context(LocalDeployment(settings, zip_path, workdir / "function"))
     console.log(f"function {settings.function.name}: up to {deployment.function.max_concurrency} execution "

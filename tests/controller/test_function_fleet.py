@@ -11,7 +11,7 @@ def _publish(aws, name: str, value: float) -> None:
         "Dimensions": [{"Name": "FunctionName", "Value": name}]}])
 
 
-def test_stats_show_the_functions_concurrency(settings, controller_app, mocked_aws):
+def test_stats_show_the_functions_concurrency(settings, client, mocked_aws):
     aws, _ = mocked_aws
     settings.fleet.backend = "lambda"
     settings.autoscaler.max_workers = 7
@@ -19,7 +19,7 @@ def test_stats_show_the_functions_concurrency(settings, controller_app, mocked_a
     _publish(aws, settings.function.name, 3)
     _publish(aws, "another-function", 9)
 
-    body = controller_app.test_client().get("/v1/stats").get_json()
+    body = client.get("/v1/stats").get_json()  # as device pi-01: a Pi reads the stats to place clips
 
     assert body["function"] == {"name": settings.function.name, "concurrent_executions": 3,
                                 "maximum_concurrency": 7}
