@@ -59,6 +59,7 @@ def cloud(settings, moto_server, tmp_path):
         for name in names:
             setattr(getattr(s, section), name, f"{getattr(getattr(s, section), name)}-{tag}")
     s.function.name = f"fn-{tag}"
+    s.detector.name = "hog"  # the zip carries no model files; HOG is OpenCV's own
     aws = Aws(s.aws)
     return s, aws, ensure_resources(aws, s)
 

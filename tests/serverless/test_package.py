@@ -19,7 +19,7 @@ from edgecloud.worker.serverless.package import HANDLER, LAMBDA_PYTHON, PackageE
 
 from .conftest import REPO, WHEELS
 
-DOCKERFILE = REPO / "serverless" / "Dockerfile"
+DOCKERFILE = REPO / "worker" / "serverless" / "Dockerfile"
 
 
 @pytest.mark.slow
