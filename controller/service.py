@@ -25,7 +25,7 @@ from .app import create_app
 from .completions import CompletionsConsumer
 from .fleet import Fleet, create_fleet
 from .intake import Intake
-from .ledger import Ledger
+from .ledger import open_ledger
 from .metrics import Metrics
 from .reconcile import StrandedUploads
 from .notify import Notifier
@@ -45,7 +45,7 @@ class ControllerService(StartClose):
         self.settings = settings
         self.aws = aws or Aws(settings.aws)
         self.queues = Queues(self.aws, settings)
-        self.ledger = Ledger.in_dir(settings.controller.data_dir)
+        self.ledger = open_ledger(settings, self.aws)
         self.store = ClipStore(self.aws, self.queues, settings)
         self.metrics = Metrics()
         self.metrics.watch_ledger(lambda: self.ledger)
