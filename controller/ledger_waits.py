@@ -19,10 +19,13 @@ class FinalWaits:
     recheck_s = 1.0
 
     def _init_waits(self) -> None:
-        self._changed = threading.Condition(threading.Lock())
+        lock = threading.Lock()
+        self._changed = threading.Condition(lock)  # a row may have changed: waiters re-read
+        self._held = threading.Condition(lock)  # a waiter is now blocked: for wait_for_waiters
         self._version = 0
         self._released = False
-        self._waiting = 0
+        self._waiting = 0  # in wait_final
+        self._blocked = 0  # of those, blocked now, having read a row that is not final
         self._waited: Counter[str] = Counter()  # clip id -> requests waiting on it
 
     def _notify(self) -> None:
@@ -45,7 +48,6 @@ class FinalWaits:
         with self._changed:
             self._waiting += 1
             self._waited[clip_id] += 1
-            self._changed.notify_all()
         self._waits_began()
         try:
             while True:
@@ -59,7 +61,12 @@ class FinalWaits:
                     if self._released or left <= 0:
                         return row
                     if self._version == seen:
-                        self._changed.wait(min(self.recheck_s, left))
+                        self._blocked += 1
+                        self._held.notify_all()
+                        try:
+                            self._changed.wait(min(self.recheck_s, left))
+                        finally:
+                            self._blocked -= 1
         finally:
             with self._changed:
                 self._waiting -= 1
@@ -73,9 +80,10 @@ class FinalWaits:
         return self._waiting
 
     def wait_for_waiters(self, n: int, timeout: float) -> bool:
-        """Block until at least ``n`` callers are held in ``wait_final`` (False on timeout)."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self._waiting >= n, timeout)
+        """Block until at least ``n`` callers are held in ``wait_final``, each having read its
+        row and found it not final, so any write from now on must wake them (False on timeout)."""
+        with self._held:
+            return self._held.wait_for(lambda: self._blocked >= n, timeout)
 
     def release_waiters(self) -> None:
         """Answer every ``wait_final`` now and from now on (shutdown: no request may hold it up)."""
