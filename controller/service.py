@@ -51,7 +51,8 @@ class ControllerService(StartClose):
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
         # Its clock starts now, before any request: older 'storing' rows are a dead process's.
-        self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics))
+        self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics),
+                                        shared=settings.controller.ledger == "dynamodb")
         ttl = settings.notify.link_ttl_s
         self.notifier = Notifier(settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl))
         self.app = create_app(settings)
