@@ -31,6 +31,7 @@ from typing import Optional
 from botocore.exceptions import BotoCoreError, ClientError
 
 from edgecloud.aws import Aws, error_code
+from edgecloud.config import ConfigError
 from edgecloud.jobs import Result
 from edgecloud.loops import BackgroundLoop
 
@@ -51,6 +52,13 @@ class DynamoLedger(ClipQueries, FinalWaits):
     def __init__(self, aws: Aws, table: str):
         self.aws = aws
         self.table = table
+        try:
+            aws.dynamodb.describe_table(TableName=table)
+        except ClientError as err:
+            if error_code(err) != "ResourceNotFoundException":
+                raise
+            raise ConfigError(f"bad setting: tables.clips: no DynamoDB table {table!r} (the stack makes it, "
+                              "as does `edgecloud controller serve --ensure-resources`)") from None
         self._init_waits()
         self._poller = FinalPoller(self)
         self._poller_lock = threading.Lock()

@@ -234,3 +234,12 @@ def test_the_poller_batches_many_waits_and_sees_forgotten_clips(two_dynamo_ledge
     assert a.any_final(ids) and not a.any_final(ids[:-1])
     b.forget(ids[0])
     assert a.any_final(ids[:-1])
+
+
+def test_a_missing_clips_table_is_a_clear_error(settings):
+    from moto import mock_aws
+
+    from edgecloud.config import ConfigError
+
+    with mock_aws(), pytest.raises(ConfigError, match="tables.clips: no DynamoDB table 'nowhere'"):
+        DynamoLedger(Aws(settings.aws), "nowhere")
