@@ -50,7 +50,7 @@ class ControllerService(StartClose):
         self.metrics = Metrics()
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
-        # Its clock starts now, before any request: older 'storing' rows are a dead process's.
+        # Its clock starts now, before any request: alone, older 'storing' rows are a dead process's.
         self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics),
                                         shared=settings.controller.ledger == "dynamodb")
         ttl = settings.notify.link_ttl_s

@@ -198,7 +198,7 @@ def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
 
 
 def ensure_resources(aws: Aws, settings: Settings) -> Queues:
-    """Create the buckets, queues and the faces table if missing (demo, tests). On AWS, infra/ creates them."""
+    """Create the buckets, queues and tables if missing (demo, tests). On AWS, infra/ creates them."""
     s3 = aws.s3
     for bucket in {settings.storage.clips_bucket, settings.storage.results_bucket, settings.storage.frames_bucket}:
         kwargs: dict[str, Any] = {"Bucket": bucket}
