@@ -10,13 +10,14 @@ import json
 import sqlite3
 import statistics
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
 from edgecloud.jobs import Result
+
+from .ledger_waits import FinalWaits
 
 FINAL = ("done", "failed")
 # A clip whose upload is being stored: its job (or the edge's result) is not in yet. Only once
@@ -79,17 +80,15 @@ def _row(r: sqlite3.Row) -> ClipRow:
     return ClipRow(**values)
 
 
-class Ledger:
-    """Thread-safe clip table. Writers notify waiters, so ``wait_final`` wakes at once."""
+class Ledger(FinalWaits):
+    """Thread-safe clip table. Writers notify waiters, so ``wait_final`` wakes at once;
+    it re-reads every ``recheck_s`` too, in case another process wrote the file."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._changed = threading.Condition(self._lock)
-        self._released = False
-        self._waiting = 0
-        self.recheck_s = 1.0
+        self._init_waits()
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -107,9 +106,9 @@ class Ledger:
     def _write(self, sql: str, params: tuple) -> int:
         with self._lock:
             changed = self._db.execute(sql, params).rowcount
-            if changed:
-                self._changed.notify_all()
-            return changed
+        if changed:
+            self._notify()
+        return changed
 
     def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
             processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
@@ -170,44 +169,6 @@ class Ledger:
             (status, _iso(at), latency, processed_by, process_s, error, counts, result and result.snapshot_key,
              clip_id),
         ))
-
-    def wait_final(self, clip_id: str, timeout: float) -> Optional[ClipRow]:
-        """The clip's row once it is done/failed, or as it stands after ``timeout`` seconds.
-        Woken by this ledger's writers at once; re-reads every ``recheck_s`` too, in case
-        another process wrote the file."""
-        with self._changed:
-            self._waiting += 1
-            self._changed.notify_all()
-            try:
-                deadline = time.monotonic() + timeout
-                while not self._released and not self._is_final(clip_id):
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._changed.wait(min(self.recheck_s, left))
-            finally:
-                self._waiting -= 1
-        return self.get(clip_id)
-
-    @property
-    def waiting(self) -> int:
-        """Requests held in ``wait_final`` now."""
-        return self._waiting
-
-    def wait_for_waiters(self, n: int, timeout: float) -> bool:
-        """Block until at least ``n`` callers are held in ``wait_final`` (False on timeout)."""
-        with self._changed:
-            return self._changed.wait_for(lambda: self._waiting >= n, timeout)
-
-    def release_waiters(self) -> None:
-        """Answer every ``wait_final`` now and from now on (shutdown: no request may hold it up)."""
-        with self._changed:
-            self._released = True
-            self._changed.notify_all()
-
-    def _is_final(self, clip_id: str) -> bool:
-        row = self.get(clip_id)
-        return row is None or row.final
 
     def recent_cloud(self, limit: int = 50) -> list[ClipRow]:
         """The latest clips finished by a cloud worker (not the edge), newest first."""
@@ -272,6 +233,7 @@ class Ledger:
                 "SELECT device_id, MAX(submitted_at), COALESCE(SUM(submitted_at >= ?), 0) FROM clips"
                 " GROUP BY device_id ORDER BY device_id", (_iso(today),)).fetchall()
         return [{"device_id": d, "last_seen": datetime.fromisoformat(last), "clips_today": n} for d, last, n in rows]
+
     def first_submitted(self) -> Optional[datetime]:
         """When the oldest clip the ledger holds was submitted: how far back its
         history reaches (it outlives restarts), None while it is empty."""
@@ -290,3 +252,15 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"<Ledger {self.path}>"
+
+
+def open_ledger(settings, aws=None):
+    """The ledger ``controller.ledger`` names: SQLite in ``data_dir`` (one controller), or the
+    DynamoDB table ``tables.clips`` that any number of controllers share."""
+    if settings.controller.ledger == "dynamodb":
+        from edgecloud.aws import Aws
+
+        from .ledger_dynamo import DynamoLedger
+
+        return DynamoLedger(aws or Aws(settings.aws), settings.tables.clips)
+    return Ledger.in_dir(settings.controller.data_dir)

@@ -16,7 +16,7 @@ from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.credentials import Registry
 
-from .ledger import Ledger
+from .ledger import Ledger, open_ledger
 from .metrics import Metrics
 from .notify import Notifier
 from .store import ClipStore
@@ -53,7 +53,7 @@ class Resources:
 
     @property
     def ledger(self) -> Ledger:
-        return self._get("ledger", lambda: Ledger.in_dir(self.settings.controller.data_dir))
+        return self._get("ledger", lambda: open_ledger(self.settings, self.aws))
 
     @property
     def store(self) -> ClipStore:

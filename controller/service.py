@@ -25,7 +25,7 @@ from .app import create_app
 from .completions import CompletionsConsumer
 from .fleet import Fleet, create_fleet
 from .intake import Intake
-from .ledger import Ledger
+from .ledger import open_ledger
 from .metrics import Metrics
 from .reconcile import StrandedUploads
 from .notify import Notifier
@@ -45,13 +45,14 @@ class ControllerService(StartClose):
         self.settings = settings
         self.aws = aws or Aws(settings.aws)
         self.queues = Queues(self.aws, settings)
-        self.ledger = Ledger.in_dir(settings.controller.data_dir)
+        self.ledger = open_ledger(settings, self.aws)
         self.store = ClipStore(self.aws, self.queues, settings)
         self.metrics = Metrics()
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
-        # Its clock starts now, before any request: older 'storing' rows are a dead process's.
-        self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics))
+        # Its clock starts now, before any request: alone, older 'storing' rows are a dead process's.
+        self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics),
+                                        shared=settings.controller.ledger == "dynamodb")
         ttl = settings.notify.link_ttl_s
         self.notifier = Notifier(settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl))
         self.app = create_app(settings)

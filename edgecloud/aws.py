@@ -118,13 +118,21 @@ def describe_fleet(aws: "Aws", fleet_name: str, states=None) -> list[dict]:
             for reservation in page["Reservations"] for instance in reservation["Instances"]]
 
 
-def ensure_dynamodb_table(aws: Aws, table: str, key: str, *, expires_attribute: str | None = None) -> bool:
+def ensure_dynamodb_table(aws: Aws, table: str, key: str, *, expires_attribute: str | None = None,
+                          indexes: dict[str, tuple[str, str]] | None = None) -> bool:
     """Create an on-demand DynamoDB table with a string hash ``key`` if missing (demo, tests,
-    --ensure-resources; True if made here), with TTL on ``expires_attribute`` when given."""
+    --ensure-resources; True if made here), with TTL on ``expires_attribute`` when given, and
+    ``indexes``: global secondary index name -> its (hash, range) string attributes, all projected."""
+    indexes = indexes or {}
+    names = sorted({key, *(a for pair in indexes.values() for a in pair)})
+    extra: dict[str, Any] = {"GlobalSecondaryIndexes": [
+        {"IndexName": name, "Projection": {"ProjectionType": "ALL"},
+         "KeySchema": [{"AttributeName": h, "KeyType": "HASH"}, {"AttributeName": r, "KeyType": "RANGE"}]}
+        for name, (h, r) in indexes.items()]} if indexes else {}
     try:
         aws.dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                                  AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
-                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+                                  AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in names],
+                                  KeySchema=[{"AttributeName": key, "KeyType": "HASH"}], **extra)
     except ClientError as err:
         if error_code(err) != "ResourceInUseException":
             raise
@@ -190,7 +198,7 @@ def ensure_queue(sqs, name: str, attributes: dict[str, str]) -> str:
 
 
 def ensure_resources(aws: Aws, settings: Settings) -> Queues:
-    """Create the buckets, queues and the faces table if missing (demo, tests). On AWS, infra/ creates them."""
+    """Create the buckets, queues and tables if missing (demo, tests). On AWS, infra/ creates them."""
     s3 = aws.s3
     for bucket in {settings.storage.clips_bucket, settings.storage.results_bucket, settings.storage.frames_bucket}:
         kwargs: dict[str, Any] = {"Bucket": bucket}
@@ -214,6 +222,7 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     ensure_queue(sqs, q.retire, {
         "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
     })
+    from .clip_table import ensure_table as ensure_clips_table
     from .credentials import ensure_table
     from .workers import ensure_table as ensure_workers_table
 
@@ -223,4 +232,5 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
         aws.sns.create_topic(Name=topic)  # idempotent
     ensure_dynamodb_table(aws, settings.tables.faces, "name")
     ensure_workers_table(aws, settings.tables.workers)
+    ensure_clips_table(aws, settings.tables.clips)
     return Queues(aws, settings)

@@ -35,6 +35,8 @@ class TableSettings(Section):
     faces: str = Field("edgecloud-faces", description="DynamoDB table of enrolled faces (name, embeddings, info).")
     workers: str = Field("edgecloud-workers", description="DynamoDB table where each worker reports its state "
                          "(polling, busy, retiring); a fleet instance with no report is booting.")
+    clips: str = Field("edgecloud-clips", description="DynamoDB table of clip status, submissions and timings "
+                       "that every controller shares (controller.ledger: dynamodb).")
 
 
 class QueueSettings(Section):
@@ -147,6 +149,9 @@ class ControllerSettings(Section):
     port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
     url: Optional[str] = Field(None, description="Public URL of the API, for status links.")
     data_dir: Path = Field(Path("var/controller"), description="Where the clip ledger (SQLite) lives.")
+    ledger: Literal["sqlite", "dynamodb"] = Field("sqlite", description="Where clip status lives: sqlite (one "
+                                                  "controller, in data_dir) | dynamodb (tables.clips, shared by "
+                                                  "any number of controllers; the stack's choice).")
     max_clip_mb: float = Field(200, gt=0, description="Uploads over this size are refused (413).")
     threads: int = Field(16, ge=1, le=256, description="gunicorn threads serving the API.")
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")

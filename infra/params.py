@@ -148,6 +148,9 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
     if "EventsTopic" in outputs:
         data["notify"]["sns_topic"] = outputs["EventsTopic"]  # the topic's ARN
     data["tables"]["faces"] = outputs.get("FacesTable", data["tables"]["faces"])
+    if outputs.get("ClipsTable"):  # the stack's controllers share their clip ledger there
+        data["tables"]["clips"] = outputs["ClipsTable"]
+        data["controller"]["ledger"] = "dynamodb"
     asg = outputs.get("AutoScalingGroup")
     data["fleet"].update(
         # With an Auto Scaling group the asg backend; otherwise RunInstances from the launch template.

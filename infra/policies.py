@@ -51,6 +51,9 @@ WHY = {
     "CountWorkers": "count pending/running workers by tag (DescribeInstances has no resource-level permissions)",
     "CheckTokensAndCountUploads": "read a presented token's hash (credentials table) and count each device's "
                                   "uploads per UTC day (atomic update); never scans, never writes tokens",
+    "KeepTheClipLedger": "the clip ledger every controller shares: add, move on (conditional updates), forget a "
+                          "half-made upload, read one clip or the waited ones (BatchGetItem), query its indexes; "
+                          "never scans",
     "PassWorkerRole": "hand the worker role to new instances (the launch template's instance profile), EC2 only",
     "ScaleAutoScalingGroup": "asg backend: set the group's desired capacity",
     "CountAutoScalingGroup": "asg backend: read the group's instances (no resource-level permissions)",

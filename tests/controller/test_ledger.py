@@ -1,4 +1,5 @@
-"""The clip ledger: idempotent adds, forward-only status, latency medians, waiting."""
+"""The clip ledger, both kinds (SQLite; DynamoDB on moto): idempotent adds, forward-only status,
+latency medians, queries, waiting, and waking across controllers."""
 from __future__ import annotations
 
 import threading
@@ -6,15 +7,44 @@ from datetime import timedelta
 
 import pytest
 
+from edgecloud.aws import Aws
+from edgecloud.clip_table import ensure_table
 from edgecloud.controller.ledger import Ledger
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.controller.ledger_dynamo import DynamoLedger
+from edgecloud.jobs import LabelSummary, Result, new_clip_id, utcnow
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def open_ledger(request, tmp_path, settings):
+    """open_ledger() -> a ledger of the param's kind; each call opens the same store again,
+    as a restarted controller or a second one would (DynamoDB: its own client, one table)."""
+    opened = []
+    if request.param == "sqlite":
+        def make():
+            return Ledger.in_dir(tmp_path)
+    else:
+        from moto import mock_aws
+
+        mock = mock_aws()
+        mock.start()
+        request.addfinalizer(mock.stop)
+        ensure_table(Aws(settings.aws), settings.tables.clips)
+
+        def make():
+            return DynamoLedger(Aws(settings.aws), settings.tables.clips)
+
+    def open_one():
+        opened.append(make())
+        return opened[-1]
+
+    yield open_one
+    for ledger in opened:
+        ledger.close()
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    ledger = Ledger.in_dir(tmp_path)
-    yield ledger
-    ledger.close()
+def ledger(open_ledger):
+    return open_ledger()
 
 
 def test_add_is_idempotent(ledger):
@@ -67,8 +97,8 @@ def start_waiter(ledger, clip_id, timeout):
 
 
 def test_wait_final_wakes_when_another_thread_finishes_the_clip(ledger):
-    # No re-reading by the clock: only the writer's notify can wake the waiter before its timeout.
-    ledger.recheck_s = 3600
+    # No re-reading by the clock, no polling: only the writer's notify can wake the waiter before its timeout.
+    ledger.recheck_s = ledger.poll_s = 3600
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
     thread, results = start_waiter(ledger, clip_id, timeout=3600)
@@ -78,20 +108,19 @@ def test_wait_final_wakes_when_another_thread_finishes_the_clip(ledger):
     assert results[0].status == "failed" and results[0].error == "corrupt"
 
 
-def test_ledger_survives_a_restart(tmp_path):
+def test_ledger_survives_a_restart(open_ledger):
     clip_id = new_clip_id("pi-01")
-    first = Ledger.in_dir(tmp_path)
+    first = open_ledger()
     first.add(clip_id, "pi-01", "queued", utcnow())
     first.close()
-    second = Ledger.in_dir(tmp_path)
+    second = open_ledger()
     assert second.get(clip_id).status == "queued"
-    second.close()
 
 
 def test_release_waiters_answers_pending_waits(ledger):
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    ledger.recheck_s = 3600  # only release_waiters' notify may answer the waiter
+    ledger.recheck_s = ledger.poll_s = 3600  # only release_waiters' notify may answer the waiter
     thread, results = start_waiter(ledger, clip_id, timeout=3600)
     ledger.release_waiters()
     thread.join(10)
@@ -102,7 +131,6 @@ def test_a_ledger_from_before_labels_and_snapshots_gains_their_columns(tmp_path)
     import sqlite3
 
     from edgecloud.controller.ledger import Ledger as L
-    from edgecloud.jobs import LabelSummary, Result, new_clip_id, utcnow
 
     path = tmp_path / "old.sqlite3"
     old = sqlite3.connect(path)
@@ -121,3 +149,97 @@ def test_a_ledger_from_before_labels_and_snapshots_gains_their_columns(tmp_path)
     assert row.label_counts == {"car": 3} and row.snapshot_key == "snapshots/x.jpg"
     assert [r.clip_id for r in ledger.search(label="car")] == [clip_id] and ledger.search(label="ca") == []
     ledger.close()
+
+
+def test_two_controllers_race_to_finish_a_clip_and_the_first_final_state_wins(open_ledger):
+    a, b = open_ledger(), open_ledger()
+    clip_id = new_clip_id("pi-01")
+    submitted = utcnow()
+    a.add(clip_id, "pi-01", "queued", submitted)
+    stale = b.get(clip_id)  # B read the clip before A finished it...
+    assert a.mark_finished(clip_id, "done", submitted + timedelta(seconds=2), processed_by="i-1")
+    b.get = lambda _id: stale  # ...so only the write's own guard can stop B's late 'failed'
+    assert not b.mark_finished(clip_id, "failed", submitted + timedelta(seconds=3), error="late")
+    assert not b.mark_started(clip_id, submitted, "i-2") and not b.mark_queued(clip_id)
+    row = a.get(clip_id)
+    assert (row.status, row.processed_by, row.error, row.upload_to_result_s) == ("done", "i-1", None, 2.0)
+
+
+def test_queries_answer_the_same_on_either_ledger(ledger):
+    now = utcnow()
+    earlier = now - timedelta(days=2)  # an older day: listings and medians must reach back to it
+    old, cloud, edge, storing = (new_clip_id(d) for d in ("pi-02", "pi-01", "pi-01", "pi-01"))
+    ledger.add(old, "pi-02", "queued", earlier)
+    ledger.mark_finished(old, "done", earlier + timedelta(seconds=9), processed_by="i-9", process_s=4.0)
+    ledger.add(cloud, "pi-01", "queued", now - timedelta(seconds=30))
+    person = Result(clip_id=cloud, processed_by="i-1", detector="hog",
+                    summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)})
+    ledger.mark_finished(cloud, "done", now - timedelta(seconds=20), processed_by="i-1", process_s=6.0, result=person)
+    ledger.add(edge, "pi-01", "done", now - timedelta(seconds=10), processed_by="edge", finished_at=now)
+    ledger.add(storing, "pi-01", "storing", now - timedelta(seconds=5))
+
+    assert ledger.counts() == {"done": 3, "storing": 1}
+    assert ledger.first_submitted() == earlier
+    assert [r.clip_id for r in ledger.search()] == [storing, edge, cloud, old]
+    assert [r.clip_id for r in ledger.search(limit=2, offset=1)] == [edge, cloud]
+    assert [r.clip_id for r in ledger.search(device="pi-01", status="done")] == [edge, cloud]
+    assert [r.clip_id for r in ledger.search(label="person")] == [cloud]
+    assert [r.clip_id for r in ledger.search(day=earlier.date().isoformat())] == [old]
+    assert ledger.search(device="pi-02", day=now.date().isoformat()) == []
+    assert [r.clip_id for r in ledger.recent_cloud()] == [cloud, old]
+    assert ledger.medians() == (9.5, 5.0)
+    assert ledger.cloud_submissions(now - timedelta(minutes=1)) == (2, now - timedelta(seconds=5))
+    assert ledger.cloud_submissions(now) == (0, now - timedelta(seconds=5))
+    assert [r.clip_id for r in ledger.finished_since(now - timedelta(minutes=1))] == [cloud, edge]
+    assert [r.clip_id for r in ledger.storing_since_before(now)] == [storing]
+    assert ledger.storing_since_before(now - timedelta(seconds=6)) == []
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    assert ledger.devices(midnight) == [
+        {"device_id": "pi-01", "last_seen": now - timedelta(seconds=5), "clips_today": 3},
+        {"device_id": "pi-02", "last_seen": earlier, "clips_today": 0}]
+
+
+@pytest.fixture
+def two_dynamo_ledgers(settings):
+    """Two controllers' ledgers on one DynamoDB table (moto), each with its own client."""
+    from moto import mock_aws
+
+    with mock_aws():
+        ensure_table(Aws(settings.aws), settings.tables.clips)
+        a, b = (DynamoLedger(Aws(settings.aws), settings.tables.clips) for _ in range(2))
+        yield a, b
+        a.close()
+        b.close()
+
+
+def test_a_wait_on_one_controller_wakes_when_another_finishes_the_clip(two_dynamo_ledgers):
+    a, b = two_dynamo_ledgers
+    a.recheck_s = 3600  # no waiter's own re-read: only the poller can see B's write
+    clip_id = new_clip_id("pi-01")
+    a.add(clip_id, "pi-01", "queued", utcnow())
+    thread, results = start_waiter(a, clip_id, timeout=3600)
+    assert b.mark_finished(clip_id, "done", utcnow(), processed_by="i-1")
+    thread.join(10)
+    assert not thread.is_alive(), "a wait on A was not woken by B's completion"
+    assert results[0].status == "done" and results[0].processed_by == "i-1"
+
+
+def test_the_poller_batches_many_waits_and_sees_forgotten_clips(two_dynamo_ledgers):
+    a, b = two_dynamo_ledgers
+    ids = [new_clip_id("pi-01") for _ in range(130)]  # more than one BatchGetItem holds
+    for clip_id in ids:
+        a.add(clip_id, "pi-01", "queued", utcnow())
+    assert not a.any_final(ids)
+    b.mark_finished(ids[-1], "failed", utcnow(), error="corrupt")
+    assert a.any_final(ids) and not a.any_final(ids[:-1])
+    b.forget(ids[0])
+    assert a.any_final(ids[:-1])
+
+
+def test_a_missing_clips_table_is_a_clear_error(settings):
+    from moto import mock_aws
+
+    from edgecloud.config import ConfigError
+
+    with mock_aws(), pytest.raises(ConfigError, match="tables.clips: no DynamoDB table 'nowhere'"):
+        DynamoLedger(Aws(settings.aws), "nowhere")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 import threading
+from datetime import timedelta
 
 from botocore.exceptions import ClientError
 
+from edgecloud.controller.reconcile import ABANDONED_AFTER_S
 from edgecloud.controller.resources import resources
 from edgecloud.controller.service import ControllerService
-from edgecloud.jobs import new_clip_id
+from edgecloud.jobs import new_clip_id, utcnow
 
 
 def meta(clip_id):
@@ -59,15 +61,15 @@ class Killed(BaseException):
     """The process dies here: no except or finally of ours runs on (kill -9)."""
 
 
+def killed(job):
+    raise Killed()
+
+
 def test_a_controller_killed_before_sending_the_job_sends_it_on_restart(device_client_of, settings, mocked_aws, vtest_mp4,
                                                                        jobs_in_queue):
     aws, _ = mocked_aws
     clip, clip_id = vtest_mp4.read_bytes(), new_clip_id("pi-01")
     dying = ControllerService(settings, aws=aws, autoscale=False)
-
-    def killed(job):
-        raise Killed()
-
     dying.store.send_job = killed
     try:
         post(device_client_of(dying.app), clip, clip_id)
@@ -83,3 +85,25 @@ def test_a_controller_killed_before_sending_the_job_sends_it_on_restart(device_c
         assert retry.status_code == 201 and retry.get_json() | {"status_url": None} == {
             "clip_id": clip_id, "status": "queued", "duplicate": True, "status_url": None}
     assert jobs_in_queue() == []  # not sent a third time
+
+
+def test_with_a_shared_ledger_only_an_abandoned_upload_is_requeued(device_client_of, settings, mocked_aws, vtest_mp4,
+                                                                  jobs_in_queue):
+    settings.controller.ledger = "dynamodb"  # both controllers on one clips table
+    aws, _ = mocked_aws
+    clip, clip_id = vtest_mp4.read_bytes(), new_clip_id("pi-01")
+    dying = ControllerService(settings, aws=aws, autoscale=False)
+    dying.store.send_job = killed
+    try:
+        post(device_client_of(dying.app), clip, clip_id)
+    except Killed:
+        pass
+    dying.close()
+    with ControllerService(settings, aws=aws, autoscale=False) as other:
+        # Just now 'storing' may be a live upload on another controller: left alone...
+        assert other.stranded.done.wait(10) and other.stranded.requeued == 0
+        assert jobs_in_queue() == [] and other.ledger.get(clip_id).status == "storing"
+        # ...until it has been storing longer than any live upload takes.
+        other.stranded.clock = lambda: utcnow() + timedelta(seconds=ABANDONED_AFTER_S + 1)
+        assert other.stranded.sweep() == 1
+        assert [j["clip_id"] for j in jobs_in_queue()] == [clip_id] and other.ledger.get(clip_id).status == "queued"

@@ -158,6 +158,7 @@ def test_controller_has_exactly_the_listed_permissions(grants):
         "autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups",
         "sns:Publish",  # alerts, on the stack's topic only
         "dynamodb:GetItem", "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query",  # the clip ledger
     }
     (alerts,) = [g for g in grants["ControllerRole"] if "sns:Publish" in g.actions]
     assert alerts.resources == ({"Ref": "EventsTopic"},)

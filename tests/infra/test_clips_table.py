@@ -1,0 +1,40 @@
+"""The stack's clips table (the controllers' shared ledger) matches what the code queries,
+and the stack's controller is configured to use it."""
+from __future__ import annotations
+
+from edgecloud.clip_table import INDEXES, KEY
+from edgecloud.config import from_dict
+from edgecloud.infra.params import settings_from_outputs
+
+from .test_template import _deploy, _user_data_config
+
+
+def _indexes(table: dict) -> dict[str, tuple[str, str]]:
+    return {i["IndexName"]: tuple(k["AttributeName"] for k in i["KeySchema"]) for i in table["GlobalSecondaryIndexes"]}
+
+
+def test_the_template_declares_the_indexes_the_ledger_queries(template):
+    props = template["Resources"]["ClipsTable"]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": KEY, "KeyType": "HASH"}]
+    assert _indexes(props) == INDEXES
+    assert {i["Projection"]["ProjectionType"] for i in props["GlobalSecondaryIndexes"]} == {"ALL"}
+    declared = {a["AttributeName"] for a in props["AttributeDefinitions"]}
+    assert declared == {KEY, *(a for pair in INDEXES.values() for a in pair)}
+
+
+def test_the_stack_makes_the_clips_table_and_its_controller_shares_it(moto_account, settings):
+    aws, ami = moto_account
+    stack, _ = _deploy(aws, ami, settings, "ec-clips", CreateController="true")
+    out = stack.outputs()
+    table = aws.dynamodb.describe_table(TableName=out["ClipsTable"])["Table"]
+    assert table["KeySchema"] == [{"AttributeName": KEY, "KeyType": "HASH"}] and _indexes(table) == INDEXES
+    controller = from_dict(_user_data_config(aws, "ec-clips-controller"))
+    assert (controller.tables.clips, controller.controller.ledger) == (out["ClipsTable"], "dynamodb")
+    local = settings_from_outputs(settings, out, "ec-clips")
+    assert (local.tables.clips, local.controller.ledger) == (out["ClipsTable"], "dynamodb")
+
+
+def test_ensure_resources_makes_the_clips_table(mocked_aws, settings):
+    aws, _ = mocked_aws
+    table = aws.dynamodb.describe_table(TableName=settings.tables.clips)["Table"]
+    assert _indexes(table) == INDEXES
