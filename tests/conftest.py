@@ -27,6 +27,8 @@ def _no_real_aws(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("EDGECLOUD_CONFIG", raising=False)
+    # A CI runner that is itself a pod would make every worker believe it runs under Kubernetes.
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
 
 @pytest.fixture(scope="session")
