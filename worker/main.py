@@ -27,6 +27,7 @@ from edgecloud.workers import BUSY, POLLING, WorkerStates
 from . import lifecycle as lifecycles
 from edgecloud import retirement
 from .heartbeat import Heartbeat
+from .identity import on_kubernetes
 from .jobs import JobRunner, receive_count
 from .scale_in import ScaleIn
 
@@ -58,10 +59,16 @@ class Worker(ScaleIn):
         self.queues = queues or Queues(self.aws, settings)
         self.runner = JobRunner(settings, self.aws, self.queues, detector=detector)
         self.results = self.runner.results
+        kubernetes = on_kubernetes(settings.worker)
+        if kubernetes:  # an id here is the node's: never report under it, never terminate it
+            instance_id = None
         self.instance_id = instance_id
-        self.processed_by = instance_id or f"local-{socket.gethostname()}-{os.getpid()}"
+        # In a pod the host name is the pod's name: what `kubectl get pods` lists.
+        self.processed_by = instance_id or (f"pod:{socket.gethostname()}" if kubernetes
+                                            else f"local-{socket.gethostname()}-{os.getpid()}")
         self.lifecycle = lifecycle or lifecycles.for_worker(settings, self.aws, instance_id)
-        self.policy = policy or retirement.from_settings(settings.worker)
+        # Under Kubernetes KEDA decides how many pods run: a pod that left when idle would be restarted.
+        self.policy = policy or (retirement.Never() if kubernetes else retirement.from_settings(settings.worker))
         self.clock = clock
         self.started = clock()
         self.tasks_done = 0

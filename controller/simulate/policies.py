@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 from edgecloud.controller.autoscaler import Observation, decide, retire_asks
+from edgecloud import keda as keda_setup
 from edgecloud.config import AutoscalerSettings, WorkerSettings
 from edgecloud.retirement import Asked, IdleTimeout, RetirementPolicy, from_settings
 
@@ -117,14 +118,14 @@ def aws_target_tracking(scaler: AutoscalerSettings, worker: WorkerSettings,
                      f"scale-in cooldown {cooldown_s:g} s")
 
 
-def keda(scaler: AutoscalerSettings, worker: WorkerSettings, polling_s: float = 30.0,
-         cooldown_s: float = 300.0) -> SimPolicy:
+def keda(scaler: AutoscalerSettings, worker: WorkerSettings, polling_s: float = keda_setup.POLLING_S,
+         cooldown_s: float = keda_setup.COOLDOWN_S) -> SimPolicy:
     """KEDA's aws-sqs-queue scaler on a Deployment (infra/k8s/): every ``polling_s``
     replicas = ceil((visible + in flight) / queueLength), queueLength = target
     latency / processing time (at least 1); scale-down takes the highest
     replica count of the last ``cooldown_s`` (the HPA's stabilization; KEDA's
     cooldownPeriod before zero), then ends pods, idle ones first."""
-    per_replica = max(1, math.floor(scaler.target_latency_s / scaler.process_time_s))
+    per_replica = keda_setup.queue_length(scaler)
     state = {"next_poll": 0.0, "history": []}
 
     def tick(obs: Observation, now: float) -> Action:

@@ -14,7 +14,8 @@ from .engine import Outcome
 
 
 def summarise(outcome: Outcome, hourly_price: float) -> dict:
-    """p50/p95/max latency (s), billed instance-seconds, cost and launches of one run."""
+    """p50/p95/max latency (s), billed instance-seconds, cost, launches and the most
+    workers (Lambda: execution environments) up at once of one run."""
     latencies = outcome.latencies
     finished = latencies[~np.isnan(latencies)]
     p50, p95, top = (np.percentile(finished, [50, 95, 100]) if finished.size else (np.nan,) * 3)
@@ -27,6 +28,7 @@ def summarise(outcome: Outcome, hourly_price: float) -> dict:
         "instance_seconds": round(seconds, 1),
         "cost_usd": round(cost(seconds, hourly_price) if outcome.cost_usd is None else outcome.cost_usd, 4),
         "launches": outcome.launches,
+        "peak_workers": int(np.max(outcome.timeline.get("workers", [0]), initial=0)),
         "unfinished": int(latencies.size - finished.size),
     }
 
@@ -42,7 +44,7 @@ def write_json(path: str | Path, document: dict) -> None:
 def table(summaries: dict[str, dict], title: str) -> Table:
     """One row per policy; the best latency and the cheapest run are bold."""
     grid = Table(title=title)
-    for header in ("policy", "p50 s", "p95 s", "max s", "instance-s", "cost $", "launches"):
+    for header in ("policy", "p50 s", "p95 s", "max s", "instance-s", "cost $", "launches", "peak"):
         grid.add_column(header, justify="left" if header == "policy" else "right", no_wrap=True)
     best_p95 = min(s["p95_s"] for s in summaries.values())
     cheapest = min(s["instance_seconds"] for s in summaries.values())
@@ -53,7 +55,7 @@ def table(summaries: dict[str, dict], title: str) -> Table:
             name + (f" ({s['unfinished']} unfinished)" if s["unfinished"] else ""),
             f"{s['p50_s']:.2f}", f"[bold]{p95}[/]" if s["p95_s"] == best_p95 else p95, f"{s['max_s']:.2f}",
             f"[bold]{seconds}[/]" if s["instance_seconds"] == cheapest else seconds,
-            f"{s['cost_usd']:.4f}", str(s["launches"]),
+            f"{s['cost_usd']:.4f}", str(s["launches"]), str(s["peak_workers"]),
         )
     return grid
 

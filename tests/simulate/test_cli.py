@@ -27,6 +27,9 @@ def test_table_json_and_chart(tmp_path):
         assert {"p50_s", "p95_s", "max_s", "instance_seconds", "launches"} <= set(row)
         assert row["p50_s"] <= row["p95_s"] <= row["max_s"]
     assert doc["policies"]["seed-cse546"]["launches"] == 19
+    # The most workers up at once: never past the cap; the seed launches its whole cap at once.
+    assert all(1 <= row["peak_workers"] <= 19 for row in doc["policies"].values())
+    assert doc["policies"]["seed-cse546"]["peak_workers"] == 19
     assert out_png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -33,10 +33,10 @@ def remote(moto_server, tmp_path):
     return settings, aws, queues, config
 
 
-def start_worker(config):
+def start_worker(config, **env):
     return subprocess.Popen([sys.executable, "-m", "edgecloud.cli", "--config", str(config), "worker", "run"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, EDGECLOUD_WORKER__INSTANCE_ID="i-local-test"))
+                            env=dict(os.environ, EDGECLOUD_WORKER__INSTANCE_ID="i-local-test", **env))
 
 
 @pytest.mark.slow
@@ -67,14 +67,20 @@ def test_sigterm_mid_job_finishes_the_job_then_exits(remote, vtest_avi):
 
 
 @pytest.mark.slow
-def test_sigterm_while_idle_exits_at_once(remote, tmp_path):
+@pytest.mark.parametrize("pod_env, lifecycle", [
+    ({}, "<Ec2Lifecycle i-local-test>"),
+    # As in a pod (the kubelet sets this): the same clean stop, and no instance to terminate.
+    ({"KUBERNETES_SERVICE_HOST": "10.100.0.1"}, "<Unmanaged >"),
+])
+def test_sigterm_while_idle_exits_at_once(remote, tmp_path, pod_env, lifecycle):
     settings, aws, queues, _ = remote
     settings.worker.wait_seconds = 20  # a long poll the signal must cut short
     config = tmp_path / "long-poll.yaml"
     config.write_text(dump(settings))
-    worker = start_worker(config)
+    worker = start_worker(config, **pod_env)
     try:
-        assert any("polling" in worker.stdout.readline() for _ in range(20))  # past start-up log lines
+        line = next(line for line in iter(worker.stdout.readline, "") if "polling" in line)  # past start-up logs
+        assert line.rstrip().endswith(f"({lifecycle})")
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=10)  # well inside the 20 s poll it was in
     finally:
