@@ -73,7 +73,7 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
                       f"detector {detector!r}")
         result = run_bench(clips, detector, settings, naive=not no_naive,
                            progress=lambda r: console.print(
-                               f"  {r.clip}: steady counts naive {r.naive} pipeline {r.pipeline} "
+                               f"  {r.clip}: naive {r.naive} pipeline {r.pipeline} "
                                f"({r.frames_analysed}/{r.frames_total} frames) "
                                + " ".join(f"{k} {v:.2f}s" for k, v in r.seconds.items())))
     report = result.report()
@@ -90,7 +90,7 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
                   f"pipeline / decode {report['mean']['ratio_to_decode']}x)")
     console.print(f"speedup vs naive: [bold]{report['speedup_vs_naive']}x[/]   "
                   f"agreement with naive: [bold]{report['agreement']:.0%}[/] of {report['clips']} clips "
-                  f"({report['agreement_on_max']:.0%} on one-frame maxima)   "
+                  f"({report['agreement_steady']:.0%} on steady counts)   "
                   f"pipeline / decode alone: [bold]{report['ratio_to_decode']}x[/]   "
                   f"frames analysed {report['frames_analysed']}/{report['frames_total']}")
     if not report["anything_detected"]:

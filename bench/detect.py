@@ -48,18 +48,18 @@ class ClipRun:
     frames_total: int
     frames_analysed: int
     seconds: dict[str, float]
-    naive: dict[str, int]  # steady counts: what agreement compares
+    naive: dict[str, int]  # one-frame maxima: what agreement compares
     pipeline: dict[str, int]
-    naive_max: dict[str, int] = field(default_factory=dict)  # one-frame maxima, the rule before persistence
-    pipeline_max: dict[str, int] = field(default_factory=dict)
+    naive_steady: dict[str, int] = field(default_factory=dict)  # steady counts (seen in two analysed frames)
+    pipeline_steady: dict[str, int] = field(default_factory=dict)
 
     @property
     def agrees(self) -> bool:
         return agrees(self.naive, self.pipeline)
 
     @property
-    def agrees_on_max(self) -> bool:
-        return agrees(self.naive_max, self.pipeline_max)
+    def agrees_steady(self) -> bool:
+        return agrees(self.naive_steady, self.pipeline_steady)
 
 
 @dataclass
@@ -89,7 +89,7 @@ class DetectBench:
             "weights": "random (labels meaningless; timings valid)" if self.random_weights else "trained",
             "clips": n,
             "agreement": round(sum(r.agrees for r in self.runs) / n, 4) if n else None,
-            "agreement_on_max": round(sum(r.agrees_on_max for r in self.runs) / n, 4) if n else None,
+            "agreement_steady": round(sum(r.agrees_steady for r in self.runs) / n, 4) if n else None,
             "anything_detected": any(r.naive or r.pipeline for r in self.runs),
             "statistic": "median seconds per clip (the mean-based figures are under 'mean')",
             **self.figures(statistics.median),
@@ -98,7 +98,8 @@ class DetectBench:
             "frames_analysed": sum(r.frames_analysed for r in self.runs),
             "per_clip": [
                 {"clip": r.clip, "agrees": r.agrees, "naive": r.naive, "pipeline": r.pipeline,
-                 "agrees_on_max": r.agrees_on_max, "naive_max": r.naive_max, "pipeline_max": r.pipeline_max,
+                 "agrees_steady": r.agrees_steady, "naive_steady": r.naive_steady,
+                 "pipeline_steady": r.pipeline_steady,
                  "frames_analysed": r.frames_analysed, "frames_total": r.frames_total,
                  "seconds": {k: round(v, 4) for k, v in r.seconds.items()}}
                 for r in self.runs
@@ -126,8 +127,8 @@ def run_bench(clips: list[Path], detector, settings, naive: bool = True, progres
         if result.status != "done":
             raise RuntimeError(f"{path.name}: {result.error}")
         bench.runs.append(ClipRun(path.name, result.frames_total, result.frames_analysed, seconds,
-                                  steady_counts(naive_summary), steady_counts(result.summary),
-                                  max_counts(naive_summary), max_counts(result.summary)))
+                                  max_counts(naive_summary), max_counts(result.summary),
+                                  steady_counts(naive_summary), steady_counts(result.summary)))
         if progress:
             progress(bench.runs[-1])
     return bench
