@@ -89,7 +89,8 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
     console.print(f"(mean-based: speedup {report['mean']['speedup_vs_naive']}x, "
                   f"pipeline / decode {report['mean']['ratio_to_decode']}x)")
     console.print(f"speedup vs naive: [bold]{report['speedup_vs_naive']}x[/]   "
-                  f"agreement with naive: [bold]{report['agreement']:.0%}[/] of {report['clips']} clips   "
+                  f"agreement with naive: [bold]{report['agreement']:.0%}[/] of {report['clips']} clips "
+                  f"({report['agreement_steady']:.0%} on steady counts)   "
                   f"pipeline / decode alone: [bold]{report['ratio_to_decode']}x[/]   "
                   f"frames analysed {report['frames_analysed']}/{report['frames_total']}")
     if not report["anything_detected"]:

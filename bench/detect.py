@@ -28,7 +28,13 @@ def decode_only(path: Path) -> int:
 
 
 def max_counts(summary: dict) -> dict[str, int]:
+    """Per label, the most objects in one frame."""
     return {label: s.max_count for label, s in summary.items()}
+
+
+def steady_counts(summary: dict) -> dict[str, int]:
+    """Per label seen in at least two analysed frames, the most objects two frames showed (flickers left out)."""
+    return {label: s.steady_count for label, s in summary.items() if s.steady_count}
 
 
 def agrees(a: dict[str, int], b: dict[str, int], tolerance: int = 1) -> bool:
@@ -42,12 +48,18 @@ class ClipRun:
     frames_total: int
     frames_analysed: int
     seconds: dict[str, float]
-    naive: dict[str, int]
+    naive: dict[str, int]  # one-frame maxima: what agreement compares
     pipeline: dict[str, int]
+    naive_steady: dict[str, int] = field(default_factory=dict)  # steady counts (seen in two analysed frames)
+    pipeline_steady: dict[str, int] = field(default_factory=dict)
 
     @property
     def agrees(self) -> bool:
         return agrees(self.naive, self.pipeline)
+
+    @property
+    def agrees_steady(self) -> bool:
+        return agrees(self.naive_steady, self.pipeline_steady)
 
 
 @dataclass
@@ -77,6 +89,7 @@ class DetectBench:
             "weights": "random (labels meaningless; timings valid)" if self.random_weights else "trained",
             "clips": n,
             "agreement": round(sum(r.agrees for r in self.runs) / n, 4) if n else None,
+            "agreement_steady": round(sum(r.agrees_steady for r in self.runs) / n, 4) if n else None,
             "anything_detected": any(r.naive or r.pipeline for r in self.runs),
             "statistic": "median seconds per clip (the mean-based figures are under 'mean')",
             **self.figures(statistics.median),
@@ -85,6 +98,8 @@ class DetectBench:
             "frames_analysed": sum(r.frames_analysed for r in self.runs),
             "per_clip": [
                 {"clip": r.clip, "agrees": r.agrees, "naive": r.naive, "pipeline": r.pipeline,
+                 "agrees_steady": r.agrees_steady, "naive_steady": r.naive_steady,
+                 "pipeline_steady": r.pipeline_steady,
                  "frames_analysed": r.frames_analysed, "frames_total": r.frames_total,
                  "seconds": {k: round(v, 4) for k, v in r.seconds.items()}}
                 for r in self.runs
@@ -103,7 +118,7 @@ def run_bench(clips: list[Path], detector, settings, naive: bool = True, progres
         seconds["decode"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
-        naive_counts = max_counts(summarise(naive_detect(path, detector))[1]) if naive else {}
+        naive_summary = summarise(naive_detect(path, detector))[1] if naive else {}
         seconds["naive"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -112,7 +127,8 @@ def run_bench(clips: list[Path], detector, settings, naive: bool = True, progres
         if result.status != "done":
             raise RuntimeError(f"{path.name}: {result.error}")
         bench.runs.append(ClipRun(path.name, result.frames_total, result.frames_analysed, seconds,
-                                  naive_counts, max_counts(result.summary)))
+                                  max_counts(naive_summary), max_counts(result.summary),
+                                  steady_counts(naive_summary), steady_counts(result.summary)))
         if progress:
             progress(bench.runs[-1])
     return bench

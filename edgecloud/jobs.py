@@ -165,6 +165,11 @@ class LabelSummary(BaseModel):
     max_count: int = Field(description="Most objects of this label in one frame.")
     frames_seen: int = Field(description="Analysed frames with at least one.")
     best_score: float
+    steady_count: Optional[int] = Field(
+        None, exclude_if=lambda v: v is None,
+        description="Most objects of this label that at least two analysed frames showed (Frigate's rule against "
+        "false positives: a count seen in one frame only may be a flicker); 0 when only one frame had any.",
+    )
     identities: Optional[list[str]] = Field(
         None, exclude_if=lambda v: v is None,
         description="Faces: who was seen (enrolled names, and 'unknown'), sorted; absent for other labels.",
@@ -235,6 +240,12 @@ class FrameAnswer(Message):
     process_s: Optional[float] = None
 
 
+def steady_count(per_frame_counts) -> int:
+    """The most objects at least two frames showed: the second-highest per-frame count (0 with one frame)."""
+    counts = sorted(per_frame_counts, reverse=True)
+    return counts[1] if len(counts) > 1 else 0
+
+
 def summarise(detections: list[Detection]) -> tuple[str, dict[str, LabelSummary]]:
     """The `labels` string and per-label summary of a list of detections."""
     per_frame: dict[str, dict[int, int]] = {}
@@ -248,6 +259,7 @@ def summarise(detections: list[Detection]) -> tuple[str, dict[str, LabelSummary]
             seen.setdefault(d.label, set()).add(d.identity)
     summary = {
         label: LabelSummary(max_count=max(frames.values()), frames_seen=len(frames), best_score=round(best[label], 4),
+                            steady_count=steady_count(frames.values()),
                             identities=sorted(seen[label]) if label in seen else None)
         for label, frames in sorted(per_frame.items())
     }

@@ -56,4 +56,10 @@ def test_summarise_counts_per_frame_and_best_score():
     assert summary["person"].frames_seen == 2
     assert summary["person"].best_score == 0.9
     assert summary["car"].max_count == 1
+    assert summary["person"].steady_count == 1  # two people in one frame only: one is what two frames showed
+    assert summary["car"].steady_count == 0  # seen in a single frame: possibly a flicker
+
+
+def test_steady_count_is_what_two_frames_showed():
+    assert [jobs.steady_count(c) for c in ([], [3], [3, 1], [1, 3, 3], [2, 6, 4, 5])] == [0, 0, 1, 3, 5]
 

@@ -20,6 +20,7 @@ from .coco import COCO80
 DEFAULT_SIDE = 416
 SCORE_FLOOR = 0.05  # rows below this are noise; min_score is applied later, as for every backend
 NMS_IOU = 0.45
+STRIDE = 32  # YOLO's coarsest grid cell: the input's sides must be multiples of it
 
 
 def _need(path, what: str) -> Path:
@@ -66,18 +67,38 @@ class OpenCvDnnBackend(Backend):
         except cv2.error as err:
             raise DetectorUnavailable(f"{self.key} cannot load {weights}: {err}") from err
         self.side = self.settings.model_input or side or DEFAULT_SIDE
+        self.input_side = self.side  # the pipeline shrinks frames to it, and _blob_size keeps their shape
         self.outputs = self.net.getUnconnectedOutLayersNames()
         self.parameters = int(weights.stat().st_size // 4)  # float32 weights: a fair size estimate
 
+    def _blob_size(self, frames) -> tuple[int, int]:
+        """The network's input (width, height) for a batch.
+
+        Frames already shrunk to the model's side (the pipeline does that) keep
+        their aspect ratio, each side rounded up to the stride: 4:3 footage runs
+        at 416x320, about a quarter less work than 416x416 and not squashed
+        (rectangular inference, as Ultralytics' YOLOv3 does). Bigger frames, as
+        a caller hands them over untouched, batches of mixed sizes and ONNX
+        models (often exported for one input size) get the square.
+        """
+        shapes = {f.shape[:2] for f in frames}
+        if self.normalised and len(shapes) == 1:
+            h, w = shapes.pop()
+            if max(h, w) <= self.side:
+                scale = self.side / max(h, w)
+                return tuple(-(-round(v * scale) // STRIDE) * STRIDE for v in (w, h))
+        return self.side, self.side
+
     def infer(self, frames):
-        blob = cv2.dnn.blobFromImages(frames, 1 / 255.0, (self.side, self.side), swapRB=True, crop=False)
+        size = self._blob_size(frames)
+        blob = cv2.dnn.blobFromImages(frames, 1 / 255.0, size, swapRB=True, crop=False)
         self.net.setInput(blob)
         outputs = self.net.forward(self.outputs)
         # Each output is (rows, 5 + classes) for one image, or (batch, rows, 5 + classes).
         per_image = [np.concatenate([o.reshape(len(frames), -1, o.shape[-1])[i] for o in outputs]) for i in range(len(frames))]
-        return [self._decode(rows, frame.shape) for rows, frame in zip(per_image, frames)]
+        return [self._decode(rows, frame.shape, size) for rows, frame in zip(per_image, frames)]
 
-    def _decode(self, rows: np.ndarray, shape) -> RawDetections:
+    def _decode(self, rows: np.ndarray, shape, size: tuple[int, int]) -> RawDetections:
         if rows.shape[1] < 6:
             raise RuntimeError(f"opencv-dnn: output rows have {rows.shape[1]} values, expected 5 + classes")
         class_scores = rows[:, 5:]
@@ -86,7 +107,7 @@ class OpenCvDnnBackend(Backend):
         keep = scores >= SCORE_FLOOR
         rows, classes, scores = rows[keep], classes[keep], scores[keep]
         h, w = shape[:2]
-        sx, sy = (w, h) if self.normalised else (w / self.side, h / self.side)
+        sx, sy = (w, h) if self.normalised else (w / size[0], h / size[1])
         cx, cy, bw, bh = rows[:, 0] * sx, rows[:, 1] * sy, rows[:, 2] * sx, rows[:, 3] * sy
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1).astype(np.float32)
         if not len(boxes):

@@ -61,6 +61,20 @@ def test_large_people_are_found_too(yolo, real_frames):
     assert len(people) >= 2 and max(b.box[3] - b.box[1] for b in people) > 200
 
 
+def test_frames_shrunk_to_the_input_keep_their_shape_and_their_objects(yolo, real_frames):
+    from edgecloud.pipeline import analyse_image
+    from edgecloud.video import fit_within
+
+    frame = real_frames[0]
+    assert yolo.backend._blob_size([frame]) == (416, 416)  # untouched 768x576: squashed, as released
+    assert yolo.backend._blob_size([fit_within(frame, 416)[0]]) == (416, 320)  # 416x312, rounded up to the stride
+    assert yolo.backend._blob_size([frame[:300, :200]]) == (288, 416)
+    found = analyse_image(frame, yolo, DetectorSettings(name="darknet:yolov3-tiny"))
+    assert sum(d.label == "person" for d in found) >= 2  # the walkers
+    vehicles = [d for d in found if d.label in ("car", "truck")]
+    assert vehicles and all(d.box[0] > 640 and d.box[3] < 110 for d in vehicles)  # in the full frame's pixels
+
+
 def test_weights_in_settings_are_checked_against_the_release_digest(tmp_path, empty_cache):
     fake = tmp_path / "yolov3-tiny.weights"
     fake.write_bytes(b"\0" * 1000)
