@@ -65,17 +65,22 @@ def killed(job):
     raise Killed()
 
 
+def upload_to_a_controller_killed_before_the_job(settings, aws, client_of, clip: bytes, clip_id: str) -> None:
+    """A controller stores the clip, then dies before sending its job: its row stays 'storing'."""
+    dying = ControllerService(settings, aws=aws, autoscale=False)
+    dying.store.send_job = killed
+    try:
+        post(client_of(dying.app), clip, clip_id)
+    except Killed:
+        pass
+    dying.close()
+
+
 def test_a_controller_killed_before_sending_the_job_sends_it_on_restart(device_client_of, settings, mocked_aws, vtest_mp4,
                                                                        jobs_in_queue):
     aws, _ = mocked_aws
     clip, clip_id = vtest_mp4.read_bytes(), new_clip_id("pi-01")
-    dying = ControllerService(settings, aws=aws, autoscale=False)
-    dying.store.send_job = killed
-    try:
-        post(device_client_of(dying.app), clip, clip_id)
-    except Killed:
-        pass
-    dying.close()
+    upload_to_a_controller_killed_before_the_job(settings, aws, device_client_of, clip, clip_id)
     assert clip_keys(aws, settings) == 1 and jobs_in_queue() == []
 
     with ControllerService(settings, aws=aws, autoscale=False) as restarted:
@@ -92,13 +97,7 @@ def test_with_a_shared_ledger_only_an_abandoned_upload_is_requeued(device_client
     settings.controller.ledger = "dynamodb"  # both controllers on one clips table
     aws, _ = mocked_aws
     clip, clip_id = vtest_mp4.read_bytes(), new_clip_id("pi-01")
-    dying = ControllerService(settings, aws=aws, autoscale=False)
-    dying.store.send_job = killed
-    try:
-        post(device_client_of(dying.app), clip, clip_id)
-    except Killed:
-        pass
-    dying.close()
+    upload_to_a_controller_killed_before_the_job(settings, aws, device_client_of, clip, clip_id)
     with ControllerService(settings, aws=aws, autoscale=False) as other:
         # Just now 'storing' may be a live upload on another controller: left alone...
         assert other.stranded.done.wait(10) and other.stranded.requeued == 0
