@@ -96,6 +96,10 @@ class Aws:
         return self.client("sns")
 
     @property
+    def cloudwatch(self):
+        return self.client("cloudwatch")
+
+    @property
     def cloudformation(self):
         return self.client("cloudformation")
 
@@ -223,4 +227,5 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
         aws.sns.create_topic(Name=topic)  # idempotent
     ensure_dynamodb_table(aws, settings.tables.faces, "name")
     ensure_workers_table(aws, settings.tables.workers)
+    ensure_dynamodb_table(aws, settings.tables.leases, "lease")  # who runs the autoscaler (controller/lease.py)
     return Queues(aws, settings)

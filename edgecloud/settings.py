@@ -35,6 +35,8 @@ class TableSettings(Section):
     faces: str = Field("edgecloud-faces", description="DynamoDB table of enrolled faces (name, embeddings, info).")
     workers: str = Field("edgecloud-workers", description="DynamoDB table where each worker reports its state "
                          "(polling, busy, retiring); a fleet instance with no report is booting.")
+    leases: str = Field("edgecloud-leases", description="DynamoDB table of leases: the controller holding the "
+                        "'autoscaler' lease is the one that decides and launches.")
 
 
 class QueueSettings(Section):
@@ -113,6 +115,10 @@ class FleetSettings(Section):
         "/etc/edgecloud/config.yaml", description="Where user-data writes the worker's config on the instance."
     )
     worker_unit: str = Field("edgecloud-worker.service", description="systemd unit user-data restarts on boot.")
+    scaling: Literal["loop", "target-tracking"] = Field(
+        "loop", description="loop: the leading controller's autoscaler launches workers; target-tracking (asg "
+        "backend): the Auto Scaling group's target-tracking policy on the published BacklogPerWorker metric "
+        "does, and the controller only publishes metrics.")
 
 
 class FunctionSettings(Section):
