@@ -6,7 +6,9 @@ The policy is pure; everything with AWS or a clock lives here.
 
 With several controllers only the holder of the autoscaler lease
 (controller/lease.py) decides and launches; the others observe, and try for
-the lease every half interval."""
+the lease every half interval. The leader publishes each observation to
+CloudWatch (controller/cloudwatch.py); with ``fleet.scaling: target-tracking``
+that is all it does, and the Auto Scaling group's policy scales."""
 from __future__ import annotations
 
 import logging
@@ -24,6 +26,7 @@ from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerSt
 from edgecloud.loops import BackgroundLoop
 
 from .fleet.base import describe_workers
+from .cloudwatch import CloudWatchPublisher
 from .lease import FOLLOWER_TRY_INTERVALS, Lease
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
 from .resources import Resources
@@ -62,6 +65,7 @@ class ScalingLoop(BackgroundLoop):
         self.last: Optional[Step] = None
         self.worker_states = WorkerStates(parts.aws, parts.settings.tables.workers)
         self._states_warned = False
+        self.publisher = CloudWatchPublisher(parts.aws, parts.settings.fleet.name)
         self.steps = 0  # steps the thread has taken; ``wait_for`` waits on them, not on a clock
         self._stepped = threading.Condition()
 
@@ -115,6 +119,11 @@ class ScalingLoop(BackgroundLoop):
         obs = self.observe()
         if not leading:
             self.last = Step(obs, 0, leading=False)
+            return self.last
+        self.publisher.publish(obs, self.parts.ledger, utcnow())
+        if self.parts.settings.fleet.scaling == "target-tracking":
+            # The group's target-tracking policy scales on the metric just published; it scales in too.
+            self.last = Step(obs, 0)
             return self.last
         wanted = max(0, int(self.policy(obs, self.parts.settings.autoscaler)))
         # The policy promises the cap; enforce it here too, counting booting and retiring workers.

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 
 from .notify_config import NotifyRule, NotifySettings
 from .sections import Section
@@ -119,6 +119,13 @@ class FleetSettings(Section):
         "loop", description="loop: the leading controller's autoscaler launches workers; target-tracking (asg "
         "backend): the Auto Scaling group's target-tracking policy on the published BacklogPerWorker metric "
         "does, and the controller only publishes metrics.")
+
+    @model_validator(mode="after")
+    def _target_tracking_needs_a_group(self):
+        if self.scaling == "target-tracking" and self.backend != "asg":
+            raise ValueError(f"fleet.scaling target-tracking is a policy of an Auto Scaling group: it needs "
+                             f"fleet.backend asg, not {self.backend}")
+        return self
 
 
 class FunctionSettings(Section):
