@@ -22,11 +22,14 @@ class Clock:
         return self.now
 
 
-def test_one_holder_at_a_time_and_expiry_hands_over(settings, mocked_aws):
-    aws, _ = mocked_aws
+def rivals(settings, aws, interval: float) -> tuple[Clock, Lease, Lease]:
+    """Two controllers' claims on one lease, on one clock the test moves."""
     clock = Clock()
-    a = Lease(aws, settings.tables.leases, interval=2, holder="a", clock=clock)
-    b = Lease(aws, settings.tables.leases, interval=2, holder="b", clock=clock)
+    return clock, *(Lease(aws, settings.tables.leases, interval=interval, holder=h, clock=clock) for h in "ab")
+
+
+def test_one_holder_at_a_time_and_expiry_hands_over(settings, mocked_aws):
+    clock, a, b = rivals(settings, mocked_aws[0], interval=2)
     assert a.acquire() and not b.acquire()
     clock.now += 2.9  # a renews within its 3 s lease ...
     assert a.acquire() and not b.acquire()
@@ -43,10 +46,7 @@ def test_one_holder_at_a_time_and_expiry_hands_over(settings, mocked_aws):
 
 
 def test_clean_release_hands_over_at_once(settings, mocked_aws):
-    aws, _ = mocked_aws
-    clock = Clock()
-    a = Lease(aws, settings.tables.leases, interval=5, holder="a", clock=clock)
-    b = Lease(aws, settings.tables.leases, interval=5, holder="b", clock=clock)
+    _, a, b = rivals(settings, mocked_aws[0], interval=5)
     assert a.acquire() and not b.acquire()
     assert a.release() and a.current() is None
     assert b.acquire()  # same instant: no waiting for expiry
