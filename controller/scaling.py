@@ -120,7 +120,7 @@ class ScalingLoop(BackgroundLoop):
         if not leading:
             self.last = Step(obs, 0, leading=False)
             return self.last
-        self.publisher.publish(obs, self.parts.ledger, utcnow())
+        self.publish(obs)
         if self.parts.settings.fleet.scaling == "target-tracking":
             # The group's target-tracking policy scales on the metric just published; it scales in too.
             self.last = Step(obs, 0)
@@ -143,6 +143,13 @@ class ScalingLoop(BackgroundLoop):
         asked = 0 if wanted else self.ask_surplus_to_retire(obs)
         self.last = Step(obs, wanted, launched, asked)
         return self.last
+
+    def publish(self, obs: Observation) -> None:
+        """Tell CloudWatch what was seen; whatever fails there, scaling goes on."""
+        try:
+            self.publisher.publish(obs, self.parts.ledger, utcnow())
+        except Exception:
+            log.warning("publishing metrics failed; scaling goes on", exc_info=True)
 
     def ask_surplus_to_retire(self, obs: Observation) -> int:
         """Top the retire queue up to the asks the policy wants (``retire_asks``:
