@@ -20,8 +20,8 @@ from . import auth
 from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import FINAL
 from .status import as_utc, describe_result, describe_row, with_links
-from .resources import (get_fleet, get_ledger, get_metrics, get_notifier, get_quotas, get_settings, get_store,
-                        get_waits)
+from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_notifier, get_quotas, get_settings,
+                        get_store, get_waits)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -255,6 +255,10 @@ def stats():
             body["function"] = fleet.describe()
     except Exception:
         log.warning("worker counts unavailable", exc_info=True)
+    try:
+        body["autoscaler"] = get_lease().describe()  # which controller leads the autoscaling
+    except Exception:
+        log.warning("autoscaler lease unavailable", exc_info=True)
     return jsonify(body)
 
 

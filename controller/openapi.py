@@ -57,6 +57,15 @@ class Counts(BaseModel):
     running: Optional[int] = None
 
 
+class Leader(BaseModel):
+    """Which controller holds the autoscaler lease (null: none now) and whether it is this one."""
+
+    leader: Optional[str]
+    this_controller: str
+    leading: bool
+    expires_in_s: Optional[float]
+
+
 class Stats(BaseModel):
     """GET /v1/stats: recent medians, queue depth and workers (null when unknown)."""
 
@@ -64,6 +73,7 @@ class Stats(BaseModel):
     process_s: Optional[float]
     queue: Counts
     workers: Counts
+    autoscaler: Optional[Leader] = None
 
 
 class Health(BaseModel):

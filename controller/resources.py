@@ -88,6 +88,14 @@ class Resources:
         return self._get("fleet", lambda: create_fleet(self.settings, self.aws))
 
     @property
+    def lease(self):
+        """This controller's claim on the autoscaler lease (who leads: controller/lease.py)."""
+        from .lease import Lease
+
+        return self._get("lease", lambda: Lease(self.aws, self.settings.tables.leases,
+                                                interval=self.settings.autoscaler.interval))
+
+    @property
     def registry(self) -> Registry:
         return self._get("registry", lambda: Registry(self.aws, self.settings.tables.credentials,
                                                       cache_s=self.settings.controller.token_cache_s))
@@ -159,5 +167,9 @@ def get_registry() -> Registry:
 
 def get_notifier() -> Notifier:
     return resources().notifier
+def get_lease():
+    return resources().lease
+
+
 def get_quotas():
     return resources().quotas

@@ -2,11 +2,18 @@
 launch; and scale in: with no backlog, ask ``surplus`` workers to leave by
 topping the retire queue up to that many asks (``retire_asks``), where an idle
 worker past its billed first minute takes one and retires (worker/main.py).
-The policy is pure; everything with AWS or a clock lives here."""
+The policy is pure; everything with AWS or a clock lives here.
+
+With several controllers only the holder of the autoscaler lease
+(controller/lease.py) decides and launches; the others observe, and try for
+the lease every half interval. The leader publishes each observation to
+CloudWatch (controller/cloudwatch.py); with ``fleet.scaling: target-tracking``
+that is all it does, and the Auto Scaling group's policy scales."""
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Callable, Optional
@@ -19,6 +26,8 @@ from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerSt
 from edgecloud.loops import BackgroundLoop
 
 from .fleet.base import describe_workers
+from .cloudwatch import CloudWatchPublisher
+from .lease import FOLLOWER_TRY_INTERVALS, Lease
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
 from .resources import Resources
 
@@ -34,6 +43,7 @@ class Step:
     wanted: int
     launched: list[str] = field(default_factory=list)
     asked: int = 0
+    leading: bool = True  # False: another controller holds the lease; this one only looked
 
 
 class ScalingLoop(BackgroundLoop):
@@ -42,8 +52,9 @@ class ScalingLoop(BackgroundLoop):
     thread_name = "scaling"
 
     def __init__(self, parts: Resources, *, policy: Callable[..., int] = decide,
-                 scale_in: Callable[..., int] = retire_asks):
+                 scale_in: Callable[..., int] = retire_asks, lease: Optional[Lease] = None):
         super().__init__()
+        self.lease = lease  # None: the only controller, always in charge
         self.parts = parts  # settings, store, fleet, ledger, metrics: the app's own
         self.policy = policy
         self.scale_in = scale_in
@@ -54,6 +65,9 @@ class ScalingLoop(BackgroundLoop):
         self.last: Optional[Step] = None
         self.worker_states = WorkerStates(parts.aws, parts.settings.tables.workers)
         self._states_warned = False
+        self.publisher = CloudWatchPublisher(parts.aws, parts.settings.fleet.name)
+        self.steps = 0  # steps the thread has taken; ``wait_for`` waits on them, not on a clock
+        self._stepped = threading.Condition()
 
     def observe(self) -> Observation:
         depth = self.parts.store.queue_depth()
@@ -101,11 +115,23 @@ class ScalingLoop(BackgroundLoop):
         return (now - first).total_seconds() if first else 0.0
 
     def step(self) -> Step:
+        leading = self.lease is None or self.lease.acquire()
         obs = self.observe()
+        if not leading:
+            self.last = Step(obs, 0, leading=False)
+            return self.last
+        self.publish(obs)
+        if self.parts.settings.fleet.scaling == "target-tracking":
+            # The group's target-tracking policy scales on the metric just published; it scales in too.
+            self.last = Step(obs, 0)
+            return self.last
         wanted = max(0, int(self.policy(obs, self.parts.settings.autoscaler)))
         # The policy promises the cap; enforce it here too, counting booting and retiring workers.
         room = max(0, self.parts.settings.autoscaler.max_workers - obs.workers - obs.retiring)
         wanted = min(wanted, room)
+        if wanted and self.lease is not None and not self.lease.still_held():
+            log.warning("the lease ran out during this step: launching nothing")
+            wanted = 0
         launched = self.parts.fleet.launch(wanted) if wanted else []
         self.requested_total += wanted
         self.launched_total += len(launched)
@@ -117,6 +143,13 @@ class ScalingLoop(BackgroundLoop):
         asked = 0 if wanted else self.ask_surplus_to_retire(obs)
         self.last = Step(obs, wanted, launched, asked)
         return self.last
+
+    def publish(self, obs: Observation) -> None:
+        """Tell CloudWatch what was seen; whatever fails there, scaling goes on."""
+        try:
+            self.publisher.publish(obs, self.parts.ledger, utcnow())
+        except Exception:
+            log.warning("publishing metrics failed; scaling goes on", exc_info=True)
 
     def ask_surplus_to_retire(self, obs: Observation) -> int:
         """Top the retire queue up to the asks the policy wants (``retire_asks``:
@@ -143,8 +176,23 @@ class ScalingLoop(BackgroundLoop):
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 self.step()
             except Exception:
                 log.exception("scaling step failed; trying again next interval")
-            stop.wait(self.parts.settings.autoscaler.interval)
+            with self._stepped:
+                self.steps += 1
+                self._stepped.notify_all()
+            # Paced from each step's start, so a slow step does not push the lease's renewal late.
+            stop.wait(max(0.0, self.pause_s() - (time.monotonic() - started)))
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
+        """Block until ``predicate()`` holds after one of the thread's steps (or ``timeout``)."""
+        with self._stepped:
+            return self._stepped.wait_for(predicate, timeout)
+
+    def pause_s(self) -> float:
+        """A leader steps every interval; a follower tries for the lease twice as often."""
+        interval = self.parts.settings.autoscaler.interval
+        return interval if self.lease is None or self.lease.held else interval * FOLLOWER_TRY_INTERVALS

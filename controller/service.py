@@ -62,7 +62,7 @@ class ControllerService(StartClose):
         self.consumer = CompletionsConsumer(parts, on_finished=self.notifier.offer)
         # A function fed by the jobs queue is scaled by Lambda: the controller launches nothing.
         autoscale = autoscale and settings.fleet.backend != "lambda"
-        self.scaling = ScalingLoop(parts) if autoscale else None
+        self.scaling = ScalingLoop(parts, lease=parts.lease) if autoscale else None
         self._closed = False
 
     def start(self) -> "ControllerService":
@@ -85,6 +85,7 @@ class ControllerService(StartClose):
         self._closed = True
         if self.scaling:
             self.scaling.stop()
+            self.scaling.lease.release()  # a clean stop hands over at once, not after the lease lapses
         self.stranded.stop()
         self.consumer.stop()
         self.notifier.stop()

@@ -96,6 +96,10 @@ class Aws:
         return self.client("sns")
 
     @property
+    def cloudwatch(self):
+        return self.client("cloudwatch")
+
+    @property
     def cloudformation(self):
         return self.client("cloudformation")
 
@@ -233,4 +237,5 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     ensure_dynamodb_table(aws, settings.tables.faces, "name")
     ensure_workers_table(aws, settings.tables.workers)
     ensure_clips_table(aws, settings.tables.clips)
+    ensure_dynamodb_table(aws, settings.tables.leases, "lease")  # who runs the autoscaler (controller/lease.py)
     return Queues(aws, settings)

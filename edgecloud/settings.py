@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 
 from .notify_config import NotifyRule, NotifySettings
 from .sections import Section
@@ -37,6 +37,8 @@ class TableSettings(Section):
                          "(polling, busy, retiring); a fleet instance with no report is booting.")
     clips: str = Field("edgecloud-clips", description="DynamoDB table of clip status, submissions and timings "
                        "that every controller shares (controller.ledger: dynamodb).")
+    leases: str = Field("edgecloud-leases", description="DynamoDB table of leases: the controller holding the "
+                        "'autoscaler' lease is the one that decides and launches.")
 
 
 class QueueSettings(Section):
@@ -121,6 +123,17 @@ class FleetSettings(Section):
         "/etc/edgecloud/config.yaml", description="Where user-data writes the worker's config on the instance."
     )
     worker_unit: str = Field("edgecloud-worker.service", description="systemd unit user-data restarts on boot.")
+    scaling: Literal["loop", "target-tracking"] = Field(
+        "loop", description="loop: the leading controller's autoscaler launches workers; target-tracking (asg "
+        "backend): the Auto Scaling group's target-tracking policy on the published BacklogPerWorker metric "
+        "does, and the controller only publishes metrics.")
+
+    @model_validator(mode="after")
+    def _target_tracking_needs_a_group(self):
+        if self.scaling == "target-tracking" and self.backend != "asg":
+            raise ValueError(f"fleet.scaling target-tracking is a policy of an Auto Scaling group: it needs "
+                             f"fleet.backend asg, not {self.backend}")
+        return self
 
 
 class FunctionSettings(Section):

@@ -80,6 +80,11 @@ def stack_parameters(settings: Settings, stack: str) -> dict[str, str]:
         "WorkerIdleTimeout": str(max(1, round(settings.worker.idle_timeout))),
         "CreateAutoScalingGroup": "true" if f.backend == "asg" else "false",
         "MaxWorkers": str(max(1, settings.autoscaler.max_workers)),
+        "FleetScaling": f.scaling,
+        "TargetLatency": str(max(1, round(settings.autoscaler.target_latency_s))),
+        # AWS's SQS recipe: the backlog one worker clears within the target latency.
+        "BacklogPerWorkerTarget": str(max(1, round(settings.autoscaler.target_latency_s
+                                                   / settings.autoscaler.process_time_s))),
     }
     if f.backend == "lambda":
         fn = settings.function
@@ -147,10 +152,11 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
     )
     if "EventsTopic" in outputs:
         data["notify"]["sns_topic"] = outputs["EventsTopic"]  # the topic's ARN
-    data["tables"]["faces"] = outputs.get("FacesTable", data["tables"]["faces"])
     if outputs.get("ClipsTable"):  # the stack's controllers share their clip ledger there
         data["tables"]["clips"] = outputs["ClipsTable"]
         data["controller"]["ledger"] = "dynamodb"
+    for table, output in (("faces", "FacesTable"), ("workers", "WorkersTable"), ("leases", "LeasesTable")):
+        data["tables"][table] = outputs.get(output, data["tables"][table])  # stacks from before keep the default
     asg = outputs.get("AutoScalingGroup")
     data["fleet"].update(
         # With an Auto Scaling group the asg backend; otherwise RunInstances from the launch template.
@@ -164,6 +170,7 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
         security_group_ids=[outputs["WorkerSecurityGroupId"]],
         instance_profile=outputs["WorkerInstanceProfile"],
         asg_name=asg,
+        scaling=outputs.get("FleetScaling", "loop"),
     )
     if outputs.get("FunctionName"):
         data["fleet"]["backend"] = "lambda"

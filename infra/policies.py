@@ -54,6 +54,13 @@ WHY = {
     "KeepTheClipLedger": "the clip ledger every controller shares: add, move on (conditional updates), forget a "
                           "half-made upload, read one clip or the waited ones (BatchGetItem), query its indexes; "
                           "never scans",
+    "ReportWorkerState": "write this worker's state (polling, busy, retiring) to the workers table, one item "
+                         "per worker, so the autoscaler counts booting and idle workers right",
+    "ReadWorkerStates": "the autoscaler reads every worker's reported state (one Scan per tick)",
+    "HoldAutoscalerLease": "take, renew and give back the autoscaler lease (conditional writes on one item): "
+                           "exactly one controller launches workers",
+    "PublishMetrics": "the leader publishes backlog per worker, oldest job age, latency and workers by state; "
+                      "PutMetricData has no resource-level permissions, so the namespace is the condition",
     "PassWorkerRole": "hand the worker role to new instances (the launch template's instance profile), EC2 only",
     "ScaleAutoScalingGroup": "asg backend: set the group's desired capacity",
     "CountAutoScalingGroup": "asg backend: read the group's instances (no resource-level permissions)",

@@ -44,3 +44,22 @@ def jobs_in_queue(mocked_aws):
             found += [json.loads(m["Body"]) for m in batch]
 
     return receive
+
+
+@pytest.fixture
+def loop_parts(settings, mocked_aws, tmp_path):
+    """(aws, queues, ledger, store, ec2 fleet) for a ScalingLoop on in-process moto: cap 3, no boot time."""
+    from edgecloud.controller.fleet.ec2 import Ec2Fleet
+    from edgecloud.controller.ledger import Ledger
+    from edgecloud.controller.store import ClipStore
+
+    aws, queues = mocked_aws
+    settings.fleet.backend = "ec2"
+    settings.fleet.ami_id = aws.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    settings.autoscaler.max_workers = 3
+    settings.autoscaler.boot_time_s = 0
+    settings.autoscaler.target_latency_s = 10
+    settings.autoscaler.process_time_s = 5
+    ledger = Ledger.in_dir(tmp_path)
+    yield aws, queues, ledger, ClipStore(aws, queues, settings), Ec2Fleet(settings, aws)
+    ledger.close()

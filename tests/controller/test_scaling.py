@@ -4,26 +4,9 @@ from __future__ import annotations
 import pytest
 
 from edgecloud.controller.autoscaler import Observation
-from edgecloud.controller.fleet.ec2 import Ec2Fleet
-from edgecloud.controller.ledger import Ledger
 from edgecloud.controller.resources import make_parts
 from edgecloud.controller.scaling import ScalingLoop
-from edgecloud.controller.store import ClipStore
 from edgecloud.jobs import new_clip_id, utcnow
-
-
-@pytest.fixture
-def loop_parts(settings, mocked_aws, tmp_path):
-    aws, queues = mocked_aws
-    settings.fleet.backend = "ec2"
-    settings.fleet.ami_id = aws.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    settings.autoscaler.max_workers = 3
-    settings.autoscaler.boot_time_s = 0
-    settings.autoscaler.target_latency_s = 10
-    settings.autoscaler.process_time_s = 5
-    ledger = Ledger.in_dir(tmp_path)
-    yield aws, queues, ledger, ClipStore(aws, queues, settings), Ec2Fleet(settings, aws)
-    ledger.close()
 
 
 def fill_queue(aws, queues, n):

@@ -56,6 +56,9 @@ def test_no_allow_statement_uses_wildcard_actions(template):
 def test_star_resources_only_for_actions_without_resource_level_permissions(grants):
     for role, role_grants in grants.items():
         for g in role_grants:
+            if g.actions == ("cloudwatch:PutMetricData",):  # a write without resource-level permissions:
+                assert g.condition == {"StringEquals": {"cloudwatch:namespace": "edgecloud"}}  # our namespace only
+                continue
             if "*" in g.resources:
                 assert set(g.actions) <= NO_RESOURCE_LEVEL, f"{role}/{g.sid}: {g.actions} on *"
                 assert all(a.split(":")[1].startswith(("Describe", "List", "Get")) for a in g.actions)  # reads
@@ -76,7 +79,7 @@ def test_worker_has_exactly_the_listed_permissions(grants):
         "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
         "sqs:SendMessage", "ec2:TerminateInstances",
         "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:SetInstanceProtection",
-        "dynamodb:Scan",
+        "dynamodb:Scan", "dynamodb:PutItem",
     }
     by_action = {a: g for g in worker for a in g.actions}
     resources = {a: {str(r) for g in worker if a in g.actions for r in g.resources} for a in actions_of(worker)}
@@ -94,6 +97,8 @@ def test_worker_has_exactly_the_listed_permissions(grants):
     assert by_action["sqs:SendMessage"].resources == ({"Fn::GetAtt": ["CompletionsQueue", "Arn"]},)
     # Reads the enrolled faces (the faces detector), and only that table; enrolling is not a worker's job.
     assert by_action["dynamodb:Scan"].resources == ({"Fn::GetAtt": ["FacesTable", "Arn"]},)
+    # Writes its own state to the workers table, and no other table.
+    assert by_action["dynamodb:PutItem"].resources == ({"Fn::GetAtt": ["WorkersTable", "Arn"]},)
     # The Auto Scaling calls exist only with the group, and name only that group.
     asg = by_action["autoscaling:TerminateInstanceInAutoScalingGroup"]
     assert asg.only_if == "WithAutoScalingGroup"
@@ -159,7 +164,14 @@ def test_controller_has_exactly_the_listed_permissions(grants):
         "sns:Publish",  # alerts, on the stack's topic only
         "dynamodb:GetItem", "dynamodb:UpdateItem",
         "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query",  # the clip ledger
+        "dynamodb:Scan",  # workers' states (the lease's PutItem/DeleteItem are listed with the ledger's)
+        "cloudwatch:PutMetricData",  # the leader's metrics, namespace edgecloud only
     }
+    tables = {a: {str(r) for g in always if a in g.actions for r in g.resources}
+              for a in ("dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem")}
+    ledger_and_lease = {str({"Fn::GetAtt": [t, "Arn"]}) for t in ("ClipsTable", "LeasesTable")}
+    assert tables == {"dynamodb:Scan": {str({"Fn::GetAtt": ["WorkersTable", "Arn"]})},
+                      "dynamodb:PutItem": ledger_and_lease, "dynamodb:DeleteItem": ledger_and_lease}
     (alerts,) = [g for g in grants["ControllerRole"] if "sns:Publish" in g.actions]
     assert alerts.resources == ({"Ref": "EventsTopic"},)
     # Nothing that destroys: the controller never terminates workers (they retire) nor deletes objects.
