@@ -52,8 +52,8 @@ WHY = {
     "CheckTokensAndCountUploads": "read a presented token's hash (credentials table) and count each device's "
                                   "uploads per UTC day (atomic update); never scans, never writes tokens",
     "KeepTheClipLedger": "the clip ledger every controller shares: add, move on (conditional updates), forget a "
-                          "half-made upload, read one clip or the waited ones (BatchGetItem), query its indexes; "
-                          "never scans",
+                          "half-made upload, read one clip or the waited ones (BatchGetItem); never scans",
+    "QueryTheClipLedger": "query the clip ledger's indexes only (by device and day, by submitted or finished time)",
     "ReportWorkerState": "write this worker's state (polling, busy, retiring) to the workers table, one item "
                          "per worker, so the autoscaler counts booting and idle workers right",
     "ReadWorkerStates": "the autoscaler reads every worker's reported state (one Scan per tick)",
