@@ -9,6 +9,7 @@ same embedded AWS, without the controller.
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import threading
 import time
@@ -24,6 +25,7 @@ from edgecloud.cli import Context, pass_context
 from edgecloud.jobs import new_clip_id
 from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
 
+from .cpu import CpuMeter, ThreadCpu, ms_per
 from .http import session
 
 SEED = {"name": "streaming seed (Locust, documented)", "requests_per_s": 31.0, "p99_ms": 600.0, "failure_pct": 0.21}
@@ -47,12 +49,13 @@ def upload_once(http, url: str, clip: bytes, device: str) -> tuple[bool, float, 
     return ok, time.perf_counter() - started, clip_id
 
 
-def _uploader(url, clip, device, token, until, out, lock):
+def _uploader(url, clip, device, token, until, out, lock, cpu: ThreadCpu):
     with session(token) as http:
         while time.monotonic() < until:
             ok, seconds, _ = upload_once(http, url, clip, device)
             with lock:
                 out.append((ok, seconds))
+    cpu.add_current_thread()
 
 
 def _poller(url, clip_id, token, until, held, lock):
@@ -69,6 +72,12 @@ def _poller(url, clip_id, token, until, held, lock):
                     held[0] += 1
             elif pause:
                 time.sleep(pause)
+
+
+def _by_role(spent: dict[str, float], client_s: float) -> dict[str, float]:
+    """CPU seconds by role. The AWS endpoint shares the bench's process: it is that process less the
+    uploading threads (the held polls, a request each POLL_WAIT_S, count with it)."""
+    return {"controller": spent["controller"], "aws": max(0.0, spent["bench"] - client_s), "client": client_s}
 
 
 def s3_floor(aws: Aws, bucket: str, clip: bytes, n: int = 30) -> list[float]:
@@ -99,7 +108,7 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
             console.log(f"controller {controller.url}: {devices} Pis uploading, {devices} holding long polls, "
                         f"{seconds:g} s")
             results: list[tuple[bool, float]] = []
-            held, lock = [0], threading.Lock()
+            held, lock, client_cpu = [0], threading.Lock(), ThreadCpu()
             until = time.monotonic() + seconds
             threads = [threading.Thread(target=_poller, args=(controller.url, c, tokens[d], until + POLL_WAIT_S, held, lock),
                                         daemon=True) for c, d in zip(waiting, pollers)]
@@ -108,13 +117,15 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
             time.sleep(1)  # the polls are held before the first upload
             until = time.monotonic() + seconds
             uploaders = [threading.Thread(target=_uploader, args=(controller.url, body, d, tokens[d], until, results,
-                                                                  lock), daemon=True) for d in pis]
+                                                                  lock, client_cpu), daemon=True) for d in pis]
+            meter = CpuMeter({"controller": controller.pid, "bench": os.getpid()}).start()
             started = time.monotonic()
             for t in uploaders:
                 t.start()
             for t in uploaders:
                 t.join()
             wall = time.monotonic() - started
+            spent = meter.stop()
     ok = [sec for good, sec in results if good]
     errors = len(results) - len(ok)
     return {
@@ -122,6 +133,7 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
         "uploads_per_s": round(len(ok) / wall, 1), "p50_ms": _ms(ok, 50), "p99_ms": _ms(ok, 99),
         "errors": errors, "error_pct": round(100 * errors / max(1, len(results)), 2),
         "long_polls_held": held[0],
+        "cpu_ms_per_upload": ms_per(_by_role(spent, client_cpu.seconds), len(ok)),
         "s3_put_floor": {"p50_ms": _ms(floor, 50), "p99_ms": _ms(floor, 99)},
         "seed": SEED,
     }

@@ -154,6 +154,11 @@ class ControllerProcess(StartClose):
                 if self.url is None:
                     self._lines.put(line)
 
+    @property
+    def pid(self) -> int | None:
+        """The controller's process (gunicorn's master; its worker is a child)."""
+        return self._proc.pid if self._proc is not None else None
+
     def kill(self) -> None:
         """kill -9 the controller (gunicorn's master and worker): no hook, no cleanup runs."""
         proc, self._proc = self._proc, None
