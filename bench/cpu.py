@@ -14,11 +14,11 @@ from typing import Mapping
 import psutil
 
 
-def tree_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process and its live children."""
+def tree_cpu_s(pid: int, children: bool = True) -> float:
+    """User + system CPU seconds of a process and (unless told not to) its live children."""
     try:
         root = psutil.Process(pid)
-        procs = [root] + root.children(recursive=True)
+        procs = [root] + (root.children(recursive=True) if children else [])
     except psutil.NoSuchProcess:
         return 0.0
     total = 0.0
@@ -54,11 +54,11 @@ class CpuMeter:
         self.spent: dict[str, float] = {}
 
     def start(self) -> "CpuMeter":
-        self._before = {name: tree_cpu_s(pid) for name, pid in self.pids.items()}
+        self._before = {name: tree_cpu_s(pid, name == "controller") for name, pid in self.pids.items()}
         return self
 
     def stop(self) -> dict[str, float]:
-        self.spent = {name: tree_cpu_s(pid) - self._before[name] for name, pid in self.pids.items()}
+        self.spent = {name: tree_cpu_s(pid, name == "controller") - self._before[name] for name, pid in self.pids.items()}
         return self.spent
 
 
