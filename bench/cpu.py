@@ -14,8 +14,8 @@ from typing import Mapping
 import psutil
 
 
-def tree_cpu_s(pid: int, children: bool = True) -> float:
-    """User + system CPU seconds of a process and (unless told not to) its live children."""
+def cpu_s(pid: int, *, children: bool = False) -> float:
+    """User + system CPU seconds of a process, and of its live children if asked."""
     try:
         root = psutil.Process(pid)
         procs = [root] + (root.children(recursive=True) if children else [])
@@ -46,19 +46,24 @@ class ThreadCpu:
 
 
 class CpuMeter:
-    """CPU seconds of named processes between ``start`` and ``stop``."""
+    """CPU seconds of named processes between ``start`` and ``stop``; those named in ``with_children``
+    count their children too (gunicorn's master and worker), the others only themselves."""
 
-    def __init__(self, pids: Mapping[str, int]):
+    def __init__(self, pids: Mapping[str, int], with_children: frozenset[str] = frozenset()):
         self.pids = dict(pids)
+        self.with_children = with_children
         self._before: dict[str, float] = {}
         self.spent: dict[str, float] = {}
 
+    def _now(self) -> dict[str, float]:
+        return {name: cpu_s(pid, children=name in self.with_children) for name, pid in self.pids.items()}
+
     def start(self) -> "CpuMeter":
-        self._before = {name: tree_cpu_s(pid, name == "controller") for name, pid in self.pids.items()}
+        self._before = self._now()
         return self
 
     def stop(self) -> dict[str, float]:
-        self.spent = {name: tree_cpu_s(pid, name == "controller") - self._before[name] for name, pid in self.pids.items()}
+        self.spent = {name: seconds - self._before[name] for name, seconds in self._now().items()}
         return self.spent
 
 

@@ -20,9 +20,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws, Queues, ensure_resources
 from edgecloud.cli import Context, pass_context
 from edgecloud.jobs import new_clip_id
+from edgecloud.loops import BackgroundLoop
 from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
 
 from .cpu import CpuMeter, ThreadCpu, ms_per
@@ -75,9 +76,26 @@ def _poller(url, clip_id, token, until, held, lock):
 
 
 def _by_role(spent: dict[str, float], client_s: float) -> dict[str, float]:
-    """CPU seconds by role. The AWS endpoint shares the bench's process: it is that process less the
-    uploading threads (the held polls, a request each POLL_WAIT_S, count with it)."""
+    """CPU seconds by role. An in-process AWS endpoint shares the bench's process: it is that process
+    less the uploading threads (the held polls, a request each POLL_WAIT_S, count with it)."""
+    if "aws" in spent:
+        return {"controller": spent["controller"], "aws": spent["aws"], "client": spent["bench"]}
     return {"controller": spent["controller"], "aws": max(0.0, spent["bench"] - client_s), "client": client_s}
+
+
+class JobsSink(BackgroundLoop):
+    """Empties the jobs queue each second: nothing processes the jobs here, and moto's SendMessage
+    reads every message in the queue (its cost grows with the depth; SQS's does not)."""
+
+    thread_name = "jobs-sink"
+
+    def __init__(self, aws: Aws, queue_url: str):
+        super().__init__()
+        self.aws, self.queue_url = aws, queue_url
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(1.0):
+            self.aws.sqs.purge_queue(QueueUrl=self.queue_url)
 
 
 def s3_floor(aws: Aws, bucket: str, clip: bytes, n: int = 30) -> list[float]:
@@ -89,9 +107,10 @@ def s3_floor(aws: Aws, bucket: str, clip: bytes, n: int = 30) -> list[float]:
     return times
 
 
-def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: Path, console: Console) -> dict:
+def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: Path, console: Console,
+               aws_in_process: bool = False) -> dict:
     body = clip.read_bytes()
-    with EmbeddedAws() as moto:
+    with EmbeddedAws(own_process=not aws_in_process) as moto:
         s = local_cloud_settings(settings, workdir=workdir, endpoint_url=moto.endpoint_url, idle_timeout=10)
         s.autoscaler.max_workers = 0  # uploads only: nothing processes the clips
         s.controller.upload_burst = 10**6  # the quota is not what this measures: each Pi sends back to back
@@ -100,7 +119,7 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
         pollers, pis = [f"poll-{i}" for i in range(devices)], [f"pi-{i}" for i in range(devices)]
         tokens = issue_credentials(s, pollers + pis)
         floor = s3_floor(aws, s.storage.clips_bucket, body)
-        with ControllerProcess(s, workdir) as controller:
+        with ControllerProcess(s, workdir) as controller, JobsSink(aws, Queues(aws, s).jobs):
             waiting = []
             for device in pollers:
                 with session(tokens[device]) as http:
@@ -118,7 +137,10 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
             until = time.monotonic() + seconds
             uploaders = [threading.Thread(target=_uploader, args=(controller.url, body, d, tokens[d], until, results,
                                                                   lock, client_cpu), daemon=True) for d in pis]
-            meter = CpuMeter({"controller": controller.pid, "bench": os.getpid()}).start()
+            pids = {"controller": controller.pid, "bench": os.getpid()}
+            if moto.pid != os.getpid():
+                pids["aws"] = moto.pid
+            meter = CpuMeter(pids, with_children=frozenset({"controller"})).start()
             started = time.monotonic()
             for t in uploaders:
                 t.start()
@@ -132,7 +154,7 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
         "devices": devices, "seconds": round(wall, 1), "clip_bytes": len(body), "uploads": len(ok),
         "uploads_per_s": round(len(ok) / wall, 1), "p50_ms": _ms(ok, 50), "p99_ms": _ms(ok, 99),
         "errors": errors, "error_pct": round(100 * errors / max(1, len(results)), 2),
-        "long_polls_held": held[0],
+        "long_polls_held": held[0], "aws_process": "own" if "aws" in pids else "the bench's",
         "cpu_ms_per_upload": ms_per(_by_role(spent, client_cpu.seconds), len(ok)),
         "s3_put_floor": {"p50_ms": _ms(floor, 50), "p99_ms": _ms(floor, 99)},
         "seed": SEED,
@@ -146,13 +168,15 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
               help="Pis uploading at once (as many again hold long polls).")
 @click.option("--seconds", type=click.FloatRange(1, 600), default=20, show_default=True, help="How long to upload.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@click.option("--aws-in-process", is_flag=True, help="Run moto in a thread of the bench (sharing its GIL with the "
+              "clients), not in its own process.")
 @pass_context
-def upload(obj: Context, clip, devices, seconds, json_path):
+def upload(obj: Context, clip, devices, seconds, json_path, aws_in_process):
     """N Pis upload while as many hold long-polls; uploads/s, p50/p99, errors, vs a raw S3 put."""
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="edgecloud-upload-") as tmp:
         report = run_upload(obj.settings, clip=clip, devices=devices, seconds=seconds, workdir=Path(tmp),
-                            console=console)
+                            console=console, aws_in_process=aws_in_process)
     table = Table(title=f"bench upload: {devices} Pis uploading, {devices} holding long polls")
     for column in ("system", "uploads/s", "p50 ms", "p99 ms", "errors %"):
         table.add_column(column, justify="right")
