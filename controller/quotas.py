@@ -4,8 +4,9 @@ The bucket (``upload_burst`` uploads, refilled at ``upload_refill_per_s``)
 smooths bursts; it lives in this controller's memory, so N controllers behind
 a load balancer allow N times the burst. The daily cap is what bounds a
 leaked token: one atomic counter per device per UTC day in the credentials
-table (``quota#<device>#<day>``), incremented only while under the cap, so it
-holds across every controller. Over either: ``Refused`` 429 with
+table (``quota#<device>#<day>``), incremented only while under the cap (ten
+uploads at a time while ten fit: one write per ten uploads), so it holds across
+every controller. Over either: ``Refused`` 429 with
 ``Retry-After`` (seconds until the bucket has a token, or until midnight UTC).
 """
 from __future__ import annotations
