@@ -119,6 +119,9 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
         s = local_cloud_settings(settings, workdir=workdir, endpoint_url=moto.endpoint_url, idle_timeout=10)
         s.autoscaler.max_workers = 0  # uploads only: nothing processes the clips
         s.controller.upload_burst = 10**6  # the quota is not what this measures: each Pi sends back to back
+        # Every Pi's poll is held (none answered at once with Retry-After), and uploads still find a thread.
+        s.controller.threads = min(256, max(s.controller.threads, 2 * devices + 2))
+        s.controller.max_held_waits = min(devices, s.controller.threads // 2)
         aws = Aws(s.aws)
         ensure_resources(aws, s)
         pollers, pis = [f"poll-{i}" for i in range(devices)], [f"pi-{i}" for i in range(devices)]
