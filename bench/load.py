@@ -52,7 +52,7 @@ def summarise(trips: list[dict], clips: int) -> dict:
 
 
 def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Path, console: Console) -> dict:
-    with EmbeddedAws() as aws_server:
+    with EmbeddedAws(own_process=True) as aws_server:
         s = local_cloud_settings(settings, workdir=workdir, endpoint_url=aws_server.endpoint_url, idle_timeout=10)
         ensure_resources(Aws(s.aws), s)
         tokens = issue_credentials(s, [f"load-{n:03d}" for n in range(clips)])

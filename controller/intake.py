@@ -83,19 +83,18 @@ class Intake:
         row = self.ledger.get(clip_id)
         stored_here = False
         try:
-            if self.store.clip_exists(clip_id, content_type):
-                # Stored by a controller whose ledger is gone (or killed before its job went):
-                # store nothing, but make sure it has its job or result.
-                status = self.finish(row, meta, content_type, result, adopted=True)
-                return self._count(Accepted(clip_id, status, True), "duplicate")
             recorded_at = meta.recorded_at or parse_clip_id(clip_id)[0]
-            self.store.put_clip(clip_id, body, content_type, {
+            stored_here = self.store.put_clip(clip_id, body, content_type, {
                 "device-id": row.device_id,
                 "fps": "" if meta.fps is None else f"{meta.fps:g}",
                 "recorded-at": recorded_at.isoformat(),
                 "content-type": content_type,
-            })
-            stored_here = True
+            }) is not None
+            if not stored_here:
+                # Stored by a controller whose ledger is gone (or killed before its job went):
+                # keep the first copy, but make sure it has its job or result.
+                status = self.finish(row, meta, content_type, result, adopted=True)
+                return self._count(Accepted(clip_id, status, True), "duplicate")
             status = self.finish(row, meta, content_type, result, adopted=False, snapshot=snapshot)
         except Exception:
             # Nothing half-recorded: the edge keeps the clip and its retry starts afresh.

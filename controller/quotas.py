@@ -4,8 +4,9 @@ The bucket (``upload_burst`` uploads, refilled at ``upload_refill_per_s``)
 smooths bursts; it lives in this controller's memory, so N controllers behind
 a load balancer allow N times the burst. The daily cap is what bounds a
 leaked token: one atomic counter per device per UTC day in the credentials
-table (``quota#<device>#<day>``), incremented only while under the cap, so it
-holds across every controller. Over either: ``Refused`` 429 with
+table (``quota#<device>#<day>``), incremented only while under the cap (ten
+uploads at a time while ten fit: one write per ten uploads), so it holds across
+every controller. Over either: ``Refused`` 429 with
 ``Retry-After`` (seconds until the bucket has a token, or until midnight UTC).
 """
 from __future__ import annotations
@@ -48,30 +49,58 @@ class TokenBuckets:
 
 
 class DailyCap:
-    """Uploads per device per UTC day, counted atomically in DynamoDB."""
+    """Uploads per device per UTC day, counted atomically in DynamoDB.
 
-    def __init__(self, aws: Aws, table: str, cap: int, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+    A controller counts a device's uploads ``block`` at a time (one write per ``block`` uploads,
+    not one per upload) while a whole block still fits under the cap, then one at a time. The
+    cap holds across controllers all the same; uploads counted but not used (the controller
+    stopped, the day ended) are lost to the device: the cap is stricter by at most
+    ``block - 1`` per controller, never looser."""
+
+    def __init__(self, aws: Aws, table: str, cap: int, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 block: int = 10):
         self.aws = aws
         self.table = table
         self.cap = cap
         self.now = now
+        self.block = block
+        self._day = ""
+        self._counted: dict[str, int] = {}  # device -> uploads counted in DynamoDB today, not used yet
+        self._lock = threading.Lock()
 
     def take(self, device_id: str) -> float:
         """Count one upload; 0 if under the cap, else seconds until the count starts again."""
         now = self.now()
+        day = f"{now:%Y-%m-%d}"
+        with self._lock:
+            if day != self._day:
+                self._day, self._counted = day, {}
+            if self._counted.get(device_id):
+                self._counted[device_id] -= 1
+                return 0.0
+        for n in (self.block, 1) if 1 < self.block <= self.cap else (1,):
+            if self._count(device_id, now, n):
+                with self._lock:
+                    if day == self._day:
+                        self._counted[device_id] = self._counted.get(device_id, 0) + n - 1
+                return 0.0
+        midnight = datetime(now.year, now.month, now.day, tzinfo=timezone.utc) + timedelta(days=1)
+        return (midnight - now).total_seconds()
+
+    def _count(self, device_id: str, now: datetime, n: int) -> bool:
+        """Add ``n`` to today's count if it stays within the cap; False if it would not."""
         try:
             self.aws.dynamodb.update_item(
                 TableName=self.table, Key={"pk": {"S": f"quota#{device_id}#{now:%Y-%m-%d}"}},
-                UpdateExpression="ADD uploads :one SET expires_at = if_not_exists(expires_at, :expires)",
-                ConditionExpression="attribute_not_exists(uploads) OR uploads < :cap",
-                ExpressionAttributeValues={":one": {"N": "1"}, ":cap": {"N": str(self.cap)},
+                UpdateExpression="ADD uploads :n SET expires_at = if_not_exists(expires_at, :expires)",
+                ConditionExpression="attribute_not_exists(uploads) OR uploads <= :most",
+                ExpressionAttributeValues={":n": {"N": str(n)}, ":most": {"N": str(self.cap - n)},
                                            ":expires": {"N": str(int(now.timestamp()) + _KEEP_COUNTERS_S)}})
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
-            midnight = datetime(now.year, now.month, now.day, tzinfo=timezone.utc) + timedelta(days=1)
-            return (midnight - now).total_seconds()
-        return 0.0
+            return False
+        return True
 
     def used(self, device_id: str) -> int:
         item = self.aws.dynamodb.get_item(TableName=self.table, ConsistentRead=True,

@@ -11,7 +11,7 @@ from typing import BinaryIO, Optional
 
 from botocore.exceptions import ClientError
 
-from edgecloud.aws import Aws, Queues, is_missing
+from edgecloud.aws import Aws, Queues, error_code, is_missing
 from edgecloud.config import Settings
 from edgecloud.jobs import CLIP_TYPES, Job, clip_key, utcnow
 from edgecloud.results import ResultStore
@@ -29,15 +29,6 @@ class ClipStore:
         self.results = ResultStore(aws.s3, self.results_bucket)
         self.link_ttl_s = settings.controller.link_ttl_s
         self._clip_keys: dict[str, str] = {}
-
-    def clip_exists(self, clip_id: str, content_type: str) -> bool:
-        try:
-            self.aws.s3.head_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))
-        except ClientError as err:
-            if is_missing(err):
-                return False
-            raise
-        return True
 
     def find_clip(self, clip_id: str) -> Optional[tuple[str, dict]]:
         """(content type, S3 head) of the stored clip, whatever its type; None if it is not in S3."""
@@ -79,13 +70,17 @@ class ClipStore:
     def delete_clip(self, clip_id: str, content_type: str) -> None:
         self.aws.s3.delete_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))
 
-    def put_clip(self, clip_id: str, body: BinaryIO, content_type: str, metadata: dict[str, str]) -> str:
-        """Store the clip with its recording's metadata; returns its key."""
+    def put_clip(self, clip_id: str, body: BinaryIO, content_type: str, metadata: dict[str, str]) -> Optional[str]:
+        """Store the clip with its recording's metadata unless it is stored already; returns its key,
+        or None when a clip was there before (one conditional PUT: no HEAD first, no transfer threads)."""
         key = clip_key(clip_id, CLIP_TYPES[content_type])
-        self.aws.s3.upload_fileobj(
-            body, self.clips_bucket, key,
-            ExtraArgs={"ContentType": content_type, "Metadata": metadata},
-        )
+        try:
+            self.aws.s3.put_object(Bucket=self.clips_bucket, Key=key, Body=body, ContentType=content_type,
+                                   Metadata=metadata, IfNoneMatch="*")
+        except ClientError as err:
+            if error_code(err) == "PreconditionFailed":
+                return None
+            raise
         return key
 
     def send_job(self, job: Job) -> str:

@@ -146,7 +146,7 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgecloud-demo-")))
         endpoint = settings.aws.endpoint_url
         if endpoint is None:
-            endpoint = stack.enter_context(EmbeddedAws()).endpoint_url
+            endpoint = stack.enter_context(EmbeddedAws(own_process=True)).endpoint_url  # its own GIL
         s = demo_settings(settings, video=video, workdir=Path(workdir), endpoint_url=endpoint, policy=policy, speed=speed)
         aws = Aws(s.aws)
         if create_resources:

@@ -74,31 +74,86 @@ def write_token(path: Path, token: str) -> Path:
     return path
 
 
-class EmbeddedAws(StartClose):
-    """A moto server on 127.0.0.1 and a free port, shared by every process of a run."""
+MOTO_READY = "moto listening on "
 
-    def __init__(self):
+
+class EmbeddedAws(StartClose):
+    """A moto server on 127.0.0.1 and a free port, shared by every process of a run.
+
+    ``own_process``: moto runs in a child process rather than in a thread of this one, so its
+    CPU (every S3 put, SQS send, DynamoDB update of the run) does not contend for this
+    process's GIL, as AWS is not on the caller's cores in a deployment. The child ends when
+    this process closes it, or when its stdin closes (this process died)."""
+
+    def __init__(self, *, own_process: bool = False):
+        self.own_process = own_process
         self._server = None
+        self._proc: subprocess.Popen | None = None
         self.endpoint_url: str | None = None
 
-    def start(self) -> str:
-        from moto.server import ThreadedMotoServer
-
-        # moto's server logs every request through werkzeug; that drowns the run's own output.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint_url = f"http://{host}:{port}"
+    def start(self, timeout: float = 60) -> str:
+        if self.own_process:
+            self.endpoint_url = self._start_process(timeout)
+            return self.endpoint_url
+        self._server, self.endpoint_url = _threaded_moto()
         return self.endpoint_url
+
+    def _start_process(self, timeout: float) -> str:
+        cmd = [sys.executable, "-c", "from edgecloud.wiring.localcloud import serve_moto; serve_moto()"]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(line) for line in self._proc.stdout], daemon=True,
+                         name="moto-out").start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self._proc.poll() is None:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if line.startswith(MOTO_READY):
+                return line[len(MOTO_READY):].strip()
+        self.close()
+        raise RuntimeError("the moto server process did not start")
+
+    @property
+    def pid(self) -> int:
+        """The process serving AWS: the child's, or this one's when moto runs in a thread here."""
+        return self._proc.pid if self._proc is not None else os.getpid()
 
     def close(self):
         if self._server is not None:
             self._server.stop()
             self._server = None
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            proc.stdin.close()  # the child's cue to stop
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
     def __repr__(self):
         return f"<EmbeddedAws {self.endpoint_url or 'stopped'}>"
+
+
+def _threaded_moto():
+    from moto.server import ThreadedMotoServer
+
+    # moto's server logs every request through werkzeug; that drowns the run's own output.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def serve_moto() -> None:
+    """The child of ``EmbeddedAws(own_process=True)``: serve until stdin closes."""
+    server, url = _threaded_moto()
+    print(MOTO_READY + url, flush=True)
+    sys.stdin.read()
+    server.stop()
 
 
 class ControllerProcess(StartClose):
@@ -153,6 +208,11 @@ class ControllerProcess(StartClose):
                 sink.flush()
                 if self.url is None:
                     self._lines.put(line)
+
+    @property
+    def pid(self) -> int | None:
+        """The controller's process (gunicorn's master; its worker is a child)."""
+        return self._proc.pid if self._proc is not None else None
 
     def kill(self) -> None:
         """kill -9 the controller (gunicorn's master and worker): no hook, no cleanup runs."""

@@ -64,3 +64,14 @@ def test_the_daily_cap_resets_at_midnight_utc(settings, mocked_aws):
     assert cap.take("pi-01") == 60  # seconds to midnight UTC
     now[0] = datetime(2026, 11, 25, 0, 0, 1, tzinfo=timezone.utc)
     assert cap.take("pi-01") == 0 and cap.used("pi-01") == 1
+
+
+def test_the_daily_cap_counts_a_block_at_a_time_and_still_holds_across_controllers(settings, mocked_aws):
+    aws, _ = mocked_aws
+    first, second = (DailyCap(aws, settings.tables.credentials, cap=25, block=10) for _ in range(2))
+    assert first.take("pi-01") == 0 and first.used("pi-01") == 10  # one write counted ten uploads
+    allowed = 1
+    for n in range(40):  # two controllers, taking in turn until both refuse
+        allowed += (second if n % 2 == 0 else first).take("pi-01") == 0
+    assert allowed == 25 and first.used("pi-01") == 25
+    assert first.take("pi-01") > 0 and second.take("pi-01") > 0

@@ -32,3 +32,6 @@ def test_bench_upload_reports_rate_percentiles_errors_and_the_s3_floor(vtest_mp4
     report = json.loads(out.read_text())
     assert report["uploads"] > 0 and report["errors"] == 0 and report["uploads_per_s"] > 0
     assert 0 < report["p50_ms"] <= report["p99_ms"] and report["s3_put_floor"]["p50_ms"] > 0
+    # Each process's CPU per upload: moto in its own process, so the three are apart.
+    assert report["aws_process"] == "own" and set(report["cpu_ms_per_upload"]) == {"controller", "aws", "client"}
+    assert all(ms > 0 for ms in report["cpu_ms_per_upload"].values())
