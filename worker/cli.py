@@ -24,12 +24,15 @@ def run(ctx: click.Context, once: bool):
     """Long-poll the jobs queue and process clips; retire after worker.idle_timeout idle."""
     from edgecloud.aws import Aws
 
-    from .identity import instance_id
+    from .identity import instance_id, wait_until_in_service
     from .main import Stopped, Worker
 
     settings = _settings(ctx)
     aws = Aws(settings.aws)
-    the_worker = Worker(settings, aws, instance_id=instance_id(settings.worker))
+    me = instance_id(settings.worker)
+    if me and not settings.worker.instance_id:  # an id from IMDS: on EC2, maybe headed for a warm pool
+        wait_until_in_service()
+    the_worker = Worker(settings, aws, instance_id=me)
 
     def on_signal(signum, frame):
         # With a job in hand, finish it first (a second signal hands it back); while polling, leave at once.

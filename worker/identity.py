@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Mapping, Optional
+import time
+from typing import Callable, Mapping, Optional
 
 import requests
 
@@ -17,19 +18,42 @@ IMDS_URL = "http://169.254.169.254"
 TOKEN_TTL_S = 300
 
 
-def imds_instance_id(base_url: str = IMDS_URL, timeout: float = 1.0) -> Optional[str]:
-    """The instance id from IMDSv2, or None off EC2 (short timeouts: no long hang on a laptop)."""
+def imds_get(path: str, base_url: str = IMDS_URL, timeout: float = 1.0) -> Optional[str]:
+    """One metadata item through IMDSv2 (token first), or None off EC2 or where the item is absent
+    (short timeouts: no long hang on a laptop)."""
     try:
         token = requests.put(f"{base_url}/latest/api/token", timeout=timeout,
                              headers={"X-aws-ec2-metadata-token-ttl-seconds": str(TOKEN_TTL_S)})
         token.raise_for_status()
-        reply = requests.get(f"{base_url}/latest/meta-data/instance-id", timeout=timeout,
+        reply = requests.get(f"{base_url}/latest/meta-data/{path}", timeout=timeout,
                              headers={"X-aws-ec2-metadata-token": token.text})
         reply.raise_for_status()
     except requests.RequestException as err:
-        log.info("no instance metadata service (%s): not on EC2", err.__class__.__name__)
+        log.info("no instance metadata %s (%s)", path, err.__class__.__name__)
         return None
     return reply.text.strip() or None
+
+
+def imds_instance_id(base_url: str = IMDS_URL, timeout: float = 1.0) -> Optional[str]:
+    """The instance id from IMDSv2, or None off EC2."""
+    return imds_get("instance-id", base_url, timeout)
+
+
+def wait_until_in_service(base_url: str = IMDS_URL, *, pause: Callable[[float], object] = time.sleep,
+                          every_s: float = 5.0) -> Optional[str]:
+    """Hold the worker while its instance is being prepared for an Auto Scaling warm pool.
+
+    A warm-pool instance boots once, runs its user data (and so this unit) and is
+    then stopped until needed: a worker polling then could take a job and be
+    stopped with it in hand. AWS's recipe: wait while the target lifecycle state
+    is ``Warmed:*``. Returns the state seen last (None: no IMDS, or no Auto
+    Scaling group: nothing to wait for)."""
+    while True:
+        state = imds_get("autoscaling/target-lifecycle-state", base_url)
+        if not state or not state.startswith("Warmed"):
+            return state
+        log.info("instance headed for the warm pool (%s): not polling until it is in service", state)
+        pause(every_s)
 
 
 def on_kubernetes(settings: WorkerSettings, environ: Mapping[str, str] = os.environ) -> bool:

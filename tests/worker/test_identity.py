@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from edgecloud.config import WorkerSettings
-from edgecloud.worker.identity import imds_instance_id, instance_id
+from edgecloud.worker.identity import imds_instance_id, instance_id, wait_until_in_service
 
 
 class FakeImds(BaseHTTPRequestHandler):
@@ -16,6 +16,7 @@ class FakeImds(BaseHTTPRequestHandler):
 
     TOKEN = "tok-123"
     requests: list[str] = []
+    lifecycle: list[str] = []  # target lifecycle states to answer, one per request; none: not in a group
 
     def do_PUT(self):
         self.requests.append(f"PUT {self.path}")
@@ -30,6 +31,8 @@ class FakeImds(BaseHTTPRequestHandler):
             self._answer(401, "")
         elif self.path == "/latest/meta-data/instance-id":
             self._answer(200, "i-0123456789abcdef0")
+        elif self.path == "/latest/meta-data/autoscaling/target-lifecycle-state" and self.lifecycle:
+            self._answer(200, self.lifecycle.pop(0))
         else:
             self._answer(404, "")
 
@@ -50,6 +53,7 @@ def imds():
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     FakeImds.requests = []
+    FakeImds.lifecycle = []
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
@@ -70,3 +74,17 @@ def test_no_metadata_service_means_no_instance():
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
     assert instance_id(WorkerSettings(), closed) is None
+
+
+def test_a_warm_pool_instance_waits_until_it_is_in_service(imds):
+    FakeImds.lifecycle = ["Warmed:Stopped", "Warmed:Stopped", "InService"]
+    pauses = []
+    assert wait_until_in_service(imds, pause=pauses.append, every_s=5) == "InService"
+    assert pauses == [5, 5]  # asked again after each pause, and went on once in service
+
+
+def test_an_instance_outside_a_group_or_off_ec2_does_not_wait(imds):
+    pauses = []
+    assert wait_until_in_service(imds, pause=pauses.append) is None  # IMDS has no lifecycle state: 404
+    assert wait_until_in_service("http://127.0.0.1:9", pause=pauses.append) is None  # no IMDS at all
+    assert pauses == []
