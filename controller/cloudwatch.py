@@ -6,7 +6,7 @@ Every metric carries one dimension, ``Fleet`` (``fleet.name``), so two stacks in
 one account never mix; ``Workers`` carries a ``State`` too (booting,
 polling, busy, retiring), and their total as ``FleetSize``. Only the leader
 publishes, so each figure is counted once however many controllers serve.
-Shared-store figures come through the Ledger's interface only (counts, search,
+Shared-store figures come through the Ledger's interface only (oldest_submitted,
 cloud_submissions, recent_cloud), so a DynamoDB ledger slots in.
 """
 from __future__ import annotations
@@ -45,16 +45,9 @@ def p95(values: list[float]) -> Optional[float]:
 
 
 def oldest_waiting_s(ledger, now: datetime) -> float:
-    """Age of the oldest clip whose job is queued or in hand (0 if none), from the ledger's
-    counts and its newest-first search: the last row of each status is its oldest."""
-    counts = ledger.counts()
-    oldest = []
-    for status in WAITING:
-        n = counts.get(status, 0)
-        if n:
-            rows = ledger.search(status=status, limit=1, offset=n - 1)
-            oldest += [as_utc(r.submitted_at) for r in rows if r.submitted_at]
-    return max(0.0, (now - min(oldest)).total_seconds()) if oldest else 0.0
+    """Age of the oldest clip whose job is queued or in hand (0 if none): one indexed read per status."""
+    oldest = ledger.oldest_submitted(WAITING)
+    return max(0.0, (now - as_utc(oldest)).total_seconds()) if oldest else 0.0
 
 
 class CloudWatchPublisher:

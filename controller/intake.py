@@ -135,7 +135,12 @@ class Intake:
             device_id=row.device_id, fps=meta.fps, content_type=content_type,
             recorded_at=meta.recorded_at or parse_clip_id(clip_id)[0], submitted_at=row.submitted_at,
         ))
-        self.ledger.mark_queued(clip_id)
+        try:
+            self.ledger.mark_queued(clip_id)
+        except Exception:
+            # The job is out and the clip stored: undoing the upload now would delete the clip from
+            # under its job. The row stays 'storing'; the sweep of stranded uploads moves it on.
+            log.warning("clip %s queued, but its ledger row was not updated", clip_id, exc_info=True)
         return "queued"
 
     def requeue_stranded(self, before: datetime) -> int:

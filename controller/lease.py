@@ -99,9 +99,10 @@ class Lease:
         return True
 
     def still_held(self) -> bool:
-        """Held, and not yet past its expiry by this clock: checked again right before a launch, so a
-        step slowed past the lease's end launches nothing that a new leader might launch too."""
-        return self.held and self.clock() < self.expires_at
+        """Held, with at least half an interval left by this clock: checked again right before a
+        launch, so a step slowed near the lease's end launches nothing that a new leader, taking
+        it the moment it lapses, might launch too while our launch is still in flight."""
+        return self.held and self.clock() < self.expires_at - self.duration_s / (2 * LEASE_INTERVALS)
 
     def _lose(self) -> None:
         if self.held:

@@ -123,7 +123,7 @@ class Ledger(FinalWaits):
 
     def forget(self, clip_id: str) -> None:
         """Drop a clip whose upload failed half-way, so the edge's retry is not a 'duplicate'."""
-        self._write("DELETE FROM clips WHERE clip_id = ?", (clip_id,))
+        self._write("DELETE FROM clips WHERE clip_id = ? AND status = ?", (clip_id, STORING))  # never one moved on
 
     def mark_queued(self, clip_id: str) -> bool:
         """The clip's job is sent: a storing row becomes queued."""
@@ -239,6 +239,13 @@ class Ledger(FinalWaits):
         history reaches (it outlives restarts), None while it is empty."""
         with self._lock:
             (first,) = self._db.execute("SELECT MIN(submitted_at) FROM clips").fetchone()
+        return datetime.fromisoformat(first) if first else None
+
+    def oldest_submitted(self, statuses: tuple[str, ...]) -> Optional[datetime]:
+        """When the oldest clip now in one of these statuses was submitted (None: no such clip)."""
+        with self._lock:
+            (first,) = self._db.execute(f"SELECT MIN(submitted_at) FROM clips WHERE status IN "
+                                        f"({', '.join('?' * len(statuses))})", statuses).fetchone()
         return datetime.fromisoformat(first) if first else None
 
     def counts(self) -> dict[str, int]:

@@ -28,7 +28,7 @@ import threading
 from datetime import datetime
 from typing import Optional
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, error_code
 from edgecloud.config import ConfigError
@@ -53,7 +53,8 @@ class DynamoLedger(ClipQueries, FinalWaits):
         self.aws = aws
         self.table = table
         try:
-            aws.dynamodb.describe_table(TableName=table)
+            # A GetItem the controller's role grants anyway (DescribeTable it does not need).
+            aws.dynamodb.get_item(TableName=table, Key={"clip_id": {"S": HISTORY}})
         except ClientError as err:
             if error_code(err) != "ResourceNotFoundException":
                 raise
@@ -99,7 +100,14 @@ class DynamoLedger(ClipQueries, FinalWaits):
 
     def forget(self, clip_id: str) -> None:
         """Drop a clip whose upload failed half-way, so the edge's retry is not a 'duplicate'."""
-        self.aws.dynamodb.delete_item(TableName=self.table, Key={"clip_id": {"S": clip_id}})
+        try:  # only while still storing: a row another controller has moved on since is kept
+            self.aws.dynamodb.delete_item(TableName=self.table, Key={"clip_id": {"S": clip_id}},
+                                          ConditionExpression="#s = :storing", ExpressionAttributeNames={"#s": "status"},
+                                          ExpressionAttributeValues={":storing": {"S": STORING}})
+        except ClientError as err:
+            if error_code(err) != "ConditionalCheckFailedException":
+                raise
+            return
         self._notify()
 
     def mark_queued(self, clip_id: str) -> bool:
@@ -211,7 +219,7 @@ class FinalPoller(BackgroundLoop):
             try:
                 if self.ledger.any_final(waited):
                     self.ledger._notify()
-            except (ClientError, BotoCoreError) as err:
+            except Exception as err:  # noqa: BLE001 - a dead poller would leave cross-controller waits at recheck_s
                 if not self._warned:  # waiters still re-read every recheck_s
                     log.warning("cannot poll %s for finished clips: %s", self.ledger.table, err)
                     self._warned = True

@@ -35,6 +35,7 @@ from .ledger import FINAL, STORING, ClipRow, _iso
 
 STATUSES = (STORING, "queued", "processing", *FINAL)
 HISTORY = "#history"  # the item holding when the oldest clip was submitted
+LOOKBACK_DAYS = 7  # how far back the per-tick queries (recent latencies, last cloud clip) walk, one Query a day
 DEVICE = "#device"  # status of a device's marker item (its last upload), keyed #device#<id>
 _ROW_FIELDS = {f.name for f in fields(ClipRow)}
 _TIMES = ("submitted_at", "started_at", "finished_at")
@@ -63,7 +64,7 @@ class ClipQueries:
     """Mixed into ``DynamoLedger``: needs ``aws``, ``table`` and ``first_submitted``'s marker."""
 
     def _items(self, index: str, hash_value: str, *, op: str = "", bound: str = "", forward: bool = True,
-               count: bool = False) -> Iterator[dict]:
+               count: bool = False, first: bool = False) -> Iterator[dict]:
         """Items of one index partition in range-key order (``op``: <, >= or begins_with the ``bound``);
         with ``count``, one {"Count": n} per page instead."""
         hash_key, range_key = INDEXES[index]
@@ -77,7 +78,8 @@ class ClipQueries:
                       ExpressionAttributeValues=attrs(values), ScanIndexForward=forward)
         if count:
             kwargs["Select"] = "COUNT"
-        for page in self.aws.dynamodb.get_paginator("query").paginate(**kwargs):
+        paging = {"PaginationConfig": {"MaxItems": 1, "PageSize": 1}} if first else {}  # one item read, not a page
+        for page in self.aws.dynamodb.get_paginator("query").paginate(**kwargs, **paging):
             if count:
                 yield {"Count": page["Count"]}
             else:
@@ -96,6 +98,10 @@ class ClipQueries:
             return []
         return _days(max(since or first.date(), first.date()), utcnow().date())
 
+    def _recent_days(self) -> list[str]:
+        """The last LOOKBACK_DAYS of history: what a scaling tick may read, however old the table."""
+        return self._history_days(utcnow().date() - timedelta(days=LOOKBACK_DAYS - 1))
+
     def first_submitted(self) -> Optional[datetime]:
         item = self.aws.dynamodb.get_item(TableName=self.table, Key={"clip_id": {"S": HISTORY}},
                                           ConsistentRead=True).get("Item")
@@ -105,7 +111,7 @@ class ClipQueries:
         return sorted(self._rows(BY_STATUS, STORING, op="<", bound=_iso(when)), key=lambda r: r.clip_id)
 
     def recent_cloud(self, limit: int = 50) -> list[ClipRow]:
-        newest_first = (row for day in reversed(self._history_days())
+        newest_first = (row for day in reversed(self._recent_days())
                         for row in self._rows(BY_FINISHED, day, forward=False))
         return list(islice((r for r in newest_first if r.status == "done" and r.processed_by not in (None, "edge")),
                            limit))
@@ -115,7 +121,7 @@ class ClipQueries:
                  for r in self._rows(BY_DAY, day, op=">=", bound=_iso(since)) if r.processed_by != "edge"]
         if cloud:
             return len(cloud), max(cloud)
-        earlier = (r.submitted_at for day in reversed(self._history_days())
+        earlier = (r.submitted_at for day in reversed(self._recent_days())
                    for r in self._rows(BY_DAY, day, forward=False) if r.processed_by != "edge")
         return 0, next(earlier, None)
 
@@ -141,6 +147,11 @@ class ClipQueries:
         seen = {item["device"]["S"]: datetime.fromisoformat(item["sk"]["S"]) for item in self._items(BY_STATUS, DEVICE)}
         return [{"device_id": d, "last_seen": seen[d],
                  "clips_today": self._count(BY_DEVICE, d, op=">=", bound=_iso(today))} for d in sorted(seen)]
+
+    def oldest_submitted(self, statuses: tuple[str, ...]) -> Optional[datetime]:
+        """One item read per status: the first of its partition in (submitted_at, clip_id) order."""
+        firsts = [r.submitted_at for s in statuses for r in self._rows(BY_STATUS, s, first=True)]
+        return min(firsts) if firsts else None
 
     def counts(self) -> dict[str, int]:
         return {status: n for status in STATUSES if (n := self._count(BY_STATUS, status))}

@@ -120,12 +120,13 @@ class ScalingLoop(BackgroundLoop):
         if not leading:
             self.last = Step(obs, 0, leading=False)
             return self.last
-        self.publish(obs)
         if self.parts.settings.fleet.scaling == "target-tracking":
-            # The group's target-tracking policy scales on the metric just published; it scales in too.
-            self.last = Step(obs, 0)
-            return self.last
-        wanted = max(0, int(self.policy(obs, self.parts.settings.autoscaler)))
+            # The group's target-tracking policy scales on the metric published below, in and out, but
+            # never out of zero (a backlog per worker of 5 against a target of 20 asks for nothing):
+            # a backlog with no worker up or booting gets one here.
+            wanted = 1 if obs.visible and not obs.workers else 0
+        else:
+            wanted = max(0, int(self.policy(obs, self.parts.settings.autoscaler)))
         # The policy promises the cap; enforce it here too, counting booting and retiring workers.
         room = max(0, self.parts.settings.autoscaler.max_workers - obs.workers - obs.retiring)
         wanted = min(wanted, room)
@@ -140,8 +141,10 @@ class ScalingLoop(BackgroundLoop):
         if wanted:
             log.info("queue %d+%d, workers %d+%d: launching %d", obs.visible, obs.in_flight, obs.booting,
                      obs.polling, wanted)
-        asked = 0 if wanted else self.ask_surplus_to_retire(obs)
+        tracking = self.parts.settings.fleet.scaling == "target-tracking"
+        asked = 0 if wanted or tracking else self.ask_surplus_to_retire(obs)
         self.last = Step(obs, wanted, launched, asked)
+        self.publish(obs)  # after the launch: however slow the ledger's figures, they never hold it up
         return self.last
 
     def publish(self, obs: Observation) -> None:

@@ -1,5 +1,5 @@
 """The leader's CloudWatch metrics, read back from moto; followers publish nothing; in
-target-tracking mode the loop publishes and launches nothing."""
+target-tracking mode the loop publishes and launches only out of zero."""
 from __future__ import annotations
 
 from datetime import timedelta
@@ -94,7 +94,7 @@ def test_a_follower_publishes_nothing(settings, loop_parts):
     assert aws.cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"] == []
 
 
-def test_target_tracking_mode_publishes_and_launches_nothing(settings, loop_parts):
+def test_target_tracking_mode_publishes_and_only_scales_out_of_zero(settings, loop_parts):
     aws, queues, ledger, store, fleet = loop_parts
     settings.fleet.backend = "asg"
     settings.fleet.asg_name = "workers"
@@ -102,10 +102,12 @@ def test_target_tracking_mode_publishes_and_launches_nothing(settings, loop_part
     fill_queue(aws, queues, 50)
     loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
                        policy=lambda obs, cfg: pytest.fail("the policy is AWS's in this mode"))
-    for _ in range(3):
+    first = loop.step()  # a backlog and no worker: target tracking alone would never leave zero
+    assert first.leading and first.wanted == 1 and len(first.launched) == 1
+    for _ in range(2):  # from one worker on, the scaling is AWS's
         step = loop.step()
         assert step.leading and step.wanted == 0 and not step.launched and step.asked == 0
-    assert fleet.count() == 0 and loop.launched_total == 0
+    assert fleet.count() == 1 and loop.launched_total == 1
     published = stats(aws, settings.fleet.name, "BacklogPerWorker")
     assert (published["Maximum"], published["SampleCount"]) == (50.0, 3)
 

@@ -45,6 +45,15 @@ def test_one_holder_at_a_time_and_expiry_hands_over(settings, mocked_aws):
     assert a.current().holder == "b"
 
 
+def test_a_launch_needs_half_an_interval_of_lease_left(settings, mocked_aws):
+    clock, a, _ = rivals(settings, mocked_aws[0], interval=2)  # a 3 s lease
+    assert a.acquire()
+    clock.now += 1.9
+    assert a.still_held()  # 1.1 s left: a launch now lands well before anyone else may lead
+    clock.now += 0.2
+    assert a.held and not a.still_held()  # 0.9 s left: a slow launch could overlap a new leader's
+
+
 def test_clean_release_hands_over_at_once(settings, mocked_aws):
     _, a, b = rivals(settings, mocked_aws[0], interval=5)
     assert a.acquire() and not b.acquire()

@@ -9,7 +9,7 @@ import pytest
 
 from edgecloud.aws import Aws
 from edgecloud.clip_table import ensure_table
-from edgecloud.controller.ledger import Ledger
+from edgecloud.controller.ledger import STORING, Ledger
 from edgecloud.controller.ledger_dynamo import DynamoLedger
 from edgecloud.jobs import LabelSummary, Result, new_clip_id, utcnow
 
@@ -79,12 +79,27 @@ def test_medians_use_recent_cloud_clips_only(ledger):
     assert ledger.medians() == (6.0, 3.0)
 
 
-def test_forget_drops_a_half_recorded_clip(ledger):
-    clip_id = new_clip_id("pi-01")
-    ledger.add(clip_id, "pi-01", "queued", utcnow())
+def test_forget_drops_a_half_recorded_clip_and_nothing_that_moved_on(ledger):
+    clip_id, queued = new_clip_id("pi-01"), new_clip_id("pi-01")
+    ledger.add(clip_id, "pi-01", STORING, utcnow())
     ledger.forget(clip_id)
     assert ledger.get(clip_id) is None
     assert ledger.add(clip_id, "pi-01", "queued", utcnow()) is True
+    ledger.add(queued, "pi-01", "queued", utcnow())  # e.g. another controller's sweep queued it meanwhile
+    ledger.forget(queued)
+    assert ledger.get(queued).status == "queued"
+
+
+def test_oldest_submitted_of_the_clips_still_waiting(ledger):
+    now = utcnow()
+    assert ledger.oldest_submitted(("queued", "processing")) is None
+    ids = [new_clip_id("pi-01") for _ in range(4)]
+    for clip_id, age in zip(ids, (90, 60, 40, 10)):
+        ledger.add(clip_id, "pi-01", "queued", now - timedelta(seconds=age))
+    ledger.mark_finished(ids[0], "done", now, processed_by="i-1")  # the oldest is no longer waiting
+    ledger.mark_started(ids[1], now, "i-2")
+    assert ledger.oldest_submitted(("queued", "processing")) == now - timedelta(seconds=60)
+    assert ledger.oldest_submitted(("queued",)) == now - timedelta(seconds=40)
 
 
 def start_waiter(ledger, clip_id, timeout):
@@ -228,7 +243,7 @@ def test_the_poller_batches_many_waits_and_sees_forgotten_clips(two_dynamo_ledge
     a, b = two_dynamo_ledgers
     ids = [new_clip_id("pi-01") for _ in range(130)]  # more than one BatchGetItem holds
     for clip_id in ids:
-        a.add(clip_id, "pi-01", "queued", utcnow())
+        a.add(clip_id, "pi-01", STORING if clip_id == ids[0] else "queued", utcnow())
     assert not a.any_final(ids)
     b.mark_finished(ids[-1], "failed", utcnow(), error="corrupt")
     assert a.any_final(ids) and not a.any_final(ids[:-1])

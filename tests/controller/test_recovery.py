@@ -106,3 +106,22 @@ def test_wait_on_a_clip_known_only_to_s3_wakes_when_it_finishes(app, client, pos
     request.join(10)
     assert not request.is_alive(), "the held request was not woken by the completion"
     assert answers[0]["status"] == "done" and answers[0]["processed_by"] == "i-2"
+
+
+def test_a_ledger_failing_after_the_job_went_out_keeps_the_clip_under_its_job(app, post_clip, vtest_mp4,
+                                                                              jobs_in_queue, mocked_aws, settings):
+    """The job is sent, then the ledger's write fails (a shared ledger is a network call): undoing the
+    upload then would delete the clip from under its job. The clip stays, its job is queued once."""
+    aws, _ = mocked_aws
+    ledger = resources(app).ledger
+    clip_id = new_clip_id("pi-01")
+
+    def ledger_down(clip_id):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "UpdateItem")
+
+    ledger.mark_queued = ledger_down
+    reply = post_clip(vtest_mp4, meta(clip_id))
+    assert reply.status_code == 201 and reply.get_json()["status"] == "queued"
+    assert aws.s3.list_objects_v2(Bucket=settings.storage.clips_bucket)["KeyCount"] == 1
+    assert [j["clip_id"] for j in jobs_in_queue()] == [clip_id]
+    assert ledger.get(clip_id).status == "storing"  # the sweep of stranded uploads moves it on

@@ -157,7 +157,7 @@ def test_target_tracking_policy_and_warm_pool(target_tracking_stack):
         "Dimensions": [{"Name": "Fleet", "Value": settings.fleet.name}]}
     aws.autoscaling.put_warm_pool(**_resolve(resources["WorkerWarmPool"]["Properties"], refs))
     pool = aws.autoscaling.describe_warm_pool(AutoScalingGroupName=group)["WarmPoolConfiguration"]
-    assert (pool["MinSize"], pool["PoolState"]) == (2, "Stopped")
+    assert (pool["MinSize"], pool["MaxGroupPreparedCapacity"], pool["PoolState"]) == (2, 2, "Stopped")
 
 
 def test_loop_mode_makes_no_policy_and_no_pool(moto_account, settings):
