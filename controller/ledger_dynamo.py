@@ -84,7 +84,7 @@ class DynamoLedger(ClipQueries, FinalWaits):
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
             return False
-        self._notify()
+        self._notify([clip_id])
         self._note_upload(device_id, submitted_at)
         return True
 
@@ -108,7 +108,7 @@ class DynamoLedger(ClipQueries, FinalWaits):
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
             return
-        self._notify()
+        self._notify([clip_id])
 
     def mark_queued(self, clip_id: str) -> bool:
         """The clip's job is sent: a storing row becomes queued."""
@@ -157,7 +157,7 @@ class DynamoLedger(ClipQueries, FinalWaits):
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
             return False
-        self._notify()
+        self._notify([key])  # only this clip's waiters re-read
         return True
 
     # -- reads and waits ---------------------------------------------------------------
@@ -174,20 +174,21 @@ class DynamoLedger(ClipQueries, FinalWaits):
             if not self._poller.running and not self._poller.stopping:
                 self._poller.start()
 
-    def any_final(self, clip_ids: list[str]) -> bool:
-        """True when one of these clips is done, failed or gone (one BatchGetItem per 100 ids)."""
+    def final_among(self, clip_ids: list[str]) -> list[str]:
+        """Those of these clips that are done, failed or gone (one BatchGetItem per 100 ids); a key
+        left unprocessed (throttling) is asked again at the poller's next turn."""
+        found: list[str] = []
         for n in range(0, len(clip_ids), BATCH_GET_MAX):
             chunk = clip_ids[n:n + BATCH_GET_MAX]
             reply = self.aws.dynamodb.batch_get_item(RequestItems={self.table: {
                 "Keys": [{"clip_id": {"S": c}} for c in chunk], "ConsistentRead": True,
                 "ProjectionExpression": "clip_id, #s", "ExpressionAttributeNames": {"#s": "status"}}})
             items = reply.get("Responses", {}).get(self.table, [])
-            if any(item["status"]["S"] in FINAL for item in items):
-                return True
+            found += [item["clip_id"]["S"] for item in items if item["status"]["S"] in FINAL]
             unprocessed = reply.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
-            if len(items) + len(unprocessed) < len(chunk):
-                return True  # one was forgotten: its waiter answers 'not found'
-        return False
+            answered = {item["clip_id"]["S"] for item in items} | {key["clip_id"]["S"] for key in unprocessed}
+            found += [c for c in chunk if c not in answered]  # forgotten: its waiter answers 'not found'
+        return found
 
     def close(self) -> None:
         with self._poller_lock:
@@ -217,8 +218,9 @@ class FinalPoller(BackgroundLoop):
             if not waited:
                 continue
             try:
-                if self.ledger.any_final(waited):
-                    self.ledger._notify()
+                final = self.ledger.final_among(waited)
+                if final:
+                    self.ledger._notify(final)
             except Exception as err:  # noqa: BLE001 - a dead poller would leave cross-controller waits at recheck_s
                 if not self._warned:  # waiters still re-read every recheck_s
                     log.warning("cannot poll %s for finished clips: %s", self.ledger.table, err)

@@ -239,16 +239,37 @@ def test_a_wait_on_one_controller_wakes_when_another_finishes_the_clip(two_dynam
     assert results[0].status == "done" and results[0].processed_by == "i-1"
 
 
+def test_a_wait_on_the_shared_ledger_rereads_only_for_its_own_clip(two_dynamo_ledgers):
+    """Each re-read is a DynamoDB read: other clips' writes must not make every held wait read."""
+    a, _ = two_dynamo_ledgers
+    a.recheck_s = a.poll_s = 3600
+    waited, others = new_clip_id("pi-01"), [new_clip_id("pi-02") for _ in range(20)]
+    a.add(waited, "pi-01", "queued", utcnow())
+    reads, read = [], a.get  # (reading thread, clip): the writers read rows too
+    a.get = lambda clip_id: reads.append((threading.current_thread(), clip_id)) or read(clip_id)
+    thread, results = start_waiter(a, waited, timeout=3600)
+    for clip_id in others:  # 60 writes, each waking the waiter, none about its clip
+        a.add(clip_id, "pi-02", "queued", utcnow())
+        a.mark_started(clip_id, utcnow(), "i-1")
+        a.mark_finished(clip_id, "done", utcnow(), processed_by="i-1")
+    assert a.wait_for_waiters(1, timeout=10)
+    a.mark_finished(waited, "done", utcnow(), processed_by="i-2")
+    thread.join(10)
+    assert not thread.is_alive() and results[0].status == "done"
+    assert reads.count((thread, waited)) == 2  # when it began, and once its own clip was finished
+    assert len([r for r in reads if r[0] is thread]) == 2
+
+
 def test_the_poller_batches_many_waits_and_sees_forgotten_clips(two_dynamo_ledgers):
     a, b = two_dynamo_ledgers
     ids = [new_clip_id("pi-01") for _ in range(130)]  # more than one BatchGetItem holds
     for clip_id in ids:
         a.add(clip_id, "pi-01", STORING if clip_id == ids[0] else "queued", utcnow())
-    assert not a.any_final(ids)
+    assert not a.final_among(ids)
     b.mark_finished(ids[-1], "failed", utcnow(), error="corrupt")
-    assert a.any_final(ids) and not a.any_final(ids[:-1])
+    assert a.final_among(ids) == [ids[-1]] and not a.final_among(ids[:-1])
     b.forget(ids[0])
-    assert a.any_final(ids[:-1])
+    assert a.final_among(ids[:-1]) == [ids[0]]
 
 
 def test_a_missing_clips_table_is_a_clear_error(settings):
