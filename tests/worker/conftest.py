@@ -1,11 +1,14 @@
 """Fixtures for the worker: queued jobs for real clips on in-process moto."""
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from edgecloud.jobs import CLIP_TYPES, Job, clip_key, new_clip_id, utcnow
+from edgecloud.jobs import CLIP_TYPES, Job, Result, clip_key, new_clip_id, result_key, utcnow
+from edgecloud.worker.main import Worker
 
 
 @pytest.fixture
@@ -51,3 +54,79 @@ def messages(mocked_aws):
             found += [m["Body"] for m in got["Messages"]]
 
     return receive
+
+
+@pytest.fixture
+def make_worker(settings, mocked_aws):
+    """A worker on the moto queues that polls without waiting; keyword arguments go to Worker."""
+    aws, queues = mocked_aws
+    settings.worker.wait_seconds = 0
+
+    def make(**kwargs) -> Worker:
+        return Worker(settings, aws, queues=queues, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def stored_result():
+    """``stored_result(aws, settings, clip_id)``: the clip's result as the worker wrote it to S3."""
+    def read(aws, settings, clip_id) -> Result:
+        body = aws.s3.get_object(Bucket=settings.storage.results_bucket, Key=result_key(clip_id))["Body"].read()
+        return Result.model_validate_json(body)
+
+    return read
+
+
+class FakeImds(BaseHTTPRequestHandler):
+    """Answers like IMDSv2 with HttpTokens=required: no token, no metadata."""
+
+    TOKEN = "tok-123"
+    requests: list[str] = []
+    lifecycle: list[str] = []  # target lifecycle states to answer, one per request; none: not in a group
+
+    def do_PUT(self):
+        self.requests.append(f"PUT {self.path}")
+        if self.path == "/latest/api/token" and self.headers.get("X-aws-ec2-metadata-token-ttl-seconds"):
+            self._answer(200, self.TOKEN)
+        else:
+            self._answer(400, "")
+
+    def do_GET(self):
+        self.requests.append(f"GET {self.path}")
+        if self.headers.get("X-aws-ec2-metadata-token") != self.TOKEN:
+            self._answer(401, "")
+        elif self.path == "/latest/meta-data/instance-id":
+            self._answer(200, "i-0123456789abcdef0")
+        elif self.path == "/latest/meta-data/autoscaling/target-lifecycle-state" and self.lifecycle:
+            self._answer(200, self.lifecycle.pop(0))
+        else:
+            self._answer(404, "")
+
+    def _answer(self, status, body):
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def imds():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeImds)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    FakeImds.requests = []
+    FakeImds.lifecycle = []
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def fake_imds():
+    """The fake IMDS's handler class: the requests it saw, the lifecycle states it will answer."""
+    return FakeImds

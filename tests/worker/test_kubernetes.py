@@ -12,8 +12,6 @@ from edgecloud.worker.lifecycle import Unmanaged
 from edgecloud.worker.main import Worker
 from edgecloud.workers import WorkerStates
 
-from .test_identity import FakeImds, imds  # noqa: F401  (a fixture)
-
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.100.0.1", "KUBERNETES_SERVICE_PORT": "443"}
 
 
@@ -25,11 +23,11 @@ def test_the_platform_setting_and_its_detection(platform, environ, expected):
     assert on_kubernetes(WorkerSettings(platform=platform), environ) is expected
 
 
-def test_in_a_pod_the_metadata_service_is_never_asked(imds):  # noqa: F811
+def test_in_a_pod_the_metadata_service_is_never_asked(fake_imds, imds):
     # On an EKS node IMDS answers a pod with the node's instance id: it must not become the worker's.
     assert instance_id(WorkerSettings(), imds, IN_A_POD) is None
     assert instance_id(WorkerSettings(instance_id="i-0node"), imds, IN_A_POD) is None
-    assert FakeImds.requests == []
+    assert fake_imds.requests == []
     assert instance_id(WorkerSettings(), imds, {}) == "i-0123456789abcdef0"  # the same call off Kubernetes
 
 
