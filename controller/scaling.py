@@ -120,7 +120,8 @@ class ScalingLoop(BackgroundLoop):
         if not leading:
             self.last = Step(obs, 0, leading=False)
             return self.last
-        if self.parts.settings.fleet.scaling == "target-tracking":
+        tracking = self.parts.settings.fleet.scaling == "target-tracking"
+        if tracking:
             # The group's target-tracking policy scales on the metric published below, in and out, but
             # never out of zero (a backlog per worker of 5 against a target of 20 asks for nothing):
             # a backlog with no worker up or booting gets one here.
@@ -141,7 +142,6 @@ class ScalingLoop(BackgroundLoop):
         if wanted:
             log.info("queue %d+%d, workers %d+%d: launching %d", obs.visible, obs.in_flight, obs.booting,
                      obs.polling, wanted)
-        tracking = self.parts.settings.fleet.scaling == "target-tracking"
         asked = 0 if wanted or tracking else self.ask_surplus_to_retire(obs)
         self.last = Step(obs, wanted, launched, asked)
         self.publish(obs)  # after the launch: however slow the ledger's figures, they never hold it up

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import queue
-import secrets
 import signal
 import subprocess
 import sys
@@ -15,29 +14,22 @@ import pytest
 import requests
 
 from edgecloud.aws import Aws
-from edgecloud.config import dump, from_dict
+from edgecloud.config import dump
+from edgecloud.settings import AutoscalerSettings
 from edgecloud.jobs import new_clip_id
 
 READY = "controller listening on "
 
 
 @pytest.fixture
-def served(moto_server, tmp_path, issue_tokens):
+def served(stack_settings, tmp_path, issue_tokens):
     """A controller process with its own buckets, queues, credentials and fleet name;
     yields (url, settings, process, log, tokens)."""
-    tag = secrets.token_hex(3)
-    settings = from_dict({
-        "aws": {"endpoint_url": moto_server},
-        "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
-        "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
-                   "retire": f"retire-{tag}"},
-        "tables": {"credentials": f"creds-{tag}"},
-        "fleet": {"backend": "local", "name": f"test-{tag}"},
-        "autoscaler": {"interval": 0.5, "boot_time_s": 0, "max_workers": 2},
-        "worker": {"idle_timeout": 30, "wait_seconds": 1, "heartbeat_seconds": 5},
-        "controller": {"data_dir": str(tmp_path / "controller"), "port": 0, "threads": 4},
-        "edge": {"spool_dir": str(tmp_path / "spool")},
-    })
+    settings = stack_settings
+    # This controller scales for real: the autoscaler's defaults, but no boot time and two workers at most.
+    settings.autoscaler = AutoscalerSettings(interval=0.5, boot_time_s=0, max_workers=2)
+    settings.worker.idle_timeout, settings.worker.heartbeat_seconds = 30, 5
+    settings.controller.threads = 4
     config = tmp_path / "controller.yaml"
     config.write_text(dump(settings))
     tokens = issue_tokens(settings)
