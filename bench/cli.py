@@ -13,7 +13,8 @@ from edgecloud.cli import Context, pass_context
 
 from .detect import run_bench
 from .footage import DEFAULT_FOOTAGE, cut_clips
-from .models import detector_or_random, wide_console
+from .models import detector_or_random, naive_twin, wide_console
+from .sampling import INPUTS, measure_clip, report as sampling_report
 
 
 class BenchGroup(click.Group):
@@ -39,17 +40,35 @@ class BenchGroup(click.Group):
             formatter.write_dl(sorted(rows))
 
 
+def footage(videos) -> list[Path]:
+    """The videos asked for, or the default footage; a clear error when one is missing."""
+    videos = list(videos) or [DEFAULT_FOOTAGE]
+    for video in videos:
+        if not video.is_file():
+            raise click.ClickException(f"footage not found: {video} (pass --video PATH)")
+    return videos
+
+
+def footage_options(command):
+    """The options both detection benchmarks take: which footage, which detector, how it is cut."""
+    for option in reversed((
+        click.option("--video", "videos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                     help=f"Footage to cut into clips (repeatable; default {DEFAULT_FOOTAGE})."),
+        click.option("--detector", "detector_name", help="Detector to use (default: detector.name from config)."),
+        click.option("--clip-seconds", default=5.0, show_default=True, help="Length of each clip."),
+        click.option("--limit-clips", type=int, help="Only the first N clips (quick runs)."),
+    )):
+        command = option(command)
+    return command
+
+
 @click.group("bench", cls=BenchGroup)
 def bench():
     """Benchmarks, each measured side by side in one run."""
 
 
 @bench.command("detect")
-@click.option("--video", "videos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help=f"Footage to cut into clips (repeatable; default {DEFAULT_FOOTAGE}).")
-@click.option("--detector", "detector_name", help="Detector to use (default: detector.name from config).")
-@click.option("--clip-seconds", default=5.0, show_default=True, help="Length of each clip.")
-@click.option("--limit-clips", type=int, help="Only the first N clips (quick runs).")
+@footage_options
 @click.option("--min-score", type=click.FloatRange(0, 1), help="Override detector.min_score.")
 @click.option("--no-naive", is_flag=True, help="Skip the naive run (slow with big models).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
@@ -62,16 +81,14 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
         settings = settings.model_copy(update={"name": detector_name})
     if min_score is not None:
         settings = settings.model_copy(update={"min_score": min_score})
-    videos = list(videos) or [DEFAULT_FOOTAGE]
-    for video in videos:
-        if not video.is_file():
-            raise click.ClickException(f"footage not found: {video} (pass --video PATH)")
+    videos = footage(videos)
     detector = detector_or_random(settings, console)
     with tempfile.TemporaryDirectory(prefix="edgecloud-bench-") as tmp:
         clips = cut_clips(videos, clip_seconds, Path(tmp), limit_clips)
         console.print(f"{len(clips)} clips of {clip_seconds:g} s from {', '.join(v.name for v in videos)}; "
                       f"detector {detector!r}")
-        result = run_bench(clips, detector, settings, naive=not no_naive,
+        result = run_bench(clips, detector, settings,
+                           naive_detector=None if no_naive else naive_twin(detector, settings, console),
                            progress=lambda r: console.print(
                                f"  {r.clip}: naive {r.naive} pipeline {r.pipeline} "
                                f"({r.frames_analysed}/{r.frames_total} frames) "
@@ -100,4 +117,47 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
     if json_path:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2))
+        console.print(f"wrote {json_path}")
+
+
+@bench.command("sampling")
+@footage_options
+@click.option("--step", "steps", multiple=True, type=click.IntRange(1, 100), default=(1, 2, 3, 4, 5, 6, 7, 8, 10),
+              show_default=True, help="Keep every STEP-th frame (repeatable).")
+@click.option("--speedup-bar", default=5.0, show_default=True, help="The speed a row must reach.")
+@click.option("--agreement-bar", default=0.95, show_default=True, help="The agreement every phase of a row must reach.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+@pass_context
+def sampling(obj: Context, videos, detector_name, clip_seconds, limit_clips, steps, speedup_bar, agreement_bar, json_path):
+    """Every sampling step at once: agreement with the naive run per phase, and the speedup it allows."""
+    console = wide_console()
+    settings = obj.settings.detector
+    if detector_name:
+        settings = settings.model_copy(update={"name": detector_name})
+    pipeline_detector = detector_or_random(settings, console)
+    detectors = {"pipeline": pipeline_detector, "naive": naive_twin(pipeline_detector, settings, console)}
+    steps = sorted(set(steps))
+    with tempfile.TemporaryDirectory(prefix="edgecloud-bench-") as tmp:
+        clips = cut_clips(footage(videos), clip_seconds, Path(tmp), limit_clips)
+        measured = []
+        for path in clips:
+            measured.append(measure_clip(path, detectors, settings.max_side))
+            console.print(f"  {path.name}: every frame, naive input {measured[-1].counts('naive')} "
+                          f"pipeline input {measured[-1].counts('pipeline')}")
+    figures = sampling_report(detectors["naive"], measured, steps, speedup_bar, agreement_bar)
+    table = Table(title=f"bench sampling: {figures['detector']}, {figures['clips']} clips "
+                        f"(ms per frame: {figures['ms_per_frame']})")
+    for column in ("reference (every frame)", "sampled input", "every", "fps", "agreement per phase",
+                   "worst", "speedup floor", "both bars"):
+        table.add_column(column, justify="right")
+    for row in figures["rows"]:
+        table.add_row(row["reference"], row["sampled"], str(row["step"]), f"{row['sample_fps']:g}",
+                      " ".join(f"{a:.0%}" for a in row["agreement_by_phase"]), f"{row['agreement_worst_phase']:.0%}",
+                      f"{row['speedup_floor']:.2f}x", "yes" if row["meets_both"] else "")
+    console.print(table)
+    console.print(f"any step meeting {speedup_bar:g}x and {agreement_bar:.0%} against the naive run: "
+                  f"[bold]{'yes' if figures['any_meets_both'] else 'no'}[/]")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(figures, indent=2))
         console.print(f"wrote {json_path}")

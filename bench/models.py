@@ -25,3 +25,9 @@ def detector_or_random(settings: DetectorSettings, console: Console) -> Detector
 def wide_console() -> Console:
     """Rich console; piped to a file it is wide enough that tables keep model names whole."""
     return Console() if sys.stdout.isatty() else Console(width=160)
+
+
+def naive_twin(detector: Detector, settings: DetectorSettings, console: Console) -> Detector:
+    """A second instance of the same trained model for the naive run (``run_bench`` says why); a model
+    built with random weights is shared instead, so both runs see the same weights."""
+    return detector if detector.random_weights else detector_or_random(settings, console)

@@ -71,32 +71,34 @@ class OpenCvDnnBackend(Backend):
         self.outputs = self.net.getUnconnectedOutLayersNames()
         self.parameters = int(weights.stat().st_size // 4)  # float32 weights: a fair size estimate
 
-    def _blob_size(self, frames) -> tuple[int, int]:
-        """The network's input (width, height) for a batch.
+    def _blob_size(self, frame) -> tuple[int, int]:
+        """The network's input (width, height) for a frame.
 
         Frames already shrunk to the model's side (the pipeline does that) keep
         their aspect ratio, each side rounded up to the stride: 4:3 footage runs
         at 416x320, about a quarter less work than 416x416 and not squashed
         (rectangular inference, as Ultralytics' YOLOv3 does). Bigger frames, as
-        a caller hands them over untouched, batches of mixed sizes and ONNX
-        models (often exported for one input size) get the square.
+        a caller hands them over untouched, and ONNX models (often exported for
+        one input size) get the square.
         """
-        shapes = {f.shape[:2] for f in frames}
-        if self.normalised and len(shapes) == 1:
-            h, w = shapes.pop()
-            if max(h, w) <= self.side:
-                scale = self.side / max(h, w)
-                return tuple(-(-round(v * scale) // STRIDE) * STRIDE for v in (w, h))
+        h, w = frame.shape[:2]
+        if self.normalised and max(h, w) <= self.side:
+            scale = self.side / max(h, w)
+            return tuple(-(-round(v * scale) // STRIDE) * STRIDE for v in (w, h))
         return self.side, self.side
 
     def infer(self, frames):
-        size = self._blob_size(frames)
-        blob = cv2.dnn.blobFromImages(frames, 1 / 255.0, size, swapRB=True, crop=False)
-        self.net.setInput(blob)
-        outputs = self.net.forward(self.outputs)
-        # Each output is (rows, 5 + classes) for one image, or (batch, rows, 5 + classes).
-        per_image = [np.concatenate([o.reshape(len(frames), -1, o.shape[-1])[i] for o in outputs]) for i in range(len(frames))]
-        return [self._decode(rows, frame.shape, size) for rows, frame in zip(per_image, frames)]
+        # One frame a blob: a net given a new input shape reallocates every layer (~80 ms for
+        # YOLOv3-tiny here), and a clip's last, shorter batch would change it twice a clip.
+        # Batches save nothing on the CPU, so a steady 1x3xHxW is the fast way.
+        return [self._infer_one(frame) for frame in frames]
+
+    def _infer_one(self, frame):
+        size = self._blob_size(frame)
+        self.net.setInput(cv2.dnn.blobFromImage(frame, 1 / 255.0, size, swapRB=True, crop=False))
+        # Each output is (rows, 5 + classes), or (1, rows, 5 + classes).
+        rows = np.concatenate([o.reshape(-1, o.shape[-1]) for o in self.net.forward(self.outputs)])
+        return self._decode(rows, frame.shape, size)
 
     def _decode(self, rows: np.ndarray, shape, size: tuple[int, int]) -> RawDetections:
         if rows.shape[1] < 6:

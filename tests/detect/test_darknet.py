@@ -66,13 +66,23 @@ def test_frames_shrunk_to_the_input_keep_their_shape_and_their_objects(yolo, rea
     from edgecloud.video import fit_within
 
     frame = real_frames[0]
-    assert yolo.backend._blob_size([frame]) == (416, 416)  # untouched 768x576: squashed, as released
-    assert yolo.backend._blob_size([fit_within(frame, 416)[0]]) == (416, 320)  # 416x312, rounded up to the stride
-    assert yolo.backend._blob_size([frame[:300, :200]]) == (288, 416)
+    assert yolo.backend._blob_size(frame) == (416, 416)  # untouched 768x576: squashed, as released
+    assert yolo.backend._blob_size(fit_within(frame, 416)[0]) == (416, 320)  # 416x312, rounded up to the stride
+    assert yolo.backend._blob_size(frame[:300, :200]) == (288, 416)
     found = analyse_image(frame, yolo, DetectorSettings(name="darknet:yolov3-tiny"))
     assert sum(d.label == "person" for d in found) >= 2  # the walkers
     vehicles = [d for d in found if d.label in ("car", "truck")]
     assert vehicles and all(d.box[0] > 640 and d.box[3] < 110 for d in vehicles)  # in the full frame's pixels
+
+
+def test_a_frame_is_found_the_same_whatever_it_is_batched_with(yolo, real_frames):
+    # Each frame is its own blob (a steady input shape): its neighbours in a call change nothing.
+    from edgecloud.video import fit_within
+
+    small = fit_within(real_frames[1], 416)[0]
+    alone = [yolo.detect([small])[0], yolo.detect([real_frames[0]])[0]]
+    together = yolo.detect([small, real_frames[0]])
+    assert together == alone and any(b.label == "person" for b in alone[0])
 
 
 def test_weights_in_settings_are_checked_against_the_release_digest(tmp_path, empty_cache):
