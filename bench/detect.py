@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edgecloud.jobs import new_clip_id, summarise
 from edgecloud.pipeline import analyse_clip, naive_detect
-from edgecloud.video import open_clip
+from edgecloud.video import fit_within, open_clip
 
 
 MODES = ("decode", "naive", "pipeline")
@@ -112,11 +112,11 @@ def run_bench(clips: list[Path], detector, settings, naive_detector=None, progre
     same model, as a ``cv2.dnn`` net reallocates its layers whenever its input shape changes and
     neither way of working pays for switching to the other's frames when it runs alone."""
     bench = DetectBench(detector.name, detector.random_weights)
-    with open_clip(clips[0]) as clip:  # warm-up: first-call allocations are not per-clip cost
+    with open_clip(clips[0]) as clip:  # warm-up, each on its own frame size: first-call allocations are not per-clip cost
         first = next(clip.frames()).image
-    for warm in (detector, naive_detector):
-        if warm is not None:
-            warm.detect([first])
+    detector.detect([fit_within(first, detector.input_side(settings.max_side))[0]])
+    if naive_detector is not None:
+        naive_detector.detect([first])
     for path in clips:
         seconds = {}
         mark = time.perf_counter()

