@@ -150,12 +150,14 @@ def upload_clip():
     upload.stream.seek(0)
     if mismatch:
         raise ApiError(mismatch, 415)
-    get_quotas().take_upload(meta.device_id)  # last: a refused request costs no quota
+    quotas = get_quotas()
+    quotas.take_burst(meta.device_id)  # last: a refused request costs no quota
 
     snapshot = _snapshot_upload(result)
     intake = Intake(get_store(), get_ledger(), get_metrics(), on_finished=get_notifier().offer)
     try:
-        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result, snapshot=snapshot)
+        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result, snapshot=snapshot,
+                                 admit=lambda: quotas.take_daily(meta.device_id))
     except UploadInProgress as err:
         raise ApiError(str(err), 409, retry_after_s=1) from None
     get_metrics().requests.labels("upload").observe(time.perf_counter() - started)

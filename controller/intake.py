@@ -67,11 +67,16 @@ class Intake:
         self.on_finished = on_finished  # told of each edge result stored (notifications)
 
     def accept(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
-               result: Optional[Result] = None, *, snapshot: Optional[bytes] = None) -> Accepted:
+               result: Optional[Result] = None, *, snapshot: Optional[bytes] = None,
+               admit: Callable[[], None] = lambda: None) -> Accepted:
+        """Store a clip new to the ledger, or answer for one it holds. ``admit`` is called for a new
+        clip only, before anything is kept (the daily quota: it raises to refuse)."""
         _, device_id = parse_clip_id(clip_id)
         known = self.ledger.get(clip_id)
-        if known is None and self.ledger.add(clip_id, device_id, STORING, utcnow()):
-            return self._store(clip_id, meta, content_type, body, size, result, snapshot)
+        if known is None:
+            admit()
+            if self.ledger.add(clip_id, device_id, STORING, utcnow()):
+                return self._store(clip_id, meta, content_type, body, size, result, snapshot)
         known = known or self.ledger.get(clip_id)
         if known is None or known.status == STORING:  # a concurrent upload of the same id is under way
             self._count_outcome("in_progress")

@@ -121,11 +121,15 @@ class Quotas:
         return cls(TokenBuckets(c.upload_burst, c.upload_refill_per_s),
                    DailyCap(aws, settings.tables.credentials, c.daily_clip_cap))
 
-    def take_upload(self, device_id: str) -> None:
+    def take_burst(self, device_id: str) -> None:
+        """Every upload request, new clip or retry: what keeps one device from flooding a controller."""
         wait = self.buckets.take(device_id)
         if wait:
             raise Refused(f"device {device_id!r} is over {self.buckets.burst} uploads in a burst "
                           f"({self.buckets.refill_per_s:g}/s sustained)", 429, {"Retry-After": _seconds(wait)})
+
+    def take_daily(self, device_id: str) -> None:
+        """A clip new to the controller: a retry of one already held (its reply was lost) is not counted again."""
         wait = self.daily.take(device_id)
         if wait:
             raise Refused(f"device {device_id!r} reached its {self.daily.cap} uploads today (UTC)", 429,

@@ -32,6 +32,16 @@ def test_over_the_burst_is_429_with_retry_after_and_nothing_stored(settings, cli
     assert len(jobs_in_queue()) == 2
 
 
+def test_a_retry_of_a_clip_already_held_costs_no_upload_of_the_day(settings, post_clip, vtest_mp4, jobs_in_queue):
+    # The Pi's 201 was lost, so it sends the same clip again: answered as a duplicate, not refused as over the cap.
+    settings.controller.daily_clip_cap = 1
+    first = meta(new_clip_id("pi-01"))
+    replies = [post_clip(vtest_mp4, first), post_clip(vtest_mp4, first), post_clip(vtest_mp4, meta(new_clip_id("pi-01")))]
+    assert [r.status_code for r in replies] == [201, 201, 429]
+    assert replies[1].get_json()["duplicate"] is True and "1 uploads today" in replies[2].get_json()["error"]
+    assert len(jobs_in_queue()) == 1
+
+
 def test_the_daily_cap_holds_across_controllers(settings, mocked_aws, controller_app, device_token, vtest_mp4):
     import io
     import json
