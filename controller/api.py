@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from werkzeug.routing import BaseConverter
 
 from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
-                            parse_clip_id, utcnow)
+                            parse_clip_id, shown, utcnow)
 from edgecloud.snapshot import is_jpeg
 
 from . import auth
@@ -136,7 +136,7 @@ def upload_clip():
         except ValidationError as err:
             raise ApiError(f"bad result: {_pydantic_message(err)}") from None
         if meta.clip_id is None or result.clip_id != clip_id:
-            raise ApiError(f"result is for clip {result.clip_id!r}; metadata.clip_id must name the same clip")
+            raise ApiError(f"result is for clip {shown(result.clip_id)}; metadata.clip_id must name the same clip")
         result = _utc_times(result)
 
     size = _upload_size(upload.stream)

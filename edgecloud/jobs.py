@@ -61,10 +61,16 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def shown(value, most: int = 80) -> str:
+    """``repr`` of a value for an error message, cut to ``most`` characters: a hostile 4 KB id is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= most else f"{text[:most]}... ({len(text)} characters)"
+
+
 def check_device_id(device_id: str) -> str:
     """The device id when it is one (the whole of it matches DEVICE_RE); ValueError otherwise."""
     if not DEVICE_RE.fullmatch(device_id or ""):
-        raise ValueError(f"device id {device_id!r} must match {DEVICE_RE.pattern}")
+        raise ValueError(f"device id {shown(device_id)} must match {DEVICE_RE.pattern}")
     return device_id
 
 
@@ -79,7 +85,7 @@ def parse_clip_id(clip_id: str) -> tuple[datetime, str]:
     """(recorded time, device) of a valid clip id; BadClipId otherwise."""
     m = CLIP_ID_RE.fullmatch(clip_id) if isinstance(clip_id, str) else None
     if not m:
-        raise BadClipId(f"not a clip id: {clip_id!r}")
+        raise BadClipId(f"not a clip id: {shown(clip_id)}")
     t = m["time"]
     when = datetime.strptime(t[:15], "%Y%m%dT%H%M%S").replace(
         microsecond=int(t[15:18]) * 1000, tzinfo=timezone.utc
