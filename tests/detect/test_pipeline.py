@@ -137,12 +137,30 @@ def test_any_object_with_name_and_detect_will_do(vtest_mp4, detector_settings):
     assert len(fake.shapes) == 10 and set(fake.shapes) == {(480, 640, 3)}  # shrunk to max_side
 
 
-def test_decoding_ahead_in_a_thread_changes_nothing_but_time(vtest_mp4, hog, detector_settings):
-    ahead = analyse(vtest_mp4, hog, detector_settings.model_copy(update={"prefetch": True}))
-    inline = analyse(vtest_mp4, hog, detector_settings.model_copy(update={"prefetch": False}))
+def test_decoding_ahead_in_a_thread_changes_nothing_but_time(vtest_mp4, detector_settings):
+    import hashlib
 
-    assert ahead.detections == inline.detections
-    assert (ahead.frames_total, ahead.frames_analysed) == (inline.frames_total, inline.frames_analysed)
+    class Recorder:
+        """A full-size detector (so motion regions are cut) that notes every pixel it is handed."""
+        name = "recorder"
+
+        def __init__(self):
+            self.seen = []
+
+        def input_side(self, max_side):
+            return None
+
+        def detect(self, images):
+            self.seen += [(image.shape, hashlib.sha1(image.tobytes()).hexdigest()) for image in images]
+            return [[] for _ in images]
+
+    ahead, inline = Recorder(), Recorder()
+    results = [analyse(vtest_mp4, ahead, detector_settings.model_copy(update={"prefetch": True})),
+               analyse(vtest_mp4, inline, detector_settings.model_copy(update={"prefetch": False}))]
+
+    assert ahead.seen == inline.seen and len(ahead.seen) > 10  # the same frames and regions, in the same order
+    assert any(shape != (576, 768, 3) for shape, _ in ahead.seen)  # regions were cut, not only whole frames
+    assert len({(r.frames_total, r.frames_analysed) for r in results}) == 1
 
 
 def test_a_detector_error_propagates_and_stops_the_decode_thread(vtest_avi, detector_settings):
