@@ -1,6 +1,8 @@
 """analyse_clip on real footage: what it finds, what it skips, and how it fails."""
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from edgecloud.detect import create_detector
@@ -119,42 +121,36 @@ def test_a_bad_clip_fails_with_a_reason(tmp_path, vtest_mp4, hog, detector_setti
     assert result.detector == "hog" and result.timings["download"] == 0.1
 
 
+class Recorder:
+    """Not a Detector: any object with ``name`` and ``detect()`` will do. Notes each image it is handed."""
+    name = "recorder"
+
+    def __init__(self):
+        self.seen = []  # (shape, SHA-1 of the pixels)
+
+    def detect(self, images):
+        self.seen += [(image.shape, hashlib.sha1(image.tobytes()).hexdigest()) for image in images]
+        return [[] for _ in images]
+
+
+class FullSizeRecorder(Recorder):
+    """Wants frames at full size, as HOG does, so the pipeline cuts motion regions for it."""
+
+    def input_side(self, max_side):
+        return None
+
+
 def test_any_object_with_name_and_detect_will_do(vtest_mp4, detector_settings):
-    class Recorder:
-        name = "recorder"
-
-        def __init__(self):
-            self.shapes = []
-
-        def detect(self, frames):
-            self.shapes += [f.shape for f in frames]
-            return [[] for _ in frames]
-
     fake = Recorder()
     result = analyse(vtest_mp4, fake, detector_settings)
 
     assert result.status == "done" and result.detector == "recorder" and result.labels == ""
-    assert len(fake.shapes) == 10 and set(fake.shapes) == {(480, 640, 3)}  # shrunk to max_side
+    shapes = [shape for shape, _ in fake.seen]
+    assert len(shapes) == 10 and set(shapes) == {(480, 640, 3)}  # shrunk to max_side
 
 
 def test_decoding_ahead_in_a_thread_changes_nothing_but_time(vtest_mp4, detector_settings):
-    import hashlib
-
-    class Recorder:
-        """A full-size detector (so motion regions are cut) that notes every pixel it is handed."""
-        name = "recorder"
-
-        def __init__(self):
-            self.seen = []
-
-        def input_side(self, max_side):
-            return None
-
-        def detect(self, images):
-            self.seen += [(image.shape, hashlib.sha1(image.tobytes()).hexdigest()) for image in images]
-            return [[] for _ in images]
-
-    ahead, inline = Recorder(), Recorder()
+    ahead, inline = FullSizeRecorder(), FullSizeRecorder()
     results = [analyse(vtest_mp4, ahead, detector_settings.model_copy(update={"prefetch": True})),
                analyse(vtest_mp4, inline, detector_settings.model_copy(update={"prefetch": False}))]
 
