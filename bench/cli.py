@@ -62,6 +62,20 @@ def footage_options(command):
     return command
 
 
+def detector_settings(obj: Context, detector_name: str | None):
+    """The configured detector settings, with ``--detector`` in place of ``detector.name`` when given."""
+    settings = obj.settings.detector
+    return settings.model_copy(update={"name": detector_name}) if detector_name else settings
+
+
+def save_json(console, json_path: Path | None, figures: dict) -> None:
+    """Write a benchmark's figures where ``--json`` says, if it says."""
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(figures, indent=2))
+        console.print(f"wrote {json_path}")
+
+
 @click.group("bench", cls=BenchGroup)
 def bench():
     """Benchmarks, each measured side by side in one run."""
@@ -76,9 +90,7 @@ def bench():
 def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_score, no_naive, json_path):
     """Clip pipeline vs naive (every frame, full size, one at a time) vs decode alone."""
     console = wide_console()
-    settings = obj.settings.detector
-    if detector_name:
-        settings = settings.model_copy(update={"name": detector_name})
+    settings = detector_settings(obj, detector_name)
     if min_score is not None:
         settings = settings.model_copy(update={"min_score": min_score})
     videos = footage(videos)
@@ -114,10 +126,7 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
         console.print("[bold yellow]Nothing was detected in any clip, so agreement is vacuous"
                       + (" (random weights rarely reach min_score; try --min-score 0.01)" if result.random_weights else "")
                       + ".[/]")
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2))
-        console.print(f"wrote {json_path}")
+    save_json(console, json_path, report)
 
 
 @bench.command("sampling")
@@ -131,9 +140,7 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
 def sampling(obj: Context, videos, detector_name, clip_seconds, limit_clips, steps, speedup_bar, agreement_bar, json_path):
     """Every sampling step at once: agreement with the naive run per phase, and the speedup it allows."""
     console = wide_console()
-    settings = obj.settings.detector
-    if detector_name:
-        settings = settings.model_copy(update={"name": detector_name})
+    settings = detector_settings(obj, detector_name)
     pipeline_detector = detector_or_random(settings, console)
     detectors = {"pipeline": pipeline_detector, "naive": naive_twin(pipeline_detector, settings, console)}
     if pipeline_detector.input_side(settings.max_side) is None:
@@ -162,7 +169,4 @@ def sampling(obj: Context, videos, detector_name, clip_seconds, limit_clips, ste
     console.print(table)
     console.print(f"a step that could meet {speedup_bar:g}x and {agreement_bar:.0%} in every phase against the "
                   f"naive run: [bold]{'yes' if figures['any_could_meet_both'] else 'none'}[/]")
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(figures, indent=2))
-        console.print(f"wrote {json_path}")
+    save_json(console, json_path, figures)

@@ -171,16 +171,19 @@ def _failed(meta: dict, why: str, timer: _Timer, begin: float, frames_total: int
     )
 
 
+def frame_detections(frame: Frame, boxes) -> list[Detection]:
+    """A frame's boxes (already in its own pixels) as a result's detections."""
+    return [Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=b.box,
+                      identity=b.identity, distance=b.distance) for b in boxes]
+
+
 def naive_detect(path: Path, detector, fps: float | None = None) -> list[Detection]:
     """The baseline the benchmark compares against: every frame, full resolution, one at a time."""
     found: list[Detection] = []
     with open_clip(path, fps) as clip:
         for frame in clip.frames():
-            for b in detector.detect([frame.image])[0]:
-                found.append(Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=b.box,
-                                       identity=b.identity, distance=b.distance))
+            found += frame_detections(frame, detector.detect([frame.image])[0])
     return found
-
 
 
 def analyse_image(image, detector, settings: DetectorSettings) -> list[Detection]:
