@@ -15,7 +15,6 @@ from botocore.exceptions import ClientError
 from edgecloud.aws import Aws
 from edgecloud.config import Settings
 
-from .identity import on_kubernetes
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,8 @@ class AsgLifecycle(Lifecycle):
 
 
 def for_worker(settings: Settings, aws: Aws, instance_id: Optional[str]) -> Lifecycle:
-    if not instance_id or not settings.worker.retire or on_kubernetes(settings.worker):
+    # On Kubernetes the Worker passes no instance id (the node's is not its own), so it is Unmanaged here.
+    if not instance_id or not settings.worker.retire:
         return Unmanaged()
     if settings.fleet.backend == "asg" and settings.fleet.asg_name:
         return AsgLifecycle(aws, instance_id, settings.fleet.asg_name)

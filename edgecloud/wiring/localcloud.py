@@ -77,6 +77,22 @@ def write_token(path: Path, token: str) -> Path:
 MOTO_READY = "moto listening on "
 
 
+def await_line(proc: subprocess.Popen, lines: "queue.Queue[str]", marker: str, timeout: float) -> str | None:
+    """What follows ``marker`` on the first line of a child's output that has it (``lines`` is fed by
+    a thread reading its stdout); None when the child exits or ``timeout`` passes first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            line = lines.get(timeout=0.2)
+        except queue.Empty:
+            if proc.poll() is not None:
+                return None
+            continue
+        if marker in line:
+            return line.split(marker, 1)[1].strip()
+    return None
+
+
 class EmbeddedAws(StartClose):
     """A moto server on 127.0.0.1 and a free port, shared by every process of a run.
 
@@ -104,14 +120,9 @@ class EmbeddedAws(StartClose):
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: [lines.put(line) for line in self._proc.stdout], daemon=True,
                          name="moto-out").start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._proc.poll() is None:
-            try:
-                line = lines.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            if line.startswith(MOTO_READY):
-                return line[len(MOTO_READY):].strip()
+        endpoint = await_line(self._proc, lines, MOTO_READY, timeout)
+        if endpoint:
+            return endpoint
         self.close()
         raise RuntimeError("the moto server process did not start")
 
@@ -186,17 +197,10 @@ class ControllerProcess(StartClose):
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True
         )
         threading.Thread(target=self._pump, daemon=True, name="controller-log").start()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self._lines.get(timeout=0.2)
-            except queue.Empty:
-                if self._proc.poll() is not None:
-                    break
-                continue
-            if self.READY_PREFIX in line:
-                self.url = line.split(self.READY_PREFIX, 1)[1].strip().split()[0]
-                return self.url
+        ready = await_line(self._proc, self._lines, self.READY_PREFIX, timeout)
+        if ready:
+            self.url = ready.split()[0]
+            return self.url
         self.close()
         raise RuntimeError(f"controller did not start; see {self.log_path}")
 
