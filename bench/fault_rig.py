@@ -12,8 +12,9 @@ import re
 import shutil
 import signal
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from edgecloud.aws import Aws, ensure_resources
 from edgecloud.config import Settings
@@ -41,21 +42,54 @@ def fault_settings(base: Settings, *, workdir: Path, endpoint_url: str, video: P
     return s
 
 
-class FaultRig:
-    """Start with ``with FaultRig(...) as rig``; ``send`` clips, break links, ``outcome`` counts."""
+@dataclass
+class Outcome:
+    """What became of the clips a scenario sent. A clip is lost when it has no final result, or
+    ended ``failed`` though the scenario did not expect it to (a failure is no delivery)."""
 
-    def __init__(self, base: Settings, workdir: Path, video: Path, *, spool_max_bytes: int = 10**9):
+    sent: list[str]
+    finals: dict[str, dict]  # clip id -> its final status body (done or failed)
+    expected_failures: set[str] = field(default_factory=set)
+    stored: list[str] = field(default_factory=list)  # clip ids, once per "stored" line of the controller's log
+    spooled: int = 0
+
+    def status(self, clip_id: str) -> Optional[str]:
+        return self.finals.get(clip_id, {}).get("status")
+
+    def delivered(self, clip_id: str) -> bool:
+        return self.status(clip_id) == "done" or (self.status(clip_id) == "failed" and
+                                                   clip_id in self.expected_failures)
+
+    def row(self) -> dict:
+        return {"clips": len(self.sent), "results": len(self.finals),
+                "lost": sum(1 for c in self.sent if not self.delivered(c)),
+                "duplicated": sum(1 for c in set(self.stored) if self.stored.count(c) > 1),
+                "failed": sorted({b.get("error") or "" for b in self.finals.values() if b["status"] == "failed"}),
+                "spooled": self.spooled}
+
+
+class FaultRig:
+    """Start with ``with FaultRig(...) as rig``; ``send`` clips, break links, ``outcome`` counts.
+
+    ``tune`` changes the settings before anything starts (a scenario's own limits or quotas)."""
+
+    def __init__(self, base: Settings, workdir: Path, video: Path, *, spool_max_bytes: int = 10**9,
+                 tune: Optional[Callable[[Settings], None]] = None):
         self.workdir = Path(workdir)
         self.video = video
         self.base = base
         self.spool_max_bytes = spool_max_bytes
+        self.tune = tune
         self.sent: list[str] = []
+        self.expected_failures: set[str] = set()
 
     def __enter__(self) -> "FaultRig":
         self.moto = EmbeddedAws().__enter__()
         self.aws_link = TcpProxy(self.moto.endpoint_url)
         self.settings = fault_settings(self.base, workdir=self.workdir, endpoint_url=self.aws_link.url,
                                        video=self.video)
+        if self.tune is not None:
+            self.tune(self.settings)
         ensure_resources(Aws(self.settings.aws), self.settings)
         tokens = issue_credentials(self.settings, [DEVICE])  # the Pi's, and an operator's to count results
         self.settings.edge.token_file = write_token(self.workdir / "device.token", tokens[DEVICE])
@@ -80,8 +114,9 @@ class FaultRig:
         self.http.close()
 
     # --- the Pi -----------------------------------------------------------------
-    def send(self, clip: Path, n: int = 1) -> list[str]:
-        """Spool ``n`` copies of ``clip`` for the cloud, as the agent does; returns their ids."""
+    def send(self, clip: Path, n: int = 1, *, fails: bool = False) -> list[str]:
+        """Spool ``n`` copies of ``clip`` for the cloud, as the agent does; returns their ids.
+        ``fails``: the scenario expects these clips to end ``failed`` (not lost when they do)."""
         ids = []
         for _ in range(n):
             clip_id = new_clip_id(DEVICE)
@@ -92,6 +127,8 @@ class FaultRig:
                                   "fps": 10.0, "content_type": content_type}, stage="ready", placement="cloud")
             ids.append(clip_id)
         self.sent += ids
+        if fails:
+            self.expected_failures.update(ids)
         self.uploader.wake()
         return ids
 
@@ -130,6 +167,16 @@ class FaultRig:
                     pass
         return killed
 
+    def worker_log(self) -> str:
+        """Every local worker's log of this rig, one after another."""
+        workers = Path(self.settings.controller.data_dir) / "workers"
+        return "".join(p.read_text(errors="replace") for p in sorted(workers.glob("*.log")))
+
+    def controller_log(self) -> str:
+        """The controller's output, every start of it (restarts append)."""
+        path = self.workdir / "controller.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
     # --- what became of the clips -------------------------------------------------
     def status(self, clip_id: str, wait: float = 0) -> dict:
         return clip_status(self.http, self.controller.url, clip_id, wait)
@@ -142,8 +189,8 @@ class FaultRig:
             time.sleep(every)
         return False
 
-    def outcome(self, timeout: float) -> dict:
-        """Counts once every clip has a final result or ``timeout`` passed."""
+    def outcome(self, timeout: float) -> Outcome:
+        """What became of every clip sent, once each has a final result or ``timeout`` passed."""
         deadline = time.monotonic() + timeout
         self.uploader.wait_drained(timeout)
         finals: dict[str, dict] = {}
@@ -157,9 +204,5 @@ class FaultRig:
                     break
                 elif body.get("status") == "unknown":
                     time.sleep(0.5)
-        log = "".join(p.read_text(errors="replace") for p in self.workdir.glob("controller.log"))
-        stored = re.findall(r"clip (\S+) stored \(", log)
-        return {"clips": len(self.sent), "results": len(finals), "lost": len(self.sent) - len(finals),
-                "duplicated": sum(1 for c in set(stored) if stored.count(c) > 1),
-                "failed": sorted({b.get("error") or "" for b in finals.values() if b["status"] == "failed"}),
-                "spooled": len(self.spool)}
+        return Outcome(list(self.sent), finals, set(self.expected_failures),
+                       re.findall(r"clip (\S+) stored \(", self.controller_log()), len(self.spool))

@@ -1,20 +1,171 @@
-"""A TCP proxy the fault benchmarks put between two processes, to cut or stall the link for real.
+"""A proxy the fault benchmarks put between two processes, to break the link for real.
 
 ``cut()`` closes every open connection and refuses new ones until ``restore()``
-(a network down, an AWS endpoint gone); ``stall()`` keeps connections open
-but forwards nothing (a request that hangs); ``retarget()`` points new
-connections at another address (a controller restarted on a new port). A
-moto server restarted instead would lose its state.
+(a network down, an AWS endpoint gone); ``retarget()`` points new connections
+at another address (a controller restarted on a new port). A moto server
+restarted instead would lose its state.
+
+``hold(match)`` breaks one kind of request rather than the whole link: the
+proxy reads each HTTP request's line and headers off the stream (bodies framed
+by Content-Length or chunked encoding, so a kept-alive connection's next
+request is found too) and holds the ones ``match`` picks while every other
+request flows, so one S3 PUT can hang while the token lookup and SQS go on.
+
+The proxy counts what it did (``refused``, ``requests``): a scenario's evidence
+that its fault happened.
 """
 from __future__ import annotations
 
+import json
 import socket
 import threading
+from dataclasses import dataclass
+from typing import Callable, Iterator, Optional
 from urllib.parse import urlsplit
+
+HEAD_LIMIT = 65536  # bytes of request line and headers; past that the stream is not HTTP we follow
+SHORT_BODY = 65536  # bodies up to this size are read before a hold decides (an SQS call's JSON)
+LINGER_S = 2.0  # after answering a held request, how long its client may take to close
+
+
+@dataclass
+class Request:
+    """One request as the proxy saw it: ``body`` is whole when short and sent with its head."""
+
+    method: str
+    target: str
+    headers: dict[str, str]  # names lower-cased
+    body: Optional[bytes] = None
+
+    def json(self) -> dict:
+        try:
+            return json.loads(self.body or b"{}")
+        except ValueError:
+            return {}
+
+
+class Hold:
+    """Requests that ``match``: the ``skip``-th after ``skip`` earlier ones and ``count`` in all wait
+    until ``release()`` (sent on), ``drop()`` (their connection closed unsent) or ``fail(reply)``
+    (answered by the proxy with the raw HTTP ``reply``, never reaching the server)."""
+
+    def __init__(self, match: Callable[[Request], bool], *, skip: int = 0, count: int = 1):
+        self.match = match
+        self.skip = skip
+        self.count = count
+        self.matched = 0
+        self.held: list[Request] = []
+        self._verdict: Optional[object] = None
+        self._changed = threading.Condition()
+
+    def claims(self, request: Request) -> bool:
+        with self._changed:
+            if self._verdict is not None or not self.match(request):
+                return False
+            self.matched += 1
+            if not self.skip < self.matched <= self.skip + self.count:
+                return False
+            self.held.append(request)
+            self._changed.notify_all()
+            return True
+
+    def wait_held(self, timeout: float) -> bool:
+        """True once a request is held (False after ``timeout``)."""
+        with self._changed:
+            return bool(self._changed.wait_for(lambda: self.held, timeout))
+
+    def verdict(self) -> object:
+        with self._changed:
+            self._changed.wait_for(lambda: self._verdict is not None)
+            return self._verdict
+
+    def _decide(self, verdict: object) -> None:
+        with self._changed:
+            if self._verdict is None:
+                self._verdict = verdict
+            self._changed.notify_all()
+
+    def release(self) -> None:
+        self._decide(_FORWARD)
+
+    def drop(self) -> None:
+        self._decide(_DROP)
+
+    def fail(self, reply: bytes) -> None:
+        self._decide(reply)
+
+
+_FORWARD, _DROP = "forward", "drop"
+
+
+def http_reply(status: int, reason: str, body: bytes, content_type: str = "application/xml") -> bytes:
+    """A whole HTTP response that closes its connection, for ``Hold.fail``."""
+    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    return head.encode() + body
+
+
+class _Stream:
+    """A socket read with a buffer: up to a marker, or a number of bytes in pieces."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.buf = b""
+
+    def _fill(self) -> None:
+        data = self.sock.recv(65536)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def until(self, marker: bytes) -> bytes:
+        while marker not in self.buf:
+            if len(self.buf) > HEAD_LIMIT:
+                raise ValueError("no end of an HTTP head")
+            self._fill()
+        end = self.buf.index(marker) + len(marker)
+        found, self.buf = self.buf[:end], self.buf[end:]
+        return found
+
+    def pieces(self, n: int) -> Iterator[bytes]:
+        while n > 0:
+            if not self.buf:
+                self._fill()
+            piece, self.buf = self.buf[:n], self.buf[n:]
+            n -= len(piece)
+            yield piece
+
+
+def _parse_head(head: bytes) -> Request:
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+    return Request(method, target, headers)
+
+
+def _body(stream: _Stream, headers: dict[str, str]) -> Iterator[bytes]:
+    """The body's bytes as they arrive, framed as HTTP/1.1 frames a request's."""
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        while True:
+            line = stream.until(b"\r\n")
+            yield line
+            size = int(line.split(b";")[0], 16)
+            if size == 0:
+                while True:  # trailers, up to the empty line
+                    trailer = stream.until(b"\r\n")
+                    yield trailer
+                    if trailer == b"\r\n":
+                        return
+            yield from stream.pieces(size + 2)
+    yield from stream.pieces(int(headers.get("content-length", 0)))
 
 
 class TcpProxy:
-    """Listens on 127.0.0.1 (a free port) and forwards to ``target_url``'s host and port."""
+    """Listens on 127.0.0.1 (a free port) and forwards HTTP to ``target_url``'s host and port."""
 
     def __init__(self, target_url: str):
         self._target = self._address(target_url)
@@ -22,11 +173,12 @@ class TcpProxy:
         self.url = "http://127.0.0.1:%d" % self._listener.getsockname()[1]
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
+        self._holds: list[Hold] = []
         self._up = threading.Event()
         self._up.set()
-        self._flowing = threading.Event()
-        self._flowing.set()
         self._closed = False
+        self.refused = 0  # connections refused while cut
+        self.requests = 0  # requests sent on to the target
         threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
 
     @staticmethod
@@ -44,17 +196,21 @@ class TcpProxy:
                 self._close(sock)
 
     def restore(self) -> None:
-        self._flowing.set()
         self._up.set()
 
-    def stall(self) -> None:
-        self._flowing.clear()
+    def hold(self, match: Callable[[Request], bool], *, skip: int = 0, count: int = 1) -> Hold:
+        """Hold requests ``match`` picks (see :class:`Hold`); the rest flow."""
+        hold = Hold(match, skip=skip, count=count)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
 
     def close(self) -> None:
         self._closed = True
+        for hold in self._holds:
+            hold.drop()
         self.cut()
         self._listener.close()
-        self._flowing.set()
 
     def __enter__(self):
         return self
@@ -77,6 +233,7 @@ class TcpProxy:
             except OSError:
                 return
             if not self._up.is_set():
+                self.refused += 1
                 client.close()  # refused: like a host that is not there
                 continue
             try:
@@ -87,8 +244,60 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._open.update((client, upstream))
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True, name="proxy-pump").start()
+            threading.Thread(target=self._pump_requests, args=(client, upstream), daemon=True,
+                             name="proxy-requests").start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True, name="proxy-replies").start()
+
+    def _held(self, request: Request) -> Optional[Hold]:
+        with self._lock:
+            return next((hold for hold in self._holds if hold.claims(request)), None)
+
+    def _send(self, sink: socket.socket, data: bytes) -> None:
+        if not self._up.is_set():
+            raise EOFError  # cut meanwhile
+        sink.sendall(data)
+
+    def _pump_requests(self, client: socket.socket, upstream: socket.socket) -> None:
+        stream = _Stream(client)
+        try:
+            while True:
+                head = stream.until(b"\r\n\r\n")
+                request = _parse_head(head)
+                body = _body(stream, request.headers)
+                length = request.headers.get("content-length", "")
+                if (length.isdigit() and int(length) <= SHORT_BODY and "expect" not in request.headers
+                        and "transfer-encoding" not in request.headers):
+                    request.body = b"".join(body)
+                    body = iter(())
+                hold = self._held(request)
+                verdict = hold.verdict() if hold else _FORWARD
+                if verdict == _DROP:
+                    break
+                if verdict != _FORWARD:
+                    self._answer(client, verdict)
+                    break
+                self._send(upstream, head + (request.body or b""))
+                for piece in body:
+                    self._send(upstream, piece)
+                self.requests += 1
+        except (OSError, EOFError, ValueError):
+            pass
+        with self._lock:
+            self._close(client)
+            self._close(upstream)
+
+    @staticmethod
+    def _answer(client: socket.socket, reply: bytes) -> None:
+        """Answer in the server's stead, then let the client close first: closing on unread
+        request bytes would reset the connection and could lose the answer."""
+        client.sendall(reply)
+        client.shutdown(socket.SHUT_WR)
+        client.settimeout(LINGER_S)
+        try:
+            while client.recv(65536):
+                pass
+        except OSError:
+            pass
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
@@ -96,11 +305,8 @@ class TcpProxy:
                 data = source.recv(65536)
                 if not data:
                     break
-                self._flowing.wait()
-                if not self._up.is_set():
-                    break
-                sink.sendall(data)
-        except OSError:
+                self._send(sink, data)
+        except (OSError, EOFError):
             pass
         with self._lock:
             self._close(source)
