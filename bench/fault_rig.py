@@ -192,7 +192,7 @@ class FaultRig:
     def outcome(self, timeout: float) -> Outcome:
         """What became of every clip sent, once each has a final result or ``timeout`` passed."""
         deadline = time.monotonic() + timeout
-        self.uploader.wait_drained(timeout)
+        drained = self.uploader.wait_drained(timeout)
         finals: dict[str, dict] = {}
         for clip_id in self.sent:
             while clip_id not in finals:
@@ -200,8 +200,8 @@ class FaultRig:
                 body = self.status(clip_id, wait=max(0, min(10, left)))
                 if body.get("status") in ("done", "failed"):
                     finals[clip_id] = body
-                elif left <= 0:
-                    break
+                elif left <= 0 or (drained and body.get("http") == 404 and self.spool.get(clip_id) is None):
+                    break  # out of time, or never to arrive: the Pi no longer has it and the cloud never had
                 elif body.get("status") == "unknown":
                     time.sleep(0.5)
         return Outcome(list(self.sent), finals, set(self.expected_failures),

@@ -154,7 +154,7 @@ def poison_clip(rig: FaultRig, clip: Path) -> Judge:
         takes = len(re.findall(rf"clip {re.escape(bad)} downloaded", rig.worker_log()))
         error = outcome.finals.get(bad, {}).get("error") or ""
         return outcome.status(bad) == "failed" and takes == 1 and outcome.status(good) == "done", (
-            f"poison clip {statuses(outcome, [bad])} after {takes} take(s) by a worker ({error[:60]}); "
+            f"poison clip {statuses(outcome, [bad])} after {takes} take(s) by a worker ({error}); "
             f"the good clip behind it {statuses(outcome, [good])}")
     return judge
 
