@@ -7,6 +7,7 @@ Clips go into the spool as the agent puts a clip it placed in the cloud.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -42,23 +43,30 @@ def fault_settings(base: Settings, *, workdir: Path, endpoint_url: str, video: P
     return s
 
 
+FINAL = ("done", "failed", "dropped")  # dropped: the Pi dropped the video, its record arrived
+
+
 @dataclass
 class Outcome:
-    """What became of the clips a scenario sent. A clip is lost when it has no final result, or
-    ended ``failed`` though the scenario did not expect it to (a failure is no delivery)."""
+    """What became of the clips a scenario sent. A clip is lost unless it ended ``done``, or the
+    scenario expected it not to (``expected_failures``: failed, refused by the controller for good, or
+    its video dropped) and it did so: a ``failed`` clip the scenario did not expect is no delivery."""
 
     sent: list[str]
-    finals: dict[str, dict]  # clip id -> its final status body (done or failed)
+    finals: dict[str, dict]  # clip id -> its final status body
     expected_failures: set[str] = field(default_factory=set)
     stored: list[str] = field(default_factory=list)  # clip ids, once per "stored" line of the controller's log
     spooled: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # clip id -> why the controller refused it for good
 
     def status(self, clip_id: str) -> Optional[str]:
+        if clip_id in self.refused:
+            return "refused"
         return self.finals.get(clip_id, {}).get("status")
 
     def delivered(self, clip_id: str) -> bool:
-        return self.status(clip_id) == "done" or (self.status(clip_id) == "failed" and
-                                                   clip_id in self.expected_failures)
+        status = self.status(clip_id)
+        return status == "done" or (status is not None and clip_id in self.expected_failures)
 
     def row(self) -> dict:
         return {"clips": len(self.sent), "results": len(self.finals),
@@ -82,6 +90,7 @@ class FaultRig:
         self.tune = tune
         self.sent: list[str] = []
         self.expected_failures: set[str] = set()
+        self.figures: dict = {}  # what a scenario measured, for its row
 
     def __enter__(self) -> "FaultRig":
         self.moto = EmbeddedAws().__enter__()
@@ -92,7 +101,8 @@ class FaultRig:
             self.tune(self.settings)
         ensure_resources(Aws(self.settings.aws), self.settings)
         tokens = issue_credentials(self.settings, [DEVICE])  # the Pi's, and an operator's to count results
-        self.settings.edge.token_file = write_token(self.workdir / "device.token", tokens[DEVICE])
+        self.device_token = tokens[DEVICE]
+        self.settings.edge.token_file = write_token(self.workdir / "device.token", self.device_token)
         self.http = session(tokens[OPERATOR])
         self.controller = ControllerProcess(self.settings, self.workdir)
         self.controller.start()
@@ -116,7 +126,7 @@ class FaultRig:
     # --- the Pi -----------------------------------------------------------------
     def send(self, clip: Path, n: int = 1, *, fails: bool = False) -> list[str]:
         """Spool ``n`` copies of ``clip`` for the cloud, as the agent does; returns their ids.
-        ``fails``: the scenario expects these clips to end ``failed`` (not lost when they do)."""
+        ``fails``: the scenario expects these clips not to end ``done`` (not lost when they fail)."""
         ids = []
         for _ in range(n):
             clip_id = new_clip_id(DEVICE)
@@ -198,11 +208,18 @@ class FaultRig:
             while clip_id not in finals:
                 left = deadline - time.monotonic()
                 body = self.status(clip_id, wait=max(0, min(10, left)))
-                if body.get("status") in ("done", "failed"):
+                if body.get("status") in FINAL:
                     finals[clip_id] = body
                 elif left <= 0 or (drained and body.get("http") == 404 and self.spool.get(clip_id) is None):
                     break  # out of time, or never to arrive: the Pi no longer has it and the cloud never had
                 elif body.get("status") == "unknown":
                     time.sleep(0.5)
         return Outcome(list(self.sent), finals, set(self.expected_failures),
-                       re.findall(r"clip (\S+) stored \(", self.controller_log()), len(self.spool))
+                       re.findall(r"clip (\S+) stored \(", self.controller_log()), len(self.spool), self.refused())
+
+    def refused(self) -> dict[str, str]:
+        """Clips the controller refused for good (the Pi set them aside): id -> why."""
+        found = {}
+        for manifest in self.spool.rejected_dir.glob("*/manifest.json"):
+            found[manifest.parent.name] = json.loads(manifest.read_text()).get("rejected", "")
+        return found

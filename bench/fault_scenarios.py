@@ -20,7 +20,7 @@ from typing import Callable, Optional
 from edgecloud.config import Settings
 
 from .fault_rig import FaultRig, Outcome
-from .proxy import Request, http_reply
+from .http_framing import Request, http_reply
 
 OUTAGE_S = 20  # how long the AWS endpoint is gone
 SPOOL_CLIPS = 3  # the Pi's spool cap in spool-full, in clips; it sends more than that while cut off

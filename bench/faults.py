@@ -11,7 +11,6 @@ for real, and counts clips sent, results, lost (no final result at the end, or
 """
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -24,8 +23,12 @@ from rich.table import Table
 
 from edgecloud.cli import Context, pass_context
 
+from . import fault_scenarios, hostile_faults
+from .cli import save_json
 from .fault_rig import FaultRig
-from .fault_scenarios import SCENARIOS, Scenario, unobserved
+from .fault_scenarios import Scenario, unobserved
+
+SCENARIOS: dict[str, Scenario] = {**fault_scenarios.SCENARIOS, **hostile_faults.SCENARIOS}
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +54,8 @@ def run_scenario(name: str, settings, clip: Path, video: Path, *, timeout_s: flo
                 outcome = rig.outcome(timeout_s)
                 row.update(outcome.row())
                 row["fault_observed"], row["evidence"] = judge(outcome)
+                if rig.figures:
+                    row["figures"] = rig.figures
     except Exception as err:  # noqa: BLE001
         log.exception("scenario %s broke", name)
         row.setdefault("error", f"{type(err).__name__}: {err}")
@@ -69,12 +74,6 @@ def verdict(report: dict) -> list[str]:
         if why:
             problems.append(f"{s['name']} ({', '.join(why)})")
     return problems
-
-
-def write_report(report: dict, json_path: Optional[Path]) -> None:
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2))
 
 
 def print_table(report: dict, console: Console) -> None:
@@ -108,8 +107,7 @@ def faults(obj: Context, clip, names, json_path):
         console.log(f"{name}: {SCENARIOS[name].summary}")
         report["scenarios"].append(run_scenario(name, obj.settings, clip, clip))
         console.log(report["scenarios"][-1])
-        write_report(report, json_path)
-    write_report(report, json_path)
+        save_json(console, json_path, report)
     print_table(report, Console())
     problems = verdict(report)
     if problems:

@@ -16,32 +16,15 @@ that its fault happened.
 """
 from __future__ import annotations
 
-import json
 import socket
 import threading
-from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
-HEAD_LIMIT = 65536  # bytes of request line and headers; past that the stream is not HTTP we follow
+from .http_framing import Request, Stream, body, parse_head
+
 SHORT_BODY = 65536  # bodies up to this size are read before a hold decides (an SQS call's JSON)
 LINGER_S = 2.0  # after answering a held request, how long its client may take to close
-
-
-@dataclass
-class Request:
-    """One request as the proxy saw it: ``body`` is whole when short and sent with its head."""
-
-    method: str
-    target: str
-    headers: dict[str, str]  # names lower-cased
-    body: Optional[bytes] = None
-
-    def json(self) -> dict:
-        try:
-            return json.loads(self.body or b"{}")
-        except ValueError:
-            return {}
 
 
 class Hold:
@@ -96,72 +79,6 @@ class Hold:
 
 
 _FORWARD, _DROP = "forward", "drop"
-
-
-def http_reply(status: int, reason: str, body: bytes, content_type: str = "application/xml") -> bytes:
-    """A whole HTTP response that closes its connection, for ``Hold.fail``."""
-    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
-    return head.encode() + body
-
-
-class _Stream:
-    """A socket read with a buffer: up to a marker, or a number of bytes in pieces."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.buf = b""
-
-    def _fill(self) -> None:
-        data = self.sock.recv(65536)
-        if not data:
-            raise EOFError
-        self.buf += data
-
-    def until(self, marker: bytes) -> bytes:
-        while marker not in self.buf:
-            if len(self.buf) > HEAD_LIMIT:
-                raise ValueError("no end of an HTTP head")
-            self._fill()
-        end = self.buf.index(marker) + len(marker)
-        found, self.buf = self.buf[:end], self.buf[end:]
-        return found
-
-    def pieces(self, n: int) -> Iterator[bytes]:
-        while n > 0:
-            if not self.buf:
-                self._fill()
-            piece, self.buf = self.buf[:n], self.buf[n:]
-            n -= len(piece)
-            yield piece
-
-
-def _parse_head(head: bytes) -> Request:
-    lines = head.decode("latin-1").split("\r\n")
-    method, target, _ = lines[0].split(" ", 2)
-    headers = {}
-    for line in lines[1:]:
-        if ":" in line:
-            name, value = line.split(":", 1)
-            headers[name.strip().lower()] = value.strip()
-    return Request(method, target, headers)
-
-
-def _body(stream: _Stream, headers: dict[str, str]) -> Iterator[bytes]:
-    """The body's bytes as they arrive, framed as HTTP/1.1 frames a request's."""
-    if "chunked" in headers.get("transfer-encoding", "").lower():
-        while True:
-            line = stream.until(b"\r\n")
-            yield line
-            size = int(line.split(b";")[0], 16)
-            if size == 0:
-                while True:  # trailers, up to the empty line
-                    trailer = stream.until(b"\r\n")
-                    yield trailer
-                    if trailer == b"\r\n":
-                        return
-            yield from stream.pieces(size + 2)
-    yield from stream.pieces(int(headers.get("content-length", 0)))
 
 
 class TcpProxy:
@@ -258,17 +175,17 @@ class TcpProxy:
         sink.sendall(data)
 
     def _pump_requests(self, client: socket.socket, upstream: socket.socket) -> None:
-        stream = _Stream(client)
+        stream = Stream(client)
         try:
             while True:
                 head = stream.until(b"\r\n\r\n")
-                request = _parse_head(head)
-                body = _body(stream, request.headers)
+                request = parse_head(head)
+                rest = body(stream, request.headers)
                 length = request.headers.get("content-length", "")
                 if (length.isdigit() and int(length) <= SHORT_BODY and "expect" not in request.headers
                         and "transfer-encoding" not in request.headers):
-                    request.body = b"".join(body)
-                    body = iter(())
+                    request.body = b"".join(rest)
+                    rest = iter(())
                 hold = self._held(request)
                 verdict = hold.verdict() if hold else _FORWARD
                 if verdict == _DROP:
@@ -277,7 +194,7 @@ class TcpProxy:
                     self._answer(client, verdict)
                     break
                 self._send(upstream, head + (request.body or b""))
-                for piece in body:
+                for piece in rest:
                     self._send(upstream, piece)
                 self.requests += 1
         except (OSError, EOFError, ValueError):

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from edgecloud.bench import faults as bench_faults
 from edgecloud.bench.fault_rig import Outcome
-from edgecloud.bench.fault_scenarios import SCENARIOS, Scenario
-from edgecloud.bench.proxy import TcpProxy, http_reply
+from edgecloud.bench.fault_scenarios import Scenario
+from edgecloud.bench.http_framing import http_reply
+from edgecloud.bench.proxy import TcpProxy
 from edgecloud.cli import cli
 
 
@@ -98,7 +99,7 @@ class _NoRig:
     """Stands in for the processes: what is under test here is the bench's bookkeeping."""
 
     def __init__(self, *args, **kwargs):
-        pass
+        self.figures = {}
 
     def __enter__(self):
         return self
@@ -116,9 +117,11 @@ def test_bench_writes_its_json_and_fails_when_a_scenario_breaks_or_does_not_show
         raise RuntimeError("the retry never overlapped the first upload")
 
     monkeypatch.setattr(bench_faults, "FaultRig", _NoRig)
-    monkeypatch.setitem(SCENARIOS, "duplicate-upload-race", Scenario(breaks))
-    monkeypatch.setitem(SCENARIOS, "network-down", Scenario(lambda rig, clip: lambda outcome: (False, "no cut")))
-    monkeypatch.setitem(SCENARIOS, "poison-clip", Scenario(lambda rig, clip: lambda outcome: (True, "seen")))
+    monkeypatch.setitem(bench_faults.SCENARIOS, "duplicate-upload-race", Scenario(breaks))
+    monkeypatch.setitem(bench_faults.SCENARIOS, "network-down",
+                        Scenario(lambda rig, clip: lambda outcome: (False, "no cut")))
+    monkeypatch.setitem(bench_faults.SCENARIOS, "poison-clip",
+                        Scenario(lambda rig, clip: lambda outcome: (True, "seen")))
     out = tmp_path / "faults.json"
     run = CliRunner().invoke(cli, ["bench", "faults", "--clip", str(vtest_mp4), "--json", str(out),
                                    "--scenario", "duplicate-upload-race", "--scenario", "network-down",
