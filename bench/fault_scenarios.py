@@ -211,6 +211,7 @@ def spool_full(rig: FaultRig, clip: Path) -> Judge:
     entries = {c: rig.spool.get(c) for c in ids}
     dropped = [c for c, e in entries.items() if e is None or not e.clip_path.exists()]
     kept = [c for c in dropped if entries[c] is not None]
+    rig.expected_failures.update(dropped)  # delivered when their record arrives: the cloud learns of the event
     rig.pi_link.restore()
 
     def judge(outcome: Outcome) -> Finding:
