@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from typing import Optional
 
@@ -64,6 +65,14 @@ def _not_json(constant: str):
     raise ValueError(f"{constant} is not a JSON number")
 
 
+def _finite(number: str) -> float:
+    # 1e400 is JSON, but it reads as inf: as bad as Infinity, wherever in the field it is.
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"{shown(number)} is not a finite number")
+    return value
+
+
 def _parse_json_field(name: str, required: bool) -> Optional[str]:
     raw = request.form.get(name)
     if raw is None or raw.strip() == "":
@@ -71,7 +80,7 @@ def _parse_json_field(name: str, required: bool) -> Optional[str]:
             raise ApiError(f"missing form field {name!r} (JSON)")
         return None
     try:
-        json.loads(raw, parse_constant=_not_json)
+        json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except ValueError as err:
         raise ApiError(f"form field {name!r} is not valid JSON: {err}") from None
     return raw
