@@ -9,19 +9,25 @@ answers queue (made here on first use) and hands back what the function said.
 """
 from __future__ import annotations
 
+import logging
 import time
 from functools import lru_cache
 
+from botocore.exceptions import ClientError
 from flask import jsonify, request
 from pydantic import BaseModel, ValidationError, field_validator
 
+from edgecloud.aws import error_code
 from edgecloud.jobs import FrameAnswer, check_device_id, frames_prefix
 
 from .api import ApiError, _pydantic_message, bp, requesting_device
 from .resources import get_aws, get_settings
 
+log = logging.getLogger(__name__)
 JPEG = "image/jpeg"
 MAX_ANSWERS = 10  # one SQS receive
+# What SQS says of a queue that is not there (its query and its JSON protocol).
+_QUEUE_GONE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
 class FrameRequest(BaseModel):
@@ -53,6 +59,25 @@ def _queue(aws, name: str) -> str:
     return aws.sqs.create_queue(QueueName=name)["QueueUrl"]
 
 
+def _receive(sqs, device: str, wait: int) -> tuple[str, list[dict]]:
+    """(queue URL, messages) of the device's answers queue, made again when it was deleted since its URL
+    was cached. (Real SQS refuses a name deleted in the last 60 s: a 503 until then.)"""
+    try:
+        url = answers_queue_url(device)
+        return url, _messages(sqs, url, wait)
+    except ClientError as err:
+        if error_code(err) not in _QUEUE_GONE:
+            raise
+    log.warning("the answers queue of %s was gone: making it again", device)
+    _queue.cache_clear()  # one entry cannot be dropped; the others cost one idempotent CreateQueue each
+    url = answers_queue_url(device)
+    return url, _messages(sqs, url, wait)
+
+
+def _messages(sqs, url: str, wait: int) -> list[dict]:
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=MAX_ANSWERS, WaitTimeSeconds=wait).get("Messages", [])
+
+
 @bp.post("/v1/frames/upload")
 def frame_upload():
     """A presigned POST for this device's frames."""
@@ -76,11 +101,10 @@ def frame_answers():
     device = _device()
     try:
         wait = min(20, max(0, int(float(request.args.get("wait", "0")))))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
         raise ApiError("wait must be a number of seconds") from None
-    sqs, url = get_aws().sqs, answers_queue_url(device)
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=MAX_ANSWERS,
-                                   WaitTimeSeconds=wait).get("Messages", [])
+    sqs = get_aws().sqs
+    url, messages = _receive(sqs, device, wait)
     answers = []
     for message in messages:
         try:

@@ -10,7 +10,7 @@ import cv2
 import pytest
 import requests
 
-from edgecloud.jobs import frame_key, new_clip_id
+from edgecloud.jobs import FrameAnswer, frame_key, new_clip_id
 from edgecloud.worker.serverless.local import notify_queue_of_frames
 from edgecloud.worker.function import Environment, handle
 
@@ -75,6 +75,22 @@ def test_a_posted_frame_is_answered_on_its_devices_queue(settings, controller_ap
     assert answer["frame_id"] == frame_id and answer["device"] == "pi-01"
     assert "person" in answer["labels"] and answer["processed_by"] == f"lambda:{context.aws_request_id}"
     assert client.get("/v1/frames/answers", query_string={"device_id": "pi-02"}).status_code == 403  # not its own
+
+
+def test_a_deleted_answers_queue_is_made_again(settings, controller_app, mocked_aws, device_client_of):
+    aws, _ = mocked_aws
+    client = device_client_of(controller_app)  # as device pi-01
+    assert client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}).get_json() == {"answers": []}
+    name = f"{settings.queues.frame_answers}-pi-01"
+    aws.sqs.delete_queue(QueueUrl=aws.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+    reply = client.get("/v1/frames/answers", query_string={"device_id": "pi-01"})
+    assert reply.status_code == 200 and reply.get_json() == {"answers": []}
+    answer = FrameAnswer(frame_id=new_clip_id("pi-01"), device="pi-01", processed_by="lambda:1", labels="person")
+    aws.sqs.send_message(QueueUrl=aws.sqs.get_queue_url(QueueName=name)["QueueUrl"],
+                         MessageBody=answer.model_dump_json())  # as the function answers
+    (got,) = client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}).get_json()["answers"]
+    assert got["frame_id"] == answer.frame_id
 
 
 def test_an_object_that_is_not_a_frame_key_is_ignored(settings, mocked_aws, jpeg):
