@@ -77,6 +77,13 @@ def test_a_posted_frame_is_answered_on_its_devices_queue(settings, controller_ap
     assert client.get("/v1/frames/answers", query_string={"device_id": "pi-02"}).status_code == 403  # not its own
 
 
+def test_a_wait_that_is_no_number_of_seconds_is_a_400(controller_app, device_client_of):
+    client = device_client_of(controller_app)
+    for wait in ("inf", "nan", "soon"):
+        reply = client.get("/v1/frames/answers", query_string={"device_id": "pi-01", "wait": wait})
+        assert reply.status_code == 400 and "wait must be a number" in reply.get_json()["error"]
+
+
 def test_a_deleted_answers_queue_is_made_again(settings, controller_app, mocked_aws, device_client_of):
     aws, _ = mocked_aws
     client = device_client_of(controller_app)  # as device pi-01
