@@ -132,7 +132,8 @@ def spec() -> dict:
                                  "clip": {"contentType": ", ".join(sorted(CLIP_TYPES))}}}}},
                 "responses": {
                     "201": _json("UploadAccepted", "Stored (or already stored: duplicate)"),
-                    "400": _json("Error", "Bad form, metadata, clip id or result"), **_AUTH,
+                    "400": _json("Error", "Bad form, metadata, clip id (or one of a time that does not exist) or "
+                                         "result; any number in them not finite (NaN, Infinity, 1e400)"), **_AUTH,
                     "413": _json("Error", "Clip over controller.max_clip_mb"),
                     "415": _json("Error", "Not a clip type we take, or the bytes are not the container claimed"),
                     "429": _json("Error", "Over the device's burst or daily cap", {"Retry-After": _SECONDS}),
