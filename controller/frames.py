@@ -13,11 +13,9 @@ import logging
 import time
 from functools import lru_cache
 
-from botocore.exceptions import ClientError
 from flask import jsonify, request
 from pydantic import BaseModel, ValidationError, field_validator
 
-from edgecloud.aws import error_code
 from edgecloud.jobs import FrameAnswer, check_device_id, frames_prefix
 
 from .api import ApiError, _pydantic_message, bp, requesting_device
@@ -26,8 +24,6 @@ from .resources import get_aws, get_settings
 log = logging.getLogger(__name__)
 JPEG = "image/jpeg"
 MAX_ANSWERS = 10  # one SQS receive
-# What SQS says of a queue that is not there (its query and its JSON protocol).
-_QUEUE_GONE = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 
 class FrameRequest(BaseModel):
@@ -62,13 +58,11 @@ def _queue(aws, name: str) -> str:
 def _receive(sqs, device: str, wait: int) -> tuple[str, list[dict]]:
     """(queue URL, messages) of the device's answers queue, made again when it was deleted since its URL
     was cached. (Real SQS refuses a name deleted in the last 60 s: a 503 until then.)"""
+    url = answers_queue_url(device)
     try:
-        url = answers_queue_url(device)
         return url, _messages(sqs, url, wait)
-    except ClientError as err:
-        if error_code(err) not in _QUEUE_GONE:
-            raise
-    log.warning("the answers queue of %s was gone: making it again", device)
+    except sqs.exceptions.QueueDoesNotExist:
+        log.warning("the answers queue of %s was gone: making it again", device)
     _queue.cache_clear()  # one entry cannot be dropped; the others cost one idempotent CreateQueue each
     url = answers_queue_url(device)
     return url, _messages(sqs, url, wait)

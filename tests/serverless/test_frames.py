@@ -10,7 +10,7 @@ import cv2
 import pytest
 import requests
 
-from edgecloud.jobs import FrameAnswer, frame_key, new_clip_id
+from edgecloud.jobs import frame_key, new_clip_id
 from edgecloud.worker.serverless.local import notify_queue_of_frames
 from edgecloud.worker.function import Environment, handle
 
@@ -85,6 +85,8 @@ def test_a_wait_that_is_no_number_of_seconds_is_a_400(controller_app, device_cli
 
 
 def test_a_deleted_answers_queue_is_made_again(settings, controller_app, mocked_aws, device_client_of):
+    from edgecloud.jobs import FrameAnswer
+
     aws, _ = mocked_aws
     client = device_client_of(controller_app)  # as device pi-01
     assert client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}).get_json() == {"answers": []}
@@ -93,7 +95,8 @@ def test_a_deleted_answers_queue_is_made_again(settings, controller_app, mocked_
 
     reply = client.get("/v1/frames/answers", query_string={"device_id": "pi-01"})
     assert reply.status_code == 200 and reply.get_json() == {"answers": []}
-    answer = FrameAnswer(frame_id=new_clip_id("pi-01"), device="pi-01", processed_by="lambda:1", labels="person")
+    answer = FrameAnswer(frame_id="20261124T113500123Z_pi-01_3fa9c2d1", device="pi-01", processed_by="lambda:1",
+                         labels="person")
     aws.sqs.send_message(QueueUrl=aws.sqs.get_queue_url(QueueName=name)["QueueUrl"],
                          MessageBody=answer.model_dump_json())  # as the function answers
     (got,) = client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}).get_json()["answers"]
