@@ -149,7 +149,8 @@ def spec() -> dict:
             "/v1/frames/upload": {"post": {
                 "summary": "A presigned S3 POST for this device's frames (edge.mode: frames; devices, as themselves)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": device_body}}},
-                "responses": {"200": _object("url, fields, key_prefix, max_bytes, expires_at"),
+                "responses": {"200": _object("url, fields (key included), frame_id, key, max_bytes, expires_at: "
+                                                     "one frame's POST"),
                               "400": _json("Error", "Bad device id"), **_AUTH,
                               "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/frames/answers": {"get": {
