@@ -58,6 +58,10 @@ class TokenBuckets:
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.refill_per_s
 
+    def __len__(self) -> int:
+        """Keys held (a key not held has a full bucket)."""
+        return len(self._buckets)
+
     def wait(self, key: str) -> float:
         """Seconds until ``key`` has a token (0: it has one now); takes nothing."""
         with self._lock:

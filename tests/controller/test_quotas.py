@@ -22,6 +22,18 @@ def test_the_bucket_allows_a_burst_then_refills_at_its_rate():
     assert [buckets.take("pi-01") for _ in range(4)] == [0, 0, 0, 0.5]  # refills up to the burst, not beyond
 
 
+def test_the_buckets_forget_keys_whose_buckets_are_full_again():
+    now = [0.0]
+    buckets = TokenBuckets(burst=2, refill_per_s=1.0, clock=lambda: now[0])
+    for n in range(5000):  # as many source addresses, each with one wrong token
+        buckets.take(f"203.0.{n // 256}.{n % 256}")
+    now[0] = 1.0  # those are full again: a newcomer's bucket, nothing to keep
+    for n in range(5000):
+        buckets.take(f"198.51.{n // 256}.{n % 256}")
+    assert len(buckets) == 5000  # the second 5000, each still short of a token
+    assert [buckets.take("203.0.0.1") for _ in range(3)] == [0, 0, 1]  # forgotten, so full: as it was
+
+
 def test_over_the_burst_is_429_with_retry_after_and_nothing_stored(settings, client, post_clip, vtest_mp4,
                                                                    jobs_in_queue):
     settings.controller.upload_burst = 2
