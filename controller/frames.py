@@ -5,8 +5,9 @@ for one frame: one exact key the controller names (``frames/<device>/.../<frame
 id>.jpg``), only JPEG, at most ``controller.max_frame_kb``, valid
 ``controller.frame_post_ttl_s``, so a grant stores one object and each frame
 costs its device a request. The Pi posts the frame straight to S3 with it; the
-bucket's notification starts the function. ``GET /v1/frames/answers?device_id=&wait=`` long-polls that device's
-answers queue (made here on first use) and hands back what the function said.
+bucket's notification starts the function. ``GET
+/v1/frames/answers?device_id=&wait=`` long-polls that device's answers queue
+(made here on first use) and hands back what the function said.
 """
 from __future__ import annotations
 
