@@ -159,8 +159,7 @@ def upload_clip():
     upload.stream.seek(0)
     if mismatch:
         raise ApiError(mismatch, 415)
-    quotas = get_quotas()
-    quotas.take_burst(meta.device_id)  # last: a refused request costs no quota
+    quotas = get_quotas()  # its burst token taken before the body was read (auth); the day's cap: new clips only
 
     snapshot = _snapshot_upload(result)
     intake = Intake(get_store(), get_ledger(), get_metrics(), on_finished=get_notifier().offer)

@@ -1,11 +1,13 @@
 """The per-frame path's two doors (edge.mode frames), on the API's blueprint.
 
-``POST /v1/frames/upload`` gives a device a presigned POST to the frames bucket:
-only under its own prefix (``frames/<device>/``), only JPEG, at most
-``controller.max_frame_kb``, valid ``controller.frame_post_ttl_s``. The Pi posts
-each frame straight to S3 with it; the bucket's notification starts the
-function. ``GET /v1/frames/answers?device_id=&wait=`` long-polls that device's
-answers queue (made here on first use) and hands back what the function said.
+``POST /v1/frames/upload`` gives a device a presigned POST to the frames bucket
+for one frame: one exact key the controller names (``frames/<device>/.../<frame
+id>.jpg``), only JPEG, at most ``controller.max_frame_kb``, valid
+``controller.frame_post_ttl_s``, so a grant stores one object and each frame
+costs its device a request. The Pi posts the frame straight to S3 with it; the
+bucket's notification starts the function. ``GET
+/v1/frames/answers?device_id=&wait=`` long-polls that device's answers queue
+(made here on first use) and hands back what the function said.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from functools import lru_cache
 from flask import jsonify, request
 from pydantic import BaseModel, ValidationError, field_validator
 
-from edgecloud.jobs import FrameAnswer, check_device_id, frames_prefix
+from edgecloud.jobs import FrameAnswer, check_device_id, frame_key, new_clip_id
 
 from .api import ApiError, _pydantic_message, bp, requesting_device
 from .resources import get_aws, get_settings
@@ -74,18 +76,19 @@ def _messages(sqs, url: str, wait: int) -> list[dict]:
 
 @bp.post("/v1/frames/upload")
 def frame_upload():
-    """A presigned POST for this device's frames."""
+    """A presigned POST for one frame of this device, under a key named here."""
     device = _device()
     settings = get_settings()
-    prefix = frames_prefix(device)
+    frame_id = new_clip_id(device)
+    key = frame_key(frame_id)
     max_bytes = settings.controller.max_frame_kb * 1024
     ttl = settings.controller.frame_post_ttl_s
+    # A key without ${filename} is an exact {"key": ...} condition: the grant stores this object and no other.
     post = get_aws().s3.generate_presigned_post(
-        Bucket=settings.storage.frames_bucket, Key=prefix + "${filename}", Fields={"Content-Type": JPEG},
-        Conditions=[["starts-with", "$key", prefix], ["content-length-range", 1, max_bytes], {"Content-Type": JPEG}],
-        ExpiresIn=ttl)
+        Bucket=settings.storage.frames_bucket, Key=key, Fields={"Content-Type": JPEG},
+        Conditions=[["content-length-range", 1, max_bytes], {"Content-Type": JPEG}], ExpiresIn=ttl)
     answers_queue_url(device)  # the function's answers need somewhere to go before the first frame lands
-    return jsonify(url=post["url"], fields=post["fields"], key_prefix=prefix, max_bytes=max_bytes,
+    return jsonify(url=post["url"], fields=post["fields"], frame_id=frame_id, key=key, max_bytes=max_bytes,
                    expires_at=round(time.time() + ttl, 3))
 
 

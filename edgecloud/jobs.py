@@ -126,11 +126,6 @@ def snapshot_key(clip_id: str) -> str:
     return f"{_prefix('snapshots', clip_id)}.jpg"
 
 
-def frames_prefix(device: str) -> str:
-    """Where one device's frames go: a presigned POST lets it write here and nowhere else."""
-    return f"frames/{check_device_id(device)}/"
-
-
 def frame_key(frame_id: str) -> str:
     """``frames/<device>/<yyyy>/<mm>/<dd>/<frame_id>.jpg``; a frame id has a clip id's form."""
     return f"{_prefix('frames', frame_id)}.jpg"
