@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from typing import Optional
 
@@ -64,6 +65,14 @@ def _not_json(constant: str):
     raise ValueError(f"{constant} is not a JSON number")
 
 
+def _finite(number: str) -> float:
+    # 1e400 is JSON, but it reads as inf: as bad as Infinity, wherever in the field it is.
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"{shown(number)} is not a finite number")
+    return value
+
+
 def _parse_json_field(name: str, required: bool) -> Optional[str]:
     raw = request.form.get(name)
     if raw is None or raw.strip() == "":
@@ -71,7 +80,7 @@ def _parse_json_field(name: str, required: bool) -> Optional[str]:
             raise ApiError(f"missing form field {name!r} (JSON)")
         return None
     try:
-        json.loads(raw, parse_constant=_not_json)
+        json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except ValueError as err:
         raise ApiError(f"form field {name!r} is not valid JSON: {err}") from None
     return raw
@@ -150,8 +159,7 @@ def upload_clip():
     upload.stream.seek(0)
     if mismatch:
         raise ApiError(mismatch, 415)
-    quotas = get_quotas()
-    quotas.take_burst(meta.device_id)  # last: a refused request costs no quota
+    quotas = get_quotas()  # its burst token taken before the body was read (auth); the day's cap: new clips only
 
     snapshot = _snapshot_upload(result)
     intake = Intake(get_store(), get_ledger(), get_metrics(), on_finished=get_notifier().offer)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Callable, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from edgecloud.jobs import CLIP_TYPES, DEVICE_RE, Job, Result, clip_key, parse_clip_id, utcnow
+from edgecloud.jobs import CLIP_TYPES, DEVICE_RE, Finite, Job, Result, clip_key, parse_clip_id, utcnow
 
 from .ledger import STORING, ClipRow, Ledger
 from .metrics import Metrics
@@ -20,7 +20,7 @@ from .store import ClipStore
 log = logging.getLogger(__name__)
 
 
-class UploadMetadata(BaseModel):
+class UploadMetadata(Finite):
     """The ``metadata`` form field of POST /v1/clips."""
 
     model_config = ConfigDict(extra="ignore")

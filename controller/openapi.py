@@ -94,7 +94,9 @@ def _json(name: str, description: str, headers: Optional[dict] = None) -> dict:
 _SECONDS = {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before trying again."}
 _CHALLENGE = {"schema": {"type": "string"}, "description": "Bearer"}
 _AUTH = {"401": _json("Error", "No token, or an unknown or revoked one", {"WWW-Authenticate": _CHALLENGE}),
-         "403": _json("Error", "The token's holder may not do this")}
+         "403": _json("Error", "The token's holder may not do this"),
+         "429": _json("Error", "Over the device's request burst, or too many wrong tokens from this address",
+                      {"Retry-After": _SECONDS})}
 
 
 def _object(description: str) -> dict:
@@ -132,10 +134,12 @@ def spec() -> dict:
                                  "clip": {"contentType": ", ".join(sorted(CLIP_TYPES))}}}}},
                 "responses": {
                     "201": _json("UploadAccepted", "Stored (or already stored: duplicate)"),
-                    "400": _json("Error", "Bad form, metadata, clip id or result"), **_AUTH,
+                    "400": _json("Error", "Bad form, metadata, clip id (or one of a time that does not exist) or "
+                                         "result; any number in them not finite (NaN, Infinity, 1e400)"), **_AUTH,
                     "413": _json("Error", "Clip over controller.max_clip_mb"),
                     "415": _json("Error", "Not a clip type we take, or the bytes are not the container claimed"),
-                    "429": _json("Error", "Over the device's burst or daily cap", {"Retry-After": _SECONDS}),
+                    "429": _json("Error", "Over the device's request burst or daily cap, or too many wrong "
+                                         "tokens from this address", {"Retry-After": _SECONDS}),
                     "503": _json("Error", "Storage unavailable; try again"),
                 }}},
             "/v1/clips/{clip_id}": {"get": {
@@ -145,11 +149,13 @@ def spec() -> dict:
                               "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/stats": {"get": {
                 "summary": "Recent latencies, queue depth, workers (devices and operators)",
-                "responses": {"200": _json("Stats", "Figures; null where unknown"), "401": _AUTH["401"]}}},
+                "responses": {"200": _json("Stats", "Figures; null where unknown"),
+                              "401": _AUTH["401"], "429": _AUTH["429"]}}},
             "/v1/frames/upload": {"post": {
                 "summary": "A presigned S3 POST for this device's frames (edge.mode: frames; devices, as themselves)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": device_body}}},
-                "responses": {"200": _object("url, fields, key_prefix, max_bytes, expires_at"),
+                "responses": {"200": _object("url, fields (key included), frame_id, key, max_bytes, expires_at: "
+                                                     "one frame's POST"),
                               "400": _json("Error", "Bad device id"), **_AUTH,
                               "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/frames/answers": {"get": {
@@ -161,7 +167,7 @@ def spec() -> dict:
             "/v1/openapi.json": {"get": {
                 "summary": "This document", "responses": {"200": {
                     "description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},
-                    "401": _AUTH["401"]}}},
+                    "401": _AUTH["401"], "429": _AUTH["429"]}}},
             "/healthz": {"get": {"summary": "Liveness (no token)", "security": [],
                                  "responses": {"200": _json("Health", "Up")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics (operators)", "responses": {
