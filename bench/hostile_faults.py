@@ -171,7 +171,7 @@ def misconfigured_worker(rig: FaultRig, clip: Path) -> Judge:
     rig.wait_for(lambda: NOT_READY in rig.worker_log() or any(
         rig.status(c).get("status") == "failed" for c in ids), 60, every=0.5)
     early = {c: rig.status(c).get("status") for c in ids}
-    tries = rig.worker_log().count(str(missing))
+    refusals = rig.worker_log().count(NOT_READY)
     real, _ = darknet_files.resolve("yolov3-tiny", None, None, rig.base.detector.cache_dir)
     missing.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(real, missing)  # the operator installs the model
@@ -180,9 +180,9 @@ def misconfigured_worker(rig: FaultRig, clip: Path) -> Judge:
         failed_early = [c for c, s in early.items() if s == "failed"]
         done = all(outcome.status(c) == "done" for c in ids)
         return not failed_early and done, (
-            f"workers without the model ({missing.name}) started {tries} time(s), "
-            f"{'said not ready' if NOT_READY in rig.worker_log() else 'no readiness check'}; the clips meanwhile: "
-            f"{', '.join(str(s) for s in early.values())}; once the model was there: {statuses(outcome, ids)}")
+            f"{refusals} worker(s) without the model ({missing.name}) said not ready and took no job; the clips "
+            f"meanwhile: {', '.join(str(s) for s in early.values())}; once the model was there: "
+            f"{statuses(outcome, ids)}")
     return judge
 
 
