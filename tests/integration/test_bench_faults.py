@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import json
+import socket
 import threading
 
 import pytest
@@ -12,8 +13,8 @@ from click.testing import CliRunner
 
 from edgecloud.bench import faults as bench_faults
 from edgecloud.bench.fault_rig import Outcome
-from edgecloud.bench.fault_scenarios import Scenario
-from edgecloud.bench.http_framing import http_reply
+from edgecloud.bench.fault_scenarios import Scenario, sends_job
+from edgecloud.bench.http_framing import Request, Stream, body, http_reply, parse_head
 from edgecloud.bench.proxy import TcpProxy
 from edgecloud.cli import cli
 
@@ -84,6 +85,29 @@ def test_proxy_answers_a_held_request_itself_or_drops_it(echo_proxy):
     assert isinstance(dropped["error"], requests.ConnectionError)
     assert echo_proxy.requests == 0  # neither reached the server
     assert requests.post(echo_proxy.url + "/fail", data=b"z", timeout=5).text == "/fail z"  # held once only
+
+
+def test_framing_finds_the_request_after_a_chunked_one_on_the_same_connection():
+    near, far = socket.socketpair()
+    with near, far:
+        far.sendall(b"PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                    b"POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nxy")
+        stream = Stream(near)
+        first = parse_head(stream.until(b"\r\n\r\n"))
+        assert (first.method, first.target) == ("PUT", "/a")
+        assert b"".join(body(stream, first.headers)) == b"3\r\nabc\r\n0\r\n\r\n"
+        second = parse_head(stream.until(b"\r\n\r\n"))
+        assert (second.method, second.target) == ("POST", "/b") and b"".join(body(stream, second.headers)) == b"xy"
+
+
+def test_the_controller_kill_is_aimed_at_the_send_of_a_job_only():
+    def send(queue_url, target="AmazonSQS.SendMessage"):
+        return Request("POST", "/", {"x-amz-target": target}, json.dumps({"QueueUrl": queue_url}).encode())
+
+    assert sends_job(send("http://aws/123/edgecloud-jobs"), "edgecloud-jobs")
+    assert not sends_job(send("http://aws/123/edgecloud-jobs-dlq"), "edgecloud-jobs")
+    assert not sends_job(send("http://aws/123/edgecloud-completions"), "edgecloud-jobs")
+    assert not sends_job(send("http://aws/123/edgecloud-jobs", "AmazonSQS.ReceiveMessage"), "edgecloud-jobs")
 
 
 def test_a_failed_clip_is_lost_unless_the_scenario_expects_it():
