@@ -144,10 +144,11 @@ def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(agent_
         assert agent.recorder.wait_for(lambda r: r.state == "recording", timeout=30)
         pin.drive_low()
         assert agent.recorder.wait_idle(timeout=30)
-        # The clip the full disk broke is gone, and the oldest clip-only entry made room for the next.
+        # The clip the full disk broke is gone, and the oldest video made room for the next; its record stays.
         assert not list(agent.spool.recording_dir.iterdir())
-        assert [e.clip_id for e in agent.spool.entries()] == older[1:]
-        assert "disk full" in caplog.text and f"dropped clip {older[0]}" in caplog.text
+        assert [(e.clip_id, e.video_dropped) for e in agent.spool.entries()] == [(older[0], True), (older[1], False)]
+        assert "disk full" in caplog.text and f"dropped the video of clip {older[0]}" in caplog.text
+        assert agent.stats.videos_dropped() == (1, vtest_mp4.stat().st_size)
 
         clip_id = trigger_event(agent, pin)
         assert agent.local.wait_idle(30)
