@@ -172,3 +172,33 @@ def test_a_clip_the_full_disk_could_not_spool_does_not_linger_in_the_recording_d
         assert agent.recorder.wait_idle(timeout=30)
         assert "could not be kept" in caplog.text and clip_id in caplog.text
         assert not list(agent.spool.recording_dir.iterdir())  # declared lost: its space is free again
+
+
+def test_over_its_cap_the_agent_drops_the_oldest_video_counts_it_and_still_sends_the_record(
+        agent_settings, pins, controller_app, serve, mocked_aws, caplog):
+    import logging
+
+    port = free_port()  # nothing listens here yet: both clips wait in the spool
+    agent_settings.edge.controller_url = f"http://127.0.0.1:{port}"
+    agent_settings.edge.spool_max_mb = 0.0001  # under one clip: each new clip pushes the older videos out
+    with caplog.at_level(logging.WARNING), EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse(),
+                                                      policy=BusyOffload()) as agent:
+        pin = pins.pin(agent_settings.edge.pir_pin)
+        first = trigger_event(agent, pin)
+        assert agent.local.wait_idle(30)  # analysed on the Pi: its result is in the spool entry
+        second = trigger_event(agent, pin)
+        assert agent.local.wait_idle(30)
+        record = agent.spool.get(first)
+        assert record.video_dropped and not record.clip_path.exists() and record.result["labels"] == "person"
+        assert not agent.spool.get(second).video_dropped
+        (count, freed) = agent.stats.videos_dropped()  # counted when dropped, before anything was sent
+        assert count == 1 and freed == record.manifest["dropped_bytes"] > 0
+        assert f"dropped the video of clip {first} ({freed} bytes freed)" in caplog.text
+
+        controller = serve(controller_app, port)  # the controller comes up
+        assert agent.wait_idle(60)
+    assert sorted(controller.stored()) == sorted([first, second])
+    (only_video,) = stored_clip_keys(mocked_aws, agent_settings)
+    assert second in only_video
+    records = {r.clip_id: r for r in agent.stats.records()}
+    assert records[first].video_dropped_at and records[first].uploaded_at and records[second].video_dropped_at is None

@@ -218,3 +218,42 @@ def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(settings, contro
     assert stored == sent and stored[:3] == b"\xff\xd8\xff"
     status = client.get(f"/v1/clips/{clip_id}").json  # as device pi-01, whose clip it is
     assert status["result"]["snapshot_key"] == snapshot_key(clip_id) and status["snapshot_url"]
+
+
+def test_a_spool_over_its_cap_sends_the_records_whose_video_it_dropped(settings, controller_app, serve, mocked_aws,
+                                                                       vtest_mp4, tmp_path, client, caplog):
+    import logging
+
+    from edgecloud.edge.local import SNAPSHOT_FILE
+    from edgecloud.jobs import LabelSummary, Result
+
+    controller = serve(controller_app)
+    spool = Spool(tmp_path / "spool", 10**9)
+    analysed, clip_only = spool_clips(spool, vtest_mp4, tmp_path, 2)
+    result = Result(clip_id=analysed, processed_by="edge", detector="hog", labels="person",
+                    summary={"person": LabelSummary(max_count=1, frames_seen=2, best_score=0.8)})
+    spool.update(spool.get(analysed), result=result.model_dump(mode="json"))
+    (spool.get(analysed).path / SNAPSHOT_FILE).write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 100)
+    spool.max_bytes = int(vtest_mp4.stat().st_size * 1.5)  # room for one clip: the next pushes two videos out
+    with caplog.at_level(logging.WARNING):
+        (newest,) = spool_clips(spool, vtest_mp4, tmp_path, 1)
+    size = vtest_mp4.stat().st_size
+    assert f"dropped the video of clip {analysed} ({size} bytes freed)" in caplog.text
+    assert f"dropped the video of clip {clip_only} ({size} bytes freed)" in caplog.text
+    assert (spool.videos_dropped, spool.bytes_dropped) == (2, 2 * size)
+
+    stats = StatsStore(tmp_path / "stats.sqlite")
+    with Uploader(spool, controller.url, stats=stats, session_factory=session_factory(settings.edge)) as uploader:
+        assert uploader.wait_drained(30)
+    assert sorted(controller.stored()) == sorted([analysed, clip_only, newest]) and len(spool) == 0
+    (only_video,) = stored_clip_keys(mocked_aws, settings)
+    assert newest in only_video
+    first = client.get(f"/v1/clips/{analysed}").json
+    assert first["status"] == "done" and first["video_dropped"] and first["result"]["labels"] == "person"
+    assert first["snapshot_url"] and first["video_url"] is None
+    second = client.get(f"/v1/clips/{clip_only}").json
+    assert second["status"] == "dropped" and second["video_dropped"] and second["result"] is None
+    assert client.get(f"/v1/clips/{newest}").json["video_dropped"] is False
+    assert client.get("/v1/stats").json["videos_dropped"] == 2
+    assert stats.videos_dropped() == (2, 2 * size)  # the Pi's own count, from the records it sent
+    assert {r.clip_id: r.bytes_sent for r in stats.records()} == {analysed: 0, clip_only: 0, newest: size}
