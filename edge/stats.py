@@ -46,7 +46,7 @@ class ClipRecord:
     uploaded_at: Optional[datetime] = None
     result_at: Optional[datetime] = None
     labels: Optional[str] = None
-    status: Optional[str] = None  # "done" | "failed" once a result is seen
+    status: Optional[str] = None  # "done" | "failed" once a result is seen; "dropped": sent without video or result
     labels_edge: Optional[str] = None  # the Pi's own labels when the clip was escalated
     best_score: Optional[float] = None
     bytes: Optional[int] = None
