@@ -202,3 +202,30 @@ def test_over_its_cap_the_agent_drops_the_oldest_video_counts_it_and_still_sends
     assert second in only_video
     records = {r.clip_id: r for r in agent.stats.records()}
     assert records[first].video_dropped_at and records[first].uploaded_at and records[second].video_dropped_at is None
+
+
+def test_a_clip_whose_video_went_while_the_pi_analysed_it_is_sent_as_a_record(agent_settings, vtest_mp4, tmp_path):
+    import shutil
+
+    from edgecloud.jobs import new_clip_id
+
+    agent = EdgeAgent(agent_settings, analyse=fake_analyse())  # not started: its parts, driven by hand
+    ids = []
+    for _ in range(2):
+        ids.append(new_clip_id("pi-01"))
+        shutil.copyfile(vtest_mp4, tmp_path / f"{ids[-1]}.mp4")
+        agent.spool.put(tmp_path / f"{ids[-1]}.mp4", {"clip_id": ids[-1], "device_id": "pi-01", "fps": 10.0,
+                                                      "recorded_at": "2026-11-24T10:00:00+00:00",
+                                                      "content_type": "video/mp4"}, stage="new", placement="edge")
+    held = agent.spool.entries()  # what the Pi's detector holds
+    agent.spool.max_bytes = 1
+    assert agent.spool.enforce_cap() == ids
+    unreadable = Result(clip_id=ids[0], status="failed", error="no such file", processed_by="edge", detector="fake")
+    agent._local_done(held[0], unreadable, 0.1)  # the detector found no file: the record goes alone
+    agent._local_done(held[1], fake_analyse()(path=vtest_mp4, clip_id=ids[1], fps=10.0, recorded_at=None), 0.1)
+    alone, analysed = agent.spool.entries()
+    assert alone.stage == "ready" and alone.video_dropped and not alone.carries_result
+    assert analysed.stage == "ready" and analysed.video_dropped and analysed.result["labels"] == "person"
+    assert analysed.carries_result  # read before its video went: the Pi's result goes with the record
+    assert agent.stats.videos_dropped()[0] == 2
+    agent.close()

@@ -257,3 +257,32 @@ def test_a_spool_over_its_cap_sends_the_records_whose_video_it_dropped(settings,
     assert client.get("/v1/stats").json["videos_dropped"] == 2
     assert stats.videos_dropped() == (2, 2 * size)  # the Pi's own count, from the records it sent
     assert {r.clip_id: r.bytes_sent for r in stats.records()} == {analysed: 0, clip_only: 0, newest: size}
+
+
+def test_a_video_dropped_while_its_upload_is_being_prepared_goes_as_a_record_not_aside(vtest_mp4, tmp_path, serve):
+    import json as _json
+
+    parts = []
+
+    def accept(environ, start_response):
+        parts.append(get_input_stream(environ).read())
+        start_response("201 Created", [("Content-Type", "application/json")])
+        return [b'{"clip_id": "x", "status": "dropped", "duplicate": false}']
+
+    controller = serve(accept)
+    spool = Spool(tmp_path / "spool", 10**9)
+    (clip_id,) = spool_clips(spool, vtest_mp4, tmp_path, 1)
+
+    def prepare(entry):  # the recorder's next clip pushes this one's video out while it is in hand
+        if spool.max_bytes > 1:
+            spool.max_bytes = 1
+            assert spool.enforce_cap() == [clip_id]
+        return entry
+
+    with Uploader(spool, controller.url, retry_base_s=0.01, retry_max_s=0.05, prepare=prepare) as uploader:
+        assert uploader.wait_drained(30)
+    assert len(parts) == 1 and not list(spool.rejected_dir.iterdir()) and len(spool) == 0
+    body = parts[0]
+    assert b'name="clip"' not in body and b"ftyp" not in body
+    metadata = _json.loads(body.split(b'name="metadata"\r\n\r\n')[1].split(b"\r\n--")[0])
+    assert metadata["clip_id"] == clip_id and metadata["video_dropped"] is True
