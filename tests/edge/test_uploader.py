@@ -32,6 +32,17 @@ def spool_clips(spool, vtest_mp4, tmp_path, n, device="pi-01"):
     return ids
 
 
+def accepting(bodies: list):
+    """A WSGI stand-in for the controller that keeps each request body and answers 201."""
+
+    def accept(environ, start_response):
+        bodies.append(get_input_stream(environ).read())
+        start_response("201 Created", [("Content-Type", "application/json")])
+        return [b'{"clip_id": "x", "status": "queued", "duplicate": false}']
+
+    return accept
+
+
 def test_uploads_reach_the_controller_once_and_leave_the_spool(settings, controller_app, serve, mocked_aws,
                                                               vtest_mp4, tmp_path):
     controller = serve(controller_app)
@@ -180,13 +191,7 @@ def test_a_failure_setting_a_refused_clip_aside_does_not_stop_the_uploader(vtest
 def test_an_entry_whose_clip_file_is_gone_is_set_aside_and_does_not_block_the_rest(vtest_mp4, tmp_path, serve,
                                                                                     caplog):
     stored = []
-
-    def accept(environ, start_response):
-        stored.append(get_input_stream(environ).read())
-        start_response("201 Created", [("Content-Type", "application/json")])
-        return [b'{"clip_id": "x", "status": "queued", "duplicate": false}']
-
-    controller = serve(accept)
+    controller = serve(accepting(stored))
     spool = Spool(tmp_path / "spool", 10**9)
     broken, fine = spool_clips(spool, vtest_mp4, tmp_path, 2)
     spool.get(broken).clip_path.unlink()  # e.g. fsck after a power cut took the file
@@ -263,13 +268,7 @@ def test_a_video_dropped_while_its_upload_is_being_prepared_goes_as_a_record_not
     import json as _json
 
     parts = []
-
-    def accept(environ, start_response):
-        parts.append(get_input_stream(environ).read())
-        start_response("201 Created", [("Content-Type", "application/json")])
-        return [b'{"clip_id": "x", "status": "dropped", "duplicate": false}']
-
-    controller = serve(accept)
+    controller = serve(accepting(parts))
     spool = Spool(tmp_path / "spool", 10**9)
     (clip_id,) = spool_clips(spool, vtest_mp4, tmp_path, 1)
 
