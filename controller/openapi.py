@@ -30,7 +30,7 @@ class UploadAccepted(BaseModel):
     """201 to POST /v1/clips (also for a clip the controller had already: ``duplicate``)."""
 
     clip_id: str
-    status: str = Field(description="queued, processing, done or failed")
+    status: str = Field(description="queued, processing, done, failed or dropped")
     duplicate: bool
     status_url: str
 
@@ -40,7 +40,8 @@ class ClipStatus(BaseModel):
 
     clip_id: str
     device_id: str
-    status: str = Field(description="queued, processing, done or failed")
+    status: str = Field(description="queued, processing, done, failed or dropped (final: the Pi's spool dropped "
+                        "the video and the Pi had no result, so only the record came)")
     processed_by: Optional[str] = Field(description="edge, or the worker's instance id")
     submitted_at: Optional[str]
     finished_at: Optional[str]
@@ -48,6 +49,8 @@ class ClipStatus(BaseModel):
     queued_to_finished_s: Optional[float]
     error: Optional[str]
     result: Optional[Result]
+    video_dropped: bool = Field(False, description="The record came without its video (the Pi's spool, over its "
+                                "cap, dropped it): video_url is null; a result, if any, is the Pi's")
 
 
 class Counts(BaseModel):
@@ -74,6 +77,8 @@ class Stats(BaseModel):
     queue: Counts
     workers: Counts
     autoscaler: Optional[Leader] = None
+    videos_dropped: int = Field(0, description="Clips whose record arrived without its video (the Pi's spool "
+                                "dropped it; metadata.video_dropped)")
 
 
 class Health(BaseModel):
@@ -112,8 +117,9 @@ def spec() -> dict:
                "description": "<UTC time>_<device id>_<8 hex> (edgecloud.jobs.new_clip_id)"}
     wait = {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0},
             "description": "Hold the request up to this many seconds (capped by controller.max_wait_s) until final."}
-    upload_form = {"type": "object", "required": ["clip", "metadata"], "properties": {
-        "clip": {"type": "string", "format": "binary", "description": f"The video: one of {sorted(CLIP_TYPES)}"},
+    upload_form = {"type": "object", "required": ["metadata"], "properties": {
+        "clip": {"type": "string", "format": "binary", "description": f"The video: one of {sorted(CLIP_TYPES)}; "
+                 "required, except that a record with metadata.video_dropped has none"},
         "metadata": _ref("UploadMetadata"),
         "result": {"type": "string", "description": "JSON of a Result the edge computed (the clip id must match)"},
     }}
@@ -128,7 +134,8 @@ def spec() -> dict:
         "security": [{"bearer": []}],
         "paths": {
             "/v1/clips": {"post": {
-                "summary": "Upload a clip (devices, as themselves), with or without the edge's result",
+                "summary": "Upload a clip (devices, as themselves), with or without the edge's result; or, with "
+                           "metadata.video_dropped, only the record of a clip whose video the Pi dropped",
                 "requestBody": {"required": True, "content": {"multipart/form-data": {
                     "schema": upload_form, "encoding": {"metadata": {"contentType": "application/json"},
                                  "clip": {"contentType": ", ".join(sorted(CLIP_TYPES))}}}}},

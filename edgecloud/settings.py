@@ -215,7 +215,8 @@ class EdgeSettings(Section):
     max_clip_seconds: float = Field(30.0, gt=0, le=3600, description="Longest clip while motion continues.")
     cooldown_seconds: float = Field(2.0, ge=0, description="Quiet time after a clip before another starts.")
     spool_dir: Path = Field(Path("var/spool"), description="Durable outbox: clips wait here until a 201.")
-    spool_max_mb: float = Field(1024, gt=0, description="Spool size cap; oldest clip-only entries go first.")
+    spool_max_mb: float = Field(1024, gt=0, description="Spool size cap; over it the oldest clips lose their "
+                                "video, never their record (sent, counted).")
     policy: Literal["busy-offload", "fastest-finish", "escalate-uncertain"] = Field(
         "fastest-finish", description="Where each clip is processed."
     )
