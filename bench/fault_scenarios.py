@@ -205,7 +205,7 @@ def duplicate_upload_race(rig: FaultRig, clip: Path) -> Judge:
 
 def spool_full(rig: FaultRig, clip: Path) -> Judge:
     """The Pi cut off while it records more clips than its spool holds (SPOOL_CLIPS): over the cap the oldest
-    clip's video goes; its record should stay and reach the cloud."""
+    clips' video goes, their records stay (the fault as the issue names it) and reach the cloud."""
     rig.pi_link.cut()
     ids = rig.send(clip, SPOOL_CLIPS + 2)
     entries = {c: rig.spool.get(c) for c in ids}
@@ -217,8 +217,9 @@ def spool_full(rig: FaultRig, clip: Path) -> Judge:
     def judge(outcome: Outcome) -> Finding:
         if not dropped:
             return False, f"{len(ids)} clips spooled under a cap of {SPOOL_CLIPS}, yet no video was dropped"
-        return True, (f"spool over its cap of {SPOOL_CLIPS} clips: video of {len(dropped)} dropped, "
-                      f"{len(kept)} of their records kept; in the cloud they are: {statuses(outcome, dropped)}")
+        return len(kept) == len(dropped), (
+            f"spool over its cap of {SPOOL_CLIPS} clips: video of {len(dropped)} dropped, {len(kept)} of their "
+            f"records kept; in the cloud they are: {statuses(outcome, dropped)}")
     return judge
 
 
