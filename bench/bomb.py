@@ -4,8 +4,9 @@ One black frame is encoded once (H.264, every frame a keyframe) and its packet m
 again, so a bomb costs what one frame costs to encode, whatever its frame count:
 - ``pixels``: 50 frames of 8190x8190 in MP4 (~10 MB; 3.3 GB as decoded BGR frames);
 - ``frames``: 24,000 frames of 640x480 in MP4 (40 min at 10 fps);
-- ``duration``: 3 frames of 640x480 spread over 10 minutes.
-Each breaks one default limit (``limits.*``) and keeps the others.
+- ``duration``: 3 frames of 640x480 spread over 15 minutes;
+- ``at-limits``: no bomb, the largest clip the defaults take: 3600 frames of 3840x2160 in 120 s.
+Each bomb breaks one default limit (``limits.*``) and keeps the others.
 """
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from typing import Literal
 
 import av
 
-Kind = Literal["pixels", "frames", "duration"]
+Kind = Literal["pixels", "frames", "duration", "at-limits"]
 # kind: (width, height, frames, seconds between frames)
 BOMBS: dict[str, tuple[int, int, int, float]] = {
     "pixels": (8190, 8190, 50, 0.1),
     "frames": (640, 480, 24_000, 0.1),
     "duration": (640, 480, 3, 300.0),
+    "at-limits": (3840, 2160, 3600, 1 / 30),
 }
 
 

@@ -81,7 +81,7 @@ def test_decoding_stops_at_max_frames_and_at_the_budget(vtest_mp4):
     pytest.param("pixels", "8190x8190 frames are over limits.max_pixels 3840x2160", marks=pytest.mark.slow),
 ])
 def test_the_bench_bombs_break_one_default_limit_each(tmp_path, kind, why):
-    from bench.bomb import write_bomb_clip
+    from edgecloud.bench.bomb import write_bomb_clip
 
     clip = write_bomb_clip(tmp_path / f"{kind}.mp4", kind)
     assert clip.stat().st_size < 40 * 1024 * 1024  # under controller.max_clip_mb: only the limits stop it

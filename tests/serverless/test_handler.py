@@ -93,3 +93,18 @@ def _key(clip_id: str) -> str:
     from edgecloud.jobs import result_key
 
     return result_key(clip_id)
+
+
+def test_the_function_refuses_a_clip_over_a_limit_before_decoding_it(settings, mocked_aws, job_for, vtest_mp4,
+                                                                     decoders_opened):
+    aws, queues = mocked_aws
+    settings.limits.max_pixels = 640 * 480  # vtest-5s.mp4 is 768x576
+    job = job_for(vtest_mp4)
+
+    reply = handle_jobs(Environment(settings), sqs_event(job.model_dump_json())["Records"], make_context())
+
+    assert reply == {"batchItemFailures": []}  # final: the event source deletes it, no retry
+    result = ResultStore(aws.s3, settings.storage.results_bucket).get(job.clip_id)
+    assert result.status == "failed" and result.error == "768x576 frames are over limits.max_pixels 307200 pixels"
+    assert decoders_opened == []
+    assert completions(aws, queues)[-1]["event"] == "failed"
