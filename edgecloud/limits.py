@@ -9,6 +9,10 @@ option stops it allocating a big one). Headers can lie, so :class:`Guard` checks
 frame too (its count; its size, though OpenCV scales a stream that grows mid-way to the size it
 opened it at, so only the decoder's own buffers grow), and the clip's wall-clock budget between
 frames, which bounds what a lying clip can cost.
+
+The function's zip has no PyAV (its FFmpeg would take the zip past Lambda's 250 MB): there the
+headers are the ones OpenCV reports once it has opened the clip, before any frame is read
+(FFmpeg's probe inside OpenCV decodes the first frame or two, at the size the headers give).
 """
 from __future__ import annotations
 
@@ -17,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, Optional, Union
 
-import av
+try:
+    import av
+except ImportError:  # the function's zip (see above)
+    av = None
 
 from .settings import LimitsSettings
 
@@ -128,9 +135,19 @@ class Guard:
         self.deadline = clock() + limits.clip_budget_s
 
     def check_headers(self, source: Source, fps: Optional[float] = None,
-                      content_type: Optional[str] = None) -> None:
-        """Before decoding: OverLimit if the clip's headers break a limit, or cannot be read."""
+                      content_type: Optional[str] = None) -> bool:
+        """Before decoding: OverLimit if the clip's headers break a limit, or cannot be read.
+        False when PyAV is not here to read them: the caller checks what its decoder reports."""
+        if av is None:
+            return False
         why = refusal(source, self.limits, fps=fps, content_type=content_type)
+        if why:
+            raise OverLimit(why)
+        return True
+
+    def check(self, headers: Headers) -> None:
+        """OverLimit if these headers (a decoder's report of them) break a limit."""
+        why = broken(headers, self.limits)
         if why:
             raise OverLimit(why)
 

@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
-from .limits import Guard
+from .limits import Guard, Headers, OverLimit
 
 MAX_FPS = 240.0
 RAW_STREAMS = {".h264", ".264", ".h265", ".hevc"}
@@ -146,8 +146,7 @@ def open_clip(path: str | Path, fps: Optional[float] = None, guard: Optional[Gua
         raise DecodeError(f"clip file not found: {path.name}")
     if path.stat().st_size == 0:
         raise DecodeError("clip is empty (0 bytes)")
-    if guard is not None:
-        guard.check_headers(path, fps)
+    probed = guard is not None and guard.check_headers(path, fps)
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         capture.release()
@@ -159,6 +158,14 @@ def open_clip(path: str | Path, fps: Optional[float] = None, guard: Optional[Gua
     if not fps or not math.isfinite(fps) or not 0 < fps <= MAX_FPS:
         capture.release()
         raise DecodeError("clip has no usable frame rate; pass the recording's fps")
+    if guard is not None and not probed:  # no PyAV here: the headers as OpenCV read them, before any frame
+        size = [int(capture.get(prop)) for prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT)]
+        frames = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        try:
+            guard.check(Headers(*size, frames=frames, duration_s=frames / fps, fps=fps))
+        except OverLimit:
+            capture.release()
+            raise
     return Clip(path, float(fps), capture, guard=guard)
 
 
