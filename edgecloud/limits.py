@@ -4,8 +4,8 @@ anything decodes it, and held to while it decodes.
 A hostile clip is small on the wire and huge once decoded (50 black 8190x8190 frames are 10 MB),
 so the controller refuses it at intake and every place that decodes (worker, Pi, function) checks
 again first: :func:`refusal` reads width, height, frame count and duration with PyAV without
-decoding a picture (FFmpeg's probe would decode the first frames; ``max_pixels`` as a decoder
-option stops it allocating a big one). Headers can lie, so :class:`Guard` checks each decoded
+decoding a picture (FFmpeg's probe would decode the first frames: its decoder is told to skip
+them all, and to allocate none over ``max_pixels``). Headers can lie, so :class:`Guard` checks each decoded
 frame too (its count; its size, though OpenCV scales a stream that grows mid-way to the size it
 opened it at, so only the decoder's own buffers grow), and the clip's wall-clock budget between
 frames, which bounds what a lying clip can cost.
@@ -61,9 +61,10 @@ def read_headers(source: Source, *, max_pixels: int, count_up_to: int, fps: Opti
     else:
         source.seek(0)
     try:
-        # The decoder options bound what FFmpeg's probe decodes: one thread, no picture over max_pixels.
-        with av.open(source, format=FORMATS.get(content_type or ""),
-                     stream_options=[{"max_pixels": str(max_pixels), "threads": "1"}]) as container:
+        # FFmpeg's probe would decode the first frames: it skips them all, and could allocate none
+        # over max_pixels on one thread anyway. ("r": an upload's temp file is open "w+b".)
+        with av.open(source, "r", format=FORMATS.get(content_type or ""), stream_options=[
+                {"skip_frame": "all", "max_pixels": str(max_pixels), "threads": "1"}]) as container:
             if not container.streams.video:
                 raise OverLimit("the clip has no video stream")
             return _headers(container, container.streams.video[0], fps, count_up_to)
