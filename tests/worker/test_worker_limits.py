@@ -4,6 +4,7 @@ takes the next job."""
 from __future__ import annotations
 
 import functools
+import json
 import threading
 
 import edgecloud.pipeline as pipeline
@@ -11,8 +12,6 @@ from edgecloud.limits import Guard
 
 
 def completions(messages) -> list[str]:
-    import json
-
     return [json.loads(body)["event"] for body in messages("completions")]
 
 
