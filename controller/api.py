@@ -15,6 +15,7 @@ from werkzeug.routing import BaseConverter
 
 from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
                             parse_clip_id, shown, utcnow)
+from edgecloud.limits import refusal
 from edgecloud.snapshot import is_jpeg
 
 from . import auth
@@ -142,6 +143,9 @@ def upload_clip():
     upload.stream.seek(0)
     if mismatch:
         raise ApiError(mismatch, 415)
+    over = refusal(upload.stream, settings.limits, fps=meta.fps, content_type=content_type)  # headers only
+    if over:
+        raise ApiError(f"clip refused: {over}", 422)
     return _accept(clip_id, meta, content_type, upload.stream, size, result, started)
 
 
