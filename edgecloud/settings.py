@@ -39,6 +39,8 @@ class TableSettings(Section):
                        "that every controller shares (controller.ledger: dynamodb).")
     leases: str = Field("edgecloud-leases", description="DynamoDB table of leases: the controller holding the "
                         "'autoscaler' lease is the one that decides and launches.")
+    sessions: str = Field("edgecloud-sessions", description="DynamoDB table of dashboard sessions (and used login "
+                          "links) that every controller shares; items expire by TTL.")
 
 
 class QueueSettings(Section):
@@ -183,14 +185,18 @@ class ControllerSettings(Section):
     token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
                                  "the registry again: a revoked token stops working within this.")
     link_ttl_s: int = Field(600, ge=10, le=604800, description="Seconds a presigned video/snapshot link lasts.")
-    secret_key: Optional[str] = Field(None, min_length=32, description="Signs dashboard cookies and login links; "
-                                      "null: made once and kept in the credentials table (shared).")
+    secret_key: Optional[str] = Field(None, min_length=32, description="Signs the dashboard's one-time login "
+                                      "links; null: a key made once and kept in AWS Secrets Manager as "
+                                      "controller.secret_name (shared by every controller).")
     session_hours: float = Field(12, gt=0, le=720, description="Dashboard login lifetime.")
     upload_burst: int = Field(30, ge=1, description="Uploads a device may burst (token bucket, per controller).")
     upload_refill_per_s: float = Field(1.0, gt=0, description="Uploads per second a device's bucket regains.")
     daily_clip_cap: int = Field(20_000, ge=1, description="Uploads per device per UTC day, across all controllers.")
     tls_cert: Optional[Path] = Field(None, description="PEM certificate chain to serve HTTPS with; null: plain HTTP.")
     tls_key: Optional[Path] = Field(None, description="PEM private key of tls_cert (both or neither).")
+    secret_name: str = Field("edgecloud/dashboard-key", description="AWS Secrets Manager secret holding the "
+                             "dashboard's signing key when secret_key is null (the stack makes it; elsewhere the "
+                             "first controller that needs it does).")
 
 
 class EdgeSettings(Section):
