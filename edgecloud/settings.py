@@ -168,7 +168,8 @@ class AutoscalerSettings(Section):
 class ControllerSettings(Section):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
-    url: Optional[str] = Field(None, description="Public URL of the API, for status links.")
+    url: Optional[str] = Field(None, description="Public URL of the API, for status and alert links; null: the "
+                               "URL serve listens on (never the request's Host header).")
     data_dir: Path = Field(Path("var/controller"), description="Where the clip ledger (SQLite) lives.")
     ledger: Literal["sqlite", "dynamodb"] = Field("sqlite", description="Where clip status lives: sqlite (one "
                                                   "controller, in data_dir) | dynamodb (tables.clips, shared by "
