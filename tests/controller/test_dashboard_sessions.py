@@ -26,13 +26,25 @@ def operator(registry):
 
 
 @pytest.fixture
-def second_controller(settings, mocked_aws):
-    """Another controller's app on the same AWS (its own registry, cache and session interface)."""
+def make_app(settings, mocked_aws):
+    """make_app(): one more controller's app on the same AWS (its own registry, cache and session
+    interface), made from the settings as they are at the call."""
     aws, queues = mocked_aws
-    app = create_app(settings, {"TESTING": True})
-    resources(app).attach(aws=aws, queues=queues)
-    yield app
-    resources(app).close()
+    made = []
+
+    def make():
+        made.append(create_app(settings, {"TESTING": True}))
+        resources(made[-1]).attach(aws=aws, queues=queues)
+        return made[-1]
+
+    yield make
+    for app in made:
+        resources(app).close()
+
+
+@pytest.fixture
+def second_controller(make_app):
+    return make_app()
 
 
 def _login(client, token, **kw):
@@ -101,7 +113,6 @@ def test_the_cookie_is_a_random_session_id_never_the_token_or_its_hash(app, oper
 def test_a_login_gets_a_fresh_session_id(app, operator, registry):
     client = app.test_client()
     sid = _sid(_login(client, operator))
-    registry.add("operator", "bob")
     relogin = _login(client, registry.add("operator", "carol"))
     assert _sid(relogin) != sid
     assert _with_cookie(app, sid).get("/fleet").status_code == 302  # the session before it is gone
@@ -156,14 +167,12 @@ def test_a_used_login_link_is_recorded_in_the_sessions_table_not_the_credentials
 
 
 @pytest.mark.parametrize("how", ["tls_cert", "https_url", "https_request", "plain"])
-def test_the_cookie_is_secure_whenever_the_dashboard_is_served_over_https(settings, mocked_aws, how, tmp_path):
-    aws, queues = mocked_aws
+def test_the_cookie_is_secure_whenever_the_dashboard_is_served_over_https(settings, make_app, how, tmp_path):
     if how == "tls_cert":
         settings.controller.tls_cert, settings.controller.tls_key = tmp_path / "c.pem", tmp_path / "k.pem"
     elif how == "https_url":
         settings.controller.url = "https://cams.example"
-    app = create_app(settings, {"TESTING": True})
-    resources(app).attach(aws=aws, queues=queues)
+    app = make_app()
     token = resources(app).registry.add("operator", "alice")
     base = "https://localhost" if how == "https_request" else "http://localhost"
     cookie = _login(app.test_client(), token, base_url=base).headers["Set-Cookie"]
@@ -205,11 +214,9 @@ def test_dashboard_pages_send_security_headers(app, operator, mocked_aws):
 
 
 @pytest.mark.parametrize("url", [None, "https://cams.example"])
-def test_a_forged_host_header_never_reaches_status_url(settings, mocked_aws, device_token, vtest_mp4, url):
-    aws, queues = mocked_aws
+def test_a_forged_host_header_never_reaches_status_url(settings, make_app, device_token, vtest_mp4, url):
     settings.controller.url = url
-    app = create_app(settings, {"TESTING": True})
-    resources(app).attach(aws=aws, queues=queues)
+    app = make_app()
 
     def upload() -> tuple[str, str]:
         clip_id = new_clip_id("pi-01")
