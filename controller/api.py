@@ -22,8 +22,8 @@ from . import auth
 from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import FINAL
 from .status import as_utc, describe_result, describe_row, with_links
-from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_notifier, get_quotas, get_settings,
-                        get_store, get_waits)
+from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_notifier, get_public_url, get_quotas,
+                        get_settings, get_store, get_waits)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -216,10 +216,7 @@ def _snapshot_upload(result: Optional[Result]) -> Optional[bytes]:
 
 
 def _status_url(clip_id: str) -> str:
-    base = get_settings().controller.url
-    if base:
-        return base.rstrip("/") + url_for("api.clip_status", clip_id=clip_id)
-    return url_for("api.clip_status", clip_id=clip_id, _external=True)
+    return get_public_url() + url_for("api.clip_status", clip_id=clip_id)  # never from the Host header
 
 
 def _wait_seconds() -> float:
