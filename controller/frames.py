@@ -20,7 +20,9 @@ from pydantic import BaseModel, ValidationError, field_validator
 
 from edgecloud.jobs import FrameAnswer, check_device_id, frame_key, new_clip_id
 
-from .api import ApiError, _pydantic_message, bp, requesting_device
+from .api import bp, requesting_device
+from .errors import ApiError
+from .upload_form import pydantic_message
 from .resources import get_aws, get_settings
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,7 @@ def _device() -> str:
     try:
         claimed = FrameRequest.model_validate(raw or {}).device_id
     except ValidationError as err:
-        raise ApiError(f"bad frame request: {_pydantic_message(err)}") from None
+        raise ApiError(f"bad frame request: {pydantic_message(err)}") from None
     return requesting_device(claimed)
 
 

@@ -39,6 +39,8 @@ class TableSettings(Section):
                        "that every controller shares (controller.ledger: dynamodb).")
     leases: str = Field("edgecloud-leases", description="DynamoDB table of leases: the controller holding the "
                         "'autoscaler' lease is the one that decides and launches.")
+    sessions: str = Field("edgecloud-sessions", description="DynamoDB table of dashboard sessions (and used login "
+                          "links) that every controller shares; items expire by TTL.")
 
 
 class QueueSettings(Section):
@@ -166,7 +168,8 @@ class AutoscalerSettings(Section):
 class ControllerSettings(Section):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
-    url: Optional[str] = Field(None, description="Public URL of the API, for status links.")
+    url: Optional[str] = Field(None, description="Public URL of the API, for status and alert links; null: the "
+                               "URL serve listens on (never the request's Host header).")
     data_dir: Path = Field(Path("var/controller"), description="Where the clip ledger (SQLite) lives.")
     ledger: Literal["sqlite", "dynamodb"] = Field("sqlite", description="Where clip status lives: sqlite (one "
                                                   "controller, in data_dir) | dynamodb (tables.clips, shared by "
@@ -184,8 +187,9 @@ class ControllerSettings(Section):
     token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
                                  "the registry again: a revoked token stops working within this.")
     link_ttl_s: int = Field(600, ge=10, le=604800, description="Seconds a presigned video/snapshot link lasts.")
-    secret_key: Optional[str] = Field(None, min_length=32, description="Signs dashboard cookies and login links; "
-                                      "null: made once and kept in the credentials table (shared).")
+    secret_key: Optional[str] = Field(None, min_length=32, description="Signs the dashboard's one-time login "
+                                      "links; null: a key made once and kept in AWS Secrets Manager as "
+                                      "controller.secret_name (shared by every controller).")
     session_hours: float = Field(12, gt=0, le=720, description="Dashboard login lifetime.")
     upload_burst: int = Field(30, ge=1, description="Requests a device may burst, each upload (refused ones "
                               "too), poll and frame grant (token bucket, per controller).")
@@ -196,6 +200,9 @@ class ControllerSettings(Section):
     tls_key: Optional[Path] = Field(None, description="PEM private key of tls_cert (both or neither).")
     bad_token_per_min: int = Field(20, ge=1, description="Wrong tokens one source address may present a minute "
                                    "(per controller); past it 429, with no credentials read.")
+    secret_name: str = Field("edgecloud/dashboard-key", description="AWS Secrets Manager secret holding the "
+                             "dashboard's signing key when secret_key is null (the stack makes it; elsewhere the "
+                             "first controller that needs it does).")
 
 
 class EdgeSettings(Section):
