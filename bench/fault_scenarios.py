@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import struct
 import threading
 import time
 from dataclasses import dataclass
@@ -143,10 +144,25 @@ def network_down(rig: FaultRig, clip: Path) -> Judge:
     return judge
 
 
+def poisoned(clip: bytes) -> bytes:
+    """``clip`` (an MP4) with its headers intact and its media data garbage: it passes intake's header check
+    (an unreadable header is refused with 422 there) and reaches a worker, whose decoder finds no frame."""
+    at = 0
+    while at + 8 <= len(clip):
+        size, kind = struct.unpack(">I4s", clip[at:at + 8])
+        if kind == b"mdat" and size > 8:
+            garbage = (bytes(range(256)) * (size // 256 + 1))[:size - 8]
+            return clip[:at + 8] + garbage + clip[at + size:]
+        if size < 8:
+            break
+        at += size
+    raise ValueError("the clip has no MP4 media data box to spoil")
+
+
 def poison_clip(rig: FaultRig, clip: Path) -> Judge:
-    """A clip that is an MP4 on its face and garbage inside: failed with a reason, once, never a loop."""
+    """A clip whose MP4 headers are sound and whose frames are garbage: failed with a reason, once, never a loop."""
     poison = rig.workdir / "poison.mp4"
-    poison.write_bytes(clip.read_bytes()[:32] + bytes(range(256)) * 400)
+    poison.write_bytes(poisoned(clip.read_bytes()))
     [bad] = rig.send(poison, 1, fails=True)
     [good] = rig.send(clip, 1)
 

@@ -172,7 +172,7 @@ def test_bench_faults_proves_the_upload_race_and_the_poison_clip_and_loses_nothi
         assert set(s) >= {"name", "clips", "results", "lost", "duplicated", "seconds", "fault_observed", "evidence"}
         assert s["clips"] == s["results"] > 0 and s["lost"] == 0 and s["duplicated"] == 0 and s["fault_observed"]
     assert "heard 409" in scenarios["duplicate-upload-race"]["evidence"]
-    assert scenarios["poison-clip"]["failed"] and "not a video" in scenarios["poison-clip"]["failed"][0]
+    assert scenarios["poison-clip"]["failed"] == ["clip has no decodable frames (truncated or corrupt)"]
     assert "failed after 1 take(s)" in scenarios["poison-clip"]["evidence"]
 
 
