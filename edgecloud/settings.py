@@ -191,6 +191,11 @@ class ControllerSettings(Section):
     daily_clip_cap: int = Field(20_000, ge=1, description="Uploads per device per UTC day, across all controllers.")
     tls_cert: Optional[Path] = Field(None, description="PEM certificate chain to serve HTTPS with; null: plain HTTP.")
     tls_key: Optional[Path] = Field(None, description="PEM private key of tls_cert (both or neither).")
+    client_timeout_s: float = Field(30, ge=1, le=600, description="A client sends a whole request header within "
+                                    "this, and pauses no longer between reads of a body; past it nginx (the "
+                                    "front) closes the socket.")
+    nginx: str = Field("nginx", description="The nginx executable of the buffering front `controller serve` runs "
+                       "(a name on PATH or /usr/sbin, or a path); Debian: apt-get install nginx-light.")
 
 
 class EdgeSettings(Section):
