@@ -10,15 +10,22 @@ happened), and how long the server let each closed one live (against ``client_ti
 from __future__ import annotations
 
 import itertools
+import json
 import selectors
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlsplit
 
+import click
 import numpy as np
+
+from edgecloud.aws import Aws, ensure_resources
+from edgecloud.config import load
+from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
 
 from .http import session
 from .upload import upload_once
@@ -165,15 +172,17 @@ def _paced_uploads(url: str, clip: bytes, device_id: str, token: str, *, every_s
 def measure_slow_clients(base_url: str, device_token: str, clip: Path, *, device_id: str = "pi-01",
                          header_sockets: int = 200, body_sockets: int = 50, hold_s: float = 60,
                          uploads: int = 10, upload_every_s: float = 2.0, trickle_every_s: float = 2.0,
-                         client_timeout_s: float = 30) -> dict:
+                         client_timeout_s: float = 30, body_token: Optional[str] = None) -> dict:
     """A good device's uploads without, then with, slow sockets held ``hold_s``, in one run.
 
-    ``device_token`` is ``device_id``'s: the good uploads and the body tricklers both carry it.
-    ``client_timeout_s``: the controller's setting, to judge whether it closed the tricklers in time."""
+    ``device_token`` is ``device_id``'s, for the good uploads; the body tricklers carry ``body_token``
+    (another device's, leaked), else the same. ``client_timeout_s``: the controller's setting, to
+    judge whether it closed the tricklers in time."""
     body = Path(clip).read_bytes()
+    warmup = _paced_uploads(base_url, body, device_id, device_token, every_s=0, count=1)  # first-request costs
     without = _paced_uploads(base_url, body, device_id, device_token, every_s=upload_every_s, count=uploads)
     started = time.monotonic()
-    with SlowSockets(base_url, headers=header_sockets, bodies=body_sockets, device_token=device_token,
+    with SlowSockets(base_url, headers=header_sockets, bodies=body_sockets, device_token=body_token or device_token,
                      every_s=trickle_every_s) as slow:
         opened_s = time.monotonic() - started
         with_slow = _paced_uploads(base_url, body, device_id, device_token, every_s=upload_every_s,
@@ -188,6 +197,35 @@ def measure_slow_clients(base_url: str, device_token: str, clip: Path, *, device
         "header_sockets": header_sockets, "body_sockets": body_sockets, "hold_s": hold_s,
         "trickle_every_s": trickle_every_s, "client_timeout_s": client_timeout_s, "clip_bytes": len(body),
         "slow_sockets_opened_in_s": round(opened_s, 2), "failed_connects": slow.failed_connects,
-        "without_slow_sockets": without, "with_slow_sockets": with_slow,
+        "warmup_ms": warmup["max_ms"], "without_slow_sockets": without, "with_slow_sockets": with_slow,
         "header_tricklers": closed["header"], "body_tricklers": closed["body"],
     }
+
+
+@click.command()
+@click.option("--clip", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="The clip the good device uploads (e.g. vtest-5s.mp4).")
+@click.option("--header-sockets", type=int, default=200, show_default=True)
+@click.option("--body-sockets", type=int, default=50, show_default=True)
+@click.option("--hold-s", type=float, default=60, show_default=True)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
+def main(clip, header_sockets, body_sockets, hold_s, json_path):
+    """`controller serve` on embedded AWS (its own process; settings from EDGECLOUD_CONFIG and the
+    environment), then measure_slow_clients against it."""
+    with tempfile.TemporaryDirectory(prefix="edgecloud-slow-") as tmp, EmbeddedAws(own_process=True) as moto:
+        s = local_cloud_settings(load(), workdir=Path(tmp), endpoint_url=moto.endpoint_url, idle_timeout=10)
+        s.autoscaler.max_workers = 0  # uploads only
+        ensure_resources(Aws(s.aws), s)
+        tokens = issue_credentials(s, ["pi-01", "leaked-01"])
+        with ControllerProcess(s, Path(tmp)) as controller:
+            report = measure_slow_clients(controller.url, tokens["pi-01"], clip, header_sockets=header_sockets,
+                                          body_sockets=body_sockets, hold_s=hold_s, body_token=tokens["leaked-01"],
+                                          client_timeout_s=s.controller.client_timeout_s)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if json_path:
+        json_path.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

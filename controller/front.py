@@ -86,13 +86,16 @@ def render_config(settings: Settings, *, listen: tuple[str, int], upstream: tupl
            "        ssl_protocols TLSv1.2 TLSv1.3;\n"
            # Plain HTTP on the HTTPS port: close, as a TLS-only server would (no redirect built from Host).
            "        error_page 497 = @close;\n") if c.tls_cert else ""
+    trusted = "".join(f"    set_real_ip_from {net};\n" for net in c.trusted_proxies)
+    trusted_geo = "".join(f"        {net} 1;\n" for net in c.trusted_proxies)
     temp = "".join(f"    {kind}_temp_path {run_dir / kind};\n" for kind in ("client_body", "proxy", "fastcgi",
                                                                                 "uwsgi", "scgi"))
     return f"""\
 # Rendered by `edgecloud controller serve` from its settings for this run; edit config.yaml, not this.
 daemon off;
 pid {run_dir / "nginx.pid"};
-error_log stderr warn;
+# Not warn: nginx warns of every body it buffers to disk, which is the point.
+error_log stderr error;
 {f"user {user[0]} {user[1]};" if user else "# user: this process's own (serve does not run as root)"}
 worker_processes auto;
 worker_rlimit_nofile {WORKER_CONNECTIONS * 2};
@@ -118,6 +121,18 @@ http {{
     proxy_read_timeout {c.max_wait_s + 60:g}s;
     proxy_send_timeout {t};
 
+    # A trusted proxy (controller.trusted_proxies) names the client and its scheme; no one else does.
+{trusted}    real_ip_header X-Forwarded-For;
+    real_ip_recursive on;
+    geo $realip_remote_addr $from_trusted_proxy {{
+        default 0;
+{trusted_geo}    }}
+    map "$from_trusted_proxy$http_x_forwarded_proto" $client_scheme {{
+        default $scheme;
+        1https https;
+        1http http;
+    }}
+
     server {{
         listen {_address(listen[0])}:{listen[1]}{ssl};
 {tls}        location / {{
@@ -126,7 +141,7 @@ http {{
             # Replaced, not appended to: the app trusts exactly one hop (this one).
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Proto $client_scheme;
         }}
         # nginx's own refusals answer in the API's JSON shape.
         error_page 413 @too_large;

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field, create_model, model_validator
+from pydantic import Field, IPvAnyNetwork, create_model, model_validator
 
 from .notify_config import NotifyRule, NotifySettings
 from .sections import Section
@@ -196,6 +196,9 @@ class ControllerSettings(Section):
                                     "front) closes the socket.")
     nginx: str = Field("nginx", description="The nginx executable of the buffering front `controller serve` runs "
                        "(a name on PATH or /usr/sbin, or a path); Debian: apt-get install nginx-light.")
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, description="Networks of the proxies in "
+                                                 "front of nginx (a load balancer) whose X-Forwarded-For and "
+                                                 "-Proto it believes; empty: the peer is the client.")
 
 
 class EdgeSettings(Section):

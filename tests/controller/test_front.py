@@ -43,9 +43,20 @@ def test_the_rendered_config_buffers_bodies_and_times_out_slow_clients(settings,
             "client_header_timeout 7s;", "client_body_timeout 7s;", "keepalive_timeout 7s;",
             f"client_max_body_size {10 * 1024 * 1024 + FORM_SLACK_BYTES};",  # the app's own limit
             "proxy_request_buffering on;", "proxy_read_timeout 105s;",  # past the longest ?wait=
-            "proxy_set_header X-Forwarded-For $remote_addr;", "proxy_set_header X-Forwarded-Proto $scheme;",
-            f"client_body_temp_path {tmp_path / 'client_body'};", "error_log stderr warn;"} <= lines
-    assert not any(line.startswith("ssl_") for line in lines)
+            "proxy_set_header X-Forwarded-For $remote_addr;", "proxy_set_header X-Forwarded-Proto $client_scheme;",
+            f"client_body_temp_path {tmp_path / 'client_body'};", "error_log stderr error;"} <= lines
+    assert not any(line.startswith(("ssl_", "set_real_ip_from")) for line in lines)  # no proxy trusted
+    run = _nginx_accepts(config, tmp_path)
+    assert run.returncode == 0, run.stderr
+
+
+def test_behind_a_load_balancer_nginx_believes_it_alone(settings, tmp_path):
+    settings.controller.trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
+    config = render_config(settings, listen=("0.0.0.0", 8080), upstream=("127.0.0.1", 5123), run_dir=tmp_path,
+                           user=worker_user())
+    lines = {line.strip() for line in config.splitlines()}
+    assert {"set_real_ip_from 10.0.0.0/8;", "set_real_ip_from fd00::/8;", "real_ip_header X-Forwarded-For;",
+            "10.0.0.0/8 1;", "proxy_set_header X-Forwarded-Proto $client_scheme;"} <= lines
     run = _nginx_accepts(config, tmp_path)
     assert run.returncode == 0, run.stderr
 
@@ -93,6 +104,7 @@ def fronted(stack_settings, tmp_path):
     settings.autoscaler.max_workers = 0  # uploads only
     settings.controller.threads = 4
     settings.controller.client_timeout_s = 2
+    settings.controller.trusted_proxies = ["127.0.0.2/32"]  # as a load balancer would be
     token = issue_credentials(settings, ["pi-01"])["pi-01"]
     with ControllerProcess(settings, tmp_path) as controller:
         yield controller, settings, token
@@ -139,18 +151,19 @@ def test_slow_sockets_hold_no_thread_and_are_closed(fronted, vtest_mp4):
     assert time.monotonic() - started < 10
     stalled.close()
 
-    # The app sees the client's own address (127.0.0.2 here), not nginx's nor one the client made up.
+    # The app sees the client's own address, not nginx's nor one the client made up; a trusted proxy
+    # (127.0.0.2 here) names the client it forwards.
     port = int(controller.url.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.2", 0)) as raw:
-        raw.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: front-test\r\n"
-                    b"X-Forwarded-For: 6.6.6.6\r\nConnection: close\r\n\r\n")
-        reply = b""
-        while chunk := raw.recv(4096):
-            reply += chunk
-    assert reply.startswith(b"HTTP/1.1 200") and json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"ok": True}
-
-    access = _await_log_line(controller, '"front-test"', 10)
-    assert access and access.startswith("127.0.0.2 "), access
+    for source, agent in (("127.0.0.3", "stranger"), ("127.0.0.2", "proxy")):
+        with socket.create_connection(("127.0.0.1", port), source_address=(source, 0)) as raw:
+            raw.sendall(f"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: {agent}\r\n"
+                        "X-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n".encode())
+            reply = b""
+            while chunk := raw.recv(4096):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200") and json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"ok": True}
+    assert _await_log_line(controller, '"stranger"', 10).startswith("127.0.0.3 ")
+    assert _await_log_line(controller, '"proxy"', 10).startswith("203.0.113.7 ")
 
     # serve stops its nginx with it.
     nginx = _nginx_of(controller)
