@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "apt-get install nginx-light"
 # Each proxied request holds two connections (client and gunicorn); hundreds of slow sockets fit.
 WORKER_CONNECTIONS = 4096
+MAX_WORKER_PROCESSES = 4  # one per core up to this: proxying is cheap next to what gunicorn does
 STOP_WAIT_S = 10
 PR_SET_PDEATHSIG = 1
 
@@ -97,7 +98,7 @@ pid {run_dir / "nginx.pid"};
 # Not warn: nginx warns of every body it buffers to disk, which is the point.
 error_log stderr error;
 {f"user {user[0]} {user[1]};" if user else "# user: this process's own (serve does not run as root)"}
-worker_processes auto;
+worker_processes {min(os.cpu_count() or 1, MAX_WORKER_PROCESSES)};
 worker_rlimit_nofile {WORKER_CONNECTIONS * 2};
 events {{
     worker_connections {WORKER_CONNECTIONS};
@@ -145,7 +146,7 @@ http {{
         }}
         # nginx's own refusals answer in the API's JSON shape.
         error_page 413 @too_large;
-        error_page 502 503 504 @unavailable;
+        error_page 502 503 504 = @unavailable;
         location @too_large {{
             default_type application/json;
             return 413 '{{"error": "request body over {max_body} bytes"}}\\n';
