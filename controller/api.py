@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from typing import Optional
 
@@ -64,6 +65,14 @@ def _not_json(constant: str):
     raise ValueError(f"{constant} is not a JSON number")
 
 
+def _finite(number: str) -> float:
+    # 1e400 is JSON, but it reads as inf: as bad as Infinity, wherever in the field it is.
+    value = float(number)
+    if not math.isfinite(value):
+        raise ValueError(f"{shown(number)} is not a finite number")
+    return value
+
+
 def _parse_json_field(name: str, required: bool) -> Optional[str]:
     raw = request.form.get(name)
     if raw is None or raw.strip() == "":
@@ -71,7 +80,7 @@ def _parse_json_field(name: str, required: bool) -> Optional[str]:
             raise ApiError(f"missing form field {name!r} (JSON)")
         return None
     try:
-        json.loads(raw, parse_constant=_not_json)
+        json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except ValueError as err:
         raise ApiError(f"form field {name!r} is not valid JSON: {err}") from None
     return raw
@@ -100,13 +109,15 @@ def upload_clip():
     started = time.perf_counter()
     settings = get_settings()
     upload = request.files.get("clip")
+    meta = _upload_metadata()
+    if meta.video_dropped:  # the Pi's spool dropped the video: the record (and the Pi's result) come alone
+        if upload is not None or meta.clip_id is None:
+            raise ApiError("with metadata.video_dropped, name the clip (metadata.clip_id) and send no 'clip' part")
+        clip_id = _clip_id(meta)
+        auth.require_device(meta.device_id)
+        return _accept(clip_id, meta, None, None, 0, _edge_result(meta, clip_id), started)
     if upload is None:
         raise ApiError("missing file field 'clip'")
-    try:
-        meta = UploadMetadata.model_validate_json(_parse_json_field("metadata", required=True))
-    except ValidationError as err:
-        raise ApiError(f"bad metadata: {_pydantic_message(err)}") from None
-    meta = meta.model_copy(update={"recorded_at": as_utc(meta.recorded_at)})
 
     content_type = meta.content_type or upload.mimetype
     if content_type not in CLIP_TYPES:
@@ -116,28 +127,9 @@ def upload_clip():
         raise ApiError(f"content type mismatch: metadata says {content_type!r}, the clip part {upload.mimetype!r}",
                        415)
 
-    if meta.clip_id is None:
-        clip_id = new_clip_id(meta.device_id)
-    else:
-        try:
-            _, device_id = parse_clip_id(meta.clip_id)
-        except BadClipId as err:
-            raise ApiError(str(err)) from None
-        if device_id != meta.device_id:
-            raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device_id!r}, not {meta.device_id!r}")
-        clip_id = meta.clip_id
+    clip_id = _clip_id(meta)
     auth.require_device(meta.device_id)
-
-    result = None
-    raw_result = _parse_json_field("result", required=False)
-    if raw_result is not None:
-        try:
-            result = Result.model_validate_json(raw_result)
-        except ValidationError as err:
-            raise ApiError(f"bad result: {_pydantic_message(err)}") from None
-        if meta.clip_id is None or result.clip_id != clip_id:
-            raise ApiError(f"result is for clip {shown(result.clip_id)}; metadata.clip_id must name the same clip")
-        result = _utc_times(result)
+    result = _edge_result(meta, clip_id)
 
     size = _upload_size(upload.stream)
     limit = int(settings.controller.max_clip_mb * 1024 * 1024)
@@ -150,13 +142,17 @@ def upload_clip():
     upload.stream.seek(0)
     if mismatch:
         raise ApiError(mismatch, 415)
-    quotas = get_quotas()
-    quotas.take_burst(meta.device_id)  # last: a refused request costs no quota
+    return _accept(clip_id, meta, content_type, upload.stream, size, result, started)
+
+
+def _accept(clip_id: str, meta: UploadMetadata, content_type: Optional[str], body, size: int,
+            result: Optional[Result], started: float):
+    quotas = get_quotas()  # its burst token taken before the body was read (auth); the day's cap: new clips only
 
     snapshot = _snapshot_upload(result)
     intake = Intake(get_store(), get_ledger(), get_metrics(), on_finished=get_notifier().offer)
     try:
-        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result, snapshot=snapshot,
+        accepted = intake.accept(clip_id, meta, content_type, body, size, result, snapshot=snapshot,
                                  admit=lambda: quotas.take_daily(meta.device_id))
     except UploadInProgress as err:
         raise ApiError(str(err), 409, retry_after_s=1) from None
@@ -165,6 +161,39 @@ def upload_clip():
         clip_id=accepted.clip_id, status=accepted.status, duplicate=accepted.duplicate,
         status_url=_status_url(accepted.clip_id),
     ), 201
+
+
+def _upload_metadata() -> UploadMetadata:
+    try:
+        meta = UploadMetadata.model_validate_json(_parse_json_field("metadata", required=True))
+    except ValidationError as err:
+        raise ApiError(f"bad metadata: {_pydantic_message(err)}") from None
+    return meta.model_copy(update={"recorded_at": as_utc(meta.recorded_at)})
+
+
+def _clip_id(meta: UploadMetadata) -> str:
+    if meta.clip_id is None:
+        return new_clip_id(meta.device_id)
+    try:
+        _, device_id = parse_clip_id(meta.clip_id)
+    except BadClipId as err:
+        raise ApiError(str(err)) from None
+    if device_id != meta.device_id:
+        raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device_id!r}, not {meta.device_id!r}")
+    return meta.clip_id
+
+
+def _edge_result(meta: UploadMetadata, clip_id: str) -> Optional[Result]:
+    raw_result = _parse_json_field("result", required=False)
+    if raw_result is None:
+        return None
+    try:
+        result = Result.model_validate_json(raw_result)
+    except ValidationError as err:
+        raise ApiError(f"bad result: {_pydantic_message(err)}") from None
+    if meta.clip_id is None or result.clip_id != clip_id:
+        raise ApiError(f"result is for clip {shown(result.clip_id)}; metadata.clip_id must name the same clip")
+    return _utc_times(result)
 
 
 def _snapshot_upload(result: Optional[Result]) -> Optional[bytes]:
@@ -244,7 +273,8 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
 def stats():
     upload_to_result, process = get_ledger().medians()
     body = {"upload_to_result_s": upload_to_result, "process_s": process,
-            "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None}}
+            "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None},
+            "videos_dropped": get_ledger().videos_dropped()}
     # A stats reader (the edge's scheduler) is better served by a partial answer than by a 500.
     try:
         body["queue"] = get_store().queue_depth()

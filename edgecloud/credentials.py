@@ -119,12 +119,23 @@ class Registry:
             return None
         return self.verify_hash(token_hash(token))
 
+    def known(self, token: Optional[str]) -> Optional[Principal]:
+        """Who holds ``token`` if this registry checked it lately, with no read; None for any other."""
+        if not token or len(token) > 256:
+            return None
+        cached = self._cached(token_hash(token), self.clock())
+        return cached[1] if cached else None
+
+    def _cached(self, digest: str, now: float) -> Optional[tuple[float, Optional[Principal]]]:
+        with self._lock:
+            cached = self._cache.get(digest)
+        return cached if cached is not None and cached[0] > now else None
+
     def verify_hash(self, digest: str) -> Optional[Principal]:
         """Who holds the token with this SHA-256 (a dashboard session keeps only the hash)."""
         now = self.clock()
-        with self._lock:
-            cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
+        cached = self._cached(digest, now)
+        if cached:
             return cached[1]
         item = self.aws.dynamodb.get_item(TableName=self.table, Key={"pk": {"S": f"token#{digest}"}},
                                           ConsistentRead=True).get("Item")

@@ -175,7 +175,8 @@ class ControllerSettings(Section):
     threads: int = Field(16, ge=1, le=256, description="gunicorn threads serving the API.")
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
     max_frame_kb: int = Field(512, ge=1, le=5120, description="Largest frame a presigned POST lets a Pi upload.")
-    frame_post_ttl_s: int = Field(300, ge=10, le=3600, description="Life of a presigned frame POST.")
+    frame_post_ttl_s: int = Field(60, ge=10, le=3600, description="Life of a presigned frame POST: one "
+                                  "frame's key, used at once; a leaked one is replayable this long.")
     max_held_waits: Optional[int] = Field(None, ge=0, le=256, description="?wait= requests held at once "
                                           "(null: half the threads); past it a poll is answered at once, so "
                                           "uploads always find a thread.")
@@ -186,11 +187,15 @@ class ControllerSettings(Section):
     secret_key: Optional[str] = Field(None, min_length=32, description="Signs dashboard cookies and login links; "
                                       "null: made once and kept in the credentials table (shared).")
     session_hours: float = Field(12, gt=0, le=720, description="Dashboard login lifetime.")
-    upload_burst: int = Field(30, ge=1, description="Uploads a device may burst (token bucket, per controller).")
-    upload_refill_per_s: float = Field(1.0, gt=0, description="Uploads per second a device's bucket regains.")
+    upload_burst: int = Field(30, ge=1, description="Requests a device may burst, each upload (refused ones "
+                              "too), poll and frame grant (token bucket, per controller).")
+    upload_refill_per_s: float = Field(5.0, gt=0, description="Requests per second a device's bucket regains "
+                                       "(frames mode at 0.5 s asks up to 4/s: a grant and an answers poll a frame).")
     daily_clip_cap: int = Field(20_000, ge=1, description="Uploads per device per UTC day, across all controllers.")
     tls_cert: Optional[Path] = Field(None, description="PEM certificate chain to serve HTTPS with; null: plain HTTP.")
     tls_key: Optional[Path] = Field(None, description="PEM private key of tls_cert (both or neither).")
+    bad_token_per_min: int = Field(20, ge=1, description="Wrong tokens one source address may present a minute "
+                                   "(per controller); past it 429, with no credentials read.")
     client_timeout_s: float = Field(30, ge=1, le=600, description="A client sends a whole request header within "
                                     "this, and pauses no longer between reads of a body; past it nginx (the "
                                     "front) closes the socket.")
@@ -218,7 +223,8 @@ class EdgeSettings(Section):
     max_clip_seconds: float = Field(30.0, gt=0, le=3600, description="Longest clip while motion continues.")
     cooldown_seconds: float = Field(2.0, ge=0, description="Quiet time after a clip before another starts.")
     spool_dir: Path = Field(Path("var/spool"), description="Durable outbox: clips wait here until a 201.")
-    spool_max_mb: float = Field(1024, gt=0, description="Spool size cap; oldest clip-only entries go first.")
+    spool_max_mb: float = Field(1024, gt=0, description="Spool size cap; over it the oldest clips lose their "
+                                "video, never their record (sent, counted).")
     policy: Literal["busy-offload", "fastest-finish", "escalate-uncertain"] = Field(
         "fastest-finish", description="Where each clip is processed."
     )

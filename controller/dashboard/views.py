@@ -22,7 +22,7 @@ bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder
                static_url_path="/dashboard/static")
 PAGE_SIZE = 25
 REFRESH_S = 3
-STATUSES = ("queued", "processing", "done", "failed")
+STATUSES = ("queued", "processing", "done", "failed", "dropped")
 
 
 def login_required(view):
@@ -139,7 +139,7 @@ def clip(clip_id: str):
     return render_template(
         "clip.html", clip_id=clip_id, row=row, result=result if final else None, status=status,
         raw=json.dumps(data, indent=2) if data else None,
-        video_url=store.clip_url(clip_id) if final else None,
+        video_url=store.clip_url(clip_id) if final and not (row and row.video_dropped) else None, final=final,
         snapshot_url=store.snapshot_url(result.snapshot_key) if final and result and result.snapshot_key else None,
         timeline=timeline(data["detections"], 0.0) if data and data["detections"] else None,
         seen=_seen_when(data["detections"]) if data else [])
