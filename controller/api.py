@@ -15,14 +15,15 @@ from werkzeug.routing import BaseConverter
 
 from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
                             parse_clip_id, shown, utcnow)
+from edgecloud.limits import refusal
 from edgecloud.snapshot import is_jpeg
 
 from . import auth
 from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import FINAL
 from .status import as_utc, describe_result, describe_row, with_links
-from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_notifier, get_quotas, get_settings,
-                        get_store, get_waits)
+from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_notifier, get_public_url, get_quotas,
+                        get_settings, get_store, get_waits)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -142,6 +143,9 @@ def upload_clip():
     upload.stream.seek(0)
     if mismatch:
         raise ApiError(mismatch, 415)
+    over = refusal(upload.stream, settings.limits, fps=meta.fps, content_type=content_type)  # headers only
+    if over:
+        raise ApiError(f"clip refused: {over}", 422)
     return _accept(clip_id, meta, content_type, upload.stream, size, result, started)
 
 
@@ -212,10 +216,7 @@ def _snapshot_upload(result: Optional[Result]) -> Optional[bytes]:
 
 
 def _status_url(clip_id: str) -> str:
-    base = get_settings().controller.url
-    if base:
-        return base.rstrip("/") + url_for("api.clip_status", clip_id=clip_id)
-    return url_for("api.clip_status", clip_id=clip_id, _external=True)
+    return get_public_url() + url_for("api.clip_status", clip_id=clip_id)  # never from the Host header
 
 
 def _wait_seconds() -> float:

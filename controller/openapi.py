@@ -145,6 +145,8 @@ def spec() -> dict:
                                          "result; any number in them not finite (NaN, Infinity, 1e400)"), **_AUTH,
                     "413": _json("Error", "Clip over controller.max_clip_mb"),
                     "415": _json("Error", "Not a clip type we take, or the bytes are not the container claimed"),
+                    "422": _json("Error", "The clip's headers are unreadable, or break limits.max_pixels, "
+                                 "max_frames or max_duration_s"),
                     "429": _json("Error", "Over the device's request burst or daily cap, or too many wrong "
                                          "tokens from this address", {"Retry-After": _SECONDS}),
                     "503": _json("Error", "Storage unavailable; try again"),

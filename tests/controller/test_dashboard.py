@@ -137,10 +137,3 @@ def test_fleet_and_devices_pages_and_revoking_a_device(client, operator, registr
     reply = client.post("/devices/pi-01/revoke", data={"csrf": csrf})
     assert reply.status_code == 302 and registry.list("device") == []
 
-
-def test_the_secret_key_is_made_once_and_shared(app, mocked_aws, settings):
-    from edgecloud.controller.dashboard.auth import shared_secret
-
-    aws, _ = mocked_aws
-    first = shared_secret(aws, settings.tables.credentials)
-    assert len(first) >= 48 and shared_secret(aws, settings.tables.credentials) == first

@@ -21,7 +21,7 @@ def test_the_spec_is_served_to_token_holders_and_names_every_route(controller_ap
               if rule.endpoint.split(".")[0] in {"api", "openapi"}}
     assert routes == set(served["paths"])
     upload = served["paths"]["/v1/clips"]["post"]["responses"]
-    assert {"201", "400", "401", "403", "413", "415", "429"} <= set(upload)
+    assert {"201", "400", "401", "403", "413", "415", "422", "429"} <= set(upload)
     assert "Retry-After" in upload["429"]["headers"] and "WWW-Authenticate" in upload["401"]["headers"]
     assert "device_id" in served["components"]["schemas"]["UploadMetadata"]["properties"]  # from the pydantic model
 
