@@ -31,7 +31,7 @@ from .app import FORM_SLACK_BYTES
 
 log = logging.getLogger(__name__)
 
-INSTALL_HINT = "apt-get install nginx-light"
+INSTALL_HINT = "apt-get install nginx"
 # Each proxied request holds two connections (client and gunicorn); hundreds of slow sockets fit.
 WORKER_CONNECTIONS = 4096
 MAX_WORKER_PROCESSES = 4  # one per core up to this: proxying is cheap next to what gunicorn does

@@ -207,7 +207,7 @@ class ControllerSettings(Section):
                                     "this, and pauses no longer between reads of a body; past it nginx (the "
                                     "front) closes the socket.")
     nginx: str = Field("nginx", description="The nginx executable of the buffering front `controller serve` runs "
-                       "(a name on PATH or /usr/sbin, or a path); Debian: apt-get install nginx-light.")
+                       "(a name on PATH or /usr/sbin, or a path); Debian: apt-get install nginx.")
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, description="Networks of the proxies in "
                                                  "front of nginx (a load balancer) whose X-Forwarded-For and "
                                                  "-Proto it believes; empty: the peer is the client.")

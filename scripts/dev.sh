@@ -25,9 +25,9 @@ if [ "$what" = test ] && ! command -v chromium >/dev/null; then
 fi
 # nginx, the buffering front `edgecloud controller serve` starts (the demo and the tests run serve).
 if { [ "$what" = demo ] || [ "$what" = test ]; } && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
-  echo "installing nginx-light (apt-get) for the controller's front" >&2
+  echo "installing nginx (apt-get) for the controller's front" >&2
   as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx
   # serve runs its own nginx; the package's default server on port 80 is not wanted.
   as_root systemctl disable --now nginx.service 2>/dev/null || true
 fi

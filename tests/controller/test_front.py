@@ -83,13 +83,13 @@ def test_the_app_behind_the_front_sees_the_client_nginx_saw_and_its_scheme():
 
 
 def test_without_nginx_serve_names_the_fix(settings, tmp_path):
-    with pytest.raises(FrontError, match="apt-get install nginx-light"):
+    with pytest.raises(FrontError, match="apt-get install nginx"):
         find_nginx("no-such-nginx")
     settings.controller.nginx = "no-such-nginx"
     config = tmp_path / "controller.yaml"
     config.write_text(dump(settings))
     result = CliRunner().invoke(cli, ["--config", str(config), "controller", "serve"])
-    assert result.exit_code == 1 and "apt-get install nginx-light" in result.output, result.output
+    assert result.exit_code == 1 and "apt-get install nginx" in result.output, result.output
 
 
 def _nginx_of(controller: ControllerProcess) -> psutil.Process:
