@@ -31,8 +31,11 @@ done
 log "system packages"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-# opencv-python-headless and av (PyAV) wheels bundle their native libraries.
-apt-get install -y -q --no-install-recommends python3 python3-venv ca-certificates
+# opencv-python-headless and av (PyAV) wheels bundle their native libraries. nginx: the buffering
+# front `edgecloud controller serve` starts itself (its own config, as the edgecloud user).
+apt-get install -y -q --no-install-recommends python3 python3-venv ca-certificates nginx
+# The package's own server (port 80, the default site) is not used: the controller runs its nginx.
+systemctl disable --now nginx.service
 apt-get clean
 rm -rf /var/lib/apt/lists/*
 
@@ -77,6 +80,7 @@ systemctl enable edgecloud-worker.service
 
 log "smoke test"
 "$PREFIX/venv/bin/edgecloud" --version
+nginx -v   # the controller's front
 "$PREFIX/venv/bin/edgecloud" models list   # YOLOv3-tiny found, its digest verified
 TORCH_HOME="$WEIGHTS_DIR" "$PREFIX/venv/bin/python" -c "import cv2, torch, torchvision; print('cv2', cv2.__version__, 'torch', torch.__version__)"
 log "done"

@@ -24,12 +24,13 @@ def controller():
 @click.option("--no-autoscale", is_flag=True, help="Serve and consume results, but launch no workers.")
 @click.pass_context
 def serve(ctx: click.Context, host, port, ensure_resources, no_autoscale):
-    """Run the API (gunicorn) and the background loops until SIGTERM/SIGINT.
+    """Run the API (gunicorn behind an nginx front) and the background loops until SIGTERM/SIGINT.
 
     Prints 'controller listening on http://HOST:PORT' once it takes requests.
     """
     from edgecloud.config import ConfigError
 
+    from .front import FrontError
     from .service import serve as run_server
 
     settings = _settings(ctx)
@@ -38,7 +39,7 @@ def serve(ctx: click.Context, host, port, ensure_resources, no_autoscale):
         settings = settings.model_copy(update={"controller": settings.controller.model_copy(update=overrides)})
     try:
         run_server(settings, ensure=ensure_resources, autoscale=not no_autoscale)
-    except ConfigError as err:
+    except (ConfigError, FrontError) as err:
         raise click.ClickException(str(err)) from None
 
 

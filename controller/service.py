@@ -1,4 +1,7 @@
-"""A controller process: the API under gunicorn plus the background loops.
+"""A controller process: nginx in front, the API under gunicorn behind it, plus the background loops.
+
+nginx (front.py) owns the public socket and reads every request whole before gunicorn,
+bound on loopback, sees it: a slow client holds an nginx connection, never a thread.
 
 gunicorn runs one worker process with ``controller.threads`` threads; the
 loops (completions consumer, autoscaler) and the fleet live in that same
@@ -24,6 +27,7 @@ from edgecloud.loops import StartClose
 from .app import create_app
 from .completions import CompletionsConsumer
 from .fleet import Fleet, create_fleet
+from .front import Front, FrontError, behind_front, find_nginx
 from .intake import Intake
 from .ledger import open_ledger
 from .metrics import Metrics
@@ -129,8 +133,6 @@ class ControllerServer(BaseApplication):
             "post_worker_init": self._post_worker_init,
             "worker_exit": self._worker_exit,
         }
-        if c.tls_cert:
-            options.update(certfile=str(c.tls_cert), keyfile=str(c.tls_key))  # gunicorn serves HTTPS
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn >= 25.1 opens a control socket at one path per user; two controllers would share it.
             options["control_socket_disable"] = True
@@ -140,7 +142,7 @@ class ControllerServer(BaseApplication):
     def load(self):
         self.service = self.make_service()
         resources(self.service.app).attach(public_url=self.public_url)  # status links, when controller.url is unset
-        return self.service.app
+        return behind_front(self.service.app)
 
     def _post_worker_init(self, worker):
         graceful_exit = signal.getsignal(signal.SIGTERM)
@@ -173,21 +175,35 @@ def check_tls(c) -> None:
 
 
 def serve(settings: Settings, *, ensure: bool = False, autoscale: bool = True) -> None:
-    """Run until SIGTERM/SIGINT (gunicorn's signals; the worker's exit hook stops the loops)."""
+    """Run until SIGTERM/SIGINT (gunicorn's signals; the worker's exit hook stops the loops).
+
+    Raises FrontError when nginx is missing or dies: serve stops rather than run without its front."""
     check_tls(settings.controller)
+    find_nginx(settings.controller.nginx)  # missing: say so before anything starts
     aws = Aws(settings.aws)
     create_fleet(settings, aws).close()  # a fleet misconfiguration fails here, before gunicorn starts
     if ensure:
         ensure_resources(aws, settings)
     c = settings.controller
-    sock = listening_socket(c.host, c.port)
-    host, port = sock.getsockname()[:2]
+    public = listening_socket(c.host, c.port)
+    upstream = listening_socket("127.0.0.1", 0)  # gunicorn's; only nginx connects to it
+    host, port = public.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    server = ControllerServer(settings, lambda: ControllerService(settings, autoscale=autoscale), sock=sock,
+    server = ControllerServer(settings, lambda: ControllerService(settings, autoscale=autoscale), sock=upstream,
                               public_url=f"{'https' if c.tls_cert else 'http'}://{shown}:{port}")
+    front = Front(settings, public=public, upstream=upstream.getsockname()[:2],
+                  on_death=lambda: os.kill(os.getpid(), signal.SIGTERM))  # gunicorn's master stops
     try:
+        front.start()
+        public.close()  # nginx holds it now; gunicorn's worker need not
         server.run()
+    except SystemExit:
+        if front.died:
+            raise FrontError("nginx (the front) exited, so the controller stopped; its error is above") from None
+        raise
     finally:
         # The forked worker passes through here too, after gunicorn closed its copy of the socket.
-        with contextlib.suppress(OSError):
-            sock.close()
+        front.close()
+        for sock in (public, upstream):
+            with contextlib.suppress(OSError):
+                sock.close()

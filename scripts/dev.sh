@@ -23,6 +23,14 @@ if [ "$what" = test ] && ! command -v chromium >/dev/null; then
   as_root apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 fi
+# nginx, the buffering front `edgecloud controller serve` starts (the demo and the tests run serve).
+if { [ "$what" = demo ] || [ "$what" = test ]; } && ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+  echo "installing nginx (apt-get) for the controller's front" >&2
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nginx
+  # serve runs its own nginx; the package's default server on port 80 is not wanted.
+  as_root systemctl disable --now nginx.service 2>/dev/null || true
+fi
 python3 -c 'import sys; sys.exit(sys.version_info < (3, 10))' || { echo "edgecloud needs Python 3.10 or newer" >&2; exit 1; }
 
 # The project's own environment, rebuilt when pyproject.toml changes.

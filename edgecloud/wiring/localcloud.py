@@ -219,7 +219,8 @@ class ControllerProcess(StartClose):
         return self._proc.pid if self._proc is not None else None
 
     def kill(self) -> None:
-        """kill -9 the controller (gunicorn's master and worker): no hook, no cleanup runs."""
+        """kill -9 the controller (gunicorn's master and worker): no hook, no cleanup runs. Its nginx,
+        in a session of its own, gets SIGTERM from the kernel as its parent dies, and exits."""
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -35,6 +35,13 @@ def test_provision_script_is_strict_and_does_what_the_image_needs():
     assert "systemctl enable edgecloud-worker.service" in script
 
 
+def test_the_image_carries_nginx_for_the_controllers_front_and_not_its_default_server():
+    script = (AMI / "provision.sh").read_text()
+    installs = next(line for line in script.splitlines() if line.startswith("apt-get install"))
+    assert " nginx" in installs.split("ca-certificates", 1)[1]
+    assert "systemctl disable --now nginx.service" in script  # the controller's unit starts its own
+
+
 @pytest.mark.parametrize("unit", sorted(UNITS))
 def test_unit_runs_as_a_user_restarts_and_logs_to_journald(unit):
     text = (AMI / unit).read_text()

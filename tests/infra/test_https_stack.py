@@ -14,6 +14,7 @@ def test_the_stack_holds_the_credentials_table_and_the_controller_uses_it(moto_a
     assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
     assert from_dict(_user_data_config(aws, "ec-cred-controller")).tables.credentials == out["CredentialsTable"]
     assert "LoadBalancerDnsName" not in out and out["ControllerUrl"].startswith("http://")  # off by default
+    assert from_dict(_user_data_config(aws, "ec-cred-controller")).controller.trusted_proxies == []
 
 
 def test_a_certificate_puts_the_controller_behind_an_https_load_balancer(moto_account, settings):
@@ -30,6 +31,9 @@ def test_a_certificate_puts_the_controller_behind_an_https_load_balancer(moto_ac
     assert listener["Certificates"][0]["CertificateArn"] == cert
     (group,) = elb.describe_target_groups(Names=["ec-tls-controller"])["TargetGroups"]
     assert (group["Protocol"], group["HealthCheckPath"]) == ("HTTP", "/healthz")
+    # The controller's nginx takes the client's address from the load balancer's X-Forwarded-For.
+    trusted = from_dict(_user_data_config(aws, "ec-tls-controller")).controller.trusted_proxies
+    assert {str(net) for net in trusted} == {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"}
 
 
 def test_behind_the_load_balancer_only_it_reaches_the_api_port(template):
