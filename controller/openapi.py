@@ -66,6 +66,14 @@ class Leader(BaseModel):
     expires_in_s: Optional[float]
 
 
+class NotReadyWorker(BaseModel):
+    """A worker that cannot load its detector: it took no job and exited (its supervisor restarts it)."""
+
+    worker_id: str = Field(description="Instance id, pod:<name> or local-<host>-<pid>")
+    reason: str
+    seen_at: str = Field(description="When it last reported (ISO 8601, UTC)")
+
+
 class Stats(BaseModel):
     """GET /v1/stats: recent medians, queue depth and workers (null when unknown)."""
 
@@ -74,6 +82,7 @@ class Stats(BaseModel):
     queue: Counts
     workers: Counts
     autoscaler: Optional[Leader] = None
+    not_ready: Optional[list[NotReadyWorker]] = Field(None, description="Workers not ready in the last 15 minutes")
 
 
 class Health(BaseModel):

@@ -12,6 +12,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 from edgecloud.aws import describe_fleet
 from edgecloud.credentials import CredentialError
 from edgecloud.jobs import BadClipId, parse_clip_id, utcnow
+from edgecloud.workers import WorkerStates
 
 from ..ledger import FINAL
 from ..resources import get_fleet, get_ledger, get_registry, get_settings, get_store, resources
@@ -163,7 +164,9 @@ def _fleet_context() -> dict:
     points = [(r.finished_at, r.upload_to_result_s, r.processed_by == "edge")
               for r in finished if r.upload_to_result_s is not None and r.status == "done"]
     upload_to_result, process = get_ledger().medians()
-    return dict(states=get_fleet().states(), queue=get_store().queue_depth(), instances=instances[:20],
+    not_ready = [{**w, "seen_at": datetime.fromisoformat(w["seen_at"])}
+                 for w in WorkerStates(res.aws, settings.tables.workers).not_ready()]
+    return dict(not_ready=not_ready, states=get_fleet().states(), queue=get_store().queue_depth(), instances=instances[:20],
                 by_state=Counter(i["State"]["Name"] for i in instances), chart=latency_chart(points, now,
                 timedelta(hours=1)), upload_to_result=upload_to_result, process=process, counts=get_ledger().counts())
 
