@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from edgecloud.jobs import CLIP_TYPES, Result
 
 from .intake import UploadMetadata
+from .retry import Requeued, RetryRequest
 
 bp = Blueprint("openapi", __name__)
 
@@ -112,8 +113,8 @@ def _object(description: str) -> dict:
 
 def spec() -> dict:
     """The whole OpenAPI document."""
-    models = [(m, "serialization") for m in (Error, UploadAccepted, ClipStatus, Stats, Health)]
-    models.append((UploadMetadata, "validation"))
+    models = [(m, "serialization") for m in (Error, UploadAccepted, ClipStatus, Stats, Health, Requeued)]
+    models += [(UploadMetadata, "validation"), (RetryRequest, "validation")]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     clip_id = {"name": "clip_id", "in": "path", "required": True, "schema": {"type": "string"},
                "description": "<UTC time>_<device id>_<8 hex> (edgecloud.jobs.new_clip_id)"}
@@ -151,6 +152,12 @@ def spec() -> dict:
                 "summary": "A clip's status and result (its device, or operators)", "parameters": [clip_id, wait],
                 "responses": {"200": _json("ClipStatus", "The clip"), "400": _json("Error", "Bad clip id or wait"),
                               **_AUTH, "404": _json("Error", "Unknown clip"),
+                              "503": _json("Error", "Storage unavailable; try again")}}},
+            "/v1/clips/retry": {"post": {
+                "summary": "Send failed clips through again (operators); idempotent",
+                "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("RetryRequest")}}},
+                "responses": {"200": _json("Requeued", "What went back to the queue (none: nothing new)"),
+                              "400": _json("Error", "Bad body"), **_AUTH,
                               "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/stats": {"get": {
                 "summary": "Recent latencies, queue depth, workers (devices and operators)",
