@@ -92,3 +92,41 @@ def _logged_in(app, operator_client):
     reply = browser.post("/login", data={"token": token})
     assert reply.status_code in (302, 303), reply.get_data(as_text=True)
     return browser
+
+
+@pytest.mark.slow
+def test_worker_processes_without_then_with_the_model(stack_settings, tmp_path, vtest_mp4):
+    """As a fault scenario does it: `edgecloud worker run` with EDGECLOUD_DETECTOR__WEIGHTS at a missing
+    file exits 3 at once, the job untouched; the same command without it then does the job."""
+    import os
+    import subprocess
+    import sys
+
+    from edgecloud.aws import Aws, Queues
+    from edgecloud.jobs import CLIP_TYPES, Job, clip_key, new_clip_id, utcnow
+    from edgecloud.results import ResultStore
+
+    settings = stack_settings
+    aws = Aws(settings.aws)
+    queues = Queues(aws, settings)
+    clip_id = new_clip_id("pi-01")
+    key = clip_key(clip_id, CLIP_TYPES["video/mp4"])
+    aws.s3.put_object(Bucket=settings.storage.clips_bucket, Key=key, Body=vtest_mp4.read_bytes())
+    aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=Job(
+        clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device_id="pi-01", content_type="video/mp4",
+        recorded_at=utcnow(), submitted_at=utcnow()).model_dump_json())
+    config = tmp_path / "worker.yaml"
+    config.write_text(dump(settings))
+    command = [sys.executable, "-c", "from edgecloud.cli import main; main()", "--config", str(config), "worker", "run"]
+    env = dict(os.environ, EDGECLOUD_WORKER__INSTANCE_ID="i-0bench", EDGECLOUD_WORKER__RETIRE="false")
+
+    bad = subprocess.run(command, env={**env, "EDGECLOUD_DETECTOR__WEIGHTS": str(tmp_path / "none.weights")},
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == EXIT_NOT_READY, bad.stderr
+    assert "not ready, took no job" in bad.stderr and "none.weights" in bad.stderr
+    assert _queue_counts(aws, queues.jobs) == (1, 0)
+    assert WorkerStates(aws, settings.tables.workers).reported()["i-0bench"] == NOT_READY  # the table is shared
+
+    good = subprocess.run([*command, "--once"], env=env, capture_output=True, text=True, timeout=120)
+    assert good.returncode == 0, good.stderr
+    assert ResultStore(aws.s3, settings.storage.results_bucket).get(clip_id).status == "done"
