@@ -15,14 +15,13 @@ from werkzeug.routing import BaseConverter
 from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
                             parse_clip_id, shown, utcnow)
 from edgecloud.snapshot import is_jpeg
-from edgecloud.workers import WorkerStates
 
 from . import auth
 from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import FINAL
 from .status import as_utc, describe_result, describe_row, with_links
-from .resources import (get_aws, get_fleet, get_lease, get_ledger, get_metrics, get_notifier, get_quotas, get_settings,
-                        get_store, get_waits)
+from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_not_ready, get_notifier, get_quotas,
+                        get_settings, get_store, get_waits)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -264,7 +263,7 @@ def stats():
         log.warning("autoscaler lease unavailable", exc_info=True)
     body["not_ready"] = None  # workers whose detector cannot load, and why
     try:
-        body["not_ready"] = WorkerStates(get_aws(), get_settings().tables.workers).not_ready()
+        body["not_ready"] = get_not_ready()
     except Exception:
         log.warning("workers' readiness unavailable", exc_info=True)
     return jsonify(body)

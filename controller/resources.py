@@ -107,6 +107,13 @@ class Resources:
             return Notifier(self.settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl)).start()
         return self._get("notifier", make)
 
+    @property
+    def not_ready(self):
+        """Workers whose detector does not load (edgecloud.workers), read at most every 10 s."""
+        from edgecloud.workers import NotReadyView, WorkerStates
+
+        return self._get("not_ready", lambda: NotReadyView(WorkerStates(self.aws, self.settings.tables.workers)))
+
     def close(self) -> None:
         with self._lock:
             ledger: Optional[Ledger] = self._made.pop("ledger", None)
@@ -173,3 +180,7 @@ def get_lease():
 
 def get_quotas():
     return resources().quotas
+
+
+def get_not_ready() -> list[dict]:
+    return resources().not_ready()

@@ -92,6 +92,23 @@ class WorkerStates:
         return sorted(found, key=lambda w: w["worker_id"])
 
 
+class NotReadyView:
+    """``WorkerStates.not_ready``, read at most once per ``ttl_s``: every Pi polls ``/v1/stats``, and each
+    read is a Scan of the table."""
+
+    def __init__(self, states: WorkerStates, ttl_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.states = states
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._read: Optional[tuple[float, list[dict]]] = None
+
+    def __call__(self) -> list[dict]:
+        now = self.clock()
+        if self._read is None or now - self._read[0] >= self.ttl_s:
+            self._read = (now, self.states.not_ready())
+        return self._read[1]
+
+
 def counted_as(state: str) -> str:
     """The state the autoscaler counts a worker in: one not ready is restarting, as good as booting."""
     return BOOTING if state == NOT_READY else state

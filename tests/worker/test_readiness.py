@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from edgecloud.cli import cli
 from edgecloud.config import dump
-from edgecloud.workers import BOOTING, BUSY, NOT_READY, WorkerStates, counted_as
+from edgecloud.workers import BOOTING, BUSY, NOT_READY, NotReadyView, WorkerStates, counted_as
 from edgecloud.worker.cli import EXIT_NOT_READY
 from edgecloud.worker.main import NotReady
 
@@ -83,6 +83,19 @@ def test_a_not_ready_report_is_counted_as_booting_and_goes_stale(settings, mocke
     assert [w["worker_id"] for w in states.not_ready()] == ["i-0abc"]
     now[0] += 3600  # nobody restarted it for an hour: no longer shown as a worker trying to start
     assert states.not_ready() == []
+
+
+def test_stats_read_the_table_at_most_once_per_ttl(settings, mocked_aws):
+    aws, _ = mocked_aws
+    now = [0.0]
+    states = WorkerStates(aws, settings.tables.workers)
+    view = NotReadyView(states, ttl_s=10, clock=lambda: now[0])
+    assert view() == []
+    states.report("i-0late", NOT_READY, "no weights")
+    now[0] = 9.9
+    assert view() == []  # every Pi polls /v1/stats: one Scan per ttl, not one per poll
+    now[0] = 10.0
+    assert [w["worker_id"] for w in view()] == ["i-0late"]
 
 
 def _logged_in(app, operator_client):
