@@ -46,6 +46,7 @@ def run(ctx: click.Context, once: bool):
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        the_worker.ready()  # the detector loads before the first poll, or no job is taken
         click.echo(f"worker {the_worker.processed_by} polling {settings.queues.jobs} ({the_worker.lifecycle!r})")
         reason = the_worker.run(once=once)
     except Stopped:  # the signal came between polls, outside run()'s own guard
