@@ -261,9 +261,10 @@ def stats():
         body["autoscaler"] = get_lease().describe()  # which controller leads the autoscaling
     except Exception:
         log.warning("autoscaler lease unavailable", exc_info=True)
-    body["not_ready"] = None  # workers whose detector cannot load, and why
+    body["not_ready"] = None  # workers whose detector cannot load, and why: for operators (paths, packages)
     try:
-        body["not_ready"] = get_not_ready()
+        if auth.principal().is_operator:
+            body["not_ready"] = get_not_ready()
     except Exception:
         log.warning("workers' readiness unavailable", exc_info=True)
     return jsonify(body)

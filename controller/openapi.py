@@ -83,7 +83,8 @@ class Stats(BaseModel):
     queue: Counts
     workers: Counts
     autoscaler: Optional[Leader] = None
-    not_ready: Optional[list[NotReadyWorker]] = Field(None, description="Workers not ready in the last 15 minutes")
+    not_ready: Optional[list[NotReadyWorker]] = Field(None, description="Workers not ready in the last 15 minutes "
+                                                      "(operators; null for devices)")
 
 
 class Health(BaseModel):

@@ -61,7 +61,7 @@ def test_worker_run_exits_non_zero_with_the_reason(settings, mocked_aws, enqueue
     assert _queue_counts(aws, queues.jobs) == (1, 0)
 
 
-def test_stats_and_the_fleet_page_show_a_worker_that_is_not_ready(settings, mocked_aws, controller_app,
+def test_stats_and_the_fleet_page_show_a_worker_that_is_not_ready(settings, mocked_aws, controller_app, client,
                                                                     operator_client, make_worker, missing_weights):
     worker = make_worker(instance_id="i-0notready")
     with pytest.raises(NotReady):
@@ -69,6 +69,7 @@ def test_stats_and_the_fleet_page_show_a_worker_that_is_not_ready(settings, mock
 
     [shown] = operator_client.get("/v1/stats").get_json()["not_ready"]
     assert shown["worker_id"] == "i-0notready" and "cannot load" in shown["reason"]
+    assert client.get("/v1/stats").get_json()["not_ready"] is None  # a device learns no paths of the fleet
 
     page = _logged_in(controller_app, operator_client).get("/fragments/fleet").get_data(as_text=True)
     assert "Workers not ready" in page and "i-0notready" in page and str(missing_weights) in page
