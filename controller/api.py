@@ -2,30 +2,28 @@
 the intake, ledger and store through the accessors in ``resources``."""
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Optional
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import ValidationError
 from werkzeug.routing import BaseConverter
 
-from edgecloud.jobs import (CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, new_clip_id,
-                            parse_clip_id, shown, utcnow)
-from edgecloud.snapshot import is_jpeg
+from edgecloud.jobs import CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, parse_clip_id, utcnow
+from edgecloud.limits import refusal
 
 from . import auth
+from .errors import ApiError
 from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import FINAL
 from .status import as_utc, describe_result, describe_row, with_links
-from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_not_ready, get_notifier, get_quotas,
-                        get_settings, get_store, get_waits)
+from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_not_ready, get_notifier, get_public_url,
+                        get_quotas, get_settings, get_store, get_waits)
+from .upload_form import clip_id_of, edge_result, snapshot_upload, upload_metadata, upload_size
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
-MAX_SNAPSHOT_BYTES = 1024 * 1024
 
 
 class AnyText(BaseConverter):
@@ -39,54 +37,10 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("anytext", 
 POLL_AGAIN_S = 2  # Retry-After of a ?wait= poll answered at once because too many are held
 
 
-class ApiError(Exception):
-    """A client mistake, answered as ``{"error": message}`` with ``status``."""
-
-    def __init__(self, message: str, status: int = 400, retry_after_s: Optional[int] = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.retry_after_s = retry_after_s
-
-
 @bp.errorhandler(ApiError)
 def _api_error(err: ApiError):
     headers = {} if err.retry_after_s is None else {"Retry-After": str(err.retry_after_s)}
     return jsonify(error=err.message), err.status, headers
-
-
-def _pydantic_message(err: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in err.errors())
-
-
-def _not_json(constant: str):
-    # Python's json reads NaN and Infinity; JSON has neither, and a stored NaN reads back as null.
-    raise ValueError(f"{constant} is not a JSON number")
-
-
-def _parse_json_field(name: str, required: bool) -> Optional[str]:
-    raw = request.form.get(name)
-    if raw is None or raw.strip() == "":
-        if required:
-            raise ApiError(f"missing form field {name!r} (JSON)")
-        return None
-    try:
-        json.loads(raw, parse_constant=_not_json)
-    except ValueError as err:
-        raise ApiError(f"form field {name!r} is not valid JSON: {err}") from None
-    return raw
-
-
-def _utc_times(result: Result) -> Result:
-    fields = ("recorded_at", "submitted_at", "started_at", "finished_at")
-    return result.model_copy(update={f: as_utc(getattr(result, f)) for f in fields})
-
-
-def _upload_size(stream) -> int:
-    stream.seek(0, 2)
-    size = stream.tell()
-    stream.seek(0)
-    return size
 
 
 def requesting_device(claimed: str) -> str:
@@ -100,13 +54,15 @@ def upload_clip():
     started = time.perf_counter()
     settings = get_settings()
     upload = request.files.get("clip")
+    meta = upload_metadata()
+    if meta.video_dropped:  # the Pi's spool dropped the video: the record (and the Pi's result) come alone
+        if upload is not None or meta.clip_id is None:
+            raise ApiError("with metadata.video_dropped, name the clip (metadata.clip_id) and send no 'clip' part")
+        clip_id = clip_id_of(meta)
+        auth.require_device(meta.device_id)
+        return _accept(clip_id, meta, None, None, 0, edge_result(meta, clip_id), started)
     if upload is None:
         raise ApiError("missing file field 'clip'")
-    try:
-        meta = UploadMetadata.model_validate_json(_parse_json_field("metadata", required=True))
-    except ValidationError as err:
-        raise ApiError(f"bad metadata: {_pydantic_message(err)}") from None
-    meta = meta.model_copy(update={"recorded_at": as_utc(meta.recorded_at)})
 
     content_type = meta.content_type or upload.mimetype
     if content_type not in CLIP_TYPES:
@@ -116,30 +72,11 @@ def upload_clip():
         raise ApiError(f"content type mismatch: metadata says {content_type!r}, the clip part {upload.mimetype!r}",
                        415)
 
-    if meta.clip_id is None:
-        clip_id = new_clip_id(meta.device_id)
-    else:
-        try:
-            _, device_id = parse_clip_id(meta.clip_id)
-        except BadClipId as err:
-            raise ApiError(str(err)) from None
-        if device_id != meta.device_id:
-            raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device_id!r}, not {meta.device_id!r}")
-        clip_id = meta.clip_id
+    clip_id = clip_id_of(meta)
     auth.require_device(meta.device_id)
+    result = edge_result(meta, clip_id)
 
-    result = None
-    raw_result = _parse_json_field("result", required=False)
-    if raw_result is not None:
-        try:
-            result = Result.model_validate_json(raw_result)
-        except ValidationError as err:
-            raise ApiError(f"bad result: {_pydantic_message(err)}") from None
-        if meta.clip_id is None or result.clip_id != clip_id:
-            raise ApiError(f"result is for clip {shown(result.clip_id)}; metadata.clip_id must name the same clip")
-        result = _utc_times(result)
-
-    size = _upload_size(upload.stream)
+    size = upload_size(upload.stream)
     limit = int(settings.controller.max_clip_mb * 1024 * 1024)
     if size > limit:
         raise ApiError(f"clip is {size} bytes; the limit is {limit}", 413)
@@ -150,13 +87,20 @@ def upload_clip():
     upload.stream.seek(0)
     if mismatch:
         raise ApiError(mismatch, 415)
-    quotas = get_quotas()
-    quotas.take_burst(meta.device_id)  # last: a refused request costs no quota
+    over = refusal(upload.stream, settings.limits, fps=meta.fps, content_type=content_type)  # headers only
+    if over:
+        raise ApiError(f"clip refused: {over}", 422)
+    return _accept(clip_id, meta, content_type, upload.stream, size, result, started)
 
-    snapshot = _snapshot_upload(result)
+
+def _accept(clip_id: str, meta: UploadMetadata, content_type: Optional[str], body, size: int,
+            result: Optional[Result], started: float):
+    quotas = get_quotas()  # its burst token taken before the body was read (auth); the day's cap: new clips only
+
+    snapshot = snapshot_upload(result)
     intake = Intake(get_store(), get_ledger(), get_metrics(), on_finished=get_notifier().offer)
     try:
-        accepted = intake.accept(clip_id, meta, content_type, upload.stream, size, result, snapshot=snapshot,
+        accepted = intake.accept(clip_id, meta, content_type, body, size, result, snapshot=snapshot,
                                  admit=lambda: quotas.take_daily(meta.device_id))
     except UploadInProgress as err:
         raise ApiError(str(err), 409, retry_after_s=1) from None
@@ -167,26 +111,8 @@ def upload_clip():
     ), 201
 
 
-def _snapshot_upload(result: Optional[Result]) -> Optional[bytes]:
-    """The edge's snapshot JPEG (file field ``snapshot``), only beside its result."""
-    upload = request.files.get("snapshot")
-    if upload is None:
-        return None
-    if result is None:
-        raise ApiError("a snapshot comes only with the edge's result")
-    data = upload.stream.read(MAX_SNAPSHOT_BYTES + 1)
-    if len(data) > MAX_SNAPSHOT_BYTES:
-        raise ApiError(f"snapshot is over {MAX_SNAPSHOT_BYTES} bytes", 413)
-    if not is_jpeg(data):
-        raise ApiError("snapshot is not a JPEG", 415)
-    return data
-
-
 def _status_url(clip_id: str) -> str:
-    base = get_settings().controller.url
-    if base:
-        return base.rstrip("/") + url_for("api.clip_status", clip_id=clip_id)
-    return url_for("api.clip_status", clip_id=clip_id, _external=True)
+    return get_public_url() + url_for("api.clip_status", clip_id=clip_id)  # never from the Host header
 
 
 def _wait_seconds() -> float:
@@ -244,7 +170,8 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
 def stats():
     upload_to_result, process = get_ledger().medians()
     body = {"upload_to_result_s": upload_to_result, "process_s": process,
-            "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None}}
+            "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None},
+            "videos_dropped": get_ledger().videos_dropped()}
     # A stats reader (the edge's scheduler) is better served by a partial answer than by a 500.
     try:
         body["queue"] = get_store().queue_depth()

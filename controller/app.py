@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any, Mapping, Optional
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -45,7 +46,9 @@ def create_app(settings: Settings, test_config: Optional[Mapping[str, Any]] = No
     @app.errorhandler(ClientError)
     @app.errorhandler(BotoCoreError)
     def _aws_error(err: Exception):
-        log.error("AWS call failed: %s", err)
-        return jsonify(error=f"storage unavailable: {err}"), 503
+        # AWS's text names buckets, queues, accounts and ARNs: it stays in the log, under an id the client is told.
+        incident = secrets.token_hex(6)
+        log.error("AWS call failed (incident %s): %s", incident, err)
+        return jsonify(error=f"storage unavailable; try again later (incident {incident})"), 503
 
     return app

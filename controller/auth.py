@@ -1,7 +1,10 @@
 """Who may call what: bearer tokens checked on every request, before any view runs.
 
 Every ``/v1`` route and ``/metrics`` need ``Authorization: Bearer TOKEN``; none
-or a wrong one is 401 with ``WWW-Authenticate: Bearer``. ``/healthz`` stays
+or a wrong one is 401 with ``WWW-Authenticate: Bearer``; past
+``controller.bad_token_per_min`` wrong ones from an address, 429 before any
+registry read. Every device request takes a token of its bucket here, before
+its body is read (controller/quotas.py). ``/healthz`` stays
 open (load balancers probe it); the dashboard's pages have their own login
 (an operator token exchanged for a session cookie, controller/dashboard/auth.py). Devices upload their own clips and read their
 own clips and the stats (the Pi's scheduler places clips by queue depth);
@@ -16,7 +19,7 @@ from flask import Flask, g, jsonify, request
 
 from edgecloud.credentials import Principal
 
-from .resources import get_registry
+from .resources import get_quotas, get_registry
 
 OPEN_PATHS = frozenset({"/healthz"})
 OPERATOR_PATHS = frozenset({"/metrics"})
@@ -46,12 +49,25 @@ def _authenticate() -> None:
     token = bearer_token()
     if token is None:
         raise Refused("this route needs 'Authorization: Bearer TOKEN'", 401, {"WWW-Authenticate": REALM})
-    principal = get_registry().verify(token)
-    if principal is None:
-        raise Refused("unknown or revoked token", 401, {"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
-    g.principal = principal
+    g.principal = principal = checked(token)
+    if principal.kind == "device":  # here, before a body is read: a refused upload costs as much
+        get_quotas().take_burst(principal.name)
     if request.path in OPERATOR_PATHS and not principal.is_operator:
         raise Refused(f"{request.path} is for operators", 403)
+
+
+def checked(token: str) -> Principal:
+    """Who holds ``token``. An address past its wrong tokens is refused (429) with no registry read,
+    unless this is a token the registry knows already (a good device behind the same address)."""
+    quotas, registry, address = get_quotas(), get_registry(), request.remote_addr or "unknown"
+    throttled = quotas.wrong_tokens_refused(address)
+    principal = registry.known(token) if throttled else registry.verify(token)
+    if principal is not None:
+        return principal
+    if throttled:
+        raise throttled
+    quotas.count_wrong_token(address)
+    raise Refused("unknown or revoked token", 401, {"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
 
 
 def principal() -> Principal:

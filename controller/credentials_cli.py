@@ -60,7 +60,8 @@ def credentials_group(kind: Kind, plural: str, name_field: str, metavar: str, wh
     @click.argument("name", metavar=metavar)
     @click.pass_context
     def revoke(ctx: click.Context, name):
-        """Delete the credential: every controller refuses its token within controller.token_cache_s."""
+        """Delete the credential: every controller refuses its token within controller.token_cache_s, and an
+        operator's dashboard sessions end at their next request."""
         try:
             _registry(ctx).revoke(kind, name)
         except CredentialError as err:

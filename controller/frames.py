@@ -1,25 +1,31 @@
 """The per-frame path's two doors (edge.mode frames), on the API's blueprint.
 
-``POST /v1/frames/upload`` gives a device a presigned POST to the frames bucket:
-only under its own prefix (``frames/<device>/``), only JPEG, at most
-``controller.max_frame_kb``, valid ``controller.frame_post_ttl_s``. The Pi posts
-each frame straight to S3 with it; the bucket's notification starts the
-function. ``GET /v1/frames/answers?device_id=&wait=`` long-polls that device's
-answers queue (made here on first use) and hands back what the function said.
+``POST /v1/frames/upload`` gives a device a presigned POST to the frames bucket
+for one frame: one exact key the controller names (``frames/<device>/.../<frame
+id>.jpg``), only JPEG, at most ``controller.max_frame_kb``, valid
+``controller.frame_post_ttl_s``, so a grant stores one object and each frame
+costs its device a request. The Pi posts the frame straight to S3 with it; the
+bucket's notification starts the function. ``GET
+/v1/frames/answers?device_id=&wait=`` long-polls that device's answers queue
+(made here on first use) and hands back what the function said.
 """
 from __future__ import annotations
 
+import logging
 import time
 from functools import lru_cache
 
 from flask import jsonify, request
 from pydantic import BaseModel, ValidationError, field_validator
 
-from edgecloud.jobs import FrameAnswer, check_device_id, frames_prefix
+from edgecloud.jobs import FrameAnswer, check_device_id, frame_key, new_clip_id
 
-from .api import ApiError, _pydantic_message, bp, requesting_device
+from .api import bp, requesting_device
+from .errors import ApiError
+from .upload_form import pydantic_message
 from .resources import get_aws, get_settings
 
+log = logging.getLogger(__name__)
 JPEG = "image/jpeg"
 MAX_ANSWERS = 10  # one SQS receive
 
@@ -38,7 +44,7 @@ def _device() -> str:
     try:
         claimed = FrameRequest.model_validate(raw or {}).device_id
     except ValidationError as err:
-        raise ApiError(f"bad frame request: {_pydantic_message(err)}") from None
+        raise ApiError(f"bad frame request: {pydantic_message(err)}") from None
     return requesting_device(claimed)
 
 
@@ -53,20 +59,38 @@ def _queue(aws, name: str) -> str:
     return aws.sqs.create_queue(QueueName=name)["QueueUrl"]
 
 
+def _receive(sqs, device: str, wait: int) -> tuple[str, list[dict]]:
+    """(queue URL, messages) of the device's answers queue, made again when it was deleted since its URL
+    was cached. (Real SQS refuses a name deleted in the last 60 s: a 503 until then.)"""
+    url = answers_queue_url(device)
+    try:
+        return url, _messages(sqs, url, wait)
+    except sqs.exceptions.QueueDoesNotExist:
+        log.warning("the answers queue of %s was gone: making it again", device)
+    _queue.cache_clear()  # one entry cannot be dropped; the others cost one idempotent CreateQueue each
+    url = answers_queue_url(device)
+    return url, _messages(sqs, url, wait)
+
+
+def _messages(sqs, url: str, wait: int) -> list[dict]:
+    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=MAX_ANSWERS, WaitTimeSeconds=wait).get("Messages", [])
+
+
 @bp.post("/v1/frames/upload")
 def frame_upload():
-    """A presigned POST for this device's frames."""
+    """A presigned POST for one frame of this device, under a key named here."""
     device = _device()
     settings = get_settings()
-    prefix = frames_prefix(device)
+    frame_id = new_clip_id(device)
+    key = frame_key(frame_id)
     max_bytes = settings.controller.max_frame_kb * 1024
     ttl = settings.controller.frame_post_ttl_s
+    # A key without ${filename} is an exact {"key": ...} condition: the grant stores this object and no other.
     post = get_aws().s3.generate_presigned_post(
-        Bucket=settings.storage.frames_bucket, Key=prefix + "${filename}", Fields={"Content-Type": JPEG},
-        Conditions=[["starts-with", "$key", prefix], ["content-length-range", 1, max_bytes], {"Content-Type": JPEG}],
-        ExpiresIn=ttl)
+        Bucket=settings.storage.frames_bucket, Key=key, Fields={"Content-Type": JPEG},
+        Conditions=[["content-length-range", 1, max_bytes], {"Content-Type": JPEG}], ExpiresIn=ttl)
     answers_queue_url(device)  # the function's answers need somewhere to go before the first frame lands
-    return jsonify(url=post["url"], fields=post["fields"], key_prefix=prefix, max_bytes=max_bytes,
+    return jsonify(url=post["url"], fields=post["fields"], frame_id=frame_id, key=key, max_bytes=max_bytes,
                    expires_at=round(time.time() + ttl, 3))
 
 
@@ -76,11 +100,10 @@ def frame_answers():
     device = _device()
     try:
         wait = min(20, max(0, int(float(request.args.get("wait", "0")))))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: inf
         raise ApiError("wait must be a number of seconds") from None
-    sqs, url = get_aws().sqs, answers_queue_url(device)
-    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=MAX_ANSWERS,
-                                   WaitTimeSeconds=wait).get("Messages", [])
+    sqs = get_aws().sqs
+    url, messages = _receive(sqs, device, wait)
     answers = []
     for message in messages:
         try:

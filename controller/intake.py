@@ -9,18 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Callable, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
-from edgecloud.jobs import CLIP_TYPES, DEVICE_RE, Job, Result, clip_key, parse_clip_id, utcnow
+from edgecloud.jobs import CLIP_TYPES, DEVICE_RE, Finite, Job, Result, clip_key, parse_clip_id, utcnow
 
-from .ledger import STORING, ClipRow, Ledger
+from .ledger import DROPPED, STORING, ClipRow, Ledger
 from .metrics import Metrics
 from .store import ClipStore
 
 log = logging.getLogger(__name__)
 
 
-class UploadMetadata(BaseModel):
+class UploadMetadata(Finite):
     """The ``metadata`` form field of POST /v1/clips."""
 
     model_config = ConfigDict(extra="ignore")
@@ -30,6 +30,9 @@ class UploadMetadata(BaseModel):
     recorded_at: Optional[datetime] = None
     fps: Optional[float] = Field(None, gt=0, le=240)
     content_type: Optional[str] = None
+    video_dropped: bool = Field(False, description=(
+        "The Pi's spool dropped this clip's video (it was over edge.spool_max_mb): the upload has no 'clip' "
+        "part, only this record, and the Pi's result and snapshot if it analysed the clip. Needs clip_id."))
 
     @field_validator("device_id")
     @classmethod
@@ -66,16 +69,19 @@ class Intake:
         self.metrics = metrics
         self.on_finished = on_finished  # told of each edge result stored (notifications)
 
-    def accept(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
-               result: Optional[Result] = None, *, snapshot: Optional[bytes] = None,
+    def accept(self, clip_id: str, meta: UploadMetadata, content_type: Optional[str], body: Optional[BinaryIO],
+               size: int, result: Optional[Result] = None, *, snapshot: Optional[bytes] = None,
                admit: Callable[[], None] = lambda: None) -> Accepted:
         """Store a clip new to the ledger, or answer for one it holds. ``admit`` is called for a new
-        clip only, before anything is kept (the daily quota: it raises to refuse)."""
+        clip only, before anything is kept (the daily quota: it raises to refuse). ``body`` None: the
+        record of a clip whose video the Pi dropped (``meta.video_dropped``)."""
         _, device_id = parse_clip_id(clip_id)
         known = self.ledger.get(clip_id)
         if known is None:
             admit()
-            if self.ledger.add(clip_id, device_id, STORING, utcnow()):
+            if self.ledger.add(clip_id, device_id, STORING, utcnow(), video_dropped=body is None):
+                if body is None:
+                    return self._record(clip_id, meta, result, snapshot)
                 return self._store(clip_id, meta, content_type, body, size, result, snapshot)
         known = known or self.ledger.get(clip_id)
         if known is None or known.status == STORING:  # a concurrent upload of the same id is under way
@@ -115,7 +121,24 @@ class Intake:
         log.info("clip %s stored (%d bytes, %s)", clip_id, size, "edge result" if result else "queued")
         return self._count(Accepted(clip_id, status, False), "with_result" if result else "queued")
 
-    def finish(self, row: ClipRow, meta: UploadMetadata, content_type: str, result: Optional[Result], *,
+    def _record(self, clip_id: str, meta: UploadMetadata, result: Optional[Result],
+                snapshot: Optional[bytes]) -> Accepted:
+        """A clip without its video: its result (if the Pi analysed it) is stored as any edge result;
+        without one it ends 'dropped' at once. No job: there is nothing for a worker to read."""
+        try:
+            if result is None:
+                self.ledger.mark_finished(clip_id, DROPPED, utcnow(), processed_by="edge")
+                status = DROPPED
+            else:
+                status = self.finish(self.ledger.get(clip_id), meta, None, result, adopted=False, snapshot=snapshot)
+        except Exception:
+            self.ledger.forget(clip_id)  # the edge keeps the record and its retry starts afresh
+            raise
+        log.warning("clip %s arrived without its video (the Pi's spool dropped it)%s: %s", clip_id,
+                    ", with the Pi's result" if result else "", status)
+        return self._count(Accepted(clip_id, status, False), "video_dropped")
+
+    def finish(self, row: ClipRow, meta: UploadMetadata, content_type: Optional[str], result: Optional[Result], *,
                adopted: bool, snapshot: Optional[bytes] = None) -> str:
         """The stored clip's result (the edge's, or one already in S3) or its job; returns its status."""
         clip_id = row.clip_id

@@ -20,7 +20,10 @@ from edgecloud.jobs import Result
 from .ledger_reopen import SqliteReopening
 from .ledger_waits import FinalWaits
 
-FINAL = ("done", "failed")
+# 'dropped': the Pi's spool dropped the clip's video (over its cap) and only its record came; with
+# the Pi's result it is 'done' or 'failed' instead, ``video_dropped`` either way.
+DROPPED = "dropped"
+FINAL = ("done", "failed", DROPPED)
 # A clip whose upload is being stored: its job (or the edge's result) is not in yet. Only once
 # that is done does the row move on to 'queued' (or a final state), so 'queued' means "job sent".
 STORING = "storing"  # ledger_reopen.STORING too
@@ -42,7 +45,7 @@ CREATE INDEX IF NOT EXISTS clips_finished ON clips (finished_at);
 CREATE INDEX IF NOT EXISTS clips_submitted ON clips (submitted_at);
 """
 # Columns added since the table was first made: (name, type), added to an older file on open.
-_ADDED = (("label_counts", "TEXT"), ("snapshot_key", "TEXT"))
+_ADDED = (("label_counts", "TEXT"), ("snapshot_key", "TEXT"), ("video_dropped", "INTEGER NOT NULL DEFAULT 0"))
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class ClipRow:
     error: Optional[str] = None
     label_counts: dict = field(default_factory=dict)  # label -> most seen in one frame
     snapshot_key: Optional[str] = None
+    video_dropped: bool = False  # the record came without its video (the Pi's spool dropped it)
 
     @property
     def final(self) -> bool:
@@ -78,6 +82,7 @@ def _row(r: sqlite3.Row) -> ClipRow:
         if values[key]:
             values[key] = datetime.fromisoformat(values[key])
     values["label_counts"] = json.loads(values["label_counts"] or "{}")
+    values["video_dropped"] = bool(values["video_dropped"])
     return ClipRow(**values)
 
 
@@ -113,13 +118,14 @@ class Ledger(SqliteReopening, FinalWaits):
 
     def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
             processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
-            error: Optional[str] = None) -> bool:
+            error: Optional[str] = None, video_dropped: bool = False) -> bool:
         """Record a new clip; False (and nothing changed) if the id is known already."""
         latency = (finished_at - submitted_at).total_seconds() if finished_at else None
         return bool(self._write(
             "INSERT OR IGNORE INTO clips (clip_id, device_id, status, submitted_at, finished_at, processed_by,"
-            " upload_to_result_s, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (clip_id, device_id, status, _iso(submitted_at), _iso(finished_at), processed_by, latency, error),
+            " upload_to_result_s, error, video_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (clip_id, device_id, status, _iso(submitted_at), _iso(finished_at), processed_by, latency, error,
+             int(video_dropped)),
         ))
 
     def forget(self, clip_id: str) -> None:
@@ -166,9 +172,9 @@ class Ledger(SqliteReopening, FinalWaits):
         return bool(self._write(
             "UPDATE clips SET status = ?, finished_at = ?, upload_to_result_s = ?, processed_by = COALESCE(?, processed_by),"
             " process_s = COALESCE(?, process_s), error = ?, label_counts = ?, snapshot_key = ?"
-            " WHERE clip_id = ? AND status NOT IN ('done', 'failed')",
+            f" WHERE clip_id = ? AND status NOT IN ({', '.join('?' * len(FINAL))})",
             (status, _iso(at), latency, processed_by, process_s, error, counts, result and result.snapshot_key,
-             clip_id),
+             clip_id, *FINAL),
         ))
 
     def recent_cloud(self, limit: int = 50) -> list[ClipRow]:
@@ -248,6 +254,13 @@ class Ledger(SqliteReopening, FinalWaits):
             (first,) = self._db.execute(f"SELECT MIN(submitted_at) FROM clips WHERE status IN "
                                         f"({', '.join('?' * len(statuses))})", statuses).fetchone()
         return datetime.fromisoformat(first) if first else None
+
+    def videos_dropped(self) -> int:
+        """Clips whose record arrived without its video (the Pi's spool dropped it)."""
+        with self._lock:
+            (n,) = self._db.execute(f"SELECT COUNT(*) FROM clips WHERE video_dropped AND status IN "
+                                    f"({', '.join('?' * len(FINAL))})", FINAL).fetchone()
+        return n
 
     def counts(self) -> dict[str, int]:
         with self._lock:

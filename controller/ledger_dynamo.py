@@ -18,7 +18,9 @@ is final. Idle, it makes no calls.
 Costs per clip: add = 1 PutItem + 1 UpdateItem (the device's last upload);
 mark_queued / mark_started = 1 conditional UpdateItem; mark_finished = 1
 GetItem (the submission time, for the latency) + 1 conditional UpdateItem;
-get = 1 strongly consistent GetItem. Queries: see ``ledger_dynamo_reads``.
+get = 1 strongly consistent GetItem; a clip final without its video (the Pi
+dropped it) + 1 UpdateItem, the count ``videos_dropped`` reads with 1 GetItem.
+Queries: see ``ledger_dynamo_reads``.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ from .ledger_waits import FinalWaits
 
 log = logging.getLogger(__name__)
 BATCH_GET_MAX = 100  # keys per BatchGetItem, DynamoDB's limit
+VIDEOS_DROPPED = "#videos-dropped"  # the item counting clips final without their video
 
 
 class DynamoLedger(ClipQueries, DynamoReopening, FinalWaits):
@@ -70,12 +73,12 @@ class DynamoLedger(ClipQueries, DynamoReopening, FinalWaits):
 
     def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
             processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
-            error: Optional[str] = None) -> bool:
+            error: Optional[str] = None, video_dropped: bool = False) -> bool:
         """Record a new clip; False (and nothing changed) if the id is known already."""
         submitted = _iso(submitted_at)
         item = {"clip_id": clip_id, "device_id": device_id, "status": status, "submitted_at": submitted,
                 "sk": f"{submitted}|{clip_id}", "submitted_day": submitted[:10], "processed_by": processed_by,
-                "error": error, **_finished(finished_at)}
+                "error": error, "video_dropped": 1 if video_dropped else None, **_finished(finished_at)}
         if finished_at:
             item["upload_to_result_s"] = (finished_at - submitted_at).total_seconds()
         try:
@@ -87,7 +90,19 @@ class DynamoLedger(ClipQueries, DynamoReopening, FinalWaits):
             return False
         self._notify([clip_id])
         self._note_upload(device_id, submitted_at)
+        if video_dropped and status in FINAL:
+            self._count_video_dropped()
         return True
+
+    def _count_video_dropped(self) -> None:
+        """One more clip final without its video: a counter item (no index holds it), as no query could count."""
+        self.aws.dynamodb.update_item(TableName=self.table, Key={"clip_id": {"S": VIDEOS_DROPPED}},
+                                      UpdateExpression="ADD n :one", ExpressionAttributeValues={":one": {"N": "1"}})
+
+    def videos_dropped(self) -> int:
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"clip_id": {"S": VIDEOS_DROPPED}},
+                                          ConsistentRead=True).get("Item")
+        return int(item["n"]["N"]) if item else 0
 
     def _note_upload(self, device_id: str, submitted_at: datetime) -> None:
         """Keep the device's marker (its last upload) and the history marker (the oldest) current."""
@@ -134,7 +149,7 @@ class DynamoLedger(ClipQueries, DynamoReopening, FinalWaits):
                   ":by": processed_by, ":process_s": process_s, ":error": error,
                   ":counts": json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None,
                   ":snapshot": result and result.snapshot_key,
-                  **{f":{k}": v for k, v in _finished(at).items()}, ":done": "done", ":failed": "failed"}
+                  **{f":{k}": v for k, v in _finished(at).items()}, **{f":final{n}": f for n, f in enumerate(FINAL)}}
         columns = {"#s": ":new", "finished_at": ":finished_at", "finished_day": ":finished_day",
                    "upload_to_result_s": ":latency", "processed_by": ":by", "process_s": ":process_s",
                    "#error": ":error", "label_counts": ":counts", "snapshot_key": ":snapshot"}
@@ -142,8 +157,12 @@ class DynamoLedger(ClipQueries, DynamoReopening, FinalWaits):
         sets = [f"{c} = {v}" for c, v in columns.items() if values[v] is not None]
         removes = [c for c, v in columns.items() if values[v] is None and c not in kept]
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
-        return self._update(clip_id, expression, "attribute_exists(clip_id) AND NOT (#s IN (:done, :failed))",
-                            {k: v for k, v in values.items() if v is not None}, names={"#error": "error"})
+        finals = ", ".join(f":final{n}" for n in range(len(FINAL)))
+        finished = self._update(clip_id, expression, f"attribute_exists(clip_id) AND NOT (#s IN ({finals}))",
+                                {k: v for k, v in values.items() if v is not None}, names={"#error": "error"})
+        if finished and row.video_dropped:
+            self._count_video_dropped()
+        return finished
 
     def _update(self, key: str, expression: str, condition: str, values: dict, *,
                 names: Optional[dict] = None) -> bool:

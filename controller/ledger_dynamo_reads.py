@@ -53,6 +53,7 @@ def as_row(item: dict) -> ClipRow:
         if key in values:
             values[key] = datetime.fromisoformat(values[key])
     values["label_counts"] = json.loads(values.get("label_counts") or "{}")
+    values["video_dropped"] = bool(values.get("video_dropped"))
     return ClipRow(**values)
 
 

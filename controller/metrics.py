@@ -7,16 +7,19 @@ from prometheus_client.core import GaugeMetricFamily
 
 
 class _LedgerCollector:
-    """Clip counts by status, read from the ledger at scrape time."""
+    """Clip counts by status, and of those without their video, read from the ledger at scrape time."""
 
     def __init__(self, ledger_source):
         self._ledger_source = ledger_source
 
     def collect(self):
         family = GaugeMetricFamily("edgecloud_clips", "Clips in the ledger by status.", labels=["status"])
-        for status, n in sorted(self._ledger_source().counts().items()):
+        ledger = self._ledger_source()
+        for status, n in sorted(ledger.counts().items()):
             family.add_metric([status], n)
         yield family
+        yield GaugeMetricFamily("edgecloud_videos_dropped", "Clips whose record arrived without its video (the "
+                                "Pi's spool, over its cap, dropped it).", value=ledger.videos_dropped())
 
 
 class Metrics:

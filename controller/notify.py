@@ -21,7 +21,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from edgecloud.aws import Aws
 from edgecloud.config import NotifyRule, Settings
-from edgecloud.jobs import Result, parse_clip_id
+from edgecloud.jobs import Result, parse_clip_id, shown
 from edgecloud.loops import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -144,10 +144,15 @@ class Notifier(BackgroundLoop):
 
     def _post(self, alert: dict) -> None:
         try:
-            reply = self.http.post(self.config.webhook_url, json=alert, timeout=self.config.webhook_timeout_s)
+            # Never redirected: a 3xx could send the alert (or the next hop) anywhere, e.g. to a metadata service.
+            reply = self.http.post(self.config.webhook_url, json=alert, timeout=self.config.webhook_timeout_s,
+                                   allow_redirects=False)
         except requests.RequestException as err:
             raise DeliveryError(f"{type(err).__name__}: {err}") from err
-        if not reply.ok:
+        if reply.is_redirect:
+            where = shown(reply.headers["Location"])
+            raise DeliveryError(f"HTTP {reply.status_code}, a redirect (not followed) to {where}")
+        if not 200 <= reply.status_code < 300:  # requests' reply.ok takes any 3xx too
             raise DeliveryError(f"HTTP {reply.status_code}: {reply.text[:200]}")
 
     def _topic(self) -> str:

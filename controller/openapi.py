@@ -31,7 +31,7 @@ class UploadAccepted(BaseModel):
     """201 to POST /v1/clips (also for a clip the controller had already: ``duplicate``)."""
 
     clip_id: str
-    status: str = Field(description="queued, processing, done or failed")
+    status: str = Field(description="queued, processing, done, failed or dropped")
     duplicate: bool
     status_url: str
 
@@ -41,7 +41,8 @@ class ClipStatus(BaseModel):
 
     clip_id: str
     device_id: str
-    status: str = Field(description="queued, processing, done or failed")
+    status: str = Field(description="queued, processing, done, failed or dropped (final: the Pi's spool dropped "
+                        "the video and the Pi had no result, so only the record came)")
     processed_by: Optional[str] = Field(description="edge, or the worker's instance id")
     submitted_at: Optional[str]
     finished_at: Optional[str]
@@ -49,6 +50,8 @@ class ClipStatus(BaseModel):
     queued_to_finished_s: Optional[float]
     error: Optional[str]
     result: Optional[Result]
+    video_dropped: bool = Field(False, description="The record came without its video (the Pi's spool, over its "
+                                "cap, dropped it): video_url is null; a result, if any, is the Pi's")
 
 
 class Counts(BaseModel):
@@ -85,6 +88,8 @@ class Stats(BaseModel):
     autoscaler: Optional[Leader] = None
     not_ready: Optional[list[NotReadyWorker]] = Field(None, description="Workers not ready in the last 15 minutes "
                                                       "(operators; null for devices)")
+    videos_dropped: int = Field(0, description="Clips whose record arrived without its video (the Pi's spool "
+                                "dropped it; metadata.video_dropped)")
 
 
 class Health(BaseModel):
@@ -105,7 +110,9 @@ def _json(name: str, description: str, headers: Optional[dict] = None) -> dict:
 _SECONDS = {"schema": {"type": "integer", "minimum": 1}, "description": "Seconds to wait before trying again."}
 _CHALLENGE = {"schema": {"type": "string"}, "description": "Bearer"}
 _AUTH = {"401": _json("Error", "No token, or an unknown or revoked one", {"WWW-Authenticate": _CHALLENGE}),
-         "403": _json("Error", "The token's holder may not do this")}
+         "403": _json("Error", "The token's holder may not do this"),
+         "429": _json("Error", "Over the device's request burst, or too many wrong tokens from this address",
+                      {"Retry-After": _SECONDS})}
 
 
 def _object(description: str) -> dict:
@@ -121,8 +128,9 @@ def spec() -> dict:
                "description": "<UTC time>_<device id>_<8 hex> (edgecloud.jobs.new_clip_id)"}
     wait = {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0},
             "description": "Hold the request up to this many seconds (capped by controller.max_wait_s) until final."}
-    upload_form = {"type": "object", "required": ["clip", "metadata"], "properties": {
-        "clip": {"type": "string", "format": "binary", "description": f"The video: one of {sorted(CLIP_TYPES)}"},
+    upload_form = {"type": "object", "required": ["metadata"], "properties": {
+        "clip": {"type": "string", "format": "binary", "description": f"The video: one of {sorted(CLIP_TYPES)}; "
+                 "required, except that a record with metadata.video_dropped has none"},
         "metadata": _ref("UploadMetadata"),
         "result": {"type": "string", "description": "JSON of a Result the edge computed (the clip id must match)"},
     }}
@@ -137,16 +145,21 @@ def spec() -> dict:
         "security": [{"bearer": []}],
         "paths": {
             "/v1/clips": {"post": {
-                "summary": "Upload a clip (devices, as themselves), with or without the edge's result",
+                "summary": "Upload a clip (devices, as themselves), with or without the edge's result; or, with "
+                           "metadata.video_dropped, only the record of a clip whose video the Pi dropped",
                 "requestBody": {"required": True, "content": {"multipart/form-data": {
                     "schema": upload_form, "encoding": {"metadata": {"contentType": "application/json"},
                                  "clip": {"contentType": ", ".join(sorted(CLIP_TYPES))}}}}},
                 "responses": {
                     "201": _json("UploadAccepted", "Stored (or already stored: duplicate)"),
-                    "400": _json("Error", "Bad form, metadata, clip id or result"), **_AUTH,
+                    "400": _json("Error", "Bad form, metadata, clip id (or one of a time that does not exist) or "
+                                         "result; any number in them not finite (NaN, Infinity, 1e400)"), **_AUTH,
                     "413": _json("Error", "Clip over controller.max_clip_mb"),
                     "415": _json("Error", "Not a clip type we take, or the bytes are not the container claimed"),
-                    "429": _json("Error", "Over the device's burst or daily cap", {"Retry-After": _SECONDS}),
+                    "422": _json("Error", "The clip's headers are unreadable, or break limits.max_pixels, "
+                                 "max_frames or max_duration_s"),
+                    "429": _json("Error", "Over the device's request burst or daily cap, or too many wrong "
+                                         "tokens from this address", {"Retry-After": _SECONDS}),
                     "503": _json("Error", "Storage unavailable; try again"),
                 }}},
             "/v1/clips/{clip_id}": {"get": {
@@ -162,11 +175,13 @@ def spec() -> dict:
                               "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/stats": {"get": {
                 "summary": "Recent latencies, queue depth, workers (devices and operators)",
-                "responses": {"200": _json("Stats", "Figures; null where unknown"), "401": _AUTH["401"]}}},
+                "responses": {"200": _json("Stats", "Figures; null where unknown"),
+                              "401": _AUTH["401"], "429": _AUTH["429"]}}},
             "/v1/frames/upload": {"post": {
                 "summary": "A presigned S3 POST for this device's frames (edge.mode: frames; devices, as themselves)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": device_body}}},
-                "responses": {"200": _object("url, fields, key_prefix, max_bytes, expires_at"),
+                "responses": {"200": _object("url, fields (key included), frame_id, key, max_bytes, expires_at: "
+                                                     "one frame's POST"),
                               "400": _json("Error", "Bad device id"), **_AUTH,
                               "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/frames/answers": {"get": {
@@ -178,7 +193,7 @@ def spec() -> dict:
             "/v1/openapi.json": {"get": {
                 "summary": "This document", "responses": {"200": {
                     "description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}},
-                    "401": _AUTH["401"]}}},
+                    "401": _AUTH["401"], "429": _AUTH["429"]}}},
             "/healthz": {"get": {"summary": "Liveness (no token)", "security": [],
                                  "responses": {"200": _json("Health", "Up")}}},
             "/metrics": {"get": {"summary": "Prometheus metrics (operators)", "responses": {

@@ -1,13 +1,17 @@
-"""Per-device upload quotas: a token bucket per controller, and a daily cap shared by all.
+"""Per-device request quotas, per-address wrong tokens, and a daily upload cap shared by all.
 
-The bucket (``upload_burst`` uploads, refilled at ``upload_refill_per_s``)
-smooths bursts; it lives in this controller's memory, so N controllers behind
-a load balancer allow N times the burst. The daily cap is what bounds a
-leaked token: one atomic counter per device per UTC day in the credentials
-table (``quota#<device>#<day>``), incremented only while under the cap (ten
-uploads at a time while ten fit: one write per ten uploads), so it holds across
-every controller. Over either: ``Refused`` 429 with
-``Retry-After`` (seconds until the bucket has a token, or until midnight UTC).
+Every request a device makes (uploads, refused ones too, status polls, frame
+grants and answers) takes a token from its bucket (``upload_burst`` requests,
+refilled at ``upload_refill_per_s``) before its body is read: what keeps one
+device, or a leaked token, from flooding a controller. A source address that
+presents ``bad_token_per_min`` wrong tokens a minute is refused before any
+registry read. Both live in this controller's memory, so N controllers behind
+a load balancer allow N times as much. The daily cap is what bounds a leaked
+token's stored clips: one atomic counter per device per UTC day in the
+credentials table (``quota#<device>#<day>``), incremented only while under the
+cap (ten uploads at a time while ten fit: one write per ten uploads), so it
+holds across every controller. Over any: ``Refused`` 429 with ``Retry-After``
+(seconds until the bucket has a token, or until midnight UTC).
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import math
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
 
@@ -24,6 +28,7 @@ from edgecloud.aws import Aws, error_code
 from .auth import Refused
 
 _KEEP_COUNTERS_S = 3 * 86400  # DynamoDB TTL removes a day's counter after this
+_FORGET_PAST = 4096  # buckets kept before full ones are dropped
 
 
 class TokenBuckets:
@@ -34,18 +39,40 @@ class TokenBuckets:
         self.refill_per_s = refill_per_s
         self.clock = clock
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
+        self._forget_at = _FORGET_PAST
         self._lock = threading.Lock()
+
+    def _tokens(self, key: str, now: float) -> float:
+        tokens, then = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - then) * self.refill_per_s)
 
     def take(self, key: str) -> float:
         now = self.clock()
         with self._lock:
-            tokens, then = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - then) * self.refill_per_s)
+            tokens = self._tokens(key, now)
+            if len(self._buckets) >= self._forget_at:
+                self._forget_full(now)
             if tokens >= 1:
                 self._buckets[key] = (tokens - 1, now)
                 return 0.0
             self._buckets[key] = (tokens, now)
             return (1 - tokens) / self.refill_per_s
+
+    def __len__(self) -> int:
+        """Keys held (a key not held has a full bucket)."""
+        return len(self._buckets)
+
+    def wait(self, key: str) -> float:
+        """Seconds until ``key`` has a token (0: it has one now); takes nothing."""
+        with self._lock:
+            tokens = self._tokens(key, self.clock())
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.refill_per_s
+
+    def _forget_full(self, now: float) -> None:
+        # A full bucket is what an unknown key gets: dropping those bounds memory when keys are
+        # many (source addresses), at one pass per doubling of the table.
+        self._buckets = {k: v for k, v in self._buckets.items() if self._tokens(k, now) < self.burst}
+        self._forget_at = max(_FORGET_PAST, 2 * len(self._buckets))
 
 
 class DailyCap:
@@ -109,23 +136,25 @@ class DailyCap:
 
 
 class Quotas:
-    """Both limits, checked bucket first (no AWS call when a device is merely bursting)."""
+    """The limits, each bucket checked before any AWS call."""
 
-    def __init__(self, buckets: TokenBuckets, daily: DailyCap):
+    def __init__(self, buckets: TokenBuckets, daily: DailyCap, wrong_tokens: TokenBuckets):
         self.buckets = buckets
         self.daily = daily
+        self.wrong_tokens = wrong_tokens
 
     @classmethod
     def from_settings(cls, aws: Aws, settings) -> "Quotas":
         c = settings.controller
         return cls(TokenBuckets(c.upload_burst, c.upload_refill_per_s),
-                   DailyCap(aws, settings.tables.credentials, c.daily_clip_cap))
+                   DailyCap(aws, settings.tables.credentials, c.daily_clip_cap),
+                   TokenBuckets(c.bad_token_per_min, c.bad_token_per_min / 60))
 
     def take_burst(self, device_id: str) -> None:
-        """Every upload request, new clip or retry: what keeps one device from flooding a controller."""
+        """Every request of a device, whatever its answer: what keeps one device from flooding a controller."""
         wait = self.buckets.take(device_id)
         if wait:
-            raise Refused(f"device {device_id!r} is over {self.buckets.burst} uploads in a burst "
+            raise Refused(f"device {device_id!r} is over {self.buckets.burst} requests in a burst "
                           f"({self.buckets.refill_per_s:g}/s sustained)", 429, {"Retry-After": _seconds(wait)})
 
     def take_daily(self, device_id: str) -> None:
@@ -134,6 +163,17 @@ class Quotas:
         if wait:
             raise Refused(f"device {device_id!r} reached its {self.daily.cap} uploads today (UTC)", 429,
                           {"Retry-After": _seconds(wait)})
+
+    def wrong_tokens_refused(self, address: str) -> Optional[Refused]:
+        """429 for an address past its wrong tokens this minute (None: it may try a token)."""
+        wait = self.wrong_tokens.wait(address)
+        if not wait:
+            return None
+        return Refused(f"too many wrong tokens from {address} (at most {self.wrong_tokens.burst} a minute)", 429,
+                       {"Retry-After": _seconds(wait)})
+
+    def count_wrong_token(self, address: str) -> None:
+        self.wrong_tokens.take(address)
 
 
 def _seconds(wait: float) -> str:

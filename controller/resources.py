@@ -114,6 +114,17 @@ class Resources:
 
         return self._get("not_ready", lambda: NotReadyView(WorkerStates(self.aws, self.settings.tables.workers)))
 
+    @property
+    def public_url(self) -> str:
+        """The base of every link the controller hands out: controller.url, else the URL ``serve``
+        listens on (attached as ``public_url``), else the configured host and port. Never the
+        request's Host header, which any client may forge."""
+        c = self.settings.controller
+        with self._lock:
+            listening = self._made.get("public_url")
+        host = f"[{c.host}]" if ":" in c.host else c.host
+        return (c.url or listening or f"{'https' if c.tls_cert else 'http'}://{host}:{c.port}").rstrip("/")
+
     def close(self) -> None:
         with self._lock:
             ledger: Optional[Ledger] = self._made.pop("ledger", None)
@@ -174,6 +185,10 @@ def get_registry() -> Registry:
 
 def get_notifier() -> Notifier:
     return resources().notifier
+
+
+def get_public_url() -> str:
+    return resources().public_url
 def get_lease():
     return resources().lease
 

@@ -20,10 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edgecloud.jobs import check_device_id
 
 from . import auth
-from .api import ApiError, _pydantic_message, bp
+from .api import bp
+from .errors import ApiError
 from .intake import Intake
 from .ledger_reopen import FAILED
 from .resources import get_ledger, get_metrics, get_store
+from .upload_form import pydantic_message
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ def retry_clips():
     try:
         asked = RetryRequest.model_validate_json(request.get_data() or b"{}")
     except ValidationError as err:
-        raise ApiError(f"bad retry request: {_pydantic_message(err)}") from None
+        raise ApiError(f"bad retry request: {pydantic_message(err)}") from None
     intake = Intake(get_store(), get_ledger(), get_metrics())
     clip_ids = requeue_failed(intake, device=asked.device or "", since=asked.since)
     return jsonify(Requeued(requeued=len(clip_ids), clip_ids=clip_ids).model_dump())

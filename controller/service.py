@@ -139,6 +139,7 @@ class ControllerServer(BaseApplication):
 
     def load(self):
         self.service = self.make_service()
+        resources(self.service.app).attach(public_url=self.public_url)  # status links, when controller.url is unset
         return self.service.app
 
     def _post_worker_init(self, worker):

@@ -23,7 +23,7 @@ def with_links(status: dict, store: ClipStore) -> dict:
     if status["status"] not in FINAL:
         return status
     result = status.get("result") or {}
-    status["video_url"] = store.clip_url(status["clip_id"])
+    status["video_url"] = None if status.get("video_dropped") else store.clip_url(status["clip_id"])
     status["snapshot_url"] = store.snapshot_url(result["snapshot_key"]) if result.get("snapshot_key") else None
     return status
 
@@ -38,6 +38,7 @@ def describe_row(row: ClipRow, result: Optional[Result]) -> dict:
         "submitted_at": iso(row.submitted_at), "finished_at": iso(row.finished_at),
         "upload_to_result_s": row.upload_to_result_s, "queued_to_finished_s": queued_to_finished(result),
         "error": row.error, "result": result.model_dump(mode="json") if result else None,
+        "video_dropped": row.video_dropped,
     }
 
 
@@ -55,4 +56,5 @@ def describe_result(clip_id: str, device_id: str, result: Result) -> dict:
         "submitted_at": iso(result.submitted_at), "finished_at": iso(result.finished_at),
         "upload_to_result_s": latency, "queued_to_finished_s": latency,
         "error": result.error, "result": result.model_dump(mode="json"),
+        "video_dropped": False,  # as far as a result alone tells (the ledger's row says when it was)
     }

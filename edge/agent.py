@@ -45,8 +45,8 @@ class EdgeAgent(StartClose):
                  analyse: Optional[Callable] = None, policy: Optional[Policy] = None):
         self.settings = settings
         edge = settings.edge
-        self.spool = Spool(edge.spool_dir, int(edge.spool_max_mb * 1_000_000))
         self.stats = StatsStore(stats_path(edge))
+        self.spool = Spool(edge.spool_dir, int(edge.spool_max_mb * 1_000_000), on_video_dropped=self._video_dropped)
         self.history = History.from_records(self.stats.records()[-50:])
         self.policy = policy or create_policy(edge.policy, edge.escalate_below)
         self.pin_factory = pin_factory
@@ -184,7 +184,14 @@ class EdgeAgent(StartClose):
                 return
             err = err.__cause__ or err.__context__
 
+    def _video_dropped(self, entry: Entry, freed: int) -> None:
+        self.stats.record(entry.clip_id, video_dropped_at=entry.manifest.get("dropped_at"), bytes_dropped=freed)
+
     def _place(self, entry: Entry) -> None:
+        if entry.video_dropped:  # nothing left to analyse: the record goes up as it is
+            self.spool.update(entry, stage="ready")
+            self.uploader.wake()
+            return
         situation = Situation.now(self.history, entry.size, self.local.waiting, self.uploader.waiting_bytes())
         placement = self.policy.place(situation)
         log.info("%s -> %s (Pi %.1f s, cloud %.1f s)", entry.clip_id, placement, situation.local_finish_s,
@@ -199,11 +206,17 @@ class EdgeAgent(StartClose):
             self.uploader.wake()
 
     def _local_done(self, entry: Entry, result, seconds: float) -> None:
-        if isinstance(result, Exception) or not entry.path.exists():
-            if entry.path.exists():
-                self.spool.update(entry, stage="ready", placement=CLOUD)
-                self.stats.record(entry.clip_id, placement=CLOUD)
-                self.uploader.wake()
+        entry = self.spool.refresh(entry)
+        if entry is None:
+            return
+        if entry.video_dropped and (isinstance(result, Exception) or result.status != "done"):
+            self.spool.update(entry, stage="ready")  # dropped before the Pi could read it: the record goes alone
+            self.uploader.wake()
+            return
+        if isinstance(result, Exception):
+            self.spool.update(entry, stage="ready", placement=CLOUD)
+            self.stats.record(entry.clip_id, placement=CLOUD)
+            self.uploader.wake()
             return
         self.history.observe_local(seconds)
         data = result.model_dump(mode="json")
@@ -219,7 +232,7 @@ class EdgeAgent(StartClose):
 
     def _prepare(self, entry: Entry) -> Entry:
         edge = self.settings.edge
-        if not edge.downscale_width or entry.carries_result or entry.manifest.get("downscaled"):
+        if not edge.downscale_width or entry.carries_result or entry.video_dropped or entry.manifest.get("downscaled"):
             return entry
         from .downscale import downscale
 
@@ -240,6 +253,8 @@ class EdgeAgent(StartClose):
         return self.spool.replace_clip(entry, smaller, downscaled=True, metadata=metadata)
 
     def _uploaded(self, entry: Entry, body: dict) -> None:
-        if not entry.carries_result:
+        if entry.video_dropped and not entry.carries_result:
+            self.stats.record(entry.clip_id, status=body.get("status"))  # final at once: no result will come
+        elif not entry.carries_result:
             self.history.note_offload()
             self.watcher.watch(entry.clip_id)

@@ -82,16 +82,21 @@ def stats(ctx: click.Context, as_json):
 
     table = Table(title=f"edge clips ({path})")
     table.add_column("clip", no_wrap=True, min_width=35)
-    for name in ("triggered (UTC)", "placement", "clip s", "trigger to upload s", "trigger to result s", "labels", "bytes saved"):
+    for name in ("triggered (UTC)", "placement", "clip s", "trigger to upload s", "trigger to result s", "labels", "bytes saved",
+                 "video dropped"):
         table.add_column(name)
     for r in records:
         table.add_row(r.clip_id, r.triggered_at.strftime("%H:%M:%S.%f")[:-3] if r.triggered_at else "",
                       r.placement or "", s(r.recorded_s), s(r.trigger_to_upload_s), s(r.trigger_to_result_s), r.labels or "",
-                      str(r.bytes_saved or ""))
+                      str(r.bytes_saved or ""), "" if r.video_dropped_at is None else f"{r.bytes_dropped or 0} bytes")
     console = Console()
     if not console.is_terminal:  # piped or logged: no terminal width to fit, keep rows whole
-        console = Console(width=160)
+        console = Console(width=180)
     console.print(table)
+    dropped = [r for r in records if r.video_dropped_at is not None]
+    if dropped:  # the spool's overflow: never silent
+        console.print(f"videos dropped by the spool (over edge.spool_max_mb; their records were kept): {len(dropped)}, "
+                      f"{sum(r.bytes_dropped or 0 for r in dropped)} bytes")
 
 
 @edge.command("install")

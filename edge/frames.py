@@ -2,10 +2,10 @@
 to S3, and each frame's answer read back; the round trip of every frame recorded.
 
 ``FrameStream`` runs two loops. The sender asks the controller for a presigned
-POST (scoped to this device's prefix, short-lived, size-capped; renewed before
-it expires or when S3 refuses it), and posts each frame under its own key
-(``frames/<device>/<date>/<frame id>.jpg``). The reader long-polls the
-controller for the answers the function put on this device's answers queue.
+POST for each frame (one exact key the controller names,
+``frames/<device>/<date>/<frame id>.jpg``; short-lived, size-capped) and posts
+the frame with it. The reader long-polls the controller for the answers the
+function put on this device's answers queue.
 """
 from __future__ import annotations
 
@@ -18,15 +18,11 @@ from typing import Callable, Optional
 import requests
 
 from edgecloud.config import Settings
-from edgecloud.jobs import frame_key, new_clip_id
 from edgecloud.loops import BackgroundLoop
 
 from .session import session_factory
 
 log = logging.getLogger(__name__)
-
-RENEW_BEFORE_S = 30  # a POST policy this close to expiry is renewed before the next frame
-
 
 @dataclass
 class FrameRecord:
@@ -92,7 +88,6 @@ class FrameStream:
         self.device = settings.edge.device_id
         self.base = settings.edge.controller_url.rstrip("/")
         self.http = session_factory(settings.edge)()  # this device's token and trusted CA
-        self._ticket: Optional[dict] = None
         self._records: dict[str, FrameRecord] = {}
         self._cond = threading.Condition()
         self._loops = [_Sender(self), _Reader(self)]
@@ -107,14 +102,12 @@ class FrameStream:
             loop.stop()
         self.http.close()
 
-    def ticket(self) -> dict:
-        """The presigned POST, renewed when it is about to expire."""
-        if self._ticket is None or self._ticket["expires_at"] - time.time() < RENEW_BEFORE_S:
-            r = self.http.post(f"{self.base}/v1/frames/upload", json={"device_id": self.device},
-                               timeout=self.settings.edge.upload_timeout_s)
-            r.raise_for_status()
-            self._ticket = r.json()
-        return self._ticket
+    def grant(self) -> dict:
+        """A presigned POST for the next frame: its frame id, and the fields that store it under its key."""
+        r = self.http.post(f"{self.base}/v1/frames/upload", json={"device_id": self.device},
+                           timeout=self.settings.edge.upload_timeout_s)
+        r.raise_for_status()
+        return r.json()
 
     def send_one(self) -> FrameRecord:
         import cv2
@@ -122,17 +115,15 @@ class FrameStream:
         ok, jpeg = cv2.imencode(".jpg", self.camera.still(), [cv2.IMWRITE_JPEG_QUALITY, self.settings.edge.frame_quality])
         if not ok:
             raise RuntimeError("could not encode the frame as JPEG")
-        frame_id = new_clip_id(self.device)
-        ticket = self.ticket()
+        grant = self.grant()
+        frame_id = grant["frame_id"]
         record = FrameRecord(frame_id, sent_at=round(self.clock(), 3))
         with self._cond:
             self._records[frame_id] = record
-        fields = dict(ticket["fields"], key=frame_key(frame_id))
         try:
-            r = self.http.post(ticket["url"], data=fields, timeout=self.settings.edge.upload_timeout_s,
+            r = self.http.post(grant["url"], data=grant["fields"], timeout=self.settings.edge.upload_timeout_s,
                                files={"file": (f"{frame_id}.jpg", jpeg.tobytes(), "image/jpeg")})
             if r.status_code >= 300:
-                self._ticket = None  # refused (expired, say): the next frame asks for a new one
                 raise RuntimeError(f"S3 refused frame {frame_id}: {r.status_code} {r.text[:200]}")
         except BaseException:
             with self._cond:  # never sent: no answer to wait for

@@ -76,7 +76,7 @@ class LocalProcessor:
         path = kwargs.pop("path")
         # The snapshot waits beside the clip in its spool entry and goes up with it.
         return analyse_clip(path, self._detector, self.detector_settings, processed_by="edge",
-                            snapshot_path=path.parent / SNAPSHOT_FILE, **kwargs)
+                            snapshot_path=path.parent / SNAPSHOT_FILE, limits=self.settings.limits, **kwargs)
 
     def _run(self) -> None:
         while True:

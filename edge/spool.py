@@ -6,10 +6,14 @@ the stage: ``new`` = not yet placed, ``ready`` = to upload). An entry is built
 under ``.tmp/`` and renamed into place, so after a crash an entry is either
 whole or absent; it is removed only after the controller answered 201.
 
-Space: over ``max_bytes``, or when the disk is full, the oldest entries
-without a result go first (a clip the Pi already analysed keeps its value),
-after any the controller refused (``.rejected``, which count against the cap),
-each with a log line that says what was dropped and why.
+Space: over ``max_bytes``, or when the disk is full, entries the controller
+refused (``.rejected``, which count against the cap) go first, whole; then the
+oldest clips lose their video but never their record: the manifest says
+``video_dropped`` (and the bytes freed) before the video goes, and the record,
+with the Pi's result and snapshot if it has them, is uploaded as any entry is,
+so the cloud still learns the event happened. Each drop is a warning naming the
+clip and the bytes freed, and is counted (``videos_dropped``, ``bytes_dropped``,
+and ``on_video_dropped`` for the agent's stats).
 """
 from __future__ import annotations
 
@@ -20,28 +24,32 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from edgecloud.jobs import parse_clip_id
 
 from .spool_entry import Entry, _fsync_dir, _write_json
+from .spool_room import DISK_FULL, MakesRoom
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
 class SpoolFull(OSError):
     """The clip could not be written even after making room."""
 
 
-class Spool:
+class Spool(MakesRoom):
     """Durable, size-capped outbox of clips (see the module docstring)."""
 
-    def __init__(self, root: Path | str, max_bytes: int):
+    def __init__(self, root: Path | str, max_bytes: int, *,
+                 on_video_dropped: Optional[Callable[[Entry, int], None]] = None):
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
+        self.on_video_dropped = on_video_dropped  # told (entry, bytes freed) of each video dropped
+        self.videos_dropped = 0  # videos this Spool dropped (their records stay), and the bytes that freed
+        self.bytes_dropped = 0
         self.recording_dir = self.root / ".recording"
         self._tmp = self.root / ".tmp"
         self.rejected_dir = self.root / ".rejected"
@@ -61,6 +69,11 @@ class Spool:
             log.warning("spool: %s was being recorded when the agent stopped; it is incomplete and dropped",
                         partial.name)
             partial.unlink(missing_ok=True)
+        for entry in self.entries():
+            # A drop a stop cut short: flagged with the video still there, or emptied on a full disk.
+            emptied = entry.clip_path.is_file() and entry.clip_path.stat().st_size == 0
+            if (entry.video_dropped and entry.clip_path.exists()) or emptied:
+                self._drop_video(entry, "finishing a drop the agent's stop cut short")
 
     def _finish_staged(self, staging: Path) -> bool:
         try:
@@ -91,8 +104,8 @@ class Spool:
         except OSError as err:
             if err.errno not in DISK_FULL:
                 raise
-            log.error("spool: disk full while writing clip %s; dropping the oldest clip-only entries to make room",
-                      clip_id)
+            log.error("spool: disk full while writing clip %s; dropping the oldest videos (their records stay) "
+                      "to make room", clip_id)
             self._drop_oldest(needed=max(clip_file.stat().st_size if clip_file.exists() else 0, 1), reason="disk full")
             try:
                 return self._put(clip_file, metadata, stage, result, info)
@@ -144,14 +157,33 @@ class Spool:
     def update(self, entry: Entry, **changes: Any) -> Entry:
         """Change manifest fields (e.g. attach a result, set the stage) atomically."""
         with self._lock:
-            manifest = {**entry.manifest, **changes}
+            manifest = {**self._on_disk(entry), **changes}
             _write_json(entry.path / MANIFEST, manifest)
             entry.manifest = manifest
         return entry
 
+    def _on_disk(self, entry: Entry) -> dict:
+        # Another thread may have changed the manifest since this Entry was read (a video dropped):
+        # changes apply to what is on disk, never undo it.
+        try:
+            return json.loads((entry.path / MANIFEST).read_text())
+        except ValueError:
+            return entry.manifest
+
+    def refresh(self, entry: Entry) -> Optional[Entry]:
+        """The entry as it is on disk now; None once it has left the spool."""
+        with self._lock:
+            try:
+                return Entry(entry.path, json.loads((entry.path / MANIFEST).read_text()))
+            except (OSError, ValueError):
+                return None
+
     def replace_clip(self, entry: Entry, new_file: Path, **changes: Any) -> Entry:
         """Swap the entry's clip for ``new_file`` (e.g. a downscaled copy), atomically."""
         with self._lock:
+            if self._on_disk(entry).get("video_dropped"):  # dropped while it was being made: it stays dropped
+                Path(new_file).unlink(missing_ok=True)
+                return self.refresh(entry) or entry
             target = entry.path / f"clip-sent{Path(new_file).suffix}"
             os.replace(new_file, target)
             with open(target, "rb+") as fh:  # on disk before the manifest names it (the old clip goes)
@@ -207,47 +239,6 @@ class Spool:
                 os.replace(entry.path, self.rejected_dir / entry.path.name)
         log.error("spool: controller refused clip %s for good (%s); moved to %s", entry.clip_id, why,
                   self.rejected_dir)
-
-    def make_room(self, reason: str) -> list[str]:
-        """Drop the oldest entry that may go (see the module docstring), e.g. when the disk is full."""
-        return self._drop_oldest(needed=1, reason=reason)
-
-    def enforce_cap(self) -> list[str]:
-        """Drop entries until under ``max_bytes``; returns the dropped clip ids."""
-        return self._drop_oldest(needed=0, reason=self._over_cap)
-
-    @property
-    def _over_cap(self) -> str:
-        return f"spool over its cap of {self.max_bytes / 1e6:.0f} MB"
-
-    def _rejected_entries(self) -> list[Entry]:
-        # Only their id (the directory's name) and size matter here, readable manifest or not.
-        return [Entry(d, {"metadata": {"clip_id": d.name}}) for d in sorted(self.rejected_dir.iterdir()) if d.is_dir()]
-
-    def _drop_oldest(self, needed: int, reason: str, keep: Optional[str] = None) -> list[str]:
-        dropped = []
-        with self._lock:
-            entries = self.entries()
-            # Clips the controller refused for good take room too, and go before any it may still take.
-            rejected = self._rejected_entries()
-            sizes = {e.clip_id: e.size for e in entries + rejected}
-            total = sum(sizes.values())
-            # Then clip-only entries, oldest first; entries with the Pi's result last.
-            order = rejected + [e for e in entries if not e.result] + [e for e in entries if e.result]
-            order = [e for e in order if e.clip_id != keep or e.path.parent == self.rejected_dir]
-            freed = 0
-            for entry in order:
-                if total <= self.max_bytes and freed >= needed:
-                    break
-                refused = entry.path.parent == self.rejected_dir
-                kind = "refused by the controller" if refused else "with its result" if entry.result else "clip only"
-                log.error("spool: %s: dropped clip %s (%s, %.1f MB)%s", reason, entry.clip_id, kind,
-                          sizes[entry.clip_id] / 1e6, "" if refused else " - it will not reach the controller")
-                shutil.rmtree(entry.path, ignore_errors=True) if refused else self.remove(entry)
-                total -= sizes[entry.clip_id]
-                freed += sizes[entry.clip_id]
-                dropped.append(entry.clip_id)
-        return dropped
 
     def __repr__(self) -> str:
         return f"<Spool {self.root} entries={len(self)} cap={self.max_bytes / 1e6:.0f}MB>"

@@ -57,8 +57,15 @@ class Entry:
     @property
     def carries_result(self) -> bool:
         """Whether the upload carries the Pi's own result. An escalated clip keeps its Pi
-        result for the record (``send_result: False``) but goes up for the cloud to analyse."""
-        return bool(self.result) and self.manifest.get("send_result", True)
+        result for the record (``send_result: False``) but goes up for the cloud to analyse,
+        unless its video was dropped: then the Pi's result is all the cloud can have."""
+        return bool(self.result) and (self.manifest.get("send_result", True) or self.video_dropped)
+
+    @property
+    def video_dropped(self) -> bool:
+        """The spool dropped this clip's video (over its cap): its record, and the Pi's result and
+        snapshot if any, still go up (``metadata.video_dropped``)."""
+        return bool(self.manifest.get("video_dropped"))
 
     @property
     def size(self) -> int:

@@ -29,8 +29,10 @@ _COLUMNS = {
     "labels": "TEXT",
     "labels_edge": "TEXT",
     "best_score": "REAL",
+    "video_dropped_at": "TEXT",
+    "bytes_dropped": "INTEGER",
 }
-_TIMES = {"triggered_at", "uploaded_at", "result_at"}
+_TIMES = {"triggered_at", "uploaded_at", "result_at", "video_dropped_at"}
 
 
 @dataclass
@@ -44,7 +46,7 @@ class ClipRecord:
     uploaded_at: Optional[datetime] = None
     result_at: Optional[datetime] = None
     labels: Optional[str] = None
-    status: Optional[str] = None  # "done" | "failed" once a result is seen
+    status: Optional[str] = None  # "done" | "failed" once a result is seen; "dropped": sent without video or result
     labels_edge: Optional[str] = None  # the Pi's own labels when the clip was escalated
     best_score: Optional[float] = None
     bytes: Optional[int] = None
@@ -52,6 +54,8 @@ class ClipRecord:
     bytes_saved: Optional[int] = None
     local_s: Optional[float] = None
     upload_s: Optional[float] = None
+    video_dropped_at: Optional[datetime] = None  # the spool, over its cap, dropped the video (the record went up)
+    bytes_dropped: Optional[int] = None
 
     @property
     def trigger_to_result_s(self) -> Optional[float]:
@@ -83,6 +87,9 @@ class StatsStore:
             db.execute("PRAGMA journal_mode=WAL")
             cols = ", ".join(f"{name} {kind}" for name, kind in _COLUMNS.items())
             db.execute(f"CREATE TABLE IF NOT EXISTS clips ({cols})")
+            have = {row[1] for row in db.execute("PRAGMA table_info(clips)")}
+            for name in _COLUMNS.keys() - have:  # a file an older agent made
+                db.execute(f"ALTER TABLE clips ADD COLUMN {name} {_COLUMNS[name]}")
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=30)
@@ -114,6 +121,13 @@ class StatsStore:
                     data[k] = datetime.fromisoformat(data[k])
             out.append(ClipRecord(**{k: v for k, v in data.items() if k in names}))
         return out
+
+    def videos_dropped(self) -> tuple[int, int]:
+        """(clips whose video the spool dropped, bytes that freed): the Pi's count of overflow."""
+        with self._lock, self._connect() as db:
+            n, freed = db.execute("SELECT COUNT(*), COALESCE(SUM(bytes_dropped), 0) FROM clips"
+                                  " WHERE video_dropped_at IS NOT NULL").fetchone()
+        return n, freed
 
     def get(self, clip_id: str) -> Optional[ClipRecord]:
         return next((r for r in self.records() if r.clip_id == clip_id), None)

@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+from contextlib import ExitStack
 from typing import Callable, Optional
 
 import requests
@@ -165,6 +166,9 @@ class Uploader(BackgroundLoop):
                 self._stop.wait(self.retry_max_s)
             return 0
         except FileNotFoundError:
+            now = self.spool.refresh(entry)
+            if now is not None and now.video_dropped:
+                return 0  # dropped while being sent: its record goes next
             if (entry.path / "manifest.json").exists() and not entry.clip_path.exists():
                 # The entry is still here but its clip is not: it can never be sent; don't spin on it.
                 self.spool.reject(entry, f"clip file {entry.clip_path.name} is missing")
@@ -186,17 +190,24 @@ class Uploader(BackgroundLoop):
     def _send(self, entry: Entry) -> dict:
         if self.prepare is not None:
             entry = self.prepare(entry)
-        form = {"metadata": json.dumps(entry.metadata)}
+        # A record whose video the spool dropped goes without its clip part, and says so.
+        form = {"metadata": json.dumps({**entry.metadata, "video_dropped": True} if entry.video_dropped
+                                       else entry.metadata)}
         if entry.carries_result:
             form["result"] = json.dumps(entry.result, default=str)
-        nbytes = entry.clip_path.stat().st_size
+        nbytes = 0 if entry.video_dropped else entry.clip_path.stat().st_size
         started = time.monotonic()
         try:
-            with open(entry.clip_path, "rb") as fh:
-                files = {"clip": (f"{entry.clip_id}{entry.clip_path.suffix}", fh, entry.metadata["content_type"])}
+            with ExitStack() as stack:
+                files = {}
+                if not entry.video_dropped:
+                    fh = stack.enter_context(open(entry.clip_path, "rb"))
+                    files["clip"] = (f"{entry.clip_id}{entry.clip_path.suffix}", fh, entry.metadata["content_type"])
                 snapshot = entry.path / SNAPSHOT_FILE
                 if entry.carries_result and snapshot.is_file():
                     files["snapshot"] = (SNAPSHOT_FILE, snapshot.read_bytes(), "image/jpeg")
+                if not files:  # multipart all the same: the fields as parts without a file name
+                    files, form = {name: (None, value) for name, value in form.items()}, None
                 response = self.session.post(f"{self.url}/v1/clips", data=form, files=files,
                                              timeout=(5, self.timeout_s))
         except requests.RequestException as err:
@@ -222,7 +233,11 @@ class Uploader(BackgroundLoop):
         if self.history is not None:
             self.history.observe_upload(nbytes, seconds)
         if self.stats is not None:
-            self.stats.record(entry.clip_id, uploaded_at=utcnow(), upload_s=round(seconds, 4), bytes_sent=nbytes)
+            # A drop is counted again from its record: the count holds even if the agent stopped right after it.
+            dropped = {"video_dropped_at": entry.manifest.get("dropped_at"),
+                       "bytes_dropped": entry.manifest.get("dropped_bytes", 0)} if entry.video_dropped else {}
+            self.stats.record(entry.clip_id, uploaded_at=utcnow(), upload_s=round(seconds, 4), bytes_sent=nbytes,
+                              **dropped)
         self.spool.remove(entry)
         self.uploaded += 1
         log.info("uploaded %s (%d bytes in %.2f s)%s", entry.clip_id, nbytes, seconds,

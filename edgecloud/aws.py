@@ -103,6 +103,10 @@ class Aws:
     def cloudformation(self):
         return self.client("cloudformation")
 
+    @property
+    def secretsmanager(self):
+        return self.client("secretsmanager")
+
     def __repr__(self) -> str:
         return f"<Aws region={self.settings.region} endpoint={self.settings.endpoint_url or 'aws'}>"
 
@@ -238,4 +242,6 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     ensure_workers_table(aws, settings.tables.workers)
     ensure_clips_table(aws, settings.tables.clips)
     ensure_dynamodb_table(aws, settings.tables.leases, "lease")  # who runs the autoscaler (controller/lease.py)
+    # Dashboard sessions, in Flask-Session's DynamoDB layout (controller/dashboard/sessions.py).
+    ensure_dynamodb_table(aws, settings.tables.sessions, "id", expires_attribute="expiration")
     return Queues(aws, settings)

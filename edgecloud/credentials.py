@@ -77,7 +77,8 @@ class Registry:
             self.aws.dynamodb.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
                          "Item": {"pk": {"S": f"principal#{kind}#{name}"}, "kind": {"S": kind}, "name": {"S": name},
-                                  "token_sha256": {"S": digest}, "created_at": {"S": now}}}},
+                                  "token_sha256": {"S": digest}, "created_at": {"S": now},
+                                  "credential_id": {"S": secrets.token_hex(16)}}}},
                 {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
                          "Item": {"pk": {"S": f"token#{digest}"}, "kind": {"S": kind}, "name": {"S": name}}}},
             ])
@@ -113,18 +114,39 @@ class Registry:
         with self._lock:
             self._cache.clear()
 
+    def credential_id(self, kind: Kind, name: str, digest: Optional[str] = None) -> Optional[str]:
+        """The id of ``name``'s credential as it stands now, read through (never cached): a dashboard
+        session keeps it, so a revoke (or a revoke and a new token) ends the session on every controller
+        at its next request. None when there is none, or when ``digest`` is not its token's hash."""
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"pk": {"S": f"principal#{kind}#{name}"}},
+                                          ConsistentRead=True).get("Item")
+        if item is None or (digest is not None and not secrets.compare_digest(item["token_sha256"]["S"], digest)):
+            return None
+        return (item.get("credential_id") or item["created_at"])["S"]  # credentials from before ids: their time
+
     def verify(self, token: Optional[str]) -> Optional[Principal]:
         """Who holds ``token``; None for no token, a wrong one or a revoked one."""
         if not token or len(token) > 256:
             return None
         return self.verify_hash(token_hash(token))
 
-    def verify_hash(self, digest: str) -> Optional[Principal]:
-        """Who holds the token with this SHA-256 (a dashboard session keeps only the hash)."""
-        now = self.clock()
+    def known(self, token: Optional[str]) -> Optional[Principal]:
+        """Who holds ``token`` if this registry checked it lately, with no read; None for any other."""
+        if not token or len(token) > 256:
+            return None
+        cached = self._cached(token_hash(token), self.clock())
+        return cached[1] if cached else None
+
+    def _cached(self, digest: str, now: float) -> Optional[tuple[float, Optional[Principal]]]:
         with self._lock:
             cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
+        return cached if cached is not None and cached[0] > now else None
+
+    def verify_hash(self, digest: str) -> Optional[Principal]:
+        """Who holds the token with this SHA-256 (a dashboard login link carries only the hash)."""
+        now = self.clock()
+        cached = self._cached(digest, now)
+        if cached:
             return cached[1]
         item = self.aws.dynamodb.get_item(TableName=self.table, Key={"pk": {"S": f"token#{digest}"}},
                                           ConsistentRead=True).get("Item")

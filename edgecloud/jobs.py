@@ -87,9 +87,11 @@ def parse_clip_id(clip_id: str) -> tuple[datetime, str]:
     if not m:
         raise BadClipId(f"not a clip id: {shown(clip_id)}")
     t = m["time"]
-    when = datetime.strptime(t[:15], "%Y%m%dT%H%M%S").replace(
-        microsecond=int(t[15:18]) * 1000, tzinfo=timezone.utc
-    )
+    try:
+        when = datetime(int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]), int(t[13:15]),
+                        int(t[15:18]) * 1000, tzinfo=timezone.utc)
+    except ValueError as err:  # the form of a time, but none that exists: month 13, 30 February, 25:61
+        raise BadClipId(f"not a clip id: {shown(clip_id)} names no real time ({err})") from None
     return when, m["device"]
 
 
@@ -124,11 +126,6 @@ def snapshot_key(clip_id: str) -> str:
     return f"{_prefix('snapshots', clip_id)}.jpg"
 
 
-def frames_prefix(device: str) -> str:
-    """Where one device's frames go: a presigned POST lets it write here and nowhere else."""
-    return f"frames/{check_device_id(device)}/"
-
-
 def frame_key(frame_id: str) -> str:
     """``frames/<device>/<yyyy>/<mm>/<dd>/<frame_id>.jpg``; a frame id has a clip id's form."""
     return f"{_prefix('frames', frame_id)}.jpg"
@@ -143,7 +140,14 @@ def frame_id_of(key: str) -> Optional[str]:
         return None
 
 
-class Message(BaseModel):
+class Finite(BaseModel):
+    """A model whose numbers are all finite: JSON has no NaN or Infinity (``1e400`` reads as inf), and
+    one stored would be written back as null, leaving a message no reader can take."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class Message(Finite):
     model_config = ConfigDict(extra="ignore")
     version: int = SCHEMA_VERSION
 
@@ -167,7 +171,7 @@ class Job(Message):
         return v
 
 
-class LabelSummary(BaseModel):
+class LabelSummary(Finite):
     max_count: int = Field(description="Most objects of this label in one frame.")
     frames_seen: int = Field(description="Analysed frames with at least one.")
     best_score: float
@@ -182,7 +186,7 @@ class LabelSummary(BaseModel):
     )
 
 
-class Detection(BaseModel):
+class Detection(Finite):
     t: float = Field(description="Seconds from the clip's start.")
     frame: int
     label: str

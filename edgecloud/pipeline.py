@@ -1,7 +1,9 @@
 """A clip in, a :class:`~edgecloud.jobs.Result` out: decode once, sample, gate on motion, detect in batches.
 
 Used by the worker and by the edge agent alike. A clip that cannot be
-decoded (missing, empty, corrupt, not a video, no frames) gives
+decoded (missing, empty, corrupt, not a video, no frames), or that breaks a
+video limit (``edgecloud.limits``: its headers, checked before decoding, a
+frame, or the clip's wall-clock budget), gives
 ``Result(status="failed", error=why)`` instead of an exception; an error in
 the detector itself is not the clip's fault and propagates, so the job can
 be retried elsewhere.
@@ -20,6 +22,8 @@ import cv2
 from .config import DetectorSettings
 from .jobs import Detection, Result, snapshot_key, summarise, utcnow
 from .detect.regions import Rect, motion_regions
+from .limits import Guard, OverLimit
+from .settings import LimitsSettings
 from .snapshot import BestFrame
 from .video import DecodeError, Frame, MotionGate, fit_within, open_clip, prefetched
 
@@ -87,11 +91,14 @@ def analyse_clip(
     submitted_at: datetime | None = None,
     timings: dict | None = None,
     snapshot_path: Path | None = None,
+    limits: LimitsSettings | None = None,
 ) -> Result:
     """Detect what a clip shows; see the module docstring for what fails and what raises.
 
     With ``snapshot_path``, the most telling analysed frame is written there as a JPEG
-    (``edgecloud.snapshot``) and the result names its S3 key (``snapshot_key``)."""
+    (``edgecloud.snapshot``) and the result names its S3 key (``snapshot_key``). ``limits``
+    (default: their defaults) bound the clip, and its analysis's wall-clock time from now."""
+    guard = Guard(limits or LimitsSettings())
     started_at = utcnow()
     begin = time.perf_counter()
     timer = _Timer(timings or {})
@@ -109,8 +116,8 @@ def analyse_clip(
     analysed = 0
     best = BestFrame() if snapshot_path is not None else None
     try:
-        clip = open_clip(path, fps)
-    except DecodeError as err:
+        clip = open_clip(path, fps, guard)
+    except (DecodeError, OverLimit) as err:
         return _failed(meta, str(err), timer, begin)
     with clip:
         batch: list[_Pending] = []
@@ -133,6 +140,9 @@ def analyse_clip(
                     detections += _detect_batch(detector, batch, max_side, best)
                     timer.add("detect", mark)
                     batch = []
+                    guard.in_time(f"frame {frame.index}")  # decoding may be waiting on the detector
+        except OverLimit as err:
+            return _failed(meta, str(err), timer, begin, clip.stats.frames_total)
         except cv2.error as err:
             return _failed(meta, f"decoding failed: {err}", timer, begin, clip.stats.frames_total)
         finally:

@@ -39,6 +39,8 @@ class TableSettings(Section):
                        "that every controller shares (controller.ledger: dynamodb).")
     leases: str = Field("edgecloud-leases", description="DynamoDB table of leases: the controller holding the "
                         "'autoscaler' lease is the one that decides and launches.")
+    sessions: str = Field("edgecloud-sessions", description="DynamoDB table of dashboard sessions (and used login "
+                          "links) that every controller shares; items expire by TTL.")
 
 
 class QueueSettings(Section):
@@ -166,7 +168,8 @@ class AutoscalerSettings(Section):
 class ControllerSettings(Section):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
-    url: Optional[str] = Field(None, description="Public URL of the API, for status links.")
+    url: Optional[str] = Field(None, description="Public URL of the API, for status and alert links; null: the "
+                               "URL serve listens on (never the request's Host header).")
     data_dir: Path = Field(Path("var/controller"), description="Where the clip ledger (SQLite) lives.")
     ledger: Literal["sqlite", "dynamodb"] = Field("sqlite", description="Where clip status lives: sqlite (one "
                                                   "controller, in data_dir) | dynamodb (tables.clips, shared by "
@@ -175,7 +178,8 @@ class ControllerSettings(Section):
     threads: int = Field(16, ge=1, le=256, description="gunicorn threads serving the API.")
     max_wait_s: float = Field(60, ge=0, description="Longest ?wait= a status request may hold.")
     max_frame_kb: int = Field(512, ge=1, le=5120, description="Largest frame a presigned POST lets a Pi upload.")
-    frame_post_ttl_s: int = Field(300, ge=10, le=3600, description="Life of a presigned frame POST.")
+    frame_post_ttl_s: int = Field(60, ge=10, le=3600, description="Life of a presigned frame POST: one "
+                                  "frame's key, used at once; a leaked one is replayable this long.")
     max_held_waits: Optional[int] = Field(None, ge=0, le=256, description="?wait= requests held at once "
                                           "(null: half the threads); past it a poll is answered at once, so "
                                           "uploads always find a thread.")
@@ -183,14 +187,22 @@ class ControllerSettings(Section):
     token_cache_s: float = Field(30, ge=0, le=60, description="Seconds a checked token is trusted without asking "
                                  "the registry again: a revoked token stops working within this.")
     link_ttl_s: int = Field(600, ge=10, le=604800, description="Seconds a presigned video/snapshot link lasts.")
-    secret_key: Optional[str] = Field(None, min_length=32, description="Signs dashboard cookies and login links; "
-                                      "null: made once and kept in the credentials table (shared).")
+    secret_key: Optional[str] = Field(None, min_length=32, description="Signs the dashboard's one-time login "
+                                      "links; null: a key made once and kept in AWS Secrets Manager as "
+                                      "controller.secret_name (shared by every controller).")
     session_hours: float = Field(12, gt=0, le=720, description="Dashboard login lifetime.")
-    upload_burst: int = Field(30, ge=1, description="Uploads a device may burst (token bucket, per controller).")
-    upload_refill_per_s: float = Field(1.0, gt=0, description="Uploads per second a device's bucket regains.")
+    upload_burst: int = Field(30, ge=1, description="Requests a device may burst, each upload (refused ones "
+                              "too), poll and frame grant (token bucket, per controller).")
+    upload_refill_per_s: float = Field(5.0, gt=0, description="Requests per second a device's bucket regains "
+                                       "(frames mode at 0.5 s asks up to 4/s: a grant and an answers poll a frame).")
     daily_clip_cap: int = Field(20_000, ge=1, description="Uploads per device per UTC day, across all controllers.")
     tls_cert: Optional[Path] = Field(None, description="PEM certificate chain to serve HTTPS with; null: plain HTTP.")
     tls_key: Optional[Path] = Field(None, description="PEM private key of tls_cert (both or neither).")
+    bad_token_per_min: int = Field(20, ge=1, description="Wrong tokens one source address may present a minute "
+                                   "(per controller); past it 429, with no credentials read.")
+    secret_name: str = Field("edgecloud/dashboard-key", description="AWS Secrets Manager secret holding the "
+                             "dashboard's signing key when secret_key is null (the stack makes it; elsewhere the "
+                             "first controller that needs it does).")
 
 
 class EdgeSettings(Section):
@@ -210,7 +222,8 @@ class EdgeSettings(Section):
     max_clip_seconds: float = Field(30.0, gt=0, le=3600, description="Longest clip while motion continues.")
     cooldown_seconds: float = Field(2.0, ge=0, description="Quiet time after a clip before another starts.")
     spool_dir: Path = Field(Path("var/spool"), description="Durable outbox: clips wait here until a 201.")
-    spool_max_mb: float = Field(1024, gt=0, description="Spool size cap; oldest clip-only entries go first.")
+    spool_max_mb: float = Field(1024, gt=0, description="Spool size cap; over it the oldest clips lose their "
+                                "video, never their record (sent, counted).")
     policy: Literal["busy-offload", "fastest-finish", "escalate-uncertain"] = Field(
         "fastest-finish", description="Where each clip is processed."
     )
@@ -245,12 +258,29 @@ class InfraSettings(Section):
     )
 
 
+class LimitsSettings(Section):
+    """What one clip may be: checked from its headers before anything decodes it, and while it decodes."""
+
+    max_pixels: int = Field(3840 * 2160, ge=64 * 64, description="Largest frame in pixels, width x height "
+                            "(3840x2160): a clip with bigger ones is refused (422 at upload; failed if it arrives "
+                            "at a worker, the Pi or the function by another path).")
+    max_frames: int = Field(3600, ge=1, description="Most frames in one clip (from its headers; a raw H.264 "
+                            "stream's are counted without decoding).")
+    max_duration_s: float = Field(120, gt=0, description="Longest clip, in seconds of video.")
+    clip_budget_s: float = Field(300, gt=0, description="Wall-clock seconds one clip's analysis may take; past "
+                                 "it the clip ends failed, its heartbeat stops and the worker takes the next job. "
+                                 "300: 2.5x queues.visibility_timeout, and several times what a clip at every "
+                                 "limit takes (sampled at detector.sample_fps); the function also stops at "
+                                 "function.timeout_s.")
+
+
 # The sections of config.yaml, in the order the file lists them.
 SECTIONS: dict[str, type[Section]] = {
     "aws": AwsSettings, "storage": StorageSettings, "tables": TableSettings, "queues": QueueSettings,
     "detector": DetectorSettings, "worker": WorkerSettings, "fleet": FleetSettings, "function": FunctionSettings,
     "autoscaler": AutoscalerSettings, "controller": ControllerSettings, "edge": EdgeSettings,
     "infra": InfraSettings, "notify": NotifySettings,
+    "limits": LimitsSettings,
 }
 
 # Every section, each defaulting to its own defaults: ``settings.edge.device_id`` and so on.

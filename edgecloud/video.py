@@ -19,6 +19,8 @@ from typing import Iterator, Optional
 import cv2
 import numpy as np
 
+from .limits import Guard, Headers, OverLimit
+
 MAX_FPS = 240.0
 RAW_STREAMS = {".h264", ".264", ".h265", ".hevc"}
 log = logging.getLogger(__name__)
@@ -49,9 +51,11 @@ class Clip:
     fps: float
     capture: cv2.VideoCapture
     stats: DecodeStats = field(default_factory=DecodeStats)
+    guard: Optional[Guard] = None  # checks each frame (OverLimit): headers can lie; the clip's budget
 
     def frames(self, sample_fps: Optional[float] = None) -> Iterator[Frame]:
-        """Every frame, or ``sample_fps`` of them per second (the first always); all are decoded."""
+        """Every frame, or ``sample_fps`` of them per second (the first always); all are decoded.
+        With a guard, a frame over a limit, or past the clip's budget, raises OverLimit."""
         step = 1.0 / sample_fps if sample_fps and sample_fps < self.fps else 0.0
         next_t = 0.0
         index = 0
@@ -67,6 +71,8 @@ class Clip:
                 ok, image = self.capture.retrieve()
                 image = image if ok else None
             self.stats.seconds += time.perf_counter() - start
+            if self.guard is not None:
+                self.guard.frame(index, None if image is None else image.shape)
             self.stats.frames_total += 1
             if image is not None:
                 next_t = (math.floor(t * sample_fps + 0.5) + 1) * step if step else 0.0
@@ -132,13 +138,15 @@ def prefetched(frames: Iterator[Frame], depth: int = 16) -> Iterator[Frame]:
         worker.join()
 
 
-def open_clip(path: str | Path, fps: Optional[float] = None) -> Clip:
-    """Open a clip for decoding; DecodeError if it is missing, empty or not a video."""
+def open_clip(path: str | Path, fps: Optional[float] = None, guard: Optional[Guard] = None) -> Clip:
+    """Open a clip for decoding; DecodeError if it is missing, empty or not a video. With a guard,
+    its headers are checked against the limits first (OverLimit), and each frame as it decodes."""
     path = Path(path)
     if not path.is_file():
         raise DecodeError(f"clip file not found: {path.name}")
     if path.stat().st_size == 0:
         raise DecodeError("clip is empty (0 bytes)")
+    probed = guard is not None and guard.check_headers(path, fps)
     capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
     if not capture.isOpened():
         capture.release()
@@ -150,7 +158,15 @@ def open_clip(path: str | Path, fps: Optional[float] = None) -> Clip:
     if not fps or not math.isfinite(fps) or not 0 < fps <= MAX_FPS:
         capture.release()
         raise DecodeError("clip has no usable frame rate; pass the recording's fps")
-    return Clip(path, float(fps), capture)
+    if guard is not None and not probed:  # no PyAV here: the headers as OpenCV read them, before any frame
+        size = [int(capture.get(prop)) for prop in (cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT)]
+        frames = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+        try:
+            guard.check(Headers(*size, frames=frames, duration_s=frames / fps, fps=fps))
+        except OverLimit:
+            capture.release()
+            raise
+    return Clip(path, float(fps), capture, guard=guard)
 
 
 def fit_within(image: np.ndarray, max_side: Optional[int]) -> tuple[np.ndarray, float]:

@@ -155,8 +155,10 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
     if outputs.get("ClipsTable"):  # the stack's controllers share their clip ledger there
         data["tables"]["clips"] = outputs["ClipsTable"]
         data["controller"]["ledger"] = "dynamodb"
-    for table, output in (("faces", "FacesTable"), ("workers", "WorkersTable"), ("leases", "LeasesTable")):
+    for table, output in (("faces", "FacesTable"), ("workers", "WorkersTable"), ("leases", "LeasesTable"),
+                          ("sessions", "SessionsTable")):
         data["tables"][table] = outputs.get(output, data["tables"][table])  # stacks from before keep the default
+    data["controller"]["secret_name"] = outputs.get("DashboardKeySecret", data["controller"]["secret_name"])
     asg = outputs.get("AutoScalingGroup")
     data["fleet"].update(
         # With an Auto Scaling group the asg backend; otherwise RunInstances from the launch template.

@@ -51,6 +51,11 @@ WHY = {
     "CountWorkers": "count pending/running workers by tag (DescribeInstances has no resource-level permissions)",
     "CheckTokensAndCountUploads": "read a presented token's hash (credentials table) and count each device's "
                                   "uploads per UTC day (atomic update); never scans, never writes tokens",
+    "KeepDashboardSessions": "dashboard sessions every controller shares: read one by its random id, store one "
+                             "at login, delete it at logout (and record a used one-time login link); never scans",
+    "ReadDashboardKey": "read the key that signs the dashboard's one-time login links (the stack generated it)",
+    "ForgetOldDashboardKey": "delete the signing key older controllers kept in the credentials table, and only "
+                             "that item (its partition key is the condition); never a token",
     "KeepTheClipLedger": "the clip ledger every controller shares: add, move on (conditional updates), forget a "
                           "half-made upload, read one clip or the waited ones (BatchGetItem); never scans",
     "QueryTheClipLedger": "query the clip ledger's indexes only (by device and day, by submitted or finished time)",

@@ -216,3 +216,19 @@ def moto_server():
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
     server.stop()
+
+
+@pytest.fixture
+def decoders_opened(monkeypatch):
+    """The clips OpenCV is asked to open for decoding (edgecloud.video's only decoder), in order."""
+    import cv2
+
+    opened = []
+    real = cv2.VideoCapture
+
+    def recording(path, *args):
+        opened.append(Path(path).name)
+        return real(path, *args)
+
+    monkeypatch.setattr(cv2, "VideoCapture", recording)
+    return opened

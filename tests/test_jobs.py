@@ -30,6 +30,13 @@ def test_unsafe_or_malformed_ids_are_refused(bad):
         jobs.result_key(bad)
 
 
+@pytest.mark.parametrize("impossible", ["20261399T999999999Z_pi-01_3fa9c2d1", "20260230T000000000Z_pi-01_3fa9c2d1"])
+def test_an_id_of_a_time_that_does_not_exist_is_refused(impossible):
+    with pytest.raises(jobs.BadClipId, match="names no real time"):
+        jobs.parse_clip_id(impossible)
+    assert jobs.frame_id_of(f"frames/pi-01/2026/02/30/{impossible}.jpg") is None
+
+
 def test_bad_device_and_extension_are_refused():
     with pytest.raises(ValueError):
         jobs.new_clip_id("Pi 01")

@@ -1,133 +1,99 @@
-"""Operator login for the dashboard: an operator token exchanged for a session cookie.
+"""Operator login for the dashboard: an operator token exchanged for a server-side session.
 
-The cookie (Flask's signed session: HttpOnly, SameSite=Lax, Secure behind TLS)
-keeps only the token's SHA-256, never the token, and every request checks it
-again against the credentials registry (cached ``controller.token_cache_s``),
-so a revoked operator is logged out within a minute. The signing key is
-``controller.secret_key`` or, when unset, one generated once and kept in the
-credentials table, which every controller shares. A one-time login link (for
-``edgecloud demo --serve``) is a signed, short-lived token naming a login;
-using it claims its id in the same table, so it works once.
+The session (``sessions.py``: the cookie holds a random id, HttpOnly, SameSite=Lax,
+Secure over HTTPS) keeps the operator's name and their credential's id, never the
+token or its hash. Every request reads that credential's id from the registry again,
+uncached, so ``edgecloud operators revoke`` ends the operator's sessions on every
+controller at their next request; logging out deletes the session itself. A one-time
+login link (for ``edgecloud demo --serve``) is a short-lived ticket signed with the
+dashboard's key (``key.py``) naming a login; using it claims its id in the sessions
+table, so it works once.
 """
 from __future__ import annotations
 
 import secrets
 from typing import Optional
 
-from botocore.exceptions import ClientError
 from flask import current_app, request, session
-from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from edgecloud.aws import Aws, error_code
+from edgecloud.aws import Aws
 from edgecloud.config import Settings
-from edgecloud.credentials import Principal, token_hash
+from edgecloud.credentials import token_hash
 
 from ..resources import get_registry, resources
+from .key import signing_key
+from .sessions import claim_once
 
 LINK_SALT = "edgecloud-login-link"
 LINK_MAX_AGE_S = 300
-_SECRET_PK = "dashboard#secret-key"
 
 
-def shared_secret(aws: Aws, table: str) -> str:
-    """The dashboard's signing key from the credentials table, made by whichever controller asks first."""
-    key = {"pk": {"S": _SECRET_PK}}
-    item = aws.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
-    if item is None:
-        try:
-            aws.dynamodb.put_item(TableName=table, ConditionExpression="attribute_not_exists(pk)",
-                                  Item={**key, "secret": {"S": secrets.token_urlsafe(48)}})
-        except ClientError as err:
-            if error_code(err) != "ConditionalCheckFailedException":
-                raise
-        item = aws.dynamodb.get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
-    return item["secret"]["S"]
-
-
-def secret_key(settings: Settings, aws: Aws) -> str:
-    return settings.controller.secret_key or shared_secret(aws, settings.tables.credentials)
-
-
-class SharedKeySessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the key fetched on first need (not for API calls
-    that carry no cookie, so the API never waits on the key's table)."""
-
-    def open_session(self, app, request):
-        if request.cookies.get(self.get_cookie_name(app)) is None:
-            return self.session_class()
-        return super().open_session(app, request)
-
-    def get_signing_serializer(self, app):
-        if not app.secret_key:
-            res = resources(app)
-            app.secret_key = secret_key(res.settings, res.aws)
-        return super().get_signing_serializer(app)
-
-
-def start_session(principal: Principal, digest: str) -> None:
+def start_session(operator: str, credential_id: str) -> None:
+    interface = current_app.session_interface
+    interface.regenerate(session)  # a fresh id at every login: none chosen before it carries over
     session.clear()
-    session.permanent = True
-    session.update(th=digest, operator=principal.name, csrf=secrets.token_urlsafe(24))
+    session.update(operator=operator, credential=credential_id, csrf=secrets.token_urlsafe(24))
 
 
 def current_operator() -> Optional[str]:
     """The logged-in operator's name, checked against the registry now; None (and the session
-    cleared) when there is none or the token was revoked."""
-    digest = session.get("th")
-    if not digest:
+    ended) when there is none or the credential it was opened with was revoked."""
+    name = session.get("operator")
+    if not name:
         return None
-    principal = get_registry().verify_hash(digest)
-    if principal is None or not principal.is_operator:
+    if get_registry().credential_id("operator", name) != session.get("credential"):
         session.clear()
         return None
+    return name
+
+
+def end_session() -> None:
+    session.clear()  # Flask-Session deletes the stored item and the cookie
+
+
+def _login(digest: str) -> Optional[str]:
+    principal = get_registry().verify_hash(digest)
+    if principal is None or not principal.is_operator:
+        return None
+    credential_id = get_registry().credential_id("operator", principal.name, digest)  # uncached: not revoked
+    if credential_id is None:
+        return None
+    start_session(principal.name, credential_id)
     return principal.name
 
 
 def login_with_token(token: str) -> Optional[str]:
-    principal = get_registry().verify(token.strip())
-    if principal is None or not principal.is_operator:
+    token = token.strip()
+    if not token or len(token) > 256:
         return None
-    start_session(principal, token_hash(token.strip()))
-    return principal.name
+    return _login(token_hash(token))
+
+
+def _signer(key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=LINK_SALT)
 
 
 def make_login_link(settings: Settings, aws: Aws, base_url: str, token: str) -> str:
     """A one-time URL that logs a browser in as the operator holding ``token`` (the token itself is
     not in it: only its hash, signed, valid LINK_MAX_AGE_S seconds)."""
-    signer = URLSafeTimedSerializer(secret_key(settings, aws), salt=LINK_SALT)
-    ticket = signer.dumps({"th": token_hash(token), "jti": secrets.token_hex(16)})
+    ticket = _signer(signing_key(settings, aws)).dumps({"th": token_hash(token), "jti": secrets.token_hex(16)})
     return f"{base_url.rstrip('/')}/login/link/{ticket}"
 
 
 def login_with_link(ticket: str) -> Optional[str]:
     res = resources()
-    signer = URLSafeTimedSerializer(current_app.secret_key or secret_key(res.settings, res.aws), salt=LINK_SALT)
+    if not current_app.secret_key:
+        current_app.secret_key = signing_key(res.settings, res.aws)
     try:
-        claims = signer.loads(ticket, max_age=LINK_MAX_AGE_S)
+        claims = _signer(current_app.secret_key).loads(ticket, max_age=LINK_MAX_AGE_S)
     except BadSignature:  # also SignatureExpired
         return None
-    if not isinstance(claims, dict) or not _claim_once(claims.get("jti", "")):
+    if not isinstance(claims, dict) or not isinstance(claims.get("th"), str):
         return None
-    principal = get_registry().verify_hash(claims.get("th", ""))
-    if principal is None or not principal.is_operator:
+    if not claim_once(res.aws, res.settings, f"login-link:{claims.get('jti', '')}", LINK_MAX_AGE_S):
         return None
-    start_session(principal, claims["th"])
-    return principal.name
-
-
-def _claim_once(jti: str) -> bool:
-    """Record the link's id as used; False when it was used already (on any controller)."""
-    res = resources()
-    try:
-        res.aws.dynamodb.put_item(TableName=res.settings.tables.credentials,
-                                  ConditionExpression="attribute_not_exists(pk)",
-                                  Item={"pk": {"S": f"login-link#{jti}"}, "used_from": {"S": request.remote_addr or ""}})
-    except ClientError as err:
-        if error_code(err) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return _login(claims["th"])
 
 
 def csrf_ok() -> bool:

@@ -5,9 +5,10 @@ import json
 from collections import Counter
 from datetime import datetime, time as dtime, timedelta, timezone
 from functools import wraps
-from urllib.parse import urlencode
+from typing import Optional
+from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from edgecloud.aws import describe_fleet
 from edgecloud.credentials import CredentialError
@@ -22,7 +23,7 @@ bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder
                static_url_path="/dashboard/static")
 PAGE_SIZE = 25
 REFRESH_S = 3
-STATUSES = ("queued", "processing", "done", "failed")
+STATUSES = ("queued", "processing", "done", "failed", "dropped")
 
 
 def login_required(view):
@@ -48,12 +49,23 @@ def _ago(when):
     return f"{max(0, seconds):.0f} s ago"
 
 
+def same_site_path(target: str) -> Optional[str]:
+    """``target`` when it is a path of this site, else None: never an open redirect. Browsers drop
+    tabs and newlines from a URL and read a backslash as a slash, so ``/<tab>/evil.example`` or
+    ``/<backslash>evil.example`` would leave for another host as surely as ``//evil.example``: any
+    control character or backslash, or a second leading slash, and it is refused."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in target):
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
-    target = request.values.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("dashboard.clips")  # only our own pages: never an open redirect
+    target = same_site_path(request.values.get("next", "")) or url_for("dashboard.clips")
     if request.method == "POST":
         if auth.login_with_token(request.form.get("token", "")):
             return redirect(target)
@@ -72,7 +84,7 @@ def login_link(ticket: str):
 @bp.post("/logout")
 def logout():
     if auth.csrf_ok():
-        session.clear()
+        auth.end_session()
     return redirect(url_for("dashboard.login"))
 
 
@@ -139,7 +151,7 @@ def clip(clip_id: str):
     return render_template(
         "clip.html", clip_id=clip_id, row=row, result=result if final else None, status=status,
         raw=json.dumps(data, indent=2) if data else None,
-        video_url=store.clip_url(clip_id) if final else None,
+        video_url=store.clip_url(clip_id) if final and not (row and row.video_dropped) else None, final=final,
         snapshot_url=store.snapshot_url(result.snapshot_key) if final and result and result.snapshot_key else None,
         timeline=timeline(data["detections"], 0.0) if data and data["detections"] else None,
         seen=_seen_when(data["detections"]) if data else [])

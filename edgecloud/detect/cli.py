@@ -25,8 +25,9 @@ def _as_json(d) -> dict:
     return out
 
 
-def detect_file(path: Path, detector, settings) -> dict:
-    """What the detector finds in one image or video, as the JSON entry of that file."""
+def detect_file(path: Path, detector, settings, limits=None) -> dict:
+    """What the detector finds in one image or video, as the JSON entry of that file; a video
+    over ``limits`` (default: their defaults) is refused before it is decoded."""
     from ..jobs import Detection, new_clip_id, summarise
     from ..pipeline import analyse_clip
 
@@ -38,7 +39,8 @@ def detect_file(path: Path, detector, settings) -> dict:
                            distance=b.distance) for b in detector.detect([image])[0]]
         labels = summarise(found)[0]
     else:
-        result = analyse_clip(path, detector, settings, clip_id=new_clip_id("detect"), processed_by="cli")
+        result = analyse_clip(path, detector, settings, clip_id=new_clip_id("detect"), processed_by="cli",
+                              limits=limits)
         if result.status != "done":
             raise click.ClickException(f"{path}: {result.error}")
         found, labels = result.detections, result.labels
@@ -59,7 +61,7 @@ def detect(obj, paths, name, json_path):
         raise click.ClickException(str(err)) from None
     report = {"detector": detector.name, "files": []}
     for path in paths:
-        entry = detect_file(path, detector, settings.detector)
+        entry = detect_file(path, detector, settings.detector, settings.limits)
         report["files"].append(entry)
         frames = len({d["frame"] for d in entry["detections"]})
         click.echo(f"{path}: {entry['labels'] or 'nothing'} ({len(entry['detections'])} detections in {frames} frame(s))")

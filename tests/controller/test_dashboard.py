@@ -109,6 +109,12 @@ def test_an_edge_clip_shows_with_labels_snapshot_and_links(client, post_clip, vt
     assert '<video id="clip-video"' in one and 'id="clip-snapshot"' in one and "Raw result JSON" in one
 
 
+def test_a_clip_page_of_an_impossible_date_is_not_found(client, operator):
+    _login(client, operator)
+    for clip_id in ("20261399T999999999Z_pi-01_3fa9c2d1", "20260230T120000000Z_pi-01_3fa9c2d1"):
+        assert client.get(f"/clips/{clip_id}").status_code == 404
+
+
 def test_a_snapshot_must_be_a_jpeg_and_come_with_a_result(post_clip, client, vtest_mp4):
     clip_id = new_clip_id("pi-01")
     reply = _post_with_snapshot(client, vtest_mp4, clip_id, None, b"\xff\xd8\xff")
@@ -131,10 +137,3 @@ def test_fleet_and_devices_pages_and_revoking_a_device(client, operator, registr
     reply = client.post("/devices/pi-01/revoke", data={"csrf": csrf})
     assert reply.status_code == 302 and registry.list("device") == []
 
-
-def test_the_secret_key_is_made_once_and_shared(app, mocked_aws, settings):
-    from edgecloud.controller.dashboard.auth import shared_secret
-
-    aws, _ = mocked_aws
-    first = shared_secret(aws, settings.tables.credentials)
-    assert len(first) >= 48 and shared_secret(aws, settings.tables.credentials) == first

@@ -9,7 +9,7 @@ import pytest
 
 from edgecloud.aws import Aws
 from edgecloud.clip_table import ensure_table
-from edgecloud.controller.ledger import STORING, Ledger
+from edgecloud.controller.ledger import DROPPED, STORING, Ledger
 from edgecloud.controller.ledger_dynamo import DynamoLedger
 from edgecloud.jobs import LabelSummary, Result, new_clip_id, utcnow
 
@@ -161,9 +161,27 @@ def test_a_ledger_from_before_labels_and_snapshots_gains_their_columns(tmp_path)
                     summary={"car": LabelSummary(max_count=3, frames_seen=1, best_score=0.7)})
     assert ledger.mark_finished(clip_id, "done", utcnow(), result=result)
     row = ledger.get(clip_id)
-    assert row.label_counts == {"car": 3} and row.snapshot_key == "snapshots/x.jpg"
+    assert row.label_counts == {"car": 3} and row.snapshot_key == "snapshots/x.jpg" and row.video_dropped is False
     assert [r.clip_id for r in ledger.search(label="car")] == [clip_id] and ledger.search(label="ca") == []
     ledger.close()
+
+
+def test_clips_without_their_video_are_final_and_counted_once(open_ledger):
+    a, b = open_ledger(), open_ledger()  # two controllers: the count is the table's, not a process's
+    record_only, with_result, whole = (new_clip_id("pi-01") for _ in range(3))
+    for clip_id in (record_only, with_result):
+        assert a.add(clip_id, "pi-01", STORING, utcnow(), video_dropped=True)
+    a.add(whole, "pi-01", STORING, utcnow())
+    assert b.videos_dropped() == 0  # not yet final: an upload that may still fail
+    assert a.mark_finished(record_only, DROPPED, utcnow(), processed_by="edge")
+    assert not b.mark_finished(record_only, "done", utcnow())  # final: stays dropped, counted once
+    assert b.mark_finished(with_result, "done", utcnow(), processed_by="edge")
+    assert a.mark_finished(whole, "done", utcnow(), processed_by="edge")
+    assert (a.videos_dropped(), b.videos_dropped()) == (2, 2)
+    row = b.get(record_only)
+    assert row.status == DROPPED and row.final and row.video_dropped and not b.get(whole).video_dropped
+    assert b.counts() == {DROPPED: 1, "done": 2}
+    assert [r.clip_id for r in b.search(status=DROPPED)] == [record_only]
 
 
 def test_two_controllers_race_to_finish_a_clip_and_the_first_final_state_wins(open_ledger):

@@ -30,18 +30,29 @@ def _result(device="pi-01", label="person", score=0.9, n=2, snapshot=True) -> Re
 
 
 class Receiver:
-    """A local HTTP endpoint that answers the first ``fail_first`` posts with 503, then 204."""
+    """A local HTTP endpoint that answers the first ``fail_first`` posts with 503, then 204; or every
+    post with ``redirect`` (a status and a Location)."""
 
-    def __init__(self, fail_first=0):
+    def __init__(self, fail_first=0, redirect=None):
         self.bodies: list[dict] = []
         self.tries = 0
         self.got = threading.Event()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # what a client that follows a 302 or 303 sends
+                outer.tries += 1
+                self.send_response(200)
+                self.end_headers()
+
             def do_POST(self):
                 outer.tries += 1
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if redirect:
+                    self.send_response(redirect[0])
+                    self.send_header("Location", redirect[1])
+                    self.end_headers()
+                    return
                 if outer.tries <= fail_first:
                     self.send_response(503)
                     self.end_headers()
@@ -66,8 +77,8 @@ class Receiver:
 def receiver():
     made = []
 
-    def make(fail_first=0):
-        made.append(Receiver(fail_first))
+    def make(fail_first=0, redirect=None):
+        made.append(Receiver(fail_first, redirect))
         return made[-1]
 
     yield make
@@ -128,6 +139,22 @@ def test_a_dead_webhook_never_blocks_and_a_full_queue_drops(settings, mocked_aws
     offered = [n.offer(_result()) for _ in range(3)]  # nothing delivers yet: the thread is not started
     assert offered[2] is None and n.dropped == 1
     assert n.deliver(offered[0]) is False and hook.tries == 3 and n.failed == 1
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_webhook_that_redirects_is_a_failed_delivery_never_followed(settings, mocked_aws, receiver, caplog,
+                                                                      status):
+    aws, _ = mocked_aws
+    metadata = receiver()  # stands in for http://169.254.169.254/latest/meta-data/
+    hook = receiver(redirect=(status, metadata.url.replace("/hook", "/latest/meta-data/")))
+    settings.notify.rules = [NotifyRule(quiet_s=0)]
+    settings.notify.sns_topic = None
+    settings.notify.webhook_url = hook.url
+    settings.notify.retries = 2
+    n = _notifier(settings, aws)
+    assert n.deliver(n.offer(_result())) is False and n.failed == 1
+    assert hook.tries == 2 and metadata.tries == 0
+    assert f"HTTP {status}, a redirect (not followed) to " in caplog.text and "/latest/meta-data/" in caplog.text
 
 
 def test_no_rules_means_no_alerts(settings, mocked_aws):

@@ -3,6 +3,7 @@ a missed completion, and client input that disagrees with itself."""
 from __future__ import annotations
 
 import json
+import re
 
 from botocore.exceptions import ClientError
 
@@ -125,3 +126,15 @@ def test_a_ledger_failing_after_the_job_went_out_keeps_the_clip_under_its_job(ap
     assert aws.s3.list_objects_v2(Bucket=settings.storage.clips_bucket)["KeyCount"] == 1
     assert [j["clip_id"] for j in jobs_in_queue()] == [clip_id]
     assert ledger.get(clip_id).status == "storing"  # the sweep of stranded uploads moves it on
+
+
+def test_an_aws_failure_is_a_503_that_keeps_aws_text_in_the_log(post_clip, vtest_mp4, mocked_aws, settings, caplog):
+    aws, _ = mocked_aws
+    aws.s3.delete_bucket(Bucket=settings.storage.clips_bucket)  # an operator's mistake: AWS names the bucket
+    reply = post_clip(vtest_mp4, meta(new_clip_id("pi-01")))
+    assert reply.status_code == 503
+    error = reply.get_json()["error"]
+    assert settings.storage.clips_bucket not in error and "NoSuchBucket" not in error and "PutObject" not in error
+    incident = re.fullmatch(r"storage unavailable; try again later \(incident ([0-9a-f]{12})\)", error)[1]
+    (logged,) = [r.getMessage() for r in caplog.records if incident in r.getMessage()]
+    assert "NoSuchBucket" in logged  # what the operator needs is in the log, under the id the client was told

@@ -75,11 +75,13 @@ def test_serve_processes_a_clip_with_a_launched_worker_and_stops_cleanly(served,
 
     clip_id = new_clip_id("pi-01")
     with open(vtest_mp4, "rb") as clip:
-        reply = requests.post(f"{url}/v1/clips", timeout=30, headers=device, files={"clip": ("clip.mp4", clip, "video/mp4")},
+        # A forged Host header: the status link still names the URL serve listens on (controller.url is unset).
+        reply = requests.post(f"{url}/v1/clips", timeout=30, headers={**device, "Host": "evil.example"},
+                              files={"clip": ("clip.mp4", clip, "video/mp4")},
                               data={"metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01",
                                                             "content_type": "video/mp4", "fps": 10})})
     assert reply.status_code == 201, reply.text
-    assert reply.json()["status"] == "queued"
+    assert reply.json()["status"] == "queued" and reply.json()["status_url"] == f"{url}/v1/clips/{clip_id}"
 
     status = requests.get(f"{url}/v1/clips/{clip_id}", params={"wait": 60}, timeout=90, headers=device).json()
     assert status["status"] == "done", "".join(log)

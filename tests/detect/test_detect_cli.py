@@ -46,3 +46,16 @@ def test_models_list_shows_the_verified_copy():
     result = CliRunner().invoke(cli, ["models", "list"])
     assert result.exit_code == 0, result.output
     assert "verified" in result.output and "uses " in result.output and "yolov3-tiny.weights" in result.output
+
+
+def test_detect_refuses_a_video_bomb_with_the_limit_it_breaks(tmp_path, vtest_mp4, monkeypatch, decoders_opened):
+    from edgecloud.bench.bomb import write_bomb_clip
+
+    bomb = write_bomb_clip(tmp_path / "long.mp4", "duration")  # 3 frames over 15 minutes
+    refused = CliRunner().invoke(cli, ["detect", str(bomb), "--detector", "hog"])
+    assert refused.exit_code != 0
+    assert "900.0 s of video is over limits.max_duration_s 120" in refused.output and decoders_opened == []
+
+    monkeypatch.setenv("EDGECLOUD_LIMITS__MAX_FRAMES", "49")  # the limits come from the settings
+    short = CliRunner().invoke(cli, ["detect", str(vtest_mp4), "--detector", "hog"])
+    assert short.exit_code != 0 and "50 frames are over limits.max_frames 49" in short.output

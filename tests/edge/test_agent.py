@@ -144,10 +144,11 @@ def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(agent_
         assert agent.recorder.wait_for(lambda r: r.state == "recording", timeout=30)
         pin.drive_low()
         assert agent.recorder.wait_idle(timeout=30)
-        # The clip the full disk broke is gone, and the oldest clip-only entry made room for the next.
+        # The clip the full disk broke is gone, and the oldest video made room for the next; its record stays.
         assert not list(agent.spool.recording_dir.iterdir())
-        assert [e.clip_id for e in agent.spool.entries()] == older[1:]
-        assert "disk full" in caplog.text and f"dropped clip {older[0]}" in caplog.text
+        assert [(e.clip_id, e.video_dropped) for e in agent.spool.entries()] == [(older[0], True), (older[1], False)]
+        assert "disk full" in caplog.text and f"dropped the video of clip {older[0]}" in caplog.text
+        assert agent.stats.videos_dropped() == (1, vtest_mp4.stat().st_size)
 
         clip_id = trigger_event(agent, pin)
         assert agent.local.wait_idle(30)
@@ -171,3 +172,60 @@ def test_a_clip_the_full_disk_could_not_spool_does_not_linger_in_the_recording_d
         assert agent.recorder.wait_idle(timeout=30)
         assert "could not be kept" in caplog.text and clip_id in caplog.text
         assert not list(agent.spool.recording_dir.iterdir())  # declared lost: its space is free again
+
+
+def test_over_its_cap_the_agent_drops_the_oldest_video_counts_it_and_still_sends_the_record(
+        agent_settings, pins, controller_app, serve, mocked_aws, caplog):
+    import logging
+
+    port = free_port()  # nothing listens here yet: both clips wait in the spool
+    agent_settings.edge.controller_url = f"http://127.0.0.1:{port}"
+    agent_settings.edge.spool_max_mb = 0.0001  # under one clip: each new clip pushes the older videos out
+    with caplog.at_level(logging.WARNING), EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse(),
+                                                      policy=BusyOffload()) as agent:
+        pin = pins.pin(agent_settings.edge.pir_pin)
+        first = trigger_event(agent, pin)
+        assert agent.local.wait_idle(30)  # analysed on the Pi: its result is in the spool entry
+        second = trigger_event(agent, pin)
+        assert agent.local.wait_idle(30)
+        record = agent.spool.get(first)
+        assert record.video_dropped and not record.clip_path.exists() and record.result["labels"] == "person"
+        assert not agent.spool.get(second).video_dropped
+        (count, freed) = agent.stats.videos_dropped()  # counted when dropped, before anything was sent
+        assert count == 1 and freed == record.manifest["dropped_bytes"] > 0
+        assert f"dropped the video of clip {first} ({freed} bytes freed)" in caplog.text
+
+        controller = serve(controller_app, port)  # the controller comes up
+        assert agent.wait_idle(60)
+    assert sorted(controller.stored()) == sorted([first, second])
+    (only_video,) = stored_clip_keys(mocked_aws, agent_settings)
+    assert second in only_video
+    records = {r.clip_id: r for r in agent.stats.records()}
+    assert records[first].video_dropped_at and records[first].uploaded_at and records[second].video_dropped_at is None
+
+
+def test_a_clip_whose_video_went_while_the_pi_analysed_it_is_sent_as_a_record(agent_settings, vtest_mp4, tmp_path):
+    import shutil
+
+    from edgecloud.jobs import new_clip_id
+
+    agent = EdgeAgent(agent_settings, analyse=fake_analyse())  # not started: its parts, driven by hand
+    ids = []
+    for _ in range(2):
+        ids.append(new_clip_id("pi-01"))
+        shutil.copyfile(vtest_mp4, tmp_path / f"{ids[-1]}.mp4")
+        agent.spool.put(tmp_path / f"{ids[-1]}.mp4", {"clip_id": ids[-1], "device_id": "pi-01", "fps": 10.0,
+                                                      "recorded_at": "2026-11-24T10:00:00+00:00",
+                                                      "content_type": "video/mp4"}, stage="new", placement="edge")
+    held = agent.spool.entries()  # what the Pi's detector holds
+    agent.spool.max_bytes = 1
+    assert agent.spool.enforce_cap() == ids
+    unreadable = Result(clip_id=ids[0], status="failed", error="no such file", processed_by="edge", detector="fake")
+    agent._local_done(held[0], unreadable, 0.1)  # the detector found no file: the record goes alone
+    agent._local_done(held[1], fake_analyse()(path=vtest_mp4, clip_id=ids[1], fps=10.0, recorded_at=None), 0.1)
+    alone, analysed = agent.spool.entries()
+    assert alone.stage == "ready" and alone.video_dropped and not alone.carries_result
+    assert analysed.stage == "ready" and analysed.video_dropped and analysed.result["labels"] == "person"
+    assert analysed.carries_result  # read before its video went: the Pi's result goes with the record
+    assert agent.stats.videos_dropped()[0] == 2
+    agent.close()

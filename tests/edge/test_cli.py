@@ -132,3 +132,22 @@ def test_install_puts_the_device_token_where_only_root_and_the_agent_read_it(run
 def test_install_without_a_token_says_the_controller_will_refuse(run_cli, tmp_path):
     out = run_cli("edge", "install", "--root", str(tmp_path / "root"))
     assert "no token at" in out and "401" in out
+
+
+def test_stats_count_the_videos_the_spool_dropped_even_in_an_older_stats_file(run_cli, tmp_path):
+    import sqlite3
+
+    path = tmp_path / "edge-stats.sqlite"
+    with sqlite3.connect(path) as old:  # as an agent from before video drops made it
+        old.execute("CREATE TABLE clips (clip_id TEXT PRIMARY KEY, triggered_at TEXT, placement TEXT)")
+        old.execute("INSERT INTO clips VALUES ('20261124T115900000Z_pi-01_0a0b0c0d', NULL, 'cloud')")
+    store = StatsStore(path)
+    clip_id = "20261124T120000000Z_pi-01_3fa9c2d1"
+    store.record(clip_id, placement="edge", video_dropped_at=datetime(2026, 11, 24, 12, 1, tzinfo=timezone.utc),
+                 bytes_dropped=812_345)
+    assert store.videos_dropped() == (1, 812_345)
+
+    records = {r["clip_id"]: r for r in json.loads(run_cli("edge", "stats", "--json"))}
+    assert records[clip_id]["bytes_dropped"] == 812_345 and records[clip_id]["video_dropped_at"].startswith("2026")
+    table = run_cli("edge", "stats")
+    assert "812345 bytes" in table and "videos dropped by the spool" in table and ": 1, 812345 bytes" in table

@@ -64,32 +64,49 @@ def test_restart_clears_half_written_entries_and_partial_recordings(tmp_path, ca
     assert "cut-short.mp4" in caplog.text
 
 
-def test_over_the_cap_the_oldest_clip_only_entries_go_first(tmp_path, caplog):
+def dropped_record(spool, entry):
+    """The entry as a restarted agent sees it: its record is there, its video is not."""
+    again = Spool(spool.root, 10**9).get(entry.clip_id)
+    assert again is not None and again.video_dropped and not again.clip_path.exists()
+    return again
+
+
+def test_over_the_cap_the_oldest_video_goes_and_its_record_result_and_snapshot_stay(tmp_path, caplog):
     spool = Spool(tmp_path / "spool", 10**9)
     analysed_old = put(spool, tmp_path, 1000, result={"labels": "person"})
-    clip_only_old = put(spool, tmp_path, 1000)
-    clip_only_new = put(spool, tmp_path, 1000)
-    spool.max_bytes = 2800  # room for two entries and their manifests
-    with caplog.at_level(logging.ERROR):
+    (analysed_old.path / "snapshot.jpg").write_bytes(b"\xff\xd8\xff" + b"\0" * 97)
+    clip_only = put(spool, tmp_path, 1000)
+    newest = put(spool, tmp_path, 1000)
+    spool.max_bytes = 3000  # room for two clips and the three records
+    with caplog.at_level(logging.WARNING):
         dropped = spool.enforce_cap()
-    assert dropped == [clip_only_old.clip_id]
-    assert {e.clip_id for e in spool.entries()} == {analysed_old.clip_id, clip_only_new.clip_id}
-    assert f"dropped clip {clip_only_old.clip_id}" in caplog.text and "over its cap" in caplog.text
+    assert dropped == [analysed_old.clip_id]
+    assert [e.clip_id for e in spool.entries()] == [analysed_old.clip_id, clip_only.clip_id, newest.clip_id]
+    record = dropped_record(spool, analysed_old)
+    assert record.result == {"labels": "person"} and (record.path / "snapshot.jpg").stat().st_size == 100
+    assert record.manifest["dropped_bytes"] == 1000 and record.manifest["dropped_at"]
+    assert record.stage == "ready" and record.carries_result
+    assert spool.get(clip_only.clip_id).clip_path.stat().st_size == 1000
+    assert (spool.videos_dropped, spool.bytes_dropped) == (1, 1000)
+    warning = next(r for r in caplog.records if analysed_old.clip_id in r.getMessage())
+    assert warning.levelno == logging.WARNING and "1000 bytes freed" in warning.getMessage()
+    assert "over its cap" in warning.getMessage()
 
 
-def test_a_new_clip_in_a_spool_full_of_analysed_clips_is_kept(tmp_path, caplog):
-    spool = Spool(tmp_path / "spool", 10**9)
-    analysed = [put(spool, tmp_path, 1000, result={"labels": "person"}) for _ in range(2)]
-    spool.max_bytes = 2800  # room for two entries and their manifests
-    with caplog.at_level(logging.ERROR):
-        new = put(spool, tmp_path, 1000)  # clip-only, so the cap's first choice - but it is the one just recorded
-    assert new.path.is_dir()
-    spool.update(new, stage="ready")  # what the agent does next; failed ("recording failed") when it was gone
-    assert [e.clip_id for e in spool.entries()] == [analysed[1].clip_id, new.clip_id]
-    assert f"dropped clip {analysed[0].clip_id}" in caplog.text
+def test_a_new_clip_in_a_full_spool_keeps_its_video_and_older_ones_keep_their_records(tmp_path):
+    told = []
+    spool = Spool(tmp_path / "spool", 10**9, on_video_dropped=lambda entry, freed: told.append((entry.clip_id, freed)))
+    older = [put(spool, tmp_path, 1000, result={"labels": "person"} if n else None) for n in range(2)]
+    spool.max_bytes = 1800  # room for one clip and the records
+    new = put(spool, tmp_path, 1000)  # the one just recorded keeps its video
+    assert new.clip_path.stat().st_size == 1000
+    assert [e.clip_id for e in spool.entries()] == [older[0].clip_id, older[1].clip_id, new.clip_id]
+    assert told == [(older[0].clip_id, 1000), (older[1].clip_id, 1000)]
+    assert all(dropped_record(spool, e) for e in older)
+    assert spool.enforce_cap() == []  # a record is never dropped, even over the cap
 
 
-def test_a_full_disk_makes_room_by_dropping_the_oldest_clip_only_entry(tmp_path, monkeypatch, caplog):
+def test_a_full_disk_makes_room_by_dropping_the_oldest_video(tmp_path, monkeypatch, caplog):
     spool = Spool(tmp_path / "spool", 10**9)
     oldest = put(spool, tmp_path)
     analysed = put(spool, tmp_path, result={"labels": "car"})
@@ -102,10 +119,53 @@ def test_a_full_disk_makes_room_by_dropping_the_oldest_clip_only_entry(tmp_path,
         real_write(path, data)
 
     monkeypatch.setattr(spool_module, "_write_json", disk_full_once)
-    with caplog.at_level(logging.ERROR):
+    with caplog.at_level(logging.WARNING):
         newest = put(spool, tmp_path)
-    assert [e.clip_id for e in spool.entries()] == [analysed.clip_id, newest.clip_id]
-    assert "disk full" in caplog.text and f"dropped clip {oldest.clip_id}" in caplog.text
+    assert [e.clip_id for e in spool.entries()] == [oldest.clip_id, analysed.clip_id, newest.clip_id]
+    assert dropped_record(spool, oldest).manifest["dropped_bytes"] == 1000
+    assert spool.get(analysed.clip_id).clip_path.exists() and newest.clip_path.exists()
+    assert "disk full" in caplog.text and f"dropped the video of clip {oldest.clip_id}" in caplog.text
+
+
+def test_on_a_disk_too_full_for_a_manifest_the_video_is_emptied_first_and_a_restart_finishes(tmp_path,
+                                                                                             monkeypatch):
+    spool = Spool(tmp_path / "spool", 10**9)
+    entry = put(spool, tmp_path, result={"labels": "car"})
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(spool_module, "_write_json", full)
+    assert spool.make_room("disk full") == []  # said why in the log; nothing half-done is counted
+    assert entry.clip_path.stat().st_size == 0  # but the bytes were freed: a kill here...
+    monkeypatch.undo()
+    record = dropped_record(spool, entry)  # ...and the restart finishes the drop
+    assert record.result == {"labels": "car"}
+
+
+def test_a_kill_between_the_record_and_the_video_leaving_loses_neither(tmp_path, monkeypatch):
+    spool = Spool(tmp_path / "spool", 10**9)
+    entry = put(spool, tmp_path, 1000)
+    on_disk = json.loads((entry.path / "manifest.json").read_text())
+    manifest = {**on_disk, "video_dropped": True, "dropped_bytes": 1000, "dropped_at": "2026-11-24T10:00:00+00:00"}
+    (entry.path / "manifest.json").write_text(json.dumps(manifest))  # the kill came before the unlink
+    again = Spool(tmp_path / "spool", 10**9)
+    record = dropped_record(again, entry)
+    assert record.manifest["dropped_at"] == "2026-11-24T10:00:00+00:00" and again.videos_dropped == 1
+
+
+def test_a_stale_entry_never_undoes_a_drop(tmp_path):
+    spool = Spool(tmp_path / "spool", 10**9)
+    held = put(spool, tmp_path, 1000, result=None)  # e.g. the Pi's detector holds this Entry
+    spool.max_bytes = 500
+    spool.enforce_cap()
+    spool.update(held, stage="ready", result={"labels": "person"})  # its result arrives after the drop
+    record = dropped_record(spool, held)
+    assert record.result == {"labels": "person"}
+    smaller = held.path / "downscaled.tmp.mp4"
+    smaller.write_bytes(b"\1" * 10)
+    spool.replace_clip(held, smaller, downscaled=True)  # a downscale that finished after the drop
+    assert dropped_record(spool, held) and not smaller.exists() and not (held.path / "clip-sent.mp4").exists()
 
 
 def test_a_disk_that_stays_full_says_so_and_gives_the_clip_back(tmp_path, monkeypatch, caplog):

@@ -32,6 +32,17 @@ def spool_clips(spool, vtest_mp4, tmp_path, n, device="pi-01"):
     return ids
 
 
+def accepting(bodies: list):
+    """A WSGI stand-in for the controller that keeps each request body and answers 201."""
+
+    def accept(environ, start_response):
+        bodies.append(get_input_stream(environ).read())
+        start_response("201 Created", [("Content-Type", "application/json")])
+        return [b'{"clip_id": "x", "status": "queued", "duplicate": false}']
+
+    return accept
+
+
 def test_uploads_reach_the_controller_once_and_leave_the_spool(settings, controller_app, serve, mocked_aws,
                                                               vtest_mp4, tmp_path):
     controller = serve(controller_app)
@@ -180,13 +191,7 @@ def test_a_failure_setting_a_refused_clip_aside_does_not_stop_the_uploader(vtest
 def test_an_entry_whose_clip_file_is_gone_is_set_aside_and_does_not_block_the_rest(vtest_mp4, tmp_path, serve,
                                                                                     caplog):
     stored = []
-
-    def accept(environ, start_response):
-        stored.append(get_input_stream(environ).read())
-        start_response("201 Created", [("Content-Type", "application/json")])
-        return [b'{"clip_id": "x", "status": "queued", "duplicate": false}']
-
-    controller = serve(accept)
+    controller = serve(accepting(stored))
     spool = Spool(tmp_path / "spool", 10**9)
     broken, fine = spool_clips(spool, vtest_mp4, tmp_path, 2)
     spool.get(broken).clip_path.unlink()  # e.g. fsck after a power cut took the file
@@ -218,3 +223,65 @@ def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(settings, contro
     assert stored == sent and stored[:3] == b"\xff\xd8\xff"
     status = client.get(f"/v1/clips/{clip_id}").json  # as device pi-01, whose clip it is
     assert status["result"]["snapshot_key"] == snapshot_key(clip_id) and status["snapshot_url"]
+
+
+def test_a_spool_over_its_cap_sends_the_records_whose_video_it_dropped(settings, controller_app, serve, mocked_aws,
+                                                                       vtest_mp4, tmp_path, client, caplog):
+    import logging
+
+    from edgecloud.edge.local import SNAPSHOT_FILE
+    from edgecloud.jobs import LabelSummary, Result
+
+    controller = serve(controller_app)
+    spool = Spool(tmp_path / "spool", 10**9)
+    analysed, clip_only = spool_clips(spool, vtest_mp4, tmp_path, 2)
+    result = Result(clip_id=analysed, processed_by="edge", detector="hog", labels="person",
+                    summary={"person": LabelSummary(max_count=1, frames_seen=2, best_score=0.8)})
+    spool.update(spool.get(analysed), result=result.model_dump(mode="json"))
+    (spool.get(analysed).path / SNAPSHOT_FILE).write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 100)
+    spool.max_bytes = int(vtest_mp4.stat().st_size * 1.5)  # room for one clip: the next pushes two videos out
+    with caplog.at_level(logging.WARNING):
+        (newest,) = spool_clips(spool, vtest_mp4, tmp_path, 1)
+    size = vtest_mp4.stat().st_size
+    assert f"dropped the video of clip {analysed} ({size} bytes freed)" in caplog.text
+    assert f"dropped the video of clip {clip_only} ({size} bytes freed)" in caplog.text
+    assert (spool.videos_dropped, spool.bytes_dropped) == (2, 2 * size)
+
+    stats = StatsStore(tmp_path / "stats.sqlite")
+    with Uploader(spool, controller.url, stats=stats, session_factory=session_factory(settings.edge)) as uploader:
+        assert uploader.wait_drained(30)
+    assert sorted(controller.stored()) == sorted([analysed, clip_only, newest]) and len(spool) == 0
+    (only_video,) = stored_clip_keys(mocked_aws, settings)
+    assert newest in only_video
+    first = client.get(f"/v1/clips/{analysed}").json
+    assert first["status"] == "done" and first["video_dropped"] and first["result"]["labels"] == "person"
+    assert first["snapshot_url"] and first["video_url"] is None
+    second = client.get(f"/v1/clips/{clip_only}").json
+    assert second["status"] == "dropped" and second["video_dropped"] and second["result"] is None
+    assert client.get(f"/v1/clips/{newest}").json["video_dropped"] is False
+    assert client.get("/v1/stats").json["videos_dropped"] == 2
+    assert stats.videos_dropped() == (2, 2 * size)  # the Pi's own count, from the records it sent
+    assert {r.clip_id: r.bytes_sent for r in stats.records()} == {analysed: 0, clip_only: 0, newest: size}
+
+
+def test_a_video_dropped_while_its_upload_is_being_prepared_goes_as_a_record_not_aside(vtest_mp4, tmp_path, serve):
+    import json as _json
+
+    parts = []
+    controller = serve(accepting(parts))
+    spool = Spool(tmp_path / "spool", 10**9)
+    (clip_id,) = spool_clips(spool, vtest_mp4, tmp_path, 1)
+
+    def prepare(entry):  # the recorder's next clip pushes this one's video out while it is in hand
+        if spool.max_bytes > 1:
+            spool.max_bytes = 1
+            assert spool.enforce_cap() == [clip_id]
+        return entry
+
+    with Uploader(spool, controller.url, retry_base_s=0.01, retry_max_s=0.05, prepare=prepare) as uploader:
+        assert uploader.wait_drained(30)
+    assert len(parts) == 1 and not list(spool.rejected_dir.iterdir()) and len(spool) == 0
+    body = parts[0]
+    assert b'name="clip"' not in body and b"ftyp" not in body
+    metadata = _json.loads(body.split(b'name="metadata"\r\n\r\n')[1].split(b"\r\n--")[0])
+    assert metadata["clip_id"] == clip_id and metadata["video_dropped"] is True

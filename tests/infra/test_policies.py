@@ -166,17 +166,35 @@ def test_controller_has_exactly_the_listed_permissions(grants):
         "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query",  # the clip ledger
         "dynamodb:Scan",  # workers' states (the lease's PutItem/DeleteItem are listed with the ledger's)
         "cloudwatch:PutMetricData",  # the leader's metrics, namespace edgecloud only
+        "secretsmanager:GetSecretValue",  # the dashboard's signing key, and only that secret
     }
     tables = {a: {str(r) for g in always if a in g.actions for r in g.resources}
               for a in ("dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem")}
-    ledger_and_lease = {str({"Fn::GetAtt": [t, "Arn"]}) for t in ("ClipsTable", "LeasesTable")}
+    writable = {str({"Fn::GetAtt": [t, "Arn"]}) for t in ("ClipsTable", "LeasesTable", "SessionsTable")}
+    credentials = str({"Fn::GetAtt": ["CredentialsTable", "Arn"]})  # one item: see the sessions test
     assert tables == {"dynamodb:Scan": {str({"Fn::GetAtt": ["WorkersTable", "Arn"]})},
-                      "dynamodb:PutItem": ledger_and_lease, "dynamodb:DeleteItem": ledger_and_lease}
+                      "dynamodb:PutItem": writable, "dynamodb:DeleteItem": writable | {credentials}}
     (alerts,) = [g for g in grants["ControllerRole"] if "sns:Publish" in g.actions]
     assert alerts.resources == ({"Ref": "EventsTopic"},)
     # Nothing that destroys: the controller never terminates workers (they retire) nor deletes objects.
     forbidden = {"ec2:TerminateInstances", "s3:DeleteObject", "sqs:DeleteQueue", "sqs:PurgeQueue"}
     assert not actions_of(grants["ControllerRole"]) & forbidden
+
+
+def test_controller_keeps_sessions_reads_only_its_key_and_never_deletes_a_token(grants):
+    controller = {g.sid: g for g in grants["ControllerRole"]}
+    sessions = controller["KeepDashboardSessions"]
+    assert set(sessions.actions) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
+    assert sessions.resources == ({"Fn::GetAtt": ["SessionsTable", "Arn"]},)
+    key = controller["ReadDashboardKey"]
+    assert key.actions == ("secretsmanager:GetSecretValue",) and key.resources == ({"Ref": "DashboardKey"},)
+    # In the credentials table it may delete only the old signing key's item, never a token.
+    deletes = [g for g in grants["ControllerRole"] if "dynamodb:DeleteItem" in g.actions
+               and {"Fn::GetAtt": ["CredentialsTable", "Arn"]} in g.resources]
+    assert [g.sid for g in deletes] == ["ForgetOldDashboardKey"] and deletes[0].actions == ("dynamodb:DeleteItem",)
+    assert deletes[0].condition == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["dashboard#secret-key"]}}
+    from edgecloud.controller.dashboard.key import OLD_KEY_PK
+    assert OLD_KEY_PK == "dashboard#secret-key"
 
 
 def test_every_s3_object_grant_is_limited_to_its_prefix(grants):

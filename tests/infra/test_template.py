@@ -102,7 +102,7 @@ def test_stack_deploys_on_moto_with_the_promised_resources(moto_account, setting
     assert sg["IpPermissions"] == []
 
 
-def test_optional_controller_instance_boots_with_its_own_config(moto_account, settings):
+def test_optional_controller_instance_boots_with_its_own_config(moto_account, settings, template):
     aws, ami = moto_account
     stack, _ = _deploy(aws, ami, settings, "ec-ctl", CreateController="true", ControllerPort="8081")
     out = stack.outputs()
@@ -120,6 +120,15 @@ def test_optional_controller_instance_boots_with_its_own_config(moto_account, se
     assert controller.fleet.subnet_ids == out["SubnetIds"].split(",")
     assert (controller.controller.host, controller.controller.port) == ("0.0.0.0", 8081)
     assert controller.storage.results_bucket == out["ResultsBucket"]
+    # Dashboard sessions in their own table (expiring by TTL), the signing key in Secrets Manager.
+    assert controller.tables.sessions == out["SessionsTable"] == "ec-ctl-sessions"
+    assert controller.controller.secret_name == out["DashboardKeySecret"] == "ec-ctl/dashboard-key"
+    # (moto's CloudFormation drops a table's TTL and makes no secrets: those are read from the template.)
+    resources = template["Resources"]
+    assert resources["SessionsTable"]["Properties"]["TimeToLiveSpecification"] == {
+        "AttributeName": "expiration", "Enabled": True}
+    secret = resources["DashboardKey"]["Properties"]
+    assert secret["Name"] == {"Fn::Sub": "${NamePrefix}/dashboard-key"} and secret["GenerateSecretString"]
 
 
 def _tiny_zip() -> bytes:

@@ -87,10 +87,16 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         url = controller.url
         run = [upload("pi-01"), upload("pi-02"), upload("pi-01")]
         page = browser.new_page(viewport={"width": 1100, "height": 720})
+        # The CSP must not block anything the dashboard itself uses: no console errors, no page errors.
+        problems = []
+        page.on("console", lambda m: problems.append(f"{m.text} {m.location}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
 
         # Login required: the list sends a stranger to the login page; the operator token gets in.
-        page.goto(url + "/")
+        first = page.goto(url + "/")
         assert "/login" in page.url
+        headers = first.all_headers()
+        assert "default-src 'self'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
         page.screenshot(path=str(shots / "login.png"))
         page.fill("input[name=token]", token)
         page.click("button[type=submit]")
@@ -140,6 +146,20 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         page.goto(f"{url}/devices")
         assert page.query_selector('tr[data-device="pi-02"]') is not None
         page.screenshot(path=str(shots / "devices.png"), full_page=True)
+
+        assert problems == []
+
+        # Logging out ends the session: the cookie copied before it no longer opens a page.
+        cookies = page.context.cookies()
+        page.click("header form.logout button")
+        page.wait_for_url("**/login**")
+        copied = browser.new_page()
+        copied.context.add_cookies(cookies)
+        copied.goto(url + "/fleet")
+        assert "/login" in copied.url
+        page.fill("input[name=token]", token)
+        page.click("button[type=submit]")
+        page.wait_for_selector("tr.clip")
 
         phone = browser.new_page(viewport={"width": 390, "height": 844})
         phone.context.add_cookies(page.context.cookies())

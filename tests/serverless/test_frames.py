@@ -3,6 +3,7 @@ straight to S3, the bucket's notification, the handler, the device's answers que
 from __future__ import annotations
 
 import base64
+import calendar
 import json
 import time
 
@@ -10,7 +11,7 @@ import cv2
 import pytest
 import requests
 
-from edgecloud.jobs import frame_key, new_clip_id
+from edgecloud.jobs import frame_key
 from edgecloud.worker.serverless.local import notify_queue_of_frames
 from edgecloud.worker.function import Environment, handle
 
@@ -32,19 +33,23 @@ def _post_for(client, device="pi-01") -> dict:
     return r.get_json()
 
 
-def test_the_post_is_scoped_to_the_devices_prefix_size_capped_and_short_lived(settings, controller_app,
-                                                                             device_client_of):
+def test_a_post_stores_one_frame_under_one_exact_key_size_capped_and_short_lived(settings, controller_app,
+                                                                                  device_client_of):
+    client = device_client_of(controller_app)  # as device pi-01
     before = time.time()
-    post = _post_for(device_client_of(controller_app))  # as device pi-01
+    post, again = _post_for(client), _post_for(client)
 
     policy = json.loads(base64.b64decode(post["fields"]["policy"]))
     conditions = policy["conditions"]
-    assert ["starts-with", "$key", "frames/pi-01/"] in conditions
+    assert post["key"] == frame_key(post["frame_id"]) and post["key"].startswith("frames/pi-01/")
+    assert {"key": post["key"]} in conditions and post["fields"]["key"] == post["key"]
+    assert not [c for c in conditions if isinstance(c, list) and c[0] == "starts-with"]  # no prefix: one object
+    assert again["key"] != post["key"]  # each frame its own grant
     assert ["content-length-range", 1, settings.controller.max_frame_kb * 1024] in conditions
     assert {"Content-Type": "image/jpeg"} in conditions and {"bucket": settings.storage.frames_bucket} in conditions
-    expires = time.mktime(time.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
-    assert before < expires <= time.time() + settings.controller.frame_post_ttl_s + 1
-    assert post["key_prefix"] == "frames/pi-01/" and post["max_bytes"] == settings.controller.max_frame_kb * 1024
+    expires = calendar.timegm(time.strptime(policy["expiration"], "%Y-%m-%dT%H:%M:%SZ"))
+    assert settings.controller.frame_post_ttl_s == 60
+    assert before < expires <= time.time() + 60 + 1 and post["max_bytes"] == settings.controller.max_frame_kb * 1024
 
 
 def test_a_request_naming_no_valid_device_gets_nothing(controller_app, device_client_of):
@@ -60,10 +65,9 @@ def test_a_posted_frame_is_answered_on_its_devices_queue(settings, controller_ap
     events = notify_queue_of_frames(aws, settings)
     client = device_client_of(controller_app)  # as device pi-01
     post = _post_for(client)
-    frame_id = new_clip_id("pi-01")
+    frame_id = post["frame_id"]
 
-    sent = requests.post(post["url"], data=dict(post["fields"], key=frame_key(frame_id)),
-                         files={"file": ("f.jpg", jpeg, "image/jpeg")})
+    sent = requests.post(post["url"], data=post["fields"], files={"file": ("f.jpg", jpeg, "image/jpeg")})
     assert sent.status_code == 204
     (message,) = aws.sqs.receive_message(QueueUrl=events, MaxNumberOfMessages=10)["Messages"][-1:]
     event = json.loads(message["Body"])  # S3's own notification JSON, as Lambda gets it
@@ -75,6 +79,32 @@ def test_a_posted_frame_is_answered_on_its_devices_queue(settings, controller_ap
     assert answer["frame_id"] == frame_id and answer["device"] == "pi-01"
     assert "person" in answer["labels"] and answer["processed_by"] == f"lambda:{context.aws_request_id}"
     assert client.get("/v1/frames/answers", query_string={"device_id": "pi-02"}).status_code == 403  # not its own
+
+
+def test_a_wait_that_is_no_number_of_seconds_is_a_400(controller_app, device_client_of):
+    client = device_client_of(controller_app)
+    for wait in ("inf", "nan", "soon"):
+        reply = client.get("/v1/frames/answers", query_string={"device_id": "pi-01", "wait": wait})
+        assert reply.status_code == 400 and "wait must be a number" in reply.get_json()["error"]
+
+
+def test_a_deleted_answers_queue_is_made_again(settings, controller_app, mocked_aws, device_client_of):
+    from edgecloud.jobs import FrameAnswer
+
+    aws, _ = mocked_aws
+    client = device_client_of(controller_app)  # as device pi-01
+    assert client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}).get_json() == {"answers": []}
+    name = f"{settings.queues.frame_answers}-pi-01"
+    aws.sqs.delete_queue(QueueUrl=aws.sqs.get_queue_url(QueueName=name)["QueueUrl"])
+
+    reply = client.get("/v1/frames/answers", query_string={"device_id": "pi-01"})
+    assert reply.status_code == 200 and reply.get_json() == {"answers": []}
+    answer = FrameAnswer(frame_id="20261124T113500123Z_pi-01_3fa9c2d1", device="pi-01", processed_by="lambda:1",
+                         labels="person")
+    aws.sqs.send_message(QueueUrl=aws.sqs.get_queue_url(QueueName=name)["QueueUrl"],
+                         MessageBody=answer.model_dump_json())  # as the function answers
+    (got,) = client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}).get_json()["answers"]
+    assert got["frame_id"] == answer.frame_id
 
 
 def test_an_object_that_is_not_a_frame_key_is_ignored(settings, mocked_aws, jpeg):

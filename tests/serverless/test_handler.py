@@ -110,3 +110,23 @@ def test_a_function_that_cannot_load_its_detector_fails_before_any_record(settin
 
     assert ResultStore(aws.s3, settings.storage.results_bucket).get(job.clip_id) is None  # not ended 'failed'
     assert completions(aws, queues) == []  # not even 'started'
+
+
+@pytest.mark.parametrize("pyav", [True, False], ids=["pyav", "zip without pyav"])
+def test_the_function_refuses_a_clip_over_a_limit_before_decoding_it(settings, mocked_aws, job_for, vtest_mp4,
+                                                                     decoders_opened, monkeypatch, pyav):
+    import edgecloud.limits
+
+    aws, queues = mocked_aws
+    if not pyav:  # the function's zip: OpenCV reports the headers once it has opened the clip
+        monkeypatch.setattr(edgecloud.limits, "av", None)
+    settings.limits.max_pixels = 640 * 480  # vtest-5s.mp4 is 768x576
+    job = job_for(vtest_mp4)
+
+    reply = handle_jobs(Environment(settings), sqs_event(job.model_dump_json())["Records"], make_context())
+
+    assert reply == {"batchItemFailures": []}  # final: the event source deletes it, no retry
+    result = ResultStore(aws.s3, settings.storage.results_bucket).get(job.clip_id)
+    assert result.status == "failed" and result.error == "768x576 frames are over limits.max_pixels 307200 pixels"
+    assert result.frames_total == 0 and decoders_opened == ([] if pyav else [f"{job.clip_id}.mp4"])
+    assert completions(aws, queues)[-1]["event"] == "failed"

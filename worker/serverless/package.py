@@ -4,7 +4,8 @@ The handler (``edgecloud.worker.function.handle``) needs OpenCV, numpy, pydantic
 and PyYAML; boto3 comes with the runtime. Their manylinux wheels for the target
 Python are downloaded once into a cache (``var/lambda/wheels/cp<version>``),
 installed into a staging folder next to the edgecloud modules the handler
-imports (no torch: HOG, Haar and OpenCV's DNN run through OpenCV), checked
+imports (no torch: HOG, Haar and OpenCV's DNN run through OpenCV; no PyAV, whose own FFmpeg
+would not fit: ``edgecloud.limits`` reads clip headers through OpenCV there), checked
 against Lambda's 250 MB unzipped limit, and zipped. The versions are the ones
 this environment runs, so the function runs what the tests ran.
 """
