@@ -18,8 +18,8 @@ from .errors import ApiError
 from .intake import Intake, UploadInProgress, UploadMetadata
 from .ledger import FINAL
 from .status import as_utc, describe_result, describe_row, with_links
-from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_notifier, get_public_url, get_quotas,
-                        get_settings, get_store, get_waits)
+from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_not_ready, get_notifier, get_public_url,
+                        get_quotas, get_settings, get_store, get_waits)
 from .upload_form import clip_id_of, edge_result, snapshot_upload, upload_metadata, upload_size
 
 log = logging.getLogger(__name__)
@@ -188,6 +188,12 @@ def stats():
         body["autoscaler"] = get_lease().describe()  # which controller leads the autoscaling
     except Exception:
         log.warning("autoscaler lease unavailable", exc_info=True)
+    body["not_ready"] = None  # workers whose detector cannot load, and why: for operators (paths, packages)
+    try:
+        if auth.principal().is_operator:
+            body["not_ready"] = get_not_ready()
+    except Exception:
+        log.warning("workers' readiness unavailable", exc_info=True)
     return jsonify(body)
 
 

@@ -13,6 +13,7 @@ from edgecloud.config import Settings
 
 from . import api, auth, openapi, resources
 from . import frames  # noqa: F401 - importing it adds its routes to api.bp
+from . import retry  # noqa: F401 - likewise
 from .dashboard import init_dashboard
 
 log = logging.getLogger(__name__)

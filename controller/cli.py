@@ -53,11 +53,11 @@ def status(ctx: click.Context, url, token, ca_bundle):
     """Print a running controller's /v1/stats."""
     import requests
 
-    settings = _settings(ctx)
-    c = settings.controller
-    base = url or c.url or f"{'https' if c.tls_cert else 'http'}://{c.host}:{c.port}"
+    from .clips_cli import controller_url
+
+    base = controller_url(_settings(ctx), url)
     try:
-        reply = requests.get(base.rstrip("/") + "/v1/stats", timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {},
+        reply = requests.get(base + "/v1/stats", timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {},
                              verify=ca_bundle or True)
         reply.raise_for_status()
     except requests.RequestException as err:

@@ -181,15 +181,19 @@ class Intake:
             if found is None:
                 self.ledger.forget(row.clip_id)
                 continue
-            content_type, head = found
-            saved = head.get("Metadata", {})
-            meta = UploadMetadata(clip_id=row.clip_id, device_id=row.device_id, fps=saved.get("fps") or None,
-                                  recorded_at=saved.get("recorded-at") or None, content_type=content_type)
-            status = self.finish(row, meta, content_type, None, adopted=True)
+            status = self.resume(row, *found)
             log.warning("clip %s was stored but never queued (controller stopped mid-upload): now %s",
                         row.clip_id, status)
             finished += 1
         return finished
+
+    def resume(self, row: ClipRow, content_type: str, head: dict) -> str:
+        """Move on a 'storing' row whose clip is in S3 (``store.find_clip``: its type and HEAD):
+        record the result stored for it, or send its job; returns its status."""
+        saved = head.get("Metadata", {})
+        meta = UploadMetadata(clip_id=row.clip_id, device_id=row.device_id, fps=saved.get("fps") or None,
+                              recorded_at=saved.get("recorded-at") or None, content_type=content_type)
+        return self.finish(row, meta, content_type, None, adopted=True)
 
     def _count_outcome(self, outcome: str) -> None:
         if self.metrics:

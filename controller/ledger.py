@@ -17,6 +17,7 @@ from typing import Optional
 
 from edgecloud.jobs import Result
 
+from .ledger_reopen import SqliteReopening
 from .ledger_waits import FinalWaits
 
 # 'dropped': the Pi's spool dropped the clip's video (over its cap) and only its record came; with
@@ -25,7 +26,7 @@ DROPPED = "dropped"
 FINAL = ("done", "failed", DROPPED)
 # A clip whose upload is being stored: its job (or the edge's result) is not in yet. Only once
 # that is done does the row move on to 'queued' (or a final state), so 'queued' means "job sent".
-STORING = "storing"
+STORING = "storing"  # ledger_reopen.STORING too
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (
@@ -85,7 +86,7 @@ def _row(r: sqlite3.Row) -> ClipRow:
     return ClipRow(**values)
 
 
-class Ledger(FinalWaits):
+class Ledger(SqliteReopening, FinalWaits):
     """Thread-safe clip table. Writers notify waiters, so ``wait_final`` wakes at once;
     it re-reads every ``recheck_s`` too, in case another process wrote the file."""
 

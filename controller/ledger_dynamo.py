@@ -39,6 +39,7 @@ from edgecloud.loops import BackgroundLoop
 
 from .ledger import FINAL, STORING, ClipRow, Ledger, _iso
 from .ledger_dynamo_reads import DEVICE, HISTORY, ClipQueries, as_row, attrs
+from .ledger_reopen import DynamoReopening
 from .ledger_waits import FinalWaits
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ BATCH_GET_MAX = 100  # keys per BatchGetItem, DynamoDB's limit
 VIDEOS_DROPPED = "#videos-dropped"  # the item counting clips final without their video
 
 
-class DynamoLedger(ClipQueries, FinalWaits):
+class DynamoLedger(ClipQueries, DynamoReopening, FinalWaits):
     """The shared clip table; ``poll_s``: how often waited clips are re-read while anyone waits."""
 
     poll_s = 0.5

@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from edgecloud.jobs import CLIP_TYPES, Result
 
 from .intake import UploadMetadata
+from .retry import Requeued, RetryRequest
 
 bp = Blueprint("openapi", __name__)
 
@@ -69,6 +70,14 @@ class Leader(BaseModel):
     expires_in_s: Optional[float]
 
 
+class NotReadyWorker(BaseModel):
+    """A worker that cannot load its detector: it took no job and exited (its supervisor restarts it)."""
+
+    worker_id: str = Field(description="Instance id, pod:<name> or local-<host>-<pid>")
+    reason: str
+    seen_at: str = Field(description="When it last reported (ISO 8601, UTC)")
+
+
 class Stats(BaseModel):
     """GET /v1/stats: recent medians, queue depth and workers (null when unknown)."""
 
@@ -77,6 +86,8 @@ class Stats(BaseModel):
     queue: Counts
     workers: Counts
     autoscaler: Optional[Leader] = None
+    not_ready: Optional[list[NotReadyWorker]] = Field(None, description="Workers not ready in the last 15 minutes "
+                                                      "(operators; null for devices)")
     videos_dropped: int = Field(0, description="Clips whose record arrived without its video (the Pi's spool "
                                 "dropped it; metadata.video_dropped)")
 
@@ -110,8 +121,8 @@ def _object(description: str) -> dict:
 
 def spec() -> dict:
     """The whole OpenAPI document."""
-    models = [(m, "serialization") for m in (Error, UploadAccepted, ClipStatus, Stats, Health)]
-    models.append((UploadMetadata, "validation"))
+    models = [(m, "serialization") for m in (Error, UploadAccepted, ClipStatus, Stats, Health, Requeued)]
+    models += [(UploadMetadata, "validation"), (RetryRequest, "validation")]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     clip_id = {"name": "clip_id", "in": "path", "required": True, "schema": {"type": "string"},
                "description": "<UTC time>_<device id>_<8 hex> (edgecloud.jobs.new_clip_id)"}
@@ -155,6 +166,12 @@ def spec() -> dict:
                 "summary": "A clip's status and result (its device, or operators)", "parameters": [clip_id, wait],
                 "responses": {"200": _json("ClipStatus", "The clip"), "400": _json("Error", "Bad clip id or wait"),
                               **_AUTH, "404": _json("Error", "Unknown clip"),
+                              "503": _json("Error", "Storage unavailable; try again")}}},
+            "/v1/clips/retry": {"post": {
+                "summary": "Send failed clips through again (operators); idempotent",
+                "requestBody": {"required": False, "content": {"application/json": {"schema": _ref("RetryRequest")}}},
+                "responses": {"200": _json("Requeued", "What went back to the queue (none: nothing new)"),
+                              "400": _json("Error", "Bad body"), **_AUTH,
                               "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/stats": {"get": {
                 "summary": "Recent latencies, queue depth, workers (devices and operators)",

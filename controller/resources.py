@@ -108,6 +108,13 @@ class Resources:
         return self._get("notifier", make)
 
     @property
+    def not_ready(self):
+        """Workers whose detector does not load (edgecloud.workers), read at most every 10 s."""
+        from edgecloud.workers import NotReadyView, WorkerStates
+
+        return self._get("not_ready", lambda: NotReadyView(WorkerStates(self.aws, self.settings.tables.workers)))
+
+    @property
     def public_url(self) -> str:
         """The base of every link the controller hands out: controller.url, else the URL ``serve``
         listens on (attached as ``public_url``), else the configured host and port. Never the
@@ -188,3 +195,7 @@ def get_lease():
 
 def get_quotas():
     return resources().quotas
+
+
+def get_not_ready() -> list[dict]:
+    return resources().not_ready()

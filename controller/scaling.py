@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import launch_times
 from edgecloud.jobs import utcnow
-from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerStates
+from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerStates, counted_as
 from edgecloud.loops import BackgroundLoop
 
 from .fleet.base import describe_workers
@@ -98,7 +98,7 @@ class ScalingLoop(BackgroundLoop):
                 self._states_warned = True
             ec2 = describe_workers(self.parts.aws, self.parts.settings.fleet.name)
             reported = {i: POLLING for i in live if ec2.get(i) == "running"}
-        return {state: [i for i in live if reported.get(i, BOOTING) == state] for state in STATES}
+        return {state: [i for i in live if counted_as(reported.get(i, BOOTING)) == state] for state in STATES}
 
     def booted_s(self, booting: list[str]) -> tuple[float, ...]:
         """Seconds each booting worker has booted so far, from EC2's launch times."""

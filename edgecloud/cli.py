@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "controller": ("edgecloud.controller.cli:controller", "The API, autoscaler and results consumer."),
     "devices": ("edgecloud.controller.credentials_cli:devices", "Device tokens: add, list, revoke."),
     "operators": ("edgecloud.controller.credentials_cli:operators", "Operator tokens: add, list, revoke."),
+    "clips": ("edgecloud.controller.clips_cli:clips", "Clips in the cloud: send failed ones through again."),
     "worker": ("edgecloud.worker.cli:worker", "A cloud worker that processes queued clips."),
     "simulate": ("edgecloud.controller.simulate.cli:simulate", "Compare autoscaling policies on a trace."),
     "lambda": ("edgecloud.worker.serverless.cli:lambda_group", "The worker as an AWS Lambda function: package, run here."),

@@ -2,6 +2,9 @@
 
 The autoscaler must know which workers are booting (launched, not yet
 polling), polling (idle, waiting for a job), busy (holding one) or retiring.
+A worker that cannot load its detector takes no job: it reports ``not-ready``
+with the reason and exits (systemd restarts it); the autoscaler counts it as
+booting, ``/v1/stats`` and the fleet page list it with its reason.
 EC2's ``running`` comes long before a worker polls, so the workers say it
 themselves: each writes one item, keyed by its instance id, when its state
 changes (and at most every ``REFRESH_S`` while it stays the same). A fleet
@@ -17,7 +20,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Callable
+from datetime import datetime, timezone
+from typing import Callable, Iterator, Optional
 
 from botocore.exceptions import ClientError
 
@@ -25,11 +29,13 @@ from .aws import Aws, ensure_dynamodb_table, error_code
 
 log = logging.getLogger(__name__)
 
-BOOTING, POLLING, BUSY, RETIRING = "booting", "polling", "busy", "retiring"
-REPORTED = (POLLING, BUSY, RETIRING)  # what a worker says of itself; booting is the absence of a report
-STATES = (BOOTING, *REPORTED)
+BOOTING, POLLING, BUSY, RETIRING, NOT_READY = "booting", "polling", "busy", "retiring", "not-ready"
+REPORTED = (POLLING, BUSY, RETIRING, NOT_READY)  # what a worker says of itself; booting is the absence of a report
+STATES = (BOOTING, POLLING, BUSY, RETIRING)  # what the autoscaler counts
+NOT_READY_SHOWN_S = 900.0  # a not-ready report is shown this long: a worker restarting keeps renewing it
 REFRESH_S = 60.0  # an unchanged state is written again this often, so a live worker's item stays fresh
 EXPIRY_S = 86400  # DynamoDB's TTL removes items of workers gone for a day
+REASON_MAX = 1000  # characters of a not-ready reason kept
 
 
 class WorkerStates:
@@ -42,9 +48,9 @@ class WorkerStates:
         self._last: tuple[str, float] | None = None
         self._warned = False
 
-    def report(self, worker_id: str, state: str) -> bool:
-        """Record ``worker_id``'s state; skipped when unchanged and written less than
-        ``REFRESH_S`` ago. A failed write is logged, never raised: the job matters more."""
+    def report(self, worker_id: str, state: str, reason: Optional[str] = None) -> bool:
+        """Record ``worker_id``'s state (and why, for ``not-ready``); skipped when unchanged and written
+        less than ``REFRESH_S`` ago. A failed write is logged, never raised: the job matters more."""
         if state not in REPORTED:
             raise ValueError(f"not a worker state: {state!r}; choose from {', '.join(REPORTED)}")
         now = self.clock()
@@ -54,6 +60,7 @@ class WorkerStates:
             self.aws.dynamodb.put_item(TableName=self.table, Item={
                 "worker_id": {"S": worker_id}, "state": {"S": state},
                 "seen_at": {"N": f"{now:.3f}"}, "expires_at": {"N": str(int(now) + EXPIRY_S)},
+                **({"reason": {"S": reason[:REASON_MAX]}} if reason else {}),
             })
         except ClientError as err:
             if not self._warned:
@@ -64,15 +71,47 @@ class WorkerStates:
         self._last = (state, now)
         return True
 
+    def _items(self, projection: str) -> Iterator[dict]:
+        for page in self.aws.dynamodb.get_paginator("scan").paginate(
+                TableName=self.table, ProjectionExpression=projection, ExpressionAttributeNames={"#s": "state"}):
+            yield from page["Items"]
+
     def reported(self) -> dict[str, str]:
         """Worker id -> the state it last reported."""
-        found: dict[str, str] = {}
-        for page in self.aws.dynamodb.get_paginator("scan").paginate(
-                TableName=self.table, ProjectionExpression="worker_id, #s",
-                ExpressionAttributeNames={"#s": "state"}):
-            for item in page["Items"]:
-                found[item["worker_id"]["S"]] = item["state"]["S"]
-        return found
+        return {item["worker_id"]["S"]: item["state"]["S"] for item in self._items("worker_id, #s")}
+
+    def not_ready(self, within_s: float = NOT_READY_SHOWN_S) -> list[dict]:
+        """Workers whose last report, less than ``within_s`` ago, was ``not-ready``: id, reason, when."""
+        now = self.clock()
+        found = []
+        for item in self._items("worker_id, #s, reason, seen_at"):
+            seen = float(item["seen_at"]["N"])
+            if item["state"]["S"] == NOT_READY and now - seen <= within_s:
+                found.append({"worker_id": item["worker_id"]["S"], "reason": item.get("reason", {}).get("S", ""),
+                              "seen_at": datetime.fromtimestamp(seen, timezone.utc).isoformat(timespec="seconds")})
+        return sorted(found, key=lambda w: w["worker_id"])
+
+
+class NotReadyView:
+    """``WorkerStates.not_ready``, read at most once per ``ttl_s``: every Pi polls ``/v1/stats``, and each
+    read is a Scan of the table."""
+
+    def __init__(self, states: WorkerStates, ttl_s: float = 10.0, clock: Callable[[], float] = time.monotonic):
+        self.states = states
+        self.ttl_s = ttl_s
+        self.clock = clock
+        self._read: Optional[tuple[float, list[dict]]] = None
+
+    def __call__(self) -> list[dict]:
+        now = self.clock()
+        if self._read is None or now - self._read[0] >= self.ttl_s:
+            self._read = (now, self.states.not_ready())
+        return self._read[1]
+
+
+def counted_as(state: str) -> str:
+    """The state the autoscaler counts a worker in: one not ready is restarting, as good as booting."""
+    return BOOTING if state == NOT_READY else state
 
 
 def ensure_table(aws: Aws, table: str) -> None:

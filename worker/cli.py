@@ -5,6 +5,12 @@ import signal
 
 import click
 
+EXIT_NOT_READY = 3  # the detector cannot load: no job was taken (systemd's Restart=on-failure tries again)
+
+
+class NotReadyExit(click.ClickException):
+    exit_code = EXIT_NOT_READY
+
 
 def _settings(ctx: click.Context):
     # The root group's context object, found by duck type: `python -m edgecloud.cli`
@@ -25,7 +31,7 @@ def run(ctx: click.Context, once: bool):
     from edgecloud.aws import Aws
 
     from .identity import instance_id, wait_until_in_service
-    from .main import Stopped, Worker
+    from .main import NotReady, Stopped, Worker
 
     settings = _settings(ctx)
     aws = Aws(settings.aws)
@@ -40,10 +46,13 @@ def run(ctx: click.Context, once: bool):
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        the_worker.ready()  # the detector loads before the first poll, or no job is taken
         click.echo(f"worker {the_worker.processed_by} polling {settings.queues.jobs} ({the_worker.lifecycle!r})")
         reason = the_worker.run(once=once)
     except Stopped:  # the signal came between polls, outside run()'s own guard
         reason = "stopped"
+    except NotReady as err:
+        raise NotReadyExit(f"worker {the_worker.processed_by} not ready, took no job: {err}") from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

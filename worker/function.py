@@ -11,7 +11,11 @@ answered on its device's answers queue (``frames.answer_frame``).
 
 Settings come from the function's environment (``EDGECLOUD_<SECTION>__<KEY>``);
 clients and the detector are made once per execution environment and reused
-while it stays warm.
+while it stays warm. The detector loads at init (Lambda's init phase) and is
+checked again before any record is touched: a function that cannot load it
+fails the invocation (Lambda's ``Errors`` metric, the reason in its log), so
+the event source deletes nothing and every record goes back to the queue; no
+clip ends ``failed`` for it.
 """
 from __future__ import annotations
 
@@ -23,7 +27,7 @@ from typing import Optional
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings, load
 
-from .jobs import JobRunner, receive_count
+from .jobs import JobRunner, NotReady, receive_count
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,18 @@ class Environment:
         self.runner.detector
         return time.perf_counter() - began
 
+    def ready(self) -> None:
+        """The detector, loaded before any record is handled; ``NotReady`` (failing the whole
+        invocation, so every record returns to the queue untouched) when it cannot load."""
+        if self.init_s is not None:
+            return
+        try:
+            self.init_s = self.warm_up()
+        except Exception as err:
+            reason = f"detector {self.settings.detector.name} cannot load: {err}"
+            log.error("not ready, no record handled: %s", reason)
+            raise NotReady(reason) from err
+
 
 _environment: Optional[Environment] = None
 
@@ -62,12 +78,13 @@ if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
     # Lambda's init phase (a cold start): load the model before the first event, not during it;
     # Lambda's root handler sends INFO records to CloudWatch Logs.
     logging.getLogger().setLevel(logging.INFO)
-    environment().warm_up()
+    environment().ready()
 
 
 def handle(event: dict, context) -> dict:
     """Lambda's entry point."""
     records = event.get("Records") or []
+    environment().ready()
     if records and records[0].get("eventSource") == "aws:s3":
         from .frames import answer_frames
 
@@ -77,6 +94,7 @@ def handle(event: dict, context) -> dict:
 
 def handle_jobs(env: Environment, records: list[dict], context) -> dict:
     """Run each job record; the ones to retry are reported, the rest the event source deletes."""
+    env.ready()
     processed_by = f"lambda:{context.aws_request_id}"
     failures = []
     for record in records:

@@ -27,8 +27,13 @@ from .process import failed_result, process_job
 log = logging.getLogger(__name__)
 
 
+class NotReady(Exception):
+    """An engine cannot process jobs (its detector does not load), so it takes none; the message says why."""
+
+
 class JobRunner:
-    """Runs job messages for one engine; ``detector`` is made on the first job that needs it."""
+    """Runs job messages for one engine; ``detector`` is made on first use (each engine loads it before
+    its first job: ``Worker.ready``, the function's ``Environment.ready``)."""
 
     def __init__(self, settings: Settings, aws: Aws, queues: Queues, *, detector=None):
         self.settings = settings
@@ -39,7 +44,7 @@ class JobRunner:
 
     @property
     def detector(self):
-        if self._detector is None:  # an idle worker (or a function that only answers duplicates) loads no model
+        if self._detector is None:
             from edgecloud.detect import detector_for
 
             self._detector = detector_for(self.settings)

@@ -5,6 +5,9 @@ drive the worker step by step with no threads or sleeps; ``run()`` loops it
 and applies the retirement rule (``edgecloud.retirement``). Scale-in: when a poll
 finds no job, an idle worker the rule would let go on request takes one of the
 controller's asks from the retire queue (if any) and retires (worker/scale_in.py).
+Readiness: before its first receive the worker loads its detector; if it cannot,
+it takes no job, reports itself ``not-ready`` with the reason and raises
+``NotReady`` (``edgecloud worker run`` exits non-zero; systemd restarts it).
 """
 from __future__ import annotations
 
@@ -22,13 +25,13 @@ from botocore.exceptions import ClientError
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.loops import Tally
-from edgecloud.workers import BUSY, POLLING, WorkerStates
+from edgecloud.workers import BUSY, NOT_READY, POLLING, WorkerStates
 
 from . import lifecycle as lifecycles
 from edgecloud import retirement
 from .heartbeat import Heartbeat
 from .identity import on_kubernetes
-from .jobs import JobRunner, receive_count
+from .jobs import JobRunner, NotReady, receive_count
 from .scale_in import ScaleIn
 
 log = logging.getLogger(__name__)
@@ -78,6 +81,20 @@ class Worker(ScaleIn):
         self._asks_warned = False
         self._stop = threading.Event()
         self.states = WorkerStates(self.aws, settings.tables.workers)
+        self.is_ready = False
+
+    def ready(self) -> None:
+        """Load the detector, once, before any job is taken; ``NotReady`` (reported to the workers
+        table, under the pod's or process's name off the fleet) when it cannot load."""
+        if self.is_ready:
+            return
+        try:
+            self.runner.detector
+        except Exception as err:  # any failure to load: missing weights, a package, a corrupt file
+            reason = f"detector {self.settings.detector.name} cannot load: {err}"
+            self.states.report(self.instance_id or self.processed_by, NOT_READY, reason)
+            raise NotReady(reason) from err
+        self.is_ready = True
 
     def report(self, state: str) -> None:
         """Tell the autoscaler this worker's state (only a fleet member, which has an instance id)."""
@@ -110,6 +127,7 @@ class Worker(ScaleIn):
     def process_batch(self, wait_seconds: Optional[int] = None) -> BatchCounts:
         counts = BatchCounts()
         wait = self.settings.worker.wait_seconds if wait_seconds is None else wait_seconds
+        self.ready()
         if not self.stopping:
             self.report(POLLING)  # the first one ends "booting" for the autoscaler
         self.polling = True
@@ -198,7 +216,8 @@ class Worker(ScaleIn):
     # -- the loop ---------------------------------------------------------------
 
     def run(self, *, once: bool = False) -> str:
-        """Poll until stopped ("stopped"), retired ("retired"), or one message with ``once`` ("once")."""
+        """Poll until stopped ("stopped"), retired ("retired"), or one message with ``once`` ("once");
+        ``NotReady`` before the first poll when the detector cannot load."""
         idle_since = self.clock()
         just_worked = False
         try:

@@ -15,7 +15,7 @@ from edgecloud.credentials import CredentialError
 from edgecloud.jobs import BadClipId, parse_clip_id, utcnow
 
 from ..ledger import FINAL
-from ..resources import get_fleet, get_ledger, get_registry, get_settings, get_store, resources
+from ..resources import get_fleet, get_ledger, get_not_ready, get_registry, get_settings, get_store, resources
 from . import auth
 from .charts import latency_chart, timeline
 
@@ -175,9 +175,12 @@ def _fleet_context() -> dict:
     points = [(r.finished_at, r.upload_to_result_s, r.processed_by == "edge")
               for r in finished if r.upload_to_result_s is not None and r.status == "done"]
     upload_to_result, process = get_ledger().medians()
+    not_ready = [{**w, "seen_at": datetime.fromisoformat(w["seen_at"])}
+                 for w in get_not_ready()]
     return dict(states=get_fleet().states(), queue=get_store().queue_depth(), instances=instances[:20],
                 by_state=Counter(i["State"]["Name"] for i in instances), chart=latency_chart(points, now,
-                timedelta(hours=1)), upload_to_result=upload_to_result, process=process, counts=get_ledger().counts())
+                timedelta(hours=1)), upload_to_result=upload_to_result, process=process, counts=get_ledger().counts(),
+                not_ready=not_ready)
 
 
 @bp.get("/fleet")

@@ -55,6 +55,17 @@ def test_unit_runs_as_a_user_restarts_and_logs_to_journald(unit):
     assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
 
 
+def test_a_worker_that_is_not_ready_is_restarted_apart_and_never_given_up_on():
+    """A worker whose detector cannot load exits non-zero before any job: systemd starts it again after
+    a pause (each try loads the model), for as long as the fix takes: no start limit turns it off."""
+    text = (AMI / "edgecloud-worker.service").read_text()
+    unit, service = (dict(line.split("=", 1) for line in part.splitlines() if "=" in line and not line.startswith("#"))
+                     for part in text.split("[Service]"))
+    assert service["Restart"] == "on-failure"
+    assert int(service["RestartSec"]) >= 10
+    assert unit["StartLimitIntervalSec"] == "0"
+
+
 @pytest.mark.parametrize("unit", sorted(UNITS))
 def test_unit_passes_systemd_analyze_verify(unit, tmp_path):
     analyze = shutil.which("systemd-analyze")

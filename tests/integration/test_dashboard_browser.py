@@ -22,6 +22,7 @@ from edgecloud.detect import create_detector
 from edgecloud.jobs import new_clip_id
 from edgecloud.pipeline import analyse_clip
 from edgecloud.wiring.localcloud import ControllerProcess
+from edgecloud.workers import NOT_READY, WorkerStates
 
 pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
@@ -134,8 +135,13 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         assert "person" in page.inner_text("table.seen")
         page.screenshot(path=str(shots / "clip.png"), full_page=True)
 
+        # A worker that cannot load its detector is listed with its reason.
+        WorkerStates(Aws(stack_settings.aws), stack_settings.tables.workers).report(
+            "i-0browser", NOT_READY, "detector darknet:yolov3-tiny cannot load: weights not found")
         page.goto(f"{url}/fleet")
         page.wait_for_selector("svg.chart circle.edge")
+        assert "i-0browser" in page.inner_text("table.not-ready") and "weights not found" in page.inner_text(
+            "table.not-ready")
         page.screenshot(path=str(shots / "fleet.png"), full_page=True)
         page.goto(f"{url}/devices")
         assert page.query_selector('tr[data-device="pi-02"]') is not None

@@ -9,6 +9,7 @@ import pytest
 from edgecloud.jobs import Result
 from edgecloud.results import ResultStore
 from edgecloud.worker.function import Environment, handle_jobs
+from edgecloud.worker.jobs import NotReady
 
 from .conftest import UNREACHABLE, completions, make_context, sqs_event
 
@@ -96,6 +97,19 @@ def _key(clip_id: str) -> str:
 
     return result_key(clip_id)
 
+
+def test_a_function_that_cannot_load_its_detector_fails_before_any_record(settings, mocked_aws, job_for, vtest_mp4,
+                                                                           tmp_path):
+    aws, queues = mocked_aws
+    settings.detector.weights = tmp_path / "missing" / "yolov3-tiny.weights"
+    job = job_for(vtest_mp4)
+    event = sqs_event(job.model_dump_json(), receive_count=settings.queues.max_receive)  # even on its last try
+
+    with pytest.raises(NotReady, match="cannot load"):  # the invocation fails: the event source deletes nothing
+        handle_jobs(Environment(settings), event["Records"], make_context())
+
+    assert ResultStore(aws.s3, settings.storage.results_bucket).get(job.clip_id) is None  # not ended 'failed'
+    assert completions(aws, queues) == []  # not even 'started'
 
 
 @pytest.mark.parametrize("pyav", [True, False], ids=["pyav", "zip without pyav"])
