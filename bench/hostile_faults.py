@@ -179,7 +179,7 @@ def misconfigured_worker(rig: FaultRig, clip: Path) -> Judge:
     def judge(outcome: Outcome) -> Finding:
         failed_early = [c for c, s in early.items() if s == "failed"]
         done = all(outcome.status(c) == "done" for c in ids)
-        return not failed_early and done, (
+        return refusals > 0 and not failed_early and done, (
             f"{refusals} worker(s) without the model ({missing.name}) said not ready and took no job; the clips "
             f"meanwhile: {', '.join(str(s) for s in early.values())}; once the model was there: "
             f"{statuses(outcome, ids)}")
