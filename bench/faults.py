@@ -15,7 +15,6 @@ import logging
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional
 
 import click
 from rich.console import Console
@@ -33,11 +32,10 @@ SCENARIOS: dict[str, Scenario] = {**fault_scenarios.SCENARIOS, **hostile_faults.
 log = logging.getLogger(__name__)
 
 
-def run_scenario(name: str, settings, clip: Path, video: Path, *, timeout_s: float = 180,
-                 scenarios: Optional[dict[str, Scenario]] = None) -> dict:
+def run_scenario(name: str, settings, clip: Path, video: Path, *, timeout_s: float = 180) -> dict:
     """One scenario's row. Whatever goes wrong (the rig does not start, the play raises), the row is
     written: the error in it, the clips counted as far as the rig can still tell, the fault unobserved."""
-    scenario = (scenarios or SCENARIOS)[name]
+    scenario = SCENARIOS[name]
     row = {"name": name, "clips": 0, "results": 0, "lost": 0, "duplicated": 0, "failed": [], "spooled": 0,
            "fault_observed": False, "evidence": ""}
     cap = int(clip.stat().st_size * scenario.spool_clips + 16384) if scenario.spool_clips else 10**9
