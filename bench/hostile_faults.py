@@ -81,8 +81,8 @@ def video_bomb(rig: FaultRig, clip: Path) -> Judge:
         stopped = ("422" in why if bad in outcome.refused else outcome.status(bad) == "failed") and "limits." in why
         in_time = outcome.status(after) == "done" and behind_s <= limit_s
         return stopped and in_time, (
-            f"bomb {outcome.status(bad) or 'without a result'} ({' '.join(why.split())[:120]}); the good clip behind it "
-            f"{statuses(outcome, [after])} in {behind_s:.1f} s (the first clip: {normal_s:.1f} s, normal is "
+            f"bomb {outcome.status(bad) or 'without a result'} ({' '.join(why.split())[:120]}); the good clip "
+            f"behind it {statuses(outcome, [after])} in {behind_s:.1f} s (the first clip: {normal_s:.1f} s, normal is "
             f"<= {limit_s:.1f} s)")
     return judge
 
