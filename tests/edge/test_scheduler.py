@@ -21,6 +21,27 @@ def test_busy_offload_is_the_seeds_rule():
     assert policy.place(Situation(clip_bytes=MB, local_waiting=1, local_s=0.1)) == "cloud"
 
 
+def test_each_placement_says_why():
+    busy = Situation(clip_bytes=MB, local_waiting=2, local_s=6, busy_with="c1", busy_for_s=2, upload_bps=MB,
+                     upload_to_result_s=2)
+    assert BusyOffload().reason(Situation(clip_bytes=MB), "edge") == "the Pi was free"
+    # c1 has 4 of its 6 s to go, then one more clip queued behind it: 10 s.
+    assert BusyOffload().reason(busy, "cloud") == ("the Pi was busy with clip c1 and 1 more queued, "
+                                                    "estimated finish in 10.0 s")
+    assert FastestFinish().reason(busy, "cloud") == (
+        "the Pi was busy with clip c1 and 1 more queued, estimated finish in 10.0 s; "
+        "estimated result in the cloud's 3.0 s, before the Pi's 18.0 s")
+    free = Situation(clip_bytes=MB, local_s=1, upload_bps=MB, upload_to_result_s=2)
+    assert FastestFinish().reason(free, "edge") == ("the Pi was free; estimated result in the Pi's 1.0 s, "
+                                                    "no later than the cloud's 3.0 s")
+    assert "every clip on the Pi first" in EscalateUncertain(0.6).reason(free, "edge")
+
+
+def test_a_clip_over_its_estimate_is_due_now():
+    late = Situation(clip_bytes=MB, local_waiting=1, local_s=2, busy_with="c1", busy_for_s=5)
+    assert late.pi_free_in_s == 0 and late.pi_state().endswith("estimated finish in 0.0 s")
+
+
 @pytest.mark.parametrize("situation, where", [
     # A free but slow Pi loses to a quick cloud: 10 s here, 1 + 2 s there.
     (Situation(clip_bytes=MB, local_waiting=0, local_s=10, upload_bps=MB, upload_to_result_s=2), "cloud"),
