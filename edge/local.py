@@ -106,11 +106,11 @@ class LocalProcessor:
                 return
             item, kwargs = job
             started = self._clock()
+            with self._cond:  # busy with it from now, the detector's first load included
+                self._current = (kwargs["clip_id"], started)
             try:
                 self._load_detector()
-                started = self._clock()
-                with self._cond:
-                    self._current = (kwargs["clip_id"], started)
+                started = self._clock()  # the pace counts analysis only
                 result = self.analyse(**kwargs)
             except Exception as err:  # noqa: BLE001 - a detector crash must not stop the agent
                 log.exception("local detection of %s failed", kwargs["clip_id"])

@@ -113,6 +113,7 @@ class Situation:
     upload_to_result_s: float = PRIOR_UPLOAD_TO_RESULT_S
     busy_with: Optional[str] = None  # the clip the Pi is analysing
     busy_for_s: float = 0.0  # how long it has been at it
+    local_s_measured: bool = True  # False: local_s is the prior, no clip timed yet
 
     @classmethod
     def now(cls, history: History, clip_bytes: int, local_waiting: int, upload_waiting_bytes: int,
@@ -121,7 +122,7 @@ class Situation:
         return cls(clip_bytes=clip_bytes, local_waiting=local_waiting, upload_waiting_bytes=upload_waiting_bytes,
                    local_s=history.local_s or PRIOR_LOCAL_S, upload_bps=history.upload_bps or PRIOR_UPLOAD_BPS,
                    upload_to_result_s=history.cloud_upload_to_result() + history.cloud_backlog_s(),
-                   busy_with=clip, busy_for_s=busy_for)
+                   busy_with=clip, busy_for_s=busy_for, local_s_measured=history.local_s is not None)
 
     @property
     def local_finish_s(self) -> float:
@@ -139,10 +140,11 @@ class Situation:
         """The Pi's load in words: "the Pi was free", or busy with which clip until about when."""
         if self.local_waiting == 0:
             return "the Pi was free"
-        queued = self.local_waiting - 1 if self.busy_with else self.local_waiting
-        busy = f"busy with clip {self.busy_with}" if self.busy_with else "about to start a clip"
-        more = f" and {queued} more queued" if queued else ""
-        return f"the Pi was {busy}{more}, estimated finish in {self.pi_free_in_s:.1f} s"
+        # No clip in hand: one was handed over and is about to begin.
+        busy = f"busy with clip {self.busy_with} ({self.busy_for_s:.1f} s in)" if self.busy_with else "beginning a clip"
+        more = f" and {self.local_waiting - 1} more queued" if self.local_waiting > 1 else ""
+        guess = "" if self.local_s_measured else f" (from a {self.local_s:g} s guess: no clip timed on this Pi yet)"
+        return f"the Pi was {busy}{more}, estimated finish in {self.pi_free_in_s:.1f} s{guess}"
 
     @property
     def cloud_finish_s(self) -> float:

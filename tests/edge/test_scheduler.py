@@ -26,10 +26,10 @@ def test_each_placement_says_why():
                      upload_to_result_s=2)
     assert BusyOffload().reason(Situation(clip_bytes=MB), "edge") == "the Pi was free"
     # c1 has 4 of its 6 s to go, then one more clip queued behind it: 10 s.
-    assert BusyOffload().reason(busy, "cloud") == ("the Pi was busy with clip c1 and 1 more queued, "
+    assert BusyOffload().reason(busy, "cloud") == ("the Pi was busy with clip c1 (2.0 s in) and 1 more queued, "
                                                     "estimated finish in 10.0 s")
     assert FastestFinish().reason(busy, "cloud") == (
-        "the Pi was busy with clip c1 and 1 more queued, estimated finish in 10.0 s; "
+        "the Pi was busy with clip c1 (2.0 s in) and 1 more queued, estimated finish in 10.0 s; "
         "estimated result in the cloud's 3.0 s, before the Pi's 18.0 s")
     free = Situation(clip_bytes=MB, local_s=1, upload_bps=MB, upload_to_result_s=2)
     assert FastestFinish().reason(free, "edge") == ("the Pi was free; estimated result in the Pi's 1.0 s, "
@@ -40,6 +40,16 @@ def test_each_placement_says_why():
 def test_a_clip_over_its_estimate_is_due_now():
     late = Situation(clip_bytes=MB, local_waiting=1, local_s=2, busy_with="c1", busy_for_s=5)
     assert late.pi_free_in_s == 0 and late.pi_state().endswith("estimated finish in 0.0 s")
+
+
+def test_an_estimate_before_any_clip_was_timed_says_it_is_a_guess():
+    history = History()
+    situation = Situation.now(history, MB, local_waiting=1, upload_waiting_bytes=0, busy_with=("c1", 1.0))
+    assert situation.pi_state() == ("the Pi was busy with clip c1 (1.0 s in), estimated finish in 4.0 s "
+                                    "(from a 5 s guess: no clip timed on this Pi yet)")
+    history.observe_local(30.0)
+    situation = Situation.now(history, MB, local_waiting=2, upload_waiting_bytes=0)
+    assert situation.pi_state() == "the Pi was beginning a clip and 1 more queued, estimated finish in 60.0 s"
 
 
 @pytest.mark.parametrize("situation, where", [
