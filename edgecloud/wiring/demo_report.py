@@ -49,18 +49,21 @@ def print_report(report: dict, console: Console) -> None:
     table.add_column("#", justify="right")
     table.add_column("clip", no_wrap=True)
     table.add_column("status")
+    table.add_column("placed")
     table.add_column("processed by", no_wrap=True)
     table.add_column("trigger to result (s)", justify="right")
     table.add_column("labels")
-    table.add_column("placed, and why")
     numbers = {c["clip_id"]: f"#{n}" for n, c in enumerate(report["clips"], 1)}
     for c in report["clips"]:
-        why = c.get("placement_reason") or ""
+        table.add_row(numbers[c["clip_id"]], c["clip_id"], c["status"], str(c.get("placement")),
+                      str(c["processed_by"]), str(c["trigger_to_result_s"]), c["labels"] or "")
+    console.print(table)
+    console.print("why each clip went where:")
+    for c in report["clips"]:
+        why = c.get("placement_reason") or "not placed (no record on the Pi)"
         for clip_id, number in numbers.items():  # "busy with clip #1" reads better than its id
             why = why.replace(f"clip {clip_id}", f"clip {number}")
-        table.add_row(numbers[c["clip_id"]], c["clip_id"], c["status"], str(c["processed_by"]),
-                      str(c["trigger_to_result_s"]), c["labels"] or "", f"{c.get('placement')}: {why}")
-    console.print(table)
+        console.print(f"  {numbers[c['clip_id']]} {c.get('placement')}: {why}", highlight=False, soft_wrap=True)
     w, f = report["workers"], report.get("function")
     engine = (f"function invocations: {f['invocations']}, cold starts: {f['cold_starts']} "
               f"(init {f['init_s_p50']} s), max concurrency {f['max_concurrency']}" if f
