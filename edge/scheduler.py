@@ -143,8 +143,13 @@ class Situation:
         # No clip in hand: one was handed over and is about to begin.
         busy = f"busy with clip {self.busy_with} ({self.busy_for_s:.1f} s in)" if self.busy_with else "beginning a clip"
         more = f" and {self.local_waiting - 1} more queued" if self.local_waiting > 1 else ""
-        guess = "" if self.local_s_measured else f" (from a {self.local_s:g} s guess: no clip timed on this Pi yet)"
-        return f"the Pi was {busy}{more}, estimated finish in {self.pi_free_in_s:.1f} s{guess}"
+        if self.busy_with and self.busy_for_s > self.local_s:  # slower than estimated: say so, not "in 0.0 s"
+            eta = f"past its estimated {self.local_s:.1f} s"
+            eta += f", the rest estimated to finish in {self.pi_free_in_s:.1f} s" if more else ""
+        else:
+            eta = f"estimated finish in {self.pi_free_in_s:.1f} s"
+        guess = "" if self.local_s_measured else " (a guess: no clip timed on this Pi yet)"
+        return f"the Pi was {busy}{more}, {eta}{guess}"
 
     @property
     def cloud_finish_s(self) -> float:

@@ -37,16 +37,20 @@ def test_each_placement_says_why():
     assert "every clip on the Pi first" in EscalateUncertain(0.6).reason(free, "edge")
 
 
-def test_a_clip_over_its_estimate_is_due_now():
+def test_a_clip_over_its_estimate_is_said_to_be_late():
     late = Situation(clip_bytes=MB, local_waiting=1, local_s=2, busy_with="c1", busy_for_s=5)
-    assert late.pi_free_in_s == 0 and late.pi_state().endswith("estimated finish in 0.0 s")
+    assert late.pi_free_in_s == 0
+    assert late.pi_state() == "the Pi was busy with clip c1 (5.0 s in), past its estimated 2.0 s"
+    late = Situation(clip_bytes=MB, local_waiting=3, local_s=2, busy_with="c1", busy_for_s=5)
+    assert late.pi_state() == ("the Pi was busy with clip c1 (5.0 s in) and 2 more queued, past its estimated "
+                               "2.0 s, the rest estimated to finish in 4.0 s")
 
 
 def test_an_estimate_before_any_clip_was_timed_says_it_is_a_guess():
     history = History()
     situation = Situation.now(history, MB, local_waiting=1, upload_waiting_bytes=0, busy_with=("c1", 1.0))
     assert situation.pi_state() == ("the Pi was busy with clip c1 (1.0 s in), estimated finish in 4.0 s "
-                                    "(from a 5 s guess: no clip timed on this Pi yet)")
+                                    "(a guess: no clip timed on this Pi yet)")
     history.observe_local(30.0)
     situation = Situation.now(history, MB, local_waiting=2, upload_waiting_bytes=0)
     assert situation.pi_state() == "the Pi was beginning a clip and 1 more queued, estimated finish in 60.0 s"
