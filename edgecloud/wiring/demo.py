@@ -216,8 +216,9 @@ def demo(obj, video, clips, policy, speed, pi_slowdown, engine, mode, seconds, d
     from edgecloud.edge.camera import CameraError
 
     out = Console()
-    # Piped or captured output gets a width that fits clip and instance ids, not 80 columns.
-    out = out if out.is_terminal else Console(width=120)
+    # Piped or captured output gets a width that fits clip ids and a worker's instance id or the function's
+    # request id, with the placement, not 80 columns.
+    out = out if out.is_terminal else Console(width=150)
 
     def publish(report: dict) -> None:
         report["wall_s"] = round(time.monotonic() - started, 1)

@@ -52,7 +52,7 @@ def print_report(report: dict, console: Console) -> None:
     table.add_column("placed")
     table.add_column("processed by", no_wrap=True)
     table.add_column("trigger to result (s)", justify="right")
-    table.add_column("labels")
+    table.add_column("labels", overflow="fold")  # never cut: the labels are the result
     numbers = {c["clip_id"]: f"#{n}" for n, c in enumerate(report["clips"], 1)}
     for c in report["clips"]:
         table.add_row(numbers[c["clip_id"]], c["clip_id"], c["status"], str(c.get("placement")),
