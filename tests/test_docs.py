@@ -28,6 +28,12 @@ def _leaf_commands(command: click.Command, path: list[str], ctx: click.Context):
         yield " ".join(path)
 
 
+def _anchors(page: Path) -> set[str]:
+    """The anchors GitHub gives a page's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
 def _text(paths) -> str:
     return "\n".join(p.read_text() for p in paths)
 
@@ -46,10 +52,13 @@ def test_readme_links_every_page_and_every_link_resolves():
     for page in PAGES:
         assert f"(docs/{page.name})" in readme, f"README.md does not link docs/{page.name}"
     for doc in [README, *PAGES]:
-        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
+        for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([^)]*))?\)", doc.read_text()):
             if "://" in target:
                 continue
-            assert (doc.parent / target).exists(), f"{doc.relative_to(REPO)} links {target}, which does not exist"
+            linked = (doc.parent / target) if target else doc
+            assert linked.exists(), f"{doc.relative_to(REPO)} links {target}, which does not exist"
+            if anchor:
+                assert anchor in _anchors(linked), f"{doc.relative_to(REPO)} links {target}#{anchor}: no such heading"
 
 
 def test_every_command_is_documented():
