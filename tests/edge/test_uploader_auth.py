@@ -40,7 +40,9 @@ def test_a_device_token_used_for_another_device_is_kept_and_explained(settings, 
             Uploader(spool, served.url, retry_base_s=0.01, retry_max_s=0.05,
                      session_factory=session_factory(settings.edge)) as uploader:
         assert not uploader.wait_drained(1.0)
-    assert {p["status"] for p in served.posts} == {403} and len(spool) == 1
+    statuses = [p["status"] for p in served.posts]
+    # Refused uploads count against the device's bucket, so a fast retry loop may meet 429 after its 403s.
+    assert statuses[0] == 403 and set(statuses) <= {403, 429} and len(spool) == 1
     assert "HTTP 403, not allowed: is edge.device_id the device the token was issued for?" in caplog.text
 
 
