@@ -211,12 +211,10 @@ class ControllerSettings(Section):
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, description="Networks of the proxies in "
                                                  "front of nginx (a load balancer) whose X-Forwarded-For and "
                                                  "-Proto it believes; empty: the peer is the client.")
-    connections_per_token: int = Field(8, ge=1, le=10_000, description="API requests one bearer token may have "
-                                       "open at once through the front (nginx counts them before it reads a "
-                                       "body); past it 429: a leaked token cannot hold more sockets than this.")
+    connections_per_token: int = Field(8, ge=1, le=10_000, description="API requests one token may have open at "
+                                       "once through nginx, counted before a body is read; past it 429.")
     connections_per_address: int = Field(32, ge=1, le=10_000, description="Requests one address may have open "
-                                         "at once on the front's other paths (dashboard, /healthz), which take "
-                                         "no bearer token; past it 429.")
+                                         "at once on paths without a bearer token (dashboard); past it 429.")
 
 
 class EdgeSettings(Section):
