@@ -123,13 +123,15 @@ def _nginx_of(controller: ControllerProcess) -> psutil.Process:
 
 @pytest.fixture
 def fronted(stack_settings, tmp_path):
-    """`controller serve` (4 threads, client_timeout_s 3, 3 requests a token at once) and two devices' tokens:
+    """`controller serve` (4 threads, client_timeout_s 3, 3 requests a token at once, 6 an address
+    off the API) and two devices' tokens:
     (controller, settings, tokens)."""
     settings = stack_settings
     settings.autoscaler.max_workers = 0  # uploads only
     settings.controller.threads = 4
     settings.controller.client_timeout_s = 3  # the tricklers below send every 0.5 s: a body's is never hit
     settings.controller.connections_per_token = 3
+    settings.controller.connections_per_address = 6
     settings.controller.trusted_proxies = ["127.0.0.2/32"]  # as a load balancer would be
     tokens = issue_credentials(settings, ["pi-01", "leaked-01"])
     with ControllerProcess(settings, tmp_path) as controller:
@@ -267,6 +269,19 @@ def test_a_body_is_read_only_for_a_checked_token_and_a_token_trickles_few(fronte
             http.headers["Authorization"] = f"Bearer {tokens['pi-01']}"
             assert upload_once(http, controller.url, vtest_mp4.read_bytes(), "pi-01")[0]
         assert held.open_count("body") == 3 and held.lifetimes["body"] == []  # never closed: no total deadline
+
+    # Off the API (the dashboard's login form takes no bearer token), one address holds at most 6 bodies.
+    login = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n" \
+            "Content-Length: 4096\r\n\r\n"
+    held = [socket.create_connection(address, timeout=10) for _ in range(6)]
+    try:
+        for sock in held:
+            sock.sendall(login.encode())
+        reply, closed = _trickled_reply(address, login)
+        assert closed and reply.startswith(b"HTTP/1.1 429") and b"per address" in reply
+    finally:
+        for sock in held:
+            sock.close()
 
     # The check answers nginx only.
     assert requests.get(f"{controller.url}/_front/auth", timeout=10).status_code == 404
