@@ -26,6 +26,7 @@ SLOW_HEADERS, SLOW_BODIES, SLOW_HOLD_S = 200, 50, 60  # the issue's attack: 200 
 GOOD_P99_S = 2.0
 FLOOD_S = 10
 FLOODER = "pi-leaked"
+TRICKLER = "pi-trickler"  # a leaked token the body tricklers carry
 NOT_READY = "not ready, took no job"  # a worker without its detector, as it says so
 
 
@@ -34,14 +35,17 @@ def _no_workers(settings: Settings) -> None:
 
 
 def slow_clients(rig: FaultRig, clip: Path) -> Judge:
-    """200 sockets trickling headers (no token) and 50 trickling bodies (a device token) held 60 s, while the
-    device uploads: every upload succeeds, p99 under 2 s, and the server closes the sockets that never finish."""
+    """200 sockets trickling headers (no token) and 50 trickling bodies (a leaked device token, not the good
+    device's) held 60 s, while the device uploads: every upload succeeds, p99 under 2 s, the server closes the
+    header tricklers in time and every body trickler it refused; the ones it never closes (nginx has no total
+    deadline for a body) are at most controller.connections_per_token, and the figures say how many."""
     from .slow_clients import measure_slow_clients  # the buffering front's own bench
 
-    timeout_s = getattr(rig.settings.controller, "client_timeout_s", 30)
+    c = rig.settings.controller
+    leaked = issue_credentials(rig.settings, [TRICKLER], operator="bench-trickle-operator")[TRICKLER]
     figures = measure_slow_clients(rig.controller.url, rig.device_token, clip, device_id=DEVICE,
                                    header_sockets=SLOW_HEADERS, body_sockets=SLOW_BODIES, hold_s=SLOW_HOLD_S,
-                                   client_timeout_s=timeout_s)
+                                   client_timeout_s=c.client_timeout_s, body_token=leaked)
     rig.figures.update(figures)
 
     def judge(outcome: Outcome) -> Finding:
@@ -50,12 +54,15 @@ def slow_clients(rig: FaultRig, clip: Path) -> Judge:
         attacked = held["slow_sockets_open_min"] >= 0.9 * (SLOW_HEADERS + SLOW_BODIES)
         p99 = held["p99_ms"]
         good = held["uploads"] > 0 and held["ok"] == held["uploads"] and p99 is not None and p99 < GOOD_P99_S * 1000
-        closed = headers["closed"] > 0 and headers["closed_within_timeout"] == headers["closed"]
-        return attacked and good and closed, (
+        closed = all(k["closed"] > 0 and k["closed_within_timeout"] == k["closed"] for k in (headers, bodies))
+        bounded = bodies["held_whole_hold"] <= c.connections_per_token
+        return attacked and good and closed and bounded, (
             f"uploads ok {held['ok']}/{held['uploads']} with >= {held['slow_sockets_open_min']} slow sockets open, "
             f"p99 {p99} ms (without: {calm['ok']}/{calm['uploads']}, p99 {calm['p99_ms']} ms); header tricklers "
-            f"closed {headers['closed']} ({headers['closed_within_timeout']} within {timeout_s:g} s), body "
-            f"tricklers closed {bodies['closed']}")
+            f"closed {headers['closed']} ({headers['closed_within_timeout']} within {c.client_timeout_s:g} s); "
+            f"body tricklers refused {bodies['refused']} and closed {bodies['closed']} "
+            f"({bodies['closed_within_timeout']} in time), {bodies['held_whole_hold']} never closed "
+            f"(cap {c.connections_per_token} a token: no total body deadline in nginx)")
     return judge
 
 

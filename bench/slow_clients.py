@@ -5,7 +5,11 @@ header; body tricklers (a device token) send a whole header announcing a large c
 bytes of it every ``trickle_every_s``. A trickler the server closes is opened again at once, so
 the pressure holds for the whole hold. The figures: the good device's upload latency without and
 then with the slow sockets, how many slow sockets were open while it uploaded (the fault
-happened), and how long the server let each closed one live (against ``client_timeout_s``).
+happened), how long the server let each closed one live (against ``client_timeout_s``), what it
+answered before closing (``refused``: status -> count), and how many were never closed: open at
+the end and open since the start (``held_whole_hold``). nginx has no total deadline for a body:
+body tricklers whose token passed its check stay open (at most ``connections_per_token`` per
+token); the figures say how many did.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import socket
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlsplit
@@ -54,6 +59,8 @@ class SlowSockets:
         self.wanted = {"header": headers, "body": bodies}
         self.token, self.every_s = device_token, every_s
         self.lifetimes: dict[str, list[float]] = {"header": [], "body": []}
+        self.refused: dict[str, Counter] = {"header": Counter(), "body": Counter()}  # closed ones, by the status sent
+        self._replies: dict[socket.socket, bytes] = {}
         self.failed_connects = 0
         self._selector = selectors.DefaultSelector()
         self._open: dict[socket.socket, tuple[str, float]] = {}
@@ -65,6 +72,11 @@ class SlowSockets:
     def open_count(self, kind: Optional[str] = None) -> int:
         with self._lock:
             return sum(1 for k, _ in self._open.values() if kind in (None, k))
+
+    def open_since(self, kind: str, when: float) -> int:
+        """How many ``kind`` sockets open now were opened at or before ``when`` (never closed since)."""
+        with self._lock:
+            return sum(1 for k, opened in self._open.values() if k == kind and opened <= when)
 
     def start(self) -> "SlowSockets":
         for kind, n in self.wanted.items():
@@ -111,8 +123,12 @@ class SlowSockets:
     def _forget(self, sock: socket.socket, *, closed_by_server: bool) -> None:
         with self._lock:
             kind, opened = self._open.pop(sock)
+        reply = self._replies.pop(sock, b"")
         if closed_by_server:
             self.lifetimes[kind].append(time.monotonic() - opened)
+            status = reply.split(b" ", 2)[1].decode(errors="replace") if reply.startswith(b"HTTP/") else None
+            if status:
+                self.refused[kind][status] += 1
         self._selector.unregister(sock)
         sock.close()
         if closed_by_server and not self._stop.is_set():
@@ -134,7 +150,8 @@ class SlowSockets:
                     data = b""  # reset: closed all the same
                 if not data:
                     self._forget(key.fileobj, closed_by_server=True)
-                # Anything else is a reply (a refusal) the server sends before closing: the close follows.
+                else:  # a reply (a refusal) the server sends before closing: the close follows
+                    self._replies[key.fileobj] = self._replies.get(key.fileobj, b"") + data[:64]
             if time.monotonic() >= next_send:
                 next_send += self.every_s
                 with self._lock:
@@ -188,11 +205,14 @@ def measure_slow_clients(base_url: str, device_token: str, clip: Path, *, device
         with_slow = _paced_uploads(base_url, body, device_id, device_token, every_s=upload_every_s,
                                    until=started + hold_s, during=slow)
         open_at_end = {kind: slow.open_count(kind) for kind in ("header", "body")}
+        held = {kind: slow.open_since(kind, started + opened_s) for kind in ("header", "body")}
     in_time = client_timeout_s + CLOSE_MARGIN_S
     closed = {kind: {"closed": len(lives), "closed_within_timeout": sum(1 for s in lives if s <= in_time),
                      "lived_p50_s": round(float(np.median(lives)), 1) if lives else None,
                      "lived_max_s": round(max(lives), 1) if lives else None,
-                     "open_at_end": open_at_end[kind]} for kind, lives in slow.lifetimes.items()}
+                     "refused": dict(sorted(slow.refused[kind].items())),
+                     "open_at_end": open_at_end[kind], "held_whole_hold": held[kind]}
+              for kind, lives in slow.lifetimes.items()}
     return {
         "header_sockets": header_sockets, "body_sockets": body_sockets, "hold_s": hold_s,
         "trickle_every_s": trickle_every_s, "client_timeout_s": client_timeout_s, "clip_bytes": len(body),

@@ -4,7 +4,8 @@ Every ``/v1`` route and ``/metrics`` need ``Authorization: Bearer TOKEN``; none
 or a wrong one is 401 with ``WWW-Authenticate: Bearer``; past
 ``controller.bad_token_per_min`` wrong ones from an address, 429 before any
 registry read. Every device request takes a token of its bucket here, before
-its body is read (controller/quotas.py). ``/healthz`` stays
+its body is read (controller/quotas.py); behind serve's nginx front that check runs
+from the headers alone (``front_auth``), before nginx reads a body. ``/healthz`` stays
 open (load balancers probe it); the dashboard's pages have their own login
 (an operator token exchanged for a session cookie, controller/dashboard/auth.py). Devices upload their own clips and read their
 own clips and the stats (the Pi's scheduler places clips by queue depth);
@@ -13,15 +14,21 @@ operators read everything, upload nothing. Views ask ``require_device`` /
 """
 from __future__ import annotations
 
+import json
+import secrets
 from typing import Mapping, Optional
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, abort, current_app, g, jsonify, request
 
 from edgecloud.credentials import Principal
 
 from .resources import get_quotas, get_registry
 
 OPEN_PATHS = frozenset({"/healthz"})
+FRONT_AUTH_PATH = "/_front/auth"  # nginx's auth_request, behind serve's front only
+FRONT_SECRET = "EDGECLOUD_FRONT_SECRET"  # app.config: this run's secret, shared with nginx (front.behind_front)
+FRONT_HEADER = "X-Edgecloud-Front"
+REFUSAL_STATUS_HEADER, REFUSAL_BODY_HEADER = "X-Edgecloud-Status", "X-Edgecloud-Error"
 OPERATOR_PATHS = frozenset({"/metrics"})
 REALM = 'Bearer realm="edgecloud"'
 
@@ -41,19 +48,55 @@ def bearer_token() -> Optional[str]:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def from_front() -> bool:
+    """True for a request nginx (serve's front) checked with ``front_auth`` already: it carries this run's secret."""
+    secret = current_app.config.get(FRONT_SECRET)
+    return bool(secret) and secrets.compare_digest(request.headers.get(FRONT_HEADER, ""), secret)
+
+
 def _authenticate() -> None:
+    if request.path == FRONT_AUTH_PATH:
+        return  # front_auth checks the request it is asked about
     if request.path in OPEN_PATHS or request.method == "OPTIONS":
         return
     if not (request.path.startswith("/v1/") or request.path in OPERATOR_PATHS):
         return  # a dashboard page: its own session login decides
+    g.principal = authenticate(counted=from_front())
+    if request.path in OPERATOR_PATHS and not g.principal.is_operator:
+        raise Refused(f"{request.path} is for operators", 403)
+
+
+def authenticate(*, counted: bool = False) -> Principal:
+    """Who sent this request's bearer token; its device's bucket token taken, unless ``counted``
+    (the front's check took it for this very request, before its body was read)."""
     token = bearer_token()
     if token is None:
         raise Refused("this route needs 'Authorization: Bearer TOKEN'", 401, {"WWW-Authenticate": REALM})
-    g.principal = principal = checked(token)
+    if counted:
+        principal = get_registry().verify(token)  # checked a moment ago: from the registry's cache
+        if principal is None:
+            raise Refused("unknown or revoked token", 401, {"WWW-Authenticate": f'{REALM}, error="invalid_token"'})
+        return principal
+    principal = checked(token)
     if principal.kind == "device":  # here, before a body is read: a refused upload costs as much
         get_quotas().take_burst(principal.name)
-    if request.path in OPERATOR_PATHS and not principal.is_operator:
-        raise Refused(f"{request.path} is for operators", 403)
+    return principal
+
+
+def front_auth():
+    """nginx's ``auth_request``: an API request checked from its headers, before nginx reads its body.
+    Allowed: 204. Refused: 403 (all auth_request passes on) with the status meant, the API's JSON body
+    and its headers, which nginx answers with (``front_config``)."""
+    if not from_front():
+        abort(404)
+    if request.headers.get("X-Original-Method") == "OPTIONS":
+        return "", 204
+    try:
+        authenticate()
+    except Refused as refused:
+        return "", 403, {**refused.headers, REFUSAL_STATUS_HEADER: str(refused.status),
+                         REFUSAL_BODY_HEADER: json.dumps({"error": refused.message})}
+    return "", 204
 
 
 def checked(token: str) -> Principal:
@@ -95,6 +138,7 @@ def require_reader(device_id: str) -> Principal:
 
 def init_app(app: Flask) -> None:
     app.before_request(_authenticate)
+    app.add_url_rule(FRONT_AUTH_PATH, "front_auth", front_auth)
 
     @app.errorhandler(Refused)
     def _refused(err: Refused):

@@ -13,6 +13,7 @@ import grp
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -27,7 +28,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from edgecloud.config import Settings
 
-from .app import FORM_SLACK_BYTES
+from .auth import FRONT_SECRET
+from .front_config import render_config
 
 log = logging.getLogger(__name__)
 
@@ -65,102 +67,13 @@ def worker_user() -> Optional[tuple[str, str]]:
     raise FrontError("running as root, but neither www-data nor nobody exists for nginx's workers")
 
 
-def behind_front(app):
+def behind_front(app, secret: Optional[str] = None):
     """``app`` as gunicorn serves it behind exactly one proxy, nginx: remote_addr is the client's
-    (as nginx saw it, whatever X-Forwarded-For the client sent), the scheme the one it used."""
+    (as nginx saw it, whatever X-Forwarded-For the client sent), the scheme the one it used.
+    ``secret``: this run's, which nginx sends with the requests it checked already (``auth.from_front``)."""
+    if secret:
+        app.config[FRONT_SECRET] = secret
     return ProxyFix(app, x_for=1, x_proto=1)
-
-
-def _address(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
-def render_config(settings: Settings, *, listen: tuple[str, int], upstream: tuple[str, int], run_dir: Path,
-                  user: Optional[tuple[str, str]] = None) -> str:
-    """nginx.conf for a front on ``listen`` proxying to gunicorn on ``upstream``; its files under ``run_dir``."""
-    c = settings.controller
-    t = f"{c.client_timeout_s:g}s"
-    max_body = int(c.max_clip_mb * 1024 * 1024) + FORM_SLACK_BYTES  # the app's own MAX_CONTENT_LENGTH
-    ssl = " ssl" if c.tls_cert else ""
-    tls = (f"        ssl_certificate {c.tls_cert.resolve()};\n"
-           f"        ssl_certificate_key {c.tls_key.resolve()};\n"
-           "        ssl_protocols TLSv1.2 TLSv1.3;\n"
-           # Plain HTTP on the HTTPS port: close, as a TLS-only server would (no redirect built from Host).
-           "        error_page 497 = @close;\n") if c.tls_cert else ""
-    trusted = "".join(f"    set_real_ip_from {net};\n" for net in c.trusted_proxies)
-    trusted_geo = "".join(f"        {net} 1;\n" for net in c.trusted_proxies)
-    temp = "".join(f"    {kind}_temp_path {run_dir / kind};\n" for kind in ("client_body", "proxy", "fastcgi",
-                                                                                "uwsgi", "scgi"))
-    return f"""\
-# Rendered by `edgecloud controller serve` from its settings for this run; edit config.yaml, not this.
-daemon off;
-pid {run_dir / "nginx.pid"};
-# Not warn: nginx warns of every body it buffers to disk, which is the point.
-error_log stderr error;
-{f"user {user[0]} {user[1]};" if user else "# user: this process's own (serve does not run as root)"}
-worker_processes {min(os.cpu_count() or 1, MAX_WORKER_PROCESSES)};
-worker_rlimit_nofile {WORKER_CONNECTIONS * 2};
-events {{
-    worker_connections {WORKER_CONNECTIONS};
-}}
-http {{
-    access_log off;  # gunicorn logs every request it answers
-    server_tokens off;
-{temp}
-    # A client sends its whole header within this (one timer, not reset by each line), and pauses
-    # no longer than this between reads of a body or of a reply; an idle keep-alive socket is closed too.
-    client_header_timeout {t};
-    client_body_timeout {t};
-    send_timeout {t};
-    keepalive_timeout {t};
-    # Bodies are read whole, to disk past a small buffer, before gunicorn sees the request.
-    client_max_body_size {max_body};
-    client_body_buffer_size 64k;
-    proxy_request_buffering on;
-    proxy_buffering on;
-    # A ?wait= long poll holds the reply up to controller.max_wait_s.
-    proxy_read_timeout {c.max_wait_s + 60:g}s;
-    proxy_send_timeout {t};
-
-    # A trusted proxy (controller.trusted_proxies) names the client and its scheme; no one else does.
-{trusted}    real_ip_header X-Forwarded-For;
-    real_ip_recursive on;
-    geo $realip_remote_addr $from_trusted_proxy {{
-        default 0;
-{trusted_geo}    }}
-    map "$from_trusted_proxy$http_x_forwarded_proto" $client_scheme {{
-        default $scheme;
-        1https https;
-        1http http;
-    }}
-
-    server {{
-        listen {_address(listen[0])}:{listen[1]}{ssl};
-{tls}        location / {{
-            proxy_pass http://{_address(upstream[0])}:{upstream[1]};
-            proxy_set_header Host $http_host;
-            # Replaced, not appended to: the app trusts exactly one hop (this one).
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_set_header X-Real-IP $remote_addr;
-            proxy_set_header X-Forwarded-Proto $client_scheme;
-        }}
-        # nginx's own refusals answer in the API's JSON shape.
-        error_page 413 @too_large;
-        error_page 502 503 504 = @unavailable;
-        location @too_large {{
-            default_type application/json;
-            return 413 '{{"error": "request body over {max_body} bytes"}}\\n';
-        }}
-        location @unavailable {{
-            default_type application/json;
-            return 503 '{{"error": "controller unavailable"}}\\n';
-        }}
-        location @close {{
-            return 444;
-        }}
-    }}
-}}
-"""
 
 
 def _die_with_parent() -> None:
@@ -175,6 +88,7 @@ class Front:
 
     def __init__(self, settings: Settings, *, public: socket.socket, upstream: tuple[str, int], on_death=None):
         self.settings = settings
+        self.secret = secrets.token_urlsafe(32)  # for behind_front: the app trusts nginx's checks, no one else's
         self.public = public
         self.upstream = upstream
         self.on_death = on_death
@@ -201,7 +115,7 @@ class Front:
         self.run_dir = self._make_run_dir(user)
         conf = self.run_dir / "nginx.conf"
         conf.write_text(render_config(self.settings, listen=self.public.getsockname()[:2], upstream=self.upstream,
-                                      run_dir=self.run_dir, user=user))
+                                      run_dir=self.run_dir, secret=self.secret, user=user))
         fd = self.public.fileno()
         self._proc = subprocess.Popen(
             [nginx, "-e", "stderr", "-p", str(self.run_dir), "-c", str(conf)],

@@ -112,11 +112,12 @@ class ControllerServer(BaseApplication):
     """gunicorn, configured in code: one worker process, threads, our hooks."""
 
     def __init__(self, settings: Settings, make_service: Callable[[], ControllerService], *,
-                 sock: socket.socket, public_url: str):
+                 sock: socket.socket, public_url: str, front_secret: Optional[str] = None):
         self.settings = settings
         self.make_service = make_service
         self.sock = sock
         self.public_url = public_url
+        self.front_secret = front_secret
         self.service: Optional[ControllerService] = None
         super().__init__()
 
@@ -142,7 +143,7 @@ class ControllerServer(BaseApplication):
     def load(self):
         self.service = self.make_service()
         resources(self.service.app).attach(public_url=self.public_url)  # status links, when controller.url is unset
-        return behind_front(self.service.app)
+        return behind_front(self.service.app, self.front_secret)
 
     def _post_worker_init(self, worker):
         graceful_exit = signal.getsignal(signal.SIGTERM)
@@ -189,10 +190,11 @@ def serve(settings: Settings, *, ensure: bool = False, autoscale: bool = True) -
     upstream = listening_socket("127.0.0.1", 0)  # gunicorn's; only nginx connects to it
     host, port = public.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    server = ControllerServer(settings, lambda: ControllerService(settings, autoscale=autoscale), sock=upstream,
-                              public_url=f"{'https' if c.tls_cert else 'http'}://{shown}:{port}")
     front = Front(settings, public=public, upstream=upstream.getsockname()[:2],
                   on_death=lambda: os.kill(os.getpid(), signal.SIGTERM))  # gunicorn's master stops
+    server = ControllerServer(settings, lambda: ControllerService(settings, autoscale=autoscale), sock=upstream,
+                              public_url=f"{'https' if c.tls_cert else 'http'}://{shown}:{port}",
+                              front_secret=front.secret)
     try:
         front.start()
         public.close()  # nginx holds it now; gunicorn's worker need not

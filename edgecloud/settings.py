@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Optional
 
-from pydantic import Field, IPvAnyNetwork, create_model, model_validator
+from pydantic import Field, create_model, model_validator
 
+from .front_settings import FrontSettings
 from .notify_config import NotifyRule, NotifySettings
 from .sections import Section
 
@@ -165,7 +166,7 @@ class AutoscalerSettings(Section):
     rate_window_s: float = Field(300, gt=0, description="Seconds of submissions averaged into the arrival rate.")
 
 
-class ControllerSettings(Section):
+class ControllerSettings(FrontSettings):  # and the nginx front's, from front_settings.py
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8080, ge=0, le=65535, description="Port the API listens on (0 picks a free one).")
     url: Optional[str] = Field(None, description="Public URL of the API, for status and alert links; null: the "
@@ -203,14 +204,6 @@ class ControllerSettings(Section):
     secret_name: str = Field("edgecloud/dashboard-key", description="AWS Secrets Manager secret holding the "
                              "dashboard's signing key when secret_key is null (the stack makes it; elsewhere the "
                              "first controller that needs it does).")
-    client_timeout_s: float = Field(30, ge=1, le=600, description="A client sends a whole request header within "
-                                    "this, and pauses no longer between reads of a body; past it nginx (the "
-                                    "front) closes the socket.")
-    nginx: str = Field("nginx", description="The nginx executable of the buffering front `controller serve` runs "
-                       "(a name on PATH or /usr/sbin, or a path); Debian: apt-get install nginx.")
-    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list, description="Networks of the proxies in "
-                                                 "front of nginx (a load balancer) whose X-Forwarded-For and "
-                                                 "-Proto it believes; empty: the peer is the client.")
 
 
 class EdgeSettings(Section):

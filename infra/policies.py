@@ -77,6 +77,8 @@ WHY = {
                            "every job not reported failed",
     "FunctionReportCompletions": "tell the controller a job finished (completion queue)",
     "FunctionAnswerFrames": "frames path: put each frame's answer on its device's answers queue",
+    "FunctionReportNotReady": "lambda backend: a function that cannot load its detector says so in the workers "
+                              "table (one item, lambda:<function name>), so /v1/stats and the fleet page show it",
     "FunctionLogs": "write its logs to its own log group (the stack makes the group)",
     "SignFramePosts": "frames path: a presigned POST is signed with the controller's credentials, so they must "
                       "allow the PutObject a Pi makes with it (frames/ prefix only)",

@@ -15,7 +15,9 @@ while it stays warm. The detector loads at init (Lambda's init phase) and is
 checked again before any record is touched: a function that cannot load it
 fails the invocation (Lambda's ``Errors`` metric, the reason in its log), so
 the event source deletes nothing and every record goes back to the queue; no
-clip ends ``failed`` for it.
+clip ends ``failed`` for it. It also reports itself ``not-ready`` in the workers
+table, as one worker named ``lambda:<function name>``, so ``/v1/stats`` and the
+fleet page show it with its reason.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from typing import Optional
 
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings, load
+from edgecloud.workers import NOT_READY, WorkerStates
 
 from .jobs import JobRunner, NotReady, receive_count
 
@@ -43,7 +46,13 @@ class Environment:
         self.aws = Aws(self.settings.aws)
         self.queues = Queues(self.aws, self.settings)
         self.runner = JobRunner(self.settings, self.aws, self.queues)
+        self.states = WorkerStates(self.aws, self.settings.tables.workers)
         self.init_s: Optional[float] = None
+
+    @property
+    def worker_id(self) -> str:
+        """Its name in the workers table: one item for the function, however many environments it runs."""
+        return f"lambda:{self.settings.function.name}"
 
     def warm_up(self) -> float:
         """Load the detector now (a cold start's model load); returns the seconds it took."""
@@ -61,6 +70,7 @@ class Environment:
         except Exception as err:
             reason = f"detector {self.settings.detector.name} cannot load: {err}"
             log.error("not ready, no record handled: %s", reason)
+            self.states.report(self.worker_id, NOT_READY, reason)
             raise NotReady(reason) from err
 
 

@@ -7,7 +7,8 @@ uncached, so ``edgecloud operators revoke`` ends the operator's sessions on ever
 controller at their next request; logging out deletes the session itself. A one-time
 login link (for ``edgecloud demo --serve``) is a short-lived ticket signed with the
 dashboard's key (``key.py``) naming a login; using it claims its id in the sessions
-table, so it works once.
+table, so it works once. A wrong token typed into the login form counts against its address
+exactly as one sent to the API does (``controller.bad_token_per_min``, ``controller/auth.py``).
 """
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from edgecloud.aws import Aws
 from edgecloud.config import Settings
-from edgecloud.credentials import token_hash
+from edgecloud.credentials import Principal, token_hash
 
+from ..auth import Refused, checked
 from ..resources import get_registry, resources
 from .key import signing_key
 from .sessions import claim_once
@@ -52,8 +54,7 @@ def end_session() -> None:
     session.clear()  # Flask-Session deletes the stored item and the cookie
 
 
-def _login(digest: str) -> Optional[str]:
-    principal = get_registry().verify_hash(digest)
+def _login(principal: Optional[Principal], digest: str) -> Optional[str]:
     if principal is None or not principal.is_operator:
         return None
     credential_id = get_registry().credential_id("operator", principal.name, digest)  # uncached: not revoked
@@ -64,10 +65,18 @@ def _login(digest: str) -> Optional[str]:
 
 
 def login_with_token(token: str) -> Optional[str]:
+    """The operator now logged in with ``token``; None for any other token. Raises ``Refused`` (429)
+    when this address is past its wrong tokens: then no credential is read."""
     token = token.strip()
-    if not token or len(token) > 256:
+    if not token:
         return None
-    return _login(token_hash(token))
+    try:
+        principal = checked(token)
+    except Refused as refused:
+        if refused.status == 429:
+            raise
+        return None  # a wrong token, counted against this address
+    return _login(principal, token_hash(token))
 
 
 def _signer(key: str) -> URLSafeTimedSerializer:
@@ -93,7 +102,7 @@ def login_with_link(ticket: str) -> Optional[str]:
         return None
     if not claim_once(res.aws, res.settings, f"login-link:{claims.get('jti', '')}", LINK_MAX_AGE_S):
         return None
-    return _login(claims["th"])
+    return _login(get_registry().verify_hash(claims["th"]), claims["th"])
 
 
 def csrf_ok() -> bool:

@@ -14,6 +14,7 @@ from edgecloud.aws import describe_fleet
 from edgecloud.credentials import CredentialError
 from edgecloud.jobs import BadClipId, parse_clip_id, utcnow
 
+from ..auth import Refused
 from ..ledger import FINAL
 from ..resources import get_fleet, get_ledger, get_not_ready, get_registry, get_settings, get_store, resources
 from . import auth
@@ -67,8 +68,12 @@ def login():
     error = None
     target = same_site_path(request.values.get("next", "")) or url_for("dashboard.clips")
     if request.method == "POST":
-        if auth.login_with_token(request.form.get("token", "")):
-            return redirect(target)
+        try:
+            if auth.login_with_token(request.form.get("token", "")):
+                return redirect(target)
+        except Refused as refused:  # this address is past its wrong tokens: a page, not the API's JSON
+            return render_template("login.html", error=f"{refused.message}; try again later.", next=target), \
+                refused.status, refused.headers
         error = "That is not an operator token (or it was revoked)."
     return render_template("login.html", error=error, next=target), 401 if error else 200
 

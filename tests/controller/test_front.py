@@ -20,7 +20,8 @@ from edgecloud.bench.upload import upload_once
 from edgecloud.cli import cli
 from edgecloud.config import dump
 from edgecloud.controller.app import FORM_SLACK_BYTES
-from edgecloud.controller.front import FrontError, behind_front, find_nginx, render_config, worker_user
+from edgecloud.controller.front import FrontError, behind_front, find_nginx, worker_user
+from edgecloud.controller.front_config import render_config
 from edgecloud.wiring.localcloud import ControllerProcess, issue_credentials
 
 from .test_tls import private_ca  # noqa: F401 - a fixture
@@ -82,6 +83,29 @@ def test_the_app_behind_the_front_sees_the_client_nginx_saw_and_its_scheme():
     assert seen == {"addr": "203.0.113.9", "scheme": "https"}
 
 
+def test_a_request_the_front_checked_takes_one_bucket_token_and_no_one_else_can_claim_it(settings, controller_app,
+                                                                                          device_token):
+    settings.controller.upload_burst, settings.controller.upload_refill_per_s = 2, 0.001
+    client = Client(behind_front(controller_app, "this-runs-secret"))
+    token = {"Authorization": f"Bearer {device_token}"}
+    asked = {**token, "X-Edgecloud-Front": "this-runs-secret", "X-Original-URI": "/v1/clips",
+             "X-Original-Method": "POST"}
+    assert [client.get("/_front/auth", headers=asked).status_code for _ in range(2)] == [204, 204]
+    refused = client.get("/_front/auth", headers=asked)  # the bucket is empty: nginx answers 429 for it
+    assert refused.status_code == 403 and refused.headers["X-Edgecloud-Status"] == "429"
+    assert "requests in a burst" in json.loads(refused.headers["X-Edgecloud-Error"])["error"]
+    assert int(refused.headers["Retry-After"]) > 0
+
+    # The request nginx then passes on was counted by its check: not again.
+    assert client.get("/v1/stats", headers={**token, "X-Edgecloud-Front": "this-runs-secret"}).status_code == 200
+    # Anyone else's claim is worth nothing: counted, and the check itself is not there for them.
+    assert client.get("/v1/stats", headers={**token, "X-Edgecloud-Front": "a-guess"}).status_code == 429
+    assert client.get("/_front/auth", headers={**token, "X-Original-URI": "/v1/clips"}).status_code == 404
+    missing = client.get("/_front/auth", headers={"X-Edgecloud-Front": "this-runs-secret"})
+    assert missing.status_code == 403 and missing.headers["X-Edgecloud-Status"] == "401"
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+
+
 def test_without_nginx_serve_names_the_fix(settings, tmp_path):
     with pytest.raises(FrontError, match="apt-get install nginx"):
         find_nginx("no-such-nginx")
@@ -99,15 +123,19 @@ def _nginx_of(controller: ControllerProcess) -> psutil.Process:
 
 @pytest.fixture
 def fronted(stack_settings, tmp_path):
-    """`controller serve` (4 threads, client_timeout_s 3) and a device token: (controller, settings, token)."""
+    """`controller serve` (4 threads, client_timeout_s 3, 3 requests a token at once, 6 an address
+    off the API) and two devices' tokens:
+    (controller, settings, tokens)."""
     settings = stack_settings
     settings.autoscaler.max_workers = 0  # uploads only
     settings.controller.threads = 4
     settings.controller.client_timeout_s = 3  # the tricklers below send every 0.5 s: a body's is never hit
+    settings.controller.connections_per_token = 3
+    settings.controller.connections_per_address = 6
     settings.controller.trusted_proxies = ["127.0.0.2/32"]  # as a load balancer would be
-    token = issue_credentials(settings, ["pi-01"])["pi-01"]
+    tokens = issue_credentials(settings, ["pi-01", "leaked-01"])
     with ControllerProcess(settings, tmp_path) as controller:
-        yield controller, settings, token
+        yield controller, settings, tokens
 
 
 def _closed_by_server(sock: socket.socket, bound_s: float) -> bool:
@@ -131,23 +159,24 @@ def _raw_request(controller: ControllerProcess, source: str, request: str) -> by
     return reply
 
 
-def _await_log_line(controller: ControllerProcess, text: str, timeout: float):
-    """The controller's first log line holding ``text`` (gunicorn logs a request after answering it)."""
+def _await_log_line(controller: ControllerProcess, text: str, timeout: float, nth: int = 1):
+    """The controller's ``nth`` log line holding ``text`` (gunicorn logs a request after answering it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [line for line in controller.log_path.read_text().splitlines() if text in line]
-        if found:
-            return found[0]
+        if len(found) >= nth:
+            return found[nth - 1]
         time.sleep(0.1)
     return None
 
 
 @pytest.mark.slow
 def test_slow_sockets_hold_no_thread_and_are_closed(fronted, vtest_mp4):
-    controller, settings, token = fronted
+    controller, settings, tokens = fronted
+    token = tokens["pi-01"]
     body = vtest_mp4.read_bytes()
     # More tricklers than gunicorn has threads: without the front, each would hold one.
-    with SlowSockets(controller.url, headers=12, bodies=6, device_token=token, every_s=0.5) as slow:
+    with SlowSockets(controller.url, headers=12, bodies=6, device_token=tokens["leaked-01"], every_s=0.5) as slow:
         with requests.Session() as http:
             http.headers["Authorization"] = f"Bearer {token}"
             uploads = [upload_once(http, controller.url, body, "pi-01") for _ in range(3)]
@@ -183,8 +212,103 @@ def test_slow_sockets_hold_no_thread_and_are_closed(fronted, vtest_mp4):
 
 @pytest.mark.slow
 def test_serve_fails_loudly_when_nginx_dies(fronted):
-    controller, settings, token = fronted
+    controller, settings, _ = fronted
     serve = psutil.Process(controller.pid)
     _nginx_of(controller).send_signal(signal.SIGKILL)
     assert serve.wait(30) == 1
     assert "nginx (the front) exited" in controller.log_path.read_text()
+
+
+def _trickled_reply(address, head: str, bound_s: float = 15) -> tuple[bytes, bool]:
+    """Send ``head`` (a request header announcing a large body), then trickle its body, 16 bytes every
+    0.2 s, until the server closes the socket or ``bound_s`` passes: (what the server sent, closed)."""
+    reply = b""
+    with socket.create_connection(address, timeout=10) as sock:
+        sock.sendall(head.encode())
+        sock.settimeout(0.2)
+        deadline = time.monotonic() + bound_s
+        while time.monotonic() < deadline:
+            try:
+                sock.sendall(b"\0" * 16)
+                chunk = sock.recv(4096)
+            except socket.timeout:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                return reply, True
+            if not chunk:
+                return reply, True
+            reply += chunk
+    return reply, False
+
+
+def _trickle_together(address, heads: list[str], until_closed: int, bound_s: float = 15) -> list[tuple[bytes, bool]]:
+    """Open one socket per header in ``heads`` and trickle each one's body (16 bytes every 0.2 s) until the
+    server closed ``until_closed`` of them or ``bound_s`` passes: (what each was sent, closed) per socket."""
+    socks = [socket.create_connection(address, timeout=10) for _ in heads]
+    replies, closed = [b""] * len(socks), [False] * len(socks)
+    try:
+        for sock, head in zip(socks, heads):
+            sock.sendall(head.encode())
+            sock.setblocking(False)
+        deadline = time.monotonic() + bound_s
+        while sum(closed) < until_closed and time.monotonic() < deadline:
+            time.sleep(0.2)  # the trickle's pace
+            for i, sock in enumerate(socks):
+                if closed[i]:
+                    continue
+                try:
+                    sock.send(b"\0" * 16)
+                    chunk = sock.recv(4096)
+                except BlockingIOError:
+                    continue
+                except (ConnectionResetError, BrokenPipeError):
+                    chunk = b""
+                replies[i] += chunk
+                closed[i] = not chunk
+    finally:
+        for sock in socks:
+            sock.close()
+    return list(zip(replies, closed))
+
+
+def _upload_head(token=None) -> str:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    return (f"POST /v1/clips HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: multipart/form-data; boundary=b\r\n"
+            f"Content-Length: {10**7}\r\n\r\n")
+
+
+@pytest.mark.slow
+def test_a_body_is_read_only_for_a_checked_token_and_a_token_trickles_few(fronted, vtest_mp4):
+    controller, settings, tokens = fronted
+    address = ("127.0.0.1", int(controller.url.rsplit(":", 1)[1]))
+    # No token, a wrong one: answered from the header, the body dropped, the socket closed (lingering_time,
+    # client_timeout_s: 3 s), whatever the client keeps sending.
+    for token, why in ((None, "needs 'Authorization"), ("ecd_" + "x" * 43, "unknown or revoked")):
+        reply, closed = _trickled_reply(address, _upload_head(token))
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert closed and head.startswith(b"HTTP/1.1 401") and b"WWW-Authenticate: Bearer" in head
+        assert why in json.loads(body)["error"]
+
+    # A leaked token's tricklers: connections_per_token (3) held, the next one refused at once and closed.
+    with SlowSockets(controller.url, headers=0, bodies=3, device_token=tokens["leaked-01"], every_s=0.5) as held:
+        # All three checked (so counted: nginx counts a request before it asks); their bodies wait on nginx.
+        assert _await_log_line(controller, '"GET /_front/auth HTTP/1.0" 204', 10, nth=3)
+        reply, closed = _trickled_reply(address, _upload_head(tokens["leaked-01"]))
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert closed and head.startswith(b"HTTP/1.1 429") and "at once" in json.loads(body)["error"]
+        with requests.Session() as http:  # the good device is not touched by it
+            http.headers["Authorization"] = f"Bearer {tokens['pi-01']}"
+            assert upload_once(http, controller.url, vtest_mp4.read_bytes(), "pi-01")[0]
+        assert held.open_count("body") == 3 and held.lifetimes["body"] == []  # never closed: no total deadline
+
+    # Off the API (the dashboard's login form takes no bearer token), one address holds at most 6 bodies:
+    # of 8 trickled logins, 2 (whichever nginx counts last) are refused and closed, 6 go on.
+    login = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n" \
+            "Content-Length: 4096\r\n\r\n"
+    replies = _trickle_together(address, [login] * 8, until_closed=2)
+    refused = [reply for reply, closed in replies if closed]
+    assert len(refused) == 2 and all(r.startswith(b"HTTP/1.1 429") and b"per address" in r for r in refused)
+    assert [reply for reply, closed in replies if not closed] == [b""] * 6
+
+    # The check answers nginx only.
+    assert requests.get(f"{controller.url}/_front/auth", timeout=10).status_code == 404

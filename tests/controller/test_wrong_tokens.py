@@ -54,3 +54,27 @@ def test_good_tokens_do_not_use_up_an_addresses_wrong_tokens(settings, controlle
     settings.controller.bad_token_per_min = 2
     assert [_stats(controller_app, device_token, ATTACKER).status_code for _ in range(5)] == [200] * 5
     assert [_stats(controller_app, _wrong(), ATTACKER).status_code for _ in range(3)] == [401, 401, 429]
+
+
+def _login(app, token: str, address: str):
+    return app.test_client().post("/login", data={"token": token, "next": "/fleet"},
+                                  environ_base={"REMOTE_ADDR": address})
+
+
+def test_the_login_form_counts_wrong_tokens_per_address_like_the_api(settings, controller_app, operator_token,
+                                                                    device_token, credential_reads):
+    reads = len(credential_reads)
+    assert [_login(controller_app, _wrong(), ATTACKER).status_code for _ in range(10)] == [401] * 10
+    assert [_stats(controller_app, _wrong(), ATTACKER).status_code for _ in range(10)] == [401] * 10  # one count
+    assert len(credential_reads) == reads + 20
+
+    refused = _login(controller_app, _wrong(), ATTACKER)
+    assert refused.status_code == 429 and 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.mimetype == "text/html" and "too many wrong tokens" in refused.get_data(as_text=True)
+    assert _login(controller_app, operator_token, ATTACKER).status_code == 429  # unchecked: it is never read
+    assert "Set-Cookie" not in _login(controller_app, operator_token, ATTACKER).headers
+    assert _stats(controller_app, _wrong(), ATTACKER).status_code == 429
+    assert len(credential_reads) == reads + 20  # once throttled, the form reads no credential
+
+    assert _login(controller_app, _wrong(), NEIGHBOUR).status_code == 401
+    assert _login(controller_app, operator_token, NEIGHBOUR).headers["Location"].endswith("/fleet")

@@ -229,6 +229,7 @@ def test_function_has_exactly_the_worker_job_permissions_plus_frames(grants):
     assert actions_of(function) == {
         "s3:GetObject", "s3:PutObject", "s3:ListBucket", "sqs:ReceiveMessage", "sqs:DeleteMessage",
         "sqs:GetQueueAttributes", "sqs:SendMessage", "sqs:GetQueueUrl", "logs:CreateLogStream", "logs:PutLogEvents",
+        "dynamodb:PutItem",
     }
     resources = {a: {_sub(r) if isinstance(_sub(r), str) else str(r) for g in function if a in g.actions
                      for r in g.resources} for a in actions_of(function)}
@@ -248,3 +249,13 @@ def test_retire_queue_asks_flow_one_way(grants):
 
     assert on_retire_queue("ControllerRole") == {"sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"}
     assert on_retire_queue("WorkerRole") == {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueUrl"}
+
+
+def test_the_function_writes_only_its_own_item_of_the_workers_table(grants, template):
+    (report,) = [g for g in grants["FunctionRole"] if g.actions == ("dynamodb:PutItem",)]
+    assert report.resources == ({"Fn::GetAtt": ["WorkersTable", "Arn"]},)
+    assert report.condition == {"ForAllValues:StringEquals": {
+        "dynamodb:LeadingKeys": [{"Fn::Sub": "lambda:${NamePrefix}-worker"}]}}
+    env = template["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["EDGECLOUD_FUNCTION__NAME"] == {"Fn::Sub": "${NamePrefix}-worker"}  # the item it may write
+    assert env["EDGECLOUD_TABLES__WORKERS"] == {"Ref": "WorkersTable"}

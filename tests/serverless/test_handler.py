@@ -112,6 +112,22 @@ def test_a_function_that_cannot_load_its_detector_fails_before_any_record(settin
     assert completions(aws, queues) == []  # not even 'started'
 
 
+def test_a_function_that_cannot_load_its_detector_shows_in_stats_as_not_ready(settings, mocked_aws, job_for,
+                                                                             operator_client, tmp_path):
+    settings.detector.weights = missing = tmp_path / "missing" / "yolov3-tiny.weights"
+    settings.function.name = "edgecloud-test-worker"
+    env = Environment(settings)
+    event = sqs_event(job_for(None).model_dump_json())
+
+    for _ in range(2):  # a warm environment tries again at each invocation
+        with pytest.raises(NotReady):
+            handle_jobs(env, event["Records"], make_context())
+
+    [shown] = operator_client.get("/v1/stats").get_json()["not_ready"]
+    assert shown["worker_id"] == "lambda:edgecloud-test-worker"
+    assert "cannot load" in shown["reason"] and str(missing) in shown["reason"]
+
+
 @pytest.mark.parametrize("pyav", [True, False], ids=["pyav", "zip without pyav"])
 def test_the_function_refuses_a_clip_over_a_limit_before_decoding_it(settings, mocked_aws, job_for, vtest_mp4,
                                                                      decoders_opened, monkeypatch, pyav):
