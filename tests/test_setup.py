@@ -1,11 +1,14 @@
-"""`scripts/dev.sh demo` installs no torch (the default detector is YOLO on OpenCV): nothing the demo
-runs may import it. Checked in a process where importing torch fails, as in the demo's venv."""
+"""Set-up and the two test tiers. `scripts/dev.sh demo` installs no torch (the default detector is YOLO
+on OpenCV): nothing the demo runs may import it, checked in a process where importing torch fails, as
+in the demo's venv. `scripts/dev.sh quick` runs what is not `slow`: no test there starts a process."""
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from .conftest import MULTI_PROCESS_FIXTURES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -53,3 +56,14 @@ def test_the_demo_runs_without_torch(vtest_avi):
     assert "torch" in seen["failed"]["edgecloud.detect.torchvision_models"]
     assert seen["detector"] == "darknet:yolov3-tiny" and "person" in seen["labels"]
     assert seen["torch_loaded"] == []
+
+
+def test_a_test_that_uses_a_multi_process_fixture_is_slow(request):
+    unmarked = [item.nodeid for item in request.session.items
+                if MULTI_PROCESS_FIXTURES & set(item.fixturenames) and not item.get_closest_marker("slow")]
+    assert unmarked == []
+
+
+def test_a_quick_test_that_starts_a_process_fails():
+    with pytest.raises(pytest.fail.Exception, match="starts a process: mark it @pytest.mark.slow"):
+        subprocess.run(["true"])
