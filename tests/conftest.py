@@ -1,6 +1,7 @@
 """Fixtures every test area shares: real footage, settings, moto."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -8,14 +9,52 @@ import sys
 import uuid
 from pathlib import Path
 
+import botocore.session
 import pytest
 
 from edgecloud.aws import Aws, ensure_resources
 from edgecloud.config import Settings, from_dict
 
+# Each Aws is a new boto3 session, whose loader parses botocore's service models (JSON, megabytes)
+# again: two thirds of every moto fixture's set-up. One loader for the process; the models are read-only.
+botocore.session.create_loader = functools.cache(botocore.session.create_loader)
+
 REPO = Path(__file__).resolve().parent.parent
 # The project's real footage: $EDGECLOUD_FOOTAGE (set by `make test`), else ../shared/footage.
 FOOTAGE = Path(os.environ.get("EDGECLOUD_FOOTAGE") or REPO.parent / "shared" / "footage")
+
+
+# The two tiers. `slow` marks what spans processes: a test that uses one of these fixtures is marked
+# by the hook below; one that starts a process itself carries @pytest.mark.slow, and the guard under
+# it fails an unmarked test that starts one. `scripts/dev.sh quick` runs -m "not slow".
+MULTI_PROCESS_FIXTURES = frozenset({
+    "moto_server", "stack_settings",  # the shared moto server, for controllers and workers in processes
+    "local_zip",  # `edgecloud lambda package`: pip in a subprocess
+    "hadolint", "dev_binary", "wheel_build",  # linters and pip run as programs
+})
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if MULTI_PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def _one_process_unless_slow(request, monkeypatch):
+    """A test of the quick tier starts no process: one that does must be marked slow."""
+    if request.node.get_closest_marker("slow"):
+        return
+
+    def refused(*args, **kwargs):
+        pytest.fail(f"{request.node.nodeid} starts a process: mark it @pytest.mark.slow (the quick tier "
+                    "runs in one process)", pytrace=False)
+
+    import multiprocessing.process
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refused)
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refused)
+    monkeypatch.setattr(os, "fork", refused)
 
 
 @pytest.fixture(autouse=True)

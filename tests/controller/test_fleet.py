@@ -32,6 +32,7 @@ def an_ami(aws):
     return aws.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
 
 
+@pytest.mark.slow
 def test_local_fleet_registers_spawns_counts_and_stops(settings, mocked_aws):
     aws, _ = mocked_aws
     fleet = LocalFleet(settings, aws, command=SLEEPER)
@@ -53,6 +54,7 @@ def test_local_fleet_registers_spawns_counts_and_stops(settings, mocked_aws):
     assert fleet.processes() == {} and fleet.count() == 0
 
 
+@pytest.mark.slow
 def test_local_fleet_terminates_the_instance_of_a_dead_worker(settings, mocked_aws):
     aws, _ = mocked_aws
     fleet = LocalFleet(settings, aws, command=[sys.executable, "-c", "raise SystemExit(3)"])
@@ -66,6 +68,7 @@ def test_local_fleet_terminates_the_instance_of_a_dead_worker(settings, mocked_a
         fleet.close()
 
 
+@pytest.mark.slow
 def test_local_worker_gets_its_instance_id_and_config(settings, mocked_aws, tmp_path):
     aws, _ = mocked_aws
     out = tmp_path / "env.txt"
@@ -194,6 +197,7 @@ def test_asg_worker_protects_itself_then_leaves_decrementing_capacity(settings, 
     assert fleet.ids() == [second]
 
 
+@pytest.mark.slow
 def test_local_fleet_asks_a_busy_worker_twice_before_killing_it(settings, mocked_aws, tmp_path):
     aws, _ = mocked_aws
     ready, out = tmp_path / "ready", tmp_path / "signals.txt"

@@ -34,6 +34,7 @@ def _nginx_accepts(config: str, run_dir) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
+@pytest.mark.slow
 def test_the_rendered_config_buffers_bodies_and_times_out_slow_clients(settings, tmp_path):
     c = settings.controller
     c.client_timeout_s, c.max_clip_mb, c.max_wait_s = 7, 10, 45
@@ -51,6 +52,7 @@ def test_the_rendered_config_buffers_bodies_and_times_out_slow_clients(settings,
     assert run.returncode == 0, run.stderr
 
 
+@pytest.mark.slow
 def test_behind_a_load_balancer_nginx_believes_it_alone(settings, tmp_path):
     settings.controller.trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
     config = render_config(settings, listen=("0.0.0.0", 8080), upstream=("127.0.0.1", 5123), run_dir=tmp_path,
@@ -62,6 +64,7 @@ def test_behind_a_load_balancer_nginx_believes_it_alone(settings, tmp_path):
     assert run.returncode == 0, run.stderr
 
 
+@pytest.mark.slow
 def test_with_a_certificate_nginx_terminates_tls(settings, tmp_path, private_ca):  # noqa: F811
     _, cert_pem, key_pem = private_ca
     settings.controller.tls_cert, settings.controller.tls_key = cert_pem, key_pem

@@ -71,6 +71,7 @@ def test_install_refuses_root():
         list(install(Settings(), user="root", dry_run=True))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_the_unit_passes_systemd_analyze(tmp_path):
     from edgecloud.edge.install import render_unit

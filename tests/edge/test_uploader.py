@@ -149,6 +149,7 @@ def test_killing_the_agent_mid_upload_loses_nothing(killed, settings, controller
         assert [p.get("duplicate") for p in served.posts if p["status"] == 201].count(True) == 1
 
 
+@pytest.mark.slow
 def test_drain_uploads_the_spool_and_exits(settings, controller_app, serve, vtest_mp4, tmp_path):
     served = serve(controller_app)
     spool = Spool(tmp_path / "spool", 10**9)

@@ -66,6 +66,7 @@ def test_a_worker_that_is_not_ready_is_restarted_apart_and_never_given_up_on():
     assert unit["StartLimitIntervalSec"] == "0"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("unit", sorted(UNITS))
 def test_unit_passes_systemd_analyze_verify(unit, tmp_path):
     analyze = shutil.which("systemd-analyze")

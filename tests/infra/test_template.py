@@ -21,6 +21,7 @@ def _cfn_lint() -> str | None:
     return str(beside_python) if beside_python.exists() else shutil.which("cfn-lint")
 
 
+@pytest.mark.slow
 def test_cfn_lint_passes():
     cfn_lint = _cfn_lint()
     if cfn_lint is None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 import os
 
 import psutil
+import pytest
 
 from edgecloud.aws import Aws
 from edgecloud.settings import AwsSettings
 from edgecloud.wiring.localcloud import EmbeddedAws
+
+pytestmark = pytest.mark.slow
 
 
 def test_moto_in_its_own_process_serves_s3_and_ends_when_closed():

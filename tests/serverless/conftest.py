@@ -1,6 +1,8 @@
 """Fixtures for the serverless engine: Lambda's context object, SQS event records, the built zip."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import sys
 import time
@@ -17,6 +19,15 @@ REPO = Path(__file__).resolve().parents[2]
 WHEELS = REPO / "var" / "lambda" / "wheels"
 # A bucket name botocore refuses before sending: an error outside the clip, which a retry may cure.
 UNREACHABLE = "not a bucket!"
+
+
+@contextlib.contextmanager
+def wheel_cache():
+    """WHEELS, held by one `lambda package` at a time: xdist's workers would otherwise download into it together."""
+    WHEELS.mkdir(parents=True, exist_ok=True)
+    with open(WHEELS / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield WHEELS
 
 
 def make_context(timeout_s: float = 60.0) -> Context:
@@ -69,8 +80,9 @@ def local_zip(tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("lambda")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    result = CliRunner().invoke(cli, ["lambda", "package", "--out", str(out / "function.zip"),
-                                      "--json", str(out / "package.json"), "--python-version", version,
-                                      "--cache", str(WHEELS)])
+    with wheel_cache() as cache:
+        result = CliRunner().invoke(cli, ["lambda", "package", "--out", str(out / "function.zip"),
+                                          "--json", str(out / "package.json"), "--python-version", version,
+                                          "--cache", str(cache)])
     assert result.exit_code == 0, result.output
     return out / "function.zip"

@@ -14,7 +14,7 @@ from edgecloud import __version__
 from edgecloud.cli import cli
 from edgecloud.worker.serverless.package import HANDLER, LAMBDA_PYTHON, PackageError, check_size
 
-from .conftest import REPO, WHEELS
+from .conftest import REPO, wheel_cache
 
 DOCKERFILE = REPO / "worker" / "serverless" / "Dockerfile"
 
@@ -22,8 +22,9 @@ DOCKERFILE = REPO / "worker" / "serverless" / "Dockerfile"
 @pytest.mark.slow
 def test_the_zip_for_lambdas_python_runtime(tmp_path):
     out, report = tmp_path / "function.zip", tmp_path / "package.json"
-    result = CliRunner().invoke(cli, ["lambda", "package", "--out", str(out), "--json", str(report),
-                                      "--cache", str(WHEELS)])
+    with wheel_cache() as cache:
+        result = CliRunner().invoke(cli, ["lambda", "package", "--out", str(out), "--json", str(report),
+                                          "--cache", str(cache)])
     assert result.exit_code == 0, result.output
     built = json.loads(report.read_text())
     assert built["handler"] == HANDLER and built["unzipped_mb"] <= 250

@@ -51,6 +51,7 @@ def test_every_policy_row_has_a_cost_and_lambda_is_priced_as_a_function(tmp_path
     assert row["cost_usd"] < policies["default"]["cost_usd"]  # a quiet camera: idle costs nothing
 
 
+@pytest.mark.slow
 def test_the_cold_start_is_measured_when_not_given():
     result = CliRunner().invoke(cli, ["simulate", "--trace", "burst:3", "--policies", "lambda"],
                                 catch_exceptions=False)
