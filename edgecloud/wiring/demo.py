@@ -27,21 +27,9 @@ from edgecloud.aws import Aws, ensure_resources, fleet_instances
 from edgecloud.config import Settings
 from .dashboard import wait_for_interrupt
 from .demo_checks import check_detector, not_done
-from .localcloud import OPERATOR, ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings, write_token
+from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
 log = logging.getLogger(__name__)
-
-
-def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float) -> Settings:
-    """The base settings, tuned so a demo finishes in under a minute on a laptop."""
-    s = local_cloud_settings(base, workdir=workdir, endpoint_url=endpoint_url, idle_timeout=8)
-    s.edge.camera = "file"
-    s.edge.video = video
-    s.edge.policy = policy
-    s.edge.playback_speed = speed
-    s.edge.spool_dir = workdir / "spool"
-    s.edge.cooldown_seconds = 0.5
-    return s
 
 
 def fleet_counts(aws: Aws, fleet_name: str) -> dict[str, int]:

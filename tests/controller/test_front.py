@@ -21,7 +21,7 @@ from edgecloud.cli import cli
 from edgecloud.config import dump
 from edgecloud.controller.app import FORM_SLACK_BYTES
 from edgecloud.controller.front import FrontError, behind_front, find_nginx, render_config, worker_user
-from edgecloud.wiring.localcloud import ControllerProcess, issue_credentials
+from edgecloud.localcloud import ControllerProcess, issue_credentials
 
 from .test_tls import private_ca  # noqa: F401 - a fixture
 

@@ -7,7 +7,7 @@ import psutil
 
 from edgecloud.aws import Aws
 from edgecloud.settings import AwsSettings
-from edgecloud.wiring.localcloud import EmbeddedAws
+from edgecloud.localcloud import EmbeddedAws
 
 
 def test_moto_in_its_own_process_serves_s3_and_ends_when_closed():
