@@ -16,6 +16,7 @@ from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.credentials import Registry
 
+from .frame_store import FrameStore
 from .ledger import Ledger, open_ledger
 from .metrics import Metrics
 from .notify import Notifier
@@ -58,6 +59,10 @@ class Resources:
     @property
     def store(self) -> ClipStore:
         return self._get("store", lambda: ClipStore(self.aws, self.queues, self.settings))
+
+    @property
+    def frames(self) -> FrameStore:
+        return self._get("frames", lambda: FrameStore(self.aws, self.settings))
 
     @property
     def metrics(self) -> Metrics:
@@ -165,6 +170,10 @@ def get_ledger() -> Ledger:
 
 def get_store() -> ClipStore:
     return resources().store
+
+
+def get_frames() -> FrameStore:
+    return resources().frames
 
 
 def get_waits() -> HeldWaits:
