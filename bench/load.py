@@ -20,7 +20,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.context import Context, pass_context
 from edgecloud.localcloud import (ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings,
                                          write_token)

@@ -20,7 +20,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.aws import Aws, Queues, ensure_resources
+from edgecloud.aws import Aws, Queues
+from edgecloud.provision import ensure_resources
 from edgecloud.context import Context, pass_context
 from edgecloud.jobs import new_clip_id
 from edgecloud.loops import BackgroundLoop

@@ -20,7 +20,8 @@ from typing import Callable, Literal, Optional
 
 from botocore.exceptions import ClientError
 
-from .aws import Aws, ensure_dynamodb_table, error_code
+from .aws import Aws, error_code
+from .dynamo_table import ensure_dynamodb_table
 from .jobs import DEVICE_RE, utcnow
 
 Kind = Literal["device", "operator"]

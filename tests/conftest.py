@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings, from_dict
 
 REPO = Path(__file__).resolve().parent.parent
@@ -99,7 +100,8 @@ def mocked_aws(settings):
     """In-process moto (mock_aws) with buckets and queues created; yields (Aws, Queues)."""
     from moto import mock_aws
 
-    from edgecloud.aws import Aws, ensure_resources
+    from edgecloud.aws import Aws
+    from edgecloud.provision import ensure_resources
 
     with mock_aws():
         aws = Aws(settings.aws)

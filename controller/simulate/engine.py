@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgecloud.controller.autoscaler import Observation, arrival_rate
-from edgecloud.aws import RETIRE_ASK_RETENTION_S
+from edgecloud.provision import RETIRE_ASK_RETENTION_S
 from edgecloud.config import AutoscalerSettings
 from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 

@@ -23,7 +23,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from edgecloud.aws import Aws, ensure_resources, fleet_instances
+from edgecloud.aws import Aws
+from edgecloud.fleet_query import fleet_instances
+from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
 from .dashboard import wait_for_interrupt
 from .demo_checks import check_detector, not_done
