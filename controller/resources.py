@@ -17,7 +17,8 @@ from edgecloud.config import Settings
 from edgecloud.credentials import Registry
 
 from .frame_store import FrameStore
-from .ledger import Ledger, open_ledger
+from .clip_ledger import ClipLedger
+from .ledger import open_ledger
 from .metrics import Metrics
 from .notify import Notifier
 from .store import ClipStore
@@ -53,7 +54,7 @@ class Resources:
         return self._get("queues", lambda: Queues(self.aws, self.settings))
 
     @property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> ClipLedger:
         return self._get("ledger", lambda: open_ledger(self.settings, self.aws))
 
     @property
@@ -132,7 +133,7 @@ class Resources:
 
     def close(self) -> None:
         with self._lock:
-            ledger: Optional[Ledger] = self._made.pop("ledger", None)
+            ledger: Optional[ClipLedger] = self._made.pop("ledger", None)
             notifier: Optional[Notifier] = self._made.pop("notifier", None)
         if notifier is not None:
             notifier.stop()
@@ -164,7 +165,7 @@ def get_aws() -> Aws:
     return resources().aws
 
 
-def get_ledger() -> Ledger:
+def get_ledger() -> ClipLedger:
     return resources().ledger
 
 
