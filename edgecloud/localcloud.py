@@ -1,6 +1,6 @@
 """Run the cloud side on this machine: an embedded AWS (moto) and a controller process.
 
-Used by ``edgecloud demo`` and the cross-process tests, so both exercise the
+Used by ``edgecloud demo``, the benches and the cross-process tests, so all exercise the
 same path a deployment does: a real WSGI server in its own process, workers
 in their own processes, every AWS call over HTTP to one shared endpoint.
 """
