@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from edgecloud.cli import Context, pass_context
+from edgecloud.context import Context, pass_context
 
 from .detect import run_bench
 from .footage import DEFAULT_FOOTAGE, cut_clips

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from rich.table import Table
 
-from edgecloud.cli import Context, pass_context
+from edgecloud.context import Context, pass_context
 
 from edgecloud.detect import DetectorUnavailable, create_detector
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
 from edgecloud.edge.spool import Spool
 from edgecloud.edge.uploader import Uploader
 from edgecloud.jobs import new_clip_id, utcnow
-from edgecloud.wiring.demo import demo_settings
 from edgecloud.edge.session import session_factory
-from edgecloud.wiring.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, issue_credentials, write_token
+from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
 from .http import clip_status, session
 from .proxy import TcpProxy

@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.cli import Context, pass_context
+from edgecloud.context import Context, pass_context
 
 from . import fault_scenarios, hostile_faults
 from .cli import save_json

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from edgecloud.config import Settings
 from edgecloud.jobs import new_clip_id
-from edgecloud.wiring.localcloud import issue_credentials
+from edgecloud.localcloud import issue_credentials
 
 from .fault_rig import DEVICE, FaultRig, Outcome
 from .fault_scenarios import Finding, Judge, Scenario, statuses, unobserved

@@ -20,9 +20,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.aws import Aws, ensure_resources
-from edgecloud.cli import Context, pass_context
-from edgecloud.wiring.localcloud import (ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings,
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
+from edgecloud.context import Context, pass_context
+from edgecloud.localcloud import (ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings,
                                          write_token)
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

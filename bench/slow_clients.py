@@ -28,9 +28,10 @@ from urllib.parse import urlsplit
 import click
 import numpy as np
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.config import load
-from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
+from edgecloud.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
 
 from .http import session
 from .upload import upload_once

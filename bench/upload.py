@@ -20,11 +20,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.aws import Aws, Queues, ensure_resources
-from edgecloud.cli import Context, pass_context
+from edgecloud.aws import Aws, Queues
+from edgecloud.provision import ensure_resources
+from edgecloud.context import Context, pass_context
 from edgecloud.jobs import new_clip_id
 from edgecloud.loops import BackgroundLoop
-from edgecloud.wiring.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
+from edgecloud.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
 
 from .cpu import CpuMeter, ThreadCpu, ms_per
 from .http import session

@@ -5,11 +5,7 @@ import json
 
 import click
 
-
-def _settings(ctx: click.Context):
-    # The root group's context object, found by duck type: `python -m edgecloud.cli`
-    # loads that module twice, so an isinstance lookup (click.make_pass_decorator) can miss.
-    return ctx.find_root().obj.settings
+from edgecloud.context import Context, pass_context
 
 
 @click.group()
@@ -22,8 +18,8 @@ def controller():
 @click.option("--port", type=int, help="Listen port; 0 picks a free one (default controller.port).")
 @click.option("--ensure-resources", is_flag=True, help="Create the buckets and queues first (demo, tests).")
 @click.option("--no-autoscale", is_flag=True, help="Serve and consume results, but launch no workers.")
-@click.pass_context
-def serve(ctx: click.Context, host, port, ensure_resources, no_autoscale):
+@pass_context
+def serve(obj: Context, host, port, ensure_resources, no_autoscale):
     """Run the API (gunicorn behind an nginx front) and the background loops until SIGTERM/SIGINT.
 
     Prints 'controller listening on http://HOST:PORT' once it takes requests.
@@ -33,7 +29,7 @@ def serve(ctx: click.Context, host, port, ensure_resources, no_autoscale):
     from .front import FrontError
     from .service import serve as run_server
 
-    settings = _settings(ctx)
+    settings = obj.settings
     overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
     if overrides:
         settings = settings.model_copy(update={"controller": settings.controller.model_copy(update=overrides)})
@@ -48,14 +44,14 @@ def serve(ctx: click.Context, host, port, ensure_resources, no_autoscale):
 @click.option("--token", envvar="EDGECLOUD_TOKEN", help="An operator's or a device's token (env EDGECLOUD_TOKEN); "
               "without one the controller answers 401.")
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM of a private CA to trust.")
-@click.pass_context
-def status(ctx: click.Context, url, token, ca_bundle):
+@pass_context
+def status(obj: Context, url, token, ca_bundle):
     """Print a running controller's /v1/stats."""
     import requests
 
     from .clips_cli import controller_url
 
-    base = controller_url(_settings(ctx), url)
+    base = controller_url(obj.settings, url)
     try:
         reply = requests.get(base + "/v1/stats", timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {},
                              verify=ca_bundle or True)

@@ -14,6 +14,7 @@ from typing import Optional
 
 import click
 
+from edgecloud.context import Context, pass_context
 from edgecloud.jobs import utcnow
 
 _AGO = re.compile(r"(\d+)\s*([smhd])")
@@ -55,14 +56,14 @@ def clips():
 @click.option("--token", envvar="EDGECLOUD_TOKEN", required=True,
               help="An operator's token (env EDGECLOUD_TOKEN); a device's is refused (403).")
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM of a private CA to trust.")
-@click.pass_context
-def retry(ctx: click.Context, status, device, since, as_json, url, token, ca_bundle):
+@pass_context
+def retry(obj: Context, status, device, since, as_json, url, token, ca_bundle):
     """Re-queue clips that failed for a reason that was not theirs (a worker with no model, an outage).
 
     Idempotent: a clip already re-queued and not yet final is not queued again."""
     import requests
 
-    base = controller_url(ctx.find_root().obj.settings, url)
+    base = controller_url(obj.settings, url)
     body = {"status": status, "device": device, "since": (when := parse_since(since)) and when.isoformat()}
     try:
         reply = requests.post(f"{base}/v1/clips/retry", json={k: v for k, v in body.items() if v}, timeout=60,

@@ -10,14 +10,14 @@ import json
 
 import click
 
+from edgecloud.context import Context, pass_context
 from edgecloud.credentials import CredentialError, Kind
 
 
-def _registry(ctx: click.Context):
+def _registry(settings):
     from edgecloud.aws import Aws
     from edgecloud.credentials import Registry
 
-    settings = ctx.find_root().obj.settings
     return Registry(Aws(settings.aws), settings.tables.credentials)
 
 
@@ -31,11 +31,11 @@ def credentials_group(kind: Kind, plural: str, name_field: str, metavar: str, wh
     @group.command("add")
     @click.argument("name", metavar=metavar)
     @click.option("--json", "as_json", is_flag=True, help=f'Print {{"{name_field}": ..., "token": ...}}.')
-    @click.pass_context
-    def add(ctx: click.Context, name, as_json):
+    @pass_context
+    def add(obj: Context, name, as_json):
         """Create the credential and print its token (shown this once)."""
         try:
-            token = _registry(ctx).add(kind, name)
+            token = _registry(obj.settings).add(kind, name)
         except CredentialError as err:
             raise click.ClickException(str(err)) from None
         if as_json:
@@ -46,10 +46,10 @@ def credentials_group(kind: Kind, plural: str, name_field: str, metavar: str, wh
 
     @group.command("list")
     @click.option("--json", "as_json", is_flag=True, help="JSON instead of lines.")
-    @click.pass_context
-    def list_(ctx: click.Context, as_json):
+    @pass_context
+    def list_(obj: Context, as_json):
         """Every credential of this kind and when it was made (never a token)."""
-        rows = _registry(ctx).list(kind)
+        rows = _registry(obj.settings).list(kind)
         if as_json:
             click.echo(json.dumps([{name_field: r["name"], "created_at": r["created_at"]} for r in rows]))
             return
@@ -58,12 +58,12 @@ def credentials_group(kind: Kind, plural: str, name_field: str, metavar: str, wh
 
     @group.command("revoke")
     @click.argument("name", metavar=metavar)
-    @click.pass_context
-    def revoke(ctx: click.Context, name):
+    @pass_context
+    def revoke(obj: Context, name):
         """Delete the credential: every controller refuses its token within controller.token_cache_s, and an
         operator's dashboard sessions end at their next request."""
         try:
-            _registry(ctx).revoke(kind, name)
+            _registry(obj.settings).revoke(kind, name)
         except CredentialError as err:
             raise click.ClickException(str(err)) from None
         click.echo(f"revoked {kind} {name}")

@@ -11,9 +11,7 @@ bucket's notification starts the function. ``GET
 """
 from __future__ import annotations
 
-import logging
 import time
-from functools import lru_cache
 
 from flask import jsonify, request
 from pydantic import BaseModel, ValidationError, field_validator
@@ -23,11 +21,7 @@ from edgecloud.jobs import FrameAnswer, check_device_id, frame_key, new_clip_id
 from .api import bp, requesting_device
 from .errors import ApiError
 from .upload_form import pydantic_message
-from .resources import get_aws, get_settings
-
-log = logging.getLogger(__name__)
-JPEG = "image/jpeg"
-MAX_ANSWERS = 10  # one SQS receive
+from .resources import get_frames, get_settings
 
 
 class FrameRequest(BaseModel):
@@ -48,34 +42,6 @@ def _device() -> str:
     return requesting_device(claimed)
 
 
-def answers_queue_url(device: str) -> str:
-    settings = get_settings()
-    return _queue(get_aws(), f"{settings.queues.frame_answers}-{device}")
-
-
-@lru_cache(maxsize=1024)
-def _queue(aws, name: str) -> str:
-    # CreateQueue returns the existing queue's URL when the attributes match: safe on every first use.
-    return aws.sqs.create_queue(QueueName=name)["QueueUrl"]
-
-
-def _receive(sqs, device: str, wait: int) -> tuple[str, list[dict]]:
-    """(queue URL, messages) of the device's answers queue, made again when it was deleted since its URL
-    was cached. (Real SQS refuses a name deleted in the last 60 s: a 503 until then.)"""
-    url = answers_queue_url(device)
-    try:
-        return url, _messages(sqs, url, wait)
-    except sqs.exceptions.QueueDoesNotExist:
-        log.warning("the answers queue of %s was gone: making it again", device)
-    _queue.cache_clear()  # one entry cannot be dropped; the others cost one idempotent CreateQueue each
-    url = answers_queue_url(device)
-    return url, _messages(sqs, url, wait)
-
-
-def _messages(sqs, url: str, wait: int) -> list[dict]:
-    return sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=MAX_ANSWERS, WaitTimeSeconds=wait).get("Messages", [])
-
-
 @bp.post("/v1/frames/upload")
 def frame_upload():
     """A presigned POST for one frame of this device, under a key named here."""
@@ -85,11 +51,9 @@ def frame_upload():
     key = frame_key(frame_id)
     max_bytes = settings.controller.max_frame_kb * 1024
     ttl = settings.controller.frame_post_ttl_s
-    # A key without ${filename} is an exact {"key": ...} condition: the grant stores this object and no other.
-    post = get_aws().s3.generate_presigned_post(
-        Bucket=settings.storage.frames_bucket, Key=key, Fields={"Content-Type": JPEG},
-        Conditions=[["content-length-range", 1, max_bytes], {"Content-Type": JPEG}], ExpiresIn=ttl)
-    answers_queue_url(device)  # the function's answers need somewhere to go before the first frame lands
+    frames = get_frames()
+    post = frames.presigned_post(key, max_bytes=max_bytes, ttl=ttl)
+    frames.answers_queue(device)  # the function's answers need somewhere to go before the first frame lands
     return jsonify(url=post["url"], fields=post["fields"], frame_id=frame_id, key=key, max_bytes=max_bytes,
                    expires_at=round(time.time() + ttl, 3))
 
@@ -102,15 +66,10 @@ def frame_answers():
         wait = min(20, max(0, int(float(request.args.get("wait", "0")))))
     except (ValueError, OverflowError):  # OverflowError: inf
         raise ApiError("wait must be a number of seconds") from None
-    sqs = get_aws().sqs
-    url, messages = _receive(sqs, device, wait)
     answers = []
-    for message in messages:
+    for body in get_frames().take_answers(device, wait):
         try:
-            answers.append(FrameAnswer.model_validate_json(message["Body"]).model_dump(mode="json"))
+            answers.append(FrameAnswer.model_validate_json(body).model_dump(mode="json"))
         except ValidationError:
-            pass  # not an answer: dropped below, never handed to a Pi
-    if messages:
-        sqs.delete_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            pass  # not an answer: taken off the queue all the same, never handed to a Pi
     return jsonify(answers=answers)

@@ -17,6 +17,7 @@ from typing import Optional
 
 from edgecloud.jobs import Result
 
+from .clip_ledger import ClipLedger
 from .ledger_reopen import SqliteReopening
 from .ledger_waits import FinalWaits
 
@@ -275,7 +276,7 @@ class Ledger(SqliteReopening, FinalWaits):
         return f"<Ledger {self.path}>"
 
 
-def open_ledger(settings, aws=None):
+def open_ledger(settings, aws=None) -> ClipLedger:
     """The ledger ``controller.ledger`` names: SQLite in ``data_dir`` (one controller), or the
     DynamoDB table ``tables.clips`` that any number of controllers share."""
     if settings.controller.ledger == "dynamodb":

@@ -24,6 +24,7 @@ from typing import Callable, Optional
 from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, error_code
+from edgecloud.credentials import quota_key
 
 from .auth import Refused
 
@@ -118,7 +119,7 @@ class DailyCap:
         """Add ``n`` to today's count if it stays within the cap; False if it would not."""
         try:
             self.aws.dynamodb.update_item(
-                TableName=self.table, Key={"pk": {"S": f"quota#{device_id}#{now:%Y-%m-%d}"}},
+                TableName=self.table, Key=quota_key(device_id, now),
                 UpdateExpression="ADD uploads :n SET expires_at = if_not_exists(expires_at, :expires)",
                 ConditionExpression="attribute_not_exists(uploads) OR uploads <= :most",
                 ExpressionAttributeValues={":n": {"N": str(n)}, ":most": {"N": str(self.cap - n)},
@@ -131,7 +132,7 @@ class DailyCap:
 
     def used(self, device_id: str) -> int:
         item = self.aws.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
-                                          Key={"pk": {"S": f"quota#{device_id}#{self.now():%Y-%m-%d}"}}).get("Item")
+                                          Key=quota_key(device_id, self.now())).get("Item")
         return int(item["uploads"]["N"]) if item else 0
 
 

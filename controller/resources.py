@@ -16,7 +16,9 @@ from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.credentials import Registry
 
-from .ledger import Ledger, open_ledger
+from .frame_store import FrameStore
+from .clip_ledger import ClipLedger
+from .ledger import open_ledger
 from .metrics import Metrics
 from .notify import Notifier
 from .store import ClipStore
@@ -52,12 +54,16 @@ class Resources:
         return self._get("queues", lambda: Queues(self.aws, self.settings))
 
     @property
-    def ledger(self) -> Ledger:
+    def ledger(self) -> ClipLedger:
         return self._get("ledger", lambda: open_ledger(self.settings, self.aws))
 
     @property
     def store(self) -> ClipStore:
         return self._get("store", lambda: ClipStore(self.aws, self.queues, self.settings))
+
+    @property
+    def frames(self) -> FrameStore:
+        return self._get("frames", lambda: FrameStore(self.aws, self.settings))
 
     @property
     def metrics(self) -> Metrics:
@@ -127,7 +133,7 @@ class Resources:
 
     def close(self) -> None:
         with self._lock:
-            ledger: Optional[Ledger] = self._made.pop("ledger", None)
+            ledger: Optional[ClipLedger] = self._made.pop("ledger", None)
             notifier: Optional[Notifier] = self._made.pop("notifier", None)
         if notifier is not None:
             notifier.stop()
@@ -159,12 +165,16 @@ def get_aws() -> Aws:
     return resources().aws
 
 
-def get_ledger() -> Ledger:
+def get_ledger() -> ClipLedger:
     return resources().ledger
 
 
 def get_store() -> ClipStore:
     return resources().store
+
+
+def get_frames() -> FrameStore:
+    return resources().frames
 
 
 def get_waits() -> HeldWaits:

@@ -20,7 +20,8 @@ from typing import Callable, Optional
 
 from gunicorn.app.base import BaseApplication
 
-from edgecloud.aws import Aws, Queues, ensure_resources
+from edgecloud.aws import Aws, Queues
+from edgecloud.provision import ensure_resources
 from edgecloud.config import ConfigError, Settings
 from edgecloud.loops import StartClose
 

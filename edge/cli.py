@@ -10,11 +10,9 @@ from pathlib import Path
 
 import click
 
+from edgecloud.context import Context, pass_context
+
 log = logging.getLogger(__name__)
-
-
-def _settings(ctx: click.Context):
-    return ctx.find_root().obj.settings
 
 
 @click.group()
@@ -23,23 +21,23 @@ def edge():
 
 
 @edge.command("run")
-@click.pass_context
-def run(ctx: click.Context):
+@pass_context
+def run(obj: Context):
     """Run the agent until SIGTERM/SIGINT (systemd's ExecStart)."""
     from .agent import EdgeAgent
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    with EdgeAgent(_settings(ctx)):
+    with EdgeAgent(obj.settings):
         stop.wait()
     log.info("edge agent stopped; spooled clips go out on the next start")
 
 
 @edge.command("drain")
 @click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit 1).")
-@click.pass_context
-def drain(ctx: click.Context, timeout):
+@pass_context
+def drain(obj: Context, timeout):
     """Upload what is in the spool, then exit (no camera, no sensor)."""
     from .agent import stats_path
     from .scheduler import History
@@ -48,7 +46,7 @@ def drain(ctx: click.Context, timeout):
     from .stats import StatsStore
     from .uploader import Uploader
 
-    e = _settings(ctx).edge
+    e = obj.settings.edge
     spool = Spool(e.spool_dir, int(e.spool_max_mb * 1_000_000))
     for entry in spool.entries(stage="new"):  # never placed: let the cloud process it
         spool.update(entry, stage="ready", placement="cloud")
@@ -63,13 +61,13 @@ def drain(ctx: click.Context, timeout):
 
 @edge.command("stats")
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
-@click.pass_context
-def stats(ctx: click.Context, as_json):
+@pass_context
+def stats(obj: Context, as_json):
     """Per clip: trigger, upload done, result stored, and where the scheduler placed it."""
     from .agent import stats_path
     from .stats import StatsStore
 
-    path = stats_path(_settings(ctx).edge)
+    path = stats_path(obj.settings.edge)
     records = StatsStore(path).records() if path.exists() else []
     if as_json:
         click.echo(json.dumps([r.to_json() for r in records], indent=2))
@@ -111,15 +109,15 @@ def stats(ctx: click.Context, as_json):
               "`edgecloud devices add` printed; installed as /etc/edgecloud/token, mode 0640 root:USER.")
 @click.option("--token", envvar="EDGECLOUD_DEVICE_TOKEN", help="The token itself (env EDGECLOUD_DEVICE_TOKEN; "
               "prefer --token-file: a command line is visible to other users).")
-@click.pass_context
-def install(ctx: click.Context, root, user, controller_url, dry_run, force, device_id, token_file, token):
+@pass_context
+def install(obj: Context, root, user, controller_url, dry_run, force, device_id, token_file, token):
     """Write the systemd unit, a config and the token, create the user, enable and start the service."""
     from .install import install as do_install
 
     if token_file is not None:
         token = token_file.read()
     try:
-        for line in do_install(_settings(ctx), root=root, user=user, controller_url=controller_url,
+        for line in do_install(obj.settings, root=root, user=user, controller_url=controller_url,
                                dry_run=dry_run, force=force, token=token, device_id=device_id):
             click.echo(line)
     except ValueError as err:
@@ -142,13 +140,13 @@ def install(ctx: click.Context, root, user, controller_url, dry_run, force, devi
 @click.option("--repeat", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Runs per policy (interleaved); the median is reported.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write figures here.")
-@click.pass_context
-def simulate(ctx: click.Context, video, events, controller_url, policies, speed, pi_slowdown, timeout, repeat,
+@pass_context
+def simulate(obj: Context, video, events, controller_url, policies, speed, pi_slowdown, timeout, repeat,
              json_path):
     """Run each placement policy on the same burst of motion events; print finish times."""
     from .simulate import POLICY_NAMES, run_simulation
 
-    figures = run_simulation(_settings(ctx), video=video, events=events, controller_url=controller_url,
+    figures = run_simulation(obj.settings, video=video, events=events, controller_url=controller_url,
                              policies=list(policies) or POLICY_NAMES, speed=speed, pi_slowdown=pi_slowdown,
                              timeout=timeout, repeat=repeat, echo=click.echo)
     if json_path:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-from functools import cached_property
 
 import click
 
 from . import __version__
-from .config import ConfigError, Settings, load
+from .config import ConfigError, load
+from .context import Context, pass_context
 
 # name -> ("module:attribute" of a click command or group, one-line help).
 SUBCOMMANDS = {
@@ -47,24 +47,6 @@ class LazyGroup(click.Group):
         # Listing must not import every subcommand's dependencies.
         with formatter.section("Commands"):
             formatter.write_dl([(name, SUBCOMMANDS[name][1]) for name in self.list_commands(ctx)])
-
-
-class Context:
-    """What every subcommand gets as ``ctx.obj``: settings, loaded on first use."""
-
-    def __init__(self, config_path, verbose: int = 0):
-        self.config_path = config_path
-        self.verbose = verbose
-
-    @cached_property
-    def settings(self) -> Settings:
-        try:
-            return load(self.config_path)
-        except ConfigError as err:
-            raise click.ClickException(str(err)) from None
-
-
-pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(cls=LazyGroup)
@@ -120,8 +102,4 @@ def main():
 
 
 if __name__ == "__main__":
-    # Under `python -m`, this file runs as __main__, a second copy of the module whose
-    # Context class would not match the one subcommands import: run the real module.
-    from edgecloud.cli import main as real_main
-
-    real_main()
+    main()

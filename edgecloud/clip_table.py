@@ -18,7 +18,8 @@ the controller's ``DynamoLedger`` reads it; infra/template.yaml declares the sam
 """
 from __future__ import annotations
 
-from .aws import Aws, ensure_dynamodb_table
+from .aws import Aws
+from .dynamo_table import ensure_dynamodb_table
 
 KEY = "clip_id"
 BY_DAY, BY_DEVICE, BY_STATUS, BY_FINISHED = "by_day", "by_device", "by_status", "by_finished"

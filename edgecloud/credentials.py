@@ -3,7 +3,10 @@
 One DynamoDB table (``tables.credentials``) outlives any controller, so every
 controller checks the same tokens. Two items per credential:
 ``principal#<kind>#<name>`` (who, and the hash of their token) and
-``token#<sha256>`` (what a presented token resolves to). Tokens are 256 random
+``token#<sha256>`` (what a presented token resolves to). The table also keeps each
+device's daily upload count (``quota#<device>#<day>``, controller/quotas.py); this module
+owns every key of the table (``KEY_PREFIXES``), and the others name their items through
+it. Tokens are 256 random
 bits, so a plain SHA-256 is as good as a slow password hash here: there is no
 dictionary to try. ``verify`` caches answers for ``cache_s`` seconds (at most
 60), which bounds how long a revoked token keeps working on a controller.
@@ -16,11 +19,13 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Literal, Optional
 
 from botocore.exceptions import ClientError
 
-from .aws import Aws, ensure_dynamodb_table, error_code
+from .aws import Aws, error_code
+from .dynamo_table import ensure_dynamodb_table
 from .jobs import DEVICE_RE, utcnow
 
 Kind = Literal["device", "operator"]
@@ -28,6 +33,34 @@ KINDS: tuple[Kind, ...] = ("device", "operator")
 OPERATOR_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _PREFIX = {"device": "ecd_", "operator": "eco_"}  # tells a leaked token's kind at a glance
 _MISS_CACHE_S = 5.0  # wrong tokens are remembered briefly, so guessing costs DynamoDB little
+
+
+# The table's partition key, and the prefix of each kind of item it holds.
+PK = "pk"
+KEY_PREFIXES = ("principal#", "token#", "quota#", "dashboard#")
+
+
+def _key(value: str) -> dict:
+    return {PK: {"S": value}}
+
+
+def principal_key(kind: Kind, name: str = "") -> dict:
+    """Who holds a credential (``name`` empty: the prefix of every principal of ``kind``)."""
+    return _key(f"principal#{kind}#{name}")
+
+
+def token_key(digest: str) -> dict:
+    """What the token with this SHA-256 resolves to."""
+    return _key(f"token#{digest}")
+
+
+def quota_key(device_id: str, day: datetime) -> dict:
+    """A device's upload count on ``day`` (UTC)."""
+    return _key(f"quota#{device_id}#{day:%Y-%m-%d}")
+
+
+# Where the dashboard's signing key used to be kept (now in Secrets Manager): deleted at start.
+OLD_DASHBOARD_KEY = _key("dashboard#secret-key")
 
 
 class CredentialError(ValueError):
@@ -76,11 +109,11 @@ class Registry:
         try:
             self.aws.dynamodb.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                         "Item": {"pk": {"S": f"principal#{kind}#{name}"}, "kind": {"S": kind}, "name": {"S": name},
+                         "Item": {**principal_key(kind, name), "kind": {"S": kind}, "name": {"S": name},
                                   "token_sha256": {"S": digest}, "created_at": {"S": now},
                                   "credential_id": {"S": secrets.token_hex(16)}}}},
                 {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                         "Item": {"pk": {"S": f"token#{digest}"}, "kind": {"S": kind}, "name": {"S": name}}}},
+                         "Item": {**token_key(digest), "kind": {"S": kind}, "name": {"S": name}}}},
             ])
         except ClientError as err:
             if error_code(err) in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
@@ -94,7 +127,7 @@ class Registry:
         while True:
             page = self.aws.dynamodb.scan(
                 TableName=self.table, FilterExpression="begins_with(pk, :p)",
-                ExpressionAttributeValues={":p": {"S": f"principal#{kind}#"}}, **kwargs)
+                ExpressionAttributeValues={":p": principal_key(kind)[PK]}, **kwargs)
             items += [{"name": i["name"]["S"], "created_at": i["created_at"]["S"]} for i in page["Items"]]
             if "LastEvaluatedKey" not in page:
                 return sorted(items, key=lambda i: i["name"])
@@ -103,13 +136,13 @@ class Registry:
     def revoke(self, kind: Kind, name: str) -> None:
         """Delete the credential; every controller refuses its token within ``cache_s``."""
         check_name(kind, name)
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"pk": {"S": f"principal#{kind}#{name}"}},
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key=principal_key(kind, name),
                                           ConsistentRead=True).get("Item")
         if item is None:
             raise CredentialError(f"no {kind} named {name!r}")
         self.aws.dynamodb.transact_write_items(TransactItems=[
-            {"Delete": {"TableName": self.table, "Key": {"pk": {"S": f"token#{item['token_sha256']['S']}"}}}},
-            {"Delete": {"TableName": self.table, "Key": {"pk": {"S": f"principal#{kind}#{name}"}}}},
+            {"Delete": {"TableName": self.table, "Key": token_key(item["token_sha256"]["S"])}},
+            {"Delete": {"TableName": self.table, "Key": principal_key(kind, name)}},
         ])
         with self._lock:
             self._cache.clear()
@@ -118,7 +151,7 @@ class Registry:
         """The id of ``name``'s credential as it stands now, read through (never cached): a dashboard
         session keeps it, so a revoke (or a revoke and a new token) ends the session on every controller
         at its next request. None when there is none, or when ``digest`` is not its token's hash."""
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"pk": {"S": f"principal#{kind}#{name}"}},
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key=principal_key(kind, name),
                                           ConsistentRead=True).get("Item")
         if item is None or (digest is not None and not secrets.compare_digest(item["token_sha256"]["S"], digest)):
             return None
@@ -148,7 +181,7 @@ class Registry:
         cached = self._cached(digest, now)
         if cached:
             return cached[1]
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"pk": {"S": f"token#{digest}"}},
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key=token_key(digest),
                                           ConsistentRead=True).get("Item")
         principal = Principal(item["kind"]["S"], item["name"]["S"]) if item else None
         with self._lock:
@@ -160,4 +193,4 @@ class Registry:
 
 def ensure_table(aws: Aws, table: str) -> None:
     """Create the credentials table if missing (demo, tests, ``--ensure-resources``)."""
-    ensure_dynamodb_table(aws, table, "pk")
+    ensure_dynamodb_table(aws, table, PK)

@@ -25,7 +25,8 @@ from typing import Callable, Iterator, Optional
 
 from botocore.exceptions import ClientError
 
-from .aws import Aws, ensure_dynamodb_table, error_code
+from .aws import Aws, error_code
+from .dynamo_table import ensure_dynamodb_table
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from edgecloud.aws import Aws
-from edgecloud.cli import Context, pass_context
+from edgecloud.context import Context, pass_context
 from edgecloud.config import dump
 
 from .deploy import Stack, StackEvent

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from edgecloud.aws import Aws, error_code, fleet_instances
+from edgecloud.aws import Aws, error_code
+from edgecloud.fleet_query import fleet_instances
 
 from .params import InfraError
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings, from_dict
 
 # Each Aws is a new boto3 session, whose loader parses botocore's service models (JSON, megabytes)
@@ -138,7 +139,8 @@ def mocked_aws(settings):
     """In-process moto (mock_aws) with buckets and queues created; yields (Aws, Queues)."""
     from moto import mock_aws
 
-    from edgecloud.aws import Aws, ensure_resources
+    from edgecloud.aws import Aws
+    from edgecloud.provision import ensure_resources
 
     with mock_aws():
         aws = Aws(settings.aws)

@@ -1,7 +1,8 @@
 """The boto3 seam and resource setup, on moto."""
 import json
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 
 
 def test_ensure_resources_is_idempotent_and_sets_redrive(settings):
@@ -32,7 +33,7 @@ def test_real_aws_has_no_endpoint(settings):
 
 
 def test_ensuring_resources_again_brings_an_existing_queue_to_the_settings(settings, mocked_aws):
-    from edgecloud.aws import ensure_resources
+    from edgecloud.provision import ensure_resources
 
     aws, queues = mocked_aws
     settings.queues.visibility_timeout = 45  # differs from the queue made by the fixture

@@ -62,6 +62,198 @@ def test_the_layer_check_sees_a_component_import(tmp_path):
                                                                        "worker.main"]
 
 
+# --- The layering the README states (its "Layers" paragraph is exactly these checks) ---
+COMPOSITION_ROOT = ("edgecloud.cli", "edgecloud.wiring")
+SEAM = "edgecloud/aws.py"
+# A bench drives a component's real code: the fault rig runs the Pi's spool and uploader.
+ALLOWED_BETWEEN_COMPONENTS = {("bench", "edge")}
+AWS_CLIENTS = {"s3", "sqs", "ec2", "autoscaling", "dynamodb", "sns", "cloudwatch", "cloudformation",
+               "secretsmanager", "client"}
+ROUTE_DECORATORS = {"route", "get", "post", "put", "patch", "delete"}
+
+
+def _module_of(path: Path) -> str:
+    """The installed module name of a file of the tree: edge/agent.py -> edgecloud.edge.agent."""
+    parts = path.relative_to(REPO).with_suffix("").parts
+    parts = parts if parts[0] == "edgecloud" else ("edgecloud",) + parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _package_of(path: Path) -> str:
+    module = _module_of(path)
+    return module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+
+def _code_files() -> list[Path]:
+    """Every module that ships: edgecloud/ and the components."""
+    return [p for top in ("edgecloud",) + COMPONENTS for p in sorted((REPO / top).rglob("*.py"))]
+
+
+def _component_files() -> list[Path]:
+    return [p for top in COMPONENTS for p in sorted((REPO / top).rglob("*.py"))]
+
+
+def _root_imports(names: set[str]) -> list[str]:
+    return sorted(n for n in names if any(n == r or n.startswith(r + ".") for r in COMPOSITION_ROOT))
+
+
+def test_no_component_imports_the_cli_or_the_wiring():
+    offenders = {str(p.relative_to(REPO)): bad for p in _component_files()
+                 if (bad := _root_imports(_imports(p, _package_of(p))))}
+    assert offenders == {}
+
+
+def test_the_composition_root_check_sees_a_component_import_it(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from edgecloud.cli import Context\nfrom ...wiring.localcloud import EmbeddedAws\n"
+                     "import edgecloud.wiring\nfrom edgecloud.context import pass_context\n")
+    assert _root_imports(_imports(probe, "edgecloud.bench.sub")) == [
+        "edgecloud.cli", "edgecloud.wiring", "edgecloud.wiring.localcloud"]
+
+
+def _other_components(own: str, names: set[str]) -> list[str]:
+    found = []
+    for name in names:
+        parts = name.split(".")
+        if len(parts) > 1 and parts[0] == "edgecloud" and parts[1] in COMPONENTS and parts[1] != own \
+                and (own, parts[1]) not in ALLOWED_BETWEEN_COMPONENTS:
+            found.append(name)
+    return sorted(found)
+
+
+def test_components_import_no_other_component():
+    offenders = {}
+    for path in _component_files():
+        own = path.relative_to(REPO).parts[0]
+        if bad := _other_components(own, _imports(path, _package_of(path))):
+            offenders[str(path.relative_to(REPO))] = bad
+    assert offenders == {}
+
+
+def test_the_component_check_sees_one_component_importing_another(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from edgecloud.controller import store\nfrom ...edge import spool\nfrom .. import ledger\n")
+    assert _other_components("worker", _imports(probe, "edgecloud.worker.sub")) == [
+        "edgecloud.controller", "edgecloud.edge"]
+    assert _other_components("bench", _imports(probe, "edgecloud.bench.sub")) == ["edgecloud.controller"]
+
+
+def _aws_library_imports(path: Path) -> list[str]:
+    """boto3 itself, or botocore beyond its exception types (what callers catch)."""
+    return sorted(n for n in _plain_imports(path)
+                  if n.split(".")[0] == "boto3" or (n.split(".")[0] == "botocore" and n != "botocore.exceptions"))
+
+
+def test_only_the_seam_imports_boto3():
+    offenders = {str(p.relative_to(REPO)): bad for p in _code_files()
+                 if str(p.relative_to(REPO)) != SEAM and (bad := _aws_library_imports(p))}
+    assert offenders == {}
+    assert _aws_library_imports(REPO / SEAM) == ["boto3", "botocore.config"]
+
+
+def test_the_seam_check_sees_boto3_elsewhere(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("import boto3.session\nfrom botocore.config import Config\n"
+                     "from botocore.exceptions import ClientError\n")
+    assert _aws_library_imports(probe) == ["boto3.session", "botocore.config"]
+
+
+def _client_calls_in_views(path: Path) -> list[str]:
+    """In a module that defines HTTP routes, every use of an AWS client (``.s3``, ``.sqs``, ...)."""
+    tree = ast.parse(path.read_text(), str(path))
+    is_view = any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_DECORATORS
+                  for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  for d in node.decorator_list)
+    if not is_view:
+        return []
+    return sorted(f"line {node.lineno}: .{node.attr}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and node.attr in AWS_CLIENTS)
+
+
+def test_views_reach_aws_only_through_a_store():
+    offenders = {str(p.relative_to(REPO)): bad for p in _code_files() if (bad := _client_calls_in_views(p))}
+    assert offenders == {}
+
+
+def test_the_view_check_sees_a_view_calling_a_client(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("@bp.get('/x')\ndef x():\n    return get_aws().sqs.receive_message(QueueUrl='u')\n")
+    assert _client_calls_in_views(probe) == ["line 3: .sqs"]
+    probe.write_text("def helper():\n    return get_aws().sqs\n")  # not a view: a store may
+    assert _client_calls_in_views(probe) == []
+
+
+def _credential_keys(path: Path) -> list[str]:
+    """String literals (or f-strings) that begin with a key prefix of the credentials table."""
+    from edgecloud.credentials import KEY_PREFIXES
+
+    tree = ast.parse(path.read_text(), str(path))
+    parts = {id(v) for node in ast.walk(tree) if isinstance(node, ast.JoinedStr) for v in node.values}
+    found = []
+    for node in ast.walk(tree):
+        head = node.values[0] if isinstance(node, ast.JoinedStr) and node.values else node
+        if id(node) not in parts and isinstance(head, ast.Constant) and isinstance(head.value, str) \
+                and head.value.startswith(KEY_PREFIXES):
+            found.append(f"line {node.lineno}: {head.value!r}")
+    return sorted(found)
+
+
+def test_only_the_credentials_module_spells_the_credentials_tables_keys():
+    owner = REPO / "edgecloud" / "credentials.py"
+    offenders = {str(p.relative_to(REPO)): bad for p in _code_files() if p != owner and (bad := _credential_keys(p))}
+    assert offenders == {}
+    assert _credential_keys(owner)  # the check reads the owner's prefixes
+
+
+def test_the_key_check_sees_a_module_writing_its_own_prefix(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("key = {'pk': {'S': f'quota#{device}#{day}'}}\nold = 'dashboard#secret-key'\nok = 'sk#1'\n")
+    assert _credential_keys(probe) == ["line 1: 'quota#'", "line 2: 'dashboard#secret-key'"]
+
+
+def _import_graph(files: list[Path]) -> dict[str, set[str]]:
+    """Module -> the modules of ``files`` it imports (anywhere in it, lazy imports too)."""
+    modules = {_module_of(p): p for p in files}
+    graph = {}
+    for module, path in modules.items():
+        graph[module] = set()
+        for name in _imports(path, _package_of(path)):
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != module and not module.startswith(name + "."):  # a package's own __init__
+                graph[module].add(name)
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """One cycle through each module that lies on one (depth-first search, sorted for a stable answer)."""
+    found, state = [], {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                found.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, path + [nxt])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    return found
+
+
+def test_the_shared_layer_has_no_import_circle():
+    # aws.py made tables by importing clip_table, credentials and workers, which import aws.py.
+    assert _cycles(_import_graph(_shared_modules())) == []
+
+
+def test_the_circle_check_sees_a_circle(tmp_path):
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
 def test_no_component_is_imported_by_its_old_top_level_name():
     offenders = []
     for path in sorted(REPO.glob("**/*.py")):

@@ -5,17 +5,13 @@ import signal
 
 import click
 
+from edgecloud.context import Context, pass_context
+
 EXIT_NOT_READY = 3  # the detector cannot load: no job was taken (systemd's Restart=on-failure tries again)
 
 
 class NotReadyExit(click.ClickException):
     exit_code = EXIT_NOT_READY
-
-
-def _settings(ctx: click.Context):
-    # The root group's context object, found by duck type: `python -m edgecloud.cli`
-    # loads that module twice, so an isinstance lookup (click.make_pass_decorator) can miss.
-    return ctx.find_root().obj.settings
 
 
 @click.group()
@@ -25,15 +21,15 @@ def worker():
 
 @worker.command("run")
 @click.option("--once", is_flag=True, help="Exit after one job (still retires if idle first).")
-@click.pass_context
-def run(ctx: click.Context, once: bool):
+@pass_context
+def run(obj: Context, once: bool):
     """Long-poll the jobs queue and process clips; retire after worker.idle_timeout idle."""
     from edgecloud.aws import Aws
 
     from .identity import instance_id, wait_until_in_service
     from .main import NotReady, Stopped, Worker
 
-    settings = _settings(ctx)
+    settings = obj.settings
     aws = Aws(settings.aws)
     me = instance_id(settings.worker)
     if me and not settings.worker.instance_id:  # an id from IMDS: on EC2, maybe headed for a warm pool

@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, error_code
 from edgecloud.config import Settings
+from edgecloud.credentials import OLD_DASHBOARD_KEY
 
 log = logging.getLogger(__name__)
-OLD_KEY_PK = "dashboard#secret-key"  # where the credentials table used to keep it
 
 
 def signing_key(settings: Settings, aws: Aws) -> str:
@@ -46,6 +46,6 @@ def stored_key(aws: Aws, name: str) -> str:
 
 def forget_old_key(aws: Aws, credentials_table: str) -> None:
     try:
-        aws.dynamodb.delete_item(TableName=credentials_table, Key={"pk": {"S": OLD_KEY_PK}})
+        aws.dynamodb.delete_item(TableName=credentials_table, Key=OLD_DASHBOARD_KEY)
     except ClientError as err:  # a leftover to tidy, not a reason to refuse a login
         log.warning("could not delete the old dashboard key from %s: %s", credentials_table, error_code(err))

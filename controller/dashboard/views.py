@@ -10,7 +10,7 @@ from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
-from edgecloud.aws import describe_fleet
+from edgecloud.fleet_query import describe_fleet
 from edgecloud.credentials import CredentialError
 from edgecloud.jobs import BadClipId, parse_clip_id, utcnow
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import abc
 
-from edgecloud.aws import ROLE_WORKER, TAG_FLEET, TAG_ROLE, Aws, fleet_instances
+from edgecloud.aws import Aws
+from edgecloud.fleet_query import ROLE_WORKER, TAG_FLEET, TAG_ROLE, fleet_instances
 from edgecloud.config import Settings
 
 LIVE_STATES = ("pending", "running")

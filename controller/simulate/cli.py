@@ -7,7 +7,7 @@ import click
 import numpy as np
 from pydantic import ValidationError
 
-from edgecloud.cli import Context, pass_context
+from edgecloud.context import Context, pass_context
 from edgecloud.config import AutoscalerSettings, WorkerSettings
 
 from . import build, simulate as run_policy

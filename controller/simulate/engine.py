@@ -30,15 +30,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgecloud.controller.autoscaler import Observation, arrival_rate
-from edgecloud.aws import RETIRE_ASK_RETENTION_S
+from edgecloud.provision import RETIRE_ASK_RETENTION_S
 from edgecloud.config import AutoscalerSettings
 from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 
 from .billing import billed_seconds
 from .policies import SimPolicy
+from .sim_fleet import BUSY, GONE, IDLE, SimFleet
 
 DONE, READY, POLL, CHECK, TICK = range(5)  # same-time order: work first, then decisions
-PENDING, IDLE, BUSY, GONE = range(4)
 EWMA = 0.05  # weight of each new measurement in the observed process / boot times
 
 
@@ -60,42 +60,6 @@ class Outcome:
         return self.finished - self.submitted
 
 
-class _Fleet:
-    """Per-worker state in flat lists (cheaper than objects at a million clips)."""
-
-    def __init__(self):
-        self.launched, self.state, self.job, self.started = [], [], [], []
-        self.idle_since, self.tasks, self.token, self.asked, self.ended = [], [], [], [], []
-        self.alive: set[int] = set()
-        self.booting: set[int] = set()
-        self.n_asked = 0  # alive workers asked to leave
-        self.idle: list[int] = []
-        self.idle_pos: dict[int, int] = {}
-        self.pending = self.busy = 0
-
-    def add(self, t: float) -> int:
-        w = len(self.launched)
-        for column, value in ((self.launched, t), (self.state, PENDING), (self.job, -1), (self.started, t),
-                              (self.idle_since, t), (self.tasks, 0), (self.token, 0), (self.asked, False),
-                              (self.ended, math.nan)):
-            column.append(value)
-        self.alive.add(w)
-        self.booting.add(w)
-        self.pending += 1
-        return w
-
-    def push_idle(self, w: int) -> None:
-        self.idle_pos[w] = len(self.idle)
-        self.idle.append(w)
-
-    def pop_idle(self, w: int) -> None:
-        i = self.idle_pos.pop(w)
-        last = self.idle.pop()
-        if last != w:
-            self.idle[i] = last
-            self.idle_pos[last] = i
-
-
 def simulate(policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, boot_s: np.ndarray,
              settings: AutoscalerSettings, *, seed: int = 0, tail_s: float = 600.0,
              give_up_s: float = 7 * 86400.0) -> Outcome:
@@ -104,84 +68,199 @@ def simulate(policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, bo
     the first tick with every clip done, every worker gone and none launched
     (so a policy that relaunches after the last clip is billed for it), or
     ``tail_s`` after the last clip finished (workers still up are billed to then)."""
-    arr = submitted.tolist()
-    proc = process_s.tolist()
-    boots = boot_s.tolist()
-    n = len(arr)
-    finished = [math.nan] * n
-    rng = np.random.default_rng(seed)
-    picks = rng.random(4096).tolist()
-    pick_i = 0
-    fleet = _Fleet()
-    heap: list = []
-    seq = 0
-    arrived = taken = done = 0
-    p_seen, boot_seen = settings.process_time_s, settings.boot_time_s
-    rule, wait = policy.retirement, policy.poll_wait_s
-    interval, window = settings.interval, settings.rate_window_s
-    timeline = {"t": [], "visible": [], "in_flight": [], "workers": []}
-    asks: deque = deque()  # expiry time of each retire ask waiting, oldest first
-    asks_sent = 0
-    end, now = (math.inf if n else tail_s), 0.0
-    state, launched, started, job = fleet.state, fleet.launched, fleet.started, fleet.job
+    return Simulation(policy, submitted, process_s, boot_s, settings, seed=seed, tail_s=tail_s,
+                      give_up_s=give_up_s).run()
 
-    def push(t, kind, w=-1, tok=0):
-        nonlocal seq
-        seq += 1
-        heapq.heappush(heap, (t, kind, seq, w, tok))
 
-    def start(w, t):
-        nonlocal taken
-        state[w] = BUSY
+class Simulation:
+    """One run: the clock and queue counters, the fleet, the event heap and the retire asks.
+    ``run`` pops events and hands each to its step (``on_done``, ``on_ready``, ``on_poll``,
+    ``on_tick``); a worker's life is ``start``, ``go_idle``, ``consider`` and ``retire``."""
+
+    def __init__(self, policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, boot_s: np.ndarray,
+                 settings: AutoscalerSettings, *, seed: int, tail_s: float, give_up_s: float):
+        self.policy, self.settings, self.submitted = policy, settings, submitted
+        self.tail_s, self.give_up_s = tail_s, give_up_s
+        self.arr = submitted.tolist()
+        self.proc = process_s.tolist()
+        self.boots = boot_s.tolist()
+        self.n = len(self.arr)
+        self.finished = [math.nan] * self.n
+        self.rng = np.random.default_rng(seed)
+        self.picks, self.pick_i = self.rng.random(4096).tolist(), 0
+        self.fleet = SimFleet()
+        self.heap: list = []
+        self.seq = 0
+        self.arrived = self.taken = self.done = 0  # clips submitted, taken by a worker, finished
+        self.p_seen, self.boot_seen = settings.process_time_s, settings.boot_time_s
+        self.rule, self.wait = policy.retirement, policy.poll_wait_s
+        self.timeline: dict = {"t": [], "visible": [], "in_flight": [], "workers": []}
+        self.asks: deque = deque()  # expiry time of each retire ask waiting, oldest first
+        self.asks_sent = 0
+        self.end, self.now = (math.inf if self.n else tail_s), 0.0
+
+    def run(self) -> Outcome:
+        heap, arr, n, fleet = self.heap, self.arr, self.n, self.fleet
+        self.push(0.0, TICK)
+        while heap:
+            if fleet.idle and self.arrived < n and arr[self.arrived] <= heap[0][0]:
+                self.hand_to_idle_worker()
+                continue
+            t, kind, _, w, tok = heapq.heappop(heap)
+            if t > self.end:
+                self.now = self.end
+                break
+            self.now = t
+            if self.arrived < n and arr[self.arrived] <= t:
+                self.arrived = bisect_right(arr, t, self.arrived)
+            if kind == DONE:
+                self.on_done(w, t)
+            elif kind == READY:
+                self.on_ready(w, t)
+            elif kind == POLL or kind == CHECK:
+                self.on_poll(w, t, tok, again=kind == POLL)
+            elif not self.on_tick(t):
+                break
+        return self.outcome()
+
+    def push(self, t, kind, w=-1, tok=0):
+        self.seq += 1
+        heapq.heappush(self.heap, (t, kind, self.seq, w, tok))
+
+    def hand_to_idle_worker(self):
+        """The next clip arrives while a worker long-polls: a random idle one gets it then."""
+        ta = self.arr[self.arrived]
+        self.arrived += 1
+        if self.pick_i == len(self.picks):
+            self.picks, self.pick_i = self.rng.random(4096).tolist(), 0
+        w = self.fleet.idle[int(self.picks[self.pick_i] * len(self.fleet.idle))]
+        self.pick_i += 1
+        self.fleet.pop_idle(w)
+        self.start(w, ta)
+
+    def on_done(self, w, t):
+        fleet = self.fleet
+        self.finished[fleet.job[w]] = t
+        self.done += 1
+        self.p_seen += EWMA * (t - fleet.started[w] - self.p_seen)
+        fleet.tasks[w] += 1
+        fleet.busy -= 1
+        if self.taken < self.arrived:
+            self.start(w, t)
+        else:
+            self.go_idle(w, t, short=True)
+            if self.done == self.n:
+                self.end = t + self.tail_s
+
+    def on_ready(self, w, t):
+        fleet = self.fleet
+        fleet.pending -= 1
+        fleet.booting.discard(w)
+        self.boot_seen += EWMA * (t - fleet.launched[w] - self.boot_seen)
+        if self.taken < self.arrived:
+            self.start(w, t)
+        else:
+            self.go_idle(w, t)
+
+    def on_poll(self, w, t, tok, *, again: bool):
+        """An empty poll ended (``again``: poll once more) or a minimum-uptime check came due."""
+        fleet = self.fleet
+        if fleet.state[w] == IDLE and fleet.token[w] == tok:
+            self.consider(w, t)
+            if again and fleet.state[w] == IDLE:
+                self.push(t + (self.wait if self.wait > 0 else 1.0), POLL, w, tok)
+
+    def on_tick(self, t) -> bool:
+        """The autoscaler observes, the policy acts; False when the run is over."""
+        fleet, arr, arrived, settings = self.fleet, self.arr, self.arrived, self.settings
+        recent = arrived - bisect_left(arr, t - settings.rate_window_s, 0, arrived) if arrived else 0
+        quiet_s = (t - arr[arrived - 1]) if arrived else None
+        obs = Observation(
+            visible=arrived - self.taken, in_flight=fleet.busy, booting=fleet.pending,
+            polling=len(fleet.alive) - fleet.pending, busy=fleet.busy,  # retiring: instant here
+            process_time_s=max(self.p_seen, 1e-3),
+            boot_time_s=self.boot_seen, arrival_rate=arrival_rate(recent, t, settings, quiet_s),
+            quiet_s=quiet_s,
+            booting_s=tuple(t - fleet.launched[v] for v in fleet.booting),
+        )
+        action = self.policy.tick(obs, t)
+        room = settings.max_workers - len(fleet.alive)
+        for _ in range(max(0, min(action.launch, room))):
+            v = fleet.add(t)
+            self.push(t + self.boots[v % len(self.boots)], READY, v)
+        if action.drain is not None:
+            self.set_asked(action.drain, t)
+        if action.ask is not None:
+            self.expire_asks(t)
+            for _ in range(max(0, action.ask - len(self.asks))):
+                self.asks.append(t + RETIRE_ASK_RETENTION_S)
+                self.asks_sent += 1
+        for key, value in (("t", t), ("visible", obs.visible), ("in_flight", obs.in_flight),
+                           ("workers", len(fleet.alive))):
+            self.timeline[key].append(value)
+        if self.done == self.n and not fleet.alive:
+            return False
+        if t > (arr[-1] if self.n else 0.0) + self.give_up_s:
+            return False  # a policy that never finishes (e.g. no workers allowed)
+        self.push(t + settings.interval, TICK)
+        return True
+
+    def start(self, w, t):
+        fleet = self.fleet
+        fleet.state[w] = BUSY
         fleet.busy += 1
-        job[w] = taken
-        started[w] = t
-        push(t + proc[taken], DONE, w)
-        taken += 1
+        fleet.job[w] = self.taken
+        fleet.started[w] = t
+        self.push(t + self.proc[self.taken], DONE, w)
+        self.taken += 1
 
-    def retire(w, t):
-        if state[w] == IDLE:
+    def retire(self, w, t):
+        fleet = self.fleet
+        if fleet.state[w] == IDLE:
             fleet.pop_idle(w)
-        state[w] = GONE
+        fleet.state[w] = GONE
         fleet.ended[w] = t
         fleet.alive.discard(w)
         fleet.n_asked -= fleet.asked[w]
 
-    def expire_asks(t):
+    def expire_asks(self, t):
+        asks = self.asks
         while asks and asks[0] <= t:
             asks.popleft()
 
-    def consider(w, t):
+    def consider(self, w, t):
         """Worker w is idle at t: retire by its rule (or on a retire ask it
         would act on), or wait for the next check."""
-        idle_s = t - fleet.idle_since[w]
-        if rule.should_retire(idle_s, False, tasks_done=fleet.tasks[w], uptime_s=t - launched[w],
-                              asked=fleet.asked[w]):
-            retire(w, t)
+        fleet, rule = self.fleet, self.rule
+        idle_s, uptime_s = t - fleet.idle_since[w], t - fleet.launched[w]
+        if rule.should_retire(idle_s, False, tasks_done=fleet.tasks[w], uptime_s=uptime_s, asked=fleet.asked[w]):
+            self.retire(w, t)
             return
-        if asks:
-            expire_asks(t)
-            if asks and rule.should_retire(idle_s, False, tasks_done=fleet.tasks[w], uptime_s=t - launched[w],
-                                           asked=True):
-                asks.popleft()
-                retire(w, t)
+        if self.asks:
+            self.expire_asks(t)
+            if self.asks and rule.should_retire(idle_s, False, tasks_done=fleet.tasks[w], uptime_s=uptime_s,
+                                                asked=True):
+                self.asks.popleft()
+                self.retire(w, t)
                 return
-        if fleet.asked[w] and t - launched[w] < EC2_MINIMUM_BILLED_S:
-            push(launched[w] + EC2_MINIMUM_BILLED_S, CHECK, w, fleet.token[w])
+        if fleet.asked[w] and uptime_s < EC2_MINIMUM_BILLED_S:
+            self.push(fleet.launched[w] + EC2_MINIMUM_BILLED_S, CHECK, w, fleet.token[w])
 
-    def go_idle(w, t, short=False):
-        state[w] = IDLE
+    def go_idle(self, w, t, short=False):
+        fleet = self.fleet
+        fleet.state[w] = IDLE
         fleet.idle_since[w] = t
         fleet.token[w] += 1
         fleet.push_idle(w)
-        if wait <= 0 or short or fleet.asked[w]:
-            consider(w, t)  # a short poll: it knows at once the queue is empty
-        if state[w] == IDLE:
-            push(t + (wait if wait > 0 else 1.0), POLL, w, fleet.token[w])
+        if self.wait <= 0 or short or fleet.asked[w]:
+            self.consider(w, t)  # a short poll: it knows at once the queue is empty
+        if fleet.state[w] == IDLE:
+            self.push(t + (self.wait if self.wait > 0 else 1.0), POLL, w, fleet.token[w])
 
-    def set_asked(target, t):
+    def set_asked(self, target, t):
         """Make ``target`` alive workers the ones asked to leave when idle."""
-        asked = fleet.asked
+        fleet = self.fleet
+        asked, state, launched = fleet.asked, fleet.state, fleet.launched
         if target == fleet.n_asked:
             return
         current = [w for w in fleet.alive if asked[w]]
@@ -193,93 +272,19 @@ def simulate(policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, bo
             for w in chosen:
                 asked[w] = True
                 if state[w] == IDLE:
-                    consider(w, t)
+                    self.consider(w, t)
         else:  # take the request back from booting, then busy ones, newest first
             current.sort(key=lambda w: ((0, 2, 1)[state[w]], -launched[w]))
             for w in current[: len(current) - target]:
                 asked[w] = False
             fleet.n_asked = target
 
-    push(0.0, TICK)
-    while heap:
-        head = heap[0][0]
-        if fleet.idle and arrived < n and arr[arrived] <= head:
-            ta = arr[arrived]  # an idle worker is long-polling: it gets the clip now
-            arrived += 1
-            if pick_i == len(picks):
-                picks, pick_i = rng.random(4096).tolist(), 0
-            w = fleet.idle[int(picks[pick_i] * len(fleet.idle))]
-            pick_i += 1
-            fleet.pop_idle(w)
-            start(w, ta)
-            continue
-        t, kind, _, w, tok = heapq.heappop(heap)
-        if t > end:
-            now = end
-            break
-        now = t
-        if arrived < n and arr[arrived] <= t:
-            arrived = bisect_right(arr, t, arrived)
-        if kind == DONE:
-            i = job[w]
-            finished[i] = t
-            done += 1
-            p_seen += EWMA * (t - started[w] - p_seen)
-            fleet.tasks[w] += 1
-            fleet.busy -= 1
-            if taken < arrived:
-                start(w, t)
-            else:
-                go_idle(w, t, short=True)
-                if done == n:
-                    end = t + tail_s
-        elif kind == READY:
-            fleet.pending -= 1
-            fleet.booting.discard(w)
-            boot_seen += EWMA * (t - launched[w] - boot_seen)
-            if taken < arrived:
-                start(w, t)
-            else:
-                go_idle(w, t)
-        elif kind == POLL or kind == CHECK:
-            if state[w] == IDLE and fleet.token[w] == tok:
-                consider(w, t)
-                if kind == POLL and state[w] == IDLE:
-                    push(t + (wait if wait > 0 else 1.0), POLL, w, tok)
-        else:  # TICK
-            recent = arrived - bisect_left(arr, t - window, 0, arrived) if arrived else 0
-            quiet_s = (t - arr[arrived - 1]) if arrived else None
-            obs = Observation(
-                visible=arrived - taken, in_flight=fleet.busy, booting=fleet.pending,
-                polling=len(fleet.alive) - fleet.pending, busy=fleet.busy,  # retiring: instant here
-                process_time_s=max(p_seen, 1e-3),
-                boot_time_s=boot_seen, arrival_rate=arrival_rate(recent, t, settings, quiet_s),
-                quiet_s=quiet_s,
-                booting_s=tuple(t - launched[v] for v in fleet.booting),
-            )
-            action = policy.tick(obs, t)
-            room = settings.max_workers - len(fleet.alive)
-            for _ in range(max(0, min(action.launch, room))):
-                v = fleet.add(t)
-                push(t + boots[v % len(boots)], READY, v)
-            if action.drain is not None:
-                set_asked(action.drain, t)
-            if action.ask is not None:
-                expire_asks(t)
-                for _ in range(max(0, action.ask - len(asks))):
-                    asks.append(t + RETIRE_ASK_RETENTION_S)
-                    asks_sent += 1
-            for key, value in (("t", t), ("visible", obs.visible), ("in_flight", obs.in_flight),
-                               ("workers", len(fleet.alive))):
-                timeline[key].append(value)
-            if done == n and not fleet.alive:
-                break
-            if t > (arr[-1] if n else 0.0) + give_up_s:
-                break  # a policy that never finishes (e.g. no workers allowed)
-            push(t + interval, TICK)
-    ends = [now if math.isnan(e) else e for e in fleet.ended]  # still up: billed to the end
-    return Outcome(
-        policy=policy.name, submitted=submitted, finished=np.asarray(finished, dtype=float),
-        worker_seconds=billed_seconds(np.asarray(launched, dtype=float), np.asarray(ends, dtype=float)),
-        launches=len(launched), timeline={k: np.asarray(v) for k, v in timeline.items()}, asks=asks_sent,
-    )
+    def outcome(self) -> Outcome:
+        fleet = self.fleet
+        ends = [self.now if math.isnan(e) else e for e in fleet.ended]  # still up: billed to the end
+        return Outcome(
+            policy=self.policy.name, submitted=self.submitted, finished=np.asarray(self.finished, dtype=float),
+            worker_seconds=billed_seconds(np.asarray(fleet.launched, dtype=float), np.asarray(ends, dtype=float)),
+            launches=len(fleet.launched), timeline={k: np.asarray(v) for k, v in self.timeline.items()},
+            asks=self.asks_sent,
+        )

@@ -22,32 +22,20 @@ import requests
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from edgecloud.aws import Aws, ensure_resources, fleet_instances
+from edgecloud.aws import Aws
+from edgecloud.fleet_query import fleet_instances
+from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
 from .dashboard import wait_for_interrupt
 from .demo_checks import check_detector, not_done
 from .demo_report import build_report, print_report
-from .localcloud import OPERATOR, ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings, write_token
+from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
 log = logging.getLogger(__name__)
 
 # How many times longer the emulated Pi takes over a clip than this machine (a Pi is about 6x slower): with
 # it the Pi is busy as a real one would be, so a burst overflows to the cloud however fast this machine is.
 PI_SLOWDOWN = 6.0
-
-
-def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float,
-                  pi_slowdown: float = 1.0) -> Settings:
-    """The base settings, tuned so a demo finishes in under a minute on a laptop."""
-    s = local_cloud_settings(base, workdir=workdir, endpoint_url=endpoint_url, idle_timeout=8)
-    s.edge.camera = "file"
-    s.edge.video = video
-    s.edge.policy = policy
-    s.edge.playback_speed = speed
-    s.edge.spool_dir = workdir / "spool"
-    s.edge.cooldown_seconds = 0.5
-    s.edge.emulated_pi_slowdown = pi_slowdown
-    return s
 
 
 def fleet_counts(aws: Aws, fleet_name: str) -> dict[str, int]:

@@ -16,11 +16,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
 
 from .function import start_function
-from .localcloud import ControllerProcess, EmbeddedAws, issue_credentials, write_token
+from edgecloud.localcloud import ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
 ANSWER_TIMEOUT_S = 30.0
 # Frames come every 0.5 s and one takes about that to analyse: two warm environments keep up.
@@ -39,8 +40,6 @@ def run_frames_demo(settings: Settings, *, video: Path, seconds: float, workdir:
     from gpiozero.pins.mock import MockFactory
 
     from edgecloud.edge.agent import EdgeAgent
-
-    from .demo import demo_settings
 
     with ExitStack() as stack:
         endpoint = settings.aws.endpoint_url or stack.enter_context(EmbeddedAws()).endpoint_url

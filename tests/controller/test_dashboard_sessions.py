@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from edgecloud.cli import cli
 from edgecloud.controller.app import create_app
 from edgecloud.controller.dashboard.auth import make_login_link
-from edgecloud.controller.dashboard.key import OLD_KEY_PK, signing_key
+from edgecloud.controller.dashboard.key import signing_key
+from edgecloud.credentials import OLD_DASHBOARD_KEY
 from edgecloud.controller.resources import resources
 from edgecloud.credentials import token_hash
 from edgecloud.jobs import new_clip_id
@@ -136,7 +137,7 @@ def test_the_signing_key_comes_from_secrets_manager_never_the_credentials_table(
     aws, _ = mocked_aws
     # A table from before: the old key beside the tokens.
     aws.dynamodb.put_item(TableName=settings.tables.credentials,
-                          Item={"pk": {"S": OLD_KEY_PK}, "secret": {"S": "old" * 20}})
+                          Item={**OLD_DASHBOARD_KEY, "secret": {"S": "old" * 20}})
     link = make_login_link(settings, aws, "http://localhost", operator)
     stored = aws.secretsmanager.get_secret_value(SecretId=settings.controller.secret_name)["SecretString"]
     assert len(stored) >= 48 and signing_key(settings, aws) == stored  # made once, then read

@@ -22,7 +22,7 @@ from edgecloud.config import dump
 from edgecloud.controller.app import FORM_SLACK_BYTES
 from edgecloud.controller.front import FrontError, behind_front, find_nginx, worker_user
 from edgecloud.controller.front_config import render_config
-from edgecloud.wiring.localcloud import ControllerProcess, issue_credentials
+from edgecloud.localcloud import ControllerProcess, issue_credentials
 
 from .test_tls import private_ca  # noqa: F401 - a fixture
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edgecloud.aws import Aws, fleet_instances
+from edgecloud.aws import Aws
+from edgecloud.fleet_query import fleet_instances
 from edgecloud.controller.lease import Lease
 from edgecloud.controller.service import ControllerService
 

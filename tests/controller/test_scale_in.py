@@ -109,7 +109,7 @@ def test_no_asks_in_a_step_that_launches(settings, parts):
 
 
 def test_retire_queue_lets_stale_asks_expire(mocked_aws):
-    aws, queues = mocked_aws  # made by edgecloud.aws.ensure_resources
+    aws, queues = mocked_aws  # made by edgecloud.provision.ensure_resources
     attrs = aws.sqs.get_queue_attributes(QueueUrl=queues.retire, AttributeNames=["All"])["Attributes"]
     assert attrs["MessageRetentionPeriod"] == "60"  # SQS's minimum: an ask nobody took is gone in a minute
     assert int(attrs["VisibilityTimeout"]) <= 30  # a worker that failed to retire frees its ask soon

@@ -11,7 +11,7 @@ from edgecloud.controller.service import check_tls
 from edgecloud.edge.session import session_factory
 from edgecloud.edge.spool import Spool
 from edgecloud.edge.uploader import Uploader
-from edgecloud.wiring.localcloud import ControllerProcess, issue_credentials, write_token
+from edgecloud.localcloud import ControllerProcess, issue_credentials, write_token
 
 from ..edge.test_uploader import spool_clips
 

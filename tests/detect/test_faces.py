@@ -9,7 +9,8 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.cli import cli
 from edgecloud.config import from_dict
 from edgecloud.detect import DetectorUnavailable, create_detector, detector_for

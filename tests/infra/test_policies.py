@@ -193,8 +193,8 @@ def test_controller_keeps_sessions_reads_only_its_key_and_never_deletes_a_token(
                and {"Fn::GetAtt": ["CredentialsTable", "Arn"]} in g.resources]
     assert [g.sid for g in deletes] == ["ForgetOldDashboardKey"] and deletes[0].actions == ("dynamodb:DeleteItem",)
     assert deletes[0].condition == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["dashboard#secret-key"]}}
-    from edgecloud.controller.dashboard.key import OLD_KEY_PK
-    assert OLD_KEY_PK == "dashboard#secret-key"
+    from edgecloud.credentials import OLD_DASHBOARD_KEY
+    assert OLD_DASHBOARD_KEY == {"pk": {"S": "dashboard#secret-key"}}
 
 
 def test_every_s3_object_grant_is_limited_to_its_prefix(grants):

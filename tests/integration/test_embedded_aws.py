@@ -8,7 +8,7 @@ import pytest
 
 from edgecloud.aws import Aws
 from edgecloud.settings import AwsSettings
-from edgecloud.wiring.localcloud import EmbeddedAws
+from edgecloud.localcloud import EmbeddedAws
 
 pytestmark = pytest.mark.slow
 

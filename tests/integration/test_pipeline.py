@@ -10,7 +10,7 @@ import requests
 from edgecloud.aws import Aws
 from edgecloud.wiring.demo import fleet_counts, wait_retired
 from edgecloud.jobs import new_clip_id, result_key, utcnow
-from edgecloud.wiring.localcloud import ControllerProcess
+from edgecloud.localcloud import ControllerProcess
 
 pytestmark = pytest.mark.slow
 

@@ -14,10 +14,11 @@ import time
 import pytest
 import requests
 
-from edgecloud.aws import Aws, ensure_queue
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_queue
 from edgecloud.clip_table import ensure_table
 from edgecloud.jobs import new_clip_id, utcnow
-from edgecloud.wiring.localcloud import ControllerProcess
+from edgecloud.localcloud import ControllerProcess
 
 pytestmark = pytest.mark.slow
 CLIPS = 4

@@ -12,7 +12,8 @@ import zipfile
 
 import pytest
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.jobs import CLIP_TYPES, Job, clip_key, new_clip_id, utcnow
 from edgecloud.results import ResultStore
 from edgecloud.worker.serverless.emulator import runtime_dir, unpack

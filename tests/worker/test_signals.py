@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from edgecloud.aws import Aws, ensure_resources
+from edgecloud.aws import Aws
+from edgecloud.provision import ensure_resources
 from edgecloud.config import dump, from_dict
 from edgecloud.jobs import CLIP_TYPES, Completion, Job, Result, clip_key, new_clip_id, result_key, utcnow
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from edgecloud.cli import Context, pass_context
+from edgecloud.context import Context, pass_context
 
 from .package import LAMBDA_PYTHON, PackageError, build
 

@@ -1,6 +1,6 @@
 """Run the cloud side on this machine: an embedded AWS (moto) and a controller process.
 
-Used by ``edgecloud demo`` and the cross-process tests, so both exercise the
+Used by ``edgecloud demo``, the benches and the cross-process tests, so all exercise the
 same path a deployment does: a real WSGI server in its own process, workers
 in their own processes, every AWS call over HTTP to one shared endpoint.
 """
@@ -43,6 +43,20 @@ def local_cloud_settings(base: Settings, *, workdir: Path, endpoint_url: str, id
 
 
 OPERATOR = "local"
+
+
+def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float,
+                  pi_slowdown: float = 1.0) -> Settings:
+    """The base settings, tuned so a demo finishes in under a minute on a laptop."""
+    s = local_cloud_settings(base, workdir=workdir, endpoint_url=endpoint_url, idle_timeout=8)
+    s.edge.camera = "file"
+    s.edge.video = video
+    s.edge.policy = policy
+    s.edge.playback_speed = speed
+    s.edge.spool_dir = workdir / "spool"
+    s.edge.cooldown_seconds = 0.5
+    s.edge.emulated_pi_slowdown = pi_slowdown
+    return s
 
 
 def issue_credentials(settings: Settings, device_ids, *, operator: str = OPERATOR) -> dict[str, str]:
@@ -115,7 +129,7 @@ class EmbeddedAws(StartClose):
         return self.endpoint_url
 
     def _start_process(self, timeout: float) -> str:
-        cmd = [sys.executable, "-c", "from edgecloud.wiring.localcloud import serve_moto; serve_moto()"]
+        cmd = [sys.executable, "-c", "from edgecloud.localcloud import serve_moto; serve_moto()"]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=lambda: [lines.put(line) for line in self._proc.stdout], daemon=True,
