@@ -13,27 +13,18 @@ operators read everything, upload nothing. Views ask ``require_device`` /
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Optional
 
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 
 from edgecloud.credentials import Principal
 
+from .errors import Refused
 from .resources import get_quotas, get_registry
 
 OPEN_PATHS = frozenset({"/healthz"})
 OPERATOR_PATHS = frozenset({"/metrics"})
 REALM = 'Bearer realm="edgecloud"'
-
-
-class Refused(Exception):
-    """A request refused for who sent it or how much: ``{"error": message}``, ``status``, extra headers."""
-
-    def __init__(self, message: str, status: int, headers: Optional[Mapping[str, str]] = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.headers = dict(headers or {})
 
 
 def bearer_token() -> Optional[str]:
@@ -96,6 +87,3 @@ def require_reader(device_id: str) -> Principal:
 def init_app(app: Flask) -> None:
     app.before_request(_authenticate)
 
-    @app.errorhandler(Refused)
-    def _refused(err: Refused):
-        return jsonify(error=err.message), err.status, err.headers

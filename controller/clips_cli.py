@@ -14,7 +14,7 @@ from typing import Optional
 
 import click
 
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 
 _AGO = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}

@@ -18,16 +18,20 @@ from functools import lru_cache
 from flask import jsonify, request
 from pydantic import BaseModel, ValidationError, field_validator
 
-from edgecloud.jobs import FrameAnswer, check_device_id, frame_key, new_clip_id
+from edgecloud.protocol.ids import check_device_id, new_clip_id
+from edgecloud.protocol.keys import frame_key
+from edgecloud.protocol.messages import FrameAnswer
 
 from .api import bp, requesting_device
-from .errors import ApiError
+from .errors import Refused
+from .wait_param import wait_seconds
 from .upload_form import pydantic_message
 from .resources import get_aws, get_settings
 
 log = logging.getLogger(__name__)
 JPEG = "image/jpeg"
 MAX_ANSWERS = 10  # one SQS receive
+MAX_SQS_WAIT_S = 20  # the longest an SQS receive waits
 
 
 class FrameRequest(BaseModel):
@@ -44,7 +48,7 @@ def _device() -> str:
     try:
         claimed = FrameRequest.model_validate(raw or {}).device_id
     except ValidationError as err:
-        raise ApiError(f"bad frame request: {pydantic_message(err)}") from None
+        raise Refused(f"bad frame request: {pydantic_message(err)}") from None
     return requesting_device(claimed)
 
 
@@ -98,10 +102,7 @@ def frame_upload():
 def frame_answers():
     """The function's answers for this device, waiting up to ``wait`` seconds (at most 20) for one."""
     device = _device()
-    try:
-        wait = min(20, max(0, int(float(request.args.get("wait", "0")))))
-    except (ValueError, OverflowError):  # OverflowError: inf
-        raise ApiError("wait must be a number of seconds") from None
+    wait = int(wait_seconds(MAX_SQS_WAIT_S))  # SQS waits in whole seconds
     sqs = get_aws().sqs
     url, messages = _receive(sqs, device, wait)
     answers = []

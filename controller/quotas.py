@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, error_code
 
-from .auth import Refused
+from .errors import Refused
 
 _KEEP_COUNTERS_S = 3 * 86400  # DynamoDB TTL removes a day's counter after this
 _FORGET_PAST = 4096  # buckets kept before full ones are dropped

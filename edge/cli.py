@@ -42,6 +42,8 @@ def run(ctx: click.Context):
 def drain(ctx: click.Context, timeout):
     """Upload what is in the spool, then exit (no camera, no sensor)."""
     from .agent import stats_path
+    from edgecloud.protocol.states import Placement
+
     from .scheduler import History
     from .session import session_factory
     from .spool import Spool
@@ -51,7 +53,7 @@ def drain(ctx: click.Context, timeout):
     e = _settings(ctx).edge
     spool = Spool(e.spool_dir, int(e.spool_max_mb * 1_000_000))
     for entry in spool.entries(stage="new"):  # never placed: let the cloud process it
-        spool.update(entry, stage="ready", placement="cloud")
+        spool.update(entry, stage="ready", placement=Placement.CLOUD)
     uploader = Uploader(spool, e.controller_url, timeout_s=e.upload_timeout_s, retry_max_s=e.retry_max_s,
                         retry_base_s=min(0.5, e.retry_max_s), stats=StatsStore(stats_path(e)), history=History(),
                         session_factory=session_factory(e))

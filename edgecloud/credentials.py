@@ -21,7 +21,8 @@ from typing import Callable, Literal, Optional
 from botocore.exceptions import ClientError
 
 from .aws import Aws, ensure_dynamodb_table, error_code
-from .jobs import DEVICE_RE, utcnow
+from .clock import utcnow
+from .protocol.ids import DEVICE_RE
 
 Kind = Literal["device", "operator"]
 KINDS: tuple[Kind, ...] = ("device", "operator")

@@ -10,7 +10,7 @@ from edgecloud.protocol.ids import BadClipId, ClipId, clip_id_in, new_clip_id, p
 from edgecloud.protocol.keys import KeyKind, clip_key, frame_id_of, frame_key, result_key, snapshot_key
 from edgecloud.protocol.labels import steady_count, summarise
 from edgecloud.protocol.messages import Detection, Job, Result
-from edgecloud.protocol.states import FINAL, ClipStatus, Placement, is_final
+from edgecloud.protocol.states import FINAL, ClipStatus, Placement
 
 
 def test_clip_id_round_trips_and_sorts_by_time():
@@ -94,7 +94,7 @@ def test_job_message_validates_clip_id():
 
 def test_statuses_are_the_strings_on_the_wire():
     assert FINAL == ("done", "failed", "dropped")
-    assert all(is_final(s) for s in ("done", "failed", "dropped")) and not is_final("queued")
+    assert "dropped" in FINAL and "queued" not in FINAL  # a status read from a JSON body is checked as it is
     assert json.dumps({"status": ClipStatus.DONE, "placement": Placement.BOTH}) == '{"status": "done", "placement": "both"}'
     assert Result(clip_id=new_clip_id("pi-01"), processed_by="edge", detector="hog",
                   status=ClipStatus.FAILED).model_dump(mode="json")["status"] == "failed"

@@ -12,9 +12,10 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 
 from edgecloud.aws import describe_fleet
 from edgecloud.credentials import CredentialError
-from edgecloud.jobs import BadClipId, parse_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import BadClipId, parse_clip_id
+from edgecloud.protocol.states import FINAL
 
-from ..ledger import FINAL
 from ..resources import get_fleet, get_ledger, get_not_ready, get_registry, get_settings, get_store, resources
 from . import auth
 from .charts import latency_chart, timeline

@@ -28,8 +28,3 @@ class Placement(StrEnum):
     EDGE = "edge"
     CLOUD = "cloud"
     BOTH = "both"  # escalated: processed on the Pi, then sent to the cloud too
-
-
-def is_final(status) -> bool:
-    """Whether a status (a member or its string, e.g. from a JSON body) is one a clip ends in."""
-    return status in FINAL

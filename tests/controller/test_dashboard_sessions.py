@@ -15,7 +15,7 @@ from edgecloud.controller.dashboard.auth import make_login_link
 from edgecloud.controller.dashboard.key import OLD_KEY_PK, signing_key
 from edgecloud.controller.resources import resources
 from edgecloud.credentials import token_hash
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 
 COOKIE = "edgecloud_session"
 

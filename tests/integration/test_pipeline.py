@@ -9,7 +9,9 @@ import requests
 
 from edgecloud.aws import Aws
 from edgecloud.wiring.demo import fleet_counts, wait_retired
-from edgecloud.jobs import new_clip_id, result_key, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import result_key
 from edgecloud.wiring.localcloud import ControllerProcess
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,8 @@ import requests
 
 from edgecloud.aws import Aws, ensure_queue
 from edgecloud.clip_table import ensure_table
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
 from edgecloud.wiring.localcloud import ControllerProcess
 
 pytestmark = pytest.mark.slow
