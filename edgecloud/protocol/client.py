@@ -60,9 +60,13 @@ class ControllerClient:
             return {"clip_id": clip_id, "status": "unknown", "error": str(err)}
         return body if isinstance(body, dict) else {"status": "unknown", "error": f"not a status object: {body!r:.80}"}
 
-    def stats(self, **extra) -> requests.Response:
+    def retry(self, filters: dict, **extra) -> requests.Response:
+        """``POST /v1/clips/retry`` (operators): send failed clips matching ``filters`` through again."""
+        return self._call("POST", "/v1/clips/retry", json={k: v for k, v in filters.items() if v}, timeout=60, **extra)
+
+    def stats(self, timeout=5, **extra) -> requests.Response:
         """``GET /v1/stats``: the controller's recent upload_to_result, queue and workers."""
-        return self._call("GET", "/v1/stats", timeout=5, **extra)
+        return self._call("GET", "/v1/stats", timeout=timeout, **extra)
 
     def frame_upload(self, device_id: str, timeout=10, **extra) -> requests.Response:
         """``POST /v1/frames/upload``: a presigned POST for one frame of ``device_id``."""
