@@ -193,11 +193,12 @@ class EdgeAgent(StartClose):
             self.spool.update(entry, stage="ready")
             self.uploader.wake()
             return
-        situation = Situation.now(self.history, entry.size, self.local.waiting, self.uploader.waiting_bytes())
+        situation = Situation.now(self.history, entry.size, self.local.waiting, self.uploader.waiting_bytes(),
+                                  busy_with=self.local.busy_with())
         placement = self.policy.place(situation)
-        log.info("%s -> %s (Pi %.1f s, cloud %.1f s)", entry.clip_id, placement, situation.local_finish_s,
-                 situation.cloud_finish_s)
-        self.stats.record(entry.clip_id, placement=placement)
+        reason = self.policy.reason(situation, placement)
+        log.info("%s -> %s: %s", entry.clip_id, placement, reason)
+        self.stats.record(entry.clip_id, placement=placement, placement_reason=reason)
         if placement == EDGE:
             self.spool.update(entry, placement=EDGE)
             self.local.submit(entry, path=entry.clip_path, clip_id=entry.clip_id, fps=entry.metadata["fps"],
@@ -216,7 +217,7 @@ class EdgeAgent(StartClose):
             return
         if isinstance(result, Exception):
             self.spool.update(entry, stage="ready", placement=CLOUD)
-            self.stats.record(entry.clip_id, placement=CLOUD)
+            self.stats.record(entry.clip_id, placement=CLOUD, placement_reason=f"the Pi's analysis failed: {result}")
             self.uploader.wake()
             return
         self.history.observe_local(seconds)
@@ -224,7 +225,9 @@ class EdgeAgent(StartClose):
         if self.policy.escalate(result):
             log.info("%s: the Pi is unsure (%s); asking the cloud too", entry.clip_id, result.labels or result.error)
             self.spool.update(entry, stage="ready", placement=Placement.BOTH, result=data, send_result=False)
-            self.stats.record(entry.clip_id, placement=Placement.BOTH, local_s=round(seconds, 4), labels_edge=result.labels)
+            self.stats.record(entry.clip_id, placement=Placement.BOTH, local_s=round(seconds, 4), labels_edge=result.labels,
+                              placement_reason=f"the Pi was unsure ({result.labels or result.error}): the cloud "
+                              "analyses it too")
         else:
             self.spool.update(entry, stage="ready", result=data)
             self.stats.record(entry.clip_id, local_s=round(seconds, 4), result_at=utcnow(), status=result.status,

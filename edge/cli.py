@@ -137,8 +137,9 @@ def install(ctx: click.Context, root, user, controller_url, dry_run, force, devi
               type=click.Choice(["busy-offload", "fastest-finish", "escalate-uncertain"]),
               help="Policies to run (default: all three).")
 @click.option("--speed", type=float, default=1.0, show_default=True, help="Playback speed of the footage.")
-@click.option("--pi-slowdown", type=float, default=1.0, show_default=True,
-              help="Make local detection this many times slower (this machine standing in for a Pi).")
+@click.option("--pi-slowdown", type=click.FloatRange(1, 100), default=1.0, show_default=True,
+              help="Local detection, really run, takes this many times as long (edge.emulated_pi_slowdown): this "
+              "machine standing in for a Pi.")
 @click.option("--timeout", type=float, default=600, show_default=True, help="Longest wait for a burst's results.")
 @click.option("--repeat", type=click.IntRange(1, 20), default=1, show_default=True,
               help="Runs per policy (interleaved); the median is reported.")

@@ -8,6 +8,8 @@
   and pick the earlier; a tie stays on the Pi (no bandwidth spent).
 * ``escalate-uncertain`` - always on the Pi, and also to the cloud when the
   Pi's result is unsure (failed, or a label scored under ``escalate_below``).
+
+Each policy also says why, in words (``reason``): the demo's table and the Pi's stats show it.
 """
 from __future__ import annotations
 
@@ -111,16 +113,45 @@ class Situation:
     local_s: float = PRIOR_LOCAL_S
     upload_bps: float = PRIOR_UPLOAD_BPS
     upload_to_result_s: float = PRIOR_UPLOAD_TO_RESULT_S
+    busy_with: Optional[str] = None  # the clip the Pi is analysing
+    busy_for_s: float = 0.0  # how long it has been at it
+    local_s_measured: bool = True  # False: local_s is the prior, no clip timed yet
 
     @classmethod
-    def now(cls, history: History, clip_bytes: int, local_waiting: int, upload_waiting_bytes: int) -> "Situation":
+    def now(cls, history: History, clip_bytes: int, local_waiting: int, upload_waiting_bytes: int,
+            busy_with: Optional[tuple[str, float]] = None) -> "Situation":
+        clip, busy_for = busy_with or (None, 0.0)
         return cls(clip_bytes=clip_bytes, local_waiting=local_waiting, upload_waiting_bytes=upload_waiting_bytes,
                    local_s=history.local_s or PRIOR_LOCAL_S, upload_bps=history.upload_bps or PRIOR_UPLOAD_BPS,
-                   upload_to_result_s=history.cloud_upload_to_result() + history.cloud_backlog_s())
+                   upload_to_result_s=history.cloud_upload_to_result() + history.cloud_backlog_s(),
+                   busy_with=clip, busy_for_s=busy_for, local_s_measured=history.local_s is not None)
 
     @property
     def local_finish_s(self) -> float:
         return (self.local_waiting + 1) * self.local_s
+
+    @property
+    def pi_free_in_s(self) -> float:
+        """Estimated seconds until the Pi has finished every clip it holds (the one in hand part done)."""
+        if self.local_waiting == 0:
+            return 0.0
+        in_hand = max(self.local_s - self.busy_for_s, 0.0) if self.busy_with else self.local_s
+        return in_hand + (self.local_waiting - 1) * self.local_s
+
+    def pi_state(self) -> str:
+        """The Pi's load in words: "the Pi was free", or busy with which clip until about when."""
+        if self.local_waiting == 0:
+            return "the Pi was free"
+        # No clip in hand: one was handed over and is about to begin.
+        busy = f"busy with clip {self.busy_with} ({self.busy_for_s:.1f} s in)" if self.busy_with else "beginning a clip"
+        more = f" and {self.local_waiting - 1} more queued" if self.local_waiting > 1 else ""
+        if self.busy_with and self.busy_for_s > self.local_s:  # slower than estimated: say so, not "in 0.0 s"
+            eta = f"past its estimated {self.local_s:.1f} s"
+            eta += f", the rest estimated to finish in {self.pi_free_in_s:.1f} s" if more else ""
+        else:
+            eta = f"estimated finish in {self.pi_free_in_s:.1f} s"
+        guess = "" if self.local_s_measured else " (a guess: no clip timed on this Pi yet)"
+        return f"the Pi was {busy}{more}, {eta}{guess}"
 
     @property
     def cloud_finish_s(self) -> float:
@@ -137,6 +168,10 @@ class Policy:
 
     def escalate(self, result) -> bool:
         return False
+
+    def reason(self, situation: Situation, placement: str) -> str:
+        """Why ``placement``, in words: here, how busy the Pi was (all ``busy-offload`` looks at)."""
+        return situation.pi_state()
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
@@ -155,6 +190,11 @@ class FastestFinish(Policy):
     def place(self, situation: Situation) -> str:
         return EDGE if situation.local_finish_s <= situation.cloud_finish_s else CLOUD
 
+    def reason(self, situation: Situation, placement: str) -> str:
+        pi, cloud = f"the Pi's {situation.local_finish_s:.1f} s", f"the cloud's {situation.cloud_finish_s:.1f} s"
+        first = f"{pi}, no later than {cloud}" if placement == EDGE else f"{cloud}, before {pi}"
+        return f"{situation.pi_state()}; estimated result in {first}"
+
 
 class EscalateUncertain(Policy):
     name = "escalate-uncertain"
@@ -164,6 +204,9 @@ class EscalateUncertain(Policy):
 
     def place(self, situation: Situation) -> str:
         return EDGE
+
+    def reason(self, situation: Situation, placement: str) -> str:
+        return f"every clip on the Pi first, the cloud too if unsure under {self.below:g} ({situation.pi_state()})"
 
     def escalate(self, result) -> bool:
         if result.status != "done":

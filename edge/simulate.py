@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -47,29 +46,9 @@ def trigger_event(agent: EdgeAgent, pin, hold_s: float = 1.0, timeout: float = 1
     return recorder.clips[count].clip_id
 
 
-def _slowed(analyse_factor: float) -> Optional[Callable]:
-    """Local detection made ``analyse_factor`` times slower (this machine standing in for a Pi)."""
-    if analyse_factor <= 1:
-        return None
-    from edgecloud.detect import create_detector
-    from edgecloud.pipeline import analyse_clip
-
-    detector = {}
-
-    def analyse(*, path, **kwargs):
-        settings = analyse.settings
-        if "d" not in detector:
-            detector["d"] = create_detector(settings)
-        started = time.monotonic()
-        result = analyse_clip(path, detector["d"], settings, processed_by="edge", **kwargs)
-        time.sleep((analyse_factor - 1) * (time.monotonic() - started))
-        return result
-
-    return analyse
-
-
-def _settings_for(settings: Settings, workdir: Path, name: str, video: Path, url: str, speed: float) -> Settings:
-    edge = settings.edge.model_copy(update={
+def _settings_for(settings: Settings, workdir: Path, name: str, video: Path, url: str, speed: float,
+                  pi_slowdown: float) -> Settings:
+    edge = settings.edge.model_copy(update={"emulated_pi_slowdown": pi_slowdown,
         "spool_dir": workdir / name / "spool", "stats_path": workdir / name / "stats.sqlite",
         "controller_url": url, "camera": "file", "video": video, "playback_speed": speed,
         "device_id": f"sim-{name}"[:32], "policy": name if name in POLICIES else settings.edge.policy,
@@ -77,14 +56,12 @@ def _settings_for(settings: Settings, workdir: Path, name: str, video: Path, url
     return settings.model_copy(update={"edge": edge})
 
 
-def _run_policy(settings: Settings, policy, events: int, analyse, history: Optional[History],
+def _run_policy(settings: Settings, policy, events: int, history: Optional[History],
                 timeout: float) -> tuple[EdgeAgent, list[str]]:
     pins = MockFactory()
     camera = FileCamera(settings.edge.video, preroll_seconds=settings.edge.preroll_seconds,
                         playback_speed=settings.edge.playback_speed)
-    agent = EdgeAgent(settings, pin_factory=pins, camera=camera, analyse=analyse, policy=policy)
-    if analyse is not None:
-        analyse.settings = settings.detector
+    agent = EdgeAgent(settings, pin_factory=pins, camera=camera, policy=policy)
     if history is not None:
         for attr in ("local_s", "upload_bps", "upload_to_result_s"):
             setattr(agent.history, attr, getattr(history, attr))
@@ -105,11 +82,10 @@ def run_simulation(settings: Settings, *, video: Path, events: int, controller_u
                    echo: Callable[[str], None] = print) -> dict:
     url = controller_url or settings.edge.controller_url
     workdir = Path(tempfile.mkdtemp(prefix="edge-simulate-"))
-    analyse = _slowed(pi_slowdown)
     try:
         echo(f"calibrating: one clip on this machine{' (x%g)' % pi_slowdown if pi_slowdown > 1 else ''}, "
              f"one through {url}")
-        calibration = _calibrate(settings, workdir, video, url, speed, analyse, timeout)
+        calibration = _calibrate(settings, workdir, video, url, speed, pi_slowdown, timeout)
         echo(f"  measured: {calibration!r}")
         figures = {"events": events, "video": str(video), "controller": url, "speed": speed,
                    "pi_slowdown": pi_slowdown, "repeat": repeat,
@@ -119,9 +95,9 @@ def run_simulation(settings: Settings, *, video: Path, events: int, controller_u
         runs: dict[str, list[dict]] = {name: [] for name in policies}
         for round_no in range(repeat):  # rounds interleave the policies, so drift hits them alike
             for name in policies:
-                s = _settings_for(settings, workdir / f"round{round_no}", name, video, url, speed)
-                figures_one = _measure(s, create_policy(name, settings.edge.escalate_below), events, analyse,
-                                       calibration, timeout)
+                s = _settings_for(settings, workdir / f"round{round_no}", name, video, url, speed, pi_slowdown)
+                figures_one = _measure(s, create_policy(name, settings.edge.escalate_below), events, calibration,
+                                       timeout)
                 runs[name].append(figures_one)
                 echo(f"{name:>20}: burst of {events} finished in {figures_one['burst_finish_s']:.2f} s "
                      f"({figures_one['clips_local']} on the Pi, {figures_one['clips_offloaded']} to the cloud, "
@@ -140,8 +116,8 @@ def run_simulation(settings: Settings, *, video: Path, events: int, controller_u
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _measure(settings, policy, events, analyse, calibration, timeout) -> dict:
-    agent, ids = _run_policy(settings, policy, events, analyse, calibration, timeout)
+def _measure(settings, policy, events, calibration, timeout) -> dict:
+    agent, ids = _run_policy(settings, policy, events, calibration, timeout)
     records = [r for r in agent.stats.records() if r.clip_id in ids]
     first = min(r.triggered_at for r in records)
     finish = max((r.result_at - first).total_seconds() for r in records if r.result_at)
@@ -160,7 +136,7 @@ def _measure(settings, policy, events, analyse, calibration, timeout) -> dict:
     }
 
 
-def _calibrate(settings, workdir, video, url, speed, analyse, timeout) -> History:
+def _calibrate(settings, workdir, video, url, speed, pi_slowdown, timeout) -> History:
     """One clip processed on the Pi and one sent to the cloud: the history every run starts from."""
 
     class OneEach(BusyOffload):
@@ -173,6 +149,6 @@ def _calibrate(settings, workdir, video, url, speed, analyse, timeout) -> Histor
             self.count += 1
             return Placement.EDGE if self.count == 1 else Placement.CLOUD
 
-    s = _settings_for(settings, workdir, "calibrate", video, url, speed)
-    agent, _ = _run_policy(s, OneEach(), 2, analyse, None, timeout)
+    s = _settings_for(settings, workdir, "calibrate", video, url, speed, pi_slowdown)
+    agent, _ = _run_policy(s, OneEach(), 2, None, timeout)
     return agent.history

@@ -18,6 +18,7 @@ _COLUMNS = {
     "triggered_at": "TEXT",
     "recorded_s": "REAL",
     "placement": "TEXT",
+    "placement_reason": "TEXT",
     "bytes": "INTEGER",
     "bytes_sent": "INTEGER",
     "bytes_saved": "INTEGER",
@@ -43,6 +44,7 @@ class ClipRecord:
     triggered_at: Optional[datetime] = None
     recorded_s: Optional[float] = None
     placement: Optional[str] = None  # where the scheduler sent it: "edge" | "cloud" | "both" (escalated)
+    placement_reason: Optional[str] = None  # why, in words: "the Pi was free", "the Pi was busy with clip ..."
     uploaded_at: Optional[datetime] = None
     result_at: Optional[datetime] = None
     labels: Optional[str] = None

@@ -253,6 +253,10 @@ class EdgeSettings(Section):
                                      "(the clip stays in the cloud; only the Pi's stats miss it).")
     token_file: Optional[Path] = Field(None, description="This device's bearer token (0640 root:user); null: none.")
     ca_bundle: Optional[Path] = Field(None, description="PEM of a private CA to trust for the controller's HTTPS.")
+    emulated_pi_slowdown: float = Field(1.0, ge=1, le=100, description="This machine playing the Pi (edgecloud "
+                                        "demo, edge simulate): each clip's local analysis, really run, is held until "
+                                        "it has taken this many times as long, a Pi's pace (about 6x slower); 1: "
+                                        "no pacing, as on a real Pi.")
 
 
 class InfraSettings(Section):

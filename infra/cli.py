@@ -79,7 +79,7 @@ def up(obj: Context, stack_name, params, config_out, function_zip, poll_seconds)
         if values.get("CreateFunction") == "true":
             values |= function_code(stack.aws, stack.name, function_zip, values)
         if "WorkerAmiId" not in values and "WorkerAmiId" not in previous:
-            raise InfraError("no worker AMI: build one (README.md, 'Build the worker AMI') and set fleet.ami_id "
+            raise InfraError("no worker AMI: build one (docs/aws.md, 'Build the worker AMI') and set fleet.ami_id "
                              "or pass --param WorkerAmiId=ami-...")
         progress, on_event = _watching(console, f"deploying {stack.name}")
         with progress:

@@ -20,7 +20,6 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from edgecloud.aws import Aws, ensure_resources, fleet_instances
 from edgecloud.config import Settings
@@ -28,12 +27,18 @@ from edgecloud.protocol.client import ControllerClient
 from edgecloud.protocol.states import FINAL
 from .dashboard import wait_for_interrupt
 from .demo_checks import check_detector, not_done
+from .demo_report import build_report, print_report
 from .localcloud import OPERATOR, ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings, write_token
 
 log = logging.getLogger(__name__)
 
+# How many times longer the emulated Pi takes over a clip than this machine (a Pi is about 6x slower): with
+# it the Pi is busy as a real one would be, so a burst overflows to the cloud however fast this machine is.
+PI_SLOWDOWN = 6.0
 
-def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float) -> Settings:
+
+def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float,
+                  pi_slowdown: float = 1.0) -> Settings:
     """The base settings, tuned so a demo finishes in under a minute on a laptop."""
     s = local_cloud_settings(base, workdir=workdir, endpoint_url=endpoint_url, idle_timeout=8)
     s.edge.camera = "file"
@@ -42,6 +47,7 @@ def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: s
     s.edge.playback_speed = speed
     s.edge.spool_dir = workdir / "spool"
     s.edge.cooldown_seconds = 0.5
+    s.edge.emulated_pi_slowdown = pi_slowdown
     return s
 
 
@@ -94,43 +100,14 @@ def wait_retired(aws: Aws, fleet_name: str, *, timeout: float) -> dict[str, int]
         time.sleep(1)
 
 
-def _trigger_to_result(status: dict, triggered_at: datetime | None) -> float | None:
-    """Motion trigger on the Pi to result stored in the cloud: the round trip a user waits."""
-    if status.get("finished_at") and triggered_at is not None:
-        finished = datetime.fromisoformat(status["finished_at"].replace("Z", "+00:00"))
-        return round((finished - triggered_at).total_seconds(), 2)
-    return None
-
-
-def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[str, int],
-                 triggers: dict[str, datetime]) -> dict:
-    clips = []
-    for clip_id in clip_ids:
-        st = statuses.get(clip_id, {})
-        result = st.get("result") or {}
-        clips.append({
-            "clip_id": clip_id,
-            "status": st.get("status", "unknown"),
-            "processed_by": st.get("processed_by") or result.get("processed_by"),
-            "trigger_to_result_s": _trigger_to_result(st, triggers.get(clip_id)),
-            "labels": result.get("labels", "") if result else None,
-            "snapshot_url": st.get("snapshot_url"),
-            "detector": result.get("detector") if result else None,
-            "error": st.get("error"),
-        })
-    launched = sum(counts.values())
-    return {
-        "clips": clips,
-        "workers": {"launched": launched, "retired": counts.get("terminated", 0) + counts.get("shutting-down", 0)},
-    }
-
-
 def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resources: bool = True,
              policy: str = "busy-offload", speed: float = 20.0, workdir: Path | None = None,
-             console: Console | None = None, timeout: float = 300, then=None, engine: str = "ec2") -> dict:
+             console: Console | None = None, timeout: float = 300, then=None, engine: str = "ec2",
+             pi_slowdown: float = PI_SLOWDOWN) -> dict:
     """Run the pipeline end to end and return the report (see ``build_report``). ``then(report, url,
     settings)``, if given, runs once the report is made, while every process is still up; ``engine``
-    ``lambda`` serves the jobs queue with the emulated function instead of local EC2 workers."""
+    ``lambda`` serves the jobs queue with the emulated function instead of local EC2 workers; the Pi's local
+    analysis is paced ``pi_slowdown`` times slower than this machine (``edge.emulated_pi_slowdown``)."""
     from gpiozero.pins.mock import MockFactory
 
     from edgecloud.edge.agent import EdgeAgent
@@ -145,7 +122,8 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         endpoint = settings.aws.endpoint_url
         if endpoint is None:
             endpoint = stack.enter_context(EmbeddedAws(own_process=True)).endpoint_url  # its own GIL
-        s = demo_settings(settings, video=video, workdir=Path(workdir), endpoint_url=endpoint, policy=policy, speed=speed)
+        s = demo_settings(settings, video=video, workdir=Path(workdir), endpoint_url=endpoint, policy=policy, speed=speed,
+                          pi_slowdown=pi_slowdown)
         aws = Aws(s.aws)
         if create_resources:
             ensure_resources(aws, s)
@@ -180,8 +158,8 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
                 counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
             else:
                 counts = {}
-        triggers = {r.clip_id: r.triggered_at for r in agent.stats.records()}
-        report = build_report(clip_ids, statuses, counts, triggers)
+        report = build_report(clip_ids, statuses, counts, {r.clip_id: r for r in agent.stats.records()})
+        report["pi_slowdown"] = pi_slowdown
         if function is not None:
             from .function import function_report
 
@@ -189,24 +167,6 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         if then is not None:
             then(report, controller.url, s)
         return report
-
-
-def print_report(report: dict, console: Console) -> None:
-    detectors = sorted({c["detector"] for c in report["clips"] if c.get("detector")})
-    table = Table(title=f"edgecloud demo ({', '.join(detectors) or 'no results'})")
-    table.add_column("clip", no_wrap=True)
-    table.add_column("status")
-    table.add_column("processed by", no_wrap=True)
-    table.add_column("trigger to result (s)", justify="right")
-    table.add_column("labels")
-    for c in report["clips"]:
-        table.add_row(c["clip_id"], c["status"], str(c["processed_by"]), str(c["trigger_to_result_s"]), c["labels"] or "")
-    console.print(table)
-    w, f = report["workers"], report.get("function")
-    engine = (f"function invocations: {f['invocations']}, cold starts: {f['cold_starts']} "
-              f"(init {f['init_s_p50']} s), max concurrency {f['max_concurrency']}" if f
-              else f"workers launched: {w['launched']}, retired: {w['retired']}")
-    console.print(f"{engine}   (trigger to result: PIR trigger on the Pi to result stored in the cloud)")
 
 
 @click.command("demo")
@@ -217,6 +177,9 @@ def print_report(report: dict, console: Console) -> None:
               default="busy-offload", show_default=True, help="Where the Pi processes clips.")
 @click.option("--speed", type=click.FloatRange(0.1, 50), default=20.0, show_default=True,
               help="Camera playback speed (video seconds per wall second).")
+@click.option("--pi-slowdown", type=click.FloatRange(1, 100), default=PI_SLOWDOWN, show_default=True,
+              help="The emulated Pi's local analysis, really run, takes this many times as long as on this machine "
+              "(edge.emulated_pi_slowdown), a Pi's pace, so a burst overflows to the cloud; 1: this machine's pace.")
 @click.option("--engine", type=click.Choice(["ec2", "lambda"]), default="ec2", show_default=True,
               help="Cloud workers: EC2 worker processes, or the Lambda function from its zip (emulated here).")
 @click.option("--mode", type=click.Choice(["clips", "frames"]), default="clips", show_default=True,
@@ -229,7 +192,7 @@ def print_report(report: dict, console: Console) -> None:
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep logs and spool here.")
 @click.option("--serve", is_flag=True, help="After the run, keep everything up and serve the dashboard until Ctrl-C.")
 @click.pass_obj
-def demo(obj, video, clips, policy, speed, engine, mode, seconds, detector, json_path, workdir, serve):
+def demo(obj, video, clips, policy, speed, pi_slowdown, engine, mode, seconds, detector, json_path, workdir, serve):
     """Run the whole pipeline end to end on embedded AWS and real footage."""
     console = Console(stderr=True)
     settings = obj.settings
@@ -248,8 +211,9 @@ def demo(obj, video, clips, policy, speed, engine, mode, seconds, detector, json
     from edgecloud.edge.camera import CameraError
 
     out = Console()
-    # Piped or captured output gets a width that fits clip and instance ids, not 80 columns.
-    out = out if out.is_terminal else Console(width=120)
+    # Piped or captured output gets a width that fits clip ids and a worker's instance id or the function's
+    # request id, with the placement, not 80 columns.
+    out = out if out.is_terminal else Console(width=150)
 
     def publish(report: dict) -> None:
         report["wall_s"] = round(time.monotonic() - started, 1)
@@ -273,7 +237,8 @@ def demo(obj, video, clips, policy, speed, engine, mode, seconds, detector, json
 
     try:
         report = run_demo(settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir,
-                          console=console, then=serve_dashboard if serve else None, engine=engine)
+                          console=console, then=serve_dashboard if serve else None, engine=engine,
+                          pi_slowdown=pi_slowdown)
     except CameraError as err:
         raise click.ClickException(str(err)) from None
     if not serve:

@@ -1,6 +1,9 @@
 """The whole agent: mock PIR, file camera on real footage, the real controller app on moto."""
 from __future__ import annotations
 
+import re
+import threading
+
 import pytest
 
 from edgecloud.edge.agent import EdgeAgent
@@ -63,10 +66,37 @@ def test_clips_processed_on_the_pi_go_up_with_their_result(agent_settings, pins,
     assert calls == [clip_id] and controller.stored() == [clip_id]
     [record] = agent.stats.records()
     assert record.placement == "edge" and record.labels == "person" and record.local_s is not None
+    assert record.placement_reason == "the Pi was free"
     assert record.triggered_at < record.result_at and record.uploaded_at and record.trigger_to_result_s > 0
     assert record.recorded_s == pytest.approx(6.0, abs=0.5)  # pre-roll + clip_seconds
     [key] = stored_clip_keys(mocked_aws, agent_settings)
     assert clip_id in key and key.endswith(".mp4")
+
+
+def test_a_clip_made_while_the_pi_is_busy_goes_to_the_cloud_saying_so(agent_settings, pins, controller_app, serve,
+                                                                    mocked_aws):
+    controller = serve(controller_app)
+    agent_settings.edge.controller_url = controller.url
+    second_placed = threading.Event()
+    slow = fake_analyse()
+
+    def analyse(**kwargs):  # the Pi stays on the first clip until the second has been placed
+        assert second_placed.wait(30)
+        return slow(**kwargs)
+
+    with EdgeAgent(agent_settings, pin_factory=pins, analyse=analyse, policy=BusyOffload()) as agent:
+        pin = pins.pin(agent_settings.edge.pir_pin)
+        first = trigger_event(agent, pin)
+        second = trigger_event(agent, pin)
+        second_placed.set()  # trigger_event returns once the clip is recorded, spooled and placed
+        assert agent.wait_idle(30)
+    records = {r.clip_id: r for r in agent.stats.records()}
+    assert (records[first].placement, records[first].placement_reason) == ("edge", "the Pi was free")
+    assert records[second].placement == "cloud"
+    assert re.fullmatch(rf"the Pi was busy with clip {first} \(\d+\.\d s in\), "
+                        r"(estimated finish in \d+\.\d s|past its estimated 5\.0 s) "
+                        r"\(a guess: no clip timed on this Pi yet\)", records[second].placement_reason)
+    assert sorted(controller.stored()) == sorted([first, second])
 
 
 def test_an_unsure_pi_result_is_escalated_to_the_cloud(agent_settings, pins, controller_app, serve, mocked_aws):
@@ -78,6 +108,7 @@ def test_an_unsure_pi_result_is_escalated_to_the_cloud(agent_settings, pins, con
         assert agent.wait_idle(30)
     [record] = agent.stats.records()
     assert record.placement == "both" and record.labels_edge == "person" and record.result_at is None
+    assert record.placement_reason == "the Pi was unsure (person): the cloud analyses it too"
     assert controller.stored() == [clip_id]
     aws, queues = mocked_aws  # sent without the Pi's result, so the cloud got a job
     assert aws.sqs.receive_message(QueueUrl=queues.jobs, WaitTimeSeconds=0).get("Messages")

@@ -21,6 +21,41 @@ def test_busy_offload_is_the_seeds_rule():
     assert policy.place(Situation(clip_bytes=MB, local_waiting=1, local_s=0.1)) == "cloud"
 
 
+def test_each_placement_says_why():
+    busy = Situation(clip_bytes=MB, local_waiting=2, local_s=6, busy_with="c1", busy_for_s=2, upload_bps=MB,
+                     upload_to_result_s=2)
+    assert BusyOffload().reason(Situation(clip_bytes=MB), "edge") == "the Pi was free"
+    # c1 has 4 of its 6 s to go, then one more clip queued behind it: 10 s.
+    assert BusyOffload().reason(busy, "cloud") == ("the Pi was busy with clip c1 (2.0 s in) and 1 more queued, "
+                                                    "estimated finish in 10.0 s")
+    assert FastestFinish().reason(busy, "cloud") == (
+        "the Pi was busy with clip c1 (2.0 s in) and 1 more queued, estimated finish in 10.0 s; "
+        "estimated result in the cloud's 3.0 s, before the Pi's 18.0 s")
+    free = Situation(clip_bytes=MB, local_s=1, upload_bps=MB, upload_to_result_s=2)
+    assert FastestFinish().reason(free, "edge") == ("the Pi was free; estimated result in the Pi's 1.0 s, "
+                                                    "no later than the cloud's 3.0 s")
+    assert "every clip on the Pi first" in EscalateUncertain(0.6).reason(free, "edge")
+
+
+def test_a_clip_over_its_estimate_is_said_to_be_late():
+    late = Situation(clip_bytes=MB, local_waiting=1, local_s=2, busy_with="c1", busy_for_s=5)
+    assert late.pi_free_in_s == 0
+    assert late.pi_state() == "the Pi was busy with clip c1 (5.0 s in), past its estimated 2.0 s"
+    late = Situation(clip_bytes=MB, local_waiting=3, local_s=2, busy_with="c1", busy_for_s=5)
+    assert late.pi_state() == ("the Pi was busy with clip c1 (5.0 s in) and 2 more queued, past its estimated "
+                               "2.0 s, the rest estimated to finish in 4.0 s")
+
+
+def test_an_estimate_before_any_clip_was_timed_says_it_is_a_guess():
+    history = History()
+    situation = Situation.now(history, MB, local_waiting=1, upload_waiting_bytes=0, busy_with=("c1", 1.0))
+    assert situation.pi_state() == ("the Pi was busy with clip c1 (1.0 s in), estimated finish in 4.0 s "
+                                    "(a guess: no clip timed on this Pi yet)")
+    history.observe_local(30.0)
+    situation = Situation.now(history, MB, local_waiting=2, upload_waiting_bytes=0)
+    assert situation.pi_state() == "the Pi was beginning a clip and 1 more queued, estimated finish in 60.0 s"
+
+
 @pytest.mark.parametrize("situation, where", [
     # A free but slow Pi loses to a quick cloud: 10 s here, 1 + 2 s there.
     (Situation(clip_bytes=MB, local_waiting=0, local_s=10, upload_bps=MB, upload_to_result_s=2), "cloud"),

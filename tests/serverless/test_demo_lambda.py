@@ -5,6 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from edgecloud.cli import cli
+from ..integration.test_demo import assert_each_clip_says_where_and_why
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +24,7 @@ def test_the_function_processes_the_clouds_clips(tmp_path, vtest_avi, local_zip,
     assert function["invocations"] >= len(cloud) and 1 <= function["cold_starts"] <= function["max_concurrency"]
     assert function["errors"] == 0 and function["init_s_p50"] > 0
     assert report["workers"] == {"launched": 0, "retired": 0}
+    assert_each_clip_says_where_and_why(report)
 
 
 def test_the_frame_path_answers_every_frame(tmp_path, vtest_avi, local_zip, monkeypatch):
