@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgecloud.jobs import new_clip_id, summarise
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.labels import summarise
 from edgecloud.pipeline import analyse_clip, naive_detect
 from edgecloud.video import fit_within, open_clip
 

@@ -22,11 +22,13 @@ from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
 from edgecloud.edge.spool import Spool
 from edgecloud.edge.uploader import Uploader
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.client import ControllerClient
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.states import FINAL
 from edgecloud.edge.session import session_factory
 from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
-from .http import clip_status, session
 from .proxy import TcpProxy
 
 DEVICE = "pi-bench"
@@ -43,7 +45,6 @@ def fault_settings(base: Settings, *, workdir: Path, endpoint_url: str, video: P
     return s
 
 
-FINAL = ("done", "failed", "dropped")  # dropped: the Pi dropped the video, its record arrived
 
 
 @dataclass
@@ -103,9 +104,9 @@ class FaultRig:
         tokens = issue_credentials(self.settings, [DEVICE])  # the Pi's, and an operator's to count results
         self.device_token = tokens[DEVICE]
         self.settings.edge.token_file = write_token(self.workdir / "device.token", self.device_token)
-        self.http = session(tokens[OPERATOR])
         self.controller = ControllerProcess(self.settings, self.workdir)
         self.controller.start()
+        self.operator = ControllerClient(self.controller.url, token=tokens[OPERATOR])
         self.pi_link = TcpProxy(self.controller.url)
         self.spool = Spool(self.settings.edge.spool_dir, self.spool_max_bytes)
         edge = self.settings.edge
@@ -121,7 +122,7 @@ class FaultRig:
         self.pi_link.close()
         self.aws_link.close()
         self.moto.close()
-        self.http.close()
+        self.operator.close()
 
     # --- the Pi -----------------------------------------------------------------
     def send(self, clip: Path, n: int = 1, *, fails: bool = False) -> list[str]:
@@ -189,7 +190,7 @@ class FaultRig:
 
     # --- what became of the clips -------------------------------------------------
     def status(self, clip_id: str, wait: float = 0) -> dict:
-        return clip_status(self.http, self.controller.url, clip_id, wait)
+        return self.operator.status_body(clip_id, wait)
 
     def wait_for(self, predicate, timeout: float, every: float = 0.2) -> bool:
         deadline = time.monotonic() + timeout

@@ -6,7 +6,6 @@ scenario says so, as a fault not shown or clips lost, rather than passing.
 """
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 import threading
@@ -15,12 +14,13 @@ from collections import Counter
 from pathlib import Path
 
 from edgecloud.config import Settings
-from edgecloud.jobs import new_clip_id
 from edgecloud.localcloud import issue_credentials
+from edgecloud.protocol.client import ControllerClient
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.states import FINAL
 
 from .fault_rig import DEVICE, FaultRig, Outcome
 from .fault_scenarios import Finding, Judge, Scenario, statuses, unobserved
-from .http import session
 
 SLOW_HEADERS, SLOW_BODIES, SLOW_HOLD_S = 200, 50, 60  # the issue's attack: 200 + 50 sockets held 60 s
 GOOD_P99_S = 2.0
@@ -79,7 +79,7 @@ def video_bomb(rig: FaultRig, clip: Path) -> Judge:
     [bad] = rig.send(bomb, 1, fails=True)
     [after] = rig.send(clip, 1)
     started = time.monotonic()
-    rig.wait_for(lambda: rig.status(after).get("status") in ("done", "failed"), 300, every=0.5)
+    rig.wait_for(lambda: rig.status(after).get("status") in FINAL, 300, every=0.5)
     behind_s = time.monotonic() - started
     limit_s = max(2 * normal_s, normal_s + 10)
 
@@ -96,19 +96,18 @@ def video_bomb(rig: FaultRig, clip: Path) -> Judge:
 
 def _flood(url: str, token: str, until: float, route: str, tally: Counter, lock: threading.Lock) -> None:
     junk = b"\0" * 1024  # refused uploads count against the device too
-    with session(token) as http:
+    with ControllerClient(url, token=token) as controller:
         while time.monotonic() < until:
             try:
                 if route == "clips":
                     meta = {"clip_id": new_clip_id(FLOODER), "device_id": FLOODER, "content_type": "video/mp4"}
-                    reply = http.post(f"{url}/v1/clips", data={"metadata": json.dumps(meta)},
-                                      files={"clip": ("c.mp4", junk, "video/mp4")}, timeout=10)
+                    reply = controller.upload(meta, ("c.mp4", junk, "video/mp4"), timeout=10)
                 elif route == "frames":
-                    reply = http.post(f"{url}/v1/frames/upload", json={"device_id": FLOODER}, timeout=10)
+                    reply = controller.frame_upload(FLOODER)
                 elif route == "answers":
-                    reply = http.get(f"{url}/v1/frames/answers", params={"device_id": FLOODER}, timeout=10)
+                    reply = controller.frame_answers(FLOODER)
                 else:
-                    reply = http.get(f"{url}/v1/clips/{new_clip_id(FLOODER)}", timeout=10)
+                    reply = controller.status(new_clip_id(FLOODER))
                 code = reply.status_code
             except Exception:  # noqa: BLE001 - counted, whatever it was
                 code = "error"

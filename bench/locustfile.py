@@ -39,28 +39,30 @@ class Pi(HttpUser):
     """One camera with one clip to send."""
 
     def on_start(self):
-        from edgecloud.jobs import new_clip_id
+        from edgecloud.protocol.client import ControllerClient
+        from edgecloud.protocol.ids import new_clip_id
 
         with _devices_lock:
             self.device_id = next(_devices)
         self.client.headers["Authorization"] = f"Bearer {_TOKENS[self.device_id]}"
         self.clip_id = new_clip_id(self.device_id)
+        # Locust's HttpSession (relative paths, each call timed) stands in for the client's session.
+        self.controller = ControllerClient("", session=self.client)
 
     @task
     def round_trip(self):
-        from edgecloud.jobs import utcnow
+        from edgecloud.clock import utcnow
 
         started = time.perf_counter()
         meta = {"clip_id": self.clip_id, "device_id": self.device_id, "recorded_at": utcnow().isoformat(),
                 "fps": 10, "content_type": "video/mp4"}
         with CLIP.open("rb") as fh:
-            posted = self.client.post("/v1/clips", files={"clip": (CLIP.name, fh, "video/mp4")},
-                                      data={"metadata": json.dumps(meta)}, name="POST /v1/clips")
+            posted = self.controller.upload(meta, (CLIP.name, fh, "video/mp4"), name="POST /v1/clips")
         upload_s = time.perf_counter() - started
         status = "queued" if posted.status_code == 201 else f"upload {posted.status_code}"
         while status in ("queued", "processing") and time.perf_counter() - started < TIMEOUT:
             wait = max(1, min(20, int(TIMEOUT - (time.perf_counter() - started))))
-            r = self.client.get(f"/v1/clips/{self.clip_id}", params={"wait": wait}, name="GET /v1/clips/<id>?wait")
+            r = self.controller.status(self.clip_id, wait, name="GET /v1/clips/<id>?wait")
             status = r.json().get("status", "unknown") if r.ok else "unknown"
         elapsed_ms = (time.perf_counter() - started) * 1000
         failure = None if status == "done" else RuntimeError(f"ended {status} after {elapsed_ms / 1000:.0f} s")

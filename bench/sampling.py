@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgecloud.jobs import Detection, summarise
+from edgecloud.protocol.labels import summarise
+from edgecloud.protocol.messages import Detection
 from edgecloud.pipeline import frame_detections
 from edgecloud.video import fit_within, open_clip
 

@@ -32,8 +32,8 @@ from edgecloud.aws import Aws
 from edgecloud.provision import ensure_resources
 from edgecloud.config import load
 from edgecloud.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
+from edgecloud.protocol.client import ControllerClient
 
-from .http import session
 from .upload import upload_once
 
 BOUNDARY = "slowslowslow"
@@ -170,14 +170,14 @@ def _paced_uploads(url: str, clip: bytes, device_id: str, token: str, *, every_s
                    during: Optional[SlowSockets] = None) -> dict:
     """Upload ``count`` clips (or until ``until``), one every ``every_s``; p50/p99 of the good ones."""
     results, slow_open = [], []
-    with session(token) as http:
+    with ControllerClient(url, token=token) as controller:
         next_at = time.monotonic()
         while (count is None or len(results) < count) and (until is None or time.monotonic() < until):
             time.sleep(max(0.0, next_at - time.monotonic()))  # pacing, so the device stays within its quota
             next_at += every_s
             if during is not None:
                 slow_open.append(during.open_count())
-            ok, seconds, _ = upload_once(http, url, clip, device_id)
+            ok, seconds, _ = upload_once(controller, clip, device_id)
             results.append((ok, seconds))
     good = [s for ok, s in results if ok]
     figures = {"uploads": len(results), "ok": len(good), "p50_ms": _ms(good, 50), "p99_ms": _ms(good, 99),

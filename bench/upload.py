@@ -23,12 +23,12 @@ from rich.table import Table
 from edgecloud.aws import Aws, Queues
 from edgecloud.provision import ensure_resources
 from edgecloud.context import Context, pass_context
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.client import ControllerClient
+from edgecloud.protocol.ids import new_clip_id
 from edgecloud.loops import BackgroundLoop
 from edgecloud.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
 
 from .cpu import CpuMeter, ThreadCpu, ms_per
-from .http import session
 
 SEED = {"name": "streaming seed (Locust, documented)", "requests_per_s": 31.0, "p99_ms": 600.0, "failure_pct": 0.21}
 POLL_WAIT_S = 10
@@ -38,13 +38,12 @@ def _ms(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)) * 1000, 1) if values else float("nan")
 
 
-def upload_once(http, url: str, clip: bytes, device: str) -> tuple[bool, float, str]:
+def upload_once(controller: ControllerClient, clip: bytes, device: str) -> tuple[bool, float, str]:
     clip_id = new_clip_id(device)
     started = time.perf_counter()
     try:
-        reply = http.post(f"{url}/v1/clips", timeout=30, files={"clip": ("clip.mp4", clip, "video/mp4")},
-                          data={"metadata": json.dumps({"clip_id": clip_id, "device_id": device,
-                                                        "content_type": "video/mp4", "fps": 10})})
+        reply = controller.upload({"clip_id": clip_id, "device_id": device, "content_type": "video/mp4", "fps": 10},
+                                  ("clip.mp4", clip, "video/mp4"))
         ok = reply.status_code == 201
     except Exception:  # noqa: BLE001 - counted as an error, whatever it was
         ok = False
@@ -52,20 +51,20 @@ def upload_once(http, url: str, clip: bytes, device: str) -> tuple[bool, float, 
 
 
 def _uploader(url, clip, device, token, until, out, lock, cpu: ThreadCpu):
-    with session(token) as http:
+    with ControllerClient(url, token=token) as controller:
         while time.monotonic() < until:
-            ok, seconds, _ = upload_once(http, url, clip, device)
+            ok, seconds, _ = upload_once(controller, clip, device)
             with lock:
                 out.append((ok, seconds))
     cpu.add_current_thread()
 
 
 def _poller(url, clip_id, token, until, held, lock):
-    with session(token) as http:
+    with ControllerClient(url, token=token) as controller:
         while time.monotonic() < until:
             started = time.monotonic()
             try:
-                reply = http.get(f"{url}/v1/clips/{clip_id}", params={"wait": POLL_WAIT_S}, timeout=POLL_WAIT_S + 10)
+                reply = controller.status(clip_id, POLL_WAIT_S)
                 pause = float(reply.headers.get("Retry-After", 0))
             except Exception:  # noqa: BLE001
                 pause = 1.0
@@ -131,8 +130,8 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
         with ControllerProcess(s, workdir) as controller, JobsSink(aws, Queues(aws, s).jobs):
             waiting = []
             for device in pollers:
-                with session(tokens[device]) as http:
-                    waiting.append(upload_once(http, controller.url, body, device)[2])
+                with ControllerClient(controller.url, token=tokens[device]) as client:
+                    waiting.append(upload_once(client, body, device)[2])
             console.log(f"controller {controller.url}: {devices} Pis uploading, {devices} holding long polls, "
                         f"{seconds:g} s")
             results: list[tuple[bool, float]] = []

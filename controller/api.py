@@ -10,17 +10,21 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.routing import BaseConverter
 
-from edgecloud.jobs import CLIP_TYPES, SNIFF_BYTES, BadClipId, Result, container_mismatch, parse_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.containers import CLIP_TYPES, SNIFF_BYTES, container_mismatch
 from edgecloud.limits import refusal
+from edgecloud.protocol.ids import BadClipId, ClipId
+from edgecloud.protocol.messages import Result, UploadMetadata
+from edgecloud.protocol.states import FINAL
 
 from . import auth
-from .errors import ApiError
-from .intake import Intake, UploadInProgress, UploadMetadata
-from .ledger import FINAL
+from .errors import Refused
+from .intake import Intake, UploadInProgress
 from .status import as_utc, describe_result, describe_row, with_links
 from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_not_ready, get_notifier, get_public_url,
                         get_quotas, get_settings, get_store, get_waits)
 from .upload_form import clip_id_of, edge_result, snapshot_upload, upload_metadata, upload_size
+from .wait_param import wait_seconds
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__)
@@ -37,12 +41,6 @@ bp.record_once(lambda state: state.app.url_map.converters.setdefault("anytext", 
 POLL_AGAIN_S = 2  # Retry-After of a ?wait= poll answered at once because too many are held
 
 
-@bp.errorhandler(ApiError)
-def _api_error(err: ApiError):
-    headers = {} if err.retry_after_s is None else {"Retry-After": str(err.retry_after_s)}
-    return jsonify(error=err.message), err.status, headers
-
-
 def requesting_device(claimed: str) -> str:
     """The device a /v1 request acts for: the one its token belongs to, which must be the one
     it names (the clip's metadata, a frame request's body); anything else is refused (403)."""
@@ -57,19 +55,19 @@ def upload_clip():
     meta = upload_metadata()
     if meta.video_dropped:  # the Pi's spool dropped the video: the record (and the Pi's result) come alone
         if upload is not None or meta.clip_id is None:
-            raise ApiError("with metadata.video_dropped, name the clip (metadata.clip_id) and send no 'clip' part")
+            raise Refused("with metadata.video_dropped, name the clip (metadata.clip_id) and send no 'clip' part")
         clip_id = clip_id_of(meta)
         auth.require_device(meta.device_id)
         return _accept(clip_id, meta, None, None, 0, edge_result(meta, clip_id), started)
     if upload is None:
-        raise ApiError("missing file field 'clip'")
+        raise Refused("missing file field 'clip'")
 
     content_type = meta.content_type or upload.mimetype
     if content_type not in CLIP_TYPES:
-        raise ApiError(f"content type {content_type!r} is not one of {sorted(CLIP_TYPES)}", 415)
+        raise Refused(f"content type {content_type!r} is not one of {sorted(CLIP_TYPES)}", 415)
     if upload.mimetype in CLIP_TYPES and upload.mimetype != content_type:
         # The clip would be stored and decoded as one format while its file part says another.
-        raise ApiError(f"content type mismatch: metadata says {content_type!r}, the clip part {upload.mimetype!r}",
+        raise Refused(f"content type mismatch: metadata says {content_type!r}, the clip part {upload.mimetype!r}",
                        415)
 
     clip_id = clip_id_of(meta)
@@ -79,17 +77,17 @@ def upload_clip():
     size = upload_size(upload.stream)
     limit = int(settings.controller.max_clip_mb * 1024 * 1024)
     if size > limit:
-        raise ApiError(f"clip is {size} bytes; the limit is {limit}", 413)
+        raise Refused(f"clip is {size} bytes; the limit is {limit}", 413)
     if size == 0:
-        raise ApiError("clip file is empty")
+        raise Refused("clip file is empty")
     # Stored and decoded as what it claims to be: check the container before anything is kept.
     mismatch = container_mismatch(content_type, upload.stream.read(SNIFF_BYTES))
     upload.stream.seek(0)
     if mismatch:
-        raise ApiError(mismatch, 415)
+        raise Refused(mismatch, 415)
     over = refusal(upload.stream, settings.limits, fps=meta.fps, content_type=content_type)  # headers only
     if over:
-        raise ApiError(f"clip refused: {over}", 422)
+        raise Refused(f"clip refused: {over}", 422)
     return _accept(clip_id, meta, content_type, upload.stream, size, result, started)
 
 
@@ -103,7 +101,7 @@ def _accept(clip_id: str, meta: UploadMetadata, content_type: Optional[str], bod
         accepted = intake.accept(clip_id, meta, content_type, body, size, result, snapshot=snapshot,
                                  admit=lambda: quotas.take_daily(meta.device_id))
     except UploadInProgress as err:
-        raise ApiError(str(err), 409, retry_after_s=1) from None
+        raise Refused(str(err), 409, retry_after_s=1) from None
     get_metrics().requests.labels("upload").observe(time.perf_counter() - started)
     return jsonify(
         clip_id=accepted.clip_id, status=accepted.status, duplicate=accepted.duplicate,
@@ -115,27 +113,15 @@ def _status_url(clip_id: str) -> str:
     return get_public_url() + url_for("api.clip_status", clip_id=clip_id)  # never from the Host header
 
 
-def _wait_seconds() -> float:
-    raw = request.args.get("wait")
-    if raw is None:
-        return 0.0
-    try:
-        wait = float(raw)
-    except ValueError:
-        raise ApiError(f"wait must be a number of seconds, got {raw!r}") from None
-    if not wait >= 0:
-        raise ApiError("wait must be >= 0")
-    return min(wait, get_settings().controller.max_wait_s)
-
-
 @bp.get("/v1/clips/<anytext:clip_id>")
 def clip_status(clip_id: str):
     try:
-        _, device_id = parse_clip_id(clip_id)
+        clip_id = ClipId(clip_id)  # parsed once: its keys and device come from here on
     except BadClipId as err:
-        raise ApiError(str(err)) from None
+        raise Refused(str(err)) from None
+    device_id = clip_id.device
     auth.require_reader(device_id)
-    wait = _wait_seconds()
+    wait = wait_seconds(get_settings().controller.max_wait_s)
     with get_waits().hold(device_id) as may_hold:
         body = _clip_status(clip_id, device_id, wait if may_hold else 0.0)
     # A poll we could not hold: the client asks again a little later instead of at once.
@@ -152,7 +138,7 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
             return with_links(describe_result(clip_id, device_id, result), store)
         stored_at = store.clip_stored_at(clip_id)
         if stored_at is None:
-            raise ApiError(f"unknown clip {clip_id!r}", 404)
+            raise Refused(f"unknown clip {clip_id!r}", 404)
         # Stored by a controller whose ledger is gone, and not finished yet: follow it again,
         # so its completion (or ?wait=) lands here.
         ledger.add(clip_id, device_id, "queued", stored_at)

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from edgecloud.config import Settings
 
-from . import api, auth, openapi, resources
+from . import api, auth, errors, openapi, resources
 from . import frames  # noqa: F401 - importing it adds its routes to api.bp
 from . import retry  # noqa: F401 - likewise
 from .dashboard import init_dashboard
@@ -35,6 +35,7 @@ def create_app(settings: Settings, test_config: Optional[Mapping[str, Any]] = No
         app.config.update(test_config)
     resources.init_app(app, settings)
     auth.init_app(app)
+    errors.init_app(app)
     app.register_blueprint(api.bp)
     init_dashboard(app, settings)
     app.register_blueprint(openapi.bp)

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from typing import Mapping, Optional
+from typing import Optional
 
-from flask import Flask, abort, current_app, g, jsonify, request
+from flask import Flask, abort, current_app, g, request
 
 from edgecloud.credentials import Principal
 
+from .errors import Refused
 from .resources import get_quotas, get_registry
 
 OPEN_PATHS = frozenset({"/healthz"})
@@ -31,16 +32,6 @@ FRONT_HEADER = "X-Edgecloud-Front"
 REFUSAL_STATUS_HEADER, REFUSAL_BODY_HEADER = "X-Edgecloud-Status", "X-Edgecloud-Error"
 OPERATOR_PATHS = frozenset({"/metrics"})
 REALM = 'Bearer realm="edgecloud"'
-
-
-class Refused(Exception):
-    """A request refused for who sent it or how much: ``{"error": message}``, ``status``, extra headers."""
-
-    def __init__(self, message: str, status: int, headers: Optional[Mapping[str, str]] = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.headers = dict(headers or {})
 
 
 def bearer_token() -> Optional[str]:
@@ -140,6 +131,3 @@ def init_app(app: Flask) -> None:
     app.before_request(_authenticate)
     app.add_url_rule(FRONT_AUTH_PATH, "front_auth", front_auth)
 
-    @app.errorhandler(Refused)
-    def _refused(err: Refused):
-        return jsonify(error=err.message), err.status, err.headers

@@ -49,12 +49,13 @@ def status(obj: Context, url, token, ca_bundle):
     """Print a running controller's /v1/stats."""
     import requests
 
+    from edgecloud.protocol.client import ControllerClient
+
     from .clips_cli import controller_url
 
     base = controller_url(obj.settings, url)
     try:
-        reply = requests.get(base + "/v1/stats", timeout=10, headers={"Authorization": f"Bearer {token}"} if token else {},
-                             verify=ca_bundle or True)
+        reply = ControllerClient(base, token=token).stats(timeout=10, verify=ca_bundle or True)
         reply.raise_for_status()
     except requests.RequestException as err:
         raise click.ClickException(f"{base}: {err}") from None

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Optional, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from edgecloud.jobs import Result
+    from edgecloud.protocol.messages import Result
 
     from .ledger import ClipRow
 

@@ -15,7 +15,7 @@ from typing import Optional
 import click
 
 from edgecloud.context import Context, pass_context
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 
 _AGO = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -63,11 +63,12 @@ def retry(obj: Context, status, device, since, as_json, url, token, ca_bundle):
     Idempotent: a clip already re-queued and not yet final is not queued again."""
     import requests
 
+    from edgecloud.protocol.client import ControllerClient
+
     base = controller_url(obj.settings, url)
     body = {"status": status, "device": device, "since": (when := parse_since(since)) and when.isoformat()}
     try:
-        reply = requests.post(f"{base}/v1/clips/retry", json={k: v for k, v in body.items() if v}, timeout=60,
-                              headers={"Authorization": f"Bearer {token}"}, verify=ca_bundle or True)
+        reply = ControllerClient(base, token=token).retry(body, verify=ca_bundle or True)
     except requests.RequestException as err:
         raise click.ClickException(f"{base}: {err}") from None
     if not reply.ok:

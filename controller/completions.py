@@ -14,7 +14,9 @@ from typing import Callable, Optional
 
 from pydantic import ValidationError
 
-from edgecloud.jobs import Completion, Result, clip_id_in, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import clip_id_in
+from edgecloud.protocol.messages import Completion, Result
 from edgecloud.loops import BackgroundLoop, Tally
 
 from .resources import Resources

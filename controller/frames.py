@@ -16,12 +16,17 @@ import time
 from flask import jsonify, request
 from pydantic import BaseModel, ValidationError, field_validator
 
-from edgecloud.jobs import FrameAnswer, check_device_id, frame_key, new_clip_id
+from edgecloud.protocol.ids import check_device_id, new_clip_id
+from edgecloud.protocol.keys import frame_key
+from edgecloud.protocol.messages import FrameAnswer
 
 from .api import bp, requesting_device
-from .errors import ApiError
+from .errors import Refused
+from .wait_param import wait_seconds
 from .upload_form import pydantic_message
 from .resources import get_frames, get_settings
+
+MAX_SQS_WAIT_S = 20  # the longest an SQS receive waits
 
 
 class FrameRequest(BaseModel):
@@ -38,7 +43,7 @@ def _device() -> str:
     try:
         claimed = FrameRequest.model_validate(raw or {}).device_id
     except ValidationError as err:
-        raise ApiError(f"bad frame request: {pydantic_message(err)}") from None
+        raise Refused(f"bad frame request: {pydantic_message(err)}") from None
     return requesting_device(claimed)
 
 
@@ -62,10 +67,7 @@ def frame_upload():
 def frame_answers():
     """The function's answers for this device, waiting up to ``wait`` seconds (at most 20) for one."""
     device = _device()
-    try:
-        wait = min(20, max(0, int(float(request.args.get("wait", "0")))))
-    except (ValueError, OverflowError):  # OverflowError: inf
-        raise ApiError("wait must be a number of seconds") from None
+    wait = int(wait_seconds(MAX_SQS_WAIT_S))  # SQS waits in whole seconds
     answers = []
     for body in get_frames().take_answers(device, wait):
         try:

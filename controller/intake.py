@@ -9,37 +9,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Callable, Optional
 
-from pydantic import ConfigDict, Field, field_validator
-
-from edgecloud.jobs import CLIP_TYPES, DEVICE_RE, Finite, Job, Result, clip_key, parse_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.containers import CLIP_TYPES
+from edgecloud.protocol.ids import ClipId
+from edgecloud.protocol.keys import clip_key
+from edgecloud.protocol.messages import Job, Result, UploadMetadata
 
 from .ledger import DROPPED, STORING, ClipRow, Ledger
 from .metrics import Metrics
 from .store import ClipStore
 
 log = logging.getLogger(__name__)
-
-
-class UploadMetadata(Finite):
-    """The ``metadata`` form field of POST /v1/clips."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    clip_id: Optional[str] = Field(None, description="Edge-made id (new_clip_id); made here when absent.")
-    device_id: str = Field(max_length=32)
-    recorded_at: Optional[datetime] = None
-    fps: Optional[float] = Field(None, gt=0, le=240)
-    content_type: Optional[str] = None
-    video_dropped: bool = Field(False, description=(
-        "The Pi's spool dropped this clip's video (it was over edge.spool_max_mb): the upload has no 'clip' "
-        "part, only this record, and the Pi's result and snapshot if it analysed the clip. Needs clip_id."))
-
-    @field_validator("device_id")
-    @classmethod
-    def _device_id(cls, v: str) -> str:
-        if not DEVICE_RE.fullmatch(v):
-            raise ValueError(f"must match {DEVICE_RE.pattern} (lowercase ASCII letters, digits, '-')")
-        return v
 
 
 @dataclass(frozen=True)
@@ -75,7 +55,8 @@ class Intake:
         """Store a clip new to the ledger, or answer for one it holds. ``admit`` is called for a new
         clip only, before anything is kept (the daily quota: it raises to refuse). ``body`` None: the
         record of a clip whose video the Pi dropped (``meta.video_dropped``)."""
-        _, device_id = parse_clip_id(clip_id)
+        clip_id = ClipId(clip_id)  # a ClipId already from the upload form: not parsed again
+        device_id = clip_id.device
         known = self.ledger.get(clip_id)
         if known is None:
             admit()
@@ -94,7 +75,7 @@ class Intake:
         row = self.ledger.get(clip_id)
         stored_here = False
         try:
-            recorded_at = meta.recorded_at or parse_clip_id(clip_id)[0]
+            recorded_at = meta.recorded_at or ClipId(clip_id).recorded_at
             stored_here = self.store.put_clip(clip_id, body, content_type, {
                 "device-id": row.device_id,
                 "fps": "" if meta.fps is None else f"{meta.fps:g}",
@@ -161,7 +142,7 @@ class Intake:
         self.store.send_job(Job(
             clip_id=clip_id, bucket=self.store.clips_bucket, key=clip_key(clip_id, CLIP_TYPES[content_type]),
             device_id=row.device_id, fps=meta.fps, content_type=content_type,
-            recorded_at=meta.recorded_at or parse_clip_id(clip_id)[0], submitted_at=row.submitted_at,
+            recorded_at=meta.recorded_at or ClipId(clip_id).recorded_at, submitted_at=row.submitted_at,
         ))
         try:
             self.ledger.mark_queued(clip_id)

@@ -15,19 +15,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from edgecloud.jobs import Result
+from edgecloud.protocol.messages import Result
+from edgecloud.protocol.states import FINAL, ClipStatus
 
 from .clip_ledger import ClipLedger
 from .ledger_reopen import SqliteReopening
 from .ledger_waits import FinalWaits
 
-# 'dropped': the Pi's spool dropped the clip's video (over its cap) and only its record came; with
-# the Pi's result it is 'done' or 'failed' instead, ``video_dropped`` either way.
-DROPPED = "dropped"
-FINAL = ("done", "failed", DROPPED)
-# A clip whose upload is being stored: its job (or the edge's result) is not in yet. Only once
-# that is done does the row move on to 'queued' (or a final state), so 'queued' means "job sent".
-STORING = "storing"  # ledger_reopen.STORING too
+# A clip whose upload is being stored (STORING) moves on to 'queued' (or a final state) only once
+# its job (or the edge's result) is in, so 'queued' means "job sent".
+DROPPED, STORING = ClipStatus.DROPPED, ClipStatus.STORING
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS clips (

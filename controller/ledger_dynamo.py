@@ -34,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, error_code
 from edgecloud.config import ConfigError
-from edgecloud.jobs import Result
+from edgecloud.protocol.messages import Result
 from edgecloud.loops import BackgroundLoop
 
 from .ledger import FINAL, STORING, ClipRow, Ledger, _iso

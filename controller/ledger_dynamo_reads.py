@@ -29,7 +29,7 @@ from itertools import islice
 from typing import Iterator, Optional
 
 from edgecloud.clip_table import BY_DAY, BY_DEVICE, BY_FINISHED, BY_STATUS, INDEXES
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 
 from .ledger import FINAL, STORING, ClipRow, _iso
 

@@ -14,13 +14,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Optional
 
 from edgecloud.clip_table import BY_STATUS
+from edgecloud.protocol.states import ClipStatus
 
 if TYPE_CHECKING:
     from .ledger import ClipRow
 
-STORING = "storing"  # ledger.STORING (ledger.py imports this module, so it cannot import ledger's names)
-
-FAILED = "failed"
+STORING, FAILED = ClipStatus.STORING, ClipStatus.FAILED
 # What a reopened clip forgets: its last try's outcome.
 _OUTCOME = ("started_at", "finished_at", "processed_by", "upload_to_result_s", "process_s", "error", "label_counts",
             "snapshot_key")

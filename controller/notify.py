@@ -21,7 +21,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from edgecloud.aws import Aws
 from edgecloud.config import NotifyRule, Settings
-from edgecloud.jobs import Result, parse_clip_id, shown
+from edgecloud.protocol.ids import parse_clip_id
+from edgecloud.protocol.messages import Result
+from edgecloud.shown import shown
 from edgecloud.loops import BackgroundLoop
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ from flask import Blueprint, jsonify
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
-from edgecloud.jobs import CLIP_TYPES, Result
+from edgecloud.protocol.containers import CLIP_TYPES
+from edgecloud.protocol.messages import Result, UploadMetadata
 
-from .intake import UploadMetadata
 from .retry import Requeued, RetryRequest
 
 bp = Blueprint("openapi", __name__)
@@ -125,7 +125,7 @@ def spec() -> dict:
     models += [(UploadMetadata, "validation"), (RetryRequest, "validation")]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     clip_id = {"name": "clip_id", "in": "path", "required": True, "schema": {"type": "string"},
-               "description": "<UTC time>_<device id>_<8 hex> (edgecloud.jobs.new_clip_id)"}
+               "description": "<UTC time>_<device id>_<8 hex> (edgecloud.protocol.ids.ClipId.new)"}
     wait = {"name": "wait", "in": "query", "required": False, "schema": {"type": "number", "minimum": 0},
             "description": "Hold the request up to this many seconds (capped by controller.max_wait_s) until final."}
     upload_form = {"type": "object", "required": ["metadata"], "properties": {

@@ -26,7 +26,7 @@ from botocore.exceptions import ClientError
 from edgecloud.aws import Aws, error_code
 from edgecloud.credentials import quota_key
 
-from .auth import Refused
+from .errors import Refused
 
 _KEEP_COUNTERS_S = 3 * 86400  # DynamoDB TTL removes a day's counter after this
 _FORGET_PAST = 4096  # buckets kept before full ones are dropped

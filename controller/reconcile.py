@@ -18,7 +18,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Callable
 
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 from edgecloud.loops import BackgroundLoop
 
 from .intake import Intake

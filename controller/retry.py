@@ -17,11 +17,11 @@ from typing import Literal, Optional
 from flask import jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from edgecloud.jobs import check_device_id
+from edgecloud.protocol.ids import check_device_id
 
 from . import auth
 from .api import bp
-from .errors import ApiError
+from .errors import Refused
 from .intake import Intake
 from .ledger_reopen import FAILED
 from .resources import get_ledger, get_metrics, get_store
@@ -84,11 +84,11 @@ def requeue_failed(intake: Intake, *, device: str = "", since: Optional[datetime
 @bp.post("/v1/clips/retry")
 def retry_clips():
     if not auth.principal().is_operator:
-        raise auth.Refused("only operators send clips through again", 403)
+        raise Refused("only operators send clips through again", 403)
     try:
         asked = RetryRequest.model_validate_json(request.get_data() or b"{}")
     except ValidationError as err:
-        raise ApiError(f"bad retry request: {pydantic_message(err)}") from None
+        raise Refused(f"bad retry request: {pydantic_message(err)}") from None
     intake = Intake(get_store(), get_ledger(), get_metrics())
     clip_ids = requeue_failed(intake, device=asked.device or "", since=asked.since)
     return jsonify(Requeued(requeued=len(clip_ids), clip_ids=clip_ids).model_dump())

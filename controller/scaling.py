@@ -21,7 +21,7 @@ from typing import Callable, Optional
 from botocore.exceptions import ClientError
 
 from edgecloud.fleet_query import launch_times
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerStates, counted_as
 from edgecloud.loops import BackgroundLoop
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Optional
 
-from edgecloud.jobs import Result
+from edgecloud.protocol.messages import Result
+from edgecloud.protocol.states import FINAL
 
-from .ledger import FINAL, ClipRow
+from .ledger import ClipRow
 from .store import ClipStore
 
 

@@ -1,6 +1,6 @@
 """The controller's S3 and SQS operations, so views never touch boto3.
 
-Every key comes from ``edgecloud.jobs`` and a validated clip id.
+Every key comes from ``edgecloud.protocol.keys`` and a validated clip id.
 """
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, Queues, error_code, is_missing
 from edgecloud.config import Settings
-from edgecloud.jobs import CLIP_TYPES, Job, clip_key, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.containers import CLIP_TYPES
+from edgecloud.protocol.keys import clip_key
+from edgecloud.protocol.messages import Job
 from edgecloud.results import ResultStore
 
 log = logging.getLogger(__name__)

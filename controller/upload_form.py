@@ -9,11 +9,12 @@ from typing import Optional
 from flask import request
 from pydantic import ValidationError
 
-from edgecloud.jobs import BadClipId, Result, new_clip_id, parse_clip_id, shown
+from edgecloud.protocol.ids import BadClipId, ClipId
+from edgecloud.protocol.messages import Result, UploadMetadata
+from edgecloud.shown import shown
 from edgecloud.snapshot import is_jpeg
 
-from .errors import ApiError
-from .intake import UploadMetadata
+from .errors import Refused
 from .status import as_utc
 
 MAX_SNAPSHOT_BYTES = 1024 * 1024
@@ -40,12 +41,12 @@ def _json_field(name: str, required: bool) -> Optional[str]:
     raw = request.form.get(name)
     if raw is None or raw.strip() == "":
         if required:
-            raise ApiError(f"missing form field {name!r} (JSON)")
+            raise Refused(f"missing form field {name!r} (JSON)")
         return None
     try:
         json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except ValueError as err:
-        raise ApiError(f"form field {name!r} is not valid JSON: {err}") from None
+        raise Refused(f"form field {name!r} is not valid JSON: {err}") from None
     return raw
 
 
@@ -65,20 +66,21 @@ def upload_metadata() -> UploadMetadata:
     try:
         meta = UploadMetadata.model_validate_json(_json_field("metadata", required=True))
     except ValidationError as err:
-        raise ApiError(f"bad metadata: {pydantic_message(err)}") from None
+        raise Refused(f"bad metadata: {pydantic_message(err)}") from None
     return meta.model_copy(update={"recorded_at": as_utc(meta.recorded_at)})
 
 
-def clip_id_of(meta: UploadMetadata) -> str:
+def clip_id_of(meta: UploadMetadata) -> ClipId:
+    """The upload's clip id, parsed here once (where it enters); made here when the metadata has none."""
     if meta.clip_id is None:
-        return new_clip_id(meta.device_id)
+        return ClipId.new(meta.device_id)
     try:
-        _, device_id = parse_clip_id(meta.clip_id)
+        clip_id = ClipId(meta.clip_id)
     except BadClipId as err:
-        raise ApiError(str(err)) from None
-    if device_id != meta.device_id:
-        raise ApiError(f"clip id {meta.clip_id!r} belongs to device {device_id!r}, not {meta.device_id!r}")
-    return meta.clip_id
+        raise Refused(str(err)) from None
+    if clip_id.device != meta.device_id:
+        raise Refused(f"clip id {meta.clip_id!r} belongs to device {clip_id.device!r}, not {meta.device_id!r}")
+    return clip_id
 
 
 def edge_result(meta: UploadMetadata, clip_id: str) -> Optional[Result]:
@@ -88,9 +90,9 @@ def edge_result(meta: UploadMetadata, clip_id: str) -> Optional[Result]:
     try:
         result = Result.model_validate_json(raw_result)
     except ValidationError as err:
-        raise ApiError(f"bad result: {pydantic_message(err)}") from None
+        raise Refused(f"bad result: {pydantic_message(err)}") from None
     if meta.clip_id is None or result.clip_id != clip_id:
-        raise ApiError(f"result is for clip {shown(result.clip_id)}; metadata.clip_id must name the same clip")
+        raise Refused(f"result is for clip {shown(result.clip_id)}; metadata.clip_id must name the same clip")
     return _utc_times(result)
 
 
@@ -100,10 +102,10 @@ def snapshot_upload(result: Optional[Result]) -> Optional[bytes]:
     if upload is None:
         return None
     if result is None:
-        raise ApiError("a snapshot comes only with the edge's result")
+        raise Refused("a snapshot comes only with the edge's result")
     data = upload.stream.read(MAX_SNAPSHOT_BYTES + 1)
     if len(data) > MAX_SNAPSHOT_BYTES:
-        raise ApiError(f"snapshot is over {MAX_SNAPSHOT_BYTES} bytes", 413)
+        raise Refused(f"snapshot is over {MAX_SNAPSHOT_BYTES} bytes", 413)
     if not is_jpeg(data):
-        raise ApiError("snapshot is not a JPEG", 415)
+        raise Refused("snapshot is not a JPEG", 415)
     return data

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from edgecloud.config import Settings
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 from edgecloud.loops import StartClose
+from edgecloud.protocol.states import Placement
 
 from .camera import Camera, create_camera
 from .local import LocalProcessor
@@ -101,7 +102,7 @@ class EdgeAgent(StartClose):
         if pending:
             log.info("%d clip(s) left in the spool from before: uploading", len(pending))
         for record in self.stats.records():
-            if record.placement in (CLOUD, "both") and record.uploaded_at and not record.result_at:
+            if record.placement in (CLOUD, Placement.BOTH) and record.uploaded_at and not record.result_at:
                 self.watcher.watch(record.clip_id, record.uploaded_at)
 
     def wait_idle(self, timeout: Optional[float] = None) -> bool:
@@ -223,8 +224,8 @@ class EdgeAgent(StartClose):
         data = result.model_dump(mode="json")
         if self.policy.escalate(result):
             log.info("%s: the Pi is unsure (%s); asking the cloud too", entry.clip_id, result.labels or result.error)
-            self.spool.update(entry, stage="ready", placement="both", result=data, send_result=False)
-            self.stats.record(entry.clip_id, placement="both", local_s=round(seconds, 4), labels_edge=result.labels,
+            self.spool.update(entry, stage="ready", placement=Placement.BOTH, result=data, send_result=False)
+            self.stats.record(entry.clip_id, placement=Placement.BOTH, local_s=round(seconds, 4), labels_edge=result.labels,
                               placement_reason=f"the Pi was unsure ({result.labels or result.error}): the cloud "
                               "analyses it too")
         else:

@@ -40,6 +40,8 @@ def run(obj: Context):
 def drain(obj: Context, timeout):
     """Upload what is in the spool, then exit (no camera, no sensor)."""
     from .agent import stats_path
+    from edgecloud.protocol.states import Placement
+
     from .scheduler import History
     from .session import session_factory
     from .spool import Spool
@@ -49,7 +51,7 @@ def drain(obj: Context, timeout):
     e = obj.settings.edge
     spool = Spool(e.spool_dir, int(e.spool_max_mb * 1_000_000))
     for entry in spool.entries(stage="new"):  # never placed: let the cloud process it
-        spool.update(entry, stage="ready", placement="cloud")
+        spool.update(entry, stage="ready", placement=Placement.CLOUD)
     uploader = Uploader(spool, e.controller_url, timeout_s=e.upload_timeout_s, retry_max_s=e.retry_max_s,
                         retry_base_s=min(0.5, e.retry_max_s), stats=StatsStore(stats_path(e)), history=History(),
                         session_factory=session_factory(e))

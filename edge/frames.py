@@ -19,6 +19,7 @@ import requests
 
 from edgecloud.config import Settings
 from edgecloud.loops import BackgroundLoop
+from edgecloud.protocol.client import ControllerClient
 
 from .session import session_factory
 
@@ -88,6 +89,7 @@ class FrameStream:
         self.device = settings.edge.device_id
         self.base = settings.edge.controller_url.rstrip("/")
         self.http = session_factory(settings.edge)()  # this device's token and trusted CA
+        self.controller = ControllerClient(self.base, session=self.http)
         self._records: dict[str, FrameRecord] = {}
         self._cond = threading.Condition()
         self._loops = [_Sender(self), _Reader(self)]
@@ -104,8 +106,7 @@ class FrameStream:
 
     def grant(self) -> dict:
         """A presigned POST for the next frame: its frame id, and the fields that store it under its key."""
-        r = self.http.post(f"{self.base}/v1/frames/upload", json={"device_id": self.device},
-                           timeout=self.settings.edge.upload_timeout_s)
+        r = self.controller.frame_upload(self.device, timeout=self.settings.edge.upload_timeout_s)
         r.raise_for_status()
         return r.json()
 
@@ -132,8 +133,7 @@ class FrameStream:
         return record
 
     def read_answers(self, wait_s: float) -> int:
-        r = self.http.get(f"{self.base}/v1/frames/answers", params={"device_id": self.device, "wait": wait_s},
-                          timeout=wait_s + 10)
+        r = self.controller.frame_answers(self.device, wait_s)
         r.raise_for_status()
         answered_at = round(self.clock(), 3)
         answers = r.json()["answers"]

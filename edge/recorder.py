@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Callable, Optional
 
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
 from edgecloud.loops import BackgroundLoop
 
 from .camera import Camera, Clip

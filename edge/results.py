@@ -18,7 +18,9 @@ from typing import Callable, Optional
 
 import requests
 
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.client import ControllerClient
+from edgecloud.protocol.states import FINAL
 
 from .session import refusal
 
@@ -118,8 +120,7 @@ class ResultWatcher:
         """One long poll of the clip's status; True to ask again later."""
         started = time.monotonic()
         try:
-            response = session.get(f"{self.url}/v1/clips/{clip_id}", params={"wait": self.wait_s},
-                                   timeout=self.wait_s + 10)
+            response = ControllerClient(self.url, session=session).status(clip_id, self.wait_s)
             body = response.json() if response.status_code == 200 else None
             if body is not None and not isinstance(body, dict):
                 raise ValueError(f"not a status object: {body!r:.80}")
@@ -127,7 +128,7 @@ class ResultWatcher:
             log.debug("status of %s: %s", clip_id, err)
             self._stop.wait(2.0)
             return True
-        if body is not None and body.get("status") in ("done", "failed"):
+        if body is not None and body.get("status") in FINAL:
             self._seen(clip_id, body, uploaded_at)
             return False
         if response.status_code in (400, 404):
@@ -165,7 +166,7 @@ class ResultWatcher:
         with self.session_factory() as session:
             while not self._stop.is_set():
                 try:
-                    response = session.get(f"{self.url}/v1/stats", timeout=5)
+                    response = ControllerClient(self.url, session=session).stats()
                     if response.status_code == 200:
                         body = response.json()
                         # null: no recent figure (e.g. a restarted controller); a stale one must not stick.

@@ -17,7 +17,9 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
-EDGE, CLOUD = "edge", "cloud"
+from edgecloud.protocol.states import Placement
+
+EDGE, CLOUD = Placement.EDGE, Placement.CLOUD
 
 # Guesses used until the agent has measured its own (replaced after one clip each).
 PRIOR_LOCAL_S = 5.0
@@ -90,7 +92,7 @@ class History:
                 history.observe_local(r.local_s)
             if r.upload_s and r.bytes_sent:
                 history.observe_upload(r.bytes_sent, r.upload_s)
-            if r.placement in ("cloud", "both") and r.uploaded_at and r.result_at:
+            if r.placement in (Placement.CLOUD, Placement.BOTH) and r.uploaded_at and r.result_at:
                 history.observe_upload_to_result(max((r.result_at - r.uploaded_at).total_seconds(), 0.0))
         return history
 

@@ -18,6 +18,7 @@ from typing import Callable, Optional
 from gpiozero.pins.mock import MockFactory
 
 from edgecloud.config import Settings
+from edgecloud.protocol.states import Placement
 
 from .agent import EdgeAgent
 from .camera.file import FileCamera
@@ -121,13 +122,13 @@ def _measure(settings, policy, events, calibration, timeout) -> dict:
     first = min(r.triggered_at for r in records)
     finish = max((r.result_at - first).total_seconds() for r in records if r.result_at)
     placements = [r.placement for r in records]
-    offloaded = sum(w in ("cloud", "both") for w in placements)
+    offloaded = sum(w in (Placement.CLOUD, Placement.BOTH) for w in placements)
     return {
         "burst_finish_s": round(finish, 3),
-        "clips_local": sum(w in ("edge", "both") for w in placements),
+        "clips_local": sum(w in (Placement.EDGE, Placement.BOTH) for w in placements),
         "clips_offloaded": offloaded,
         # escalate-uncertain: the Pi's result was unsure (a label under edge.escalate_below), so the cloud's model ran too
-        "clips_escalated": sum(w == "both" for w in placements),
+        "clips_escalated": sum(w == Placement.BOTH for w in placements),
         # against sending every clip to the cloud's model: the share of cloud detections never needed
         "cloud_work_saved_pct": round(100 * (1 - offloaded / len(records)), 1),
         "clips": len(records),
@@ -146,7 +147,7 @@ def _calibrate(settings, workdir, video, url, speed, pi_slowdown, timeout) -> Hi
 
         def place(self, situation):
             self.count += 1
-            return "edge" if self.count == 1 else "cloud"
+            return Placement.EDGE if self.count == 1 else Placement.CLOUD
 
     s = _settings_for(settings, workdir, "calibrate", video, url, speed, pi_slowdown)
     agent, _ = _run_policy(s, OneEach(), 2, None, timeout)

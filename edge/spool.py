@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from edgecloud.jobs import parse_clip_id
+from edgecloud.protocol.ids import parse_clip_id
 
 from .spool_entry import Entry, _fsync_dir, _write_json
 from .spool_room import DISK_FULL, MakesRoom

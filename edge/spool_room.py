@@ -12,7 +12,7 @@ import os
 import shutil
 from typing import Optional
 
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 
 from .spool_entry import Entry, _fsync_dir
 

@@ -9,7 +9,6 @@ clip id, so an upload cut off by a crash is simply sent again on restart.
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -19,8 +18,9 @@ from typing import Callable, Optional
 import requests
 from tenacity import Retrying, before_sleep_log, retry_if_exception_type, wait_random_exponential
 
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 from edgecloud.loops import BackgroundLoop
+from edgecloud.protocol.client import ControllerClient
 
 from .local import SNAPSHOT_FILE
 from .session import refusal
@@ -69,7 +69,8 @@ class Uploader(BackgroundLoop):
         self.prepare = prepare
         self.on_uploaded = on_uploaded
         self.uploaded = 0
-        self.session = session_factory()
+        self.controller = ControllerClient(controller_url, session=session_factory())
+        self.session = self.controller.session
         self._wake = threading.Event()
         self._busy = False
         self._idle = threading.Condition()
@@ -191,25 +192,20 @@ class Uploader(BackgroundLoop):
         if self.prepare is not None:
             entry = self.prepare(entry)
         # A record whose video the spool dropped goes without its clip part, and says so.
-        form = {"metadata": json.dumps({**entry.metadata, "video_dropped": True} if entry.video_dropped
-                                       else entry.metadata)}
-        if entry.carries_result:
-            form["result"] = json.dumps(entry.result, default=str)
+        metadata = {**entry.metadata, "video_dropped": True} if entry.video_dropped else entry.metadata
         nbytes = 0 if entry.video_dropped else entry.clip_path.stat().st_size
         started = time.monotonic()
         try:
             with ExitStack() as stack:
-                files = {}
+                clip = None
                 if not entry.video_dropped:
                     fh = stack.enter_context(open(entry.clip_path, "rb"))
-                    files["clip"] = (f"{entry.clip_id}{entry.clip_path.suffix}", fh, entry.metadata["content_type"])
+                    clip = (f"{entry.clip_id}{entry.clip_path.suffix}", fh, entry.metadata["content_type"])
                 snapshot = entry.path / SNAPSHOT_FILE
-                if entry.carries_result and snapshot.is_file():
-                    files["snapshot"] = (SNAPSHOT_FILE, snapshot.read_bytes(), "image/jpeg")
-                if not files:  # multipart all the same: the fields as parts without a file name
-                    files, form = {name: (None, value) for name, value in form.items()}, None
-                response = self.session.post(f"{self.url}/v1/clips", data=form, files=files,
-                                             timeout=(5, self.timeout_s))
+                response = self.controller.upload(
+                    metadata, clip, result=entry.result if entry.carries_result else None,
+                    snapshot=snapshot.read_bytes() if entry.carries_result and snapshot.is_file() else None,
+                    timeout=(5, self.timeout_s))
         except requests.RequestException as err:
             raise TransientUploadError(f"clip {entry.clip_id}: {type(err).__name__}: {err}") from None
         seconds = time.monotonic() - started

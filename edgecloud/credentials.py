@@ -25,8 +25,9 @@ from typing import Callable, Literal, Optional
 from botocore.exceptions import ClientError
 
 from .aws import Aws, error_code
+from .clock import utcnow
 from .dynamo_table import ensure_dynamodb_table
-from .jobs import DEVICE_RE, utcnow
+from .protocol.ids import DEVICE_RE
 
 Kind = Literal["device", "operator"]
 KINDS: tuple[Kind, ...] = ("device", "operator")

@@ -1,4 +1,4 @@
-"""A clip in, a :class:`~edgecloud.jobs.Result` out: decode once, sample, gate on motion, detect in batches.
+"""A clip in, a :class:`~edgecloud.protocol.messages.Result` out: decode once, sample, gate on motion, detect in batches.
 
 Used by the worker and by the edge agent alike. A clip that cannot be
 decoded (missing, empty, corrupt, not a video, no frames), or that breaks a
@@ -20,7 +20,10 @@ from typing import Optional
 import cv2
 
 from .config import DetectorSettings
-from .jobs import Detection, Result, snapshot_key, summarise, utcnow
+from .clock import utcnow
+from .protocol.keys import snapshot_key
+from .protocol.labels import summarise
+from .protocol.messages import Detection, Result
 from .detect.regions import Rect, motion_regions
 from .limits import Guard, OverLimit
 from .settings import LimitsSettings

@@ -17,7 +17,9 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from .aws import error_code, is_missing
-from .jobs import Result, result_key, snapshot_key, utcnow
+from .clock import utcnow
+from .protocol.keys import result_key, snapshot_key
+from .protocol.messages import Result
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,9 @@ from urllib.parse import unquote_plus
 
 import numpy as np
 
-from edgecloud.jobs import FrameAnswer, frame_id_of, parse_clip_id
+from edgecloud.protocol.ids import parse_clip_id
+from edgecloud.protocol.keys import frame_id_of
+from edgecloud.protocol.messages import FrameAnswer
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def answer_frame(env, bucket: str, key: str, frame_id: str, processed_by: str) -
     """Detect what the frame shows; an unreadable image is answered with an error, not retried."""
     import cv2
 
-    from edgecloud.jobs import summarise
+    from edgecloud.protocol.labels import summarise
     from edgecloud.pipeline import analyse_image
 
     began = time.perf_counter()

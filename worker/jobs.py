@@ -19,7 +19,9 @@ from pydantic import ValidationError
 
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
-from edgecloud.jobs import Completion, Job, Result, clip_id_in, result_key
+from edgecloud.protocol.ids import clip_id_in
+from edgecloud.protocol.keys import result_key
+from edgecloud.protocol.messages import Completion, Job, Result
 from edgecloud.results import ResultStore
 
 from .process import failed_result, process_job

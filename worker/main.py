@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.loops import Tally
+from edgecloud.protocol.states import FINAL
 from edgecloud.workers import BUSY, NOT_READY, POLLING, WorkerStates
 
 from . import lifecycle as lifecycles
@@ -167,7 +168,7 @@ class Worker(ScaleIn):
         """Process one message to the end and delete it; the outcome names a ``BatchCounts`` field."""
         outcome = self.runner.run(message["Body"], self.processed_by, lambda: self._working(message))
         self._delete(message)
-        if outcome in ("done", "failed"):
+        if outcome in FINAL:
             self.tasks_done += 1
         return outcome
 

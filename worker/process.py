@@ -18,7 +18,9 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, is_missing
 from edgecloud.config import DetectorSettings
-from edgecloud.jobs import CLIP_TYPES, Job, Result, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.containers import CLIP_TYPES
+from edgecloud.protocol.messages import Job, Result
 from edgecloud.results import ResultStore
 from edgecloud.settings import LimitsSettings
 

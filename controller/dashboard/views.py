@@ -12,10 +12,11 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 
 from edgecloud.fleet_query import describe_fleet
 from edgecloud.credentials import CredentialError
-from edgecloud.jobs import BadClipId, parse_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import BadClipId, parse_clip_id
+from edgecloud.protocol.states import FINAL
 
-from ..auth import Refused
-from ..ledger import FINAL
+from ..errors import Refused
 from ..resources import get_fleet, get_ledger, get_not_ready, get_registry, get_settings, get_store, resources
 from . import auth
 from .charts import latency_chart, timeline

@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws
 from edgecloud.config import Settings
-from edgecloud.jobs import utcnow
+from edgecloud.clock import utcnow
 
 from .base import Fleet
 

@@ -28,7 +28,9 @@ def _as_json(d) -> dict:
 def detect_file(path: Path, detector, settings, limits=None) -> dict:
     """What the detector finds in one image or video, as the JSON entry of that file; a video
     over ``limits`` (default: their defaults) is refused before it is decoded."""
-    from ..jobs import Detection, new_clip_id, summarise
+    from ..protocol.ids import new_clip_id
+    from ..protocol.labels import summarise
+    from ..protocol.messages import Detection
     from ..pipeline import analyse_clip
 
     if path.suffix.lower() in IMAGE_SUFFIXES:

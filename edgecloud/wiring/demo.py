@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 
 import click
-import requests
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -26,6 +25,8 @@ from edgecloud.aws import Aws
 from edgecloud.fleet_query import fleet_instances
 from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
+from edgecloud.protocol.client import ControllerClient
+from edgecloud.protocol.states import FINAL
 from .dashboard import wait_for_interrupt
 from .demo_checks import check_detector, not_done
 from .demo_report import build_report, print_report
@@ -64,18 +65,12 @@ def wait_results(url: str, clip_ids: list[str], *, token: str, timeout: float, p
     """Long-poll the controller (as ``token``'s holder) until every clip is done or failed (or time runs out)."""
     statuses: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
-    with requests.Session() as http:
-        http.headers["Authorization"] = f"Bearer {token}"
+    with ControllerClient(url, token=token) as controller:
         for clip_id in clip_ids:
             while True:
                 left = deadline - time.monotonic()
-                wait = max(0, min(20, int(left)))
-                try:
-                    r = http.get(f"{url}/v1/clips/{clip_id}", params={"wait": wait}, timeout=wait + 10)
-                    body = r.json() if r.ok else {"clip_id": clip_id, "status": "unknown"}
-                except requests.RequestException as err:
-                    body = {"clip_id": clip_id, "status": "unknown", "error": str(err)}
-                if body.get("status") in ("done", "failed") or left <= 0:
+                body = controller.status_body(clip_id, wait=max(0, min(20, int(left))))
+                if body.get("status") in FINAL or left <= 0:
                     statuses[clip_id] = body
                     break
             if progress is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,19 @@ import pytest
 @pytest.fixture
 def app(controller_app):
     return controller_app
+
+
+@pytest.fixture
+def served(app):
+    """The app on a real local port, for clients that speak HTTP; its URL."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

@@ -7,7 +7,10 @@ from datetime import timedelta
 import pytest
 
 from edgecloud.controller.resources import resources
-from edgecloud.jobs import Job, Result, clip_key, new_clip_id, result_key, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import clip_key, result_key
+from edgecloud.protocol.messages import Job, Result
 
 
 def meta(clip_id=None, device="pi-01", **extra):

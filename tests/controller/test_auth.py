@@ -5,7 +5,7 @@ import pytest
 
 from edgecloud.controller.resources import resources
 from edgecloud.credentials import Registry
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 
 from .test_api import meta
 

@@ -10,7 +10,8 @@ from edgecloud.controller.cloudwatch import NAMESPACE, p95
 from edgecloud.controller.lease import Lease
 from edgecloud.controller.resources import make_parts
 from edgecloud.controller.scaling import ScalingLoop
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
 
 
 def fill_queue(aws, queues, n):

@@ -9,7 +9,9 @@ from edgecloud.controller.completions import CompletionsConsumer
 from edgecloud.controller.resources import make_parts
 from edgecloud.controller.ledger import Ledger
 from edgecloud.controller.store import ClipStore
-from edgecloud.jobs import Completion, Job, Result, new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.messages import Completion, Job, Result
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from edgecloud.jobs import LabelSummary, Result, new_clip_id, snapshot_key
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import snapshot_key
+from edgecloud.protocol.messages import LabelSummary, Result
 from edgecloud.controller.dashboard.auth import make_login_link
 from edgecloud.controller.resources import resources
 

@@ -16,7 +16,7 @@ from edgecloud.controller.dashboard.key import signing_key
 from edgecloud.credentials import OLD_DASHBOARD_KEY
 from edgecloud.controller.resources import resources
 from edgecloud.credentials import token_hash
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 
 COOKIE = "edgecloud_session"
 

@@ -5,7 +5,8 @@ import threading
 
 from edgecloud.controller.app import create_app
 from edgecloud.controller.resources import resources
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
 
 
 def test_a_poll_past_the_cap_is_answered_at_once_and_told_when_to_ask_again(device_client_of, operator_client_of,

@@ -8,7 +8,9 @@ from urllib.parse import quote
 import pytest
 
 from edgecloud.controller.resources import resources
-from edgecloud.jobs import Result, new_clip_id, result_key
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import result_key
+from edgecloud.protocol.messages import Result
 
 GOOD = "20261124T113500123Z_pi-01_3fa9c2d1"
 HOSTILE_CLIP_IDS = {

@@ -11,7 +11,9 @@ from edgecloud.aws import Aws
 from edgecloud.clip_table import ensure_table
 from edgecloud.controller.ledger import DROPPED, STORING, Ledger
 from edgecloud.controller.ledger_dynamo import DynamoLedger
-from edgecloud.jobs import LabelSummary, Result, new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.messages import LabelSummary, Result
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])

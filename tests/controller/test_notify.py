@@ -9,7 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from edgecloud.config import NotifyRule
-from edgecloud.jobs import LabelSummary, Result, new_clip_id
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.messages import LabelSummary, Result
 from edgecloud.controller.notify import Notifier
 from edgecloud.controller.resources import make_parts
 
@@ -189,7 +190,8 @@ def test_the_completions_consumer_hands_each_finished_result_on(settings, mocked
     from edgecloud.controller.completions import CompletionsConsumer
     from edgecloud.controller.ledger import Ledger
     from edgecloud.controller.store import ClipStore
-    from edgecloud.jobs import Completion, utcnow
+    from edgecloud.clock import utcnow
+    from edgecloud.protocol.messages import Completion
 
     aws, queues = mocked_aws
     store, ledger = ClipStore(aws, queues, settings), Ledger.in_dir(settings.controller.data_dir)

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from edgecloud.controller.quotas import DailyCap, TokenBuckets
 from edgecloud.controller.resources import resources
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 
 from .test_api import meta
 

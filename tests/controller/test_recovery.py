@@ -9,7 +9,9 @@ from botocore.exceptions import ClientError
 
 from edgecloud.controller.ledger import Ledger
 from edgecloud.controller.resources import resources
-from edgecloud.jobs import Result, new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.messages import Result
 
 
 def meta(clip_id, **extra):

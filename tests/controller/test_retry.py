@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,9 @@ from edgecloud.cli import cli
 from edgecloud.config import dump
 from edgecloud.controller.ledger import STORING
 from edgecloud.controller.resources import resources
-from edgecloud.jobs import Job, new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.messages import Job
 from edgecloud.results import ResultStore
 from edgecloud.worker.main import Worker
 from edgecloud.worker.process import failed_result
@@ -158,18 +159,6 @@ def test_a_bad_retry_request_is_refused(app, operator_token, body):
 
 
 # -- the command --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def served(app):
-    """The app on a real local port (the command speaks HTTP)."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
 
 
 def test_the_command_retries_as_an_operator_and_prints_counts(served, failed_clips, operator_token, device_token,

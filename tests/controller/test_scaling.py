@@ -6,7 +6,8 @@ import pytest
 from edgecloud.controller.autoscaler import Observation
 from edgecloud.controller.resources import make_parts
 from edgecloud.controller.scaling import ScalingLoop
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
 
 
 def fill_queue(aws, queues, n):

@@ -16,7 +16,7 @@ import requests
 from edgecloud.aws import Aws
 from edgecloud.config import dump
 from edgecloud.settings import AutoscalerSettings
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 
 READY = "controller listening on "
 

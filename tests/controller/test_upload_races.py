@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 from edgecloud.controller.reconcile import ABANDONED_AFTER_S
 from edgecloud.controller.resources import resources
 from edgecloud.controller.service import ControllerService
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.ids import new_clip_id
 
 
 def meta(clip_id):

@@ -9,7 +9,9 @@ import json
 import pytest
 
 from edgecloud.controller.resources import resources
-from edgecloud.jobs import LabelSummary, Result, new_clip_id, result_key, snapshot_key
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import result_key, snapshot_key
+from edgecloud.protocol.messages import LabelSummary, Result
 
 JPEG = b"\xff\xd8\xff\xe0" + b"0" * 100
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgecloud.controller.resources import resources
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 
 from .test_hostile_input import nothing_stored
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from edgecloud.bench.sampling import ClipFrames, report, sweep
 from edgecloud.cli import cli
-from edgecloud.jobs import Detection
+from edgecloud.protocol.messages import Detection
 
 
 def _clip(people_per_frame: list[int], naive_s: float = 0.1, pipeline_s: float = 0.05) -> ClipFrames:

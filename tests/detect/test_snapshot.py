@@ -6,7 +6,8 @@ import numpy as np
 
 from edgecloud.config import DetectorSettings
 from edgecloud.detect import create_detector
-from edgecloud.jobs import Detection, snapshot_key
+from edgecloud.protocol.keys import snapshot_key
+from edgecloud.protocol.messages import Detection
 from edgecloud.pipeline import analyse_clip
 from edgecloud.snapshot import MAX_BYTES, BestFrame, is_jpeg, render
 

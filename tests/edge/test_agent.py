@@ -9,7 +9,7 @@ import pytest
 from edgecloud.edge.agent import EdgeAgent
 from edgecloud.edge.scheduler import BusyOffload
 from edgecloud.edge.simulate import trigger_event
-from edgecloud.jobs import LabelSummary, Result
+from edgecloud.protocol.messages import LabelSummary, Result
 
 from .conftest import free_port, stored_clip_keys
 
@@ -146,7 +146,7 @@ def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(agent_
 
     from edgecloud.edge.camera.file import _ClipWriter
     from edgecloud.edge.spool import Spool
-    from edgecloud.jobs import new_clip_id
+    from edgecloud.protocol.ids import new_clip_id
 
     agent_settings.edge.controller_url = f"http://127.0.0.1:{free_port()}"  # down: the spool keeps everything
     spool = Spool(agent_settings.edge.spool_dir, 10**9)
@@ -238,7 +238,7 @@ def test_over_its_cap_the_agent_drops_the_oldest_video_counts_it_and_still_sends
 def test_a_clip_whose_video_went_while_the_pi_analysed_it_is_sent_as_a_record(agent_settings, vtest_mp4, tmp_path):
     import shutil
 
-    from edgecloud.jobs import new_clip_id
+    from edgecloud.protocol.ids import new_clip_id
 
     agent = EdgeAgent(agent_settings, analyse=fake_analyse())  # not started: its parts, driven by hand
     ids = []

@@ -10,7 +10,7 @@ import pytest
 from edgecloud.edge.scheduler import (PRIOR_UPLOAD_TO_RESULT_S, BusyOffload, EscalateUncertain, FastestFinish, History, Situation,
                             create_policy)
 from edgecloud.edge.stats import ClipRecord
-from edgecloud.jobs import LabelSummary, Result
+from edgecloud.protocol.messages import LabelSummary, Result
 
 MB = 1_000_000
 

@@ -10,7 +10,7 @@ import pytest
 
 from edgecloud.edge import spool as spool_module
 from edgecloud.edge.spool import Spool, SpoolFull
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 
 
 def make_clip(tmp_path, size=1000, name=None):

@@ -15,7 +15,7 @@ from edgecloud.edge.session import session_factory
 from edgecloud.edge.spool import Spool
 from edgecloud.edge.stats import StatsStore
 from edgecloud.edge.uploader import Uploader
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 
 from .conftest import stored_clip_keys
 
@@ -206,7 +206,7 @@ def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(settings, contro
                                                                  vtest_mp4, tmp_path, client):
     from edgecloud.detect import create_detector
     from edgecloud.edge.local import SNAPSHOT_FILE
-    from edgecloud.jobs import snapshot_key
+    from edgecloud.protocol.keys import snapshot_key
     from edgecloud.pipeline import analyse_clip
 
     controller = serve(controller_app)
@@ -231,7 +231,7 @@ def test_a_spool_over_its_cap_sends_the_records_whose_video_it_dropped(settings,
     import logging
 
     from edgecloud.edge.local import SNAPSHOT_FILE
-    from edgecloud.jobs import LabelSummary, Result
+    from edgecloud.protocol.messages import LabelSummary, Result
 
     controller = serve(controller_app)
     spool = Spool(tmp_path / "spool", 10**9)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from edgecloud.aws import Aws
 from edgecloud.cli import cli
 from edgecloud.config import load
-from edgecloud.jobs import result_key
+from edgecloud.protocol.keys import result_key
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.filterwarnings("ignore:Tried to parse AWS")]

@@ -19,7 +19,7 @@ from edgecloud.aws import Aws
 from edgecloud.config import DetectorSettings
 from edgecloud.credentials import Registry
 from edgecloud.detect import create_detector
-from edgecloud.jobs import new_clip_id
+from edgecloud.protocol.ids import new_clip_id
 from edgecloud.pipeline import analyse_clip
 from edgecloud.localcloud import ControllerProcess
 from edgecloud.workers import NOT_READY, WorkerStates

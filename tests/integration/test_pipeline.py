@@ -9,8 +9,10 @@ import requests
 
 from edgecloud.aws import Aws
 from edgecloud.wiring.demo import fleet_counts, wait_retired
-from edgecloud.jobs import new_clip_id, result_key, utcnow
+from edgecloud.clock import utcnow
 from edgecloud.localcloud import ControllerProcess
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import result_key
 
 pytestmark = pytest.mark.slow
 

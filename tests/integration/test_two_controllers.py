@@ -17,8 +17,9 @@ import requests
 from edgecloud.aws import Aws
 from edgecloud.provision import ensure_queue
 from edgecloud.clip_table import ensure_table
-from edgecloud.jobs import new_clip_id, utcnow
+from edgecloud.clock import utcnow
 from edgecloud.localcloud import ControllerProcess
+from edgecloud.protocol.ids import new_clip_id
 
 pytestmark = pytest.mark.slow
 CLIPS = 4

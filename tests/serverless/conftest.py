@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from edgecloud.jobs import CLIP_TYPES, Job, clip_key, new_clip_id, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.containers import CLIP_TYPES
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import clip_key
+from edgecloud.protocol.messages import Job
 from edgecloud.worker.serverless.runtime import Context
 
 REPO = Path(__file__).resolve().parents[2]

@@ -13,8 +13,12 @@ import zipfile
 import pytest
 
 from edgecloud.aws import Aws
+from edgecloud.clock import utcnow
+from edgecloud.protocol.containers import CLIP_TYPES
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import clip_key
+from edgecloud.protocol.messages import Job
 from edgecloud.provision import ensure_resources
-from edgecloud.jobs import CLIP_TYPES, Job, clip_key, new_clip_id, utcnow
 from edgecloud.results import ResultStore
 from edgecloud.worker.serverless.emulator import runtime_dir, unpack
 from edgecloud.worker.serverless.local import LocalDeployment

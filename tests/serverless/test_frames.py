@@ -11,7 +11,7 @@ import cv2
 import pytest
 import requests
 
-from edgecloud.jobs import frame_key
+from edgecloud.protocol.keys import frame_key
 from edgecloud.worker.serverless.local import notify_queue_of_frames
 from edgecloud.worker.function import Environment, handle
 
@@ -89,7 +89,7 @@ def test_a_wait_that_is_no_number_of_seconds_is_a_400(controller_app, device_cli
 
 
 def test_a_deleted_answers_queue_is_made_again(settings, controller_app, mocked_aws, device_client_of):
-    from edgecloud.jobs import FrameAnswer
+    from edgecloud.protocol.messages import FrameAnswer
 
     aws, _ = mocked_aws
     client = device_client_of(controller_app)  # as device pi-01

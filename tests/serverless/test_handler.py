@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edgecloud.jobs import Result
+from edgecloud.protocol.messages import Result
 from edgecloud.results import ResultStore
 from edgecloud.worker.function import Environment, handle_jobs
 from edgecloud.worker.jobs import NotReady
@@ -93,7 +93,7 @@ def test_a_malformed_job_is_ended_not_retried(settings, mocked_aws):
 
 
 def _key(clip_id: str) -> str:
-    from edgecloud.jobs import result_key
+    from edgecloud.protocol.keys import result_key
 
     return result_key(clip_id)
 

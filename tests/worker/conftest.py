@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from edgecloud.jobs import CLIP_TYPES, Job, Result, clip_key, new_clip_id, result_key, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.containers import CLIP_TYPES
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import clip_key, result_key
+from edgecloud.protocol.messages import Job, Result
 from edgecloud.worker.main import Worker
 
 

@@ -5,7 +5,8 @@ from click.testing import CliRunner
 
 from edgecloud.cli import cli
 from edgecloud.config import dump
-from edgecloud.jobs import Result, result_key
+from edgecloud.protocol.keys import result_key
+from edgecloud.protocol.messages import Result
 
 
 def test_worker_run_once_processes_one_job(settings, mocked_aws, enqueue, vtest_mp4, instance_id, tmp_path,

@@ -117,7 +117,11 @@ def test_worker_processes_without_then_with_the_model(stack_settings, tmp_path, 
     import sys
 
     from edgecloud.aws import Aws, Queues
-    from edgecloud.jobs import CLIP_TYPES, Job, clip_key, new_clip_id, utcnow
+    from edgecloud.clock import utcnow
+    from edgecloud.protocol.containers import CLIP_TYPES
+    from edgecloud.protocol.ids import new_clip_id
+    from edgecloud.protocol.keys import clip_key
+    from edgecloud.protocol.messages import Job
     from edgecloud.results import ResultStore
 
     settings = stack_settings

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from edgecloud.jobs import result_key
+from edgecloud.protocol.keys import result_key
 from edgecloud.worker.main import Worker
 from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 

@@ -12,7 +12,11 @@ import pytest
 from edgecloud.aws import Aws
 from edgecloud.provision import ensure_resources
 from edgecloud.config import dump, from_dict
-from edgecloud.jobs import CLIP_TYPES, Completion, Job, Result, clip_key, new_clip_id, result_key, utcnow
+from edgecloud.clock import utcnow
+from edgecloud.protocol.containers import CLIP_TYPES
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.keys import clip_key, result_key
+from edgecloud.protocol.messages import Completion, Job, Result
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from edgecloud.jobs import Completion, Result, result_key
+from edgecloud.protocol.keys import result_key
+from edgecloud.protocol.messages import Completion, Result
 from edgecloud.worker.main import Worker
 
 

@@ -16,6 +16,7 @@ from typing import Optional
 
 from edgecloud.aws import Aws
 from edgecloud.config import Settings
+from edgecloud.protocol.keys import KeyKind
 
 from .emulator import LocalFunction
 from .sources import EventSources, S3EventSource, SqsEventSource
@@ -37,7 +38,7 @@ def notify_queue_of_frames(aws: Aws, settings: Settings) -> str:
     sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
     aws.s3.put_bucket_notification_configuration(Bucket=settings.storage.frames_bucket, NotificationConfiguration={
         "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
-                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "frames/"}]}}}]})
+                                 "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": f"{KeyKind.FRAMES}/"}]}}}]})
     return url
 
 
