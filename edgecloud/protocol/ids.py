@@ -35,7 +35,7 @@ def check_device_id(device_id: str) -> str:
 
 class ClipId(str):
     """A checked clip id: still the string it was (JSON, keys and file names see no change),
-    with its ``device`` and ``recorded_at`` parsed once and its S3 keys (``.key(kind)``).
+    with its ``device`` and ``recorded_at`` parsed once (its S3 keys: :func:`edgecloud.protocol.keys.key_of`).
     ``ClipId(text)`` raises :class:`BadClipId` for anything that is not one."""
 
     device: str
@@ -65,12 +65,6 @@ class ClipId(str):
         when = (when or utcnow()).astimezone(timezone.utc)
         stamp = when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}Z"
         return cls(f"{stamp}_{device_id}_{secrets.token_hex(4)}")
-
-    def key(self, kind: str, ext: Optional[str] = None) -> str:
-        """This clip's S3 key of ``kind`` (see :mod:`edgecloud.protocol.keys`)."""
-        from .keys import key_of
-
-        return key_of(self, kind, ext)
 
     def __reduce__(self):  # pickles (multiprocessing) as the checked string it is
         return (ClipId, (str(self),))

@@ -23,6 +23,7 @@ from edgecloud.controller.app import FORM_SLACK_BYTES
 from edgecloud.controller.front import FrontError, behind_front, find_nginx, worker_user
 from edgecloud.controller.front_config import render_config
 from edgecloud.localcloud import ControllerProcess, issue_credentials
+from edgecloud.protocol.client import ControllerClient
 
 from .test_tls import private_ca  # noqa: F401 - a fixture
 
@@ -180,9 +181,8 @@ def test_slow_sockets_hold_no_thread_and_are_closed(fronted, vtest_mp4):
     body = vtest_mp4.read_bytes()
     # More tricklers than gunicorn has threads: without the front, each would hold one.
     with SlowSockets(controller.url, headers=12, bodies=6, device_token=tokens["leaked-01"], every_s=0.5) as slow:
-        with requests.Session() as http:
-            http.headers["Authorization"] = f"Bearer {token}"
-            uploads = [upload_once(http, controller.url, body, "pi-01") for _ in range(3)]
+        with ControllerClient(controller.url, token=token) as client:
+            uploads = [upload_once(client, body, "pi-01") for _ in range(3)]
             assert slow.open_count() > settings.controller.threads  # held during the uploads
         assert [ok for ok, _, _ in uploads] == [True, True, True]
 
@@ -299,9 +299,8 @@ def test_a_body_is_read_only_for_a_checked_token_and_a_token_trickles_few(fronte
         reply, closed = _trickled_reply(address, _upload_head(tokens["leaked-01"]))
         head, _, body = reply.partition(b"\r\n\r\n")
         assert closed and head.startswith(b"HTTP/1.1 429") and "at once" in json.loads(body)["error"]
-        with requests.Session() as http:  # the good device is not touched by it
-            http.headers["Authorization"] = f"Bearer {tokens['pi-01']}"
-            assert upload_once(http, controller.url, vtest_mp4.read_bytes(), "pi-01")[0]
+        with ControllerClient(controller.url, token=tokens["pi-01"]) as client:  # the good device is not touched
+            assert upload_once(client, vtest_mp4.read_bytes(), "pi-01")[0]
         assert held.open_count("body") == 3 and held.lifetimes["body"] == []  # never closed: no total deadline
 
     # Off the API (the dashboard's login form takes no bearer token), one address holds at most 6 bodies:

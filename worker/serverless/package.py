@@ -28,7 +28,7 @@ ZIPPED_DIRECT_LIMIT_MB = 50.0  # larger zips must be uploaded to S3 first (the s
 # What the handler imports beyond the standard library and the runtime's boto3.
 REQUIREMENTS = ("numpy", "opencv-python-headless", "pydantic", "PyYAML")
 # edgecloud packages the handler imports; the Pi agent, controller and infra stay out.
-PACKAGES = ("edgecloud", "edgecloud.detect", "edgecloud.worker")
+PACKAGES = ("edgecloud", "edgecloud.protocol", "edgecloud.detect", "edgecloud.worker")
 # Never needed at run time: numpy's own test suites (8 MB).
 PRUNED_TESTS_UNDER = ("numpy",)
 
