@@ -12,9 +12,10 @@ from pydantic import Field, create_model, model_validator
 
 from .front_settings import FrontSettings
 from .notify_config import NotifyRule, NotifySettings
+from .scene_settings import EventSettings, ZoneSettings
 from .sections import Section
 
-__all__ = ["NotifyRule", "NotifySettings", "Section"]  # re-exported with the sections below
+__all__ = ["EventSettings", "NotifyRule", "NotifySettings", "Section", "ZoneSettings"]  # re-exported with the sections below
 
 
 class AwsSettings(Section):
@@ -85,6 +86,8 @@ class DetectorSettings(Section):
     face_distance: float = Field(0.6, gt=0, le=2, description="faces: an enrolled person's face is within this "
                                  "embedding distance of theirs (dlib's usual 0.6); farther is `unknown`.")
     face_upsample: int = Field(1, ge=0, le=4, description="faces: times dlib upsamples a frame (smaller faces, slower).")
+    min_frames: int = Field(2, ge=1, le=100, description="Analysed frames a tracked object must be seen in to "
+                            "count: a one-frame flicker is no object.")
 
 
 class WorkerSettings(Section):
@@ -285,7 +288,7 @@ SECTIONS: dict[str, type[Section]] = {
     "detector": DetectorSettings, "worker": WorkerSettings, "fleet": FleetSettings, "function": FunctionSettings,
     "autoscaler": AutoscalerSettings, "controller": ControllerSettings, "edge": EdgeSettings,
     "infra": InfraSettings, "notify": NotifySettings,
-    "limits": LimitsSettings,
+    "limits": LimitsSettings, "zones": ZoneSettings, "events": EventSettings,
 }
 
 # Every section, each defaulting to its own defaults: ``settings.edge.device_id`` and so on.

@@ -42,12 +42,23 @@ def test_config_path_from_environment(tmp_path):
     ("queues:\n  max_receive: lots\n", "queues.max_receive"),
     ("edge:\n  device_id: 'Pi 01/..'\n", "edge.device_id"),
     ("nonsense: 1\n", "nonsense"),
+    ("zones:\n  devices: {pi-01: {door: [[0, 0], [1, 0]]}}\n", "zones.devices"),  # two points: no polygon
+    ("zones:\n  devices: {pi-01: {door: [[0, 0], [1, 0], [1, 1.5]]}}\n", "zones.devices"),  # off the frame
+    ("zones:\n  devices: {'Pi 01': {door: [[0, 0], [1, 0], [1, 1]]}}\n", "zones.devices"),  # no device id
+    ("events:\n  gap_s: 0\n", "events.gap_s"),
 ])
 def test_bad_setting_names_the_key(tmp_path, yaml_text, key):
     path = tmp_path / "c.yaml"
     path.write_text(yaml_text)
     with pytest.raises(config.ConfigError, match=key.replace(".", r"\.")):
         config.load(path, environ={})
+
+
+def test_zones_are_read_per_device(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("zones:\n  devices:\n    pi-01:\n      driveway: [[0, 0.6], [1, 0.6], [1, 1], [0, 1]]\n")
+    zones = config.load(path, environ={}).zones
+    assert zones.of("pi-01") == {"driveway": [(0, 0.6), (1, 0.6), (1, 1), (0, 1)]} and zones.of("pi-02") == {}
 
 
 def test_bad_env_value_names_the_key():

@@ -61,6 +61,27 @@ class LabelSummary(Finite):
         None, exclude_if=lambda v: v is None,
         description="Faces: who was seen (enrolled names, and 'unknown'), sorted; absent for other labels.",
     )
+    unique: Optional[int] = Field(
+        None, exclude_if=lambda v: v is None,
+        description="Tracked objects of this label: each one counted once, however many frames it crossed, and "
+        "only once seen in detector.min_frames analysed frames; absent where no tracker ran.",
+    )
+
+
+class TrackedObject(Finite):
+    """One object followed across a clip's analysed frames (one ``track_id``), counted once."""
+
+    track_id: int
+    label: str
+    first_seen_s: float = Field(description="Seconds from the clip's start.")
+    last_seen_s: float
+    frames: int = Field(description="Analysed frames it was seen in.")
+    best_score: float
+    best_box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in source pixels, where it "
+                                                        "scored best.")
+    best_frame_s: float = Field(description="When it scored best, in seconds from the clip's start.")
+    zones: list[str] = Field(default_factory=list, description="Zones its box's bottom centre entered, sorted.")
+    stationary: bool = Field(False, description="It barely moved while seen (a parked car, a chair).")
 
 
 class Detection(Finite):
@@ -90,6 +111,7 @@ class Result(Message):
     frames_skipped: int = 0
     summary: dict[str, LabelSummary] = Field(default_factory=dict)
     detections: list[Detection] = Field(default_factory=list)
+    objects: list[TrackedObject] = Field(default_factory=list, description="Tracked objects, by first_seen_s.")
     timings: dict[str, float] = Field(default_factory=dict, description="Seconds: download, decode, motion, detect, total.")
     recorded_at: Optional[datetime] = None
     submitted_at: Optional[datetime] = None
@@ -121,6 +143,7 @@ class FrameAnswer(Message):
     processed_by: str
     labels: str = ""
     detections: list[Detection] = Field(default_factory=list)
+    objects: list[TrackedObject] = Field(default_factory=list, description="Tracked objects, by first_seen_s.")
     identities: list[dict] = Field(default_factory=list, description="Recognised people and their records.")
     error: Optional[str] = None
     answered_at: datetime = Field(default_factory=utcnow)
