@@ -1,4 +1,4 @@
-"""The worker as an AWS Lambda function: ``edgecloud.worker.function.handle``.
+"""The worker as an AWS Lambda function: ``edgecloud.worker.lambda_handler.handle``.
 
 Two event sources start it. The jobs queue (``fleet.backend: lambda``): each
 SQS record is one job, run by the same ``JobRunner`` as an EC2 worker's, with
