@@ -19,7 +19,7 @@ from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import clip_key
 from edgecloud.protocol.messages import Job
 from edgecloud.provision import ensure_resources
-from edgecloud.results import ResultStore
+from edgecloud.result_store import ResultStore
 from edgecloud.worker.lambda_.emulator import runtime_dir, unpack
 from edgecloud.worker.lambda_.local import LocalDeployment
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from edgecloud.protocol.messages import Result
-from edgecloud.results import ResultStore
+from edgecloud.result_store import ResultStore
 from edgecloud.worker.lambda_handler import Environment, handle_jobs
 from edgecloud.worker.jobs import NotReady
 
