@@ -30,7 +30,7 @@ from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings, load
 from edgecloud.workers import NOT_READY, WorkerStates
 
-from .jobs import JobRunner, NotReady, receive_count
+from .job_runner import JobRunner, NotReady, receive_count
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from . import lifecycle as lifecycles
 from edgecloud import retirement
 from .heartbeat import Heartbeat
 from .identity import on_kubernetes
-from .jobs import JobRunner, NotReady, receive_count
+from .job_runner import JobRunner, NotReady, receive_count
 from .scale_in import ScaleIn
 
 log = logging.getLogger(__name__)
