@@ -17,8 +17,6 @@ from .events import Event, EventClip, event_clip
 if TYPE_CHECKING:
     from edgecloud.protocol.messages import Result
 
-    from .ledger import ClipRow
-
 
 @runtime_checkable
 class EventStore(Protocol):
@@ -50,10 +48,10 @@ class NotesEvents:
 
     events: Optional[EventStore] = None
 
-    def _note_event(self, row: "ClipRow", result: Optional["Result"]) -> None:
+    def _note_event(self, result: Optional["Result"]) -> None:
         if self.events is None or result is None:
             return
-        clip = event_clip(row.device_id, result, row.submitted_at)
+        clip = event_clip(result)
         if clip is not None:
             self.events.add_clip(clip)
 

@@ -72,17 +72,21 @@ class EventClip:
                    float(d["best_score"]), d.get("snapshot_key"))
 
 
-def event_clip(device_id: str, result: Result, started_at: datetime) -> Optional[EventClip]:
+def event_clip(result: Result) -> Optional[EventClip]:
     """The part ``result`` plays in an event; None when it has no tracked objects (it forms none).
-    ``started_at``: when the clip began, if the result does not say (``recorded_at``)."""
+    It began at ``recorded_at``, or else at the time its clip id carries (the Pi's recording time)."""
+    try:
+        clip_id = ClipId(result.clip_id)
+    except BadClipId:
+        return None
     if result.status != "done" or not result.objects:
         return None
-    start = result.recorded_at or started_at
+    start = result.recorded_at or clip_id.recorded_at
     start = (start if start.tzinfo else start.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     unique: dict[str, int] = {}
     for obj in result.objects:
         unique[obj.label] = unique.get(obj.label, 0) + 1
-    return EventClip(result.clip_id, device_id, start,
+    return EventClip(result.clip_id, clip_id.device, start,
                      start + timedelta(seconds=max(o.last_seen_s for o in result.objects)), unique,
                      tuple(sorted({z for o in result.objects for z in o.zones})),
                      max(o.best_score for o in result.objects), result.snapshot_key)

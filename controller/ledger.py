@@ -166,7 +166,7 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
         row = self.get(clip_id)
         if row is None or row.final:
             return False
-        self._note_event(row, result)
+        self._note_event(result)
         latency = round((at - row.submitted_at).total_seconds(), 3)
         counts = json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None
         return bool(self._write(

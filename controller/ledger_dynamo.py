@@ -146,7 +146,7 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
         row = self.get(clip_id)
         if row is None or row.final:
             return False
-        self._note_event(row, result)
+        self._note_event(result)
         values = {":new": status, ":latency": round((at - row.submitted_at).total_seconds(), 3),
                   ":by": processed_by, ":process_s": process_s, ":error": error,
                   ":counts": json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None,

@@ -47,7 +47,7 @@ def store(open_store):
 
 
 def place(store, result):
-    return store.add_clip(event_clip(result.clip_id.split("_")[1], result, result.recorded_at))
+    return store.add_clip(event_clip(result))
 
 
 def test_both_stores_are_event_stores(store):
@@ -126,7 +126,7 @@ def test_a_claim_is_granted_once_and_survives_a_merge(open_store):
 
 def test_event_of_finds_a_placed_clip_only(store):
     first = tracked(0)
-    clip = event_clip("pi-01", first, first.recorded_at)
+    clip = event_clip(first)
     assert store.event_of(clip) is None
     placed = store.add_clip(clip)
     assert store.event_of(clip).event_id == placed.event_id

@@ -25,7 +25,7 @@ def events(controller_app, client, post_clip, vtest_mp4):
         assert post_clip(vtest_mp4, _meta(result), result=result).status_code == 201
     theirs = tracked(3600, device="pi-02", labels=("car",), zones=("driveway",))
     store = resources(controller_app).ledger.events
-    other = store.add_clip(event_clip("pi-02", theirs, theirs.recorded_at))
+    other = store.add_clip(event_clip(theirs))
     (mine,) = store.search(device="pi-01")
     return mine, other, door
 
