@@ -41,6 +41,16 @@ def test_a_device_lists_its_own_events_made_from_its_results(client, events):
     assert client.get(f"/v1/events/{mine.event_id}").get_json()["clip_ids"] == event["clip_ids"]
 
 
+def test_the_demo_reports_events_as_the_api_lists_them(operator_client, events):
+    from edgecloud.wiring.demo_report import event_summaries
+
+    mine, other, door = events
+    assert event_summaries(operator_client.get("/v1/events").get_json()["events"]) == [
+        {"event_id": mine.event_id, "device_id": "pi-01", "clip_ids": [r.clip_id for r in door],
+         "labels": ["dog", "person"]},
+        {"event_id": other.event_id, "device_id": "pi-02", "clip_ids": other.clip_ids, "labels": ["car"]}]
+
+
 def test_a_device_may_not_read_another_devices_events(client, events):
     _, other, _ = events
     assert client.get("/v1/events?device=pi-02").status_code == 403
