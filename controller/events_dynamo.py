@@ -191,8 +191,7 @@ class DynamoEvents:
 
     def event_of(self, clip: EventClip) -> Optional[Event]:
         _, items = self._near(clip)
-        found = [self._event(i) for i in items.values() if clip.clip_id in self._event(i).clip_ids]
-        return found[0] if found else None
+        return next((e for e in map(self._event, items.values()) if clip.clip_id in e.clip_ids), None)
 
     def get(self, event_id: str) -> Optional[Event]:
         item = self._live(event_id)
