@@ -92,3 +92,15 @@ def test_workers_results_through_the_completions_consumer_join_their_event_and_a
     (event,) = ledger.events.search()
     assert event.clip_ids == [r.clip_id for r in results]
     assert n._queue.qsize() == 1  # one alert waits to go out, for the event
+
+
+def test_a_rule_naming_a_zone_no_device_has_is_a_clear_error():
+    from edgecloud.config import ConfigError, from_dict
+
+    square = [[0, 0], [1, 0], [1, 1]]
+    zones = {"devices": {"pi-01": {"driveway": square}, "pi-02": {"gate": square}}}
+    assert from_dict({"zones": zones, "notify": {"rules": [{"zones": ["gate"]}]}}).notify.rules[0].zones == ["gate"]
+    with pytest.raises(ConfigError, match=r"notify.rules.0.zones: no zone 'drivway'"):
+        from_dict({"zones": zones, "notify": {"rules": [{"zones": ["drivway"]}]}})
+    with pytest.raises(ConfigError, match=r"no zone 'gate' in zones: of pi-01"):
+        from_dict({"zones": zones, "notify": {"rules": [{"devices": ["pi-01"], "zones": ["gate"]}]}})
