@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .scene_settings import unknown_rule_zones
 from .settings import (  # the schema, re-exported: every component imports it from here
     AwsSettings, StorageSettings, TableSettings, QueueSettings,
     DetectorSettings, WorkerSettings, FleetSettings, FunctionSettings, AutoscalerSettings,
@@ -78,9 +79,13 @@ def _describe(err: ValidationError) -> str:
 
 def from_dict(data: dict[str, Any]) -> Settings:
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as err:
         raise ConfigError(f"bad setting: {_describe(err)}") from None
+    unknown = unknown_rule_zones(settings)
+    if unknown:
+        raise ConfigError(f"bad setting: {'; '.join(unknown)}")
+    return settings
 
 
 def load(path: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:

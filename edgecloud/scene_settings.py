@@ -44,4 +44,16 @@ class EventSettings(Section):
                          "the PIR): reviewed together, notified once.")
 
 
-__all__ = ["EventSettings", "ZoneSettings"]
+def unknown_rule_zones(settings) -> list[str]:
+    """Zones a notification rule names that none of its devices (any device, for a rule of all) has:
+    a typo that would silence the rule for good."""
+    wrong = []
+    for n, rule in enumerate(settings.notify.rules):
+        devices = rule.devices or list(settings.zones.devices)
+        known = {zone for device in devices for zone in settings.zones.of(device)}
+        wrong += [f"notify.rules.{n}.zones: no zone {zone!r} in zones: of {', '.join(devices) or 'any device'}"
+                  for zone in rule.zones if zone not in known]
+    return wrong
+
+
+__all__ = ["EventSettings", "ZoneSettings", "unknown_rule_zones"]

@@ -9,11 +9,13 @@ from edgecloud.protocol.ids import new_clip_id
 
 from .test_api import meta
 
-ROUTES = [("post", "/v1/clips"), ("get", f"/v1/clips/{new_clip_id('pi-01')}"), ("get", "/v1/stats")]
+ROUTES = [("post", "/v1/clips"), ("get", f"/v1/clips/{new_clip_id('pi-01')}"), ("get", "/v1/stats"),
+          ("get", "/v1/events"), ("get", f"/v1/events/ev_{new_clip_id('pi-01')}")]
 
 
 # Ids that do not hold the clip id: xdist's workers must collect the same names.
-@pytest.mark.parametrize("method,path", ROUTES, ids=["post-clips", "get-clip", "get-stats"])
+@pytest.mark.parametrize("method,path", ROUTES, ids=["post-clips", "get-clip", "get-stats", "get-events",
+                                                   "get-event"])
 def test_every_v1_route_needs_a_token(controller_app, method, path):
     anonymous = controller_app.test_client()
     reply = getattr(anonymous, method)(path)
