@@ -1,7 +1,8 @@
 """The web dashboard, served by the controller at ``/`` behind an operator login.
 
 Pages: recent clips (``/``), one clip (``/clips/<id>``), fleet and queue
-(``/fleet``), devices (``/devices``). Server-rendered Jinja templates and one
+(``/fleet``), devices (``/devices``); snapshots at stable, cached addresses
+(``/snapshots/<id>.jpg``, controller/dashboard/media.py). Server-rendered Jinja templates and one
 small plain-JavaScript file that refreshes marked parts of a page every few
 seconds from HTML fragments: nothing to build, nothing to install.
 
@@ -22,6 +23,7 @@ from edgecloud.config import Settings
 
 from ..resources import resources
 from .sessions import DashboardSessions
+from . import media  # noqa: F401  (its routes join the blueprint)
 from .views import bp
 
 

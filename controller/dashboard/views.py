@@ -110,9 +110,13 @@ def _filters() -> dict:
 
 
 def _clip_rows(filters: dict, page: int) -> list[dict]:
-    store = get_store()
     rows = get_ledger().search(**filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-    return [{"row": r, "thumb": store.snapshot_url(r.snapshot_key) if r.snapshot_key else None} for r in rows]
+    return [{"row": r, "thumb": snapshot_url(r.clip_id) if r.snapshot_key else None} for r in rows]
+
+
+def snapshot_url(clip_id: str) -> str:
+    """The clip's snapshot at its stable address (controller/dashboard/media.py): cached, fetched once."""
+    return url_for("dashboard.snapshot", clip_id=clip_id)
 
 
 @bp.get("/")
@@ -158,7 +162,7 @@ def clip(clip_id: str):
         "clip.html", clip_id=clip_id, row=row, result=result if final else None, status=status,
         raw=json.dumps(data, indent=2) if data else None,
         video_url=store.clip_url(clip_id) if final and not (row and row.video_dropped) else None, final=final,
-        snapshot_url=store.snapshot_url(result.snapshot_key) if final and result and result.snapshot_key else None,
+        snapshot_url=snapshot_url(clip_id) if final and result and result.snapshot_key else None,
         timeline=timeline(data["detections"], 0.0) if data and data["detections"] else None,
         seen=_seen_when(data["detections"]) if data else [])
 

@@ -103,7 +103,8 @@ def test_an_edge_clip_shows_with_labels_snapshot_and_links(client, post_clip, vt
 
     _login(client, operator)
     page = client.get("/").get_data(as_text=True)
-    assert clip_id in page and "person ×2" in page and "X-Amz-Signature" in page
+    assert clip_id in page and "person ×2" in page and f'src="/snapshots/{clip_id}.jpg"' in page
+    assert "X-Amz-Signature" not in page  # a signed link is new at each refresh: the browser would fetch it again
     assert clip_id not in client.get("/?label=car").get_data(as_text=True)
     assert clip_id in client.get("/?label=person&status=done&device=pi-01").get_data(as_text=True)
     assert clip_id not in client.get("/?day=2001-01-01").get_data(as_text=True)
@@ -139,3 +140,26 @@ def test_fleet_and_devices_pages_and_revoking_a_device(client, operator, registr
     reply = client.post("/devices/pi-01/revoke", data={"csrf": csrf})
     assert reply.status_code == 302 and registry.list("device") == []
 
+
+
+def test_a_snapshot_has_one_address_the_browser_caches_and_revalidates(client, post_clip, vtest_mp4, operator):
+    jpeg = b"\xff\xd8\xff\xe0" + b"1" * 200
+    clip_id = new_clip_id("pi-01")
+    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", snapshot_key="x.jpg")
+    assert _post_with_snapshot(client, vtest_mp4, clip_id, result, jpeg).status_code == 201
+    address = f"/snapshots/{clip_id}.jpg"
+    assert client.get(address).status_code == 302  # behind the login like every page
+    _login(client, operator)
+    first = client.get(address)
+    assert first.status_code == 200 and first.data == jpeg and first.mimetype == "image/jpeg"
+    assert first.cache_control.private and first.cache_control.max_age >= 86400 and first.headers["ETag"]
+    again = client.get(address, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert client.get(f"/clips/{clip_id}").get_data(as_text=True).count(address) == 1
+    assert client.get(f"/snapshots/{new_clip_id('pi-01')}.jpg").status_code == 404
+    assert client.get("/snapshots/not-a-clip.jpg").status_code == 404
+
+
+def test_the_favicon_is_there_where_a_browser_asks_for_it(client):
+    reply = client.get("/favicon.ico")
+    assert reply.status_code == 200 and reply.mimetype == "image/svg+xml" and b"<svg" in reply.data

@@ -109,6 +109,16 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         page.wait_for_function("() => [...document.querySelectorAll('td.thumb img')]"
                                ".every(i => i.complete && i.naturalWidth > 0)")
 
+        # Refreshes download no snapshot again: each has one stable address, and shown images stay.
+        images = []
+        page.on("request", lambda r: images.append(r.url) if r.resource_type == "image" else None)
+        for _ in range(3):  # three refreshes of the list: the first two are in place when the third arrives
+            with page.expect_response(lambda r: "/fragments/clips" in r.url and r.ok):
+                pass
+        page.wait_for_function("() => [...document.querySelectorAll('td.thumb img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
+        assert images == [], f"a refresh downloaded snapshots again: {images}"
+
         # A new clip appears without a reload.
         page.evaluate("window.notReloaded = true")
         late = upload("pi-02")
