@@ -13,13 +13,14 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from edgecloud.fleet_query import describe_fleet
 from edgecloud.credentials import CredentialError
 from edgecloud.clock import utcnow
-from edgecloud.protocol.ids import BadClipId, parse_clip_id
+from edgecloud.protocol.ids import BadClipId, check_device_id, parse_clip_id
 from edgecloud.protocol.states import FINAL
 
 from ..errors import Refused
 from ..resources import get_fleet, get_ledger, get_not_ready, get_registry, get_settings, get_store, resources
 from . import auth
 from .charts import latency_chart, timeline
+from .zones import picture_size, zones_over
 
 bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
                static_url_path="/dashboard/static")
@@ -216,6 +217,26 @@ def devices():
     tokens = {t["name"]: t for t in get_registry().list("device")}
     names = sorted(set(seen) | set(tokens))
     return render_template("devices.html", names=names, seen=seen, tokens=tokens, message=request.args.get("m"))
+
+
+@bp.get("/devices/<device_id>")
+@login_required
+def device(device_id: str):
+    """One device: its zones drawn over its latest snapshot, and its latest clips."""
+    try:
+        check_device_id(device_id)
+    except ValueError:
+        abort(404)
+    recent = _clip_rows({"device": device_id}, 1)[:PAGE_SIZE]
+    if not recent and device_id not in get_settings().zones.devices:
+        abort(404)
+    latest = next((item["row"].clip_id for item in recent if item["thumb"]), None)
+    found = get_store().snapshot(latest) if latest else None
+    size = picture_size(found[0]) if found else None
+    return render_template("device.html", device_id=device_id, rows=recent, latest=latest if size else None,
+                           zones=get_settings().zones.of(device_id),
+                           drawing=zones_over(get_settings().zones.of(device_id),
+                                              snapshot_url(latest) if size else None, size))
 
 
 @bp.post("/devices/<name>/revoke")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 
+import cv2
+import numpy as np
 import pytest
 
+from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import snapshot_key
 from edgecloud.protocol.messages import LabelSummary, Result
@@ -163,3 +167,26 @@ def test_a_snapshot_has_one_address_the_browser_caches_and_revalidates(client, p
 def test_the_favicon_is_there_where_a_browser_asks_for_it(client):
     reply = client.get("/favicon.ico")
     assert reply.status_code == 200 and reply.mimetype == "image/svg+xml" and b"<svg" in reply.data
+
+
+def test_the_device_page_draws_its_zones_over_the_latest_snapshot(client, post_clip, vtest_mp4, operator, settings):
+    settings.zones.devices = {"pi-01": {"driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
+                                        "door": [(0, 0), (0.25, 0), (0.25, 0.5)]}}
+    _, picture = cv2.imencode(".jpg", np.zeros((360, 640, 3), np.uint8))
+    older, latest = new_clip_id("pi-01", utcnow() - timedelta(minutes=1)), new_clip_id("pi-01")
+    for clip_id in (older, latest):
+        result = Result(clip_id=clip_id, processed_by="edge", detector="hog", snapshot_key="x.jpg")
+        assert _post_with_snapshot(client, vtest_mp4, clip_id, result, picture.tobytes()).status_code == 201
+    _login(client, operator)
+    page = client.get("/devices/pi-01").get_data(as_text=True)
+    svg = re.search(r'<svg class="zones".*?</svg>', page, re.S)[0]
+    assert 'viewBox="0 0 640 360"' in svg and f'href="/snapshots/{latest}.jpg"' in svg  # the newest, its own size
+    driveway = re.search(r'data-zone="driveway"><polygon points="([^"]+)"', svg)[1]
+    assert driveway == "320.0,180.0 640.0,180.0 640.0,360.0 320.0,360.0"  # 0-1 coordinates, in pixels
+    assert 'data-zone="door"' in svg and ">driveway</text>" in svg
+    assert 'href="/devices/pi-01"' in client.get("/devices").get_data(as_text=True)
+    bare = client.get("/devices/pi-02")
+    assert bare.status_code == 404  # no clips, no zones: no such device
+    settings.zones.devices["pi-02"] = {"gate": [(0, 0), (1, 0), (1, 1)]}
+    assert "no snapshot yet" in client.get("/devices/pi-02").get_data(as_text=True)
+    assert client.get("/devices/Not_A_Device").status_code == 404

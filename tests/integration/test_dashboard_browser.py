@@ -68,6 +68,8 @@ def shots(tmp_path):
 def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analysis, browser, shots):
     result, snapshot = edge_analysis
     stack_settings.autoscaler.max_workers = 0  # edge clips only: no worker processes in this test
+    stack_settings.zones.devices = {"pi-01": {"driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
+                                              "door": [(0, 0), (0.2, 0), (0.2, 0.6), (0, 0.6)]}}
     registry = Registry(Aws(stack_settings.aws), stack_settings.tables.credentials)
     token = registry.add("operator", "tester")
     device_tokens = {device: registry.add("device", device) for device in ("pi-01", "pi-02")}
@@ -157,6 +159,17 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         assert page.query_selector('tr[data-device="pi-02"]') is not None
         page.screenshot(path=str(shots / "devices.png"), full_page=True)
 
+        # A device's zones over its latest snapshot, which loads from its stable address.
+        page.click('tr[data-device="pi-01"] a')
+        page.wait_for_url("**/devices/pi-01")
+        latest = page.get_attribute("#device-zones image", "href")  # a failed load would be a console error
+        assert latest == f"/snapshots/{run[2]}.jpg" and page.request.get(url + latest).ok
+        zones = page.eval_on_selector_all("#device-zones g.zone", "gs => gs.map(g => g.dataset.zone)")
+        assert zones == ["door", "driveway"]
+        box = page.eval_on_selector('g[data-zone="driveway"] polygon', "p => p.getBBox().width")
+        assert box == page.eval_on_selector("#device-zones", "s => s.viewBox.baseVal.width") / 2
+        page.screenshot(path=str(shots / "device.png"), full_page=True)
+
         assert problems == []
 
         # Logging out ends the session: the cookie copied before it no longer opens a page.
@@ -178,4 +191,5 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         # The phone layout stacks each clip's cells instead of a table wider than the screen.
         assert phone.evaluate("document.documentElement.scrollWidth") <= 400
         phone.screenshot(path=str(shots / "clips-phone.png"))
-    assert {p.name for p in shots.glob("*.png")} >= {"login.png", "clips.png", "clip.png", "fleet.png", "devices.png"}
+    assert {p.name for p in shots.glob("*.png")} >= {"login.png", "clips.png", "clip.png", "fleet.png", "devices.png",
+                                                  "device.png"}
