@@ -70,8 +70,7 @@ class ClipRow:
         return self.status in FINAL
 
     @property
-    def recorded_at(self) -> datetime:
-        """When the camera recorded it (its trigger time): the clip id's time."""
+    def recorded_at(self) -> datetime:  # when the camera recorded it (its trigger time): the clip id's time
         return ClipId(self.clip_id).recorded_at
 
 
@@ -212,8 +211,7 @@ class Ledger(SqliteReopening, FinalWaits):
 
     def search(self, *, device: str = "", label: str = "", status: str = "", day: str = "",
                limit: int = 25, offset: int = 0) -> list[ClipRow]:
-        """Clips newest recorded first (the clip id starts with its recorded time), filtered by device,
-        a label seen, status and the day it was recorded (YYYY-MM-DD, UTC)."""
+        """Clips newest recorded first (by clip id), filtered by device, label seen, status and recorded day."""
         where, params = [], []
         for column, value in (("device_id", device), ("status", status)):
             if value:
