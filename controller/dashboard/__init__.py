@@ -28,8 +28,8 @@ from .views import bp
 
 
 def content_policy(media_origins: list[str]) -> dict:
-    media = ["'self'", *media_origins]
-    return {"default-src": "'self'", "img-src": media, "media-src": media, "object-src": "'none'",
+    allowed = ["'self'", *media_origins]
+    return {"default-src": "'self'", "img-src": allowed, "media-src": allowed, "object-src": "'none'",
             "base-uri": "'none'", "form-action": "'self'", "frame-ancestors": "'none'"}
 
 
