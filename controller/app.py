@@ -14,6 +14,7 @@ from edgecloud.config import Settings
 from . import api, auth, errors, openapi, resources
 from . import frames  # noqa: F401 - importing it adds its routes to api.bp
 from . import retry  # noqa: F401 - likewise
+from . import events_api  # noqa: F401 - likewise
 from .dashboard import init_dashboard
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,7 @@ from edgecloud.protocol.messages import Result
 from edgecloud.protocol.states import FINAL, ClipStatus
 
 from .clip_ledger import ClipLedger
+from .event_store import NotesEvents
 from .ledger_reopen import SqliteReopening
 from .ledger_waits import FinalWaits
 
@@ -89,7 +90,7 @@ def _row(r: sqlite3.Row) -> ClipRow:
     return ClipRow(**values)
 
 
-class Ledger(SqliteReopening, FinalWaits):
+class Ledger(NotesEvents, SqliteReopening, FinalWaits):
     """Thread-safe clip table. Writers notify waiters, so ``wait_final`` wakes at once;
     it re-reads every ``recheck_s`` too, in case another process wrote the file."""
 
@@ -170,6 +171,7 @@ class Ledger(SqliteReopening, FinalWaits):
         row = self.get(clip_id)
         if row is None or row.final:
             return False
+        self._note_event(result)
         latency = round((at - row.submitted_at).total_seconds(), 3)
         counts = json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None
         return bool(self._write(
@@ -273,6 +275,8 @@ class Ledger(SqliteReopening, FinalWaits):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self.events is not None:
+            self.events.close()
 
     def __repr__(self) -> str:
         return f"<Ledger {self.path}>"
@@ -281,10 +285,15 @@ class Ledger(SqliteReopening, FinalWaits):
 def open_ledger(settings, aws=None) -> ClipLedger:
     """The ledger ``controller.ledger`` names: SQLite in ``data_dir`` (one controller), or the
     DynamoDB table ``tables.clips`` that any number of controllers share."""
+    from .event_store import open_events
+
     if settings.controller.ledger == "dynamodb":
         from edgecloud.aws import Aws
 
         from .ledger_dynamo import DynamoLedger
 
-        return DynamoLedger(aws or Aws(settings.aws), settings.tables.clips)
-    return Ledger.in_dir(settings.controller.data_dir)
+        ledger: ClipLedger = DynamoLedger(aws or Aws(settings.aws), settings.tables.clips)
+    else:
+        ledger = Ledger.in_dir(settings.controller.data_dir)
+    ledger.events = open_events(settings, aws)  # clips with objects join events as they finish
+    return ledger

@@ -37,6 +37,7 @@ from edgecloud.config import ConfigError
 from edgecloud.protocol.messages import Result
 from edgecloud.loops import BackgroundLoop
 
+from .event_store import NotesEvents
 from .ledger import FINAL, STORING, ClipRow, Ledger, _iso
 from .ledger_dynamo_reads import DEVICE, HISTORY, ClipQueries, as_row, attrs
 from .ledger_reopen import DynamoReopening
@@ -47,7 +48,7 @@ BATCH_GET_MAX = 100  # keys per BatchGetItem, DynamoDB's limit
 VIDEOS_DROPPED = "#videos-dropped"  # the item counting clips final without their video
 
 
-class DynamoLedger(ClipQueries, DynamoReopening, FinalWaits):
+class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
     """The shared clip table; ``poll_s``: how often waited clips are re-read while anyone waits."""
 
     poll_s = 0.5
@@ -145,6 +146,7 @@ class DynamoLedger(ClipQueries, DynamoReopening, FinalWaits):
         row = self.get(clip_id)
         if row is None or row.final:
             return False
+        self._note_event(result)
         values = {":new": status, ":latency": round((at - row.submitted_at).total_seconds(), 3),
                   ":by": processed_by, ":process_s": process_s, ":error": error,
                   ":counts": json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None,

@@ -6,6 +6,11 @@ is dropped and logged), so a slow or dead webhook never holds up a result.
 Each channel is tried ``notify.retries`` times with exponential backoff
 (tenacity); the backoff waits on the loop's stop event, so stopping is quick.
 A rule that fired stays quiet for ``quiet_s`` per device.
+
+Clips of one event (controller/events.py) alert once per rule: the rule claims the event
+(``EventStore.claim``, shared by every controller) and a later clip of it adds nothing; a new event
+after the gap alerts again, once its rule's quiet period is over. A result without tracked objects
+forms no event and alerts per clip, as before (quiet_s alone spaces them).
 """
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ from edgecloud.config import NotifyRule, Settings
 from edgecloud.protocol.ids import parse_clip_id
 from edgecloud.protocol.messages import Result
 from edgecloud.shown import shown
+
+from .events import event_clip
+from .notify_events import EventGate, in_zones
 from edgecloud.loops import BackgroundLoop
 
 log = logging.getLogger(__name__)
@@ -34,9 +42,12 @@ class DeliveryError(Exception):
 
 
 def matching_labels(rule: NotifyRule, device_id: str, result: Result) -> dict[str, int]:
-    """The labels (and most seen in one frame) that make ``result`` match ``rule``; empty: no match."""
+    """The labels (and most seen in one frame; with ``zones``, tracked objects in them) that make ``result``
+    match ``rule``; empty: no match."""
     if result.status != "done" or (rule.devices and device_id not in rule.devices):
         return {}
+    if rule.zones:
+        return in_zones(rule, result)
     return {label: s.max_count for label, s in result.summary.items()
             if (not rule.labels or label in rule.labels) and s.best_score >= rule.min_score}
 
@@ -48,8 +59,9 @@ class Notifier(BackgroundLoop):
 
     def __init__(self, settings: Settings, aws: Aws, *, snapshot_link: Callable[[str], str],
                  dashboard_url: Optional[str] = None, clock: Callable[[], float] = time.monotonic,
-                 backoff_max_s: float = 30.0):
+                 backoff_max_s: float = 30.0, events=None):
         super().__init__()
+        self.events = EventGate(events)  # events: the EventStore (or a callable giving it); None: per clip
         self.config = settings.notify
         self.aws = aws
         self.snapshot_link = snapshot_link  # snapshot key -> a presigned URL
@@ -76,16 +88,17 @@ class Notifier(BackgroundLoop):
         if not self.enabled:
             return None
         _, device_id = parse_clip_id(result.clip_id)
+        event = self.events.of(event_clip(result))
         now = self.clock()
         with self._lock:
             for n, rule in enumerate(self.config.rules):
                 labels = matching_labels(rule, device_id, result)
-                if labels and self._quiet_until.get((n, device_id), 0.0) <= now:
+                if labels and self._quiet_until.get((n, device_id), 0.0) <= now and self.events.claim(event, rule):
                     self._quiet_until[(n, device_id)] = now + rule.quiet_s
                     break
             else:
                 return None
-        alert = self._alert(result, device_id, labels)
+        alert = self._alert(result, device_id, labels, event)
         try:
             self._queue.put_nowait(alert)
         except queue.Full:
@@ -94,9 +107,9 @@ class Notifier(BackgroundLoop):
             return None
         return alert
 
-    def _alert(self, result: Result, device_id: str, labels: dict[str, int]) -> dict:
+    def _alert(self, result: Result, device_id: str, labels: dict[str, int], event=None) -> dict:
         dashboard = self.dashboard_url.rstrip("/") + f"/clips/{result.clip_id}" if self.dashboard_url else None
-        return {
+        return {"event_id": event.event_id if event else None,
             "clip_id": result.clip_id, "device_id": device_id, "labels": labels,
             "best_score": round(result.best_score, 4), "processed_by": result.processed_by,
             "finished_at": result.finished_at.isoformat() if result.finished_at else None,

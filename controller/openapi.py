@@ -16,6 +16,7 @@ from pydantic.json_schema import models_json_schema
 from edgecloud.protocol.containers import CLIP_TYPES
 from edgecloud.protocol.messages import Result, UploadMetadata
 
+from .events_api import MAX_LIMIT, EventList, EventOut
 from .retry import Requeued, RetryRequest
 
 bp = Blueprint("openapi", __name__)
@@ -121,7 +122,8 @@ def _object(description: str) -> dict:
 
 def spec() -> dict:
     """The whole OpenAPI document."""
-    models = [(m, "serialization") for m in (Error, UploadAccepted, ClipStatus, Stats, Health, Requeued)]
+    models = [(m, "serialization") for m in (Error, UploadAccepted, ClipStatus, Stats, Health, Requeued,
+                                                    EventList, EventOut)]
     models += [(UploadMetadata, "validation"), (RetryRequest, "validation")]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     clip_id = {"name": "clip_id", "in": "path", "required": True, "schema": {"type": "string"},
@@ -134,6 +136,16 @@ def spec() -> dict:
         "metadata": _ref("UploadMetadata"),
         "result": {"type": "string", "description": "JSON of a Result the edge computed (the clip id must match)"},
     }}
+    event_id = {"name": "event_id", "in": "path", "required": True, "schema": {"type": "string"},
+                "description": "ev_<the id of the event's first clip>"}
+    event_filters = [{"name": name, "in": "query", "required": False, "schema": {"type": "string"}, "description": d}
+                     for name, d in (("device", "Only this device's (a device: its own only)"),
+                                     ("label", "Only events in which this label was tracked"),
+                                     ("zone", "Only events in which an object entered this zone"))]
+    event_filters += [{"name": "since", "in": "query", "required": False,
+                       "schema": {"type": "string", "format": "date-time"}, "description": "Started at or after"},
+                      {"name": "limit", "in": "query", "required": False,
+                       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 50}}]
     device_body = {"type": "object", "required": ["device_id"], "properties": {"device_id": {"type": "string"}}}
     device_query = {"name": "device_id", "in": "query", "required": True, "schema": {"type": "string"}}
     return {
@@ -189,6 +201,16 @@ def spec() -> dict:
                 "parameters": [device_query, wait],
                 "responses": {"200": _object("answers: the frame answers, oldest first"),
                               "400": _json("Error", "Bad device id or wait"), **_AUTH,
+                              "503": _json("Error", "Storage unavailable; try again")}}},
+            "/v1/events": {"get": {
+                "summary": "Events, newest first (operators: all; a device: its own)", "parameters": event_filters,
+                "responses": {"200": _json("EventList", "The events"),
+                              "400": _json("Error", "Bad device, label, zone, since or limit"), **_AUTH,
+                              "503": _json("Error", "Storage unavailable; try again")}}},
+            "/v1/events/{event_id}": {"get": {
+                "summary": "One event (its device, or operators)", "parameters": [event_id],
+                "responses": {"200": _json("EventOut", "The event (or the one it was merged into)"),
+                              "400": _json("Error", "Bad event id"), **_AUTH, "404": _json("Error", "Unknown event"),
                               "503": _json("Error", "Storage unavailable; try again")}}},
             "/v1/openapi.json": {"get": {
                 "summary": "This document", "responses": {"200": {

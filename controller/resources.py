@@ -110,7 +110,8 @@ class Resources:
     def notifier(self) -> Notifier:
         def make():
             ttl = self.settings.notify.link_ttl_s
-            return Notifier(self.settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl)).start()
+            return Notifier(self.settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl),
+                            events=lambda: self.ledger.events).start()
         return self._get("notifier", make)
 
     @property

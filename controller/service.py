@@ -59,7 +59,8 @@ class ControllerService(StartClose):
         self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics),
                                         shared=settings.controller.ledger == "dynamodb")
         ttl = settings.notify.link_ttl_s
-        self.notifier = Notifier(settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl))
+        self.notifier = Notifier(settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl),
+                                 events=self.ledger.events)
         self.app = create_app(settings)
         parts = resources(self.app)
         parts.attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store, metrics=self.metrics,

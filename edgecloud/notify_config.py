@@ -15,7 +15,10 @@ class NotifyRule(Section):
     labels: list[str] = Field(default_factory=list, description="Any of these labels (empty: any).")
     devices: list[str] = Field(default_factory=list, description="Only these devices (empty: all).")
     min_score: float = Field(0.5, ge=0, le=1, description="A label counts only at this score or better.")
-    quiet_s: float = Field(300, ge=0, description="After an alert the rule is silent this long, per device.")
+    zones: list[str] = Field(default_factory=list, description="Only objects whose zones include any of these "
+                             "(zones:, per device; empty: anywhere). Needs tracked objects.")
+    quiet_s: float = Field(300, ge=0, description="After an alert the rule is silent this long, per device. Each "
+                           "event alerts once per rule anyway; this also spaces alerts for new events (0: every event).")
 
 
 class NotifySettings(Section):

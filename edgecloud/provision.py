@@ -7,7 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import clip_table, credentials, workers
+from . import clip_table, credentials, event_table, workers
 from .aws import Aws, Queues, error_code
 from .config import Settings
 from .dynamo_table import ensure_dynamodb_table
@@ -65,6 +65,7 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     ensure_dynamodb_table(aws, settings.tables.faces, "name")
     workers.ensure_table(aws, settings.tables.workers)
     clip_table.ensure_table(aws, settings.tables.clips)
+    event_table.ensure_table(aws, settings.tables.events)
     ensure_dynamodb_table(aws, settings.tables.leases, "lease")  # who runs the autoscaler (controller/lease.py)
     # Dashboard sessions, in Flask-Session's DynamoDB layout (controller/dashboard/sessions.py).
     ensure_dynamodb_table(aws, settings.tables.sessions, "id", expires_attribute="expiration")

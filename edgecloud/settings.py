@@ -43,6 +43,8 @@ class TableSettings(Section):
                         "'autoscaler' lease is the one that decides and launches.")
     sessions: str = Field("edgecloud-sessions", description="DynamoDB table of dashboard sessions (and used login "
                           "links) that every controller shares; items expire by TTL.")
+    events: str = Field("edgecloud-events", description="DynamoDB table of events (clips of one device grouped by "
+                        "events.gap_s) that every controller shares (controller.ledger: dynamodb).")
 
 
 class QueueSettings(Section):

@@ -156,7 +156,7 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
         data["tables"]["clips"] = outputs["ClipsTable"]
         data["controller"]["ledger"] = "dynamodb"
     for table, output in (("faces", "FacesTable"), ("workers", "WorkersTable"), ("leases", "LeasesTable"),
-                          ("sessions", "SessionsTable")):
+                          ("sessions", "SessionsTable"), ("events", "EventsTable")):
         data["tables"][table] = outputs.get(output, data["tables"][table])  # stacks from before keep the default
     data["controller"]["secret_name"] = outputs.get("DashboardKeySecret", data["controller"]["secret_name"])
     asg = outputs.get("AutoScalingGroup")

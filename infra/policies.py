@@ -59,6 +59,9 @@ WHY = {
     "KeepTheClipLedger": "the clip ledger every controller shares: add, move on (conditional updates), forget a "
                           "half-made upload, read one clip or the waited ones (BatchGetItem); never scans",
     "QueryTheClipLedger": "query the clip ledger's indexes only (by device and day, by submitted or finished time)",
+    "KeepTheEvents": "the events every controller shares: place a clip (a transaction conditioned on versions), "
+                     "claim an event for an alert, read events; never deletes (a merged event leaves a tombstone)",
+    "QueryTheEvents": "query the events table's indexes only (by device, by day)",
     "ReportWorkerState": "write this worker's state (polling, busy, retiring) to the workers table, one item "
                          "per worker, so the autoscaler counts booting and idle workers right",
     "ReadWorkerStates": "the autoscaler reads every worker's reported state (one Scan per tick)",

@@ -68,6 +68,10 @@ class ControllerClient:
         """``GET /v1/stats``: the controller's recent upload_to_result, queue and workers."""
         return self._call("GET", "/v1/stats", timeout=timeout, **extra)
 
+    def events(self, timeout=10, **filters) -> requests.Response:
+        """``GET /v1/events?device=&label=&zone=&since=&limit=``: events, newest first."""
+        return self._call("GET", "/v1/events", params={k: v for k, v in filters.items() if v}, timeout=timeout)
+
     def frame_upload(self, device_id: str, timeout=10, **extra) -> requests.Response:
         """``POST /v1/frames/upload``: a presigned POST for one frame of ``device_id``."""
         return self._call("POST", "/v1/frames/upload", json={"device_id": device_id}, timeout=timeout, **extra)

@@ -29,7 +29,7 @@ from edgecloud.protocol.client import ControllerClient
 from edgecloud.protocol.states import FINAL
 from .dashboard import wait_for_interrupt
 from .demo_checks import check_detector, not_done
-from .demo_report import build_report, print_report
+from .demo_report import build_report, event_summaries, print_report
 from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
 log = logging.getLogger(__name__)
@@ -148,6 +148,8 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
                 counts = {}
         report = build_report(clip_ids, statuses, counts, {r.clip_id: r for r in agent.stats.records()})
         report["pi_slowdown"] = pi_slowdown
+        with ControllerClient(controller.url, token=tokens[OPERATOR]) as client:  # clips with objects, grouped
+            report["events"] = event_summaries(client.events(limit=200).json()["events"])
         if function is not None:
             from .function import function_report
 

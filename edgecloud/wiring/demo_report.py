@@ -43,6 +43,11 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
     }
 
 
+def event_summaries(events: list[dict]) -> list[dict]:
+    """The report's ``events``: each event (from ``GET /v1/events``) as its id, device, clips and labels, oldest first."""
+    return [{k: e[k] for k in ("event_id", "device_id", "clip_ids", "labels")} for e in reversed(events)]
+
+
 def print_report(report: dict, console: Console) -> None:
     detectors = sorted({c["detector"] for c in report["clips"] if c.get("detector")})
     table = Table(title=f"edgecloud demo ({', '.join(detectors) or 'no results'})")

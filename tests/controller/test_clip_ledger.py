@@ -10,15 +10,15 @@ from edgecloud.controller.ledger import Ledger
 from edgecloud.controller.ledger_dynamo import DynamoLedger
 
 
-def _protocol_members() -> dict[str, object]:
-    return {name: value for name, value in vars(ClipLedger).items()
+def _protocol_members(protocol: type = ClipLedger) -> dict[str, object]:
+    return {name: value for name, value in vars(protocol).items()
             if not name.startswith("_") and (callable(value) or isinstance(value, property))}
 
 
-def _mismatches(cls: type) -> list[str]:
+def _mismatches(cls: type, protocol: type = ClipLedger) -> list[str]:
     """What ``cls`` lacks of the protocol, or has with another signature (names, kinds, defaults)."""
     wrong = []
-    for name, wanted in _protocol_members().items():
+    for name, wanted in _protocol_members(protocol).items():
         got = inspect.getattr_static(cls, name, None)
         if got is None:
             wrong.append(f"{name}: missing")

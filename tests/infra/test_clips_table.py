@@ -38,3 +38,25 @@ def test_ensure_resources_makes_the_clips_table(mocked_aws, settings):
     aws, _ = mocked_aws
     table = aws.dynamodb.describe_table(TableName=settings.tables.clips)["Table"]
     assert _indexes(table) == INDEXES
+
+
+def test_the_template_declares_the_events_table_the_events_store_queries(template):
+    from edgecloud.event_table import INDEXES as EVENT_INDEXES, KEY as EVENT_KEY
+
+    props = template["Resources"]["EventsTable"]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": EVENT_KEY, "KeyType": "HASH"}]
+    assert _indexes(props) == EVENT_INDEXES
+    declared = {a["AttributeName"] for a in props["AttributeDefinitions"]}
+    assert declared == {EVENT_KEY, *(a for pair in EVENT_INDEXES.values() for a in pair)}
+    statements = {s["Sid"]: s for s in template["Resources"]["ControllerRole"]["Properties"]["Policies"][0]
+                  ["PolicyDocument"]["Statement"]}
+    assert statements["KeepTheEvents"]["Resource"] == {"Fn::GetAtt": ["EventsTable", "Arn"]}
+    assert "dynamodb:Query" in str(statements["QueryTheEvents"]["Action"])
+
+
+def test_the_stacks_controller_keeps_events_in_the_stacks_table(moto_account, settings):
+    aws, ami = moto_account
+    stack, _ = _deploy(aws, ami, settings, "ec-events", CreateController="true")
+    out = stack.outputs()
+    assert from_dict(_user_data_config(aws, "ec-events-controller")).tables.events == out["EventsTable"]
+    assert settings_from_outputs(settings, out, "ec-events").tables.events == out["EventsTable"]

@@ -171,9 +171,10 @@ def test_controller_has_exactly_the_listed_permissions(grants):
     tables = {a: {str(r) for g in always if a in g.actions for r in g.resources}
               for a in ("dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem")}
     writable = {str({"Fn::GetAtt": [t, "Arn"]}) for t in ("ClipsTable", "LeasesTable", "SessionsTable")}
+    events = str({"Fn::GetAtt": ["EventsTable", "Arn"]})  # put, never deleted: a merged event leaves a tombstone
     credentials = str({"Fn::GetAtt": ["CredentialsTable", "Arn"]})  # one item: see the sessions test
     assert tables == {"dynamodb:Scan": {str({"Fn::GetAtt": ["WorkersTable", "Arn"]})},
-                      "dynamodb:PutItem": writable, "dynamodb:DeleteItem": writable | {credentials}}
+                      "dynamodb:PutItem": writable | {events}, "dynamodb:DeleteItem": writable | {credentials}}
     (alerts,) = [g for g in grants["ControllerRole"] if "sns:Publish" in g.actions]
     assert alerts.resources == ({"Ref": "EventsTopic"},)
     # Nothing that destroys: the controller never terminates workers (they retire) nor deletes objects.

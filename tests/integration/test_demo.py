@@ -45,6 +45,9 @@ def test_demo_processes_every_clip_on_edge_and_cloud(tmp_path, vtest_avi):
     assert_each_clip_says_where_and_why(report)
     assert all(c["processed_by"] == "edge" or c["processed_by"].startswith("i-") for c in clips)
     assert report["workers"]["launched"] >= 1
+    for event in report["events"]:  # clips with tracked objects, grouped (none where no tracker ran)
+        assert set(event) == {"event_id", "device_id", "clip_ids", "labels"} and event["device_id"] == "pi-01"
+        assert set(event["clip_ids"]) <= {c["clip_id"] for c in clips} and event["labels"]
     assert report["workers"]["retired"] == report["workers"]["launched"]
     seen = set(",".join(c["labels"] for c in clips).split(","))
     # YOLOv3-tiny on the Pi and the workers: the walkers, and the van and car parked at the top of the path.

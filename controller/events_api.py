@@ -1,0 +1,116 @@
+"""``GET /v1/events`` and ``GET /v1/events/<id>``: the events a person reviews (controller/events.py).
+
+Operators see every device's events, a device only its own (``require_reader``): a device that
+names another device, or another device's event, is refused (403) before anything is read.
+Bad parameters are 400s that say which and why. Importing this module adds the routes to ``api.bp``.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+
+from flask import jsonify, request
+from pydantic import BaseModel, Field
+
+from edgecloud.protocol.ids import check_device_id
+
+from . import auth
+from .api import bp
+from .errors import Refused
+from .events import BadEventId, Event, check_event_id
+from .resources import get_ledger, get_store
+
+MAX_LIMIT = 200
+MAX_NAME = 64  # a label's or zone's name (zones: settings allow 1 to 64 characters)
+
+
+class EventOut(BaseModel):
+    """One event: clips of one device, each starting less than events.gap_s after the one before ended."""
+
+    event_id: str = Field(description="ev_<its first clip's id>; an event merged into another leads to that one")
+    device_id: str
+    started_at: str = Field(description="Its first clip's trigger (ISO 8601, UTC)")
+    ended_at: str = Field(description="When an object was last seen in its clips")
+    labels: list[str]
+    unique: dict[str, int] = Field(description="Per label, the most tracked objects one clip saw: at least this many")
+    sightings: dict[str, int] = Field(description="Per label, tracked objects summed over clips: at most this many")
+    zones: list[str] = Field(description="Zones any of its objects entered")
+    clip_ids: list[str] = Field(description="By trigger time")
+    best_clip_id: str = Field(description="The clip whose object scored best (one with a snapshot, when any has)")
+    best_score: float
+    snapshot_key: Optional[str]
+    snapshot_url: Optional[str] = Field(description="Presigned GET of the best clip's snapshot")
+
+
+class EventList(BaseModel):
+    """GET /v1/events: newest first (by start)."""
+
+    events: list[EventOut]
+
+
+def _name(param: str) -> str:
+    value = request.args.get(param, "")
+    if len(value) > MAX_NAME or any(not c.isprintable() for c in value):
+        raise Refused(f"{param}: at most {MAX_NAME} printable characters")
+    return value
+
+
+def _since() -> Optional[datetime]:
+    text = request.args.get("since")
+    if text is None:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise Refused(f"since: not an ISO 8601 time (e.g. 2026-12-03T07:00:00Z): {text[:40]!r}") from None
+    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def _limit() -> int:
+    text = request.args.get("limit", "50")
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise Refused(f"limit: a whole number from 1 to {MAX_LIMIT}, not {text[:20]!r}")
+    return int(text)
+
+
+def _events():
+    events = get_ledger().events
+    if events is None:
+        raise Refused("this controller keeps no events", 503)
+    return events
+
+
+def describe(event: Event) -> dict:
+    body = event.as_json()
+    body["snapshot_url"] = get_store().snapshot_url(body["snapshot_key"]) if body["snapshot_key"] else None
+    return body
+
+
+@bp.get("/v1/events")
+def list_events():
+    device = request.args.get("device", "")
+    if device:
+        try:
+            check_device_id(device)
+        except ValueError as err:
+            raise Refused(f"device: {err}") from None
+    who = auth.principal()
+    if not who.is_operator:
+        auth.require_reader(device or who.name)
+        device = who.name  # a device sees its own events only
+    label, zone, since, limit = _name("label"), _name("zone"), _since(), _limit()
+    found = _events().search(device=device, label=label, zone=zone, since=since, limit=limit)
+    return jsonify(events=[describe(e) for e in found])
+
+
+@bp.get("/v1/events/<anytext:event_id>")
+def event_detail(event_id: str):
+    try:
+        first_clip = check_event_id(event_id)
+    except BadEventId as err:
+        raise Refused(str(err)) from None
+    auth.require_reader(first_clip.device)  # an event's id names its device: refused before any read
+    event = _events().get(event_id)
+    if event is None:
+        raise Refused(f"unknown event {event_id!r}", 404)
+    return jsonify(describe(event))
