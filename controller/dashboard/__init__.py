@@ -1,6 +1,7 @@
 """The web dashboard, served by the controller at ``/`` behind an operator login.
 
-Pages: recent clips (``/``), one clip (``/clips/<id>``), fleet and queue
+Pages: events (``/``, the landing page) and one event (``/events/<id>``,
+controller/dashboard/event_views.py), recent clips (``/clips``), one clip (``/clips/<id>``), fleet and queue
 (``/fleet``), devices (``/devices``); snapshots at stable, cached addresses
 (``/snapshots/<id>.jpg``, controller/dashboard/media.py). Server-rendered Jinja templates and one
 small plain-JavaScript file that refreshes marked parts of a page every few
@@ -23,7 +24,7 @@ from edgecloud.config import Settings
 
 from ..resources import resources
 from .sessions import DashboardSessions
-from . import media  # noqa: F401  (its routes join the blueprint)
+from . import event_views, media  # noqa: F401  (their routes join the blueprint)
 from .views import bp
 
 

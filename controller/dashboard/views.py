@@ -68,7 +68,7 @@ def same_site_path(target: str) -> Optional[str]:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
-    target = same_site_path(request.values.get("next", "")) or url_for("dashboard.clips")
+    target = same_site_path(request.values.get("next", "")) or url_for("dashboard.events")
     if request.method == "POST":
         try:
             if auth.login_with_token(request.form.get("token", "")):
@@ -85,7 +85,7 @@ def login_link(ticket: str):
     if auth.login_with_link(ticket) is None:
         return render_template("login.html", error="This login link has expired or was used already.",
                                next="/"), 401
-    return redirect(url_for("dashboard.clips"))
+    return redirect(url_for("dashboard.events"))
 
 
 @bp.post("/logout")
@@ -98,13 +98,17 @@ def logout():
 # -- recent clips -----------------------------------------------------------------------
 
 
+def valid_day(text: str) -> str:
+    """``text`` when it is a day (YYYY-MM-DD), else "" (no day filter)."""
+    try:
+        return text if text and datetime.strptime(text, "%Y-%m-%d") else ""
+    except ValueError:
+        return ""
+
+
 def _filters() -> dict:
     f = {k: request.args.get(k, "").strip() for k in ("device", "label", "status", "day")}
-    if f["day"]:
-        try:
-            datetime.strptime(f["day"], "%Y-%m-%d")
-        except ValueError:
-            f["day"] = ""
+    f["day"] = valid_day(f["day"])
     if f["status"] not in STATUSES:
         f["status"] = ""
     return f
@@ -120,7 +124,7 @@ def snapshot_url(clip_id: str) -> str:
     return url_for("dashboard.snapshot", clip_id=clip_id)
 
 
-@bp.get("/")
+@bp.get("/clips")
 @login_required
 def clips():
     filters, page = _filters(), max(1, request.args.get("page", 1, type=int))

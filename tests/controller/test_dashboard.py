@@ -49,10 +49,11 @@ def _edge_clip(post_clip, vtest_mp4, device="pi-01"):
 
 
 def test_every_page_needs_a_login_and_a_wrong_token_gets_none(client, operator):
-    for path in ("/", "/fleet", "/devices", "/clips/20260101T000000000Z_pi-01_00000000"):
+    for path in ("/", "/clips", "/fleet", "/devices", "/clips/20260101T000000000Z_pi-01_00000000",
+                 "/events/ev_20260101T000000000Z_pi-01_00000000", "/devices/pi-01"):
         reply = client.get(path)
         assert reply.status_code == 302 and reply.location.startswith("/login?next="), path
-    assert client.get("/fragments/clips").status_code == 401
+    assert client.get("/fragments/clips").status_code == 401 and client.get("/fragments/events").status_code == 401
     assert _login(client, "eco_not-a-token").status_code == 401
     assert client.get("/").status_code == 302
 
@@ -106,12 +107,12 @@ def test_an_edge_clip_shows_with_labels_snapshot_and_links(client, post_clip, vt
     assert f"/{clip_id}.mp4" in status["video_url"]
 
     _login(client, operator)
-    page = client.get("/").get_data(as_text=True)
+    page = client.get("/clips").get_data(as_text=True)
     assert clip_id in page and "person ×2" in page and f'src="/snapshots/{clip_id}.jpg"' in page
     assert "X-Amz-Signature" not in page  # a signed link is new at each refresh: the browser would fetch it again
-    assert clip_id not in client.get("/?label=car").get_data(as_text=True)
-    assert clip_id in client.get("/?label=person&status=done&device=pi-01").get_data(as_text=True)
-    assert clip_id not in client.get("/?day=2001-01-01").get_data(as_text=True)
+    assert clip_id not in client.get("/clips?label=car").get_data(as_text=True)
+    assert clip_id in client.get("/clips?label=person&status=done&device=pi-01").get_data(as_text=True)
+    assert clip_id not in client.get("/clips?day=2001-01-01").get_data(as_text=True)
     one = client.get(f"/clips/{clip_id}").get_data(as_text=True)
     assert '<video id="clip-video"' in one and 'id="clip-snapshot"' in one and "Raw result JSON" in one
 

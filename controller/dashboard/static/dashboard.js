@@ -27,7 +27,43 @@ function refresh(el) {
     })
     .catch(function () { /* offline for a moment: the next tick tries again */ });
 }
+// An event's clips play one after another (data-clip-src, in trigger order); the playing clip's
+// timeline shows where the video is.
+function playInOrder(player) {
+  var video = player.querySelector("video");
+  var clips = Array.prototype.slice.call(player.querySelectorAll("[data-clip-src]"));
+  var current = -1;
+  function show(n, play) {
+    current = n;
+    clips.forEach(function (clip, i) { clip.classList.toggle("playing", i === n); });
+    if (video.getAttribute("src") !== clips[n].dataset.clipSrc) { video.src = clips[n].dataset.clipSrc; }
+    if (play) { video.play().catch(function () { /* the browser wants a click first: the controls are there */ }); }
+  }
+  function next(from) {
+    for (var i = from; i < clips.length; i++) { if (clips[i].dataset.clipSrc) { return i; } }
+    return -1;
+  }
+  video.addEventListener("ended", function () {
+    var n = next(current + 1);
+    if (n >= 0) { show(n, true); }
+  });
+  video.addEventListener("timeupdate", function () {
+    var chart = current >= 0 && clips[current].querySelector("svg[data-duration]");
+    var head = chart && chart.querySelector(".playhead");
+    if (!head) { return; }
+    var x = +chart.dataset.x0 + chart.dataset.width * Math.min(1, video.currentTime / chart.dataset.duration);
+    head.setAttribute("x1", x.toFixed(1));
+    head.setAttribute("x2", x.toFixed(1));
+  });
+  clips.forEach(function (clip, i) {
+    var button = clip.querySelector("button.play");
+    if (button) { button.addEventListener("click", function () { show(i, true); }); }
+  });
+  var first = next(0);
+  if (first >= 0) { show(first, false); }
+}
 document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("#event-player").forEach(playInOrder);
   document.querySelectorAll("[data-refresh]").forEach(function (el) {
     setInterval(function () { if (!document.hidden) { refresh(el); } }, 1000 * (+el.dataset.every || 3));
   });
