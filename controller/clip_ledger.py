@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Optional, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from edgecloud.protocol.messages import Result
 
+    from .event_store import EventStore
     from .ledger import ClipRow
 
 
 @runtime_checkable
 class ClipLedger(Protocol):
+    events: Optional[EventStore]  # where mark_finished places clips with tracked objects (controller/event_store.py)
+
     # Writes: each returns False (and changes nothing) when the clip is not where the step starts.
     def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
             processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,

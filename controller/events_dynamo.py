@@ -96,8 +96,8 @@ class DynamoEvents:
     def _query(self, index: str, hash_key: str, value: str, condition: str, bound: dict) -> Iterator[dict]:
         pages = self.aws.dynamodb.get_paginator("query").paginate(
             TableName=self.table, IndexName=index, ScanIndexForward=False,
-            KeyConditionExpression=f"#h = :h{condition}", ExpressionAttributeNames={"#h": hash_key,
-                                                                                   **({"#r": "started_at"} if bound else {})},
+            KeyConditionExpression=f"#h = :h{condition}",
+            ExpressionAttributeNames={"#h": hash_key, **({"#r": "started_at"} if bound else {})},
             ExpressionAttributeValues={":h": _s(value), **{k: _s(v) for k, v in bound.items()}})
         for page in pages:
             yield from page["Items"]
@@ -180,7 +180,8 @@ class DynamoEvents:
             return
         try:
             self.aws.dynamodb.update_item(TableName=self.table, Key={"event_id": _s(HISTORY)},
-                                          UpdateExpression="SET first_day = :d", ExpressionAttributeValues={":d": _s(day)},
+                                          UpdateExpression="SET first_day = :d",
+                                          ExpressionAttributeValues={":d": _s(day)},
                                           ConditionExpression="attribute_not_exists(first_day) OR first_day > :d")
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
@@ -191,8 +192,7 @@ class DynamoEvents:
 
     def event_of(self, clip: EventClip) -> Optional[Event]:
         _, items = self._near(clip)
-        found = [self._event(i) for i in items.values() if clip.clip_id in self._event(i).clip_ids]
-        return found[0] if found else None
+        return next((e for e in map(self._event, items.values()) if clip.clip_id in e.clip_ids), None)
 
     def get(self, event_id: str) -> Optional[Event]:
         item = self._live(event_id)

@@ -119,12 +119,12 @@ class SqliteEvents:
         if since is not None:
             where.append("started_at >= ?")
             params.append(iso(since))
-        with self._lock:
+        with self._lock:  # read row by row until ``limit`` match
             rows = self._db.execute(f"SELECT * FROM events WHERE {' AND '.join(where)}"
-                                    " ORDER BY started_at DESC, event_id DESC", params).fetchall()
-        events = (event_from(r["event_id"], r["device_id"], r["body"]) for r in rows)
-        return list(islice((e for e in events if (not label or label in e.labels) and (not zone or zone in e.zones)),
-                           limit))
+                                    " ORDER BY started_at DESC, event_id DESC", params)
+            events = (event_from(r["event_id"], r["device_id"], r["body"]) for r in rows)
+            return list(islice((e for e in events if (not label or label in e.labels)
+                                and (not zone or zone in e.zones)), limit))
 
     def claim(self, event_id: str, mark: str) -> bool:
         with self._transaction() as db:

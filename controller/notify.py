@@ -88,12 +88,16 @@ class Notifier(BackgroundLoop):
         if not self.enabled:
             return None
         _, device_id = parse_clip_id(result.clip_id)
-        event = self.events.of(event_clip(result))
+        event, looked = None, False  # the clip's event, read once a rule matches
         now = self.clock()
         with self._lock:
             for n, rule in enumerate(self.config.rules):
                 labels = matching_labels(rule, device_id, result)
-                if labels and self._quiet_until.get((n, device_id), 0.0) <= now and self.events.claim(event, rule):
+                if not labels or self._quiet_until.get((n, device_id), 0.0) > now:
+                    continue
+                if not looked:
+                    event, looked = self.events.of(event_clip(result)), True
+                if self.events.claim(event, rule):
                     self._quiet_until[(n, device_id)] = now + rule.quiet_s
                     break
             else:

@@ -236,7 +236,7 @@ def stack_settings(moto_server, tmp_path):
         "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
         "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
                    "retire": f"retire-{tag}"},
-        "tables": {"credentials": f"creds-{tag}"},
+        "tables": {"credentials": f"creds-{tag}", "events": f"events-{tag}"},  # events of two tests never group
         "fleet": {"backend": "local", "name": f"fleet-{tag}"},
         "worker": {"idle_timeout": 4, "wait_seconds": 1},
         "autoscaler": {"interval": 0.5, "boot_time_s": 2, "target_latency_s": 10, "rate_window_s": 4},

@@ -69,3 +69,26 @@ def test_quiet_s_spaces_new_events_and_a_quiet_event_may_alert_once_its_rule_is_
     clock.now += 21
     assert n.offer(stored(ledger, tracked(60)))["event_id"] == ledger.events.search()[0].event_id  # still going
     assert n.offer(stored(ledger, tracked(70))) is None  # and once only
+
+
+def test_workers_results_through_the_completions_consumer_join_their_event_and_alert_once(settings, mocked_aws,
+                                                                                         ledger):
+    from edgecloud.controller.completions import CompletionsConsumer
+    from edgecloud.controller.resources import make_parts
+    from edgecloud.controller.store import ClipStore
+    from edgecloud.protocol.messages import Completion
+
+    aws, queues = mocked_aws
+    settings.notify.rules = [NotifyRule(labels=["person"], quiet_s=0)]
+    n = _notifier(settings, aws, events=ledger.events)
+    store = ClipStore(aws, queues, settings)
+    consumer = CompletionsConsumer(make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store),
+                                   on_finished=n.offer)
+    results = [tracked(0), tracked(10)]
+    for result in results:
+        store.results.put_first(result)
+        ledger.add(result.clip_id, "pi-01", "processing", result.recorded_at)
+        consumer.apply(Completion(event="done", clip_id=result.clip_id, processed_by="i-1"))
+    (event,) = ledger.events.search()
+    assert event.clip_ids == [r.clip_id for r in results]
+    assert n._queue.qsize() == 1  # one alert waits to go out, for the event
