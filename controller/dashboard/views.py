@@ -17,9 +17,10 @@ from edgecloud.protocol.ids import BadClipId, check_device_id, parse_clip_id
 from edgecloud.protocol.states import FINAL
 
 from ..errors import Refused
+from ..events import event_clip
 from ..resources import get_fleet, get_ledger, get_not_ready, get_registry, get_settings, get_store, resources
 from . import auth
-from .charts import latency_chart, timeline
+from .charts import latency_chart, objects_timeline, timeline
 from .zones import picture_size, zones_over
 
 bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
@@ -169,7 +170,14 @@ def clip(clip_id: str):
         video_url=store.clip_url(clip_id) if final and not (row and row.video_dropped) else None, final=final,
         snapshot_url=snapshot_url(clip_id) if final and result and result.snapshot_key else None,
         timeline=timeline(data["detections"], 0.0) if data and data["detections"] else None,
-        seen=_seen_when(data["detections"]) if data else [])
+        objects=objects_timeline(data["objects"], 0.0) if data and data["objects"] else None,
+        event=_event_of(result) if final and result else None, seen=_seen_when(data["detections"]) if data else [])
+
+
+def _event_of(result):
+    """The event the clip is part of (clips with tracked objects form events); None otherwise."""
+    part, store = event_clip(result), get_ledger().events
+    return store.event_of(part) if part and store else None
 
 
 def _seen_when(detections: list[dict]) -> list[tuple[float, str]]:

@@ -103,3 +103,12 @@ def test_an_unknown_or_malformed_event_is_not_found(web):
     assert web.get(f"/events/ev_{new_clip_id('pi-01')}").status_code == 404
     assert web.get("/events/not-an-event").status_code == 404
     assert web.get("/events/ev_../../etc").status_code == 404
+
+
+def test_a_clip_page_links_to_its_event_and_charts_its_tracked_objects(web, upload):
+    first = upload("pi-01", 100, {"person": (5.0, ("door",))})
+    second = upload("pi-01", 80, {"car": (2.5, ())})
+    page = web.get(f"/clips/{second}").get_data(as_text=True)
+    assert f'href="/events/ev_{first}"' in page and "of 2 clips" in page
+    chart = re.search(r'<svg class="chart timeline objects".*?</svg>', page, re.S)[0]
+    assert ">car #1</text>" in chart and chart.count("<rect ") == 1

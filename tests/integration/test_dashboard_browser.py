@@ -184,6 +184,7 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         page.wait_for_function("() => { const i = document.querySelector('#clip-snapshot');"
                                " return i.complete && i.naturalWidth === 768; }")
         assert "person" in page.inner_text("table.seen")
+        assert page.get_attribute(".event-link a", "href") == f"/events/ev_{run[0]}"  # the event it is part of
         page.screenshot(path=str(shots / "clip.png"), full_page=True)
 
         # A worker that cannot load its detector is listed with its reason.

@@ -27,6 +27,16 @@ function refresh(el) {
     })
     .catch(function () { /* offline for a moment: the next tick tries again */ });
 }
+// The playhead of a timeline (svg[data-duration], which chart() names) follows the video.
+function followPlayhead(video, chart) {
+  video.addEventListener("timeupdate", function () {
+    var svg = chart(), head = svg && svg.querySelector(".playhead");
+    if (!head) { return; }
+    var x = +svg.dataset.x0 + svg.dataset.width * Math.min(1, video.currentTime / svg.dataset.duration);
+    head.setAttribute("x1", x.toFixed(1));
+    head.setAttribute("x2", x.toFixed(1));
+  });
+}
 // An event's clips play one after another (data-clip-src, in trigger order); the playing clip's
 // timeline shows where the video is.
 function playInOrder(player) {
@@ -47,14 +57,7 @@ function playInOrder(player) {
     var n = next(current + 1);
     if (n >= 0) { show(n, true); }
   });
-  video.addEventListener("timeupdate", function () {
-    var chart = current >= 0 && clips[current].querySelector("svg[data-duration]");
-    var head = chart && chart.querySelector(".playhead");
-    if (!head) { return; }
-    var x = +chart.dataset.x0 + chart.dataset.width * Math.min(1, video.currentTime / chart.dataset.duration);
-    head.setAttribute("x1", x.toFixed(1));
-    head.setAttribute("x2", x.toFixed(1));
-  });
+  followPlayhead(video, function () { return current >= 0 && clips[current].querySelector("svg[data-duration]"); });
   clips.forEach(function (clip, i) {
     var button = clip.querySelector("button.play");
     if (button) { button.addEventListener("click", function () { show(i, true); }); }
@@ -64,6 +67,9 @@ function playInOrder(player) {
 }
 document.addEventListener("DOMContentLoaded", function () {
   document.querySelectorAll("#event-player").forEach(playInOrder);
+  document.querySelectorAll("#clip-video").forEach(function (video) {
+    followPlayhead(video, function () { return document.querySelector("svg.objects[data-duration]"); });
+  });
   document.querySelectorAll("[data-refresh]").forEach(function (el) {
     setInterval(function () { if (!document.hidden) { refresh(el); } }, 1000 * (+el.dataset.every || 3));
   });
