@@ -66,7 +66,7 @@ class ClipLedger(Protocol):
 
     def search(self, *, device: str = "", label: str = "", status: str = "", day: str = "",
                limit: int = 25, offset: int = 0) -> list[ClipRow]:
-        """A page of clips, newest first, filtered by what is given."""
+        """A page of clips, newest recorded (triggered) first, filtered by what is given (``day``: recorded)."""
 
     def finished_since(self, since: datetime) -> list[ClipRow]:
         """Clips finished since ``since`` (the latency chart)."""

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
+from edgecloud.protocol.ids import ClipId
 from edgecloud.protocol.messages import Result
 from edgecloud.protocol.states import FINAL, ClipStatus
 
@@ -68,6 +69,10 @@ class ClipRow:
     @property
     def final(self) -> bool:
         return self.status in FINAL
+
+    @property
+    def recorded_at(self) -> datetime:  # when the camera recorded it (its trigger time): the clip id's time
+        return ClipId(self.clip_id).recorded_at
 
 
 def _iso(when: Optional[datetime]) -> Optional[str]:
@@ -208,7 +213,7 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
 
     def search(self, *, device: str = "", label: str = "", status: str = "", day: str = "",
                limit: int = 25, offset: int = 0) -> list[ClipRow]:
-        """Clips newest first, filtered by device, a label seen, status and day (YYYY-MM-DD, UTC)."""
+        """Clips newest recorded first (by clip id), filtered by device, label seen, status and recorded day."""
         where, params = [], []
         for column, value in (("device_id", device), ("status", status)):
             if value:
@@ -218,11 +223,11 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
             where.append("EXISTS (SELECT 1 FROM json_each(label_counts) WHERE key = ?)")
             params.append(label)
         if day:
-            where.append("substr(submitted_at, 1, 10) = ?")
-            params.append(day)
+            where.append("substr(clip_id, 1, 8) = ?")
+            params.append(day.replace("-", ""))
         sql = "SELECT * FROM clips" + (" WHERE " + " AND ".join(where) if where else "")
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY submitted_at DESC, clip_id DESC LIMIT ? OFFSET ?",
+            rows = self._db.execute(sql + " ORDER BY clip_id DESC LIMIT ? OFFSET ?",
                                     (*params, limit, offset)).fetchall()
         return [_row(r) for r in rows]
 

@@ -9,9 +9,10 @@ never a Scan; what each costs, in items read:
 - ``recent_cloud`` / ``medians``: the newest finished clips until ``limit`` cloud ones
   (``by_finished``, today first, then earlier days).
 - ``finished_since``: the clips finished since then (``by_finished``, a day or two).
-- ``search``: one device's (``by_device``), one status's (``by_status``) or one day's
-  (``by_day``) clips, newest first, until offset + limit match; without any of those,
-  day after day back from today.
+- ``search``: one device's (``by_device``) or one status's (``by_status``) clips, or day
+  after day back from today (``by_day``), newest first by arrival, re-ordered by recorded
+  time (``controller.trigger_order``), until offset + limit match; the clips recorded on one
+  day: the ``by_day`` partitions of that day and the LATE_DAYS after it.
 - ``devices``: one item per device (markers in ``by_status``) plus, per device, a
   count of today's keys (``by_device``).
 - ``counts``: five counts on ``by_status``; a Select=COUNT still reads the keys, so
@@ -32,10 +33,12 @@ from edgecloud.clip_table import BY_DAY, BY_DEVICE, BY_FINISHED, BY_STATUS, INDE
 from edgecloud.clock import utcnow
 
 from .ledger import FINAL, STORING, ClipRow, _iso
+from .trigger_order import newest_recorded_first
 
 STATUSES = (STORING, "queued", "processing", *FINAL)
 HISTORY = "#history"  # the item holding when the oldest clip was submitted
 LOOKBACK_DAYS = 7  # how far back the per-tick queries (recent latencies, last cloud clip) walk, one Query a day
+LATE_DAYS = 7  # a day's listing looks this far past it for clips that arrived late (a Pi offline)
 DEVICE = "#device"  # status of a device's marker item (its last upload), keyed #device#<id>
 _ROW_FIELDS = {f.name for f in fields(ClipRow)}
 _TIMES = ("submitted_at", "started_at", "finished_at")
@@ -128,16 +131,19 @@ class ClipQueries:
 
     def search(self, *, device: str = "", label: str = "", status: str = "", day: str = "",
                limit: int = 25, offset: int = 0) -> list[ClipRow]:
-        on_day = {"op": "begins_with", "bound": day} if day else {}
-        if device:
-            rows = self._rows(BY_DEVICE, device, forward=False, **on_day)
+        if day:  # a clip recorded that day arrived then or within LATE_DAYS after
+            first = date.fromisoformat(day)
+            last = min(first + timedelta(days=LATE_DAYS), utcnow().date())
+            rows = (r for d in reversed(_days(first, last)) for r in self._rows(BY_DAY, d, forward=False))
+        elif device:
+            rows = self._rows(BY_DEVICE, device, forward=False)
         elif status:
-            rows = self._rows(BY_STATUS, status, forward=False, **on_day)
+            rows = self._rows(BY_STATUS, status, forward=False)
         else:
-            days = [day] if day else list(reversed(self._history_days()))
-            rows = (r for d in days for r in self._rows(BY_DAY, d, forward=False))
-        wanted = (r for r in rows if (not device or r.device_id == device) and (not status or r.status == status)
-                  and (not label or label in r.label_counts) and (not day or _iso(r.submitted_at)[:10] == day))
+            rows = (r for d in reversed(self._history_days()) for r in self._rows(BY_DAY, d, forward=False))
+        wanted = (r for r in newest_recorded_first(rows) if (not device or r.device_id == device)
+                  and (not status or r.status == status) and (not label or label in r.label_counts)
+                  and (not day or r.recorded_at.date().isoformat() == day))
         return list(islice(wanted, offset, offset + limit))
 
     def finished_since(self, since: datetime) -> list[ClipRow]:

@@ -15,7 +15,7 @@ from edgecloud.aws import Aws, Queues, error_code, is_missing
 from edgecloud.config import Settings
 from edgecloud.clock import utcnow
 from edgecloud.protocol.containers import CLIP_TYPES
-from edgecloud.protocol.keys import clip_key
+from edgecloud.protocol.keys import clip_key, snapshot_key
 from edgecloud.protocol.messages import Job
 from edgecloud.result_store import ResultStore
 
@@ -64,6 +64,16 @@ class ClipStore:
 
     def snapshot_url(self, key: str, ttl_s: Optional[int] = None) -> str:
         return self.link(self.results_bucket, key, ttl_s)
+
+    def snapshot(self, clip_id: str) -> Optional[tuple[bytes, str]]:
+        """(JPEG bytes, S3 ETag) of the clip's snapshot; None when it has none."""
+        try:
+            got = self.aws.s3.get_object(Bucket=self.results_bucket, Key=snapshot_key(clip_id))
+        except ClientError as err:
+            if is_missing(err):
+                return None
+            raise
+        return got["Body"].read(), got["ETag"].strip('"')
 
     def link(self, bucket: str, key: str, ttl_s: Optional[int] = None) -> str:
         """A presigned S3 GET: the browser fetches the bytes from S3, not through the controller."""

@@ -61,8 +61,9 @@ def render(image: np.ndarray, detections: Sequence) -> bytes:
         text = f"{d.label} {d.score:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness, thickness)
         top = max(0, y1 - th - base - 2)
-        cv2.rectangle(picture, (x1, top), (x1 + tw + 4, top + th + base + 2), colour, -1)
-        cv2.putText(picture, text, (x1 + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness, (0, 0, 0),
+        left = max(0, min(x1, picture.shape[1] - tw - 4))  # a box at the right edge: its label stays inside
+        cv2.rectangle(picture, (left, top), (left + tw + 4, top + th + base + 2), colour, -1)
+        cv2.putText(picture, text, (left + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness, (0, 0, 0),
                     thickness, cv2.LINE_AA)
     while True:
         for quality in _QUALITIES:

@@ -1,7 +1,9 @@
 """The web dashboard, served by the controller at ``/`` behind an operator login.
 
-Pages: recent clips (``/``), one clip (``/clips/<id>``), fleet and queue
-(``/fleet``), devices (``/devices``). Server-rendered Jinja templates and one
+Pages: events (``/``, the landing page) and one event (``/events/<id>``,
+controller/dashboard/event_views.py), recent clips (``/clips``), one clip (``/clips/<id>``), fleet and queue
+(``/fleet``), devices (``/devices``); snapshots at stable, cached addresses
+(``/snapshots/<id>.jpg``, controller/dashboard/media.py). Server-rendered Jinja templates and one
 small plain-JavaScript file that refreshes marked parts of a page every few
 seconds from HTML fragments: nothing to build, nothing to install.
 
@@ -22,12 +24,13 @@ from edgecloud.config import Settings
 
 from ..resources import resources
 from .sessions import DashboardSessions
+from . import event_views, media  # noqa: F401  (their routes join the blueprint)
 from .views import bp
 
 
 def content_policy(media_origins: list[str]) -> dict:
-    media = ["'self'", *media_origins]
-    return {"default-src": "'self'", "img-src": media, "media-src": media, "object-src": "'none'",
+    allowed = ["'self'", *media_origins]
+    return {"default-src": "'self'", "img-src": allowed, "media-src": allowed, "object-src": "'none'",
             "base-uri": "'none'", "form-action": "'self'", "frame-ancestors": "'none'"}
 
 

@@ -58,3 +58,28 @@ def timeline(detections: Sequence[dict], duration: float) -> Markup:
     parts.append(f'<text x="{PAD + 40}" y="{height - 4}">0 s</text>'
                  f'<text x="{WIDTH - PAD}" y="{height - 4}" text-anchor="end">{duration:.1f} s</text></svg>')
     return Markup("".join(parts))
+
+
+def objects_timeline(objects: Sequence[dict], duration: float) -> Markup:
+    """One row per tracked object (label and track id), a bar from when it was first seen to when it
+    was last seen; the playhead line follows the clip's video (dashboard.js) across the plot."""
+    row, left = 22, PAD + 70
+    height = PAD + row * max(1, len(objects))
+    duration = max(duration, max((o["last_seen_s"] for o in objects), default=0.0), 1.0)
+    plot_w = WIDTH - PAD - left
+    parts = [f'<svg class="chart timeline objects" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="objects '
+             f'seen" data-x0="{left}" data-width="{plot_w}" data-duration="{duration:.3f}">']
+    for n, o in enumerate(objects):
+        top = 6 + n * row
+        x1, x2 = (left + plot_w * o[k] / duration for k in ("first_seen_s", "last_seen_s"))
+        seen = f'{o["label"]} #{o["track_id"]}: {o["first_seen_s"]:.1f}–{o["last_seen_s"]:.1f} s, ' \
+               f'best {o["best_score"]:.2f}' + (f', in {", ".join(o["zones"])}' if o["zones"] else "")
+        parts.append(f'<text x="4" y="{top + 14}">{escape(o["label"])} #{o["track_id"]}</text>'
+                     f'<rect x="{x1:.1f}" y="{top}" width="{max(3.0, x2 - x1):.1f}" height="{row - 6}" '
+                     f'class="tick{" stationary" if o.get("stationary") else ""}"><title>{escape(seen)}</title></rect>')
+    if not objects:
+        parts.append(f'<text x="{left}" y="{PAD - 14}">no tracked objects in this clip</text>')
+    parts.append(f'<line class="playhead" x1="{left}" x2="{left}" y1="0" y2="{height - PAD + 8}"/>'
+                 f'<text x="{left}" y="{height - 4}">0 s</text>'
+                 f'<text x="{WIDTH - PAD}" y="{height - 4}" text-anchor="end">{duration:.1f} s</text></svg>')
+    return Markup("".join(parts))

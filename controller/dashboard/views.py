@@ -13,13 +13,15 @@ from flask import Blueprint, abort, g, redirect, render_template, request, url_f
 from edgecloud.fleet_query import describe_fleet
 from edgecloud.credentials import CredentialError
 from edgecloud.clock import utcnow
-from edgecloud.protocol.ids import BadClipId, parse_clip_id
+from edgecloud.protocol.ids import BadClipId, check_device_id, parse_clip_id
 from edgecloud.protocol.states import FINAL
 
 from ..errors import Refused
+from ..events import event_clip
 from ..resources import get_fleet, get_ledger, get_not_ready, get_registry, get_settings, get_store, resources
 from . import auth
-from .charts import latency_chart, timeline
+from .charts import latency_chart, objects_timeline, timeline
+from .zones import picture_size, zones_over
 
 bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
                static_url_path="/dashboard/static")
@@ -67,7 +69,7 @@ def same_site_path(target: str) -> Optional[str]:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     error = None
-    target = same_site_path(request.values.get("next", "")) or url_for("dashboard.clips")
+    target = same_site_path(request.values.get("next", "")) or url_for("dashboard.events")
     if request.method == "POST":
         try:
             if auth.login_with_token(request.form.get("token", "")):
@@ -84,7 +86,7 @@ def login_link(ticket: str):
     if auth.login_with_link(ticket) is None:
         return render_template("login.html", error="This login link has expired or was used already.",
                                next="/"), 401
-    return redirect(url_for("dashboard.clips"))
+    return redirect(url_for("dashboard.events"))
 
 
 @bp.post("/logout")
@@ -97,25 +99,33 @@ def logout():
 # -- recent clips -----------------------------------------------------------------------
 
 
+def valid_day(text: str) -> str:
+    """``text`` when it is a day (YYYY-MM-DD), else "" (no day filter)."""
+    try:
+        return text if text and datetime.strptime(text, "%Y-%m-%d") else ""
+    except ValueError:
+        return ""
+
+
 def _filters() -> dict:
     f = {k: request.args.get(k, "").strip() for k in ("device", "label", "status", "day")}
-    if f["day"]:
-        try:
-            datetime.strptime(f["day"], "%Y-%m-%d")
-        except ValueError:
-            f["day"] = ""
+    f["day"] = valid_day(f["day"])
     if f["status"] not in STATUSES:
         f["status"] = ""
     return f
 
 
 def _clip_rows(filters: dict, page: int) -> list[dict]:
-    store = get_store()
     rows = get_ledger().search(**filters, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE)
-    return [{"row": r, "thumb": store.snapshot_url(r.snapshot_key) if r.snapshot_key else None} for r in rows]
+    return [{"row": r, "thumb": snapshot_url(r.clip_id) if r.snapshot_key else None} for r in rows]
 
 
-@bp.get("/")
+def snapshot_url(clip_id: str) -> str:
+    """The clip's snapshot at its stable address (controller/dashboard/media.py): cached, fetched once."""
+    return url_for("dashboard.snapshot", clip_id=clip_id)
+
+
+@bp.get("/clips")
 @login_required
 def clips():
     filters, page = _filters(), max(1, request.args.get("page", 1, type=int))
@@ -158,9 +168,16 @@ def clip(clip_id: str):
         "clip.html", clip_id=clip_id, row=row, result=result if final else None, status=status,
         raw=json.dumps(data, indent=2) if data else None,
         video_url=store.clip_url(clip_id) if final and not (row and row.video_dropped) else None, final=final,
-        snapshot_url=store.snapshot_url(result.snapshot_key) if final and result and result.snapshot_key else None,
+        snapshot_url=snapshot_url(clip_id) if final and result and result.snapshot_key else None,
         timeline=timeline(data["detections"], 0.0) if data and data["detections"] else None,
-        seen=_seen_when(data["detections"]) if data else [])
+        objects=objects_timeline(data["objects"], 0.0) if data and data["objects"] else None,
+        event=_event_of(result) if final and result else None, seen=_seen_when(data["detections"]) if data else [])
+
+
+def _event_of(result):
+    """The event the clip is part of (clips with tracked objects form events); None otherwise."""
+    part, store = event_clip(result), get_ledger().events
+    return store.event_of(part) if part and store else None
 
 
 def _seen_when(detections: list[dict]) -> list[tuple[float, str]]:
@@ -212,6 +229,26 @@ def devices():
     tokens = {t["name"]: t for t in get_registry().list("device")}
     names = sorted(set(seen) | set(tokens))
     return render_template("devices.html", names=names, seen=seen, tokens=tokens, message=request.args.get("m"))
+
+
+@bp.get("/devices/<device_id>")
+@login_required
+def device(device_id: str):
+    """One device: its zones drawn over its latest snapshot, and its latest clips."""
+    try:
+        check_device_id(device_id)
+    except ValueError:
+        abort(404)
+    recent = _clip_rows({"device": device_id}, 1)[:PAGE_SIZE]
+    if not recent and device_id not in get_settings().zones.devices:
+        abort(404)
+    latest = next((item["row"].clip_id for item in recent if item["thumb"]), None)
+    found = get_store().snapshot(latest) if latest else None
+    size = picture_size(found[0]) if found else None
+    return render_template("device.html", device_id=device_id, rows=recent, latest=latest if size else None,
+                           zones=get_settings().zones.of(device_id),
+                           drawing=zones_over(get_settings().zones.of(device_id),
+                                              snapshot_url(latest) if size else None, size))
 
 
 @bp.post("/devices/<name>/revoke")

@@ -5,9 +5,13 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 
+import cv2
+import numpy as np
 import pytest
 
+from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import snapshot_key
 from edgecloud.protocol.messages import LabelSummary, Result
@@ -45,10 +49,11 @@ def _edge_clip(post_clip, vtest_mp4, device="pi-01"):
 
 
 def test_every_page_needs_a_login_and_a_wrong_token_gets_none(client, operator):
-    for path in ("/", "/fleet", "/devices", "/clips/20260101T000000000Z_pi-01_00000000"):
+    for path in ("/", "/clips", "/fleet", "/devices", "/clips/20260101T000000000Z_pi-01_00000000",
+                 "/events/ev_20260101T000000000Z_pi-01_00000000", "/devices/pi-01"):
         reply = client.get(path)
         assert reply.status_code == 302 and reply.location.startswith("/login?next="), path
-    assert client.get("/fragments/clips").status_code == 401
+    assert client.get("/fragments/clips").status_code == 401 and client.get("/fragments/events").status_code == 401
     assert _login(client, "eco_not-a-token").status_code == 401
     assert client.get("/").status_code == 302
 
@@ -102,11 +107,12 @@ def test_an_edge_clip_shows_with_labels_snapshot_and_links(client, post_clip, vt
     assert f"/{clip_id}.mp4" in status["video_url"]
 
     _login(client, operator)
-    page = client.get("/").get_data(as_text=True)
-    assert clip_id in page and "person ×2" in page and "X-Amz-Signature" in page
-    assert clip_id not in client.get("/?label=car").get_data(as_text=True)
-    assert clip_id in client.get("/?label=person&status=done&device=pi-01").get_data(as_text=True)
-    assert clip_id not in client.get("/?day=2001-01-01").get_data(as_text=True)
+    page = client.get("/clips").get_data(as_text=True)
+    assert clip_id in page and "person ×2" in page and f'src="/snapshots/{clip_id}.jpg"' in page
+    assert "X-Amz-Signature" not in page  # a signed link is new at each refresh: the browser would fetch it again
+    assert clip_id not in client.get("/clips?label=car").get_data(as_text=True)
+    assert clip_id in client.get("/clips?label=person&status=done&device=pi-01").get_data(as_text=True)
+    assert clip_id not in client.get("/clips?day=2001-01-01").get_data(as_text=True)
     one = client.get(f"/clips/{clip_id}").get_data(as_text=True)
     assert '<video id="clip-video"' in one and 'id="clip-snapshot"' in one and "Raw result JSON" in one
 
@@ -139,3 +145,49 @@ def test_fleet_and_devices_pages_and_revoking_a_device(client, operator, registr
     reply = client.post("/devices/pi-01/revoke", data={"csrf": csrf})
     assert reply.status_code == 302 and registry.list("device") == []
 
+
+
+def test_a_snapshot_has_one_address_the_browser_caches_and_revalidates(client, post_clip, vtest_mp4, operator):
+    jpeg = b"\xff\xd8\xff\xe0" + b"1" * 200
+    clip_id = new_clip_id("pi-01")
+    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", snapshot_key="x.jpg")
+    assert _post_with_snapshot(client, vtest_mp4, clip_id, result, jpeg).status_code == 201
+    address = f"/snapshots/{clip_id}.jpg"
+    assert client.get(address).status_code == 302  # behind the login like every page
+    _login(client, operator)
+    first = client.get(address)
+    assert first.status_code == 200 and first.data == jpeg and first.mimetype == "image/jpeg"
+    assert first.cache_control.private and first.cache_control.max_age >= 86400 and first.headers["ETag"]
+    again = client.get(address, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    assert client.get(f"/clips/{clip_id}").get_data(as_text=True).count(address) == 1
+    assert client.get(f"/snapshots/{new_clip_id('pi-01')}.jpg").status_code == 404
+    assert client.get("/snapshots/not-a-clip.jpg").status_code == 404
+
+
+def test_the_favicon_is_there_where_a_browser_asks_for_it(client):
+    reply = client.get("/favicon.ico")
+    assert reply.status_code == 200 and reply.mimetype == "image/svg+xml" and b"<svg" in reply.data
+
+
+def test_the_device_page_draws_its_zones_over_the_latest_snapshot(client, post_clip, vtest_mp4, operator, settings):
+    settings.zones.devices = {"pi-01": {"driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
+                                        "door": [(0, 0), (0.25, 0), (0.25, 0.5)]}}
+    _, picture = cv2.imencode(".jpg", np.zeros((360, 640, 3), np.uint8))
+    older, latest = new_clip_id("pi-01", utcnow() - timedelta(minutes=1)), new_clip_id("pi-01")
+    for clip_id in (older, latest):
+        result = Result(clip_id=clip_id, processed_by="edge", detector="hog", snapshot_key="x.jpg")
+        assert _post_with_snapshot(client, vtest_mp4, clip_id, result, picture.tobytes()).status_code == 201
+    _login(client, operator)
+    page = client.get("/devices/pi-01").get_data(as_text=True)
+    svg = re.search(r'<svg class="zones".*?</svg>', page, re.S)[0]
+    assert 'viewBox="0 0 640 360"' in svg and f'href="/snapshots/{latest}.jpg"' in svg  # the newest, its own size
+    driveway = re.search(r'data-zone="driveway"><polygon points="([^"]+)"', svg)[1]
+    assert driveway == "320.0,180.0 640.0,180.0 640.0,360.0 320.0,360.0"  # 0-1 coordinates, in pixels
+    assert 'data-zone="door"' in svg and ">driveway</text>" in svg
+    assert 'href="/devices/pi-01"' in client.get("/devices").get_data(as_text=True)
+    bare = client.get("/devices/pi-02")
+    assert bare.status_code == 404  # no clips, no zones: no such device
+    settings.zones.devices["pi-02"] = {"gate": [(0, 0), (1, 0), (1, 1)]}
+    assert "no snapshot yet" in client.get("/devices/pi-02").get_data(as_text=True)
+    assert client.get("/devices/Not_A_Device").status_code == 404

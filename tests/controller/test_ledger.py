@@ -200,10 +200,30 @@ def test_two_controllers_race_to_finish_a_clip_and_the_first_final_state_wins(op
     assert (row.status, row.processed_by, row.error, row.upload_to_result_s) == ("done", "i-1", None, 2.0)
 
 
+def test_lists_go_by_when_a_clip_was_recorded_not_when_it_arrived(ledger):
+    """A Pi offline for a day sends its spooled clips late: they list where they were recorded."""
+    now = utcnow()
+    spooled = new_clip_id("pi-01", now - timedelta(days=1))
+    recent = new_clip_id("pi-02", now - timedelta(minutes=2))
+    newest = new_clip_id("pi-01", now - timedelta(minutes=1))
+    ledger.add(recent, "pi-02", "queued", now - timedelta(seconds=100))
+    ledger.add(newest, "pi-01", "queued", now - timedelta(seconds=50))
+    ledger.add(spooled, "pi-01", "queued", now - timedelta(seconds=10))  # the last to arrive
+    assert [r.clip_id for r in ledger.search()] == [newest, recent, spooled]
+    assert [r.clip_id for r in ledger.search(limit=1, offset=1)] == [recent]
+    assert [r.clip_id for r in ledger.search(device="pi-01")] == [newest, spooled]
+    assert [r.clip_id for r in ledger.search(status="queued", limit=2)] == [newest, recent]
+    assert [r.clip_id for r in ledger.search(day=(now - timedelta(days=1)).date().isoformat())] == [spooled]
+    assert spooled not in [r.clip_id for r in ledger.search(day=now.date().isoformat())]
+    assert ledger.get(spooled).recorded_at == spooled.recorded_at
+
+
 def test_queries_answer_the_same_on_either_ledger(ledger):
     now = utcnow()
     earlier = now - timedelta(days=2)  # an older day: listings and medians must reach back to it
-    old, cloud, edge, storing = (new_clip_id(d) for d in ("pi-02", "pi-01", "pi-01", "pi-01"))
+    old, cloud, edge, storing = (new_clip_id(d, when) for d, when in (
+        ("pi-02", earlier - timedelta(seconds=6)), ("pi-01", now - timedelta(seconds=36)),
+        ("pi-01", now - timedelta(seconds=16)), ("pi-01", now - timedelta(seconds=11))))  # recorded, then sent
     ledger.add(old, "pi-02", "queued", earlier)
     ledger.mark_finished(old, "done", earlier + timedelta(seconds=9), processed_by="i-9", process_s=4.0)
     ledger.add(cloud, "pi-01", "queued", now - timedelta(seconds=30))

@@ -65,3 +65,15 @@ def test_the_demo_footage_at_720p_fits_at_the_first_quality(vtest_avi):
     data = render(cv2.resize(frame, (1280, 720)), boxes)
     assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR).shape == (720, 1280, 3)
     assert len(data) <= MAX_BYTES
+
+
+def test_a_label_at_the_right_edge_stays_inside_the_picture():
+    """A box touching the right edge: its 'truck 0.50' label is drawn whole, shifted left, not cut."""
+    frame = np.zeros((360, 640, 3), np.uint8)
+    truck = Detection(t=0, frame=0, label="truck", score=0.5, box=(600, 100, 639, 200))
+    picture = cv2.imdecode(np.frombuffer(render(frame, [truck]), np.uint8), cv2.IMREAD_COLOR)
+    (text_w, text_h), _ = cv2.getTextSize("truck 0.50", cv2.FONT_HERSHEY_SIMPLEX, 0.9, 2)
+    band_row = picture[100 - text_h // 2 - 4].astype(int)  # through the label's filled band, above the box
+    coloured = np.flatnonzero(np.abs(band_row - (220, 220, 40)).sum(axis=1) < 60)
+    assert coloured.size and coloured.max() >= 630
+    assert coloured.max() - coloured.min() >= text_w  # the whole text's width fits in the picture

@@ -20,11 +20,15 @@ from edgecloud.config import DetectorSettings
 from edgecloud.credentials import Registry
 from edgecloud.detect import create_detector
 from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.messages import TrackedObject
 from edgecloud.pipeline import analyse_clip
 from edgecloud.localcloud import ControllerProcess
 from edgecloud.workers import NOT_READY, WorkerStates
 
 pytestmark = pytest.mark.slow
+# A tracked person for results made where the pipeline tracks nothing (then events need one).
+PERSON = TrackedObject(track_id=1, label="person", first_seen_s=0.5, last_seen_s=4.5, frames=12, best_score=0.9,
+                       best_box=(600, 300, 660, 460), best_frame_s=2.0, zones=["driveway"])
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -68,13 +72,16 @@ def shots(tmp_path):
 def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analysis, browser, shots):
     result, snapshot = edge_analysis
     stack_settings.autoscaler.max_workers = 0  # edge clips only: no worker processes in this test
+    stack_settings.zones.devices = {"pi-01": {"driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
+                                              "door": [(0, 0), (0.2, 0), (0.2, 0.6), (0, 0.6)]}}
     registry = Registry(Aws(stack_settings.aws), stack_settings.tables.credentials)
     token = registry.add("operator", "tester")
     device_tokens = {device: registry.add("device", device) for device in ("pi-01", "pi-02")}
 
     def upload(device: str) -> str:
         clip_id = new_clip_id(device)
-        edge = result.model_copy(update={"clip_id": clip_id})
+        edge = result.model_copy(update={"clip_id": clip_id, "recorded_at": clip_id.recorded_at,
+                                         "objects": result.objects or [PERSON]})
         reply = requests.post(f"{url}/v1/clips", timeout=30, headers={"Authorization": f"Bearer {device_tokens[device]}"},
                               data={"metadata": json.dumps({"clip_id": clip_id, "device_id": device, "fps": 10}),
                                     "result": edge.model_dump_json()},
@@ -86,11 +93,16 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
     with ControllerProcess(stack_settings, tmp_path / "controller") as controller:
         url = controller.url
         run = [upload("pi-01"), upload("pi-02"), upload("pi-01")]
-        page = browser.new_page(viewport={"width": 1100, "height": 720})
-        # The CSP must not block anything the dashboard itself uses: no console errors, no page errors.
+        # No console error and no page error on any page of any tab (the CSP blocks nothing the dashboard
+        # uses, no 404 for a favicon or an image, no script error).
         problems = []
-        page.on("console", lambda m: problems.append(f"{m.text} {m.location}") if m.type == "error" else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
+
+        def watched(tab):
+            tab.on("console", lambda m: problems.append(f"{m.text} {m.location}") if m.type == "error" else None)
+            tab.on("pageerror", lambda e: problems.append(str(e)))
+            return tab
+
+        page = watched(browser.new_page(viewport={"width": 1100, "height": 720}))
 
         # Login required: the list sends a stranger to the login page; the operator token gets in.
         first = page.goto(url + "/")
@@ -100,14 +112,53 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         page.screenshot(path=str(shots / "login.png"))
         page.fill("input[name=token]", token)
         page.click("button[type=submit]")
-        page.wait_for_selector("tr.clip")
-        assert page.url.rstrip("/") == url
 
-        # The list shows every clip of the run, newest first, with a snapshot thumbnail.
+        # Events are the landing page: one per device here (its clips follow each other within events.gap_s).
+        page.wait_for_selector("tr.event")
+        assert page.url.rstrip("/") == url
+        events = page.eval_on_selector_all("tr.event", "rows => rows.map(r => r.dataset.eventId)")
+        assert events == [f"ev_{run[1]}", f"ev_{run[0]}"]  # newest first
+        page.wait_for_function("() => [...document.querySelectorAll('tr.event td.thumb img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
+        page.screenshot(path=str(shots / "events.png"))
+        page.select_option("select[name=zone]", "driveway")
+        page.select_option("select[name=device]", "pi-01")
+        page.click(".filters button[type=submit]")
+        page.wait_for_url("**zone=driveway**")
+        assert page.eval_on_selector_all("tr.event", "rows => rows.map(r => r.dataset.eventId)") == [f"ev_{run[0]}"]
+
+        # An event plays its clips in order: when the first ends, the next plays; the timeline follows.
+        page.click(f'tr.event[data-event-id="ev_{run[0]}"] td[data-label=When] a')
+        page.wait_for_selector("#event-video")
+        assert page.eval_on_selector_all(".event-clip", "cs => cs.map(c => c.dataset.clipId)") == [run[0], run[2]]
+        page.wait_for_function("() => document.querySelector('#event-video').readyState >= 1", timeout=15_000)
+        assert page.get_attribute(".event-clip.playing", "data-clip-id") == run[0]
+        page.evaluate("() => { const v = document.querySelector('#event-video'); v.muted = true;"
+                      " v.currentTime = v.duration - 0.3; return v.play(); }")
+        page.wait_for_function(f"() => document.querySelector('.event-clip.playing').dataset.clipId === '{run[2]}'"
+                               " && document.querySelector('#event-video').currentTime > 0.5", timeout=15_000)
+        assert run[2] in page.eval_on_selector("#event-video", "v => v.currentSrc")
+        head = page.eval_on_selector(".event-clip.playing svg .playhead", "l => +l.getAttribute('x1')")
+        assert head > page.eval_on_selector(".event-clip.playing svg", "s => +s.dataset.x0")
+        page.screenshot(path=str(shots / "event.png"), full_page=True)
+
+        # The clips list shows every clip of the run, newest first, with a snapshot thumbnail.
+        page.goto(url + "/clips")
+        page.wait_for_selector("tr.clip")
         shown = page.eval_on_selector_all("tr.clip", "rows => rows.map(r => r.dataset.clipId)")
         assert shown == run[::-1]
         page.wait_for_function("() => [...document.querySelectorAll('td.thumb img')]"
                                ".every(i => i.complete && i.naturalWidth > 0)")
+
+        # Refreshes download no snapshot again: each has one stable address, and shown images stay.
+        images = []
+        page.on("request", lambda r: images.append(r.url) if r.resource_type == "image" else None)
+        for _ in range(3):  # three refreshes of the list: the first two are in place when the third arrives
+            with page.expect_response(lambda r: "/fragments/clips" in r.url and r.ok):
+                pass
+        page.wait_for_function("() => [...document.querySelectorAll('td.thumb img')]"
+                               ".every(i => i.complete && i.naturalWidth > 0)")
+        assert images == [], f"a refresh downloaded snapshots again: {images}"
 
         # A new clip appears without a reload.
         page.evaluate("window.notReloaded = true")
@@ -133,6 +184,7 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         page.wait_for_function("() => { const i = document.querySelector('#clip-snapshot');"
                                " return i.complete && i.naturalWidth === 768; }")
         assert "person" in page.inner_text("table.seen")
+        assert page.get_attribute(".event-link a", "href") == f"/events/ev_{run[0]}"  # the event it is part of
         page.screenshot(path=str(shots / "clip.png"), full_page=True)
 
         # A worker that cannot load its detector is listed with its reason.
@@ -147,25 +199,43 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         assert page.query_selector('tr[data-device="pi-02"]') is not None
         page.screenshot(path=str(shots / "devices.png"), full_page=True)
 
+        # A device's zones over its latest snapshot, which loads from its stable address.
+        page.click('tr[data-device="pi-01"] a')
+        page.wait_for_url("**/devices/pi-01")
+        latest = page.get_attribute("#device-zones image", "href")  # a failed load would be a console error
+        assert latest == f"/snapshots/{run[2]}.jpg" and page.request.get(url + latest).ok
+        zones = page.eval_on_selector_all("#device-zones g.zone", "gs => gs.map(g => g.dataset.zone)")
+        assert zones == ["door", "driveway"]
+        box = page.eval_on_selector('g[data-zone="driveway"] polygon', "p => p.getBBox().width")
+        assert box == page.eval_on_selector("#device-zones", "s => s.viewBox.baseVal.width") / 2
+        page.screenshot(path=str(shots / "device.png"), full_page=True)
+
         assert problems == []
 
         # Logging out ends the session: the cookie copied before it no longer opens a page.
         cookies = page.context.cookies()
         page.click("header form.logout button")
         page.wait_for_url("**/login**")
-        copied = browser.new_page()
+        copied = watched(browser.new_page())
         copied.context.add_cookies(cookies)
         copied.goto(url + "/fleet")
         assert "/login" in copied.url
         page.fill("input[name=token]", token)
         page.click("button[type=submit]")
-        page.wait_for_selector("tr.clip")
+        page.wait_for_selector("tr.event")
 
-        phone = browser.new_page(viewport={"width": 390, "height": 844})
+        phone = watched(browser.new_page(viewport={"width": 390, "height": 844}))
         phone.context.add_cookies(page.context.cookies())
-        phone.goto(url + "/")
+        phone.goto(url + "/clips")
         phone.wait_for_selector("tr.clip")
         # The phone layout stacks each clip's cells instead of a table wider than the screen.
         assert phone.evaluate("document.documentElement.scrollWidth") <= 400
         phone.screenshot(path=str(shots / "clips-phone.png"))
-    assert {p.name for p in shots.glob("*.png")} >= {"login.png", "clips.png", "clip.png", "fleet.png", "devices.png"}
+        phone.goto(url + "/")
+        phone.wait_for_selector("tr.event")
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 400
+        phone.screenshot(path=str(shots / "events-phone.png"))
+        assert problems == []
+    assert {p.name for p in shots.glob("*.png")} >= {"login.png", "clips.png", "clip.png", "fleet.png", "devices.png",
+                                                  "device.png",
+                                                  "events.png", "event.png"}

@@ -87,7 +87,8 @@ def test_demo_serve_reports_the_dashboard_then_serves_until_interrupted(tmp_path
         assert all(requests.get(c["snapshot_url"], timeout=10).content[:3] == b"\xff\xd8\xff" for c in report["clips"])
         browser = requests.Session()
         assert browser.get(login, timeout=10).url == url
-        page = browser.get(url, timeout=10).text
+        assert "<h1>Events</h1>" in browser.get(url, timeout=10).text  # the landing page
+        page = browser.get(url + "clips", timeout=10).text
         assert all(c["clip_id"] in page for c in report["clips"])
         assert requests.get(login, timeout=10).status_code == 401  # once only
         children = subprocess.run(["pgrep", "-g", str(demo.pid)], capture_output=True, text=True).stdout.split()

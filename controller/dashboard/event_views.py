@@ -1,0 +1,97 @@
+"""The events pages: the landing page ``/`` (events newest first, filtered by device, label, zone
+and day) and ``/events/<event id>``, which plays the event's clips in order beside their timelines.
+
+Events are the ``events`` branch's store (controller/event_store.py), kept beside the clip ledger
+(``get_ledger().events``): clips of one device that follow each other within ``events.gap_s``.
+"""
+from __future__ import annotations
+
+from datetime import datetime, time as dtime, timedelta, timezone
+
+from flask import abort, redirect, render_template, request, url_for
+
+from edgecloud.clock import utcnow
+
+from ..event_store import EventStore
+from ..events import BadEventId, Event, check_event_id
+from ..resources import get_ledger, get_settings, get_store
+from .charts import objects_timeline
+from .views import REFRESH_S, bp, login_required, snapshot_url, valid_day
+
+EVENTS_SHOWN = 50  # the newest events a page lists; the filters reach further back
+LOOK_FURTHER = 4  # a day's events: ask for this many times more until that day is covered
+
+
+def _store() -> EventStore:
+    store = get_ledger().events
+    if store is None:  # a ledger opened without its events (never the controller's own)
+        abort(404)
+    return store
+
+
+def _filters() -> dict:
+    f = {k: request.args.get(k, "").strip()[:64] for k in ("device", "label", "zone", "day")}
+    return {**f, "day": valid_day(f["day"])}
+
+
+def find_events(store: EventStore, filters: dict) -> list[Event]:
+    """The newest EVENTS_SHOWN events that match; ``day``: those that started that day (UTC)."""
+    query = {k: filters[k] for k in ("device", "label", "zone")}
+    if not filters["day"]:
+        return store.search(**query, limit=EVENTS_SHOWN)
+    start = datetime.combine(datetime.strptime(filters["day"], "%Y-%m-%d").date(), dtime.min, tzinfo=timezone.utc)
+    end, limit = start + timedelta(days=1), EVENTS_SHOWN
+    while True:  # newest first from today: the later days' events come before the day's own
+        found = store.search(**query, since=start, limit=limit)
+        on_day = [e for e in found if e.started_at < end]
+        if len(on_day) >= EVENTS_SHOWN or len(found) < limit:
+            return on_day[:EVENTS_SHOWN]
+        limit *= LOOK_FURTHER
+
+
+def _rows(events: list[Event]) -> list[dict]:
+    return [{"event": e, "thumb": snapshot_url(e.best.clip_id) if e.best.snapshot_key else None,
+             "duration_s": (e.ended_at - e.started_at).total_seconds()} for e in events]
+
+
+@bp.get("/")
+@login_required
+def events():
+    filters = _filters()
+    query = {k: v for k, v in filters.items() if v}
+    zones = sorted({name for device in get_settings().zones.devices.values() for name in device})
+    return render_template(
+        "events.html", rows=_rows(find_events(_store(), filters)), filters=filters, query=query, zones=zones,
+        devices=[d["device_id"] for d in get_ledger().devices(utcnow())], shown=EVENTS_SHOWN,
+        gap_s=get_settings().events.gap_s,
+        refresh_s=REFRESH_S, fragment=url_for("dashboard.event_rows", **query))
+
+
+@bp.get("/fragments/events")
+@login_required
+def event_rows():
+    return render_template("_event_rows.html", rows=_rows(find_events(_store(), _filters())))
+
+
+@bp.get("/events/<event_id>")
+@login_required
+def event(event_id: str):
+    try:
+        check_event_id(event_id)
+    except BadEventId:
+        abort(404)
+    found = _store().get(event_id)
+    if found is None:
+        abort(404)
+    if found.event_id != event_id:  # merged into an earlier event since (an old alert's link)
+        return redirect(url_for("dashboard.event", event_id=found.event_id))
+    store = get_store()
+    clips = []
+    for part in found.clips:  # in trigger order: the order they play in
+        result = store.results.get(part.clip_id)
+        objects = [o.model_dump(mode="json") for o in result.objects] if result else []
+        clips.append({"part": part, "video_url": store.clip_url(part.clip_id), "objects": objects,
+                      "timeline": objects_timeline(objects, (part.ended_at - part.started_at).total_seconds()),
+                      "thumb": snapshot_url(part.clip_id) if part.snapshot_key else None})
+    return render_template("event.html", event=found, clips=clips,
+                           duration_s=(found.ended_at - found.started_at).total_seconds())
