@@ -8,14 +8,14 @@ from types import SimpleNamespace as D
 import pytest
 from click.testing import CliRunner
 
-from edgecloud.bench.detect import agrees
+from edgecloud.bench.sampling import agrees
 from edgecloud.bench.footage import cut_clips
 from edgecloud.bench.metrics import Tally, iou, match_frame
 from edgecloud.cli import cli
 from edgecloud.video import open_clip
 
 
-def test_agreement_is_same_labels_and_counts_within_one():
+def test_the_sampling_sweeps_peak_rule_is_same_labels_and_peaks_within_one():
     assert agrees({"person": 5}, {"person": 4})
     assert not agrees({"person": 5}, {"person": 3})
     assert not agrees({"person": 2}, {"person": 2, "car": 1})
