@@ -54,10 +54,11 @@ def test_hand_counts_cover_eight_clips_of_vtest_where_bench_detect_cuts_them(tmp
     per_clip = round(doc["clip_seconds"] * doc["fps"])
     with open_clip(vtest_avi) as clip:
         assert clip.fps == doc["fps"]
+        frames = sum(1 for _ in clip.frames())
     for entry in doc["clips"]:
         first, last = entry["frames"]
-        assert (first, last) == (entry["index"] * per_clip, entry["index"] * per_clip + per_clip - 1)
-        assert last < 795 and entry["people"] > 0 and entry["looked_at"]
+        assert (first, last) == (entry["index"] * per_clip, min(first + per_clip, frames) - 1)
+        assert entry["people"] > 0 and entry["looked_at"]
     counted = people_counted(doc["clip_seconds"])
     assert len(counted) >= 8 and len(set(counted)) == len(doc["clips"])
     assert people_counted(doc["clip_seconds"] / 2) == {}  # counts for 5 s clips say nothing of 2.5 s ones
