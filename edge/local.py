@@ -90,7 +90,8 @@ class LocalProcessor:
         path = kwargs.pop("path")
         # The snapshot waits beside the clip in its spool entry and goes up with it.
         return analyse_clip(path, self._detector, self.detector_settings, processed_by="edge",
-                            snapshot_path=path.parent / SNAPSHOT_FILE, limits=self.settings.limits, **kwargs)
+                            snapshot_path=path.parent / SNAPSHOT_FILE, limits=self.settings.limits,
+                            zones=self.settings.zones.of(self.settings.edge.device_id), **kwargs)
 
     def _load_detector(self) -> None:
         """Made once, before the first clip's clock starts: loading is not analysis."""

@@ -1,4 +1,5 @@
-"""A clip in, a :class:`~edgecloud.protocol.messages.Result` out: decode once, sample, gate on motion, detect in batches.
+"""A clip in, a :class:`~edgecloud.protocol.messages.Result` out: decode once, sample, gate on motion, detect in
+batches, follow objects across the analysed frames (``edgecloud.tracking``).
 
 Used by the worker and by the edge agent alike. A clip that cannot be
 decoded (missing, empty, corrupt, not a video, no frames), or that breaks a
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 import cv2
 
@@ -28,7 +29,9 @@ from .detect.regions import Rect, motion_regions
 from .limits import Guard, OverLimit
 from .settings import LimitsSettings
 from .snapshot import BestFrame
+from .tracking import ObjectTracker, with_unique
 from .video import DecodeError, Frame, MotionGate, fit_within, open_clip, prefetched
+from .zones import Point
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +56,10 @@ class _Pending:
 
 
 def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int],
-                  best: Optional[BestFrame] = None) -> list[Detection]:
+                  best: Optional[BestFrame] = None, tracker: Optional[ObjectTracker] = None) -> list[Detection]:
     """One detector call for the batch: whole frames (downscaled) and motion regions (crops) alike;
-    each frame and what was found in it is offered to ``best`` (the snapshot's candidate)."""
+    each frame and what was found in it is offered to ``best`` (the snapshot's candidate) and, in
+    order, to ``tracker``."""
     images, origins = [], []  # origins: (frame, x offset, y offset, scale) of each image
     for item in batch:
         if item.regions is None:
@@ -76,9 +80,13 @@ def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int],
             box = (round(x1 / scale + dx, 1), round(y1 / scale + dy, 1), round(x2 / scale + dx, 1), round(y2 / scale + dy, 1))
             found.append(Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=box,
                                    identity=b.identity, distance=b.distance))
-    if best is not None:
-        for item in batch:
-            best.offer(item.frame.image, [d for d in found if d.frame == item.frame.index])
+    for item in batch:
+        in_frame = [d for d in found if d.frame == item.frame.index]
+        if best is not None:
+            best.offer(item.frame.image, in_frame)
+        if tracker is not None:
+            height, width = item.frame.image.shape[:2]
+            tracker.update(item.frame.t, in_frame, width, height)
     return found
 
 
@@ -95,12 +103,14 @@ def analyse_clip(
     timings: dict | None = None,
     snapshot_path: Path | None = None,
     limits: LimitsSettings | None = None,
+    zones: Mapping[str, Sequence[Point]] | None = None,
 ) -> Result:
     """Detect what a clip shows; see the module docstring for what fails and what raises.
 
     With ``snapshot_path``, the most telling analysed frame is written there as a JPEG
     (``edgecloud.snapshot``) and the result names its S3 key (``snapshot_key``). ``limits``
-    (default: their defaults) bound the clip, and its analysis's wall-clock time from now."""
+    (default: their defaults) bound the clip, and its analysis's wall-clock time from now. ``zones``
+    (``settings.zones.of(device)``) are the ones its objects may enter."""
     guard = Guard(limits or LimitsSettings())
     started_at = utcnow()
     begin = time.perf_counter()
@@ -118,6 +128,7 @@ def analyse_clip(
     detections: list[Detection] = []
     analysed = 0
     best = BestFrame() if snapshot_path is not None else None
+    tracker = ObjectTracker(settings.min_frames, zones)
     try:
         clip = open_clip(path, fps, guard)
     except (DecodeError, OverLimit) as err:
@@ -140,7 +151,7 @@ def analyse_clip(
                 batch.append(item)
                 analysed += 1
                 if len(batch) >= settings.batch_size:
-                    detections += _detect_batch(detector, batch, max_side, best)
+                    detections += _detect_batch(detector, batch, max_side, best, tracker)
                     timer.add("detect", mark)
                     batch = []
                     guard.in_time(f"frame {frame.index}")  # decoding may be waiting on the detector
@@ -153,11 +164,13 @@ def analyse_clip(
         timer["decode"] = clip.stats.seconds  # in the decode thread: overlaps motion and detect
         if batch:
             mark = time.perf_counter()
-            detections += _detect_batch(detector, batch, max_side, best)
+            detections += _detect_batch(detector, batch, max_side, best, tracker)
             timer.add("detect", mark)
     if clip.stats.frames_total == 0:
         return _failed(meta, "clip has no decodable frames (truncated or corrupt)", timer, begin)
     labels, summary = summarise(detections)
+    objects = tracker.objects()
+    summary = with_unique(summary, objects)
     snapshot = None
     if best is not None:
         mark = time.perf_counter()
@@ -168,7 +181,7 @@ def analyse_clip(
     timer.setdefault("detect", 0.0)
     timer["total"] = time.perf_counter() - begin + timer.get("download", 0.0)
     return Result(
-        **meta, status="done", labels=labels, summary=summary, detections=detections,
+        **meta, status="done", labels=labels, summary=summary, detections=detections, objects=objects,
         frames_total=clip.stats.frames_total, frames_analysed=analysed,
         frames_skipped=clip.stats.frames_total - analysed,
         timings={k: round(v, 4) for k, v in timer.items()}, finished_at=utcnow(), snapshot_key=snapshot,

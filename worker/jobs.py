@@ -72,7 +72,7 @@ class JobRunner:
             self.send(Completion(event="started", clip_id=job.clip_id, processed_by=processed_by))
             began = time.perf_counter()
             result = process_job(job, self.aws, self.detector, self.settings.detector, processed_by, self.results,
-                                 self.settings.limits)
+                                 self.settings.limits, self.settings.zones.of(job.device_id))
             result = self.results.put_first(result)
             self.complete(result, process_s=round(time.perf_counter() - began, 3))
         log.info("clip %s %s: %s", job.clip_id, result.status, result.labels or result.error or "nothing found")

@@ -40,10 +40,11 @@ def failed_result(job_or_clip_id, why: str, processed_by: str, detector: str = "
 
 
 def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, processed_by: str,
-                results: Optional[ResultStore] = None, limits: Optional[LimitsSettings] = None) -> Result:
+                results: Optional[ResultStore] = None, limits: Optional[LimitsSettings] = None,
+                zones: Optional[dict] = None) -> Result:
     """Download the job's clip and run the pipeline on it, within ``limits`` (a clip over them, or
-    past its budget, is failed); with ``results``, its snapshot is stored there (before the
-    result, so a result never names a snapshot that is not there)."""
+    past its budget, is failed), its objects placed in ``zones`` (its device's); with ``results``, its
+    snapshot is stored there (before the result, so a result never names a snapshot that is not there)."""
     from edgecloud.pipeline import analyse_clip  # imports OpenCV; only workers need it
 
     suffix = "." + CLIP_TYPES.get(job.content_type, Path(job.key).suffix.lstrip(".") or "mp4")
@@ -62,7 +63,7 @@ def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, proces
         result = analyse_clip(
             path, detector, settings, clip_id=job.clip_id, processed_by=processed_by, fps=job.fps,
             recorded_at=job.recorded_at, submitted_at=job.submitted_at, timings={"download": download_s},
-            snapshot_path=snapshot, limits=limits,
+            snapshot_path=snapshot, limits=limits, zones=zones,
         )
         if result.snapshot_key:
             results.put_snapshot(job.clip_id, snapshot.read_bytes())

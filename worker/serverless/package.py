@@ -1,7 +1,8 @@
 """``edgecloud lambda package``: the deployment zip Lambda's Python runtime accepts.
 
-The handler (``edgecloud.worker.function.handle``) needs OpenCV, numpy, pydantic
-and PyYAML; boto3 comes with the runtime. Their manylinux wheels for the target
+The handler (``edgecloud.worker.function.handle``) needs OpenCV, numpy, pydantic,
+PyYAML and the tracker (edgefirst-tracker, under 1 MB; the scipy that other trackers need would not
+fit); boto3 comes with the runtime. Their manylinux wheels for the target
 Python are downloaded once into a cache (``var/lambda/wheels/cp<version>``),
 installed into a staging folder next to the edgecloud modules the handler
 imports (no torch: HOG, Haar and OpenCV's DNN run through OpenCV; no PyAV, whose own FFmpeg
@@ -26,7 +27,7 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 UNZIPPED_LIMIT_MB = 250.0
 ZIPPED_DIRECT_LIMIT_MB = 50.0  # larger zips must be uploaded to S3 first (the stack does)
 # What the handler imports beyond the standard library and the runtime's boto3.
-REQUIREMENTS = ("numpy", "opencv-python-headless", "pydantic", "PyYAML")
+REQUIREMENTS = ("numpy", "opencv-python-headless", "pydantic", "PyYAML", "edgefirst-tracker")
 # edgecloud packages the handler imports; the Pi agent, controller and infra stay out.
 PACKAGES = ("edgecloud", "edgecloud.protocol", "edgecloud.detect", "edgecloud.worker")
 # Never needed at run time: numpy's own test suites (8 MB).
