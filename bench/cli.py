@@ -11,8 +11,9 @@ from rich.table import Table
 
 from edgecloud.context import Context, pass_context
 
+from .counting import counts_within, same_labels
 from .detect import run_bench
-from .detect_report import print_detect_report, tracker_for
+from .detect_report import print_detect_report
 from .footage import DEFAULT_FOOTAGE, cut_clips
 from .groundtruth import people_counted
 from .models import detector_or_random, naive_twin, wide_console
@@ -104,11 +105,13 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
         result = run_bench(clips, detector, settings,
                            naive_detector=None if no_naive else naive_twin(detector, settings, console),
                            progress=lambda r: console.print(
-                               f"  {r.clip}: naive peak {r.naive_peak} tracked {r.tracked} "
-                               f"every frame {[p.reference for p in r.phases]} sampled {[p.sampled for p in r.phases]} "
-                               f"({r.frames_analysed}/{r.frames_total} frames) "
+                               f"  {r.clip}: naive peak {r.naive_peak}, tracked every frame "
+                               f"{r.phases[0].reference if r.phases else '-'}, pipeline {r.tracked} "
+                               f"(phases agreeing on labels {sum(same_labels(p.reference, p.sampled) for p in r.phases)}"
+                               f"/{len(r.phases)}, counts {sum(counts_within(p.reference, p.sampled) for p in r.phases)}"
+                               f"/{len(r.phases)}; {r.frames_analysed}/{r.frames_total} frames) "
                                + " ".join(f"{k} {v:.2f}s" for k, v in r.seconds.items())),
-                           track=tracker_for(settings), hand_counts=people_counted(clip_seconds))
+                           hand_counts=people_counted(clip_seconds))
     report = result.report()
     print_detect_report(console, report, result.random_weights)
     save_json(console, json_path, report)

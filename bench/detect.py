@@ -22,7 +22,9 @@ from pathlib import Path
 
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.labels import summarise
+from edgecloud.protocol.messages import Detection
 from edgecloud.pipeline import analyse_clip, naive_detect
+from edgecloud.tracking import ObjectTracker
 from edgecloud.video import fit_within, open_clip
 
 from .counting import agreements, counting_error, counts_within, same_labels
@@ -135,15 +137,30 @@ def _analyse(path: Path, detector, settings):
     return result
 
 
-def run_bench(clips: list[Path], detector, settings, naive_detector=None, progress=None, track=None,
+def track_every_frame(detections: list[Detection], frames: range, fps: float, min_frames: int) -> dict[str, int]:
+    """The pipeline's tracker (same tuning, same ``min_frames``) over every frame in ``frames``: per label, its objects.
+    Frames with nothing detected are fed too: tracks age by the clip's clock."""
+    tracker = ObjectTracker(min_frames)
+    by_frame: dict[int, list[Detection]] = {}
+    for d in detections:
+        by_frame.setdefault(d.frame, []).append(d)
+    for index in frames:
+        tracker.update(index / fps, by_frame.get(index, []), 0, 0)  # no zones here: the frame size is unused
+    counts: dict[str, int] = {}
+    for o in tracker.objects():
+        counts[o.label] = counts.get(o.label, 0) + 1
+    return counts
+
+
+def run_bench(clips: list[Path], detector, settings, naive_detector=None, progress=None,
               hand_counts: dict[str, int] | None = None) -> DetectBench:
     """Time each clip three ways; ``naive_detector`` (None: no naive run) is a second instance of the
     same model, as a ``cv2.dnn`` net reallocates its layers whenever its input shape changes and
-    neither way of working pays for switching to the other's frames when it runs alone.
+    neither way of working pays for switching to the other's frames when it runs alone. The naive run
+    tracks its detections with the pipeline's tracker on every frame (timed with it).
 
-    ``track(detections, fps)`` (per label, the tracked objects) is the pipeline's tracker run on every
-    frame's detections: with it and a naive run, each clip is also sampled from every other phase
-    (untimed: the clip with its first frames dropped) and compared with every frame from there on."""
+    With a naive run, each clip is also sampled from every other phase (untimed: the clip with its
+    first frames dropped) and compared with the naive run's tracker on every frame from there on."""
     bench = DetectBench(detector.name, detector.random_weights, hand_counts=dict(hand_counts or {}))
     with open_clip(clips[0]) as clip:  # warm-up, each on its own frame size: first-call allocations are not per-clip cost
         first = next(clip.frames()).image
@@ -155,13 +172,16 @@ def run_bench(clips: list[Path], detector, settings, naive_detector=None, progre
         seconds = {}
         mark = time.perf_counter()
         with open_clip(path) as clip:
-            fps = clip.fps
-            sum(1 for _ in clip.frames())
+            fps, frames = clip.fps, sum(1 for _ in clip.frames())
         seconds["decode"] = time.perf_counter() - mark
+
+        def every_frame_from(phase: int) -> dict[str, int]:
+            return track_every_frame([d for d in every_frame if d.frame >= phase], range(phase, frames), fps,
+                                     settings.min_frames)
 
         mark = time.perf_counter()
         every_frame = naive_detect(path, naive_detector) if naive_detector else []
-        reference = track(every_frame, fps) if track and naive_detector else None  # the naive run tracks too
+        reference = every_frame_from(0) if naive_detector else None
         seconds["naive"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -174,7 +194,7 @@ def run_bench(clips: list[Path], detector, settings, naive_detector=None, progre
             for phase in range(1, phases):
                 shifted = drop_first(path, phase, path.with_name(f"{path.stem}-from-{phase}{path.suffix}"))
                 sampled = unique_counts(_analyse(shifted, detector, settings).summary) or {}
-                run.phases.append(PhaseCounts(phase, track([d for d in every_frame if d.frame >= phase], fps), sampled))
+                run.phases.append(PhaseCounts(phase, every_frame_from(phase), sampled))
                 shifted.unlink()
         bench.runs.append(run)
         if progress:

@@ -4,12 +4,6 @@ from __future__ import annotations
 from rich.table import Table
 
 
-def tracker_for(settings):
-    """``track(detections, fps)`` -> per label the tracked objects, with the pipeline's own tracker and settings
-    (None where the pipeline has no tracker: the bench then says what it cannot show)."""
-    return None
-
-
 def _speed(console, report: dict) -> None:
     table = Table(title=f"bench detect: {report['detector']} ({report['weights']})")
     for column in ("mode", "median s/clip", "clips/s", "vs pipeline", "mean s/clip", "vs pipeline (mean)"):
