@@ -141,17 +141,20 @@ def sampling(obj: Context, videos, detector_name, clip_seconds, limit_clips, ste
             console.print(f"  {path.name}: every frame, naive input {measured[-1].counts('naive')} "
                           f"pipeline input {measured[-1].counts('pipeline')}")
     try:
-        figures = sampling_report(pipeline_detector, measured, sorted(set(steps)), speedup_bar, agreement_bar)
+        figures = sampling_report(pipeline_detector, measured, sorted(set(steps)), speedup_bar, agreement_bar,
+                                  settings.min_frames)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     table = Table(title=f"bench sampling: {figures['detector']} ({figures['weights']}), {figures['clips']} clips "
                         f"at {figures['fps']:g} fps (ms per frame: {figures['ms_per_frame']})")
-    for column in ("reference (every frame)", "sampled input", "every", "fps", "agreement per phase",
-                   "worst", "speedup at most", "estimate", "could meet both"):
+    for column in ("reference (every frame)", "sampled input", "every", "fps", "peak rule per phase",
+                   "worst", "labels (worst)", "unique within 1 (worst)", "speedup at most", "estimate",
+                   "could meet both"):
         table.add_column(column, justify="right")
     for row in figures["rows"]:
         table.add_row(row["reference"], row["sampled"], str(row["step"]), f"{row['sample_fps']:g}",
                       " ".join(f"{a:.0%}" for a in row["agreement_by_phase"]), f"{row['agreement_worst_phase']:.0%}",
+                      f"{row['agreement_labels']:.0%}", f"{row['agreement_counts']:.0%}",
                       f"{row['speedup_at_most']:.2f}x", f"{row['speedup_estimate']:.2f}x",
                       "yes" if row["could_meet_both"] else "")
     console.print(table)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from edgecloud.bench.counting import agreement_by_phase, agreements, counting_error, counts_within, same_labels
-from edgecloud.bench.footage import cut_clips
+from edgecloud.bench.detect import ClipRun, DetectBench, PhaseCounts, phase_count, track_every_frame
+from edgecloud.bench.footage import cut_clips, drop_first
 from edgecloud.bench.groundtruth import PEOPLE, people_counted
+from edgecloud.protocol.messages import Detection
 from edgecloud.video import open_clip
 
 
@@ -66,3 +69,66 @@ def test_hand_counts_cover_eight_clips_of_vtest_where_bench_detect_cuts_them(tmp
     assert first_clip.stem in counted  # the name bench detect gives the clip the counts were made for
     with open_clip(first_clip) as clip:
         assert sum(1 for _ in clip.frames()) == per_clip
+
+
+def _person(frame: int, x: float, score: float = 0.9) -> Detection:
+    return Detection(t=frame / 10, frame=frame, label="person", score=score, box=(x, 100, x + 30, 180))
+
+
+def test_the_reference_tracks_every_frame_with_the_pipelines_tracker():
+    walker = [_person(f, 50 + 6 * f) for f in range(20)]  # one person crossing, seen in every frame
+    other = [_person(f, 500 - 6 * f) for f in range(5, 20)]  # a second, from frame 5
+    flicker = [Detection(t=0.7, frame=7, label="dog", score=0.8, box=(300, 300, 340, 330))]  # one frame: no object
+    counts = track_every_frame(walker + other + flicker, range(20), 10.0, min_frames=2)
+    assert counts == {"person": 2}
+    assert track_every_frame(walker, range(20), 10.0, min_frames=25) == {}  # never seen in 25 frames
+    assert track_every_frame(walker[10:], range(10, 20), 10.0, min_frames=2) == {"person": 1}  # a later phase
+
+
+def test_phases_are_the_frames_between_two_samples():
+    assert phase_count(10.0, 2.0) == 5 and phase_count(30.0, 2.0) == 15 and phase_count(25.0, 2.0) == 12
+    assert phase_count(2.0, 5.0) == 1 and phase_count(10.0, 10.0) == 1
+
+
+def _run(name: str, naive_peak: dict, tracked, phases: list[tuple[dict, dict]]) -> ClipRun:
+    return ClipRun(name, 50, 10, {"decode": 0.1, "naive": 3.0, "pipeline": 0.5}, naive_peak, tracked,
+                   [PhaseCounts(i, ref, sampled) for i, (ref, sampled) in enumerate(phases)])
+
+
+def test_the_report_has_the_users_terms_fields():
+    bench = DetectBench("darknet:yolov3-tiny", False, hand_counts={"vtest-000": 6, "vtest-002": 9})
+    bench.runs = [
+        _run("vtest-000.mp4", {"person": 4}, {"person": 7}, [({"person": 6}, {"person": 7}), ({"person": 6}, {"person": 4})]),
+        _run("vtest-001.mp4", {"person": 5}, {"person": 5, "car": 1}, [({"person": 5, "car": 1}, {"person": 5, "car": 1}),
+                                                                        ({"person": 5, "car": 1}, {"person": 6})]),
+    ]
+    report = bench.report()
+    assert report["phases"] == 2 and report["tracked"] is True
+    assert report["agreement_labels_by_phase"] == [1.0, 0.5] and report["agreement_labels"] == 0.5
+    assert report["agreement_counts_by_phase"] == [1.0, 0.5] and report["agreement_counts"] == 0.5
+    error = report["counting_error"]  # only vtest-000 has a hand count among the clips run
+    assert error["clips"] == 1 and error["tracked_mae"] == 1.0 and error["naive_peak_mae"] == 2.0
+    assert "agreement" not in report and "agreement_steady" not in report  # the peak rule is retired here
+    assert report["per_clip"][1]["phases"][1] == {"phase": 1, "reference": {"person": 5, "car": 1},
+                                                  "sampled": {"person": 6}, "same_labels": False,
+                                                  "counts_within_1": True}
+
+
+def test_a_run_without_a_tracker_or_a_naive_run_says_it_shows_no_agreement():
+    untracked = DetectBench("hog", False, hand_counts={"vtest-000": 6})
+    untracked.runs = [_run("vtest-000.mp4", {"person": 4}, None, [])]
+    report = untracked.report()
+    assert report["tracked"] is False and report["agreement_counts"] is None and report["counting_error"] is None
+    no_naive = DetectBench("hog", False)
+    no_naive.runs = [_run("vtest-000.mp4", {}, {"person": 3}, [])]
+    assert no_naive.report()["phases"] == 0 and no_naive.report()["agreement_labels"] is None
+
+
+def test_a_clip_from_a_later_phase_drops_its_first_frames(tmp_path, vtest_mp4):
+    shifted = drop_first(vtest_mp4, 3, tmp_path / "from-3.mp4")
+    with open_clip(vtest_mp4) as whole, open_clip(shifted) as later:
+        originals = [f.image for f in whole.frames()]
+        frames = [f.image for f in later.frames()]
+    assert len(frames) == len(originals) - 3 == 47
+    difference = [float(np.abs(frames[0].astype(int) - originals[i].astype(int)).mean()) for i in (0, 3)]
+    assert difference[1] < difference[0]  # its first frame is the original's fourth (re-encoded), not its first
