@@ -33,7 +33,7 @@ class TrackerTuning:
     smoothing: float = 0.25  # the Kalman update's blend (the library's default)
     lifespan_s: float = 3.0  # unmatched this long, a track ends: a walker the detector misses for a second keeps it
     buffer: float = 1.0  # each box grows by its size on every side before association (buffered IoU): a walker
-    # moves about half its width in 0.5 s, and YOLO misses it in one sampled frame of three
+    # moves about half its width in 0.5 s, and YOLOv3-tiny misses small walkers in some frames
 
 
 @dataclass

@@ -8,6 +8,9 @@ from click.testing import CliRunner
 
 from edgecloud.cli import cli
 from edgecloud.detect import darknet_files
+from edgecloud.protocol.messages import TrackedObject
+
+OBJECT_FIELDS = set(TrackedObject.model_fields)
 
 
 def test_detect_images_and_videos_writes_the_json_contract(tmp_path, vtest_mp4, real_frames):
@@ -28,6 +31,24 @@ def test_detect_images_and_videos_writes_the_json_contract(tmp_path, vtest_mp4, 
     for d in still["detections"] + video["detections"]:
         assert set(d) == {"label", "score", "box", "frame"} and len(d["box"]) == 4  # no identity without faces
     assert f"{vtest_mp4}: " in result.output
+    assert still["objects"] == []  # one frame: nothing is seen in detector.min_frames frames
+    people = [o for o in video["objects"] if o["label"] == "person"]
+    assert people and len(people) < sum(d["label"] == "person" for d in video["detections"])
+    assert all(set(o) == OBJECT_FIELDS and o["zones"] == [] for o in video["objects"])  # no --device: no zones
+
+
+def test_detect_places_objects_in_the_zones_of_device(tmp_path, vtest_mp4):
+    config = tmp_path / "config.yaml"
+    config.write_text("zones:\n  devices:\n    pi-01:\n      left: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]\n")
+    out = tmp_path / "found.json"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--config", str(config), "detect", str(vtest_mp4), "--device", "pi-01", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    (video,) = json.loads(out.read_text())["files"]
+    assert {z for o in video["objects"] for z in o["zones"]} == {"left"}
+    assert " in left" in result.output
+    unknown = runner.invoke(cli, ["--config", str(config), "detect", str(vtest_mp4), "--device", "pi-02"])
+    assert unknown.exit_code != 0 and "no zones for device 'pi-02' (zones.devices has pi-01)" in unknown.output
 
 
 def test_detect_says_what_is_wrong(tmp_path, monkeypatch):

@@ -91,6 +91,21 @@ def fake_picamera2(monkeypatch):
     yield Recorded.calls
 
 
+def analysed_on_the_pi(settings, clip: Path, clip_id: str, timeout: float = 120):
+    """The result the Pi's own processor (``LocalProcessor``, the real pipeline) gives for one clip."""
+    from edgecloud.edge.local import LocalProcessor
+
+    done = []
+    processor = LocalProcessor(settings, lambda item, result, seconds: done.append(result)).start()
+    try:
+        processor.submit("entry", path=clip, clip_id=clip_id, fps=None)
+        assert processor.wait_idle(timeout)
+    finally:
+        processor.close()
+    (result,) = done
+    return result
+
+
 def source_frame(video: Path, index: int):
     """Frame ``index`` of ``video`` as a grey numpy array."""
     import av

@@ -41,7 +41,7 @@ def test_the_zip_is_what_lambda_accepts(local_zip):
 def test_the_handler_imports_from_the_zip_alone(local_zip, tmp_path):
     task, runtime = unpack(local_zip, tmp_path), runtime_dir(tmp_path)
     probe = ("import sys; sys.path[:0] = sys.argv[1:3]\n"
-             "import cv2, numpy, pydantic, yaml, boto3, edgecloud.worker.function as f\n"
+             "import cv2, numpy, pydantic, yaml, boto3, edgefirst.tracker, edgecloud.worker.function as f\n"
              "assert callable(f.handle)\n"
              "print(cv2.__file__, numpy.__file__, pydantic.__file__)\n"
              "for name in ('torch', 'flask', 'moto'):\n"

@@ -25,6 +25,8 @@ def test_a_clip_is_processed_as_a_worker_would(settings, mocked_aws, job_for, vt
     result = ResultStore(aws.s3, settings.storage.results_bucket).get(job.clip_id)
     assert result.status == "done" and "person" in result.labels
     assert result.processed_by == f"lambda:{context.aws_request_id}"
+    people = [o for o in result.objects if o.label == "person"]  # tracked as a worker tracks them
+    assert people and result.summary["person"].unique == len(people) and all(o.frames >= 2 for o in people)
     assert [(c["event"], c["processed_by"]) for c in completions(aws, queues)] == [
         ("started", result.processed_by), ("done", result.processed_by)]
 

@@ -34,6 +34,21 @@ def test_processes_a_real_clip_end_to_end(stored_result, make_worker, enqueue, m
     assert worker.tasks_done == 1
 
 
+def test_the_stored_result_carries_the_objects_in_the_devices_zones(stored_result, make_worker, enqueue, mocked_aws,
+                                                                  settings, vtest_mp4):
+    aws, _ = mocked_aws
+    halves = {"left": [(0, 0), (0.5, 0), (0.5, 1), (0, 1)], "right": [(0.5, 0), (1, 0), (1, 1), (0.5, 1)]}
+    settings.zones.devices = {"pi-01": halves, "pi-02": {"anywhere": [(0, 0), (1, 0), (1, 1), (0, 1)]}}
+    job = enqueue(vtest_mp4)  # from pi-01
+    assert make_worker().process_batch().done == 1
+
+    result = stored_result(aws, settings, job.clip_id)
+    people = [o for o in result.objects if o.label == "person"]
+    assert people and result.summary["person"].unique == len(people)
+    assert len(people) < sum(d.label == "person" for d in result.detections)  # each walker once, not per frame
+    assert set().union(*(o.zones for o in people)) == {"left", "right"}  # pi-01's zones, not pi-02's
+
+
 def test_raw_h264_uses_the_jobs_fps(stored_result, make_worker, enqueue, mocked_aws, settings, vtest_h264):
     aws, _ = mocked_aws
     job = enqueue(vtest_h264, content_type="video/h264", fps=10)
