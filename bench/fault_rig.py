@@ -150,6 +150,7 @@ class FaultRig:
     def restart_controller(self) -> None:
         self.controller = ControllerProcess(self.settings, self.workdir)
         self.pi_link.retarget(self.controller.start())
+        self.operator.url = self.controller.url  # results are counted by asking the controller now running
 
     def worker_pids(self) -> dict[str, int]:
         """Worker processes of this rig, by instance id (found by the config file they were given)."""

@@ -23,7 +23,7 @@ worker's first poll, then polling (busy ones included), then retiring.
 Scale-in never kills a worker: ``surplus`` says how many workers should leave
 once the queue has nothing for them (they finish what they hold and keep
 taking jobs while any wait), and the worker's retirement rule
-(worker/retirement.py) keeps each through EC2's billed first minute.
+(edgecloud/retirement.py) keeps each through EC2's billed first minute.
 """
 from __future__ import annotations
 

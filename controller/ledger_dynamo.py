@@ -20,7 +20,7 @@ mark_queued / mark_started = 1 conditional UpdateItem; mark_finished = 1
 GetItem (the submission time, for the latency) + 1 conditional UpdateItem;
 get = 1 strongly consistent GetItem; a clip final without its video (the Pi
 dropped it) + 1 UpdateItem, the count ``videos_dropped`` reads with 1 GetItem.
-Queries: see ``ledger_dynamo_reads``.
+Queries: see ``ledger_dynamo_queries``.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ from edgecloud.protocol.messages import Result
 from edgecloud.loops import BackgroundLoop
 
 from .ledger import FINAL, STORING, ClipRow, Ledger, _iso
-from .ledger_dynamo_reads import DEVICE, HISTORY, ClipQueries, as_row, attrs
+from .ledger_dynamo_queries import DEVICE, HISTORY, ClipQueries, as_row, attrs
 from .ledger_reopen import DynamoReopening
 from .ledger_waits import FinalWaits
 

@@ -52,12 +52,12 @@ class ScalingLoop(BackgroundLoop):
     thread_name = "scaling"
 
     def __init__(self, parts: Resources, *, policy: Callable[..., int] = decide,
-                 scale_in: Callable[..., int] = retire_asks, lease: Optional[Lease] = None):
+                 retire_asks: Callable[..., int] = retire_asks, lease: Optional[Lease] = None):
         super().__init__()
         self.lease = lease  # None: the only controller, always in charge
         self.parts = parts  # settings, store, fleet, ledger, metrics: the app's own
         self.policy = policy
-        self.scale_in = scale_in
+        self.retire_asks = retire_asks
         self.launched_total = 0
         self.asked_total = 0  # retire asks sent
         self._asks_warned = False
@@ -157,7 +157,7 @@ class ScalingLoop(BackgroundLoop):
     def ask_surplus_to_retire(self, obs: Observation) -> int:
         """Top the retire queue up to the asks the policy wants (``retire_asks``:
         surplus workers, none while a backlog waits); returns how many were sent."""
-        n = max(0, int(self.scale_in(obs, self.parts.settings.autoscaler)))
+        n = max(0, int(self.retire_asks(obs, self.parts.settings.autoscaler)))
         if not n:
             return 0
         try:

@@ -17,7 +17,7 @@ from edgecloud.clock import utcnow
 from edgecloud.protocol.containers import CLIP_TYPES
 from edgecloud.protocol.keys import clip_key
 from edgecloud.protocol.messages import Job
-from edgecloud.results import ResultStore
+from edgecloud.result_store import ResultStore
 
 log = logging.getLogger(__name__)
 

@@ -3,6 +3,6 @@ off the Pi) -> durable spool -> placement (Pi or cloud) -> uploads to the contro
 
 Modules: ``sensor`` (PIR), ``camera`` (backends), ``recorder`` (motion -> clips),
 ``spool`` (outbox), ``scheduler`` (placement policies), ``local`` (detection on the Pi),
-``uploader`` (HTTP with backoff), ``results`` (cloud results, controller stats),
+``uploader`` (HTTP with backoff), ``result_watcher`` (cloud results, controller stats),
 ``stats`` (round trips), ``agent`` (wiring), ``cli`` / ``install`` / ``simulate``.
 """

@@ -22,7 +22,7 @@ from edgecloud.protocol.states import Placement
 from .camera import Camera, create_camera
 from .local import LocalProcessor
 from .recorder import RecordedClip, Recorder
-from .results import ResultWatcher
+from .result_watcher import ResultWatcher
 from .scheduler import CLOUD, EDGE, History, Policy, Situation, create_policy
 from .sensor import create_motion_sensor, wait_until_sampling
 from .spool import DISK_FULL, Entry, Spool, SpoolFull

@@ -22,7 +22,7 @@ SUBCOMMANDS = {
     "clips": ("edgecloud.controller.clips_cli:clips", "Clips in the cloud: send failed ones through again."),
     "worker": ("edgecloud.worker.cli:worker", "A cloud worker that processes queued clips."),
     "simulate": ("edgecloud.controller.simulate.cli:simulate", "Compare autoscaling policies on a trace."),
-    "lambda": ("edgecloud.worker.serverless.cli:lambda_group", "The worker as an AWS Lambda function: package, run here."),
+    "lambda": ("edgecloud.worker.lambda_.cli:lambda_group", "The worker as an AWS Lambda function: package, run here."),
     "infra": ("edgecloud.infra.cli:infra", "Deploy the AWS stack (CloudFormation)."),
     "bench": ("edgecloud.bench.cli:bench", "Benchmarks, each measured side by side."),
     "eval": ("edgecloud.bench.evaluate:evaluate", "Accuracy / speed trade-off of detectors."),

@@ -12,7 +12,7 @@ from .aws import Aws, Queues, error_code
 from .config import Settings
 from .dynamo_table import ensure_dynamodb_table
 
-# The retire queue holds scale-in asks: SQS's shortest retention, so an ask no
+# The retire queue holds retire asks: SQS's shortest retention, so an ask no
 # idle worker took within a minute expires instead of ending a worker that a
 # later load needs; a received ask hides briefly while its worker retires.
 RETIRE_ASK_RETENTION_S = 60

@@ -6,7 +6,7 @@ holding, tasks_done=..., uptime_s=...)`` after each poll. Rules combine with
 
     IdleTimeout(60) | MaxTasks(1000)       # idle a minute, or done plenty
     IdleTimeout(20) & MinUptime(60)        # idle, and past EC2's billed minute
-    IdleTimeout(60) | Asked()              # or the controller asked (scale-in)
+    IdleTimeout(60) | Asked()              # or the controller asked (a retire ask)
 
 Whatever the rules say, a worker that holds a job never retires: scale-in
 must not lose work, so that guard lives here, once, not in each rule.
@@ -99,7 +99,7 @@ class MinUptime(RetirementPolicy):
 
 @dataclass(frozen=True)
 class Asked(RetirementPolicy):
-    """Retire when the controller asked (scale-in), once ``min_uptime_s`` has
+    """Retire when the controller asked (a retire ask), once ``min_uptime_s`` has
     run: by default not inside EC2's billed first minute, where staying is free."""
 
     min_uptime_s: float = EC2_MINIMUM_BILLED_S

@@ -11,7 +11,7 @@ from typing import Literal, Optional
 from pydantic import Field, create_model, model_validator
 
 from .front_settings import FrontSettings
-from .notify_config import NotifyRule, NotifySettings
+from .notify_settings import NotifyRule, NotifySettings
 from .scene_settings import EventSettings, ZoneSettings
 from .sections import Section
 

@@ -51,9 +51,17 @@ def _one_process_unless_slow(request, monkeypatch):
         pytest.fail(f"{request.node.nodeid} starts a process: mark it @pytest.mark.slow (the quick tier "
                     "runs in one process)", pytrace=False)
 
+    popen_init = subprocess.Popen.__init__
+
+    def popen_refused(self, command, *args, **kwargs):
+        # ctypes.util.find_library asks ldconfig, e.g. while torch is first imported: a lookup, not our process.
+        if isinstance(command, (list, tuple)) and command and Path(str(command[0])).name == "ldconfig":
+            return popen_init(self, command, *args, **kwargs)
+        refused()
+
     import multiprocessing.process
 
-    monkeypatch.setattr(subprocess.Popen, "__init__", refused)
+    monkeypatch.setattr(subprocess.Popen, "__init__", popen_refused)
     monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refused)
     monkeypatch.setattr(os, "fork", refused)
 

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import ast
+import importlib.util
+import re
 import subprocess
 import sys
 import zipfile
@@ -319,3 +321,118 @@ def test_the_wheel_carries_every_module_and_data_file_of_the_tree(wheel):
     wanted = {f"{prefix}/{p.relative_to(root).as_posix()}" for prefix, root in roots.items()
               for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert wanted - names == set()
+
+
+# --- docs/development.md's "Layout", "Layers" and "Names" say what the tree holds ---
+DEVELOPMENT = REPO / "docs" / "development.md"
+
+
+def _section(title: str) -> str:
+    found = re.search(rf"^## {title}\n(.*?)(?=^## |\Z)", DEVELOPMENT.read_text(), re.M | re.S)
+    assert found, f"docs/development.md has no '## {title}' section"
+    return found.group(1)
+
+
+def _layout_rows() -> list[list[str]]:
+    """The Layout table's rows: [path, installs as, what]."""
+    return [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in _section("Layout").splitlines() if line.startswith("| `")]
+
+
+def _layout_errors(rows: list[list[str]]) -> list[str]:
+    """A row whose folder is missing, that installs under another name, or that names a module
+    (a backticked lower-case name, ``name/`` for a package) its folder lacks."""
+    errors = []
+    for path, installs, what in rows:
+        folder = REPO / path.strip("`")
+        if not folder.is_dir():
+            errors.append(f"{path}: no such folder")
+            continue
+        if installs != "—" and installs.strip("`") != _module_of(folder / "__init__.py"):
+            errors.append(f"{path}: installs as {_module_of(folder / '__init__.py')}, not {installs}")
+        for name in re.findall(r"`([a-z_][a-z0-9_]*/?)`", what):
+            module = folder / name[:-1] / "__init__.py" if name.endswith("/") else folder / f"{name}.py"
+            if not module.is_file():
+                errors.append(f"{path}: no module {name}")
+    return errors
+
+
+def test_the_layout_table_is_the_tree():
+    rows = _layout_rows()
+    assert _layout_errors(rows) == []
+    listed = {row[0].strip("`").split("/")[0] for row in rows}
+    assert {"edgecloud", *COMPONENTS, "ami", "tests"} <= listed
+
+
+def test_the_layout_check_sees_a_stale_row():
+    rows = [["`worker/`", "`edgecloud.worker`", "`jobs` (one job message), `frames`, `lambda_/`"],
+            ["`worker/serverless/`", "`edgecloud.worker.serverless`", "the emulation"],
+            ["`edge/`", "`edgecloud.edge.agent`", "the Pi"]]
+    assert _layout_errors(rows) == ["`worker/`: no module jobs", "`worker/serverless/`: no such folder",
+                                    "`edge/`: installs as edgecloud.edge, not `edgecloud.edge.agent`"]
+
+
+def _retired_names() -> list[str]:
+    (line,) = [line for line in _section("Names").split("\n- ") if line.startswith("Retired names")]
+    return re.findall(r"`([a-z_]+)`", line.partition(":")[2])
+
+
+def _named(names: list[str], paths: list[Path]) -> list[str]:
+    """Paths among ``paths`` (files and their folders) named by one of ``names``: a module, a package or test_<name>."""
+    wanted = set(names) | {f"test_{n}" for n in names}
+    hits = {p.relative_to(REPO).as_posix() for p in paths if p.stem in wanted}
+    hits |= {d.relative_to(REPO).as_posix() + "/" for p in paths for d in p.parents
+             if d.is_relative_to(REPO) and d != REPO and d.name in wanted}
+    return sorted(hits)
+
+
+def test_no_module_folder_or_test_has_a_retired_name():
+    retired = _retired_names()
+    assert {"function", "serverless", "scale_in", "lifecycle"} <= set(retired)
+    files = [p for top in ("edgecloud", "tests") + COMPONENTS for p in (REPO / top).rglob("*.py")
+             if "__pycache__" not in p.parts]
+    assert _named(retired, files) == []
+
+
+def test_the_name_check_sees_a_retired_name():
+    planted = [REPO / "worker" / "serverless" / "cli.py", REPO / "worker" / "jobs.py",
+               REPO / "tests" / "edge" / "test_results.py", REPO / "worker" / "main.py"]
+    assert _named(["serverless", "jobs", "results"], planted) == ["tests/edge/test_results.py", "worker/jobs.py",
+                                                                  "worker/serverless/"]
+
+
+def test_every_path_the_names_section_gives_exists():
+    paths = [p for p in re.findall(r"`([\w./]+)`", _section("Names")) if p.endswith((".py", "/"))]
+    assert "worker/lambda_/" in paths and "edgecloud/result_store.py" in paths
+    assert [p for p in paths if not (REPO / p).exists()] == []
+
+
+def _top_level_component_imports(path: Path) -> list[str]:
+    """What a module imports from a component when it is imported (not inside a function)."""
+    tree = ast.parse(path.read_text(), str(path))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(("edgecloud." if node.level else "") + node.module)
+    return _component_imports(names)
+
+
+def test_commands_are_imported_only_when_called():
+    # The Layers section: SUBCOMMANDS names each command as "module:attribute", and edgecloud.cli imports
+    # no component itself, so `edgecloud edge` on a Pi never imports the worker's or the controller's code.
+    from edgecloud.cli import SUBCOMMANDS
+
+    assert _top_level_component_imports(REPO / "edgecloud" / "cli.py") == []
+    for name, (target, _) in SUBCOMMANDS.items():
+        module, _, attr = target.partition(":")
+        assert attr and importlib.util.find_spec(module) is not None, name
+    assert "`SUBCOMMANDS`" in _section("Layers")
+
+
+def test_the_lazy_command_check_sees_an_eager_import(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text("from edgecloud.worker.cli import worker\nfrom .config import load\n"
+                     "def f():\n    from edgecloud.edge.cli import edge\n")
+    assert _top_level_component_imports(probe) == ["edgecloud.worker.cli"]

@@ -43,7 +43,7 @@ def run(obj: Context, once: bool):
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         the_worker.ready()  # the detector loads before the first poll, or no job is taken
-        click.echo(f"worker {the_worker.processed_by} polling {settings.queues.jobs} ({the_worker.lifecycle!r})")
+        click.echo(f"worker {the_worker.processed_by} polling {settings.queues.jobs} ({the_worker.retirer!r})")
         reason = the_worker.run(once=once)
     except Stopped:  # the signal came between polls, outside run()'s own guard
         reason = "stopped"

@@ -2,9 +2,9 @@
 
 ``process_batch()`` handles at most one message and returns counts, so tests
 drive the worker step by step with no threads or sleeps; ``run()`` loops it
-and applies the retirement rule (``edgecloud.retirement``). Scale-in: when a poll
+and applies the retirement rule (``edgecloud.retirement``). Retire asks: when a poll
 finds no job, an idle worker the rule would let go on request takes one of the
-controller's asks from the retire queue (if any) and retires (worker/scale_in.py).
+controller's asks from the retire queue (if any) and retires (worker/retire_asks.py).
 Readiness: before its first receive the worker loads its detector; if it cannot,
 it takes no job, reports itself ``not-ready`` with the reason and raises
 ``NotReady`` (``edgecloud worker run`` exits non-zero; systemd restarts it).
@@ -28,12 +28,12 @@ from edgecloud.loops import Tally
 from edgecloud.protocol.states import FINAL
 from edgecloud.workers import BUSY, NOT_READY, POLLING, WorkerStates
 
-from . import lifecycle as lifecycles
+from . import retirers
 from edgecloud import retirement
 from .heartbeat import Heartbeat
 from .identity import on_kubernetes
-from .jobs import JobRunner, NotReady, receive_count
-from .scale_in import ScaleIn
+from .job_runner import JobRunner, NotReady, receive_count
+from .retire_asks import RetireAsks
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,11 @@ class BatchCounts(Tally):
     outcomes = ("received", "done", "failed", "duplicate", "malformed", "released", "errors")
 
 
-class Worker(ScaleIn):
+class Worker(RetireAsks):
     """Processes jobs from the queue until stopped or retired."""
 
     def __init__(self, settings: Settings, aws: Optional[Aws] = None, *, queues: Optional[Queues] = None,
-                 detector=None, instance_id: Optional[str] = None, lifecycle=None, policy=None,
+                 detector=None, instance_id: Optional[str] = None, retirer=None, policy=None,
                  clock: Callable[[], float] = time.monotonic):
         self.settings = settings
         self.aws = aws or Aws(settings.aws)
@@ -70,7 +70,7 @@ class Worker(ScaleIn):
         # In a pod the host name is the pod's name: what `kubectl get pods` lists.
         self.processed_by = instance_id or (f"pod:{socket.gethostname()}" if kubernetes
                                             else f"local-{socket.gethostname()}-{os.getpid()}")
-        self.lifecycle = lifecycle or lifecycles.for_worker(settings, self.aws, instance_id)
+        self.retirer = retirer or retirers.for_worker(settings, self.aws, instance_id)
         # Under Kubernetes KEDA decides how many pods run: a pod that left when idle would be restarted.
         self.policy = policy or (retirement.Never() if kubernetes else retirement.from_settings(settings.worker))
         self.clock = clock
@@ -175,7 +175,7 @@ class Worker(ScaleIn):
     @contextmanager
     def _working(self, message: dict):
         """While a job is processed: protected from scale-in, its visibility kept extended."""
-        self.lifecycle.protect(True)
+        self.retirer.protect(True)
         try:
             visibility = self.settings.queues.visibility_timeout
             # A beat must land well before the job's visibility runs out, whatever the config says.
@@ -184,7 +184,7 @@ class Worker(ScaleIn):
                            extend_to=visibility):
                 yield
         finally:
-            self.lifecycle.protect(False)
+            self.retirer.protect(False)
 
     def _give_up(self, message: dict, err: Exception) -> Optional[str]:
         """On a job's last allowed try, end it with a failed result (``JobRunner.give_up``)

@@ -21,7 +21,7 @@ from edgecloud.config import DetectorSettings
 from edgecloud.clock import utcnow
 from edgecloud.protocol.containers import CLIP_TYPES
 from edgecloud.protocol.messages import Job, Result
-from edgecloud.results import ResultStore
+from edgecloud.result_store import ResultStore
 from edgecloud.settings import LimitsSettings
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ def create_fleet(settings: Settings, aws: Aws) -> Fleet:
     elif backend == "asg":
         from .asg import AsgFleet as cls
     elif backend == "lambda":
-        from .function import FunctionFleet as cls
+        from .lambda_ import LambdaFleet as cls
     else:  # the settings schema already refuses other names
         raise ValueError(f"unknown fleet backend {backend!r}")
     return cls(settings, aws)

@@ -13,7 +13,7 @@ from edgecloud.config import AutoscalerSettings, WorkerSettings
 from . import build, simulate as run_policy
 from .policies import BUILT_INS, COMPARED_BY_DEFAULT, VARIANTS
 from .billing import DEFAULT_HOURLY_PRICE
-from .function import FunctionModel, measure_cold_start, simulate_function
+from .lambda_ import LambdaModel, measure_cold_start, simulate_lambda
 from .report import print_table, summarise, to_json, write_json
 from .traces import NAMED, SpecError, load_trace, sample
 
@@ -107,8 +107,8 @@ def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price
                                        tail_s=tail))
     notes = [f"{p.name}: {p.notes}" for p in chosen if not p.name.endswith("+warm")]
     if "lambda" in specs:
-        model, note = function_model(settings, scaler, cold_start, memory)
-        outcomes.append(simulate_function(model, arrivals, process_s))
+        model, note = lambda_model(settings, scaler, cold_start, memory)
+        outcomes.append(simulate_lambda(model, arrivals, process_s))
         notes.append(note)
     summaries = {o.policy: summarise(o, price) for o in outcomes}
     wall_s = time.perf_counter() - started
@@ -125,12 +125,12 @@ def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price
         click.echo(f"chart: {plot(outcomes, plot_path, title)}")
 
 
-def function_model(settings, scaler: AutoscalerSettings, cold_start, memory) -> tuple[FunctionModel, str]:
+def lambda_model(settings, scaler: AutoscalerSettings, cold_start, memory) -> tuple[LambdaModel, str]:
     """The lambda policy's function and the note under the table saying where its numbers come from."""
     how = "given"
     if cold_start is None:
         cold_start, how = measure_cold_start(settings.detector.name), "measured: handler import + model load"
-    model = FunctionModel(cold_start_s=cold_start, memory_mb=memory or settings.function.memory_mb,
+    model = LambdaModel(cold_start_s=cold_start, memory_mb=memory or settings.function.memory_mb,
                           max_concurrency=scaler.max_workers)
     return model, (f"lambda: {model.memory_mb} MB, cold start {cold_start:.2f} s ({how}), concurrency "
                    f"5 + 300/min up to {model.max_concurrency}; instance-s = billed function seconds, "

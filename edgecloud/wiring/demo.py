@@ -120,9 +120,9 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         console.log(f"embedded AWS at {endpoint}; device {s.edge.device_id} and operator {OPERATOR} registered")
         function = None
         if engine == "lambda":
-            from .function import start_function
+            from .lambda_ import start_lambda
 
-            function = start_function(stack, s, Path(workdir), console)
+            function = start_lambda(stack, s, Path(workdir), console)
         controller = stack.enter_context(ControllerProcess(s, Path(workdir)))
         s.edge.controller_url = controller.url
         console.log(f"controller at {controller.url} (gunicorn), fleet: {s.fleet.backend}")
@@ -149,9 +149,9 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         report = build_report(clip_ids, statuses, counts, {r.clip_id: r for r in agent.stats.records()})
         report["pi_slowdown"] = pi_slowdown
         if function is not None:
-            from .function import function_report
+            from .lambda_ import lambda_report
 
-            report["function"] = function_report(function)
+            report["function"] = lambda_report(function)
         if then is not None:
             then(report, controller.url, s)
         return report

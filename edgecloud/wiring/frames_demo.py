@@ -20,7 +20,7 @@ from edgecloud.aws import Aws
 from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
 
-from .function import start_function
+from .lambda_ import start_lambda
 from edgecloud.localcloud import ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
 ANSWER_TIMEOUT_S = 30.0
@@ -49,7 +49,7 @@ def run_frames_demo(settings: Settings, *, video: Path, seconds: float, workdir:
         ensure_resources(Aws(s.aws), s)
         tokens = issue_credentials(s, [s.edge.device_id])  # the Pi asks for its presigned POSTs as itself
         s.edge.token_file = write_token(workdir / "device.token", tokens[s.edge.device_id])
-        deployment = start_function(stack, s, workdir, console)
+        deployment = start_lambda(stack, s, workdir, console)
         warm = deployment.function.provision(PROVISIONED)
         console.log(f"{PROVISIONED} execution environments provisioned ahead (init {warm:.2f} s), as Lambda's "
                     "provisioned concurrency would keep them")

@@ -14,7 +14,7 @@ from edgecloud.controller.fleet.asg import AsgFleet
 from edgecloud.controller.fleet.ec2 import Ec2Fleet
 from edgecloud.controller.fleet.local import LocalFleet
 from edgecloud.config import ConfigError
-from edgecloud.worker.lifecycle import AsgLifecycle
+from edgecloud.worker.retirers import AsgRetirer
 
 # Stands in for `edgecloud worker run` where moto is in-process (a child could not reach it).
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
@@ -186,12 +186,12 @@ def test_asg_worker_protects_itself_then_leaves_decrementing_capacity(settings, 
     aws, _ = mocked_aws
     fleet = AsgFleet(settings, aws)
     first, second = fleet.launch(2)
-    lifecycle = AsgLifecycle(aws, first, group)
-    lifecycle.protect(True)
+    retirer = AsgRetirer(aws, first, group)
+    retirer.protect(True)
     members = aws.autoscaling.describe_auto_scaling_instances(InstanceIds=[first])["AutoScalingInstances"]
     assert members[0]["ProtectedFromScaleIn"] is True
-    lifecycle.protect(False)
-    lifecycle.retire()
+    retirer.protect(False)
+    retirer.retire()
     described = aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0]
     assert described["DesiredCapacity"] == 1
     assert fleet.ids() == [second]

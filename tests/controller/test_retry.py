@@ -16,7 +16,7 @@ from edgecloud.controller.resources import resources
 from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.messages import Job
-from edgecloud.results import ResultStore
+from edgecloud.result_store import ResultStore
 from edgecloud.worker.main import Worker
 from edgecloud.worker.process import failed_result
 

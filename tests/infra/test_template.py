@@ -138,7 +138,7 @@ def _tiny_zip() -> bytes:
 
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("edgecloud/worker/function.py", "def handle(event, context):\n    return {}\n")
+        zf.writestr("edgecloud/worker/lambda_handler.py", "def handle(event, context):\n    return {}\n")
     return buffer.getvalue()
 
 

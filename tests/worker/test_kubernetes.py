@@ -8,7 +8,7 @@ import pytest
 
 from edgecloud.config import WorkerSettings
 from edgecloud.worker.identity import instance_id, on_kubernetes
-from edgecloud.worker.lifecycle import Unmanaged
+from edgecloud.worker.retirers import Unmanaged
 from edgecloud.worker.main import Worker
 from edgecloud.workers import WorkerStates
 
@@ -45,12 +45,12 @@ def _stopping_clock(worker_box: list, looks: int):
     return clock
 
 
-@pytest.mark.parametrize("platform, outcome, lifecycle_kind, state", [
+@pytest.mark.parametrize("platform, outcome, retirer_kind, state", [
     ("kubernetes", "stopped", "Unmanaged", "running"),
-    ("ec2", "retired", "Ec2Lifecycle", "terminated"),
+    ("ec2", "retired", "Ec2Retirer", "terminated"),
 ])
 def test_idle_in_a_pod_it_neither_leaves_nor_terminates_an_instance(mocked_aws, settings, instance_id, platform,
-                                                                   outcome, lifecycle_kind, state):
+                                                                   outcome, retirer_kind, state):
     aws, queues = mocked_aws
     settings.worker.wait_seconds = 0
     settings.worker.idle_timeout = 5
@@ -60,7 +60,7 @@ def test_idle_in_a_pod_it_neither_leaves_nor_terminates_an_instance(mocked_aws, 
     # Even handed an instance id (the node's, say), a pod's worker treats it as not its own to end.
     worker = Worker(settings, aws, queues=queues, instance_id=instance_id, clock=_stopping_clock(box, 10))
     box.append(worker)
-    assert type(worker.lifecycle).__name__ == lifecycle_kind
+    assert type(worker.retirer).__name__ == retirer_kind
     assert worker.run() == outcome
     reported = WorkerStates(aws, settings.tables.workers).reported()
     assert (instance_id in reported) is (platform == "ec2")  # the node's id is nobody's state in a pod
@@ -73,5 +73,5 @@ def test_a_pods_results_name_the_pod(mocked_aws, settings, monkeypatch):
     settings.worker.platform = "kubernetes"
     monkeypatch.setattr("socket.gethostname", lambda: "edgecloud-worker-5d8f7c9b4-x2x7q")
     worker = Worker(settings, aws, queues=queues)
-    assert isinstance(worker.lifecycle, Unmanaged)
+    assert isinstance(worker.retirer, Unmanaged)
     assert worker.processed_by == "pod:edgecloud-worker-5d8f7c9b4-x2x7q"

@@ -122,7 +122,7 @@ def test_worker_processes_without_then_with_the_model(stack_settings, tmp_path, 
     from edgecloud.protocol.ids import new_clip_id
     from edgecloud.protocol.keys import clip_key
     from edgecloud.protocol.messages import Job
-    from edgecloud.results import ResultStore
+    from edgecloud.result_store import ResultStore
 
     settings = stack_settings
     aws = Aws(settings.aws)

@@ -72,12 +72,12 @@ def test_sigterm_mid_job_finishes_the_job_then_exits(remote, vtest_avi):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("pod_env, lifecycle", [
-    ({}, "<Ec2Lifecycle i-local-test>"),
+@pytest.mark.parametrize("pod_env, retirer", [
+    ({}, "<Ec2Retirer i-local-test>"),
     # As in a pod (the kubelet sets this): the same clean stop, and no instance to terminate.
     ({"KUBERNETES_SERVICE_HOST": "10.100.0.1"}, "<Unmanaged >"),
 ])
-def test_sigterm_while_idle_exits_at_once(remote, tmp_path, pod_env, lifecycle):
+def test_sigterm_while_idle_exits_at_once(remote, tmp_path, pod_env, retirer):
     settings, aws, queues, _ = remote
     settings.worker.wait_seconds = 20  # a long poll the signal must cut short
     config = tmp_path / "long-poll.yaml"
@@ -85,7 +85,7 @@ def test_sigterm_while_idle_exits_at_once(remote, tmp_path, pod_env, lifecycle):
     worker = start_worker(config, **pod_env)
     try:
         line = next(line for line in iter(worker.stdout.readline, "") if "polling" in line)  # past start-up logs
-        assert line.rstrip().endswith(f"({lifecycle})")
+        assert line.rstrip().endswith(f"({retirer})")
         worker.send_signal(signal.SIGTERM)
         output, _ = worker.communicate(timeout=10)  # well inside the 20 s poll it was in
     finally:

@@ -1,6 +1,6 @@
 """The ``notify:`` settings section: alert rules and where alerts go (see controller/notify.py).
 
-Imported into ``edgecloud.config``, which holds every other section.
+Its own module as front_settings.py and scene_settings.py are; edgecloud.settings gathers every section.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Scale-in by retire asks: the policy's side (decide and surplus agree, no
+"""Retire asks: the policy's side (decide and surplus agree, no
 asks on a backlog) and the simulator's model of it (asks taken by idle
 workers only, honouring Asked's minimum uptime; no launch-retire flapping)."""
 import math

@@ -36,7 +36,7 @@ PRICE_PER_REQUEST = 0.20 / 1_000_000
 
 
 @dataclass(frozen=True)
-class FunctionModel:
+class LambdaModel:
     cold_start_s: float
     memory_mb: int = 2048
     max_concurrency: int = 19
@@ -54,7 +54,7 @@ def measure_cold_start(detector: str = "hog") -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def simulate_function(model: FunctionModel, submitted: np.ndarray, process_s: np.ndarray) -> Outcome:
+def simulate_lambda(model: LambdaModel, submitted: np.ndarray, process_s: np.ndarray) -> Outcome:
     """Run the trace through the function; ``worker_seconds`` holds each invocation's billed seconds."""
     arr, proc = submitted.tolist(), process_s.tolist()
     n = len(arr)

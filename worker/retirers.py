@@ -1,6 +1,6 @@
-"""How a worker leaves its fleet, and how it guards a job in hand from scale-in.
+"""How a worker retires from its fleet, and how it guards a job in hand from its group's scale-in.
 
-``Ec2Lifecycle``: TerminateInstances on itself. ``AsgLifecycle``: leave the
+``Ec2Retirer``: TerminateInstances on itself. ``AsgRetirer``: leave the
 group with TerminateInstanceInAutoScalingGroup (decrementing desired capacity,
 so no replacement is launched) and hold scale-in protection while busy.
 ``Unmanaged``: not on EC2, in a Kubernetes pod, or ``retire: false``: just exit.
@@ -19,7 +19,7 @@ from edgecloud.config import Settings
 log = logging.getLogger(__name__)
 
 
-class Lifecycle:
+class Retirer:
     """Base: ``retire()`` ends this instance's life; ``protect(busy)`` may guard it while busy."""
 
     instance_id: Optional[str] = None
@@ -34,11 +34,11 @@ class Lifecycle:
         return f"<{type(self).__name__} {self.instance_id or ''}>"
 
 
-class Unmanaged(Lifecycle):
+class Unmanaged(Retirer):
     pass
 
 
-class Ec2Lifecycle(Lifecycle):
+class Ec2Retirer(Retirer):
     def __init__(self, aws: Aws, instance_id: str):
         self.aws = aws
         self.instance_id = instance_id
@@ -48,7 +48,7 @@ class Ec2Lifecycle(Lifecycle):
         self.aws.ec2.terminate_instances(InstanceIds=[self.instance_id])
 
 
-class AsgLifecycle(Lifecycle):
+class AsgRetirer(Retirer):
     def __init__(self, aws: Aws, instance_id: str, group_name: str):
         self.aws = aws
         self.instance_id = instance_id
@@ -68,10 +68,10 @@ class AsgLifecycle(Lifecycle):
             log.warning("could not set scale-in protection to %s: %s", busy, err)
 
 
-def for_worker(settings: Settings, aws: Aws, instance_id: Optional[str]) -> Lifecycle:
+def for_worker(settings: Settings, aws: Aws, instance_id: Optional[str]) -> Retirer:
     # On Kubernetes the Worker passes no instance id (the node's is not its own), so it is Unmanaged here.
     if not instance_id or not settings.worker.retire:
         return Unmanaged()
     if settings.fleet.backend == "asg" and settings.fleet.asg_name:
-        return AsgLifecycle(aws, instance_id, settings.fleet.asg_name)
-    return Ec2Lifecycle(aws, instance_id)
+        return AsgRetirer(aws, instance_id, settings.fleet.asg_name)
+    return Ec2Retirer(aws, instance_id)

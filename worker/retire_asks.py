@@ -1,4 +1,4 @@
-"""The worker's side of scale-in: take one of the controller's asks and leave the fleet.
+"""The worker's side of the controller's retire asks: take one and leave the fleet.
 
 The controller puts one ask per surplus worker on the retire queue; an idle
 worker that its retirement rule would let go on request takes one, leaves the
@@ -17,8 +17,8 @@ from edgecloud.workers import RETIRING
 log = logging.getLogger(__name__)
 
 
-class ScaleIn:
-    """Mixed into ``Worker``: uses its ``aws``, ``queues``, ``policy``, ``lifecycle``,
+class RetireAsks:
+    """Mixed into ``Worker``: uses its ``aws``, ``queues``, ``policy``, ``retirer``,
     ``holding``, ``stopping``, ``tasks_done``, ``report`` and counts ``asks_taken``."""
 
     def _receive_retire_ask(self) -> Optional[dict]:
@@ -63,7 +63,7 @@ class ScaleIn:
         instance the autoscaler counts but nothing runs on."""
         self.report(RETIRING)  # a refusal below: the next poll reports it polling again
         try:
-            self.lifecycle.retire()
+            self.retirer.retire()
         except ClientError as err:
             log.warning("could not retire (%s); serving on", err.response.get("Error", {}).get("Message", err))
             return False

@@ -28,7 +28,7 @@ METRIC_NAMESPACE = "AWS/Lambda"
 METRIC_NAME = "ConcurrentExecutions"
 
 
-class FunctionFleet(Fleet):
+class LambdaFleet(Fleet):
     """A Lambda function fed by the jobs queue: ``launch`` is never needed, ``states`` counts executions."""
 
     backend = "lambda"

@@ -14,10 +14,10 @@ from edgecloud.infra.policies import load_template
 
 def _zip(path):
     # A handler-shaped zip: the stack's mechanics do not depend on its size (the real one is
-    # built and run in tests/serverless).
+    # built and run in tests/lambda).
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("edgecloud/worker/function.py", "def handle(event, context):\n    return {}\n")
+        zf.writestr("edgecloud/worker/lambda_handler.py", "def handle(event, context):\n    return {}\n")
     path.write_bytes(buffer.getvalue())
     return path
 
@@ -37,7 +37,7 @@ def test_infra_up_deploys_the_function_and_its_event_sources(moto_account, tmp_p
     assert settings.storage.frames_bucket == "ec-fn-frames-123456789012-us-east-1"
     assert settings.queues.frame_answers == "ec-fn-answers"
     function = aws.client("lambda").get_function(FunctionName="ec-fn-worker")["Configuration"]
-    assert (function["Handler"], function["Runtime"]) == ("edgecloud.worker.function.handle", "python3.12")
+    assert (function["Handler"], function["Runtime"]) == ("edgecloud.worker.lambda_handler.handle", "python3.12")
     env = function["Environment"]["Variables"]
     assert env["EDGECLOUD_AWS__REGION"] == "us-east-1" and env["EDGECLOUD_QUEUES__JOBS"] == "ec-fn-jobs" and env["EDGECLOUD_STORAGE__RESULTS_BUCKET"] == \
         settings.storage.results_bucket

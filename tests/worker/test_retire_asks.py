@@ -1,4 +1,4 @@
-"""Scale-in from the worker's side: an idle worker past Asked's minimum uptime
+"""Retire asks from the worker's side: an idle worker past Asked's minimum uptime
 takes one retire ask and terminates its instance; a young or busy one leaves
 the ask for another."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scale-in from the scaling loop: retire asks on the retire queue, on moto.
+"""Retire asks from the scaling loop on the retire queue, on moto.
 
 The loop tops the queue up to ``retire_asks`` (surplus workers, none on a
 backlog), counting asks still waiting or taken by a worker on its way out.
@@ -102,7 +102,7 @@ def test_no_asks_when_the_policy_keeps_every_worker(settings, parts):
 
 def test_no_asks_in_a_step_that_launches(settings, parts):
     aws, queues, store, fleet, ledger = parts
-    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: 1, scale_in=lambda obs, cfg: 5)
+    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: 1, retire_asks=lambda obs, cfg: 5)
     step = loop.step()
     assert len(step.launched) == 1 and step.asked == 0
     assert waiting(aws, queues.retire) == (0, 0)

@@ -6,13 +6,13 @@ import pytest
 from click.testing import CliRunner
 
 from edgecloud.cli import cli
-from edgecloud.controller.simulate.function import (KEEP_WARM_S, PRICE_PER_GB_S, PRICE_PER_REQUEST, FunctionModel,
-                                                    simulate_function)
+from edgecloud.controller.simulate.lambda_ import (KEEP_WARM_S, PRICE_PER_GB_S, PRICE_PER_REQUEST, LambdaModel,
+                                                    simulate_lambda)
 
 
 def test_a_burst_ramps_from_five_by_300_a_minute_up_to_the_cap():
     submitted = np.zeros(40)
-    outcome = simulate_function(FunctionModel(cold_start_s=1.0, max_concurrency=20), submitted, np.full(40, 30.0))
+    outcome = simulate_lambda(LambdaModel(cold_start_s=1.0, max_concurrency=20), submitted, np.full(40, 30.0))
     starts = outcome.finished[:20] - 31.0  # cold: each of the first 20 environments serves one clip
     assert (starts[:5] == 0).all()  # five at once
     assert starts[5] == pytest.approx(0.2, abs=1e-6)  # then one more every 0.2 s (300 per minute)
@@ -24,13 +24,13 @@ def test_a_burst_ramps_from_five_by_300_a_minute_up_to_the_cap():
 
 def test_warm_environments_are_reused_until_reclaimed():
     submitted = np.array([0.0, 100.0, 100.0 + KEEP_WARM_S + 50])
-    outcome = simulate_function(FunctionModel(cold_start_s=2.0), submitted, np.full(3, 1.0))
+    outcome = simulate_lambda(LambdaModel(cold_start_s=2.0), submitted, np.full(3, 1.0))
     assert list(outcome.latencies) == pytest.approx([3.0, 1.0, 3.0])  # cold, warm, cold again
     assert outcome.launches == 2
 
 
 def test_billing_is_per_millisecond_of_memory_plus_requests():
-    outcome = simulate_function(FunctionModel(cold_start_s=0.5, memory_mb=1024), np.array([0.0]), np.array([1.2344]))
+    outcome = simulate_lambda(LambdaModel(cold_start_s=0.5, memory_mb=1024), np.array([0.0]), np.array([1.2344]))
     assert outcome.worker_seconds.tolist() == [1.735]  # init included, rounded up to the millisecond
     assert outcome.cost_usd == pytest.approx(1.735 * PRICE_PER_GB_S + PRICE_PER_REQUEST)
 

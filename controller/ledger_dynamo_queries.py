@@ -1,4 +1,4 @@
-"""The read side of the DynamoDB clip ledger: the item codec and every query.
+"""The DynamoDB clip ledger's queries, and the item codec they and the writes share.
 
 Each query is a Query on one index partition (see ``edgecloud.clip_table``),
 never a Scan; what each costs, in items read:

@@ -31,7 +31,7 @@ def test_the_event_source_mappings_cap_wins(settings, mocked_aws):
     settings.fleet.backend = "lambda"
     role = aws.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     aws.client("lambda").create_function(FunctionName=settings.function.name, Runtime="python3.12", Role=role,
-                                         Handler="edgecloud.worker.function.handle", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18})
+                                         Handler="edgecloud.worker.lambda_handler.handle", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18})
     arn = aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     aws.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=settings.function.name,
                                                      ScalingConfig={"MaximumConcurrency": 4})

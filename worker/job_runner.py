@@ -22,7 +22,7 @@ from edgecloud.config import Settings
 from edgecloud.protocol.ids import clip_id_in
 from edgecloud.protocol.keys import result_key
 from edgecloud.protocol.messages import Completion, Job, Result
-from edgecloud.results import ResultStore
+from edgecloud.result_store import ResultStore
 
 from .process import failed_result, process_job
 

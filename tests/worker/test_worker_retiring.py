@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from edgecloud.worker.lifecycle import Ec2Lifecycle, Unmanaged
+from edgecloud.worker.retirers import Ec2Retirer, Unmanaged
 from edgecloud.worker.main import Worker
 
 
@@ -25,7 +25,7 @@ def test_retires_after_idle_timeout_by_terminating_its_instance(make_worker, moc
     settings.worker.idle_timeout = 5
     ticks = itertools.count()
     worker = make_worker(instance_id=instance_id, clock=lambda: float(next(ticks)))  # 1 s per look at the clock
-    assert isinstance(worker.lifecycle, Ec2Lifecycle)
+    assert isinstance(worker.retirer, Ec2Retirer)
     assert worker.run() == "retired"
     state = aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]
     assert state["Name"] in {"shutting-down", "terminated"}
@@ -37,7 +37,7 @@ def test_retire_false_just_exits(make_worker, mocked_aws, settings, instance_id)
     settings.worker.retire = False
     ticks = itertools.count()
     worker = make_worker(instance_id=instance_id, clock=lambda: float(next(ticks)))
-    assert isinstance(worker.lifecycle, Unmanaged)
+    assert isinstance(worker.retirer, Unmanaged)
     assert worker.run() == "retired"
     state = aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]
     assert state["Name"] == "running"
@@ -55,13 +55,13 @@ def test_busy_worker_does_not_retire_while_work_keeps_coming(make_worker, enqueu
 
 
 def test_an_asg_worker_leaves_through_its_group(make_worker, settings):
-    from edgecloud.worker.lifecycle import AsgLifecycle
+    from edgecloud.worker.retirers import AsgRetirer
 
     settings.fleet.backend = "asg"
     settings.fleet.asg_name = "edgecloud-workers"
-    lifecycle = make_worker(instance_id="i-0abc").lifecycle
-    assert isinstance(lifecycle, AsgLifecycle) and lifecycle.group_name == "edgecloud-workers"
-    assert isinstance(make_worker().lifecycle, Unmanaged)  # off EC2: nothing to terminate
+    retirer = make_worker(instance_id="i-0abc").retirer
+    assert isinstance(retirer, AsgRetirer) and retirer.group_name == "edgecloud-workers"
+    assert isinstance(make_worker().retirer, Unmanaged)  # off EC2: nothing to terminate
 
 
 def test_a_stop_signal_as_a_poll_returns_hands_the_job_back(make_worker, enqueue, mocked_aws, vtest_mp4,
@@ -98,9 +98,9 @@ def test_a_stop_signal_as_a_poll_returns_hands_the_job_back(make_worker, enqueue
 def test_a_refused_retirement_keeps_the_worker_serving(make_worker, settings):
     from botocore.exceptions import ClientError
 
-    from edgecloud.worker.lifecycle import Lifecycle
+    from edgecloud.worker.retirers import Retirer
 
-    class RefusedOnce(Lifecycle):
+    class RefusedOnce(Retirer):
         calls = 0
 
         def retire(self):
@@ -110,11 +110,11 @@ def test_a_refused_retirement_keeps_the_worker_serving(make_worker, settings):
                                   "TerminateInstanceInAutoScalingGroup")
 
     settings.worker.idle_timeout = 2
-    lifecycle = RefusedOnce()
+    retirer = RefusedOnce()
     ticks = itertools.count()
-    worker = make_worker(lifecycle=lifecycle, clock=lambda: float(next(ticks)))
+    worker = make_worker(retirer=retirer, clock=lambda: float(next(ticks)))
     assert worker.run() == "retired"
-    assert lifecycle.calls == 2
+    assert retirer.calls == 2
 
 
 def test_a_second_stop_signal_hands_the_job_in_hand_back(make_worker, enqueue, mocked_aws, settings, vtest_mp4,

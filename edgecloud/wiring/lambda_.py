@@ -8,14 +8,14 @@ from statistics import median
 from rich.console import Console
 
 from edgecloud.config import Settings
-from edgecloud.worker.serverless.local import LocalDeployment
-from edgecloud.worker.serverless.package import local_package
+from edgecloud.worker.lambda_.local import LocalDeployment
+from edgecloud.worker.lambda_.package import local_package
 
 # Concurrency on this machine: each execution environment is a process with OpenCV loaded.
 DEMO_MAX_CONCURRENCY = 4
 
 
-def start_function(stack: ExitStack, settings: Settings, workdir: Path, console: Console) -> LocalDeployment:
+def start_lambda(stack: ExitStack, settings: Settings, workdir: Path, console: Console) -> LocalDeployment:
     """Switch the settings to the lambda backend and start the function and its event sources."""
     settings.fleet.backend = "lambda"
     settings.autoscaler.max_workers = min(settings.autoscaler.max_workers, DEMO_MAX_CONCURRENCY)
@@ -35,7 +35,7 @@ def start_function(stack: ExitStack, settings: Settings, workdir: Path, console:
     return deployment
 
 
-def function_report(deployment: LocalDeployment) -> dict:
+def lambda_report(deployment: LocalDeployment) -> dict:
     """Invocations, cold starts and their init time, as the emulated Lambda saw them."""
     calls = deployment.function.invocations
     inits = [c.reply["init_s"] for c in calls if c.reply.get("init_s") is not None]

@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 from edgecloud import __version__
 from edgecloud.cli import cli
-from edgecloud.worker.serverless.package import HANDLER, LAMBDA_PYTHON, PackageError, check_size
+from edgecloud.worker.lambda_.package import HANDLER, LAMBDA_PYTHON, PackageError, check_size
 
 from .conftest import REPO, wheel_cache
 
-DOCKERFILE = REPO / "worker" / "serverless" / "Dockerfile"
+DOCKERFILE = REPO / "worker" / "lambda_" / "Dockerfile"
 
 
 @pytest.mark.slow

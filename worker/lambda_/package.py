@@ -1,6 +1,6 @@
 """``edgecloud lambda package``: the deployment zip Lambda's Python runtime accepts.
 
-The handler (``edgecloud.worker.function.handle``) needs OpenCV, numpy, pydantic,
+The handler (``edgecloud.worker.lambda_handler.handle``) needs OpenCV, numpy, pydantic,
 PyYAML and the tracker (edgefirst-tracker, under 1 MB; the scipy that other trackers need would not
 fit); boto3 comes with the runtime. Their manylinux wheels for the target
 Python are downloaded once into a cache (``var/lambda/wheels/cp<version>``),
@@ -21,7 +21,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-HANDLER = "edgecloud.worker.function.handle"
+HANDLER = "edgecloud.worker.lambda_handler.handle"
 LAMBDA_PYTHON = "3.12"  # the python3.12 runtime (Amazon Linux 2023, glibc 2.34)
 PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_28_x86_64")
 UNZIPPED_LIMIT_MB = 250.0

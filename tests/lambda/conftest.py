@@ -1,4 +1,4 @@
-"""Fixtures for the serverless engine: Lambda's context object, SQS event records, the built zip."""
+"""Fixtures for the Lambda engine: Lambda's context object, SQS event records, the built zip."""
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +16,7 @@ from edgecloud.protocol.containers import CLIP_TYPES
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import clip_key
 from edgecloud.protocol.messages import Job
-from edgecloud.worker.serverless.runtime import Context
+from edgecloud.worker.lambda_.runtime import Context
 
 REPO = Path(__file__).resolve().parents[2]
 # Built once per test run; the wheels stay cached under the repo's ignored var/ between runs.

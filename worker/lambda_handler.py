@@ -1,4 +1,4 @@
-"""The worker as an AWS Lambda function: ``edgecloud.worker.function.handle``.
+"""The worker as an AWS Lambda function: ``edgecloud.worker.lambda_handler.handle``.
 
 Two event sources start it. The jobs queue (``fleet.backend: lambda``): each
 SQS record is one job, run by the same ``JobRunner`` as an EC2 worker's, with
@@ -30,7 +30,7 @@ from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings, load
 from edgecloud.workers import NOT_READY, WorkerStates
 
-from .jobs import JobRunner, NotReady, receive_count
+from .job_runner import JobRunner, NotReady, receive_count
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import clip_key
 from edgecloud.protocol.messages import Job
 from edgecloud.provision import ensure_resources
-from edgecloud.results import ResultStore
-from edgecloud.worker.serverless.emulator import runtime_dir, unpack
-from edgecloud.worker.serverless.local import LocalDeployment
+from edgecloud.result_store import ResultStore
+from edgecloud.worker.lambda_.emulator import runtime_dir, unpack
+from edgecloud.worker.lambda_.local import LocalDeployment
 
 from .conftest import UNREACHABLE
 
@@ -31,17 +31,17 @@ pytestmark = pytest.mark.slow
 def test_the_zip_is_what_lambda_accepts(local_zip):
     report = json.loads(local_zip.with_name("package.json").read_text())
     assert set(report) == {"zip", "handler", "unzipped_mb", "zipped_mb"}
-    assert report["handler"] == "edgecloud.worker.function.handle" and report["zip"] == str(local_zip)
+    assert report["handler"] == "edgecloud.worker.lambda_handler.handle" and report["zip"] == str(local_zip)
     assert report["unzipped_mb"] <= 250 and report["zipped_mb"] == round(local_zip.stat().st_size / 1e6, 1)
     names = zipfile.ZipFile(local_zip).namelist()
-    assert "edgecloud/worker/function.py" in names and "edgecloud/worker/process.py" in names
+    assert "edgecloud/worker/lambda_handler.py" in names and "edgecloud/worker/process.py" in names
     assert not any(n.startswith(("torch/", "boto3/", "edgecloud/controller/", "edgecloud/edge/")) for n in names)
 
 
 def test_the_handler_imports_from_the_zip_alone(local_zip, tmp_path):
     task, runtime = unpack(local_zip, tmp_path), runtime_dir(tmp_path)
     probe = ("import sys; sys.path[:0] = sys.argv[1:3]\n"
-             "import cv2, numpy, pydantic, yaml, boto3, edgefirst.tracker, edgecloud.worker.function as f\n"
+             "import cv2, numpy, pydantic, yaml, boto3, edgefirst.tracker, edgecloud.worker.lambda_handler as f\n"
              "assert callable(f.handle)\n"
              "print(cv2.__file__, numpy.__file__, pydantic.__file__)\n"
              "for name in ('torch', 'flask', 'moto'):\n"

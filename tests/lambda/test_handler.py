@@ -7,9 +7,9 @@ import json
 import pytest
 
 from edgecloud.protocol.messages import Result
-from edgecloud.results import ResultStore
-from edgecloud.worker.function import Environment, handle_jobs
-from edgecloud.worker.jobs import NotReady
+from edgecloud.result_store import ResultStore
+from edgecloud.worker.lambda_handler import Environment, handle_jobs
+from edgecloud.worker.job_runner import NotReady
 
 from .conftest import UNREACHABLE, completions, make_context, sqs_event
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import threading
 
-from edgecloud.edge.results import ResultWatcher
+from edgecloud.edge.result_watcher import ResultWatcher
 from edgecloud.edge.scheduler import PRIOR_UPLOAD_TO_RESULT_S, History
 
 

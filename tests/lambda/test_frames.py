@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from edgecloud.protocol.keys import frame_key
-from edgecloud.worker.serverless.local import notify_queue_of_frames
-from edgecloud.worker.function import Environment, handle
+from edgecloud.worker.lambda_.local import notify_queue_of_frames
+from edgecloud.worker.lambda_handler import Environment, handle
 
 from .conftest import make_context
 
@@ -117,10 +117,10 @@ def test_an_object_that_is_not_a_frame_key_is_ignored(settings, mocked_aws, jpeg
 
 def _handle(settings, event, context):
     """Lambda's entry point, in an environment made from these settings (as its variables would give)."""
-    from edgecloud.worker import function
+    from edgecloud.worker import lambda_handler
 
-    function._environment = Environment(settings)
+    lambda_handler._environment = Environment(settings)
     try:
         return handle(event, context)
     finally:
-        function._environment = None
+        lambda_handler._environment = None

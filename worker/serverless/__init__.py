@@ -1,1 +1,0 @@
-"""Serverless workers: the deployment package, the local emulation of Lambda and its event sources."""
