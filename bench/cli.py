@@ -11,8 +11,11 @@ from rich.table import Table
 
 from edgecloud.context import Context, pass_context
 
+from .counting import counts_within, same_labels
 from .detect import run_bench
+from .detect_report import print_detect_report
 from .footage import DEFAULT_FOOTAGE, cut_clips
+from .groundtruth import people_counted
 from .models import detector_or_random, naive_twin, wide_console
 from .sampling import measure_clip, report as sampling_report
 
@@ -102,30 +105,15 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
         result = run_bench(clips, detector, settings,
                            naive_detector=None if no_naive else naive_twin(detector, settings, console),
                            progress=lambda r: console.print(
-                               f"  {r.clip}: naive {r.naive} pipeline {r.pipeline} "
-                               f"({r.frames_analysed}/{r.frames_total} frames) "
-                               + " ".join(f"{k} {v:.2f}s" for k, v in r.seconds.items())))
+                               f"  {r.clip}: naive peak {r.naive_peak}, tracked every frame "
+                               f"{r.phases[0].reference if r.phases else '-'}, pipeline {r.tracked} "
+                               f"(phases agreeing on labels {sum(same_labels(p.reference, p.sampled) for p in r.phases)}"
+                               f"/{len(r.phases)}, counts {sum(counts_within(p.reference, p.sampled) for p in r.phases)}"
+                               f"/{len(r.phases)}; {r.frames_analysed}/{r.frames_total} frames) "
+                               + " ".join(f"{k} {v:.2f}s" for k, v in r.seconds.items())),
+                           hand_counts=people_counted(clip_seconds))
     report = result.report()
-    table = Table(title=f"bench detect: {report['detector']} ({report['weights']})")
-    for column in ("mode", "median s/clip", "clips/s", "vs pipeline", "mean s/clip", "vs pipeline (mean)"):
-        table.add_column(column, justify="right")
-    median, mean = report["seconds_per_clip"], report["mean"]["seconds_per_clip"]
-    for mode in ("decode", "naive", "pipeline"):
-        table.add_row(mode, f"{median[mode]:.3f}", f"{report['clips_per_s_by_mode'][mode]:.2f}",
-                      f"{median[mode] / median['pipeline']:.2f}x", f"{mean[mode]:.3f}",
-                      f"{mean[mode] / mean['pipeline']:.2f}x")
-    console.print(table)
-    console.print(f"(mean-based: speedup {report['mean']['speedup_vs_naive']}x, "
-                  f"pipeline / decode {report['mean']['ratio_to_decode']}x)")
-    console.print(f"speedup vs naive: [bold]{report['speedup_vs_naive']}x[/]   "
-                  f"agreement with naive: [bold]{report['agreement']:.0%}[/] of {report['clips']} clips "
-                  f"({report['agreement_steady']:.0%} on steady counts)   "
-                  f"pipeline / decode alone: [bold]{report['ratio_to_decode']}x[/]   "
-                  f"frames analysed {report['frames_analysed']}/{report['frames_total']}")
-    if not report["anything_detected"]:
-        console.print("[bold yellow]Nothing was detected in any clip, so agreement is vacuous"
-                      + (" (random weights rarely reach min_score; try --min-score 0.01)" if result.random_weights else "")
-                      + ".[/]")
+    print_detect_report(console, report, result.random_weights)
     save_json(console, json_path, report)
 
 
@@ -153,17 +141,20 @@ def sampling(obj: Context, videos, detector_name, clip_seconds, limit_clips, ste
             console.print(f"  {path.name}: every frame, naive input {measured[-1].counts('naive')} "
                           f"pipeline input {measured[-1].counts('pipeline')}")
     try:
-        figures = sampling_report(pipeline_detector, measured, sorted(set(steps)), speedup_bar, agreement_bar)
+        figures = sampling_report(pipeline_detector, measured, sorted(set(steps)), speedup_bar, agreement_bar,
+                                  settings.min_frames)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     table = Table(title=f"bench sampling: {figures['detector']} ({figures['weights']}), {figures['clips']} clips "
                         f"at {figures['fps']:g} fps (ms per frame: {figures['ms_per_frame']})")
-    for column in ("reference (every frame)", "sampled input", "every", "fps", "agreement per phase",
-                   "worst", "speedup at most", "estimate", "could meet both"):
+    for column in ("reference (every frame)", "sampled input", "every", "fps", "peak rule per phase",
+                   "worst", "labels (worst)", "unique within 1 (worst)", "speedup at most", "estimate",
+                   "could meet both"):
         table.add_column(column, justify="right")
     for row in figures["rows"]:
         table.add_row(row["reference"], row["sampled"], str(row["step"]), f"{row['sample_fps']:g}",
                       " ".join(f"{a:.0%}" for a in row["agreement_by_phase"]), f"{row['agreement_worst_phase']:.0%}",
+                      f"{row['agreement_labels']:.0%}", f"{row['agreement_counts']:.0%}",
                       f"{row['speedup_at_most']:.2f}x", f"{row['speedup_estimate']:.2f}x",
                       "yes" if row["could_meet_both"] else "")
     console.print(table)

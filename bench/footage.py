@@ -20,6 +20,26 @@ def _writer(path: Path, fps: float, width: int, height: int):
     return container, stream
 
 
+def _write(path: Path, fps: float, images: list) -> Path:
+    h, w = images[0].shape[:2]
+    container, stream = _writer(path, fps, w, h)
+    for image in images:
+        container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+    container.mux(stream.encode())
+    container.close()
+    return path
+
+
+def drop_first(clip: Path, frames: int, out: Path) -> Path:
+    """The clip without its first ``frames`` frames, as ``out``: the same scene, its sampling shifted by that much."""
+    with open_clip(clip) as source:
+        images = [frame.image for frame in source.frames()][frames:]
+        fps = source.fps
+    if not images:
+        raise ValueError(f"{clip.name} has no more than {frames} frames")
+    return _write(out, fps, images)
+
+
 def cut_clips(videos: Iterable[Path], seconds: float, out_dir: Path, limit: Optional[int] = None) -> list[Path]:
     """Cut each video into ``seconds``-long MP4 clips in ``out_dir`` (a trailing part under half a clip is dropped)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -30,14 +50,7 @@ def cut_clips(videos: Iterable[Path], seconds: float, out_dir: Path, limit: Opti
             pending: list = []
 
             def flush(frames: list) -> None:
-                path = out_dir / f"{Path(video).stem}-{len(clips):03d}.mp4"
-                h, w = frames[0].shape[:2]
-                container, stream = _writer(path, source.fps, w, h)
-                for image in frames:
-                    container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
-                container.mux(stream.encode())
-                container.close()
-                clips.append(path)
+                clips.append(_write(out_dir / f"{Path(video).stem}-{len(clips):03d}.mp4", source.fps, frames))
 
             for frame in source.frames():
                 pending.append(frame.image)

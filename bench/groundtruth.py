@@ -2,7 +2,8 @@
 
 ``groundtruth/labels.json`` boxes every COCO object in 12 frames of
 ``vtest.avi`` and in 5 photos scikit-image ships (``skimage:<name>``); see its
-``about`` and ``rules``. A labels file may also be the older plain form: a
+``about`` and ``rules``. ``groundtruth/people.json`` counts the distinct people in
+clips of ``vtest.avi`` as ``bench detect`` cuts them (``bench detect``'s counting error). A labels file may also be the older plain form: a
 list, per frame of the run's footage, of ``{label, box}`` (what ``eval``
 writes as ``reference.json``).
 """
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 GROUND_TRUTH = Path(__file__).parent / "groundtruth" / "labels.json"
+PEOPLE = Path(__file__).parent / "groundtruth" / "people.json"
 
 
 def _objects(items) -> list:
@@ -89,3 +91,13 @@ def is_ground_truth(path: Path) -> bool:
     """True for the ground-truth form (frames named by source), False for a plain list per frame."""
     data = json.loads(Path(path).read_text())
     return isinstance(data, dict) and "frames" in data
+
+
+def people_counted(clip_seconds: float, path: Path = PEOPLE) -> dict[str, int]:
+    """Per clip name as ``cut_clips`` names it (``vtest-002``), the people counted by hand in it; empty when the
+    counts were made for clips of another length (their frames would not be those clips')."""
+    doc = json.loads(Path(path).read_text())
+    if abs(float(doc["clip_seconds"]) - clip_seconds) > 1e-6:
+        return {}
+    stem = Path(doc["source"]).stem
+    return {f"{stem}-{int(c['index']):03d}": int(c["people"]) for c in doc["clips"]}

@@ -8,14 +8,14 @@ from types import SimpleNamespace as D
 import pytest
 from click.testing import CliRunner
 
-from edgecloud.bench.detect import agrees
+from edgecloud.bench.sampling import agrees
 from edgecloud.bench.footage import cut_clips
 from edgecloud.bench.metrics import Tally, iou, match_frame
 from edgecloud.cli import cli
 from edgecloud.video import open_clip
 
 
-def test_agreement_is_same_labels_and_counts_within_one():
+def test_the_sampling_sweeps_peak_rule_is_same_labels_and_peaks_within_one():
     assert agrees({"person": 5}, {"person": 4})
     assert not agrees({"person": 5}, {"person": 3})
     assert not agrees({"person": 2}, {"person": 2, "car": 1})
@@ -50,23 +50,35 @@ def test_cut_clips_keeps_every_frame(tmp_path, vtest_mp4):
 
 
 @pytest.mark.slow
-def test_bench_detect_command(tmp_path, vtest_mp4):
+def test_bench_detect_command(tmp_path, vtest_avi):
+    # One 5 s clip of vtest.avi, the one hand-counted as vtest-000: every figure on real results.
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(cli, ["bench", "detect", "--video", str(vtest_mp4), "--clip-seconds", "2",
-                                      "--limit-clips", "2", "--json", str(out)])
+    result = CliRunner().invoke(cli, ["bench", "detect", "--video", str(vtest_avi), "--limit-clips", "1",
+                                      "--json", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
-    assert {"detector", "clips", "speedup_vs_naive", "agreement", "ratio_to_decode", "clips_per_s"} <= set(report)
-    assert report["detector"] == "darknet:yolov3-tiny" and report["clips"] == 2 and report["weights"] == "trained"
-    assert 0 <= report["agreement"] <= 1
+    assert {"detector", "clips", "speedup_vs_naive", "ratio_to_decode", "clips_per_s", "agreement_labels",
+            "agreement_counts", "counting_error"} <= set(report)
+    assert report["detector"] == "darknet:yolov3-tiny" and report["clips"] == 1 and report["weights"] == "trained"
     by_mode = report["clips_per_s_by_mode"]
     assert report["clips_per_s"] == by_mode["pipeline"]
     assert report["speedup_vs_naive"] == pytest.approx(by_mode["pipeline"] / by_mode["naive"], rel=0.02)
     assert report["ratio_to_decode"] == pytest.approx(by_mode["decode"] / by_mode["pipeline"], rel=0.02)
     assert set(report["mean"]) >= {"speedup_vs_naive", "ratio_to_decode", "clips_per_s"}
-    assert report["frames_total"] == 40 and report["frames_analysed"] < 40
-    assert all(c["naive"] and "person" in c["pipeline"] for c in report["per_clip"])
-    assert "speedup vs naive" in result.output
+    assert report["frames_total"] == 50 and report["frames_analysed"] < 50
+    # 10 fps sampled at 2: five phases, each a fraction of the one clip agreeing
+    assert report["tracked"] and report["phases"] == 5
+    for name in ("agreement_labels", "agreement_counts"):
+        assert len(report[f"{name}_by_phase"]) == 5 and set(report[f"{name}_by_phase"]) <= {0.0, 1.0}
+        assert report[name] == min(report[f"{name}_by_phase"])
+    [clip] = report["per_clip"]
+    assert clip["naive_peak"]["person"] >= 2 and clip["tracked"]["person"] >= 2
+    assert [p["phase"] for p in clip["phases"]] == [0, 1, 2, 3, 4] and clip["phases"][0]["sampled"] == clip["tracked"]
+    error = report["counting_error"]
+    assert error["clips"] == 1 and error["per_clip"][0]["counted_by_hand"] == 6
+    assert error["tracked_mae"] == abs(clip["tracked"]["person"] - 6)
+    assert error["naive_peak_mae"] == abs(clip["naive_peak"]["person"] - 6)
+    assert "agreement_counts" in result.output and "naive per-frame peak" in result.output
 
 
 def test_bench_detect_says_when_weights_are_random(tmp_path, vtest_mp4, monkeypatch):

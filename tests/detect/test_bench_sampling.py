@@ -78,3 +78,24 @@ def test_bench_sampling_command_on_real_footage(tmp_path, vtest_mp4):
     assert all("person" in c["naive_every_frame"] for c in report["per_clip"])
     assert report["weights"] == "trained" and report["fps"] == 10.0
     assert "could meet" in result.output
+
+
+def test_rows_also_compare_tracked_objects_the_way_bench_detect_does():
+    # A person in all 10 frames; a dog only in frames 0 and 1. From frame 0, every frame sees the dog twice (an
+    # object) where every 5th frame sees it once (a flicker): the label sets differ. From a later phase the
+    # reference starts later too, and neither counts the dog.
+    clip = ClipFrames("made-up.mp4", fps=10.0, decode_s=0.5)
+    for index in range(10):
+        found = [Detection(t=index / 10, frame=index, label="person", score=0.9, box=(100 + 5 * index, 100, 130 + 5 * index, 180))]
+        if index < 2:
+            found.append(Detection(t=index / 10, frame=index, label="dog", score=0.8, box=(400, 300, 440, 330)))
+        for source in ("naive", "pipeline"):
+            clip.found[source].append(found)
+            clip.seconds[source].append(0.1)
+    rows = {(r["reference"], r["sampled"], r["step"]): r for r in sweep([clip], [1, 5], 2.0, 0.95, min_frames=2)}
+    every, fifth = rows["naive", "naive", 1], rows["naive", "naive", 5]
+    assert every["agreement_labels"] == every["agreement_counts"] == 1.0
+    assert fifth["agreement_labels_by_phase"] == [0.0, 1.0, 1.0, 1.0, 1.0] and fifth["agreement_labels"] == 0.0
+    assert fifth["agreement_counts_by_phase"] == [1.0] * 5  # one dog missing is within one
+    # the peak rule sees the dog wherever frame 0 or 1 is sampled: it counts a one-frame sighting as a dog
+    assert fifth["agreement_by_phase"] == [1.0, 1.0, 0.0, 0.0, 0.0]
