@@ -7,6 +7,7 @@ dependencies:
 
     .venv/bin/python ami/make_lock.py > ami/requirements.lock
 """
+
 from __future__ import annotations
 
 import re

@@ -8,6 +8,7 @@ again, so a bomb costs what one frame costs to encode, whatever its frame count:
 - ``at-limits``: no bomb, the largest clip the defaults take: 3600 frames of 3840x2160 in 120 s.
 Each bomb breaks one default limit (``limits.*``) and keeps the others.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction

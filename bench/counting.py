@@ -13,6 +13,7 @@ fires, so the phase is chance) and reported in the worst one:
 The counting error is the mean absolute error of a clip's distinct people
 against people counted by hand (``groundtruth/people.json``).
 """
+
 from __future__ import annotations
 
 from statistics import fmean
@@ -47,8 +48,10 @@ def agreements(pairs: Sequence[Sequence[tuple[Counts, Counts]]]) -> dict:
     """``agreement_labels`` and ``agreement_counts`` in their worst phase, and each phase's figure."""
     labels, counts = agreement_by_phase(pairs, same_labels), agreement_by_phase(pairs, counts_within)
     return {
-        "agreement_labels": min(labels, default=None), "agreement_labels_by_phase": labels,
-        "agreement_counts": min(counts, default=None), "agreement_counts_by_phase": counts,
+        "agreement_labels": min(labels, default=None),
+        "agreement_labels_by_phase": labels,
+        "agreement_counts": min(counts, default=None),
+        "agreement_counts_by_phase": counts,
     }
 
 
@@ -58,8 +61,9 @@ def mean_absolute_error(truth: Mapping[str, int], estimates: Mapping[str, int]) 
     return round(fmean(abs(estimates[c] - truth[c]) for c in clips), 3) if clips else None
 
 
-def counting_error(truth: Mapping[str, int], tracked: Mapping[str, int], naive_peak: Mapping[str, int],
-                   label: str = "person") -> dict:
+def counting_error(
+    truth: Mapping[str, int], tracked: Mapping[str, int], naive_peak: Mapping[str, int], label: str = "person"
+) -> dict:
     """The tracked pipeline's distinct ``label`` count against the hand count, beside the naive per-frame peak's."""
     clips = [c for c in truth if c in tracked]
     return {
@@ -67,6 +71,8 @@ def counting_error(truth: Mapping[str, int], tracked: Mapping[str, int], naive_p
         "clips": len(clips),
         "tracked_mae": mean_absolute_error(truth, tracked),
         "naive_peak_mae": mean_absolute_error(truth, naive_peak),
-        "per_clip": [{"clip": c, "counted_by_hand": truth[c], "tracked": tracked[c], "naive_peak": naive_peak.get(c)}
-                     for c in clips],
+        "per_clip": [
+            {"clip": c, "counted_by_hand": truth[c], "tracked": tracked[c], "naive_peak": naive_peak.get(c)}
+            for c in clips
+        ],
     }

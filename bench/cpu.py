@@ -5,6 +5,7 @@ seconds per request of each process (the controller, the AWS endpoint, the
 client) barely do. A process is counted with its children (gunicorn's master
 and worker), read through psutil.
 """
+
 from __future__ import annotations
 
 import threading

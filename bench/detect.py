@@ -13,6 +13,7 @@ detector and tracker on every frame, from every phase the sampling can start
 on, and the people it counts against people counted by hand. The naive run's
 per-frame peak, which the old agreement rule compared, is kept beside them.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -20,16 +21,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgecloud.pipeline import analyse_clip, naive_detect
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.labels import summarise
 from edgecloud.protocol.messages import Detection
-from edgecloud.pipeline import analyse_clip, naive_detect
 from edgecloud.tracking import ObjectTracker
 from edgecloud.video import fit_within, open_clip
 
 from .counting import agreements, counting_error, counts_within, same_labels
 from .footage import drop_first
-
 
 MODES = ("decode", "naive", "pipeline")
 
@@ -96,10 +96,21 @@ class DetectBench:
         compared = self.tracked() and all(r.phases for r in self.runs)
         figures = agreements([[(p.reference, p.sampled) for p in r.phases] for r in self.runs] if compared else [])
         names = {Path(r.clip).stem: r for r in self.runs}
-        error = counting_error(self.hand_counts, {n: (r.tracked or {}).get("person", 0) for n, r in names.items()},
-                               {n: r.naive_peak.get("person", 0) for n, r in names.items()}) if self.tracked() else None
-        return {**figures, "phases": len(self.runs[0].phases) if compared else 0, "tracked": self.tracked(),
-                "counting_error": error}
+        error = (
+            counting_error(
+                self.hand_counts,
+                {n: (r.tracked or {}).get("person", 0) for n, r in names.items()},
+                {n: r.naive_peak.get("person", 0) for n, r in names.items()},
+            )
+            if self.tracked()
+            else None
+        )
+        return {
+            **figures,
+            "phases": len(self.runs[0].phases) if compared else 0,
+            "tracked": self.tracked(),
+            "counting_error": error,
+        }
 
     def report(self) -> dict:
         return {
@@ -114,12 +125,24 @@ class DetectBench:
             "frames_total": sum(r.frames_total for r in self.runs),
             "frames_analysed": sum(r.frames_analysed for r in self.runs),
             "per_clip": [
-                {"clip": r.clip, "naive_peak": r.naive_peak, "tracked": r.tracked,
-                 "phases": [{"phase": p.phase, "reference": p.reference, "sampled": p.sampled,
-                             "same_labels": same_labels(p.reference, p.sampled),
-                             "counts_within_1": counts_within(p.reference, p.sampled)} for p in r.phases],
-                 "frames_analysed": r.frames_analysed, "frames_total": r.frames_total,
-                 "seconds": {k: round(v, 4) for k, v in r.seconds.items()}}
+                {
+                    "clip": r.clip,
+                    "naive_peak": r.naive_peak,
+                    "tracked": r.tracked,
+                    "phases": [
+                        {
+                            "phase": p.phase,
+                            "reference": p.reference,
+                            "sampled": p.sampled,
+                            "same_labels": same_labels(p.reference, p.sampled),
+                            "counts_within_1": counts_within(p.reference, p.sampled),
+                        }
+                        for p in r.phases
+                    ],
+                    "frames_analysed": r.frames_analysed,
+                    "frames_total": r.frames_total,
+                    "seconds": {k: round(v, 4) for k, v in r.seconds.items()},
+                }
                 for r in self.runs
             ],
         }
@@ -152,8 +175,9 @@ def track_every_frame(detections: list[Detection], frames: range, fps: float, mi
     return counts
 
 
-def run_bench(clips: list[Path], detector, settings, naive_detector=None, progress=None,
-              hand_counts: dict[str, int] | None = None) -> DetectBench:
+def run_bench(
+    clips: list[Path], detector, settings, naive_detector=None, progress=None, hand_counts: dict[str, int] | None = None
+) -> DetectBench:
     """Time each clip three ways; ``naive_detector`` (None: no naive run) is a second instance of the
     same model, as a ``cv2.dnn`` net reallocates its layers whenever its input shape changes and
     neither way of working pays for switching to the other's frames when it runs alone. The naive run
@@ -162,7 +186,9 @@ def run_bench(clips: list[Path], detector, settings, naive_detector=None, progre
     With a naive run, each clip is also sampled from every other phase (untimed: the clip with its
     first frames dropped) and compared with the naive run's tracker on every frame from there on."""
     bench = DetectBench(detector.name, detector.random_weights, hand_counts=dict(hand_counts or {}))
-    with open_clip(clips[0]) as clip:  # warm-up, each on its own frame size: first-call allocations are not per-clip cost
+    with open_clip(
+        clips[0]
+    ) as clip:  # warm-up, each on its own frame size: first-call allocations are not per-clip cost
         first = next(clip.frames()).image
         phases = phase_count(clip.fps, settings.sample_fps)
     detector.detect([fit_within(first, detector.input_side(settings.max_side))[0]])
@@ -175,26 +201,33 @@ def run_bench(clips: list[Path], detector, settings, naive_detector=None, progre
             fps, frames = clip.fps, sum(1 for _ in clip.frames())
         seconds["decode"] = time.perf_counter() - mark
 
-        def every_frame_from(phase: int) -> dict[str, int]:
-            return track_every_frame([d for d in every_frame if d.frame >= phase], range(phase, frames), fps,
-                                     settings.min_frames)
+        def every_frame_from(phase: int, every_frame: list, frames: int, fps: float) -> dict[str, int]:
+            return track_every_frame(
+                [d for d in every_frame if d.frame >= phase], range(phase, frames), fps, settings.min_frames
+            )
 
         mark = time.perf_counter()
         every_frame = naive_detect(path, naive_detector) if naive_detector else []
-        reference = every_frame_from(0) if naive_detector else None
+        reference = every_frame_from(0, every_frame, frames, fps) if naive_detector else None
         seconds["naive"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
         result = _analyse(path, detector, settings)
         seconds["pipeline"] = time.perf_counter() - mark
-        run = ClipRun(path.name, result.frames_total, result.frames_analysed, seconds,
-                      max_counts(summarise(every_frame)[1]), unique_counts(result.summary))
+        run = ClipRun(
+            path.name,
+            result.frames_total,
+            result.frames_analysed,
+            seconds,
+            max_counts(summarise(every_frame)[1]),
+            unique_counts(result.summary),
+        )
         if reference is not None and run.tracked is not None:
             run.phases.append(PhaseCounts(0, reference, run.tracked))
             for phase in range(1, phases):
                 shifted = drop_first(path, phase, path.with_name(f"{path.stem}-from-{phase}{path.suffix}"))
                 sampled = unique_counts(_analyse(shifted, detector, settings).summary) or {}
-                run.phases.append(PhaseCounts(phase, every_frame_from(phase), sampled))
+                run.phases.append(PhaseCounts(phase, every_frame_from(phase, every_frame, frames, fps), sampled))
                 shifted.unlink()
         bench.runs.append(run)
         if progress:

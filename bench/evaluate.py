@@ -10,6 +10,7 @@ model named with ``--reference``. A torchvision model without trained
 weights on this machine is reported as "no weights offline", not scored. Writes
 ``eval.csv`` and ``eval.png`` (F1 against ms per frame).
 """
+
 from __future__ import annotations
 
 import csv
@@ -25,7 +26,6 @@ import numpy as np
 from rich.table import Table
 
 from edgecloud.context import Context, pass_context
-
 from edgecloud.detect import DetectorUnavailable, create_detector
 
 from .footage import DEFAULT_FOOTAGE
@@ -73,7 +73,9 @@ def preprocess(image: np.ndarray, resize_pct: int, quality: int) -> tuple[np.nda
     """The frame as it would arrive: resized, JPEG round-tripped at ``quality`` (0: lossless PNG); and its bytes."""
     if resize_pct != 100:
         h, w = image.shape[:2]
-        image = cv2.resize(image, (round(w * resize_pct / 100), round(h * resize_pct / 100)), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(
+            image, (round(w * resize_pct / 100), round(h * resize_pct / 100)), interpolation=cv2.INTER_AREA
+        )
     if quality:
         ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         return cv2.imdecode(data, cv2.IMREAD_COLOR), len(data)
@@ -84,15 +86,19 @@ def preprocess(image: np.ndarray, resize_pct: int, quality: int) -> tuple[np.nda
 def detect_scaled(detector, image: np.ndarray, resize_pct: int) -> list:
     """Detections on a resized frame, with boxes back in the original frame's pixels."""
     factor = 100 / resize_pct
-    return [SimpleNamespace(label=b.label, score=b.score, box=tuple(v * factor for v in b.box))
-            for b in detector.detect([image])[0]]
+    return [
+        SimpleNamespace(label=b.label, score=b.score, box=tuple(v * factor for v in b.box))
+        for b in detector.detect([image])[0]
+    ]
 
 
 def load_labels(path: Path, frames: int) -> list[list]:
     data = json.loads(path.read_text())
     if len(data) != frames:
         raise click.ClickException(f"{path} has labels for {len(data)} frames; this run has {frames}")
-    return [[SimpleNamespace(label=d["label"], score=d.get("score", 1.0), box=tuple(d["box"])) for d in f] for f in data]
+    return [
+        [SimpleNamespace(label=d["label"], score=d.get("score", 1.0), box=tuple(d["box"])) for d in f] for f in data
+    ]
 
 
 def chart(rows: list[Row], path: Path, reference: str) -> None:
@@ -108,8 +114,13 @@ def chart(rows: list[Row], path: Path, reference: str) -> None:
         label = model + (" (random weights)" if mine[0].weights == "random" else "")
         ax.plot([r.ms_per_frame for r in mine], [r.f1 for r in mine], "o", label=label)
         for r in mine:
-            ax.annotate(f"{r.resize_pct}% " + (f"q{r.jpeg_quality}" if r.jpeg_quality else "png"), (r.ms_per_frame, r.f1), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
+            ax.annotate(
+                f"{r.resize_pct}% " + (f"q{r.jpeg_quality}" if r.jpeg_quality else "png"),
+                (r.ms_per_frame, r.f1),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
     ax.set_xscale("log")
     for axis in (ax.xaxis.set_major_formatter, ax.xaxis.set_minor_formatter):
         axis(matplotlib.ticker.FormatStrFormatter("%g"))
@@ -146,21 +157,49 @@ def trained_or_none(settings, console):
 
 
 @click.command("evaluate")
-@click.option("--model", "models", multiple=True, help="Detector name (repeatable; with --labels, default: hog, "
-              "darknet:yolov3-tiny and every torchvision model).")
-@click.option("--resize", "resizes", multiple=True, type=click.IntRange(5, 100), default=(100,), show_default=True,
-              help="Resize to this % before detecting (repeatable).")
-@click.option("--quality", "qualities", multiple=True, type=click.IntRange(0, 100), default=(0,), show_default=True,
-              help="JPEG quality to round-trip through; 0 keeps frames lossless (repeatable).")
-@click.option("--video", "videos", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help=f"Footage (repeatable; default {DEFAULT_FOOTAGE}).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Detector name (repeatable; with --labels, default: hog, darknet:yolov3-tiny and every torchvision model).",
+)
+@click.option(
+    "--resize",
+    "resizes",
+    multiple=True,
+    type=click.IntRange(5, 100),
+    default=(100,),
+    show_default=True,
+    help="Resize to this % before detecting (repeatable).",
+)
+@click.option(
+    "--quality",
+    "qualities",
+    multiple=True,
+    type=click.IntRange(0, 100),
+    default=(0,),
+    show_default=True,
+    help="JPEG quality to round-trip through; 0 keeps frames lossless (repeatable).",
+)
+@click.option(
+    "--video",
+    "videos",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help=f"Footage (repeatable; default {DEFAULT_FOOTAGE}).",
+)
 @click.option("--frames", "frame_count", default=24, show_default=True, help="Frames spread evenly over the footage.")
 @click.option("--reference", help="Reference model (default: the largest model given, on untouched frames).")
-@click.option("--labels", "labels_path", is_flag=False, flag_value=str(GROUND_TRUTH),
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Score against labels instead of a model: alone, the hand-made ground truth shipped in "
-                   "bench/groundtruth/ (12 vtest.avi frames + 5 photos); or a FILE of that form, or a JSON list "
-                   "per frame of {label, box}.")
+@click.option(
+    "--labels",
+    "labels_path",
+    is_flag=False,
+    flag_value=str(GROUND_TRUTH),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Score against labels instead of a model: alone, the hand-made ground truth shipped in "
+    "bench/groundtruth/ (12 vtest.avi frames + 5 photos); or a FILE of that form, or a JSON list "
+    "per frame of {label, box}.",
+)
 @click.option("--out", "out_dir", default=Path("var/eval"), show_default=True, type=click.Path(path_type=Path))
 @pass_context
 def evaluate(obj: Context, models, resizes, qualities, videos, frame_count, reference, labels_path, out_dir):
@@ -176,8 +215,12 @@ def evaluate(obj: Context, models, resizes, qualities, videos, frame_count, refe
         reference = f"ground truth {labels_path.name}"
     else:
         frames = read_frames(videos, frame_count)
-    detectors = {name: trained_or_none(base.model_copy(update={"name": name}), console) if labels_path
-                 else detector_or_random(base.model_copy(update={"name": name}), console) for name in models}
+    detectors = {
+        name: trained_or_none(base.model_copy(update={"name": name}), console)
+        if labels_path
+        else detector_or_random(base.model_copy(update={"name": name}), console)
+        for name in models
+    }
     if labels_path and not is_ground_truth(labels_path):
         truth, reference = load_labels(labels_path, len(frames)), f"labels in {labels_path.name}"
     elif not labels_path:
@@ -187,8 +230,11 @@ def evaluate(obj: Context, models, resizes, qualities, videos, frame_count, refe
         truth = [detect_scaled(detectors[reference], f, 100) for f in frames]
     console.print(f"{len(frames)} frames; reference: {reference}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "reference.json").write_text(json.dumps(
-        [[{"label": d.label, "score": d.score, "box": [round(v, 1) for v in d.box]} for d in f] for f in truth]))
+    (out_dir / "reference.json").write_text(
+        json.dumps(
+            [[{"label": d.label, "score": d.score, "box": [round(v, 1) for v in d.box]} for d in f] for f in truth]
+        )
+    )
     baseline = np.mean([preprocess(f, 100, 0)[1] for f in frames])
     rows = []
     for name in models:
@@ -211,13 +257,27 @@ def evaluate(obj: Context, models, resizes, qualities, videos, frame_count, refe
                     spent += time.perf_counter() - start
                     count += len(found)
                     tally.add(match_frame(found, ref))
-                row = Row(name, "random" if detector.random_weights else "trained", pct, quality,
-                          round(float(np.mean(sizes))), round(100 * (1 - np.mean(sizes) / baseline), 1),
-                          round(1000 * spent / len(frames), 2), count, tally.tp, tally.fp, tally.fn,
-                          round(tally.precision, 3), round(tally.recall, 3), round(tally.f1, 3))
+                row = Row(
+                    name,
+                    "random" if detector.random_weights else "trained",
+                    pct,
+                    quality,
+                    round(float(np.mean(sizes))),
+                    round(100 * (1 - np.mean(sizes) / baseline), 1),
+                    round(1000 * spent / len(frames), 2),
+                    count,
+                    tally.tp,
+                    tally.fp,
+                    tally.fn,
+                    round(tally.precision, 3),
+                    round(tally.recall, 3),
+                    round(tally.f1, 3),
+                )
                 rows.append(row)
-                console.print(f"  {name} {pct}% q{quality}: F1 {row.f1} at {row.ms_per_frame} ms, "
-                              f"{row.bytes_saved_pct}% bytes saved")
+                console.print(
+                    f"  {name} {pct}% q{quality}: F1 {row.f1} at {row.ms_per_frame} ms, "
+                    f"{row.bytes_saved_pct}% bytes saved"
+                )
     scored = [r for r in rows if r.weights != NO_WEIGHTS]
     csv_path, png_path = out_dir / "eval.csv", out_dir / "eval.png"
     with csv_path.open("w", newline="") as fh:
@@ -233,8 +293,16 @@ def evaluate(obj: Context, models, resizes, qualities, videos, frame_count, refe
         if r.weights == NO_WEIGHTS:
             table.add_row(r.model, "", "", "", "", NO_WEIGHTS, "-", "-", "-")
             continue
-        table.add_row(r.model + (" (random)" if r.weights == "random" else ""), f"{r.resize_pct}%",
-                      str(r.jpeg_quality or "png"), f"{r.bytes_per_frame / 1024:.0f}", f"{r.bytes_saved_pct}%",
-                      f"{r.ms_per_frame:.1f}", f"{r.precision:.2f}", f"{r.recall:.2f}", f"{r.f1:.2f}")
+        table.add_row(
+            r.model + (" (random)" if r.weights == "random" else ""),
+            f"{r.resize_pct}%",
+            str(r.jpeg_quality or "png"),
+            f"{r.bytes_per_frame / 1024:.0f}",
+            f"{r.bytes_saved_pct}%",
+            f"{r.ms_per_frame:.1f}",
+            f"{r.precision:.2f}",
+            f"{r.recall:.2f}",
+            f"{r.f1:.2f}",
+        )
     console.print(table)
     console.print(f"wrote {csv_path}, {png_path}, {out_dir / 'reference.json'}")

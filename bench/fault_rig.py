@@ -5,6 +5,7 @@ moto server -> TCP proxy (the "AWS endpoint", cut for an outage) -> controller
 network) -> the Pi's spool and uploader, the same classes the edge agent runs.
 Clips go into the spool as the agent puts a clip it placed in the cloud.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,16 +19,16 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from edgecloud.aws import Aws
-from edgecloud.provision import ensure_resources
+from edgecloud.clock import utcnow
 from edgecloud.config import Settings
+from edgecloud.edge.session import session_factory
 from edgecloud.edge.spool import Spool
 from edgecloud.edge.uploader import Uploader
-from edgecloud.clock import utcnow
+from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 from edgecloud.protocol.client import ControllerClient
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.states import FINAL
-from edgecloud.edge.session import session_factory
-from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
+from edgecloud.provision import ensure_resources
 
 from .proxy import TcpProxy
 
@@ -43,8 +44,6 @@ def fault_settings(base: Settings, *, workdir: Path, endpoint_url: str, video: P
     s.queues.visibility_timeout = 10  # a killed worker's job comes back this soon
     s.worker.heartbeat_seconds = 3
     return s
-
-
 
 
 @dataclass
@@ -70,11 +69,14 @@ class Outcome:
         return status == "done" or (status is not None and clip_id in self.expected_failures)
 
     def row(self) -> dict:
-        return {"clips": len(self.sent), "results": len(self.finals),
-                "lost": sum(1 for c in self.sent if not self.delivered(c)),
-                "duplicated": sum(1 for c in set(self.stored) if self.stored.count(c) > 1),
-                "failed": sorted({b.get("error") or "" for b in self.finals.values() if b["status"] == "failed"}),
-                "spooled": self.spooled}
+        return {
+            "clips": len(self.sent),
+            "results": len(self.finals),
+            "lost": sum(1 for c in self.sent if not self.delivered(c)),
+            "duplicated": sum(1 for c in set(self.stored) if self.stored.count(c) > 1),
+            "failed": sorted({b.get("error") or "" for b in self.finals.values() if b["status"] == "failed"}),
+            "spooled": self.spooled,
+        }
 
 
 class FaultRig:
@@ -82,8 +84,15 @@ class FaultRig:
 
     ``tune`` changes the settings before anything starts (a scenario's own limits or quotas)."""
 
-    def __init__(self, base: Settings, workdir: Path, video: Path, *, spool_max_bytes: int = 10**9,
-                 tune: Optional[Callable[[Settings], None]] = None):
+    def __init__(
+        self,
+        base: Settings,
+        workdir: Path,
+        video: Path,
+        *,
+        spool_max_bytes: int = 10**9,
+        tune: Optional[Callable[[Settings], None]] = None,
+    ):
         self.workdir = Path(workdir)
         self.video = video
         self.base = base
@@ -96,8 +105,9 @@ class FaultRig:
     def __enter__(self) -> "FaultRig":
         self.moto = EmbeddedAws().__enter__()
         self.aws_link = TcpProxy(self.moto.endpoint_url)
-        self.settings = fault_settings(self.base, workdir=self.workdir, endpoint_url=self.aws_link.url,
-                                       video=self.video)
+        self.settings = fault_settings(
+            self.base, workdir=self.workdir, endpoint_url=self.aws_link.url, video=self.video
+        )
         if self.tune is not None:
             self.tune(self.settings)
         ensure_resources(Aws(self.settings.aws), self.settings)
@@ -110,9 +120,14 @@ class FaultRig:
         self.pi_link = TcpProxy(self.controller.url)
         self.spool = Spool(self.settings.edge.spool_dir, self.spool_max_bytes)
         edge = self.settings.edge
-        self.uploader = Uploader(self.spool, self.pi_link.url, timeout_s=edge.upload_timeout_s,
-                                 retry_max_s=edge.retry_max_s, retry_base_s=0.2,
-                                 session_factory=session_factory(edge)).start()
+        self.uploader = Uploader(
+            self.spool,
+            self.pi_link.url,
+            timeout_s=edge.upload_timeout_s,
+            retry_max_s=edge.retry_max_s,
+            retry_base_s=0.2,
+            session_factory=session_factory(edge),
+        ).start()
         return self
 
     def __exit__(self, *exc) -> None:
@@ -134,8 +149,18 @@ class FaultRig:
             copy = self.workdir / f"{clip_id}{clip.suffix}"
             shutil.copyfile(clip, copy)
             content_type = {".mp4": "video/mp4", ".h264": "video/h264", ".avi": "video/x-msvideo"}[clip.suffix]
-            self.spool.put(copy, {"clip_id": clip_id, "device_id": DEVICE, "recorded_at": utcnow().isoformat(),
-                                  "fps": 10.0, "content_type": content_type}, stage="ready", placement="cloud")
+            self.spool.put(
+                copy,
+                {
+                    "clip_id": clip_id,
+                    "device_id": DEVICE,
+                    "recorded_at": utcnow().isoformat(),
+                    "fps": 10.0,
+                    "content_type": content_type,
+                },
+                stage="ready",
+                placement="cloud",
+            )
             ids.append(clip_id)
         self.sent += ids
         if fails:
@@ -164,7 +189,8 @@ class FaultRig:
                 continue
             values = dict(e.decode(errors="replace").split("=", 1) for e in env if b"=" in e)
             if values.get("EDGECLOUD_CONFIG", "").startswith(str(self.workdir)) and values.get(
-                    "EDGECLOUD_WORKER__INSTANCE_ID"):
+                "EDGECLOUD_WORKER__INSTANCE_ID"
+            ):
                 found[values["EDGECLOUD_WORKER__INSTANCE_ID"]] = int(proc.name)
         return found
 
@@ -216,8 +242,14 @@ class FaultRig:
                     break  # out of time, or never to arrive: the Pi no longer has it and the cloud never had
                 elif body.get("status") == "unknown":
                     time.sleep(0.5)
-        return Outcome(list(self.sent), finals, set(self.expected_failures),
-                       re.findall(r"clip (\S+) stored \(", self.controller_log()), len(self.spool), self.refused())
+        return Outcome(
+            list(self.sent),
+            finals,
+            set(self.expected_failures),
+            re.findall(r"clip (\S+) stored \(", self.controller_log()),
+            len(self.spool),
+            self.refused(),
+        )
 
     def refused(self) -> dict[str, str]:
         """Clips the controller refused for good (the Pi set them aside): id -> why."""

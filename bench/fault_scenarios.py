@@ -6,6 +6,7 @@ happened (a kill that landed after the job, an overflow that dropped nothing,
 prove nothing) and the evidence, in a line. Clips a scenario expects to fail
 (the poison clip) are sent with ``fails=True``; any other ``failed`` clip is lost.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,8 +49,9 @@ def unobserved(why: str) -> Judge:
 
 def sends_job(request: Request, queue: str) -> bool:
     """An SQS SendMessage to the queue named ``queue``."""
-    return (request.headers.get("x-amz-target") == "AmazonSQS.SendMessage"
-            and str(request.json().get("QueueUrl", "")).rstrip("/").endswith("/" + queue))
+    return request.headers.get("x-amz-target") == "AmazonSQS.SendMessage" and str(
+        request.json().get("QueueUrl", "")
+    ).rstrip("/").endswith("/" + queue)
 
 
 def statuses(outcome: Outcome, ids) -> str:
@@ -82,6 +84,7 @@ def worker_kill(rig: FaultRig, clip: Path) -> Judge:
         if finisher == victim:
             return False, f"clip {clip_id} finished on {victim} itself: the kill came after the job"
         return True, f"killed {victim} on clip {clip_id}; the job finished on {finisher}"
+
     return judge
 
 
@@ -102,8 +105,11 @@ def controller_kill(rig: FaultRig, clip: Path) -> Judge:
         swept = re.findall(r"clip (\S+) was stored but never queued", rig.controller_log())
         if in_window not in swept:
             return False, f"killed with clip {in_window} stored and its job unsent, but no restart sweep queued it"
-        return True, (f"killed with clip {in_window} stored and its job unsent; the restart's sweep of stranded "
-                      f"uploads queued it ({statuses(outcome, [in_window])})")
+        return True, (
+            f"killed with clip {in_window} stored and its job unsent; the restart's sweep of stranded "
+            f"uploads queued it ({statuses(outcome, [in_window])})"
+        )
+
     return judge
 
 
@@ -123,7 +129,9 @@ def aws_outage(rig: FaultRig, clip: Path) -> Judge:
         arrived = all(outcome.delivered(c) for c in during)
         return refused > 0 and after > 0 and arrived, (
             f"{refused} connections to AWS refused during the {OUTAGE_S} s cut, {after} requests through after it; "
-            f"clips sent during it: {statuses(outcome, during)}")
+            f"clips sent during it: {statuses(outcome, during)}"
+        )
+
     return judge
 
 
@@ -140,7 +148,9 @@ def network_down(rig: FaultRig, clip: Path) -> Judge:
         arrived = sum(outcome.delivered(c) for c in ids)
         return tried and spooled == len(ids) and arrived == len(ids), (
             f"{refused} uploads refused while cut off, {spooled} of {len(ids)} clips spooled; "
-            f"after: {arrived} of {len(ids)} done")
+            f"after: {arrived} of {len(ids)} done"
+        )
+
     return judge
 
 
@@ -149,10 +159,10 @@ def poisoned(clip: bytes) -> bytes:
     (an unreadable header is refused with 422 there) and reaches a worker, whose decoder finds no frame."""
     at = 0
     while at + 8 <= len(clip):
-        size, kind = struct.unpack(">I4s", clip[at:at + 8])
+        size, kind = struct.unpack(">I4s", clip[at : at + 8])
         if kind == b"mdat" and size > 8:
-            garbage = (bytes(range(256)) * (size // 256 + 1))[:size - 8]
-            return clip[:at + 8] + garbage + clip[at + size:]
+            garbage = (bytes(range(256)) * (size // 256 + 1))[: size - 8]
+            return clip[: at + 8] + garbage + clip[at + size :]
         if size < 8:
             break
         at += size
@@ -171,7 +181,9 @@ def poison_clip(rig: FaultRig, clip: Path) -> Judge:
         error = outcome.finals.get(bad, {}).get("error") or ""
         return outcome.status(bad) == "failed" and takes == 1 and outcome.status(good) == "done", (
             f"poison clip {statuses(outcome, [bad])} after {takes} take(s) by a worker ({error}); "
-            f"the good clip behind it {statuses(outcome, [good])}")
+            f"the good clip behind it {statuses(outcome, [good])}"
+        )
+
     return judge
 
 
@@ -186,8 +198,12 @@ class _Saw409(logging.Handler):
 
 
 REFUSAL = "failed by the fault bench"
-S3_REFUSES = http_reply(403, "Forbidden", b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
-                                          b"<Message>" + REFUSAL.encode() + b"</Message></Error>")
+S3_REFUSES = http_reply(
+    403,
+    "Forbidden",
+    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+    b"<Message>" + REFUSAL.encode() + b"</Message></Error>",
+)
 
 
 def duplicate_upload_race(rig: FaultRig, clip: Path) -> Judge:
@@ -215,7 +231,9 @@ def duplicate_upload_race(rig: FaultRig, clip: Path) -> Judge:
         return outcome.delivered(clip_id) and refused and stored == 1, (
             f"first upload's S3 PUT held; the Pi's retry heard 409 meanwhile; S3 then "
             f"{'refused the first' if refused else 'did not refuse the first (not in the log)'}; "
-            f"the clip stored {stored} time(s), {statuses(outcome, [clip_id])}")
+            f"the clip stored {stored} time(s), {statuses(outcome, [clip_id])}"
+        )
+
     return judge
 
 
@@ -235,7 +253,9 @@ def spool_full(rig: FaultRig, clip: Path) -> Judge:
             return False, f"{len(ids)} clips spooled under a cap of {SPOOL_CLIPS}, yet no video was dropped"
         return len(kept) == len(dropped), (
             f"spool over its cap of {SPOOL_CLIPS} clips: video of {len(dropped)} dropped, {len(kept)} of their "
-            f"records kept; in the cloud they are: {statuses(outcome, dropped)}")
+            f"records kept; in the cloud they are: {statuses(outcome, dropped)}"
+        )
+
     return judge
 
 

@@ -9,6 +9,7 @@ for real, and counts clips sent, results, lost (no final result at the end, or
 ``failed`` unexpectedly) and duplicated (stored twice); ``fault_observed`` and
 ``evidence`` say whether and how the run shows the fault happened.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,17 @@ def run_scenario(name: str, settings, clip: Path, video: Path, *, timeout_s: flo
     """One scenario's row. Whatever goes wrong (the rig does not start, the play raises), the row is
     written: the error in it, the clips counted as far as the rig can still tell, the fault unobserved."""
     scenario = SCENARIOS[name]
-    row = {"name": name, "clips": 0, "results": 0, "lost": 0, "duplicated": 0, "failed": [], "spooled": 0,
-           "fault_observed": False, "evidence": ""}
+    row = {
+        "name": name,
+        "clips": 0,
+        "results": 0,
+        "lost": 0,
+        "duplicated": 0,
+        "failed": [],
+        "spooled": 0,
+        "fault_observed": False,
+        "evidence": "",
+    }
     cap = int(clip.stat().st_size * scenario.spool_clips + 16384) if scenario.spool_clips else 10**9
     started = time.monotonic()
     try:
@@ -67,8 +77,15 @@ def verdict(report: dict) -> list[str]:
     """What makes the run a failure: each scenario that lost a clip, did not show its fault, or broke."""
     problems = []
     for s in report["scenarios"]:
-        why = [w for w, bad in (("lost %d" % s["lost"], s["lost"]), ("fault not observed", not s["fault_observed"]),
-                                ("broke", "error" in s)) if bad]
+        why = [
+            w
+            for w, bad in (
+                ("lost %d" % s["lost"], s["lost"]),
+                ("fault not observed", not s["fault_observed"]),
+                ("broke", "error" in s),
+            )
+            if bad
+        ]
         if why:
             problems.append(f"{s['name']} ({', '.join(why)})")
     return problems
@@ -79,21 +96,42 @@ def print_table(report: dict, console: Console) -> None:
     for column in ("scenario", "clips", "results", "lost", "duplicated", "seconds", "failed with", "fault observed"):
         table.add_column(column, justify="left" if column in ("scenario", "failed with") else "right")
     for s in report["scenarios"]:
-        table.add_row(s["name"], str(s["clips"]), str(s["results"]), str(s["lost"]), str(s["duplicated"]),
-                      f"{s['seconds']:.1f}", "; ".join(e[:60] for e in s["failed"]),
-                      "yes" if s["fault_observed"] else "NO")
+        table.add_row(
+            s["name"],
+            str(s["clips"]),
+            str(s["results"]),
+            str(s["lost"]),
+            str(s["duplicated"]),
+            f"{s['seconds']:.1f}",
+            "; ".join(e[:60] for e in s["failed"]),
+            "yes" if s["fault_observed"] else "NO",
+        )
     console.print(table)
     for s in report["scenarios"]:  # too long for a column
         console.print(f"[bold]{s['name']}[/bold]: {s['evidence']}", highlight=False)
 
 
 @click.command("faults")
-@click.option("--clip", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("../shared/footage/vtest-5s.mp4"), show_default=True, help="The clip every Pi sends.")
-@click.option("--scenario", "names", multiple=True, type=click.Choice(list(SCENARIOS)),
-              help="Run only these (repeatable; default all).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the figures here (after each scenario, so a run cut short leaves its rows).")
+@click.option(
+    "--clip",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("../shared/footage/vtest-5s.mp4"),
+    show_default=True,
+    help="The clip every Pi sends.",
+)
+@click.option(
+    "--scenario",
+    "names",
+    multiple=True,
+    type=click.Choice(list(SCENARIOS)),
+    help="Run only these (repeatable; default all).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the figures here (after each scenario, so a run cut short leaves its rows).",
+)
 @pass_context
 def faults(obj: Context, clip, names, json_path):
     """Each fault against the real processes: clips sent, results, lost, duplicated, fault observed."""

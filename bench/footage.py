@@ -1,4 +1,5 @@
 """Real footage for the benchmarks, cut into clips like the ones a Pi uploads (H.264 in MP4)."""
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -50,7 +51,7 @@ def cut_clips(videos: Iterable[Path], seconds: float, out_dir: Path, limit: Opti
             pending: list = []
 
             def flush(frames: list) -> None:
-                clips.append(_write(out_dir / f"{Path(video).stem}-{len(clips):03d}.mp4", source.fps, frames))
+                clips.append(_write(out_dir / f"{Path(video).stem}-{len(clips):03d}.mp4", source.fps, frames))  # noqa: B023 - called within this iteration
 
             for frame in source.frames():
                 pending.append(frame.image)

@@ -3,16 +3,19 @@
 ``groundtruth/labels.json`` boxes every COCO object in 12 frames of
 ``vtest.avi`` and in 5 photos scikit-image ships (``skimage:<name>``); see its
 ``about`` and ``rules``. ``groundtruth/people.json`` counts the distinct people in
-clips of ``vtest.avi`` as ``bench detect`` cuts them (``bench detect``'s counting error). A labels file may also be the older plain form: a
+clips of ``vtest.avi`` as ``bench detect`` cuts them (``bench detect``'s counting error).
+A labels file may also be the older plain form: a
 list, per frame of the run's footage, of ``{label, box}`` (what ``eval``
 writes as ``reference.json``).
 """
+
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
+
 import click
 import cv2
 import numpy as np

@@ -4,6 +4,7 @@ Each leans on a defence the controller or the worker must have (a buffering fron
 limits, quotas on every route, worker readiness); where the defence is missing the
 scenario says so, as a fault not shown or clips lost, rather than passing.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,9 +44,17 @@ def slow_clients(rig: FaultRig, clip: Path) -> Judge:
 
     c = rig.settings.controller
     leaked = issue_credentials(rig.settings, [TRICKLER], operator="bench-trickle-operator")[TRICKLER]
-    figures = measure_slow_clients(rig.controller.url, rig.device_token, clip, device_id=DEVICE,
-                                   header_sockets=SLOW_HEADERS, body_sockets=SLOW_BODIES, hold_s=SLOW_HOLD_S,
-                                   client_timeout_s=c.client_timeout_s, body_token=leaked)
+    figures = measure_slow_clients(
+        rig.controller.url,
+        rig.device_token,
+        clip,
+        device_id=DEVICE,
+        header_sockets=SLOW_HEADERS,
+        body_sockets=SLOW_BODIES,
+        hold_s=SLOW_HOLD_S,
+        client_timeout_s=c.client_timeout_s,
+        body_token=leaked,
+    )
     rig.figures.update(figures)
 
     def judge(outcome: Outcome) -> Finding:
@@ -62,7 +71,9 @@ def slow_clients(rig: FaultRig, clip: Path) -> Judge:
             f"closed {headers['closed']} ({headers['closed_within_timeout']} within {c.client_timeout_s:g} s); "
             f"body tricklers refused {bodies['refused']} and closed {bodies['closed']} "
             f"({bodies['closed_within_timeout']} in time), {bodies['held_whole_hold']} never closed "
-            f"(cap {c.connections_per_token} a token: no total body deadline in nginx)")
+            f"(cap {c.connections_per_token} a token: no total body deadline in nginx)"
+        )
+
     return judge
 
 
@@ -90,7 +101,9 @@ def video_bomb(rig: FaultRig, clip: Path) -> Judge:
         return stopped and in_time, (
             f"bomb {outcome.status(bad) or 'without a result'} ({' '.join(why.split())[:120]}); the good clip "
             f"behind it {statuses(outcome, [after])} in {behind_s:.1f} s (the first clip: {normal_s:.1f} s, normal is "
-            f"<= {limit_s:.1f} s)")
+            f"<= {limit_s:.1f} s)"
+        )
+
     return judge
 
 
@@ -126,8 +139,9 @@ def quota_flood(rig: FaultRig, clip: Path) -> Judge:
     lock = threading.Lock()
     until = time.monotonic() + FLOOD_S
     routes = ("clips", "frames", "answers", "status")
-    flooders = [threading.Thread(target=_flood, args=(rig.controller.url, token, until, route, tally, lock))
-                for route in routes]
+    flooders = [
+        threading.Thread(target=_flood, args=(rig.controller.url, token, until, route, tally, lock)) for route in routes
+    ]
     try:
         for thread in flooders:
             thread.start()
@@ -143,8 +157,11 @@ def quota_flood(rig: FaultRig, clip: Path) -> Judge:
         throttled = all(n429 > 0 for _, n429 in per_route.values())
         good = all(outcome.status(c) == "done" for c in ids) and not over_quota.count
         return throttled and good, (
-            "flooder's 429s per route: " + ", ".join(f"{r} {n429}/{n}" for r, (n, n429) in per_route.items())
-            + f"; the good device's clips {statuses(outcome, ids)}, 429s it heard: {over_quota.count}")
+            "flooder's 429s per route: "
+            + ", ".join(f"{r} {n429}/{n}" for r, (n, n429) in per_route.items())
+            + f"; the good device's clips {statuses(outcome, ids)}, 429s it heard: {over_quota.count}"
+        )
+
     return judge
 
 
@@ -174,8 +191,11 @@ def misconfigured_worker(rig: FaultRig, clip: Path) -> Judge:
     if not rig.wait_for(lambda: str(missing) in rig.worker_log(), 90, every=0.5):
         return unobserved("no worker started with the model missing")
     # What a worker without its model does: says it is not ready and leaves, or fails the clips it takes.
-    rig.wait_for(lambda: NOT_READY in rig.worker_log() or any(
-        rig.status(c).get("status") == "failed" for c in ids), 60, every=0.5)
+    rig.wait_for(
+        lambda: NOT_READY in rig.worker_log() or any(rig.status(c).get("status") == "failed" for c in ids),
+        60,
+        every=0.5,
+    )
     early = {c: rig.status(c).get("status") for c in ids}
     refusals = rig.worker_log().count(NOT_READY)
     real, _ = darknet_files.resolve("yolov3-tiny", None, None, rig.base.detector.cache_dir)
@@ -188,7 +208,9 @@ def misconfigured_worker(rig: FaultRig, clip: Path) -> Judge:
         return refusals > 0 and not failed_early and done, (
             f"{refusals} worker(s) without the model ({missing.name}) said not ready and took no job; the clips "
             f"meanwhile: {', '.join(str(s) for s in early.values())}; once the model was there: "
-            f"{statuses(outcome, ids)}")
+            f"{statuses(outcome, ids)}"
+        )
+
     return judge
 
 

@@ -1,6 +1,7 @@
 """HTTP/1.1 requests read off a byte stream, as a proxy in the middle sees them: each request's line and
 headers, and its body framed by Content-Length or chunked encoding, so the next request on a kept-alive
 connection is found where it starts."""
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,10 @@ class Request:
 
 def http_reply(status: int, reason: str, body: bytes, content_type: str = "application/xml") -> bytes:
     """A whole HTTP response that closes its connection, for ``Hold.fail``."""
-    head = (f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
     return head.encode() + body
 
 

@@ -5,6 +5,7 @@ Locust headless (its own process) with N users, each uploading one real clip
 and waiting for its result. Reports round-trip percentiles and timeouts, side
 by side with the ClassifyCloud seed's figures for 40 parallel requests.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from edgecloud.aws import Aws
-from edgecloud.provision import ensure_resources
 from edgecloud.context import Context, pass_context
-from edgecloud.localcloud import (ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings,
-                                         write_token)
+from edgecloud.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings, write_token
+from edgecloud.provision import ensure_resources
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SEED = {"name": "seed ClassifyCloud (documented)", "clips": 40, "timed_out": 2, "avg_s": 50.0}
@@ -62,15 +62,39 @@ def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Pat
         with ControllerProcess(s, workdir) as controller:
             console.log(f"controller {controller.url}; {clips} Locust users, one {clip.name} each")
             trips_path = workdir / "trips.json"
-            env = dict(os.environ, EDGECLOUD_LOAD_CLIP=str(clip), EDGECLOUD_LOAD_CLIPS=str(clips),
-                       EDGECLOUD_LOAD_TIMEOUT=str(timeout_s), EDGECLOUD_LOAD_OUT=str(trips_path),
-                       EDGECLOUD_LOAD_TOKENS=str(tokens_path))
+            env = dict(
+                os.environ,
+                EDGECLOUD_LOAD_CLIP=str(clip),
+                EDGECLOUD_LOAD_CLIPS=str(clips),
+                EDGECLOUD_LOAD_TIMEOUT=str(timeout_s),
+                EDGECLOUD_LOAD_OUT=str(trips_path),
+                EDGECLOUD_LOAD_TOKENS=str(tokens_path),
+            )
             started = time.monotonic()
             run = subprocess.run(
-                [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
-                 "-u", str(clips), "-r", str(clips), "-t", f"{int(timeout_s + 60)}s", "--host", controller.url,
-                 "--exit-code-on-error", "0"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "locust",
+                    "-f",
+                    str(LOCUSTFILE),
+                    "--headless",
+                    "--only-summary",
+                    "-u",
+                    str(clips),
+                    "-r",
+                    str(clips),
+                    "-t",
+                    f"{int(timeout_s + 60)}s",
+                    "--host",
+                    controller.url,
+                    "--exit-code-on-error",
+                    "0",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             wall = time.monotonic() - started
     trips = json.loads(trips_path.read_text()) if trips_path.exists() else []
@@ -80,11 +104,22 @@ def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Pat
 
 
 @click.command("load")
-@click.option("--clip", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("../shared/footage/vtest-5s.mp4"), show_default=True, help="Clip every Pi uploads.")
+@click.option(
+    "--clip",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("../shared/footage/vtest-5s.mp4"),
+    show_default=True,
+    help="Clip every Pi uploads.",
+)
 @click.option("--clips", type=click.IntRange(1, 500), default=40, show_default=True, help="Pis uploading at once.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(1, 600), default=120, show_default=True,
-              help="Round trips longer than this count as timed out (the seed used 120 s).")
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(1, 600),
+    default=120,
+    show_default=True,
+    help="Round trips longer than this count as timed out (the seed used 120 s).",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @pass_context
 def load(obj: Context, clip, clips, timeout_s, json_path):

@@ -8,6 +8,7 @@ EDGECLOUD_LOAD_TIMEOUT (seconds a round trip may take before it counts as timed 
 EDGECLOUD_LOAD_OUT (JSON file each finished round trip is recorded in, exactly as measured),
 EDGECLOUD_LOAD_TOKENS (JSON {device_id: token}: each user takes one device of its own).
 """
+
 import json
 import os
 import threading
@@ -22,7 +23,9 @@ CLIPS = int(os.environ.get("EDGECLOUD_LOAD_CLIPS", "40"))
 TIMEOUT = float(os.environ.get("EDGECLOUD_LOAD_TIMEOUT", "120"))
 OUT = Path(os.environ.get("EDGECLOUD_LOAD_OUT", "load-trips.json"))
 _finished: list[dict] = []
-_TOKENS = json.loads(Path(os.environ["EDGECLOUD_LOAD_TOKENS"]).read_text()) if "EDGECLOUD_LOAD_TOKENS" in os.environ else {}
+_TOKENS = (
+    json.loads(Path(os.environ["EDGECLOUD_LOAD_TOKENS"]).read_text()) if "EDGECLOUD_LOAD_TOKENS" in os.environ else {}
+)
 _devices = iter(sorted(_TOKENS))
 _devices_lock = threading.Lock()
 
@@ -54,8 +57,13 @@ class Pi(HttpUser):
         from edgecloud.clock import utcnow
 
         started = time.perf_counter()
-        meta = {"clip_id": self.clip_id, "device_id": self.device_id, "recorded_at": utcnow().isoformat(),
-                "fps": 10, "content_type": "video/mp4"}
+        meta = {
+            "clip_id": self.clip_id,
+            "device_id": self.device_id,
+            "recorded_at": utcnow().isoformat(),
+            "fps": 10,
+            "content_type": "video/mp4",
+        }
         with CLIP.open("rb") as fh:
             posted = self.controller.upload(meta, (CLIP.name, fh, "video/mp4"), name="POST /v1/clips")
         upload_s = time.perf_counter() - started
@@ -66,10 +74,22 @@ class Pi(HttpUser):
             status = r.json().get("status", "unknown") if r.ok else "unknown"
         elapsed_ms = (time.perf_counter() - started) * 1000
         failure = None if status == "done" else RuntimeError(f"ended {status} after {elapsed_ms / 1000:.0f} s")
-        events.request.fire(request_type="CLIP", name="upload -> result", response_time=elapsed_ms,
-                            response_length=0, exception=failure, context={})
-        _record({"clip_id": self.clip_id, "status": status, "upload_s": round(upload_s, 4),
-                 "round_trip_s": round(elapsed_ms / 1000, 4)})
+        events.request.fire(
+            request_type="CLIP",
+            name="upload -> result",
+            response_time=elapsed_ms,
+            response_length=0,
+            exception=failure,
+            context={},
+        )
+        _record(
+            {
+                "clip_id": self.clip_id,
+                "status": status,
+                "upload_s": round(upload_s, 4),
+                "round_trip_s": round(elapsed_ms / 1000, 4),
+            }
+        )
         if len(_finished) >= CLIPS:
             self.environment.runner.quit()
         raise StopUser()

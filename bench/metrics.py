@@ -1,4 +1,5 @@
 """Box agreement between a model and a reference: precision, recall and F1 at IoU 0.5."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

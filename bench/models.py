@@ -1,4 +1,5 @@
 """Detectors for the benchmarks: the one asked for, or honestly the same model with random weights."""
+
 from __future__ import annotations
 
 import sys
@@ -17,8 +18,10 @@ def detector_or_random(settings: DetectorSettings, console: Console) -> Detector
     except DetectorUnavailable as err:
         if not settings.name.startswith("torchvision:") or not settings.pretrained:
             raise click.ClickException(str(err)) from None
-        console.print(f"[yellow]{err}[/]\n[bold yellow]{settings.name}: using RANDOM weights. Timings are real; "
-                      "its labels are meaningless and agreement only compares it with itself.[/]")
+        console.print(
+            f"[yellow]{err}[/]\n[bold yellow]{settings.name}: using RANDOM weights. Timings are real; "
+            "its labels are meaningless and agreement only compares it with itself.[/]"
+        )
         return create_detector(settings.model_copy(update={"pretrained": False}))
 
 

@@ -14,6 +14,7 @@ request flows, so one S3 PUT can hang while the token lookup and SQS go on.
 The proxy counts what it did (``refused``, ``requests``): a scenario's evidence
 that its fault happened.
 """
+
 from __future__ import annotations
 
 import socket
@@ -161,8 +162,9 @@ class TcpProxy:
                 continue
             with self._lock:
                 self._open.update((client, upstream))
-            threading.Thread(target=self._pump_requests, args=(client, upstream), daemon=True,
-                             name="proxy-requests").start()
+            threading.Thread(
+                target=self._pump_requests, args=(client, upstream), daemon=True, name="proxy-requests"
+            ).start()
             threading.Thread(target=self._pump, args=(upstream, client), daemon=True, name="proxy-replies").start()
 
     def _held(self, request: Request) -> Optional[Hold]:
@@ -182,8 +184,12 @@ class TcpProxy:
                 request = parse_head(head)
                 rest = body(stream, request.headers)
                 length = request.headers.get("content-length", "")
-                if (length.isdigit() and int(length) <= SHORT_BODY and "expect" not in request.headers
-                        and "transfer-encoding" not in request.headers):
+                if (
+                    length.isdigit()
+                    and int(length) <= SHORT_BODY
+                    and "expect" not in request.headers
+                    and "transfer-encoding" not in request.headers
+                ):
                     request.body = b"".join(rest)
                     rest = iter(())
                 hold = self._held(request)

@@ -30,15 +30,16 @@ cost (decode + the naive input on every frame):
 For models that shrink frames: a full-size detector (HOG) gets the same frame
 both ways here, where the pipeline would hand it motion regions.
 """
+
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgecloud.pipeline import frame_detections
 from edgecloud.protocol.labels import summarise
 from edgecloud.protocol.messages import Detection
-from edgecloud.pipeline import frame_detections
 from edgecloud.video import fit_within, open_clip
 
 from .counting import agreements
@@ -99,8 +100,9 @@ def measure_clip(path: Path, detectors: dict, max_side) -> ClipFrames:
     return frames
 
 
-def sweep(clips: list[ClipFrames], steps: list[int], speedup_bar: float, agreement_bar: float,
-          min_frames: int = 2) -> list[dict]:
+def sweep(
+    clips: list[ClipFrames], steps: list[int], speedup_bar: float, agreement_bar: float, min_frames: int = 2
+) -> list[dict]:
     """One row per (reference, sampled input, step): agreement for each phase, and the two speed figures.
 
     ``agreement_*`` is the peak rule; ``agreement_labels`` and ``agreement_counts`` (worst phase, as
@@ -124,35 +126,52 @@ def sweep(clips: list[ClipFrames], steps: list[int], speedup_bar: float, agreeme
         truth = [c.counts(reference) for c in clips]
         for sampled in INPUTS:
             for step in steps:
-                by_phase = [round(sum(agrees(t, c.counts(sampled, step, phase)) for t, c in zip(truth, clips)) / len(clips), 4)
-                            for phase in range(step)]
-                tracked = agreements([[(every_frame(reference, c, phase), c.tracked(sampled, step, phase, min_frames))
-                                       for phase in range(step)] for c in clips])
+                by_phase = [
+                    round(sum(agrees(t, c.counts(sampled, step, phase)) for t, c in zip(truth, clips)) / len(clips), 4)
+                    for phase in range(step)
+                ]
+                tracked = agreements(
+                    [
+                        [
+                            (every_frame(reference, c, phase), c.tracked(sampled, step, phase, min_frames))
+                            for phase in range(step)
+                        ]
+                        for c in clips
+                    ]
+                )
                 detect_s = sum(c.detect_s(sampled, step) for c in clips)
                 at_most = round(naive_cost / detect_s, 2)
-                rows.append({
-                    "reference": reference, "sampled": sampled, "step": step,
-                    "sample_fps": round(clips[0].fps / step, 2),
-                    "agreement_by_phase": by_phase, "agreement_first_phase": by_phase[0],
-                    "agreement_worst_phase": min(by_phase),
-                    "agreement_mean_over_phases": round(sum(by_phase) / step, 4),
-                    "speedup_at_most": at_most,
-                    "speedup_estimate": round(naive_cost / (decode_s + detect_s), 2),
-                    "could_meet_both": at_most >= speedup_bar and min(by_phase) >= agreement_bar,
-                    **tracked,
-                })
+                rows.append(
+                    {
+                        "reference": reference,
+                        "sampled": sampled,
+                        "step": step,
+                        "sample_fps": round(clips[0].fps / step, 2),
+                        "agreement_by_phase": by_phase,
+                        "agreement_first_phase": by_phase[0],
+                        "agreement_worst_phase": min(by_phase),
+                        "agreement_mean_over_phases": round(sum(by_phase) / step, 4),
+                        "speedup_at_most": at_most,
+                        "speedup_estimate": round(naive_cost / (decode_s + detect_s), 2),
+                        "could_meet_both": at_most >= speedup_bar and min(by_phase) >= agreement_bar,
+                        **tracked,
+                    }
+                )
     return rows
 
 
-def report(detector, clips: list[ClipFrames], steps: list[int], speedup_bar: float, agreement_bar: float,
-           min_frames: int = 2) -> dict:
+def report(
+    detector, clips: list[ClipFrames], steps: list[int], speedup_bar: float, agreement_bar: float, min_frames: int = 2
+) -> dict:
     """The figures of a run; every clip must have the same frame rate (a step is a number of frames)."""
     if not clips:
         raise ValueError("no clips: the footage is shorter than half a clip")
     rates = {round(c.fps, 3) for c in clips}
     if len(rates) > 1:
-        raise ValueError(f"clips at different frame rates ({', '.join(map(str, sorted(rates)))} fps): "
-                         "a step is a number of frames, so give footage of one rate")
+        raise ValueError(
+            f"clips at different frame rates ({', '.join(map(str, sorted(rates)))} fps): "
+            "a step is a number of frames, so give footage of one rate"
+        )
     frames = sum(len(c.seconds["naive"]) for c in clips)
     rows = sweep(clips, steps, speedup_bar, agreement_bar, min_frames)
     return {

@@ -6,6 +6,7 @@ that never finish (no workers: uploads only), the way each Pi's result watcher
 does. The floor, measured in the same run: a raw S3 put of the same clip to the
 same embedded AWS, without the controller.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,12 +22,12 @@ from rich.console import Console
 from rich.table import Table
 
 from edgecloud.aws import Aws, Queues
-from edgecloud.provision import ensure_resources
 from edgecloud.context import Context, pass_context
+from edgecloud.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
+from edgecloud.loops import BackgroundLoop
 from edgecloud.protocol.client import ControllerClient
 from edgecloud.protocol.ids import new_clip_id
-from edgecloud.loops import BackgroundLoop
-from edgecloud.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings
+from edgecloud.provision import ensure_resources
 
 from .cpu import CpuMeter, ThreadCpu, ms_per
 
@@ -42,8 +43,10 @@ def upload_once(controller: ControllerClient, clip: bytes, device: str) -> tuple
     clip_id = new_clip_id(device)
     started = time.perf_counter()
     try:
-        reply = controller.upload({"clip_id": clip_id, "device_id": device, "content_type": "video/mp4", "fps": 10},
-                                  ("clip.mp4", clip, "video/mp4"))
+        reply = controller.upload(
+            {"clip_id": clip_id, "device_id": device, "content_type": "video/mp4", "fps": 10},
+            ("clip.mp4", clip, "video/mp4"),
+        )
         ok = reply.status_code == 201
     except Exception:  # noqa: BLE001 - counted as an error, whatever it was
         ok = False
@@ -96,11 +99,14 @@ class JobsSink(BackgroundLoop):
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            taken = self.aws.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10,
-                                                 WaitTimeSeconds=1).get("Messages", [])
+            taken = self.aws.sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+            ).get("Messages", [])
             if taken:
-                self.aws.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(taken)])
+                self.aws.sqs.delete_message_batch(
+                    QueueUrl=self.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(taken)],
+                )
 
 
 def s3_floor(aws: Aws, bucket: str, clip: bytes, n: int = 30) -> list[float]:
@@ -112,8 +118,9 @@ def s3_floor(aws: Aws, bucket: str, clip: bytes, n: int = 30) -> list[float]:
     return times
 
 
-def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: Path, console: Console,
-               aws_in_process: bool = False) -> dict:
+def run_upload(
+    settings, *, clip: Path, devices: int, seconds: float, workdir: Path, console: Console, aws_in_process: bool = False
+) -> dict:
     body = clip.read_bytes()
     with EmbeddedAws(own_process=not aws_in_process) as moto:
         s = local_cloud_settings(settings, workdir=workdir, endpoint_url=moto.endpoint_url, idle_timeout=10)
@@ -132,19 +139,30 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
             for device in pollers:
                 with ControllerClient(controller.url, token=tokens[device]) as client:
                     waiting.append(upload_once(client, body, device)[2])
-            console.log(f"controller {controller.url}: {devices} Pis uploading, {devices} holding long polls, "
-                        f"{seconds:g} s")
+            console.log(
+                f"controller {controller.url}: {devices} Pis uploading, {devices} holding long polls, {seconds:g} s"
+            )
             results: list[tuple[bool, float]] = []
             held, lock, client_cpu = [0], threading.Lock(), ThreadCpu()
             until = time.monotonic() + seconds
-            threads = [threading.Thread(target=_poller, args=(controller.url, c, tokens[d], until + POLL_WAIT_S, held, lock),
-                                        daemon=True) for c, d in zip(waiting, pollers)]
+            threads = [
+                threading.Thread(
+                    target=_poller, args=(controller.url, c, tokens[d], until + POLL_WAIT_S, held, lock), daemon=True
+                )
+                for c, d in zip(waiting, pollers)
+            ]
             for t in threads:
                 t.start()
             time.sleep(1)  # the polls are held before the first upload
             until = time.monotonic() + seconds
-            uploaders = [threading.Thread(target=_uploader, args=(controller.url, body, d, tokens[d], until, results,
-                                                                  lock, client_cpu), daemon=True) for d in pis]
+            uploaders = [
+                threading.Thread(
+                    target=_uploader,
+                    args=(controller.url, body, d, tokens[d], until, results, lock, client_cpu),
+                    daemon=True,
+                )
+                for d in pis
+            ]
             pids = {"controller": controller.pid, "bench": os.getpid()}
             if moto.pid != os.getpid():
                 pids["aws"] = moto.pid
@@ -159,10 +177,17 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
     ok = [sec for good, sec in results if good]
     errors = len(results) - len(ok)
     return {
-        "devices": devices, "seconds": round(wall, 1), "clip_bytes": len(body), "uploads": len(ok),
-        "uploads_per_s": round(len(ok) / wall, 1), "p50_ms": _ms(ok, 50), "p99_ms": _ms(ok, 99),
-        "errors": errors, "error_pct": round(100 * errors / max(1, len(results)), 2),
-        "long_polls_held": held[0], "aws_process": "own" if "aws" in pids else "the bench's",
+        "devices": devices,
+        "seconds": round(wall, 1),
+        "clip_bytes": len(body),
+        "uploads": len(ok),
+        "uploads_per_s": round(len(ok) / wall, 1),
+        "p50_ms": _ms(ok, 50),
+        "p99_ms": _ms(ok, 99),
+        "errors": errors,
+        "error_pct": round(100 * errors / max(1, len(results)), 2),
+        "long_polls_held": held[0],
+        "aws_process": "own" if "aws" in pids else "the bench's",
         "cpu_ms_per_upload": ms_per(_by_role(spent, client_cpu.seconds), len(ok)),
         "s3_put_floor": {"p50_ms": _ms(floor, 50), "p99_ms": _ms(floor, 99)},
         "seed": SEED,
@@ -170,28 +195,54 @@ def run_upload(settings, *, clip: Path, devices: int, seconds: float, workdir: P
 
 
 @click.command("upload")
-@click.option("--clip", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("../shared/footage/vtest-5s.mp4"), show_default=True, help="Clip every Pi uploads.")
-@click.option("--devices", type=click.IntRange(1, 200), default=20, show_default=True,
-              help="Pis uploading at once (as many again hold long polls).")
+@click.option(
+    "--clip",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("../shared/footage/vtest-5s.mp4"),
+    show_default=True,
+    help="Clip every Pi uploads.",
+)
+@click.option(
+    "--devices",
+    type=click.IntRange(1, 200),
+    default=20,
+    show_default=True,
+    help="Pis uploading at once (as many again hold long polls).",
+)
 @click.option("--seconds", type=click.FloatRange(1, 600), default=20, show_default=True, help="How long to upload.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
-@click.option("--aws-in-process", is_flag=True, help="Run moto in a thread of the bench (sharing its GIL with the "
-              "clients), not in its own process.")
+@click.option(
+    "--aws-in-process",
+    is_flag=True,
+    help="Run moto in a thread of the bench (sharing its GIL with the clients), not in its own process.",
+)
 @pass_context
 def upload(obj: Context, clip, devices, seconds, json_path, aws_in_process):
     """N Pis upload while as many hold long-polls; uploads/s, p50/p99, errors, vs a raw S3 put."""
     console = Console(stderr=True)
     with tempfile.TemporaryDirectory(prefix="edgecloud-upload-") as tmp:
-        report = run_upload(obj.settings, clip=clip, devices=devices, seconds=seconds, workdir=Path(tmp),
-                            console=console, aws_in_process=aws_in_process)
+        report = run_upload(
+            obj.settings,
+            clip=clip,
+            devices=devices,
+            seconds=seconds,
+            workdir=Path(tmp),
+            console=console,
+            aws_in_process=aws_in_process,
+        )
     table = Table(title=f"bench upload: {devices} Pis uploading, {devices} holding long polls")
     for column in ("system", "uploads/s", "p50 ms", "p99 ms", "errors %"):
         table.add_column(column, justify="right")
-    table.add_row("edgecloud (this run)", f"{report['uploads_per_s']:.1f}", f"{report['p50_ms']:.0f}",
-                  f"{report['p99_ms']:.0f}", f"{report['error_pct']:.2f}")
-    table.add_row(SEED["name"], f"{SEED['requests_per_s']:.1f}", "-", f"{SEED['p99_ms']:.0f}",
-                  f"{SEED['failure_pct']:.2f}")
+    table.add_row(
+        "edgecloud (this run)",
+        f"{report['uploads_per_s']:.1f}",
+        f"{report['p50_ms']:.0f}",
+        f"{report['p99_ms']:.0f}",
+        f"{report['error_pct']:.2f}",
+    )
+    table.add_row(
+        SEED["name"], f"{SEED['requests_per_s']:.1f}", "-", f"{SEED['p99_ms']:.0f}", f"{SEED['failure_pct']:.2f}"
+    )
     floor = report["s3_put_floor"]
     table.add_row("raw S3 put of the clip (floor)", "-", f"{floor['p50_ms']:.0f}", f"{floor['p99_ms']:.0f}", "-")
     Console().print(table)

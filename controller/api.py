@@ -1,5 +1,6 @@
 """HTTP API v1: clips in, status and stats out. Views validate input and call
 the intake, ledger and store through the accessors in ``resources``."""
+
 from __future__ import annotations
 
 import logging
@@ -11,8 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.routing import BaseConverter
 
 from edgecloud.clock import utcnow
-from edgecloud.protocol.containers import CLIP_TYPES, SNIFF_BYTES, container_mismatch
 from edgecloud.limits import refusal
+from edgecloud.protocol.containers import CLIP_TYPES, SNIFF_BYTES, container_mismatch
 from edgecloud.protocol.ids import BadClipId, ClipId
 from edgecloud.protocol.messages import Result, UploadMetadata
 from edgecloud.protocol.states import FINAL
@@ -20,9 +21,20 @@ from edgecloud.protocol.states import FINAL
 from . import auth
 from .errors import Refused
 from .intake import Intake, UploadInProgress
+from .resources import (
+    get_fleet,
+    get_lease,
+    get_ledger,
+    get_metrics,
+    get_not_ready,
+    get_notifier,
+    get_public_url,
+    get_quotas,
+    get_settings,
+    get_store,
+    get_waits,
+)
 from .status import as_utc, describe_result, describe_row, with_links
-from .resources import (get_fleet, get_lease, get_ledger, get_metrics, get_not_ready, get_notifier, get_public_url,
-                        get_quotas, get_settings, get_store, get_waits)
 from .upload_form import clip_id_of, edge_result, snapshot_upload, upload_metadata, upload_size
 from .wait_param import wait_seconds
 
@@ -67,8 +79,7 @@ def upload_clip():
         raise Refused(f"content type {content_type!r} is not one of {sorted(CLIP_TYPES)}", 415)
     if upload.mimetype in CLIP_TYPES and upload.mimetype != content_type:
         # The clip would be stored and decoded as one format while its file part says another.
-        raise Refused(f"content type mismatch: metadata says {content_type!r}, the clip part {upload.mimetype!r}",
-                       415)
+        raise Refused(f"content type mismatch: metadata says {content_type!r}, the clip part {upload.mimetype!r}", 415)
 
     clip_id = clip_id_of(meta)
     auth.require_device(meta.device_id)
@@ -91,20 +102,37 @@ def upload_clip():
     return _accept(clip_id, meta, content_type, upload.stream, size, result, started)
 
 
-def _accept(clip_id: str, meta: UploadMetadata, content_type: Optional[str], body, size: int,
-            result: Optional[Result], started: float):
+def _accept(
+    clip_id: str,
+    meta: UploadMetadata,
+    content_type: Optional[str],
+    body,
+    size: int,
+    result: Optional[Result],
+    started: float,
+):
     quotas = get_quotas()  # its burst token taken before the body was read (auth); the day's cap: new clips only
 
     snapshot = snapshot_upload(result)
     intake = Intake(get_store(), get_ledger(), get_metrics(), on_finished=get_notifier().offer)
     try:
-        accepted = intake.accept(clip_id, meta, content_type, body, size, result, snapshot=snapshot,
-                                 admit=lambda: quotas.take_daily(meta.device_id))
+        accepted = intake.accept(
+            clip_id,
+            meta,
+            content_type,
+            body,
+            size,
+            result,
+            snapshot=snapshot,
+            admit=lambda: quotas.take_daily(meta.device_id),
+        )
     except UploadInProgress as err:
         raise Refused(str(err), 409, retry_after_s=1) from None
     get_metrics().requests.labels("upload").observe(time.perf_counter() - started)
     return jsonify(
-        clip_id=accepted.clip_id, status=accepted.status, duplicate=accepted.duplicate,
+        clip_id=accepted.clip_id,
+        status=accepted.status,
+        duplicate=accepted.duplicate,
         status_url=_status_url(accepted.clip_id),
     ), 201
 
@@ -146,8 +174,14 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
     result = store.results.get(clip_id)
     if result is not None and not row.final:
         # Finished in S3 while the ledger missed the completion (lost, or consumed before it knew the clip).
-        ledger.mark_finished(clip_id, result.status, as_utc(result.finished_at) or utcnow(),
-                             processed_by=result.processed_by, error=result.error, result=result)
+        ledger.mark_finished(
+            clip_id,
+            result.status,
+            as_utc(result.finished_at) or utcnow(),
+            processed_by=result.processed_by,
+            error=result.error,
+            result=result,
+        )
         row = ledger.get(clip_id)
     return with_links(describe_row(row, result if row.final else None), store)
 
@@ -155,9 +189,13 @@ def _clip_status(clip_id: str, device_id: str, wait: float) -> dict:
 @bp.get("/v1/stats")
 def stats():
     upload_to_result, process = get_ledger().medians()
-    body = {"upload_to_result_s": upload_to_result, "process_s": process,
-            "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None},
-            "videos_dropped": get_ledger().videos_dropped()}
+    body = {
+        "upload_to_result_s": upload_to_result,
+        "process_s": process,
+        "queue": {"visible": None, "in_flight": None},
+        "workers": {"pending": None, "running": None},
+        "videos_dropped": get_ledger().videos_dropped(),
+    }
     # A stats reader (the edge's scheduler) is better served by a partial answer than by a 500.
     try:
         body["queue"] = get_store().queue_depth()

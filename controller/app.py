@@ -1,4 +1,5 @@
 """The controller's Flask app, made by a factory (flaskr style)."""
+
 from __future__ import annotations
 
 import logging
@@ -11,10 +12,16 @@ from werkzeug.exceptions import HTTPException
 
 from edgecloud.config import Settings
 
-from . import api, auth, errors, openapi, resources
-from . import frames  # noqa: F401 - importing it adds its routes to api.bp
-from . import retry  # noqa: F401 - likewise
-from . import events_api  # noqa: F401 - likewise
+from . import (
+    api,
+    auth,
+    errors,
+    events_api,  # noqa: F401 - likewise
+    frames,  # noqa: F401 - importing it adds its routes to api.bp
+    openapi,
+    resources,
+    retry,  # noqa: F401 - likewise
+)
 from .dashboard import init_dashboard
 
 log = logging.getLogger(__name__)

@@ -7,11 +7,13 @@ registry read. Every device request takes a token of its bucket here, before
 its body is read (controller/quotas.py); behind serve's nginx front that check runs
 from the headers alone (``front_auth``), before nginx reads a body. ``/healthz`` stays
 open (load balancers probe it); the dashboard's pages have their own login
-(an operator token exchanged for a session cookie, controller/dashboard/auth.py). Devices upload their own clips and read their
+(an operator token exchanged for a session cookie, controller/dashboard/auth.py).
+Devices upload their own clips and read their
 own clips and the stats (the Pi's scheduler places clips by queue depth);
 operators read everything, upload nothing. Views ask ``require_device`` /
 ``require_reader`` once they know whose clip a request is about.
 """
+
 from __future__ import annotations
 
 import json
@@ -85,8 +87,15 @@ def front_auth():
     try:
         authenticate()
     except Refused as refused:
-        return "", 403, {**refused.headers, REFUSAL_STATUS_HEADER: str(refused.status),
-                         REFUSAL_BODY_HEADER: json.dumps({"error": refused.message})}
+        return (
+            "",
+            403,
+            {
+                **refused.headers,
+                REFUSAL_STATUS_HEADER: str(refused.status),
+                REFUSAL_BODY_HEADER: json.dumps({"error": refused.message}),
+            },
+        )
     return "", 204
 
 
@@ -130,4 +139,3 @@ def require_reader(device_id: str) -> Principal:
 def init_app(app: Flask) -> None:
     app.before_request(_authenticate)
     app.add_url_rule(FRONT_AUTH_PATH, "front_auth", front_auth)
-

@@ -25,6 +25,7 @@ once the queue has nothing for them (they finish what they hold and keep
 taking jobs while any wait), and the worker's retirement rule
 (edgecloud/retirement.py) keeps each through EC2's billed first minute.
 """
+
 from __future__ import annotations
 
 import math
@@ -68,8 +69,9 @@ class Observation:
         return self.booting + self.polling
 
 
-def arrival_rate(submitted: int, elapsed_s: float, settings: AutoscalerSettings,
-                 quiet_s: Optional[float] = None) -> float:
+def arrival_rate(
+    submitted: int, elapsed_s: float, settings: AutoscalerSettings, quiet_s: Optional[float] = None
+) -> float:
     """Clips per second of the stream while it flowed: ``submitted`` in the last
     ``rate_window_s`` (or the ``elapsed_s`` of history, if shorter), over that
     span less the ``quiet_s`` since the latest clip, and never under a minute.

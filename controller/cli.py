@@ -1,4 +1,5 @@
 """``edgecloud controller serve | status``."""
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,11 @@ def serve(obj: Context, host, port, ensure_resources, no_autoscale):
 
 @controller.command("status")
 @click.option("--url", help="Controller base URL (default controller.url, else http://host:port).")
-@click.option("--token", envvar="EDGECLOUD_TOKEN", help="An operator's or a device's token (env EDGECLOUD_TOKEN); "
-              "without one the controller answers 401.")
+@click.option(
+    "--token",
+    envvar="EDGECLOUD_TOKEN",
+    help="An operator's or a device's token (env EDGECLOUD_TOKEN); without one the controller answers 401.",
+)
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM of a private CA to trust.")
 @pass_context
 def status(obj: Context, url, token, ca_bundle):

@@ -6,6 +6,7 @@ and scaling code use, whichever ledger ``controller.ledger`` picks.
 it; tests/controller/test_clip_ledger.py checks every method here exists on both
 with this signature. Times are timezone-aware UTC datetimes.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -23,9 +24,18 @@ class ClipLedger(Protocol):
     events: Optional[EventStore]  # where mark_finished places clips with tracked objects (controller/event_store.py)
 
     # Writes: each returns False (and changes nothing) when the clip is not where the step starts.
-    def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
-            processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
-            error: Optional[str] = None, video_dropped: bool = False) -> bool:
+    def add(
+        self,
+        clip_id: str,
+        device_id: str,
+        status: str,
+        submitted_at: datetime,
+        *,
+        processed_by: Optional[str] = None,
+        finished_at: Optional[datetime] = None,
+        error: Optional[str] = None,
+        video_dropped: bool = False,
+    ) -> bool:
         """Record a new clip; False if the id is known already."""
 
     def forget(self, clip_id: str) -> None:
@@ -37,9 +47,17 @@ class ClipLedger(Protocol):
     def mark_started(self, clip_id: str, at: datetime, processed_by: str) -> bool:
         """queued -> processing, by ``processed_by``."""
 
-    def mark_finished(self, clip_id: str, status: str, at: datetime, *, processed_by: Optional[str] = None,
-                      process_s: Optional[float] = None, error: Optional[str] = None,
-                      result: Optional[Result] = None) -> bool:
+    def mark_finished(
+        self,
+        clip_id: str,
+        status: str,
+        at: datetime,
+        *,
+        processed_by: Optional[str] = None,
+        process_s: Optional[float] = None,
+        error: Optional[str] = None,
+        result: Optional[Result] = None,
+    ) -> bool:
         """Any non-final state -> ``status`` (a final one); the first final state wins."""
 
     def reopen(self, clip_id: str) -> bool:
@@ -64,8 +82,9 @@ class ClipLedger(Protocol):
     def cloud_submissions(self, since: datetime) -> tuple[int, Optional[datetime]]:
         """How many clips arrived since ``since``, and when the newest arrived."""
 
-    def search(self, *, device: str = "", label: str = "", status: str = "", day: str = "",
-               limit: int = 25, offset: int = 0) -> list[ClipRow]:
+    def search(
+        self, *, device: str = "", label: str = "", status: str = "", day: str = "", limit: int = 25, offset: int = 0
+    ) -> list[ClipRow]:
         """A page of clips, newest recorded (triggered) first, filtered by what is given (``day``: recorded)."""
 
     def finished_since(self, since: datetime) -> list[ClipRow]:

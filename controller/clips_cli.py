@@ -5,6 +5,7 @@ queue: the controller holds the ledger (SQLite is one controller's file), the ro
 checks the operator's token as every route does, and so one rule decides what is
 re-queued wherever the command runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from typing import Optional
 
 import click
 
-from edgecloud.context import Context, pass_context
 from edgecloud.clock import utcnow
+from edgecloud.context import Context, pass_context
 
 _AGO = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -47,14 +48,19 @@ def clips():
 
 
 @clips.command("retry")
-@click.option("--status", type=click.Choice(["failed"]), default="failed", show_default=True,
-              help="Which clips go again.")
+@click.option(
+    "--status", type=click.Choice(["failed"]), default="failed", show_default=True, help="Which clips go again."
+)
 @click.option("--device", help="Only this device's clips.")
 @click.option("--since", help="Only clips submitted since: an ISO 8601 time (no zone: UTC) or an age (90m, 2h, 1d).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"requeued": N, "clip_ids": [...]}.')
 @click.option("--url", help="Controller base URL (default controller.url, else http://host:port).")
-@click.option("--token", envvar="EDGECLOUD_TOKEN", required=True,
-              help="An operator's token (env EDGECLOUD_TOKEN); a device's is refused (403).")
+@click.option(
+    "--token",
+    envvar="EDGECLOUD_TOKEN",
+    required=True,
+    help="An operator's token (env EDGECLOUD_TOKEN); a device's is refused (403).",
+)
 @click.option("--ca-bundle", type=click.Path(exists=True, dir_okay=False), help="PEM of a private CA to trust.")
 @pass_context
 def retry(obj: Context, status, device, since, as_json, url, token, ca_bundle):

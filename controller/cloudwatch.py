@@ -9,6 +9,7 @@ publishes, so each figure is counted once however many controllers serve.
 Shared-store figures come through the Ledger's interface only (oldest_submitted,
 cloud_submissions, recent_cloud), so a DynamoDB ledger slots in.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,12 @@ class CloudWatchPublisher:
 
     def figures(self, obs: Observation, ledger, now: datetime) -> list[dict]:
         """The metric data for one tick."""
-        workers = {"booting": obs.booting, "polling": obs.polling - obs.busy, "busy": obs.busy,
-                   "retiring": obs.retiring}
+        workers = {
+            "booting": obs.booting,
+            "polling": obs.polling - obs.busy,
+            "busy": obs.busy,
+            "retiring": obs.retiring,
+        }
         submitted, _ = ledger.cloud_submissions(self.last_published or now)  # since the last tick
         latencies = [r.upload_to_result_s for r in ledger.recent_cloud(P95_SAMPLE) if r.upload_to_result_s is not None]
         data = [
@@ -88,7 +93,7 @@ class CloudWatchPublisher:
         data = self.figures(obs, ledger, now)
         try:
             for start in range(0, len(data), 1000):  # PutMetricData's cap per call
-                self.aws.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start:start + 1000])
+                self.aws.cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[start : start + 1000])
         except ClientError as err:
             if not self._warned:
                 log.warning("cannot publish metrics to CloudWatch (%s); scaling goes on", error_code(err))

@@ -5,6 +5,7 @@ A job in the dead-letter queue was received ``max_receive`` times without
 ever finishing (its worker crashed, hung or was killed each time): it ends
 with a ``failed`` result that says so, never silence and never a retry loop.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,9 +16,9 @@ from typing import Callable, Optional
 from pydantic import ValidationError
 
 from edgecloud.clock import utcnow
+from edgecloud.loops import BackgroundLoop, Tally
 from edgecloud.protocol.ids import clip_id_in
 from edgecloud.protocol.messages import Completion, Result
-from edgecloud.loops import BackgroundLoop, Tally
 
 from .resources import Resources
 
@@ -35,8 +36,14 @@ class CompletionsConsumer(BackgroundLoop):
 
     thread_name = "completions"
 
-    def __init__(self, parts: Resources, *, wait_seconds: int = 2, dead_letter_every_s: float = 5.0,
-                 on_finished: Optional[Callable[[Result], None]] = None):
+    def __init__(
+        self,
+        parts: Resources,
+        *,
+        wait_seconds: int = 2,
+        dead_letter_every_s: float = 5.0,
+        on_finished: Optional[Callable[[Result], None]] = None,
+    ):
         super().__init__()
         self.parts = parts  # settings, aws, queues, ledger, store, metrics: the app's own
         self.wait_seconds = wait_seconds
@@ -47,16 +54,19 @@ class CompletionsConsumer(BackgroundLoop):
 
     def _receive(self, queue_url: str, wait_seconds: int) -> list[dict]:
         return self.parts.aws.sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds,
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_seconds,
             AttributeNames=["ApproximateReceiveCount"],
         ).get("Messages", [])
 
     def _delete(self, queue_url: str, messages: list[dict]) -> int:
         if not messages:
             return 0
-        reply = self.parts.aws.sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)
-        ])
+        reply = self.parts.aws.sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]} for n, m in enumerate(messages)],
+        )
         for failure in reply.get("Failed", []):
             log.warning("could not delete message %s: %s", failure.get("Id"), failure.get("Message"))
         return len(reply.get("Successful", []))
@@ -64,7 +74,9 @@ class CompletionsConsumer(BackgroundLoop):
     def poll_once(self, wait_seconds: Optional[int] = None) -> Counts:
         """Apply one batch of completion messages to the ledger, then delete them in one call."""
         counts = Counts()
-        messages = self._receive(self.parts.queues.completions, self.wait_seconds if wait_seconds is None else wait_seconds)
+        messages = self._receive(
+            self.parts.queues.completions, self.wait_seconds if wait_seconds is None else wait_seconds
+        )
         for message in messages:
             try:
                 completion = Completion.model_validate_json(message["Body"])
@@ -87,9 +99,15 @@ class CompletionsConsumer(BackgroundLoop):
         error = None
         if completion.event == "failed":
             error = result.error if result else "worker reported failure"
-        if self.parts.ledger.mark_finished(completion.clip_id, completion.event, completion.at,
-                                           processed_by=completion.processed_by, process_s=completion.process_s,
-                                           error=error, result=result):
+        if self.parts.ledger.mark_finished(
+            completion.clip_id,
+            completion.event,
+            completion.at,
+            processed_by=completion.processed_by,
+            process_s=completion.process_s,
+            error=error,
+            result=result,
+        ):
             row = self.parts.ledger.get(completion.clip_id)
             if self.parts.metrics and row and row.upload_to_result_s is not None and completion.event == "done":
                 self.parts.metrics.upload_to_result.observe(row.upload_to_result_s)
@@ -122,9 +140,13 @@ class CompletionsConsumer(BackgroundLoop):
         why = (row.error if row and row.error else None) or "no worker finished it (crashed, killed or timed out)"
         now = utcnow()
         result = Result(
-            clip_id=clip_id, status="failed", error=f"dead-lettered after {receives} receives: {why}",
-            processed_by=(row.processed_by if row and row.processed_by else "controller"), detector="none",
-            submitted_at=row.submitted_at if row else None, finished_at=now,
+            clip_id=clip_id,
+            status="failed",
+            error=f"dead-lettered after {receives} receives: {why}",
+            processed_by=(row.processed_by if row and row.processed_by else "controller"),
+            detector="none",
+            submitted_at=row.submitted_at if row else None,
+            finished_at=now,
         )
         stored = self.parts.store.results.put_first(result)
         if stored is not result:  # a late worker's result landed since we looked: it stands
@@ -137,8 +159,14 @@ class CompletionsConsumer(BackgroundLoop):
 
     def _adopt(self, existing: Result) -> None:
         # A worker finished it but died before deleting the job: its result stands.
-        self.parts.ledger.mark_finished(existing.clip_id, existing.status, existing.finished_at or utcnow(),
-                                  processed_by=existing.processed_by, error=existing.error, result=existing)
+        self.parts.ledger.mark_finished(
+            existing.clip_id,
+            existing.status,
+            existing.finished_at or utcnow(),
+            processed_by=existing.processed_by,
+            error=existing.error,
+            result=existing,
+        )
 
     # -- the loop ---------------------------------------------------------------
 

@@ -4,6 +4,7 @@ Both groups come from one factory over ``edgecloud.credentials.Registry``: a
 token is printed once, at ``add``, and only its hash is kept. They run with
 the caller's AWS credentials against the table in ``tables.credentials``.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,5 +72,7 @@ def credentials_group(kind: Kind, plural: str, name_field: str, metavar: str, wh
     return group
 
 
-devices = credentials_group("device", "devices", "device_id", "DEVICE_ID", "Raspberry Pis (upload, read their own clips)")
+devices = credentials_group(
+    "device", "devices", "device_id", "DEVICE_ID", "Raspberry Pis (upload, read their own clips)"
+)
 operators = credentials_group("operator", "operators", "name", "NAME", "people who read everything")

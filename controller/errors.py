@@ -5,6 +5,7 @@ sent it or how much (401, 403, 429): the client reads them all the same way, as
 ``{"error": message}`` with the status and, where there is one, ``Retry-After``. It lives with
 the controller because only the controller raises it; clients see a status code, not a type.
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Optional
@@ -15,8 +16,14 @@ from flask import Flask, jsonify
 class Refused(Exception):
     """A request refused: ``{"error": message}`` with ``status`` and any extra ``headers``."""
 
-    def __init__(self, message: str, status: int = 400, headers: Optional[Mapping[str, str]] = None, *,
-                 retry_after_s: Optional[int] = None):
+    def __init__(
+        self,
+        message: str,
+        status: int = 400,
+        headers: Optional[Mapping[str, str]] = None,
+        *,
+        retry_after_s: Optional[int] = None,
+    ):
         super().__init__(message)
         self.message = message
         self.status = status

@@ -7,6 +7,7 @@ results at intake and a result found late in S3 all meet: the clip ledger's ``ma
 (``NotesEvents``, mixed into both ledgers), before the clip is marked final, so a crash between
 the two leaves the clip unfinished and its retried completion notes it again (noting is idempotent).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -31,8 +32,9 @@ class EventStore(Protocol):
     def get(self, event_id: str) -> Optional[Event]:
         """The event, or the one it was merged into; None if unknown."""
 
-    def search(self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None,
-               limit: int = 50) -> list[Event]:
+    def search(
+        self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None, limit: int = 50
+    ) -> list[Event]:
         """Events newest first (by start), filtered by device, a label or zone seen, started at or after ``since``."""
 
     def claim(self, event_id: str, mark: str) -> bool:

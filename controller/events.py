@@ -16,6 +16,7 @@ many distinct ones were there. ``sightings`` is the sum over clips: at most that
 lingered through three clips is one visitor and three sightings). Trackers do not follow objects
 across clips, so the truth lies between; ``unique`` is the figure that does not count the lingerer thrice.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ def check_event_id(text: str) -> ClipId:
     if not isinstance(text, str) or not text.startswith(EVENT_PREFIX):
         raise BadEventId(f"not an event id (ev_<clip id>): {text[:80]!r}")
     try:
-        return ClipId(text[len(EVENT_PREFIX):])
+        return ClipId(text[len(EVENT_PREFIX) :])
     except BadClipId as err:
         raise BadEventId(f"not an event id: {err}") from None
 
@@ -61,15 +62,28 @@ class EventClip:
     snapshot_key: Optional[str] = None
 
     def as_dict(self) -> dict:
-        return {"clip_id": self.clip_id, "started_at": self.started_at.isoformat(),
-                "ended_at": self.ended_at.isoformat(), "unique": self.unique, "zones": list(self.zones),
-                "best_score": self.best_score, "snapshot_key": self.snapshot_key}
+        return {
+            "clip_id": self.clip_id,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat(),
+            "unique": self.unique,
+            "zones": list(self.zones),
+            "best_score": self.best_score,
+            "snapshot_key": self.snapshot_key,
+        }
 
     @classmethod
     def from_dict(cls, device_id: str, d: dict) -> "EventClip":
-        return cls(d["clip_id"], device_id, datetime.fromisoformat(d["started_at"]),
-                   datetime.fromisoformat(d["ended_at"]), dict(d["unique"]), tuple(d["zones"]),
-                   float(d["best_score"]), d.get("snapshot_key"))
+        return cls(
+            d["clip_id"],
+            device_id,
+            datetime.fromisoformat(d["started_at"]),
+            datetime.fromisoformat(d["ended_at"]),
+            dict(d["unique"]),
+            tuple(d["zones"]),
+            float(d["best_score"]),
+            d.get("snapshot_key"),
+        )
 
 
 def event_clip(result: Result) -> Optional[EventClip]:
@@ -86,10 +100,16 @@ def event_clip(result: Result) -> Optional[EventClip]:
     unique: dict[str, int] = {}
     for obj in result.objects:
         unique[obj.label] = unique.get(obj.label, 0) + 1
-    return EventClip(result.clip_id, clip_id.device, start,
-                     start + timedelta(seconds=max(o.last_seen_s for o in result.objects)), unique,
-                     tuple(sorted({z for o in result.objects for z in o.zones})),
-                     max(o.best_score for o in result.objects), result.snapshot_key)
+    return EventClip(
+        result.clip_id,
+        clip_id.device,
+        start,
+        start + timedelta(seconds=max(o.last_seen_s for o in result.objects)),
+        unique,
+        tuple(sorted({z for o in result.objects for z in o.zones})),
+        max(o.best_score for o in result.objects),
+        result.snapshot_key,
+    )
 
 
 @dataclass(frozen=True)
@@ -136,16 +156,24 @@ class Event:
 
     def as_json(self) -> dict:
         best = self.best
-        return {"event_id": self.event_id, "device_id": self.device_id,
-                "started_at": self.started_at.isoformat(), "ended_at": self.ended_at.isoformat(),
-                "labels": self.labels, "unique": self.unique, "sightings": self.sightings, "zones": self.zones,
-                "clip_ids": self.clip_ids, "best_clip_id": best.clip_id, "best_score": round(best.best_score, 4),
-                "snapshot_key": best.snapshot_key}
+        return {
+            "event_id": self.event_id,
+            "device_id": self.device_id,
+            "started_at": self.started_at.isoformat(),
+            "ended_at": self.ended_at.isoformat(),
+            "labels": self.labels,
+            "unique": self.unique,
+            "sightings": self.sightings,
+            "zones": self.zones,
+            "clip_ids": self.clip_ids,
+            "best_clip_id": best.clip_id,
+            "best_score": round(best.best_score, 4),
+            "snapshot_key": best.snapshot_key,
+        }
 
 
 def make_event(event_id: str, device_id: str, clips: Iterable[EventClip], claims: Iterable[str] = ()) -> Event:
-    return Event(event_id, device_id, tuple(sorted(clips, key=lambda c: (c.started_at, c.clip_id))),
-                 frozenset(claims))
+    return Event(event_id, device_id, tuple(sorted(clips, key=lambda c: (c.started_at, c.clip_id))), frozenset(claims))
 
 
 def chains(event: Event, clip: EventClip, gap_s: float) -> bool:
@@ -164,8 +192,10 @@ def near(clip: EventClip, gap_s: float) -> tuple[datetime, datetime]:
 def regroup(events: Iterable[Event], clip: EventClip, gap_s: float) -> tuple[Event, list[Event]]:
     """``clip`` placed among its device's ``events`` (those near it; others are ignored):
     (the event it is in now, the events merged into that one)."""
-    joined = sorted((e for e in events if e.device_id == clip.device_id and chains(e, clip, gap_s)),
-                    key=lambda e: (e.started_at, e.event_id))
+    joined = sorted(
+        (e for e in events if e.device_id == clip.device_id and chains(e, clip, gap_s)),
+        key=lambda e: (e.started_at, e.event_id),
+    )
     if not joined:
         return make_event(event_id_for(clip.clip_id), clip.device_id, [clip]), []
     keeper, merged = joined[0], joined[1:]

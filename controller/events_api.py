@@ -4,6 +4,7 @@ Operators see every device's events, a device only its own (``require_reader``):
 names another device, or another device's event, is refused (403) before anything is read.
 Bad parameters are 400s that say which and why. Importing this module adds the routes to ``api.bp``.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

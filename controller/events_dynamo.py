@@ -10,6 +10,7 @@ Costs per clip with objects: 1 GetItem (marker) + 1 BatchGetItem (the events nea
 one) + 1 TransactWriteItems (marker, event, a tombstone per merged event); a clip older than the
 marker's memory (``RECENT_S`` before the device's newest event) adds a Query on ``by_device``.
 """
+
 from __future__ import annotations
 
 import json
@@ -57,21 +58,28 @@ class DynamoEvents:
         except ClientError as err:
             if error_code(err) != "ResourceNotFoundException":
                 raise
-            raise ConfigError(f"bad setting: tables.events: no DynamoDB table {table!r} (the stack makes it, "
-                              "as does `edgecloud controller serve --ensure-resources`)") from None
+            raise ConfigError(
+                f"bad setting: tables.events: no DynamoDB table {table!r} (the stack makes it, "
+                "as does `edgecloud controller serve --ensure-resources`)"
+            ) from None
 
     # -- items -------------------------------------------------------------------------
 
     def _get(self, key: str) -> Optional[dict]:
-        return self.aws.dynamodb.get_item(TableName=self.table, Key={"event_id": _s(key)},
-                                          ConsistentRead=True).get("Item")
+        return self.aws.dynamodb.get_item(TableName=self.table, Key={"event_id": _s(key)}, ConsistentRead=True).get(
+            "Item"
+        )
 
     @staticmethod
     def _event(item: dict) -> Event:
         device = item["device_id"]["S"]
         data = json.loads(item["body"]["S"])
-        return make_event(item["event_id"]["S"], device, (EventClip.from_dict(device, c) for c in data["clips"]),
-                          item.get("claims", {}).get("SS", ()))
+        return make_event(
+            item["event_id"]["S"],
+            device,
+            (EventClip.from_dict(device, c) for c in data["clips"]),
+            item.get("claims", {}).get("SS", ()),
+        )
 
     def _live(self, event_id: str) -> Optional[dict]:
         """The event's item, following tombstones; None if unknown."""
@@ -88,17 +96,21 @@ class DynamoEvents:
         while keys:
             chunk, keys = keys[:BATCH_GET_MAX], keys[BATCH_GET_MAX:]
             reply = self.aws.dynamodb.batch_get_item(RequestItems={self.table: {"Keys": chunk, "ConsistentRead": True}})
-            found.update({i["event_id"]["S"]: i for i in reply.get("Responses", {}).get(self.table, [])
-                          if "device_id" in i})
+            found.update(
+                {i["event_id"]["S"]: i for i in reply.get("Responses", {}).get(self.table, []) if "device_id" in i}
+            )
             keys += reply.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
         return found
 
     def _query(self, index: str, hash_key: str, value: str, condition: str, bound: dict) -> Iterator[dict]:
         pages = self.aws.dynamodb.get_paginator("query").paginate(
-            TableName=self.table, IndexName=index, ScanIndexForward=False,
+            TableName=self.table,
+            IndexName=index,
+            ScanIndexForward=False,
             KeyConditionExpression=f"#h = :h{condition}",
             ExpressionAttributeNames={"#h": hash_key, **({"#r": "started_at"} if bound else {})},
-            ExpressionAttributeValues={":h": _s(value), **{k: _s(v) for k, v in bound.items()}})
+            ExpressionAttributeValues={":h": _s(value), **{k: _s(v) for k, v in bound.items()}},
+        )
         for page in pages:
             yield from page["Items"]
 
@@ -123,8 +135,9 @@ class DynamoEvents:
             marker, items = self._near(clip)
             event, merged = regroup([self._event(i) for i in items.values()], clip, self.gap_s)
             try:
-                self.aws.dynamodb.transact_write_items(TransactItems=self._writes(clip.device_id, marker, items,
-                                                                                 event, merged))
+                self.aws.dynamodb.transact_write_items(
+                    TransactItems=self._writes(clip.device_id, marker, items, event, merged)
+                )
             except ClientError as err:
                 if error_code(err) != "TransactionCanceledException":
                     raise
@@ -134,8 +147,9 @@ class DynamoEvents:
             return event
         raise EventsConflict(f"clip {clip.clip_id} not placed in an event: {TRIES} tries lost to other writers")
 
-    def _writes(self, device_id: str, marker: Optional[dict], items: dict[str, dict], event: Event,
-                merged: list[Event]) -> list[dict]:
+    def _writes(
+        self, device_id: str, marker: Optional[dict], items: dict[str, dict], event: Event, merged: list[Event]
+    ) -> list[dict]:
         spans = json.loads(marker["spans"]["S"]) if marker else {}
         horizon = marker.get("horizon", {}).get("S", "") if marker else ""
         for gone in merged:
@@ -148,41 +162,66 @@ class DynamoEvents:
         values = {":v": {"N": str(version + 1)}, ":spans": _s(json.dumps(spans, sort_keys=True))}
         if horizon:
             values[":horizon"] = _s(horizon)
-        writes = [{"Update": {
-            "TableName": self.table, "Key": {"event_id": _s(DEVICE + device_id)},
-            "UpdateExpression": "SET v = :v, spans = :spans" + (", horizon = :horizon" if horizon else ""),
-            "ConditionExpression": "v = :was" if marker else "attribute_not_exists(v)",
-            "ExpressionAttributeValues": {**values, **({":was": marker["v"]} if marker else {})}}}]
+        writes = [
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": {"event_id": _s(DEVICE + device_id)},
+                    "UpdateExpression": "SET v = :v, spans = :spans" + (", horizon = :horizon" if horizon else ""),
+                    "ConditionExpression": "v = :was" if marker else "attribute_not_exists(v)",
+                    "ExpressionAttributeValues": {**values, **({":was": marker["v"]} if marker else {})},
+                }
+            }
+        ]
         writes.append({"Put": self._put(event, items.get(event.event_id))})
         for gone in merged:
             was = items[gone.event_id]
-            writes.append({"Put": {"TableName": self.table, "Item": {"event_id": _s(gone.event_id),
-                                                                    "merged_into": _s(event.event_id)},
-                                   "ConditionExpression": "v = :was", "ExpressionAttributeValues": {":was": was["v"]}}})
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": {"event_id": _s(gone.event_id), "merged_into": _s(event.event_id)},
+                        "ConditionExpression": "v = :was",
+                        "ExpressionAttributeValues": {":was": was["v"]},
+                    }
+                }
+            )
         return writes
 
     def _put(self, event: Event, was: Optional[dict]) -> dict:
         """The Put of ``event``, conditioned on the version read (``was``; None: a new event)."""
         body = {"clips": [c.as_dict() for c in event.clips]}
-        item = {"event_id": _s(event.event_id), "device_id": _s(event.device_id),
-                "started_at": _s(iso(event.started_at)), "started_day": _s(iso(event.started_at)[:10]),
-                "ended_at": _s(iso(event.ended_at)), "body": _s(json.dumps(body)),
-                "v": {"N": str(int(was["v"]["N"]) + 1 if was else 1)}}
+        item = {
+            "event_id": _s(event.event_id),
+            "device_id": _s(event.device_id),
+            "started_at": _s(iso(event.started_at)),
+            "started_day": _s(iso(event.started_at)[:10]),
+            "ended_at": _s(iso(event.ended_at)),
+            "body": _s(json.dumps(body)),
+            "v": {"N": str(int(was["v"]["N"]) + 1 if was else 1)},
+        }
         if event.claims:
             item["claims"] = {"SS": sorted(event.claims)}
         if was is None:
             return {"TableName": self.table, "Item": item, "ConditionExpression": "attribute_not_exists(event_id)"}
-        return {"TableName": self.table, "Item": item, "ConditionExpression": "v = :was",
-                "ExpressionAttributeValues": {":was": was["v"]}}
+        return {
+            "TableName": self.table,
+            "Item": item,
+            "ConditionExpression": "v = :was",
+            "ExpressionAttributeValues": {":was": was["v"]},
+        }
 
     def _note_day(self, day: str) -> None:
         if self._first_day is not None and self._first_day <= day:
             return
         try:
-            self.aws.dynamodb.update_item(TableName=self.table, Key={"event_id": _s(HISTORY)},
-                                          UpdateExpression="SET first_day = :d",
-                                          ExpressionAttributeValues={":d": _s(day)},
-                                          ConditionExpression="attribute_not_exists(first_day) OR first_day > :d")
+            self.aws.dynamodb.update_item(
+                TableName=self.table,
+                Key={"event_id": _s(HISTORY)},
+                UpdateExpression="SET first_day = :d",
+                ExpressionAttributeValues={":d": _s(day)},
+                ConditionExpression="attribute_not_exists(first_day) OR first_day > :d",
+            )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
@@ -198,8 +237,9 @@ class DynamoEvents:
         item = self._live(event_id)
         return self._event(item) if item else None
 
-    def search(self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None,
-               limit: int = 50) -> list[Event]:
+    def search(
+        self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None, limit: int = 50
+    ) -> list[Event]:
         bound = {":r": iso(since)} if since else {}
         condition = " AND #r >= :r" if since else ""
         if device:
@@ -209,12 +249,19 @@ class DynamoEvents:
             first = history["first_day"]["S"] if history else None
             last = utcnow().date() + timedelta(days=1)  # a device's clock a little ahead
             start = max(d for d in (first, since and iso(since)[:10]) if d) if first else None
-            days = [(last - timedelta(days=n)).isoformat()
-                    for n in range((last - datetime.fromisoformat(start).date()).days + 1)] if start else []
+            days = (
+                [
+                    (last - timedelta(days=n)).isoformat()
+                    for n in range((last - datetime.fromisoformat(start).date()).days + 1)
+                ]
+                if start
+                else []
+            )
             items = (i for day in days for i in self._query(BY_DAY, "started_day", day, condition, bound))
         events = (self._event(i) for i in items)
-        return list(islice((e for e in events if (not label or label in e.labels) and (not zone or zone in e.zones)),
-                           limit))
+        return list(
+            islice((e for e in events if (not label or label in e.labels) and (not zone or zone in e.zones)), limit)
+        )
 
     def claim(self, event_id: str, mark: str) -> bool:
         for _ in range(TRIES):
@@ -223,10 +270,16 @@ class DynamoEvents:
                 return False
             try:
                 self.aws.dynamodb.update_item(
-                    TableName=self.table, Key={"event_id": item["event_id"]},
-                    UpdateExpression="ADD claims :mark SET v = :next", ConditionExpression="v = :was",
-                    ExpressionAttributeValues={":mark": {"SS": [mark]}, ":was": item["v"],
-                                               ":next": {"N": str(int(item["v"]["N"]) + 1)}})
+                    TableName=self.table,
+                    Key={"event_id": item["event_id"]},
+                    UpdateExpression="ADD claims :mark SET v = :next",
+                    ConditionExpression="v = :was",
+                    ExpressionAttributeValues={
+                        ":mark": {"SS": [mark]},
+                        ":was": item["v"],
+                        ":next": {"N": str(int(item["v"]["N"]) + 1)},
+                    },
+                )
             except ClientError as err:
                 if error_code(err) != "ConditionalCheckFailedException":
                     raise

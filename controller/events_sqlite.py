@@ -4,6 +4,7 @@ Each clip is placed inside one ``BEGIN IMMEDIATE`` transaction (read the device'
 regroup, write), so concurrent writers, threads or processes, place clips one at a time. A merged
 event's row stays as a tombstone (``merged_into``) so its id still leads to the event.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,9 @@ def body_of(event: Event) -> str:
 
 def event_from(event_id: str, device_id: str, body: str) -> Event:
     data = json.loads(body)
-    return make_event(event_id, device_id, (EventClip.from_dict(device_id, c) for c in data["clips"]),
-                      data.get("claims", ()))
+    return make_event(
+        event_id, device_id, (EventClip.from_dict(device_id, c) for c in data["clips"]), data.get("claims", ())
+    )
 
 
 class SqliteEvents:
@@ -74,22 +76,28 @@ class SqliteEvents:
 
     def _near(self, db: sqlite3.Connection, clip: EventClip) -> list[Event]:
         after, before = near(clip, self.gap_s)
-        rows = db.execute("SELECT * FROM events WHERE device_id = ? AND merged_into IS NULL AND started_at < ?"
-                          " AND ended_at > ?", (clip.device_id, iso(before), iso(after))).fetchall()
+        rows = db.execute(
+            "SELECT * FROM events WHERE device_id = ? AND merged_into IS NULL AND started_at < ? AND ended_at > ?",
+            (clip.device_id, iso(before), iso(after)),
+        ).fetchall()
         return [event_from(r["event_id"], r["device_id"], r["body"]) for r in rows]
 
     def _put(self, db: sqlite3.Connection, event: Event) -> None:
-        db.execute("INSERT OR REPLACE INTO events (event_id, device_id, started_at, ended_at, body)"
-                   " VALUES (?, ?, ?, ?, ?)", (event.event_id, event.device_id, iso(event.started_at),
-                                               iso(event.ended_at), body_of(event)))
+        db.execute(
+            "INSERT OR REPLACE INTO events (event_id, device_id, started_at, ended_at, body) VALUES (?, ?, ?, ?, ?)",
+            (event.event_id, event.device_id, iso(event.started_at), iso(event.ended_at), body_of(event)),
+        )
 
     def add_clip(self, clip: EventClip) -> Event:
         with self._transaction() as db:
             event, merged = regroup(self._near(db, clip), clip, self.gap_s)
             self._put(db, event)
             for gone in merged:
-                db.execute("UPDATE events SET merged_into = ?, started_at = NULL, ended_at = NULL, body = NULL"
-                           " WHERE event_id = ? OR merged_into = ?", (event.event_id, gone.event_id, gone.event_id))
+                db.execute(
+                    "UPDATE events SET merged_into = ?, started_at = NULL, ended_at = NULL, body = NULL"
+                    " WHERE event_id = ? OR merged_into = ?",
+                    (event.event_id, gone.event_id, gone.event_id),
+                )
         return event
 
     def event_of(self, clip: EventClip) -> Optional[Event]:
@@ -110,8 +118,9 @@ class SqliteEvents:
             row = self._row(self._db, event_id)
         return event_from(row["event_id"], row["device_id"], row["body"]) if row else None
 
-    def search(self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None,
-               limit: int = 50) -> list[Event]:
+    def search(
+        self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None, limit: int = 50
+    ) -> list[Event]:
         where, params = ["merged_into IS NULL"], []
         if device:
             where.append("device_id = ?")
@@ -120,11 +129,13 @@ class SqliteEvents:
             where.append("started_at >= ?")
             params.append(iso(since))
         with self._lock:  # read row by row until ``limit`` match
-            rows = self._db.execute(f"SELECT * FROM events WHERE {' AND '.join(where)}"
-                                    " ORDER BY started_at DESC, event_id DESC", params)
+            rows = self._db.execute(
+                f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY started_at DESC, event_id DESC", params
+            )
             events = (event_from(r["event_id"], r["device_id"], r["body"]) for r in rows)
-            return list(islice((e for e in events if (not label or label in e.labels)
-                                and (not zone or zone in e.zones)), limit))
+            return list(
+                islice((e for e in events if (not label or label in e.labels) and (not zone or zone in e.zones)), limit)
+            )
 
     def claim(self, event_id: str, mark: str) -> bool:
         with self._transaction() as db:

@@ -3,6 +3,7 @@ device posts one frame to, and each device's answers queue (made on first use).
 
 The views ask this store and never touch a client, as ``ClipStore`` serves the clip routes.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,12 @@ class FrameStore:
         (A key without ${filename} is an exact {"key": ...} condition: the grant stores this object and
         no other.)"""
         return self._aws.s3.generate_presigned_post(
-            Bucket=self._settings.storage.frames_bucket, Key=key, Fields={"Content-Type": JPEG},
-            Conditions=[["content-length-range", 1, max_bytes], {"Content-Type": JPEG}], ExpiresIn=ttl)
+            Bucket=self._settings.storage.frames_bucket,
+            Key=key,
+            Fields={"Content-Type": JPEG},
+            Conditions=[["content-length-range", 1, max_bytes], {"Content-Type": JPEG}],
+            ExpiresIn=ttl,
+        )
 
     def answers_queue(self, device: str) -> str:
         """The URL of the device's answers queue, made if missing."""
@@ -58,10 +63,13 @@ class FrameStore:
             url = self.answers_queue(device)
             messages = self._receive(url, wait)
         if messages:
-            sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            sqs.delete_message_batch(
+                QueueUrl=url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
         return [m["Body"] for m in messages]
 
     def _receive(self, url: str, wait: int) -> list[dict]:
-        return self._aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=MAX_ANSWERS,
-                                             WaitTimeSeconds=wait).get("Messages", [])
+        return self._aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=MAX_ANSWERS, WaitTimeSeconds=wait).get(
+            "Messages", []
+        )

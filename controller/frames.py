@@ -9,6 +9,7 @@ bucket's notification starts the function. ``GET
 /v1/frames/answers?device_id=&wait=`` long-polls that device's answers queue
 (made here on first use) and hands back what the function said.
 """
+
 from __future__ import annotations
 
 import time
@@ -22,9 +23,9 @@ from edgecloud.protocol.messages import FrameAnswer
 
 from .api import bp, requesting_device
 from .errors import Refused
-from .wait_param import wait_seconds
-from .upload_form import pydantic_message
 from .resources import get_frames, get_settings
+from .upload_form import pydantic_message
+from .wait_param import wait_seconds
 
 MAX_SQS_WAIT_S = 20  # the longest an SQS receive waits
 
@@ -59,8 +60,14 @@ def frame_upload():
     frames = get_frames()
     post = frames.presigned_post(key, max_bytes=max_bytes, ttl=ttl)
     frames.answers_queue(device)  # the function's answers need somewhere to go before the first frame lands
-    return jsonify(url=post["url"], fields=post["fields"], frame_id=frame_id, key=key, max_bytes=max_bytes,
-                   expires_at=round(time.time() + ttl, 3))
+    return jsonify(
+        url=post["url"],
+        fields=post["fields"],
+        frame_id=frame_id,
+        key=key,
+        max_bytes=max_bytes,
+        expires_at=round(time.time() + ttl, 3),
+    )
 
 
 @bp.get("/v1/frames/answers")

@@ -6,6 +6,7 @@ A socket that trickles its headers is closed by nginx, not served by a thread. `
 public socket itself (so port 0 works) and nginx inherits it through its ``NGINX`` environment
 variable; nginx runs in the foreground as serve's child, and dies with it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -49,8 +50,10 @@ def find_nginx(binary: str) -> str:
     """The nginx executable: ``binary`` as a path, or found on PATH or in /usr/sbin (not on a user's PATH)."""
     found = shutil.which(binary, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
     if found is None:
-        raise FrontError(f"nginx not found ({binary!r}): the controller serves through it; "
-                         f"install it ({INSTALL_HINT}) or set controller.nginx")
+        raise FrontError(
+            f"nginx not found ({binary!r}): the controller serves through it; "
+            f"install it ({INSTALL_HINT}) or set controller.nginx"
+        )
     return found
 
 
@@ -114,13 +117,25 @@ class Front:
         user = worker_user()
         self.run_dir = self._make_run_dir(user)
         conf = self.run_dir / "nginx.conf"
-        conf.write_text(render_config(self.settings, listen=self.public.getsockname()[:2], upstream=self.upstream,
-                                      run_dir=self.run_dir, secret=self.secret, user=user))
+        conf.write_text(
+            render_config(
+                self.settings,
+                listen=self.public.getsockname()[:2],
+                upstream=self.upstream,
+                run_dir=self.run_dir,
+                secret=self.secret,
+                user=user,
+            )
+        )
         fd = self.public.fileno()
         self._proc = subprocess.Popen(
             [nginx, "-e", "stderr", "-p", str(self.run_dir), "-c", str(conf)],
-            env=dict(os.environ, NGINX=f"{fd};"), pass_fds=(fd,), stdin=subprocess.DEVNULL,
-            start_new_session=True, preexec_fn=_die_with_parent)
+            env=dict(os.environ, NGINX=f"{fd};"),
+            pass_fds=(fd,),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         self._await_pid_file(timeout)
         threading.Thread(target=self._watch, name="front-watch", daemon=True).start()
         log.info("nginx front (pid %s) on %s, config %s", self._proc.pid, self.public.getsockname()[:2], conf)

@@ -9,6 +9,7 @@ within ``lingering_time``. One token may have ``controller.connections_per_token
 at once, one address ``controller.connections_per_address`` on the other paths: a trickling body
 holds at most that many sockets per leaked token, and none for anyone without one.
 """
+
 from __future__ import annotations
 
 import os
@@ -25,9 +26,11 @@ WORKER_CONNECTIONS = 4096
 MAX_WORKER_PROCESSES = 4  # one per core up to this: proxying is cheap next to what gunicorn does
 AUTH_LOCATION = "/.front-auth"  # internal: no client reaches it
 # nginx's own refusals, in the API's JSON shape (repeated in a location with an error_page of its own).
-ERROR_PAGES = ("        error_page 413 @too_large;\n"
-               "        error_page 429 @too_many;\n"
-               "        error_page 500 502 503 504 = @unavailable;\n")
+ERROR_PAGES = (
+    "        error_page 413 @too_large;\n"
+    "        error_page 429 @too_many;\n"
+    "        error_page 500 502 503 504 = @unavailable;\n"
+)
 
 
 def _address(host: str) -> str:
@@ -40,13 +43,15 @@ def _var(header: str) -> str:
 
 def _proxied(upstream: str, secret: str, *, checked: bool) -> str:
     """A proxy_pass to gunicorn with the client's address and scheme; ``checked``: the front's auth passed."""
-    return (f"            proxy_pass {upstream};\n"
-            "            proxy_set_header Host $http_host;\n"
-            "            # Replaced, not appended to: the app trusts exactly one hop (this one).\n"
-            "            proxy_set_header X-Forwarded-For $remote_addr;\n"
-            "            proxy_set_header X-Real-IP $remote_addr;\n"
-            "            proxy_set_header X-Forwarded-Proto $client_scheme;\n"
-            f'            proxy_set_header {FRONT_HEADER} "{secret if checked else ""}";\n')
+    return (
+        f"            proxy_pass {upstream};\n"
+        "            proxy_set_header Host $http_host;\n"
+        "            # Replaced, not appended to: the app trusts exactly one hop (this one).\n"
+        "            proxy_set_header X-Forwarded-For $remote_addr;\n"
+        "            proxy_set_header X-Real-IP $remote_addr;\n"
+        "            proxy_set_header X-Forwarded-Proto $client_scheme;\n"
+        f'            proxy_set_header {FRONT_HEADER} "{secret if checked else ""}";\n'
+    )
 
 
 def _api_location(prefix: str, upstream: str, secret: str, limit: int) -> str:
@@ -63,8 +68,15 @@ def _api_location(prefix: str, upstream: str, secret: str, limit: int) -> str:
 """
 
 
-def render_config(settings: Settings, *, listen: tuple[str, int], upstream: tuple[str, int], run_dir: Path,
-                  secret: str = "", user: Optional[tuple[str, str]] = None) -> str:
+def render_config(
+    settings: Settings,
+    *,
+    listen: tuple[str, int],
+    upstream: tuple[str, int],
+    run_dir: Path,
+    secret: str = "",
+    user: Optional[tuple[str, str]] = None,
+) -> str:
     """nginx.conf for a front on ``listen`` proxying to gunicorn on ``upstream``; its files under ``run_dir``.
     ``secret``: sent with each request the app checked already (the app's ``behind_front`` knows it)."""
     c = settings.controller
@@ -72,15 +84,22 @@ def render_config(settings: Settings, *, listen: tuple[str, int], upstream: tupl
     max_body = int(c.max_clip_mb * 1024 * 1024) + FORM_SLACK_BYTES  # the app's own MAX_CONTENT_LENGTH
     gunicorn = f"http://{_address(upstream[0])}:{upstream[1]}"
     ssl = " ssl" if c.tls_cert else ""
-    tls = (f"        ssl_certificate {c.tls_cert.resolve()};\n"
-           f"        ssl_certificate_key {c.tls_key.resolve()};\n"
-           "        ssl_protocols TLSv1.2 TLSv1.3;\n"
-           # Plain HTTP on the HTTPS port: close, as a TLS-only server would (no redirect built from Host).
-           "        error_page 497 = @close;\n") if c.tls_cert else ""
+    tls = (
+        (
+            f"        ssl_certificate {c.tls_cert.resolve()};\n"
+            f"        ssl_certificate_key {c.tls_key.resolve()};\n"
+            "        ssl_protocols TLSv1.2 TLSv1.3;\n"
+            # Plain HTTP on the HTTPS port: close, as a TLS-only server would (no redirect built from Host).
+            "        error_page 497 = @close;\n"
+        )
+        if c.tls_cert
+        else ""
+    )
     trusted = "".join(f"    set_real_ip_from {net};\n" for net in c.trusted_proxies)
     trusted_geo = "".join(f"        {net} 1;\n" for net in c.trusted_proxies)
-    temp = "".join(f"    {kind}_temp_path {run_dir / kind};\n" for kind in ("client_body", "proxy", "fastcgi",
-                                                                                "uwsgi", "scgi"))
+    temp = "".join(
+        f"    {kind}_temp_path {run_dir / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     return f"""\
 # Rendered by `edgecloud controller serve` from its settings for this run; edit config.yaml, not this.
 daemon off;

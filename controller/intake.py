@@ -2,6 +2,7 @@
 result or queue a job. Idempotent on the clip id, so an edge that retries an
 upload whose 201 it never saw does no harm; a retry that overlaps the first
 upload hears "in progress" (409), never "stored" before it is."""
+
 from __future__ import annotations
 
 import logging
@@ -42,16 +43,30 @@ class Intake:
     only then may a retry hear "duplicate". A row left 'storing' by a killed controller is
     finished by :func:`~edgecloud.controller.reconcile.requeue_stranded` on restart."""
 
-    def __init__(self, store: ClipStore, ledger: Ledger, metrics: Optional[Metrics] = None,
-                 on_finished: Optional[Callable[[Result], None]] = None):
+    def __init__(
+        self,
+        store: ClipStore,
+        ledger: Ledger,
+        metrics: Optional[Metrics] = None,
+        on_finished: Optional[Callable[[Result], None]] = None,
+    ):
         self.store = store
         self.ledger = ledger
         self.metrics = metrics
         self.on_finished = on_finished  # told of each edge result stored (notifications)
 
-    def accept(self, clip_id: str, meta: UploadMetadata, content_type: Optional[str], body: Optional[BinaryIO],
-               size: int, result: Optional[Result] = None, *, snapshot: Optional[bytes] = None,
-               admit: Callable[[], None] = lambda: None) -> Accepted:
+    def accept(
+        self,
+        clip_id: str,
+        meta: UploadMetadata,
+        content_type: Optional[str],
+        body: Optional[BinaryIO],
+        size: int,
+        result: Optional[Result] = None,
+        *,
+        snapshot: Optional[bytes] = None,
+        admit: Callable[[], None] = lambda: None,
+    ) -> Accepted:
         """Store a clip new to the ledger, or answer for one it holds. ``admit`` is called for a new
         clip only, before anything is kept (the daily quota: it raises to refuse). ``body`` None: the
         record of a clip whose video the Pi dropped (``meta.video_dropped``)."""
@@ -70,18 +85,34 @@ class Intake:
             raise UploadInProgress(f"clip {clip_id} is being stored by another upload; retry shortly")
         return self._count(Accepted(clip_id, known.status, True), "duplicate")
 
-    def _store(self, clip_id: str, meta: UploadMetadata, content_type: str, body: BinaryIO, size: int,
-               result: Optional[Result], snapshot: Optional[bytes]) -> Accepted:
+    def _store(
+        self,
+        clip_id: str,
+        meta: UploadMetadata,
+        content_type: str,
+        body: BinaryIO,
+        size: int,
+        result: Optional[Result],
+        snapshot: Optional[bytes],
+    ) -> Accepted:
         row = self.ledger.get(clip_id)
         stored_here = False
         try:
             recorded_at = meta.recorded_at or ClipId(clip_id).recorded_at
-            stored_here = self.store.put_clip(clip_id, body, content_type, {
-                "device-id": row.device_id,
-                "fps": "" if meta.fps is None else f"{meta.fps:g}",
-                "recorded-at": recorded_at.isoformat(),
-                "content-type": content_type,
-            }) is not None
+            stored_here = (
+                self.store.put_clip(
+                    clip_id,
+                    body,
+                    content_type,
+                    {
+                        "device-id": row.device_id,
+                        "fps": "" if meta.fps is None else f"{meta.fps:g}",
+                        "recorded-at": recorded_at.isoformat(),
+                        "content-type": content_type,
+                    },
+                )
+                is not None
+            )
             if not stored_here:
                 # Stored by a controller whose ledger is gone (or killed before its job went):
                 # keep the first copy, but make sure it has its job or result.
@@ -102,8 +133,9 @@ class Intake:
         log.info("clip %s stored (%d bytes, %s)", clip_id, size, "edge result" if result else "queued")
         return self._count(Accepted(clip_id, status, False), "with_result" if result else "queued")
 
-    def _record(self, clip_id: str, meta: UploadMetadata, result: Optional[Result],
-                snapshot: Optional[bytes]) -> Accepted:
+    def _record(
+        self, clip_id: str, meta: UploadMetadata, result: Optional[Result], snapshot: Optional[bytes]
+    ) -> Accepted:
         """A clip without its video: its result (if the Pi analysed it) is stored as any edge result;
         without one it ends 'dropped' at once. No job: there is nothing for a worker to read."""
         try:
@@ -115,12 +147,24 @@ class Intake:
         except Exception:
             self.ledger.forget(clip_id)  # the edge keeps the record and its retry starts afresh
             raise
-        log.warning("clip %s arrived without its video (the Pi's spool dropped it)%s: %s", clip_id,
-                    ", with the Pi's result" if result else "", status)
+        log.warning(
+            "clip %s arrived without its video (the Pi's spool dropped it)%s: %s",
+            clip_id,
+            ", with the Pi's result" if result else "",
+            status,
+        )
         return self._count(Accepted(clip_id, status, False), "video_dropped")
 
-    def finish(self, row: ClipRow, meta: UploadMetadata, content_type: Optional[str], result: Optional[Result], *,
-               adopted: bool, snapshot: Optional[bytes] = None) -> str:
+    def finish(
+        self,
+        row: ClipRow,
+        meta: UploadMetadata,
+        content_type: Optional[str],
+        result: Optional[Result],
+        *,
+        adopted: bool,
+        snapshot: Optional[bytes] = None,
+    ) -> str:
         """The stored clip's result (the edge's, or one already in S3) or its job; returns its status."""
         clip_id = row.clip_id
         earlier = self.store.results.get(clip_id) if adopted else None
@@ -128,22 +172,36 @@ class Intake:
         if earlier is None and result is not None:
             # The snapshot is named only when it is stored, whatever key the edge wrote.
             snapshot_at = self.store.results.put_snapshot(clip_id, snapshot) if snapshot else None
-            fresh = result.model_copy(update={"submitted_at": result.submitted_at or row.submitted_at,
-                                              "snapshot_key": snapshot_at})
+            fresh = result.model_copy(
+                update={"submitted_at": result.submitted_at or row.submitted_at, "snapshot_key": snapshot_at}
+            )
             earlier = self.store.results.put_first(fresh)
         if earlier is not None:
-            finished = self.ledger.mark_finished(clip_id, earlier.status, utcnow(), processed_by=earlier.processed_by,
-                                                 process_s=earlier.timings.get("total"), error=earlier.error,
-                                                 result=earlier)
+            finished = self.ledger.mark_finished(
+                clip_id,
+                earlier.status,
+                utcnow(),
+                processed_by=earlier.processed_by,
+                process_s=earlier.timings.get("total"),
+                error=earlier.error,
+                result=earlier,
+            )
             if finished and earlier is fresh and self.on_finished is not None:
                 self.on_finished(earlier)
             return earlier.status
         # A job may go twice (a retry of a clip whose first job did go): workers write results first-write-wins.
-        self.store.send_job(Job(
-            clip_id=clip_id, bucket=self.store.clips_bucket, key=clip_key(clip_id, CLIP_TYPES[content_type]),
-            device_id=row.device_id, fps=meta.fps, content_type=content_type,
-            recorded_at=meta.recorded_at or ClipId(clip_id).recorded_at, submitted_at=row.submitted_at,
-        ))
+        self.store.send_job(
+            Job(
+                clip_id=clip_id,
+                bucket=self.store.clips_bucket,
+                key=clip_key(clip_id, CLIP_TYPES[content_type]),
+                device_id=row.device_id,
+                fps=meta.fps,
+                content_type=content_type,
+                recorded_at=meta.recorded_at or ClipId(clip_id).recorded_at,
+                submitted_at=row.submitted_at,
+            )
+        )
         try:
             self.ledger.mark_queued(clip_id)
         except Exception:
@@ -163,8 +221,9 @@ class Intake:
                 self.ledger.forget(row.clip_id)
                 continue
             status = self.resume(row, *found)
-            log.warning("clip %s was stored but never queued (controller stopped mid-upload): now %s",
-                        row.clip_id, status)
+            log.warning(
+                "clip %s was stored but never queued (controller stopped mid-upload): now %s", row.clip_id, status
+            )
             finished += 1
         return finished
 
@@ -172,8 +231,13 @@ class Intake:
         """Move on a 'storing' row whose clip is in S3 (``store.find_clip``: its type and HEAD):
         record the result stored for it, or send its job; returns its status."""
         saved = head.get("Metadata", {})
-        meta = UploadMetadata(clip_id=row.clip_id, device_id=row.device_id, fps=saved.get("fps") or None,
-                              recorded_at=saved.get("recorded-at") or None, content_type=content_type)
+        meta = UploadMetadata(
+            clip_id=row.clip_id,
+            device_id=row.device_id,
+            fps=saved.get("fps") or None,
+            recorded_at=saved.get("recorded-at") or None,
+            content_type=content_type,
+        )
         return self.finish(row, meta, content_type, None, adopted=True)
 
     def _count_outcome(self, outcome: str) -> None:

@@ -12,6 +12,7 @@ renewal and a follower holds it within two intervals of the death. A clean
 shutdown deletes the item (only if still ours), so the hand-over is at once.
 Clocks of the controllers must agree to well under an interval (NTP does).
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,8 +55,16 @@ class Lease:
     """Take, keep and give back one named lease. ``clock`` is injected so tests
     move time instead of sleeping."""
 
-    def __init__(self, aws: Aws, table: str, *, interval: float, holder: Optional[str] = None,
-                 name: str = AUTOSCALER, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        aws: Aws,
+        table: str,
+        *,
+        interval: float,
+        holder: Optional[str] = None,
+        name: str = AUTOSCALER,
+        clock: Callable[[], float] = time.time,
+    ):
         self.aws = aws
         self.table = table
         self.name = name
@@ -76,8 +85,12 @@ class Lease:
         try:
             self.aws.dynamodb.put_item(
                 TableName=self.table,
-                Item={"lease": {"S": self.name}, "holder": {"S": self.holder},
-                      "expires_at": {"N": f"{expires_at:.3f}"}, "acquired_at": {"N": f"{acquired_at:.3f}"}},
+                Item={
+                    "lease": {"S": self.name},
+                    "holder": {"S": self.holder},
+                    "expires_at": {"N": f"{expires_at:.3f}"},
+                    "acquired_at": {"N": f"{acquired_at:.3f}"},
+                },
                 ConditionExpression="attribute_not_exists(lease) OR expires_at <= :now OR holder = :me",
                 ExpressionAttributeValues={":now": {"N": f"{now:.3f}"}, ":me": {"S": self.holder}},
             )
@@ -114,8 +127,11 @@ class Lease:
         was_held, self.held = self.held, False
         try:
             self.aws.dynamodb.delete_item(
-                TableName=self.table, Key={"lease": {"S": self.name}},
-                ConditionExpression="holder = :me", ExpressionAttributeValues={":me": {"S": self.holder}})
+                TableName=self.table,
+                Key={"lease": {"S": self.name}},
+                ConditionExpression="holder = :me",
+                ExpressionAttributeValues={":me": {"S": self.holder}},
+            )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 log.warning("cannot release the %s lease (%s); it lapses by itself", self.name, error_code(err))
@@ -124,8 +140,9 @@ class Lease:
 
     def current(self) -> Optional[Holder]:
         """Who holds the lease now (None: nobody has, or the item is gone)."""
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"lease": {"S": self.name}},
-                                          ConsistentRead=True).get("Item")
+        item = self.aws.dynamodb.get_item(
+            TableName=self.table, Key={"lease": {"S": self.name}}, ConsistentRead=True
+        ).get("Item")
         if not item:
             return None
         return Holder(item["holder"]["S"], float(item["expires_at"]["N"]), float(item["acquired_at"]["N"]))
@@ -135,8 +152,12 @@ class Lease:
         now = self.clock()
         found = self.current()
         leader = found.holder if found and not found.expired(now) else None
-        return {"leader": leader, "this_controller": self.holder, "leading": leader == self.holder,
-                "expires_in_s": round(found.expires_at - now, 3) if leader else None}
+        return {
+            "leader": leader,
+            "this_controller": self.holder,
+            "leading": leader == self.holder,
+            "expires_in_s": round(found.expires_at - now, 3) if leader else None,
+        }
 
     def __repr__(self) -> str:
         return f"<Lease {self.name} holder={self.holder} held={self.held}>"

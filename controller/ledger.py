@@ -4,6 +4,7 @@ S3 holds the results (the source of truth); the ledger only answers "where is
 clip X" and "how fast are we lately" without listing buckets. SQLite in WAL
 mode lets status reads run while the completions consumer writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -120,17 +121,37 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
             self._notify()
         return changed
 
-    def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
-            processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
-            error: Optional[str] = None, video_dropped: bool = False) -> bool:
+    def add(
+        self,
+        clip_id: str,
+        device_id: str,
+        status: str,
+        submitted_at: datetime,
+        *,
+        processed_by: Optional[str] = None,
+        finished_at: Optional[datetime] = None,
+        error: Optional[str] = None,
+        video_dropped: bool = False,
+    ) -> bool:
         """Record a new clip; False (and nothing changed) if the id is known already."""
         latency = (finished_at - submitted_at).total_seconds() if finished_at else None
-        return bool(self._write(
-            "INSERT OR IGNORE INTO clips (clip_id, device_id, status, submitted_at, finished_at, processed_by,"
-            " upload_to_result_s, error, video_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (clip_id, device_id, status, _iso(submitted_at), _iso(finished_at), processed_by, latency, error,
-             int(video_dropped)),
-        ))
+        return bool(
+            self._write(
+                "INSERT OR IGNORE INTO clips (clip_id, device_id, status, submitted_at, finished_at, processed_by,"
+                " upload_to_result_s, error, video_dropped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    clip_id,
+                    device_id,
+                    status,
+                    _iso(submitted_at),
+                    _iso(finished_at),
+                    processed_by,
+                    latency,
+                    error,
+                    int(video_dropped),
+                ),
+            )
+        )
 
     def forget(self, clip_id: str) -> None:
         """Drop a clip whose upload failed half-way, so the edge's retry is not a 'duplicate'."""
@@ -138,14 +159,16 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
 
     def mark_queued(self, clip_id: str) -> bool:
         """The clip's job is sent: a storing row becomes queued."""
-        return bool(self._write("UPDATE clips SET status = 'queued' WHERE clip_id = ? AND status = ?",
-                                (clip_id, STORING)))
+        return bool(
+            self._write("UPDATE clips SET status = 'queued' WHERE clip_id = ? AND status = ?", (clip_id, STORING))
+        )
 
     def storing_since_before(self, when: datetime) -> list[ClipRow]:
         """Rows left 'storing' by uploads that began before ``when`` (a controller killed mid-upload)."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM clips WHERE status = ? AND submitted_at < ? ORDER BY clip_id",
-                                    (STORING, _iso(when))).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM clips WHERE status = ? AND submitted_at < ? ORDER BY clip_id", (STORING, _iso(when))
+            ).fetchall()
         return [_row(r) for r in rows]
 
     def get(self, clip_id: str) -> Optional[ClipRow]:
@@ -155,15 +178,25 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
 
     def mark_started(self, clip_id: str, at: datetime, processed_by: str) -> bool:
         # A late 'started' must never move a finished clip backwards.
-        return bool(self._write(
-            "UPDATE clips SET status = 'processing', started_at = ?, processed_by = ?"
-            " WHERE clip_id = ? AND status = 'queued'",
-            (_iso(at), processed_by, clip_id),
-        ))
+        return bool(
+            self._write(
+                "UPDATE clips SET status = 'processing', started_at = ?, processed_by = ?"
+                " WHERE clip_id = ? AND status = 'queued'",
+                (_iso(at), processed_by, clip_id),
+            )
+        )
 
-    def mark_finished(self, clip_id: str, status: str, at: datetime, *, processed_by: Optional[str] = None,
-                      process_s: Optional[float] = None, error: Optional[str] = None,
-                      result: Optional[Result] = None) -> bool:
+    def mark_finished(
+        self,
+        clip_id: str,
+        status: str,
+        at: datetime,
+        *,
+        processed_by: Optional[str] = None,
+        process_s: Optional[float] = None,
+        error: Optional[str] = None,
+        result: Optional[Result] = None,
+    ) -> bool:
         """Final state of a clip; latency is measured from its submission. First final state wins.
         With its ``result``, the row keeps what was seen (label counts) and the snapshot's key."""
         if status not in FINAL:
@@ -174,20 +207,34 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
         self._note_event(result)
         latency = round((at - row.submitted_at).total_seconds(), 3)
         counts = json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None
-        return bool(self._write(
-            "UPDATE clips SET status = ?, finished_at = ?, upload_to_result_s = ?, processed_by = COALESCE(?, processed_by),"
-            " process_s = COALESCE(?, process_s), error = ?, label_counts = ?, snapshot_key = ?"
-            f" WHERE clip_id = ? AND status NOT IN ({', '.join('?' * len(FINAL))})",
-            (status, _iso(at), latency, processed_by, process_s, error, counts, result and result.snapshot_key,
-             clip_id, *FINAL),
-        ))
+        return bool(
+            self._write(
+                "UPDATE clips SET status = ?, finished_at = ?, upload_to_result_s = ?,"
+                " processed_by = COALESCE(?, processed_by),"
+                " process_s = COALESCE(?, process_s), error = ?, label_counts = ?, snapshot_key = ?"
+                f" WHERE clip_id = ? AND status NOT IN ({', '.join('?' * len(FINAL))})",
+                (
+                    status,
+                    _iso(at),
+                    latency,
+                    processed_by,
+                    process_s,
+                    error,
+                    counts,
+                    result and result.snapshot_key,
+                    clip_id,
+                    *FINAL,
+                ),
+            )
+        )
 
     def recent_cloud(self, limit: int = 50) -> list[ClipRow]:
         """The latest clips finished by a cloud worker (not the edge), newest first."""
         with self._lock:
             rows = self._db.execute(
                 "SELECT * FROM clips WHERE status = 'done' AND processed_by IS NOT NULL AND processed_by != 'edge'"
-                " ORDER BY finished_at DESC LIMIT ?", (limit,),
+                " ORDER BY finished_at DESC LIMIT ?",
+                (limit,),
             ).fetchall()
         return [_row(r) for r in rows]
 
@@ -207,12 +254,14 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
         with self._lock:
             n, latest = self._db.execute(
                 "SELECT COALESCE(SUM(submitted_at >= ?), 0), MAX(submitted_at) FROM clips"
-                " WHERE processed_by IS NULL OR processed_by != 'edge'", (_iso(since),),
+                " WHERE processed_by IS NULL OR processed_by != 'edge'",
+                (_iso(since),),
             ).fetchone()
         return n, (datetime.fromisoformat(latest) if latest else None)
 
-    def search(self, *, device: str = "", label: str = "", status: str = "", day: str = "",
-               limit: int = 25, offset: int = 0) -> list[ClipRow]:
+    def search(
+        self, *, device: str = "", label: str = "", status: str = "", day: str = "", limit: int = 25, offset: int = 0
+    ) -> list[ClipRow]:
         """Clips newest recorded first (by clip id), filtered by device, label seen, status and recorded day."""
         where, params = [], []
         for column, value in (("device_id", device), ("status", status)):
@@ -227,15 +276,17 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
             params.append(day.replace("-", ""))
         sql = "SELECT * FROM clips" + (" WHERE " + " AND ".join(where) if where else "")
         with self._lock:
-            rows = self._db.execute(sql + " ORDER BY clip_id DESC LIMIT ? OFFSET ?",
-                                    (*params, limit, offset)).fetchall()
+            rows = self._db.execute(
+                sql + " ORDER BY clip_id DESC LIMIT ? OFFSET ?", (*params, limit, offset)
+            ).fetchall()
         return [_row(r) for r in rows]
 
     def finished_since(self, since: datetime) -> list[ClipRow]:
         """Clips finished since ``since``, oldest first (the latency chart)."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM clips WHERE finished_at >= ? ORDER BY finished_at",
-                                    (_iso(since),)).fetchall()
+            rows = self._db.execute(
+                "SELECT * FROM clips WHERE finished_at >= ? ORDER BY finished_at", (_iso(since),)
+            ).fetchall()
         return [_row(r) for r in rows]
 
     def devices(self, today: datetime) -> list[dict]:
@@ -243,7 +294,9 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
         with self._lock:
             rows = self._db.execute(
                 "SELECT device_id, MAX(submitted_at), COALESCE(SUM(submitted_at >= ?), 0) FROM clips"
-                " GROUP BY device_id ORDER BY device_id", (_iso(today),)).fetchall()
+                " GROUP BY device_id ORDER BY device_id",
+                (_iso(today),),
+            ).fetchall()
         return [{"device_id": d, "last_seen": datetime.fromisoformat(last), "clips_today": n} for d, last, n in rows]
 
     def first_submitted(self) -> Optional[datetime]:
@@ -256,15 +309,17 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
     def oldest_submitted(self, statuses: tuple[str, ...]) -> Optional[datetime]:
         """When the oldest clip now in one of these statuses was submitted (None: no such clip)."""
         with self._lock:
-            (first,) = self._db.execute(f"SELECT MIN(submitted_at) FROM clips WHERE status IN "
-                                        f"({', '.join('?' * len(statuses))})", statuses).fetchone()
+            (first,) = self._db.execute(
+                f"SELECT MIN(submitted_at) FROM clips WHERE status IN ({', '.join('?' * len(statuses))})", statuses
+            ).fetchone()
         return datetime.fromisoformat(first) if first else None
 
     def videos_dropped(self) -> int:
         """Clips whose record arrived without its video (the Pi's spool dropped it)."""
         with self._lock:
-            (n,) = self._db.execute(f"SELECT COUNT(*) FROM clips WHERE video_dropped AND status IN "
-                                    f"({', '.join('?' * len(FINAL))})", FINAL).fetchone()
+            (n,) = self._db.execute(
+                f"SELECT COUNT(*) FROM clips WHERE video_dropped AND status IN ({', '.join('?' * len(FINAL))})", FINAL
+            ).fetchone()
         return n
 
     def counts(self) -> dict[str, int]:

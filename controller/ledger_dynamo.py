@@ -22,6 +22,7 @@ get = 1 strongly consistent GetItem; a clip final without its video (the Pi
 dropped it) + 1 UpdateItem, the count ``videos_dropped`` reads with 1 GetItem.
 Queries: see ``ledger_dynamo_queries``.
 """
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,8 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, error_code
 from edgecloud.config import ConfigError
-from edgecloud.protocol.messages import Result
 from edgecloud.loops import BackgroundLoop
+from edgecloud.protocol.messages import Result
 
 from .event_store import NotesEvents
 from .ledger import FINAL, STORING, ClipRow, Ledger, _iso
@@ -63,8 +64,10 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
         except ClientError as err:
             if error_code(err) != "ResourceNotFoundException":
                 raise
-            raise ConfigError(f"bad setting: tables.clips: no DynamoDB table {table!r} (the stack makes it, "
-                              "as does `edgecloud controller serve --ensure-resources`)") from None
+            raise ConfigError(
+                f"bad setting: tables.clips: no DynamoDB table {table!r} (the stack makes it, "
+                "as does `edgecloud controller serve --ensure-resources`)"
+            ) from None
         self._init_waits()
         self._poller = FinalPoller(self)
         self._poller_lock = threading.Lock()
@@ -72,19 +75,38 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
 
     # -- writes ------------------------------------------------------------------------
 
-    def add(self, clip_id: str, device_id: str, status: str, submitted_at: datetime, *,
-            processed_by: Optional[str] = None, finished_at: Optional[datetime] = None,
-            error: Optional[str] = None, video_dropped: bool = False) -> bool:
+    def add(
+        self,
+        clip_id: str,
+        device_id: str,
+        status: str,
+        submitted_at: datetime,
+        *,
+        processed_by: Optional[str] = None,
+        finished_at: Optional[datetime] = None,
+        error: Optional[str] = None,
+        video_dropped: bool = False,
+    ) -> bool:
         """Record a new clip; False (and nothing changed) if the id is known already."""
         submitted = _iso(submitted_at)
-        item = {"clip_id": clip_id, "device_id": device_id, "status": status, "submitted_at": submitted,
-                "sk": f"{submitted}|{clip_id}", "submitted_day": submitted[:10], "processed_by": processed_by,
-                "error": error, "video_dropped": 1 if video_dropped else None, **_finished(finished_at)}
+        item = {
+            "clip_id": clip_id,
+            "device_id": device_id,
+            "status": status,
+            "submitted_at": submitted,
+            "sk": f"{submitted}|{clip_id}",
+            "submitted_day": submitted[:10],
+            "processed_by": processed_by,
+            "error": error,
+            "video_dropped": 1 if video_dropped else None,
+            **_finished(finished_at),
+        }
         if finished_at:
             item["upload_to_result_s"] = (finished_at - submitted_at).total_seconds()
         try:
-            self.aws.dynamodb.put_item(TableName=self.table, Item=attrs(item),
-                                       ConditionExpression="attribute_not_exists(clip_id)")
+            self.aws.dynamodb.put_item(
+                TableName=self.table, Item=attrs(item), ConditionExpression="attribute_not_exists(clip_id)"
+            )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
@@ -97,30 +119,42 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
 
     def _count_video_dropped(self) -> None:
         """One more clip final without its video: a counter item (no index holds it), as no query could count."""
-        self.aws.dynamodb.update_item(TableName=self.table, Key={"clip_id": {"S": VIDEOS_DROPPED}},
-                                      UpdateExpression="ADD n :one", ExpressionAttributeValues={":one": {"N": "1"}})
+        self.aws.dynamodb.update_item(
+            TableName=self.table,
+            Key={"clip_id": {"S": VIDEOS_DROPPED}},
+            UpdateExpression="ADD n :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
 
     def videos_dropped(self) -> int:
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"clip_id": {"S": VIDEOS_DROPPED}},
-                                          ConsistentRead=True).get("Item")
+        item = self.aws.dynamodb.get_item(
+            TableName=self.table, Key={"clip_id": {"S": VIDEOS_DROPPED}}, ConsistentRead=True
+        ).get("Item")
         return int(item["n"]["N"]) if item else 0
 
     def _note_upload(self, device_id: str, submitted_at: datetime) -> None:
         """Keep the device's marker (its last upload) and the history marker (the oldest) current."""
         at = _iso(submitted_at)
-        self._update(f"{DEVICE}#{device_id}", "SET #s = :kind, sk = :at, device = :device",
-                     "attribute_not_exists(sk) OR sk < :at", {":kind": DEVICE, ":at": at, ":device": device_id})
+        self._update(
+            f"{DEVICE}#{device_id}",
+            "SET #s = :kind, sk = :at, device = :device",
+            "attribute_not_exists(sk) OR sk < :at",
+            {":kind": DEVICE, ":at": at, ":device": device_id},
+        )
         if self._first_known is None or submitted_at < self._first_known:
-            self._update(HISTORY, "SET first_at = :at", "attribute_not_exists(first_at) OR first_at > :at",
-                         {":at": at})
+            self._update(HISTORY, "SET first_at = :at", "attribute_not_exists(first_at) OR first_at > :at", {":at": at})
             self._first_known = submitted_at  # stored now, or an older one already was
 
     def forget(self, clip_id: str) -> None:
         """Drop a clip whose upload failed half-way, so the edge's retry is not a 'duplicate'."""
         try:  # only while still storing: a row another controller has moved on since is kept
-            self.aws.dynamodb.delete_item(TableName=self.table, Key={"clip_id": {"S": clip_id}},
-                                          ConditionExpression="#s = :storing", ExpressionAttributeNames={"#s": "status"},
-                                          ExpressionAttributeValues={":storing": {"S": STORING}})
+            self.aws.dynamodb.delete_item(
+                TableName=self.table,
+                Key={"clip_id": {"S": clip_id}},
+                ConditionExpression="#s = :storing",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":storing": {"S": STORING}},
+            )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
@@ -133,12 +167,24 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
 
     def mark_started(self, clip_id: str, at: datetime, processed_by: str) -> bool:
         # A late 'started' must never move a finished clip backwards.
-        return self._update(clip_id, "SET #s = :new, started_at = :at, processed_by = :by", "#s = :old",
-                            {":new": "processing", ":old": "queued", ":at": _iso(at), ":by": processed_by})
+        return self._update(
+            clip_id,
+            "SET #s = :new, started_at = :at, processed_by = :by",
+            "#s = :old",
+            {":new": "processing", ":old": "queued", ":at": _iso(at), ":by": processed_by},
+        )
 
-    def mark_finished(self, clip_id: str, status: str, at: datetime, *, processed_by: Optional[str] = None,
-                      process_s: Optional[float] = None, error: Optional[str] = None,
-                      result: Optional[Result] = None) -> bool:
+    def mark_finished(
+        self,
+        clip_id: str,
+        status: str,
+        at: datetime,
+        *,
+        processed_by: Optional[str] = None,
+        process_s: Optional[float] = None,
+        error: Optional[str] = None,
+        result: Optional[Result] = None,
+    ) -> bool:
         """Final state of a clip; latency is measured from its submission. First final state wins,
         whichever controller writes it. With its ``result``, label counts and the snapshot's key."""
         if status not in FINAL:
@@ -147,34 +193,56 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
         if row is None or row.final:
             return False
         self._note_event(result)
-        values = {":new": status, ":latency": round((at - row.submitted_at).total_seconds(), 3),
-                  ":by": processed_by, ":process_s": process_s, ":error": error,
-                  ":counts": json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None,
-                  ":snapshot": result and result.snapshot_key,
-                  **{f":{k}": v for k, v in _finished(at).items()}, **{f":final{n}": f for n, f in enumerate(FINAL)}}
-        columns = {"#s": ":new", "finished_at": ":finished_at", "finished_day": ":finished_day",
-                   "upload_to_result_s": ":latency", "processed_by": ":by", "process_s": ":process_s",
-                   "#error": ":error", "label_counts": ":counts", "snapshot_key": ":snapshot"}
+        values = {
+            ":new": status,
+            ":latency": round((at - row.submitted_at).total_seconds(), 3),
+            ":by": processed_by,
+            ":process_s": process_s,
+            ":error": error,
+            ":counts": json.dumps({k: v.max_count for k, v in result.summary.items()}) if result else None,
+            ":snapshot": result and result.snapshot_key,
+            **{f":{k}": v for k, v in _finished(at).items()},
+            **{f":final{n}": f for n, f in enumerate(FINAL)},
+        }
+        columns = {
+            "#s": ":new",
+            "finished_at": ":finished_at",
+            "finished_day": ":finished_day",
+            "upload_to_result_s": ":latency",
+            "processed_by": ":by",
+            "process_s": ":process_s",
+            "#error": ":error",
+            "label_counts": ":counts",
+            "snapshot_key": ":snapshot",
+        }
         kept = ("processed_by", "process_s")  # unchanged when not given, as the SQLite ledger's COALESCE
         sets = [f"{c} = {v}" for c, v in columns.items() if values[v] is not None]
         removes = [c for c, v in columns.items() if values[v] is None and c not in kept]
         expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         finals = ", ".join(f":final{n}" for n in range(len(FINAL)))
-        finished = self._update(clip_id, expression, f"attribute_exists(clip_id) AND NOT (#s IN ({finals}))",
-                                {k: v for k, v in values.items() if v is not None}, names={"#error": "error"})
+        finished = self._update(
+            clip_id,
+            expression,
+            f"attribute_exists(clip_id) AND NOT (#s IN ({finals}))",
+            {k: v for k, v in values.items() if v is not None},
+            names={"#error": "error"},
+        )
         if finished and row.video_dropped:
             self._count_video_dropped()
         return finished
 
-    def _update(self, key: str, expression: str, condition: str, values: dict, *,
-                names: Optional[dict] = None) -> bool:
+    def _update(self, key: str, expression: str, condition: str, values: dict, *, names: Optional[dict] = None) -> bool:
         """One conditional UpdateItem; False when the condition did not hold."""
         names = {**({"#s": "status"} if "#s" in expression + condition else {}), **(names or {})}
         try:
             self.aws.dynamodb.update_item(
-                TableName=self.table, Key={"clip_id": {"S": key}}, UpdateExpression=expression,
-                ConditionExpression=condition, ExpressionAttributeValues=attrs(values),
-                **({"ExpressionAttributeNames": names} if names else {}))
+                TableName=self.table,
+                Key={"clip_id": {"S": key}},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=attrs(values),
+                **({"ExpressionAttributeNames": names} if names else {}),
+            )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
@@ -185,8 +253,9 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
     # -- reads and waits ---------------------------------------------------------------
 
     def get(self, clip_id: str) -> Optional[ClipRow]:
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"clip_id": {"S": clip_id}},
-                                          ConsistentRead=True).get("Item")
+        item = self.aws.dynamodb.get_item(
+            TableName=self.table, Key={"clip_id": {"S": clip_id}}, ConsistentRead=True
+        ).get("Item")
         return as_row(item) if item else None
 
     medians = Ledger.medians  # from recent_cloud, the same arithmetic
@@ -201,10 +270,17 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
         left unprocessed (throttling) is asked again at the poller's next turn."""
         found: list[str] = []
         for n in range(0, len(clip_ids), BATCH_GET_MAX):
-            chunk = clip_ids[n:n + BATCH_GET_MAX]
-            reply = self.aws.dynamodb.batch_get_item(RequestItems={self.table: {
-                "Keys": [{"clip_id": {"S": c}} for c in chunk], "ConsistentRead": True,
-                "ProjectionExpression": "clip_id, #s", "ExpressionAttributeNames": {"#s": "status"}}})
+            chunk = clip_ids[n : n + BATCH_GET_MAX]
+            reply = self.aws.dynamodb.batch_get_item(
+                RequestItems={
+                    self.table: {
+                        "Keys": [{"clip_id": {"S": c}} for c in chunk],
+                        "ConsistentRead": True,
+                        "ProjectionExpression": "clip_id, #s",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                    }
+                }
+            )
             items = reply.get("Responses", {}).get(self.table, [])
             found += [item["clip_id"]["S"] for item in items if item["status"]["S"] in FINAL]
             unprocessed = reply.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])

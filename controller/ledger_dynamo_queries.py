@@ -21,6 +21,7 @@ never a Scan; what each costs, in items read:
 
 Day walks stop at the day of the oldest clip (the history marker).
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,11 @@ _TIMES = ("submitted_at", "started_at", "finished_at")
 
 def attrs(values: dict) -> dict:
     """Python values (str, number) as DynamoDB attribute values; None is left out."""
-    return {k: {"N": repr(float(v))} if isinstance(v, (int, float)) else {"S": str(v)}
-            for k, v in values.items() if v is not None}
+    return {
+        k: {"N": repr(float(v))} if isinstance(v, (int, float)) else {"S": str(v)}
+        for k, v in values.items()
+        if v is not None
+    }
 
 
 def as_row(item: dict) -> ClipRow:
@@ -67,8 +71,17 @@ def _days(first: date, last: date) -> list[str]:
 class ClipQueries:
     """Mixed into ``DynamoLedger``: needs ``aws``, ``table`` and ``first_submitted``'s marker."""
 
-    def _items(self, index: str, hash_value: str, *, op: str = "", bound: str = "", forward: bool = True,
-               count: bool = False, first: bool = False) -> Iterator[dict]:
+    def _items(
+        self,
+        index: str,
+        hash_value: str,
+        *,
+        op: str = "",
+        bound: str = "",
+        forward: bool = True,
+        count: bool = False,
+        first: bool = False,
+    ) -> Iterator[dict]:
         """Items of one index partition in range-key order (``op``: <, >= or begins_with the ``bound``);
         with ``count``, one {"Count": n} per page instead."""
         hash_key, range_key = INDEXES[index]
@@ -77,9 +90,14 @@ class ClipQueries:
         if op:
             condition += " AND begins_with(#r, :r)" if op == "begins_with" else f" AND #r {op} :r"
             values[":r"] = bound
-        kwargs = dict(TableName=self.table, IndexName=index, KeyConditionExpression=condition,
-                      ExpressionAttributeNames={"#h": hash_key, **({"#r": range_key} if op else {})},
-                      ExpressionAttributeValues=attrs(values), ScanIndexForward=forward)
+        kwargs = dict(
+            TableName=self.table,
+            IndexName=index,
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames={"#h": hash_key, **({"#r": range_key} if op else {})},
+            ExpressionAttributeValues=attrs(values),
+            ScanIndexForward=forward,
+        )
         if count:
             kwargs["Select"] = "COUNT"
         paging = {"PaginationConfig": {"MaxItems": 1, "PageSize": 1}} if first else {}  # one item read, not a page
@@ -107,30 +125,42 @@ class ClipQueries:
         return self._history_days(utcnow().date() - timedelta(days=LOOKBACK_DAYS - 1))
 
     def first_submitted(self) -> Optional[datetime]:
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key={"clip_id": {"S": HISTORY}},
-                                          ConsistentRead=True).get("Item")
+        item = self.aws.dynamodb.get_item(
+            TableName=self.table, Key={"clip_id": {"S": HISTORY}}, ConsistentRead=True
+        ).get("Item")
         return datetime.fromisoformat(item["first_at"]["S"]) if item else None
 
     def storing_since_before(self, when: datetime) -> list[ClipRow]:
         return sorted(self._rows(BY_STATUS, STORING, op="<", bound=_iso(when)), key=lambda r: r.clip_id)
 
     def recent_cloud(self, limit: int = 50) -> list[ClipRow]:
-        newest_first = (row for day in reversed(self._recent_days())
-                        for row in self._rows(BY_FINISHED, day, forward=False))
-        return list(islice((r for r in newest_first if r.status == "done" and r.processed_by not in (None, "edge")),
-                           limit))
+        newest_first = (
+            row for day in reversed(self._recent_days()) for row in self._rows(BY_FINISHED, day, forward=False)
+        )
+        return list(
+            islice((r for r in newest_first if r.status == "done" and r.processed_by not in (None, "edge")), limit)
+        )
 
     def cloud_submissions(self, since: datetime) -> tuple[int, Optional[datetime]]:
-        cloud = [r.submitted_at for day in self._history_days(since.date())
-                 for r in self._rows(BY_DAY, day, op=">=", bound=_iso(since)) if r.processed_by != "edge"]
+        cloud = [
+            r.submitted_at
+            for day in self._history_days(since.date())
+            for r in self._rows(BY_DAY, day, op=">=", bound=_iso(since))
+            if r.processed_by != "edge"
+        ]
         if cloud:
             return len(cloud), max(cloud)
-        earlier = (r.submitted_at for day in reversed(self._recent_days())
-                   for r in self._rows(BY_DAY, day, forward=False) if r.processed_by != "edge")
+        earlier = (
+            r.submitted_at
+            for day in reversed(self._recent_days())
+            for r in self._rows(BY_DAY, day, forward=False)
+            if r.processed_by != "edge"
+        )
         return 0, next(earlier, None)
 
-    def search(self, *, device: str = "", label: str = "", status: str = "", day: str = "",
-               limit: int = 25, offset: int = 0) -> list[ClipRow]:
+    def search(
+        self, *, device: str = "", label: str = "", status: str = "", day: str = "", limit: int = 25, offset: int = 0
+    ) -> list[ClipRow]:
         if day:  # a clip recorded that day arrived then or within LATE_DAYS after
             first = date.fromisoformat(day)
             last = min(first + timedelta(days=LATE_DAYS), utcnow().date())
@@ -141,19 +171,29 @@ class ClipQueries:
             rows = self._rows(BY_STATUS, status, forward=False)
         else:
             rows = (r for d in reversed(self._history_days()) for r in self._rows(BY_DAY, d, forward=False))
-        wanted = (r for r in newest_recorded_first(rows) if (not device or r.device_id == device)
-                  and (not status or r.status == status) and (not label or label in r.label_counts)
-                  and (not day or r.recorded_at.date().isoformat() == day))
+        wanted = (
+            r
+            for r in newest_recorded_first(rows)
+            if (not device or r.device_id == device)
+            and (not status or r.status == status)
+            and (not label or label in r.label_counts)
+            and (not day or r.recorded_at.date().isoformat() == day)
+        )
         return list(islice(wanted, offset, offset + limit))
 
     def finished_since(self, since: datetime) -> list[ClipRow]:
-        return [r for day in self._history_days(since.date())
-                for r in self._rows(BY_FINISHED, day, op=">=", bound=_iso(since))]
+        return [
+            r
+            for day in self._history_days(since.date())
+            for r in self._rows(BY_FINISHED, day, op=">=", bound=_iso(since))
+        ]
 
     def devices(self, today: datetime) -> list[dict]:
         seen = {item["device"]["S"]: datetime.fromisoformat(item["sk"]["S"]) for item in self._items(BY_STATUS, DEVICE)}
-        return [{"device_id": d, "last_seen": seen[d],
-                 "clips_today": self._count(BY_DEVICE, d, op=">=", bound=_iso(today))} for d in sorted(seen)]
+        return [
+            {"device_id": d, "last_seen": seen[d], "clips_today": self._count(BY_DEVICE, d, op=">=", bound=_iso(today))}
+            for d in sorted(seen)
+        ]
 
     def oldest_submitted(self, statuses: tuple[str, ...]) -> Optional[datetime]:
         """One item read per status: the first of its partition in (submitted_at, clip_id) order."""

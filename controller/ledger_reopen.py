@@ -8,6 +8,7 @@ it); the row then moves on exactly as an upload's does (``Intake.resume``: stori
 -> queued once its job is sent), and a controller killed in between leaves it to the
 sweep of stranded uploads.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,8 +22,16 @@ if TYPE_CHECKING:
 
 STORING, FAILED = ClipStatus.STORING, ClipStatus.FAILED
 # What a reopened clip forgets: its last try's outcome.
-_OUTCOME = ("started_at", "finished_at", "processed_by", "upload_to_result_s", "process_s", "error", "label_counts",
-            "snapshot_key")
+_OUTCOME = (
+    "started_at",
+    "finished_at",
+    "processed_by",
+    "upload_to_result_s",
+    "process_s",
+    "error",
+    "label_counts",
+    "snapshot_key",
+)
 
 
 class SqliteReopening:
@@ -44,8 +53,11 @@ class SqliteReopening:
     def reopen(self, clip_id: str) -> bool:
         """A failed clip back to 'storing', its outcome cleared; False when it is not failed (now)."""
         cleared = ", ".join(f"{column} = NULL" for column in _OUTCOME)
-        return bool(self._write(f"UPDATE clips SET status = ?, {cleared} WHERE clip_id = ? AND status = ?",
-                                (STORING, clip_id, FAILED)))
+        return bool(
+            self._write(
+                f"UPDATE clips SET status = ?, {cleared} WHERE clip_id = ? AND status = ?", (STORING, clip_id, FAILED)
+            )
+        )
 
 
 class DynamoReopening:
@@ -59,5 +71,10 @@ class DynamoReopening:
 
     def reopen(self, clip_id: str) -> bool:
         removed = ", ".join("#error" if column == "error" else column for column in (*_OUTCOME, "finished_day"))
-        return self._update(clip_id, f"SET #s = :new REMOVE {removed}", "#s = :old", {":new": STORING, ":old": FAILED},
-                            names={"#error": "error"})
+        return self._update(
+            clip_id,
+            f"SET #s = :new REMOVE {removed}",
+            "#s = :old",
+            {":new": STORING, ":old": FAILED},
+            names={"#error": "error"},
+        )

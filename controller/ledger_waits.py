@@ -9,11 +9,13 @@ missed. ``_notify(clip_ids)`` names the clips that changed: only their waiters
 re-read (a re-read of the shared ledger is a DynamoDB read, and a hundred held
 waits must not each make one per upload).
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter
+
 
 class FinalWaits:
     """``wait_final``, ``waiting``, ``wait_for_waiters``, ``release_waiters``; needs ``get(clip_id)``."""

@@ -12,6 +12,7 @@ Clips of one event (controller/events.py) alert once per rule: the rule claims t
 after the gap alerts again, once its rule's quiet period is over. A result without tracked objects
 forms no event and alerts per clip, as before (quiet_s alone spaces them).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,13 +27,13 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from edgecloud.aws import Aws
 from edgecloud.config import NotifyRule, Settings
+from edgecloud.loops import BackgroundLoop
 from edgecloud.protocol.ids import parse_clip_id
 from edgecloud.protocol.messages import Result
 from edgecloud.shown import shown
 
 from .events import event_clip
 from .notify_events import EventGate, in_zones
-from edgecloud.loops import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,11 @@ def matching_labels(rule: NotifyRule, device_id: str, result: Result) -> dict[st
         return {}
     if rule.zones:
         return in_zones(rule, result)
-    return {label: s.max_count for label, s in result.summary.items()
-            if (not rule.labels or label in rule.labels) and s.best_score >= rule.min_score}
+    return {
+        label: s.max_count
+        for label, s in result.summary.items()
+        if (not rule.labels or label in rule.labels) and s.best_score >= rule.min_score
+    }
 
 
 class Notifier(BackgroundLoop):
@@ -57,9 +61,17 @@ class Notifier(BackgroundLoop):
 
     thread_name = "notify"
 
-    def __init__(self, settings: Settings, aws: Aws, *, snapshot_link: Callable[[str], str],
-                 dashboard_url: Optional[str] = None, clock: Callable[[], float] = time.monotonic,
-                 backoff_max_s: float = 30.0, events=None):
+    def __init__(
+        self,
+        settings: Settings,
+        aws: Aws,
+        *,
+        snapshot_link: Callable[[str], str],
+        dashboard_url: Optional[str] = None,
+        clock: Callable[[], float] = time.monotonic,
+        backoff_max_s: float = 30.0,
+        events=None,
+    ):
         super().__init__()
         self.events = EventGate(events)  # events: the EventStore (or a callable giving it); None: per clip
         self.config = settings.notify
@@ -113,9 +125,13 @@ class Notifier(BackgroundLoop):
 
     def _alert(self, result: Result, device_id: str, labels: dict[str, int], event=None) -> dict:
         dashboard = self.dashboard_url.rstrip("/") + f"/clips/{result.clip_id}" if self.dashboard_url else None
-        return {"event_id": event.event_id if event else None,
-            "clip_id": result.clip_id, "device_id": device_id, "labels": labels,
-            "best_score": round(result.best_score, 4), "processed_by": result.processed_by,
+        return {
+            "event_id": event.event_id if event else None,
+            "clip_id": result.clip_id,
+            "device_id": device_id,
+            "labels": labels,
+            "best_score": round(result.best_score, 4),
+            "processed_by": result.processed_by,
             "finished_at": result.finished_at.isoformat() if result.finished_at else None,
             "snapshot_url": self.snapshot_link(result.snapshot_key) if result.snapshot_key else None,
             "dashboard_url": dashboard,
@@ -134,15 +150,20 @@ class Notifier(BackgroundLoop):
     def deliver(self, alert: dict) -> bool:
         """Send one alert on every configured channel; True when all took it."""
         ok = True
-        for channel, send in (("sns", self._publish if self.config.sns_topic else None),
-                              ("webhook", self._post if self.config.webhook_url else None)):
+        for channel, send in (
+            ("sns", self._publish if self.config.sns_topic else None),
+            ("webhook", self._post if self.config.webhook_url else None),
+        ):
             if send is None:
                 continue
             try:
-                for attempt in Retrying(stop=stop_after_attempt(self.config.retries),
-                                        wait=wait_exponential(multiplier=0.5, max=self.backoff_max_s),
-                                        retry=retry_if_exception_type(DeliveryError), sleep=self._stop.wait,
-                                        reraise=True):
+                for attempt in Retrying(
+                    stop=stop_after_attempt(self.config.retries),
+                    wait=wait_exponential(multiplier=0.5, max=self.backoff_max_s),
+                    retry=retry_if_exception_type(DeliveryError),
+                    sleep=self._stop.wait,
+                    reraise=True,
+                ):
                     with attempt:
                         if self.stopping and attempt.retry_state.attempt_number > 1:
                             raise _Stopped()
@@ -164,8 +185,9 @@ class Notifier(BackgroundLoop):
     def _post(self, alert: dict) -> None:
         try:
             # Never redirected: a 3xx could send the alert (or the next hop) anywhere, e.g. to a metadata service.
-            reply = self.http.post(self.config.webhook_url, json=alert, timeout=self.config.webhook_timeout_s,
-                                   allow_redirects=False)
+            reply = self.http.post(
+                self.config.webhook_url, json=alert, timeout=self.config.webhook_timeout_s, allow_redirects=False
+            )
         except requests.RequestException as err:
             raise DeliveryError(f"{type(err).__name__}: {err}") from err
         if reply.is_redirect:

@@ -1,4 +1,5 @@
 """What notifications know of events and zones: a rule's zones, and the once-per-event claim."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,11 @@ def in_zones(rule: NotifyRule, result: Result) -> dict[str, int]:
     """Per label, the tracked objects of ``result`` the rule wants (label, score) inside any of its zones."""
     found: dict[str, int] = {}
     for obj in result.objects:
-        if ((not rule.labels or obj.label in rule.labels) and obj.best_score >= rule.min_score
-                and set(obj.zones) & set(rule.zones)):
+        if (
+            (not rule.labels or obj.label in rule.labels)
+            and obj.best_score >= rule.min_score
+            and set(obj.zones) & set(rule.zones)
+        ):
             found[obj.label] = found.get(obj.label, 0) + 1
     return found
 

@@ -13,6 +13,7 @@ cap (ten uploads at a time while ten fit: one write per ten uploads), so it
 holds across every controller. Over any: ``Refused`` 429 with ``Retry-After``
 (seconds until the bucket has a token, or until midnight UTC).
 """
+
 from __future__ import annotations
 
 import math
@@ -85,8 +86,14 @@ class DailyCap:
     stopped, the day ended) are lost to the device: the cap is stricter by at most
     ``block - 1`` per controller, never looser."""
 
-    def __init__(self, aws: Aws, table: str, cap: int, now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 block: int = 10):
+    def __init__(
+        self,
+        aws: Aws,
+        table: str,
+        cap: int,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        block: int = 10,
+    ):
         self.aws = aws
         self.table = table
         self.cap = cap
@@ -119,11 +126,16 @@ class DailyCap:
         """Add ``n`` to today's count if it stays within the cap; False if it would not."""
         try:
             self.aws.dynamodb.update_item(
-                TableName=self.table, Key=quota_key(device_id, now),
+                TableName=self.table,
+                Key=quota_key(device_id, now),
                 UpdateExpression="ADD uploads :n SET expires_at = if_not_exists(expires_at, :expires)",
                 ConditionExpression="attribute_not_exists(uploads) OR uploads <= :most",
-                ExpressionAttributeValues={":n": {"N": str(n)}, ":most": {"N": str(self.cap - n)},
-                                           ":expires": {"N": str(int(now.timestamp()) + _KEEP_COUNTERS_S)}})
+                ExpressionAttributeValues={
+                    ":n": {"N": str(n)},
+                    ":most": {"N": str(self.cap - n)},
+                    ":expires": {"N": str(int(now.timestamp()) + _KEEP_COUNTERS_S)},
+                },
+            )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
                 raise
@@ -131,8 +143,9 @@ class DailyCap:
         return True
 
     def used(self, device_id: str) -> int:
-        item = self.aws.dynamodb.get_item(TableName=self.table, ConsistentRead=True,
-                                          Key=quota_key(device_id, self.now())).get("Item")
+        item = self.aws.dynamodb.get_item(
+            TableName=self.table, ConsistentRead=True, Key=quota_key(device_id, self.now())
+        ).get("Item")
         return int(item["uploads"]["N"]) if item else 0
 
 
@@ -147,31 +160,43 @@ class Quotas:
     @classmethod
     def from_settings(cls, aws: Aws, settings) -> "Quotas":
         c = settings.controller
-        return cls(TokenBuckets(c.upload_burst, c.upload_refill_per_s),
-                   DailyCap(aws, settings.tables.credentials, c.daily_clip_cap),
-                   TokenBuckets(c.bad_token_per_min, c.bad_token_per_min / 60))
+        return cls(
+            TokenBuckets(c.upload_burst, c.upload_refill_per_s),
+            DailyCap(aws, settings.tables.credentials, c.daily_clip_cap),
+            TokenBuckets(c.bad_token_per_min, c.bad_token_per_min / 60),
+        )
 
     def take_burst(self, device_id: str) -> None:
         """Every request of a device, whatever its answer: what keeps one device from flooding a controller."""
         wait = self.buckets.take(device_id)
         if wait:
-            raise Refused(f"device {device_id!r} is over {self.buckets.burst} requests in a burst "
-                          f"({self.buckets.refill_per_s:g}/s sustained)", 429, {"Retry-After": _seconds(wait)})
+            raise Refused(
+                f"device {device_id!r} is over {self.buckets.burst} requests in a burst "
+                f"({self.buckets.refill_per_s:g}/s sustained)",
+                429,
+                {"Retry-After": _seconds(wait)},
+            )
 
     def take_daily(self, device_id: str) -> None:
         """A clip new to the controller: a retry of one already held (its reply was lost) is not counted again."""
         wait = self.daily.take(device_id)
         if wait:
-            raise Refused(f"device {device_id!r} reached its {self.daily.cap} uploads today (UTC)", 429,
-                          {"Retry-After": _seconds(wait)})
+            raise Refused(
+                f"device {device_id!r} reached its {self.daily.cap} uploads today (UTC)",
+                429,
+                {"Retry-After": _seconds(wait)},
+            )
 
     def wrong_tokens_refused(self, address: str) -> Optional[Refused]:
         """429 for an address past its wrong tokens this minute (None: it may try a token)."""
         wait = self.wrong_tokens.wait(address)
         if not wait:
             return None
-        return Refused(f"too many wrong tokens from {address} (at most {self.wrong_tokens.burst} a minute)", 429,
-                       {"Retry-After": _seconds(wait)})
+        return Refused(
+            f"too many wrong tokens from {address} (at most {self.wrong_tokens.burst} a minute)",
+            429,
+            {"Retry-After": _seconds(wait)},
+        )
 
     def count_wrong_token(self, address: str) -> None:
         self.wrong_tokens.take(address)

@@ -11,6 +11,7 @@ upload right now, and a dead one's rows would wait for some restart: so a row
 counts as stranded once it has been storing ``ABANDONED_AFTER_S`` (longer than
 any live upload takes), and every controller sweeps for such rows that often.
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,8 +33,9 @@ class StrandedUploads(BackgroundLoop):
 
     thread_name = "stranded-uploads"
 
-    def __init__(self, intake: Intake, *, retry_s: float = 5.0, shared: bool = False,
-                 clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self, intake: Intake, *, retry_s: float = 5.0, shared: bool = False, clock: Callable[[], datetime] = utcnow
+    ):
         self.intake = intake
         self.retry_s = retry_s
         self.shared = shared  # other controllers write the same ledger

@@ -5,6 +5,7 @@ boto3 client or a database connection themselves.
 Each is made on first use; ``attach`` lets the service hand in the ones its
 background loops already use (one ledger, one fleet per process).
 """
+
 from __future__ import annotations
 
 import threading
@@ -16,8 +17,8 @@ from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.credentials import Registry
 
-from .frame_store import FrameStore
 from .clip_ledger import ClipLedger
+from .frame_store import FrameStore
 from .ledger import open_ledger
 from .metrics import Metrics
 from .notify import Notifier
@@ -71,14 +72,15 @@ class Resources:
             metrics = Metrics()
             metrics.watch_ledger(lambda: self.ledger)
             return metrics
+
         return self._get("metrics", make)
 
     @property
     def waits(self) -> HeldWaits:
         def make():
             c = self.settings.controller
-            return HeldWaits(c.threads // 2 if c.max_held_waits is None else c.max_held_waits,
-                             c.max_waits_per_device)
+            return HeldWaits(c.threads // 2 if c.max_held_waits is None else c.max_held_waits, c.max_waits_per_device)
+
         return self._get("waits", make)
 
     @property
@@ -98,20 +100,30 @@ class Resources:
         """This controller's claim on the autoscaler lease (who leads: controller/lease.py)."""
         from .lease import Lease
 
-        return self._get("lease", lambda: Lease(self.aws, self.settings.tables.leases,
-                                                interval=self.settings.autoscaler.interval))
+        return self._get(
+            "lease", lambda: Lease(self.aws, self.settings.tables.leases, interval=self.settings.autoscaler.interval)
+        )
 
     @property
     def registry(self) -> Registry:
-        return self._get("registry", lambda: Registry(self.aws, self.settings.tables.credentials,
-                                                      cache_s=self.settings.controller.token_cache_s))
+        return self._get(
+            "registry",
+            lambda: Registry(
+                self.aws, self.settings.tables.credentials, cache_s=self.settings.controller.token_cache_s
+            ),
+        )
 
     @property
     def notifier(self) -> Notifier:
         def make():
             ttl = self.settings.notify.link_ttl_s
-            return Notifier(self.settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl),
-                            events=lambda: self.ledger.events).start()
+            return Notifier(
+                self.settings,
+                self.aws,
+                snapshot_link=lambda key: self.store.snapshot_url(key, ttl),
+                events=lambda: self.ledger.events,
+            ).start()
+
         return self._get("notifier", make)
 
     @property
@@ -200,6 +212,8 @@ def get_notifier() -> Notifier:
 
 def get_public_url() -> str:
     return resources().public_url
+
+
 def get_lease():
     return resources().lease
 

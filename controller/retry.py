@@ -8,6 +8,7 @@ job sent as an upload's is (``Intake.resume``: -> queued). Idempotent: a clip re
 and not yet final is not failed, so a second call passes it by; of two calls racing,
 only the one that reopens a clip queues it. The answer names what was re-queued.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,8 +38,9 @@ class RetryRequest(BaseModel):
 
     status: Literal["failed"] = Field("failed", description="Which clips: those that ended failed.")
     device: Optional[str] = Field(None, description="Only this device's clips.")
-    since: Optional[datetime] = Field(None, description="Only clips submitted at or after this time "
-                                      "(ISO 8601; without a zone, UTC).")
+    since: Optional[datetime] = Field(
+        None, description="Only clips submitted at or after this time (ISO 8601; without a zone, UTC)."
+    )
 
     @field_validator("device")
     @classmethod

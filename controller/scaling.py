@@ -9,6 +9,7 @@ With several controllers only the holder of the autoscaler lease
 the lease every half interval. The leader publishes each observation to
 CloudWatch (controller/cloudwatch.py); with ``fleet.scaling: target-tracking``
 that is all it does, and the Auto Scaling group's policy scales."""
+
 from __future__ import annotations
 
 import logging
@@ -20,15 +21,15 @@ from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
 
-from edgecloud.fleet_query import launch_times
 from edgecloud.clock import utcnow
-from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerStates, counted_as
+from edgecloud.fleet_query import launch_times
 from edgecloud.loops import BackgroundLoop
+from edgecloud.workers import BOOTING, BUSY, POLLING, RETIRING, STATES, WorkerStates, counted_as
 
-from .fleet.base import describe_workers
-from .cloudwatch import CloudWatchPublisher
-from .lease import FOLLOWER_TRY_INTERVALS, Lease
 from .autoscaler import Observation, arrival_rate, decide, retire_asks
+from .cloudwatch import CloudWatchPublisher
+from .fleet.base import describe_workers
+from .lease import FOLLOWER_TRY_INTERVALS, Lease
 from .resources import Resources
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,14 @@ class ScalingLoop(BackgroundLoop):
 
     thread_name = "scaling"
 
-    def __init__(self, parts: Resources, *, policy: Callable[..., int] = decide,
-                 retire_asks: Callable[..., int] = retire_asks, lease: Optional[Lease] = None):
+    def __init__(
+        self,
+        parts: Resources,
+        *,
+        policy: Callable[..., int] = decide,
+        retire_asks: Callable[..., int] = retire_asks,
+        lease: Optional[Lease] = None,
+    ):
         super().__init__()
         self.lease = lease  # None: the only controller, always in charge
         self.parts = parts  # settings, store, fleet, ledger, metrics: the app's own
@@ -78,11 +85,17 @@ class ScalingLoop(BackgroundLoop):
         submitted, latest = self.parts.ledger.cloud_submissions(now - timedelta(seconds=a.rate_window_s))
         quiet_s = (now - latest).total_seconds() if latest else None
         return Observation(
-            visible=depth["visible"], in_flight=depth["in_flight"],
-            booting=len(workers[BOOTING]), polling=len(workers[POLLING]) + len(workers[BUSY]),
-            busy=len(workers[BUSY]), retiring=len(workers[RETIRING]), booting_s=self.booted_s(workers[BOOTING]),
-            process_time_s=recent_process_s or a.process_time_s, boot_time_s=a.boot_time_s,
-            arrival_rate=arrival_rate(submitted, self.history_s(now), a, quiet_s), quiet_s=quiet_s,
+            visible=depth["visible"],
+            in_flight=depth["in_flight"],
+            booting=len(workers[BOOTING]),
+            polling=len(workers[POLLING]) + len(workers[BUSY]),
+            busy=len(workers[BUSY]),
+            retiring=len(workers[RETIRING]),
+            booting_s=self.booted_s(workers[BOOTING]),
+            process_time_s=recent_process_s or a.process_time_s,
+            boot_time_s=a.boot_time_s,
+            arrival_rate=arrival_rate(submitted, self.history_s(now), a, quiet_s),
+            quiet_s=quiet_s,
         )
 
     def workers_by_state(self) -> dict[str, list[str]]:
@@ -93,8 +106,11 @@ class ScalingLoop(BackgroundLoop):
             reported = self.worker_states.reported()
         except ClientError as err:
             if not self._states_warned:
-                log.warning("cannot read workers' states from %s (%s); counting EC2's running as polling",
-                            self.worker_states.table, err.response.get("Error", {}).get("Code"))
+                log.warning(
+                    "cannot read workers' states from %s (%s); counting EC2's running as polling",
+                    self.worker_states.table,
+                    err.response.get("Error", {}).get("Code"),
+                )
                 self._states_warned = True
             ec2 = describe_workers(self.parts.aws, self.parts.settings.fleet.name)
             reported = {i: POLLING for i in live if ec2.get(i) == "running"}
@@ -140,8 +156,9 @@ class ScalingLoop(BackgroundLoop):
         if self.parts.metrics and launched:
             self.parts.metrics.workers_launched.inc(len(launched))
         if wanted:
-            log.info("queue %d+%d, workers %d+%d: launching %d", obs.visible, obs.in_flight, obs.booting,
-                     obs.polling, wanted)
+            log.info(
+                "queue %d+%d, workers %d+%d: launching %d", obs.visible, obs.in_flight, obs.booting, obs.polling, wanted
+            )
         asked = 0 if wanted or tracking else self.ask_surplus_to_retire(obs)
         self.last = Step(obs, wanted, launched, asked)
         self.publish(obs)  # after the launch: however slow the ledger's figures, they never hold it up
@@ -165,16 +182,26 @@ class ScalingLoop(BackgroundLoop):
             asked = self.parts.store.ask_to_retire(n - outstanding) if n > outstanding else 0
         except ClientError as err:
             if not self._asks_warned:  # e.g. a stack from before the retire queue: workers still time out
-                log.warning("cannot ask workers to retire (%s); they leave by idle timeout only",
-                            err.response.get("Error", {}).get("Code"))
+                log.warning(
+                    "cannot ask workers to retire (%s); they leave by idle timeout only",
+                    err.response.get("Error", {}).get("Code"),
+                )
                 self._asks_warned = True
             return 0
         self.asked_total += asked
         if self.parts.metrics and asked:
             self.parts.metrics.retire_asks.inc(asked)
         if asked:
-            log.info("queue %d+%d, workers %d+%d, %d may leave: %d retire asks sent (%d outstanding)",
-                     obs.visible, obs.in_flight, obs.booting, obs.polling, n, asked, outstanding)
+            log.info(
+                "queue %d+%d, workers %d+%d, %d may leave: %d retire asks sent (%d outstanding)",
+                obs.visible,
+                obs.in_flight,
+                obs.booting,
+                obs.polling,
+                n,
+                asked,
+                outstanding,
+            )
         return asked
 
     def run(self, stop: threading.Event) -> None:

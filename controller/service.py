@@ -9,6 +9,7 @@ worker process, next to the app's ledger, so ``?wait=`` wakes the moment a
 completion lands. Built in the worker after the fork (no threads or AWS
 clients cross a fork), stopped in gunicorn's ``worker_exit`` hook.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,9 +22,9 @@ from typing import Callable, Optional
 from gunicorn.app.base import BaseApplication
 
 from edgecloud.aws import Aws, Queues
-from edgecloud.provision import ensure_resources
 from edgecloud.config import ConfigError, Settings
 from edgecloud.loops import StartClose
+from edgecloud.provision import ensure_resources
 
 from .app import create_app
 from .completions import CompletionsConsumer
@@ -32,8 +33,8 @@ from .front import Front, FrontError, behind_front, find_nginx
 from .intake import Intake
 from .ledger import open_ledger
 from .metrics import Metrics
-from .reconcile import StrandedUploads
 from .notify import Notifier
+from .reconcile import StrandedUploads
 from .resources import resources
 from .scaling import ScalingLoop
 from .store import ClipStore
@@ -45,8 +46,9 @@ READY_LINE = "controller listening on {url}"
 class ControllerService(StartClose):
     """The app and the loops of one controller, sharing one ledger, store and fleet."""
 
-    def __init__(self, settings: Settings, *, aws: Optional[Aws] = None, fleet: Optional[Fleet] = None,
-                 autoscale: bool = True):
+    def __init__(
+        self, settings: Settings, *, aws: Optional[Aws] = None, fleet: Optional[Fleet] = None, autoscale: bool = True
+    ):
         self.settings = settings
         self.aws = aws or Aws(settings.aws)
         self.queues = Queues(self.aws, settings)
@@ -56,15 +58,24 @@ class ControllerService(StartClose):
         self.metrics.watch_ledger(lambda: self.ledger)
         self.fleet = fleet or create_fleet(settings, self.aws)
         # Its clock starts now, before any request: alone, older 'storing' rows are a dead process's.
-        self.stranded = StrandedUploads(Intake(self.store, self.ledger, self.metrics),
-                                        shared=settings.controller.ledger == "dynamodb")
+        self.stranded = StrandedUploads(
+            Intake(self.store, self.ledger, self.metrics), shared=settings.controller.ledger == "dynamodb"
+        )
         ttl = settings.notify.link_ttl_s
-        self.notifier = Notifier(settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl),
-                                 events=self.ledger.events)
+        self.notifier = Notifier(
+            settings, self.aws, snapshot_link=lambda key: self.store.snapshot_url(key, ttl), events=self.ledger.events
+        )
         self.app = create_app(settings)
         parts = resources(self.app)
-        parts.attach(aws=self.aws, queues=self.queues, ledger=self.ledger, store=self.store, metrics=self.metrics,
-                     fleet=self.fleet, notifier=self.notifier)
+        parts.attach(
+            aws=self.aws,
+            queues=self.queues,
+            ledger=self.ledger,
+            store=self.store,
+            metrics=self.metrics,
+            fleet=self.fleet,
+            notifier=self.notifier,
+        )
         self.consumer = CompletionsConsumer(parts, on_finished=self.notifier.offer)
         # A function fed by the jobs queue is scaled by Lambda: the controller launches nothing.
         autoscale = autoscale and settings.fleet.backend != "lambda"
@@ -113,8 +124,15 @@ def listening_socket(host: str, port: int) -> socket.socket:
 class ControllerServer(BaseApplication):
     """gunicorn, configured in code: one worker process, threads, our hooks."""
 
-    def __init__(self, settings: Settings, make_service: Callable[[], ControllerService], *,
-                 sock: socket.socket, public_url: str, front_secret: Optional[str] = None):
+    def __init__(
+        self,
+        settings: Settings,
+        make_service: Callable[[], ControllerService],
+        *,
+        sock: socket.socket,
+        public_url: str,
+        front_secret: Optional[str] = None,
+    ):
         self.settings = settings
         self.make_service = make_service
         self.sock = sock
@@ -192,11 +210,19 @@ def serve(settings: Settings, *, ensure: bool = False, autoscale: bool = True) -
     upstream = listening_socket("127.0.0.1", 0)  # gunicorn's; only nginx connects to it
     host, port = public.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    front = Front(settings, public=public, upstream=upstream.getsockname()[:2],
-                  on_death=lambda: os.kill(os.getpid(), signal.SIGTERM))  # gunicorn's master stops
-    server = ControllerServer(settings, lambda: ControllerService(settings, autoscale=autoscale), sock=upstream,
-                              public_url=f"{'https' if c.tls_cert else 'http'}://{shown}:{port}",
-                              front_secret=front.secret)
+    front = Front(
+        settings,
+        public=public,
+        upstream=upstream.getsockname()[:2],
+        on_death=lambda: os.kill(os.getpid(), signal.SIGTERM),
+    )  # gunicorn's master stops
+    server = ControllerServer(
+        settings,
+        lambda: ControllerService(settings, autoscale=autoscale),
+        sock=upstream,
+        public_url=f"{'https' if c.tls_cert else 'http'}://{shown}:{port}",
+        front_secret=front.secret,
+    )
     try:
         front.start()
         public.close()  # nginx holds it now; gunicorn's worker need not

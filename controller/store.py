@@ -2,6 +2,7 @@
 
 Every key comes from ``edgecloud.protocol.keys`` and a validated clip id.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,14 +13,15 @@ from typing import BinaryIO, Optional
 from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, Queues, error_code, is_missing
-from edgecloud.config import Settings
 from edgecloud.clock import utcnow
+from edgecloud.config import Settings
 from edgecloud.protocol.containers import CLIP_TYPES
 from edgecloud.protocol.keys import clip_key, snapshot_key
 from edgecloud.protocol.messages import Job
 from edgecloud.result_store import ResultStore
 
 log = logging.getLogger(__name__)
+
 
 class ClipStore:
     """Clips in S3 (results through ``results``), jobs and retire asks in SQS."""
@@ -77,8 +79,9 @@ class ClipStore:
 
     def link(self, bucket: str, key: str, ttl_s: Optional[int] = None) -> str:
         """A presigned S3 GET: the browser fetches the bytes from S3, not through the controller."""
-        return self.aws.s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
-                                                  ExpiresIn=ttl_s or self.link_ttl_s)
+        return self.aws.s3.generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=ttl_s or self.link_ttl_s
+        )
 
     def delete_clip(self, clip_id: str, content_type: str) -> None:
         self.aws.s3.delete_object(Bucket=self.clips_bucket, Key=clip_key(clip_id, CLIP_TYPES[content_type]))
@@ -88,8 +91,14 @@ class ClipStore:
         or None when a clip was there before (one conditional PUT: no HEAD first, no transfer threads)."""
         key = clip_key(clip_id, CLIP_TYPES[content_type])
         try:
-            self.aws.s3.put_object(Bucket=self.clips_bucket, Key=key, Body=body, ContentType=content_type,
-                                   Metadata=metadata, IfNoneMatch="*")
+            self.aws.s3.put_object(
+                Bucket=self.clips_bucket,
+                Key=key,
+                Body=body,
+                ContentType=content_type,
+                Metadata=metadata,
+                IfNoneMatch="*",
+            )
         except ClientError as err:
             if error_code(err) == "PreconditionFailed":
                 return None
@@ -119,7 +128,8 @@ class ClipStore:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
-            attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+            attrs.get("ApproximateNumberOfMessagesNotVisible", 0)
+        )
 
     def ask_to_retire(self, n: int, reason: str = "surplus") -> int:
         """Put ``n`` retire asks on the retire queue (any idle worker may take one); returns how many were sent."""

@@ -7,6 +7,7 @@ recorded before it arrives, so once a newest-first walk by arrival has reached a
 still to come was recorded after T: every clip held back that was recorded at T or later can go out.
 The walk reads only as far back as the clips it must place, however late they came.
 """
+
 from __future__ import annotations
 
 from bisect import insort

@@ -1,5 +1,6 @@
 """What an upload's form says, parsed and checked before anything is kept: its metadata, the clip
 id it names, the Pi's result and snapshot when the Pi analysed the clip, and the clip's size."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """The one rule for a long poll's ``?wait=``: seconds, a finite number >= 0, capped; absent is 0."""
+
 from __future__ import annotations
 
 import math
@@ -11,7 +12,9 @@ from .errors import Refused
 
 
 def wait_seconds(most: float) -> float:
-    """The request's ``?wait=`` in seconds, at most ``most``; ``Refused`` (400) for anything but a finite number >= 0."""
+    """The request's ``?wait=`` in seconds, at most ``most``.
+
+    ``Refused`` (400) for anything but a finite number >= 0."""
     raw = request.args.get("wait")
     if raw is None:
         return 0.0

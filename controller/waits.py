@@ -6,6 +6,7 @@ poll past the cap (per device, or in all) is answered at once with the
 clip's current status and ``Retry-After``: the Pi asks again a little later,
 and results are seen no later than a poll interval after they land.
 """
+
 from __future__ import annotations
 
 import contextlib

@@ -6,6 +6,7 @@ result are uploaded) or in the cloud (the clip is uploaded alone and its
 result long-polled). A restart picks up where it left off: clips not yet
 placed are placed, uploads are retried, results still awaited are watched.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Optional
 
-from edgecloud.config import Settings
 from edgecloud.clock import utcnow
+from edgecloud.config import Settings
 from edgecloud.loops import StartClose
 from edgecloud.protocol.states import Placement
 
@@ -25,8 +26,8 @@ from .recorder import RecordedClip, Recorder
 from .result_watcher import ResultWatcher
 from .scheduler import CLOUD, EDGE, History, Policy, Situation, create_policy
 from .sensor import create_motion_sensor, wait_until_sampling
-from .spool import DISK_FULL, Entry, Spool, SpoolFull
 from .session import session_factory
+from .spool import DISK_FULL, Entry, Spool, SpoolFull
 from .stats import StatsStore
 from .uploader import Uploader
 
@@ -42,8 +43,15 @@ class EdgeAgent(StartClose):
     (None: picked from settings, gpiozero's default pins); ``analyse`` and ``policy``
     replace local detection and placement (simulations, tests)."""
 
-    def __init__(self, settings: Settings, *, pin_factory=None, camera: Optional[Camera] = None,
-                 analyse: Optional[Callable] = None, policy: Optional[Policy] = None):
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        pin_factory=None,
+        camera: Optional[Camera] = None,
+        analyse: Optional[Callable] = None,
+        policy: Optional[Policy] = None,
+    ):
         self.settings = settings
         edge = settings.edge
         self.stats = StatsStore(stats_path(edge))
@@ -57,13 +65,26 @@ class EdgeAgent(StartClose):
         self.frames = None  # edge.mode frames: the FrameStream
         self.local = LocalProcessor(settings, self._local_done, analyse=analyse)
         sessions = session_factory(edge)  # this device's token and trusted CA, on every request
-        self.watcher = ResultWatcher(edge.controller_url, stats=self.stats, history=self.history,
-                                     wait_s=edge.result_wait_s, deadline_s=edge.result_deadline_s,
-                                     session_factory=sessions)
-        self.uploader = Uploader(self.spool, edge.controller_url, timeout_s=edge.upload_timeout_s,
-                                 retry_max_s=edge.retry_max_s, retry_base_s=min(0.5, edge.retry_max_s),
-                                 stats=self.stats, history=self.history, prepare=self._prepare,
-                                 on_uploaded=self._uploaded, session_factory=sessions)
+        self.watcher = ResultWatcher(
+            edge.controller_url,
+            stats=self.stats,
+            history=self.history,
+            wait_s=edge.result_wait_s,
+            deadline_s=edge.result_deadline_s,
+            session_factory=sessions,
+        )
+        self.uploader = Uploader(
+            self.spool,
+            edge.controller_url,
+            timeout_s=edge.upload_timeout_s,
+            retry_max_s=edge.retry_max_s,
+            retry_base_s=min(0.5, edge.retry_max_s),
+            stats=self.stats,
+            history=self.history,
+            prepare=self._prepare,
+            on_uploaded=self._uploaded,
+            session_factory=sessions,
+        )
         self._started = self._closed = False
 
     # --- lifecycle ------------------------------------------------------------
@@ -83,15 +104,31 @@ class EdgeAgent(StartClose):
             from .frames import FrameStream
 
             self.frames = FrameStream(self.settings, self.camera, self.sensor).start()
-            log.info("edge agent %s up in frames mode: a frame every %.2f s while motion lasts", edge.device_id,
-                     edge.frame_interval_s)
+            log.info(
+                "edge agent %s up in frames mode: a frame every %.2f s while motion lasts",
+                edge.device_id,
+                edge.frame_interval_s,
+            )
             return self
-        self.recorder = Recorder(self.camera, self.sensor, device_id=edge.device_id,
-                                 clip_dir=self.spool.recording_dir, on_clip=self._on_clip,
-                                 clip_seconds=edge.clip_seconds, max_clip_seconds=edge.max_clip_seconds,
-                                 cooldown_seconds=edge.cooldown_seconds, on_failure=self._clip_failed).start()
-        log.info("edge agent %s up: %r, PIR on pin %d, policy %s, controller %s", edge.device_id, self.camera,
-                 edge.pir_pin, self.policy.name, edge.controller_url)
+        self.recorder = Recorder(
+            self.camera,
+            self.sensor,
+            device_id=edge.device_id,
+            clip_dir=self.spool.recording_dir,
+            on_clip=self._on_clip,
+            clip_seconds=edge.clip_seconds,
+            max_clip_seconds=edge.max_clip_seconds,
+            cooldown_seconds=edge.cooldown_seconds,
+            on_failure=self._clip_failed,
+        ).start()
+        log.info(
+            "edge agent %s up: %r, PIR on pin %d, policy %s, controller %s",
+            edge.device_id,
+            self.camera,
+            edge.pir_pin,
+            self.policy.name,
+            edge.controller_url,
+        )
         return self
 
     def _resume(self) -> None:
@@ -113,13 +150,19 @@ class EdgeAgent(StartClose):
             return None if deadline is None else max(0.0, deadline - time.monotonic())
 
         while True:
-            ok = (self.recorder is None or self.recorder.wait_idle(left())) and self.local.wait_idle(left()) \
+            ok = (
+                (self.recorder is None or self.recorder.wait_idle(left()))
+                and self.local.wait_idle(left())
                 and self.uploader.wait_drained(left())
+            )
             if not ok:
                 return False
             # Settled only if nothing moved on while we waited for the later stages.
-            if (self.recorder is None or self.recorder.state in ("idle", "stopped")) and self.local.waiting == 0 \
-                    and not self.spool.entries():
+            if (
+                (self.recorder is None or self.recorder.state in ("idle", "stopped"))
+                and self.local.waiting == 0
+                and not self.spool.entries()
+            ):
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False
@@ -158,23 +201,36 @@ class EdgeAgent(StartClose):
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "running" if self._started else "new"
-        return (f"<EdgeAgent {self.settings.edge.device_id} {state} policy={self.policy.name} "
-                f"spool={len(self.spool)} {self.history!r}>")
+        return (
+            f"<EdgeAgent {self.settings.edge.device_id} {state} policy={self.policy.name} "
+            f"spool={len(self.spool)} {self.history!r}>"
+        )
 
     # --- the flow -------------------------------------------------------------
     def _on_clip(self, recorded: RecordedClip) -> None:
         clip = recorded.clip
-        metadata = {"clip_id": recorded.clip_id, "device_id": self.settings.edge.device_id,
-                    "recorded_at": recorded.recorded_at.isoformat(), "fps": clip.fps,
-                    "content_type": clip.content_type}
+        metadata = {
+            "clip_id": recorded.clip_id,
+            "device_id": self.settings.edge.device_id,
+            "recorded_at": recorded.recorded_at.isoformat(),
+            "fps": clip.fps,
+            "content_type": clip.content_type,
+        }
         try:
-            entry = self.spool.put(clip.path, metadata, stage="new", triggered_at=recorded.triggered_at.isoformat(),
-                                   duration_s=clip.duration_s, preroll_s=clip.preroll_s)
+            entry = self.spool.put(
+                clip.path,
+                metadata,
+                stage="new",
+                triggered_at=recorded.triggered_at.isoformat(),
+                duration_s=clip.duration_s,
+                preroll_s=clip.preroll_s,
+            )
         except SpoolFull:
             clip.path.unlink(missing_ok=True)  # logged as lost: its space must not stay taken
             raise
-        self.stats.record(recorded.clip_id, triggered_at=recorded.triggered_at, recorded_s=clip.duration_s,
-                          bytes=entry.size)
+        self.stats.record(
+            recorded.clip_id, triggered_at=recorded.triggered_at, recorded_s=clip.duration_s, bytes=entry.size
+        )
         self._place(entry)
 
     def _clip_failed(self, err: BaseException) -> None:
@@ -193,16 +249,26 @@ class EdgeAgent(StartClose):
             self.spool.update(entry, stage="ready")
             self.uploader.wake()
             return
-        situation = Situation.now(self.history, entry.size, self.local.waiting, self.uploader.waiting_bytes(),
-                                  busy_with=self.local.busy_with())
+        situation = Situation.now(
+            self.history,
+            entry.size,
+            self.local.waiting,
+            self.uploader.waiting_bytes(),
+            busy_with=self.local.busy_with(),
+        )
         placement = self.policy.place(situation)
         reason = self.policy.reason(situation, placement)
         log.info("%s -> %s: %s", entry.clip_id, placement, reason)
         self.stats.record(entry.clip_id, placement=placement, placement_reason=reason)
         if placement == EDGE:
             self.spool.update(entry, placement=EDGE)
-            self.local.submit(entry, path=entry.clip_path, clip_id=entry.clip_id, fps=entry.metadata["fps"],
-                              recorded_at=datetime.fromisoformat(entry.metadata["recorded_at"]))
+            self.local.submit(
+                entry,
+                path=entry.clip_path,
+                clip_id=entry.clip_id,
+                fps=entry.metadata["fps"],
+                recorded_at=datetime.fromisoformat(entry.metadata["recorded_at"]),
+            )
         else:
             self.spool.update(entry, stage="ready", placement=CLOUD)
             self.uploader.wake()
@@ -225,13 +291,23 @@ class EdgeAgent(StartClose):
         if self.policy.escalate(result):
             log.info("%s: the Pi is unsure (%s); asking the cloud too", entry.clip_id, result.labels or result.error)
             self.spool.update(entry, stage="ready", placement=Placement.BOTH, result=data, send_result=False)
-            self.stats.record(entry.clip_id, placement=Placement.BOTH, local_s=round(seconds, 4), labels_edge=result.labels,
-                              placement_reason=f"the Pi was unsure ({result.labels or result.error}): the cloud "
-                              "analyses it too")
+            self.stats.record(
+                entry.clip_id,
+                placement=Placement.BOTH,
+                local_s=round(seconds, 4),
+                labels_edge=result.labels,
+                placement_reason=f"the Pi was unsure ({result.labels or result.error}): the cloud analyses it too",
+            )
         else:
             self.spool.update(entry, stage="ready", result=data)
-            self.stats.record(entry.clip_id, local_s=round(seconds, 4), result_at=utcnow(), status=result.status,
-                              labels=result.labels, best_score=result.best_score)
+            self.stats.record(
+                entry.clip_id,
+                local_s=round(seconds, 4),
+                result_at=utcnow(),
+                status=result.status,
+                labels=result.labels,
+                best_score=result.best_score,
+            )
         self.uploader.wake()
 
     def _prepare(self, entry: Entry) -> Entry:
@@ -251,8 +327,14 @@ class EdgeAgent(StartClose):
             smaller.unlink(missing_ok=True)
             return self.spool.update(entry, downscaled=True)
         self.stats.record(entry.clip_id, bytes_saved=before - after)
-        log.info("%s: downscaled to %d px wide, %d -> %d bytes (%.0f%% saved)", entry.clip_id, edge.downscale_width,
-                 before, after, 100 * (before - after) / before)
+        log.info(
+            "%s: downscaled to %d px wide, %d -> %d bytes (%.0f%% saved)",
+            entry.clip_id,
+            edge.downscale_width,
+            before,
+            after,
+            100 * (before - after) / before,
+        )
         metadata = {**entry.metadata, "content_type": "video/mp4"}
         return self.spool.replace_clip(entry, smaller, downscaled=True, metadata=metadata)
 

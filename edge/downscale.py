@@ -3,6 +3,7 @@
 Re-encodes a clip to ``width`` pixels wide (height keeps the aspect, even)
 at x264 ``crf``, keeping each frame's timestamp.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction

@@ -7,6 +7,7 @@ POST for each frame (one exact key the controller names,
 the frame with it. The reader long-polls the controller for the answers the
 function put on this device's answers queue.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,7 @@ from .session import session_factory
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class FrameRecord:
     frame_id: str
@@ -37,8 +39,13 @@ class FrameRecord:
         return None if self.answered_at is None else round(self.answered_at - self.sent_at, 3)
 
     def as_json(self) -> dict:
-        return {"frame_id": self.frame_id, "sent_at": self.sent_at, "answered_at": self.answered_at,
-                "round_trip_s": self.round_trip_s, "labels": self.labels}
+        return {
+            "frame_id": self.frame_id,
+            "sent_at": self.sent_at,
+            "answered_at": self.answered_at,
+            "round_trip_s": self.round_trip_s,
+            "labels": self.labels,
+        }
 
 
 class _Sender(BackgroundLoop):
@@ -113,7 +120,9 @@ class FrameStream:
     def send_one(self) -> FrameRecord:
         import cv2
 
-        ok, jpeg = cv2.imencode(".jpg", self.camera.still(), [cv2.IMWRITE_JPEG_QUALITY, self.settings.edge.frame_quality])
+        ok, jpeg = cv2.imencode(
+            ".jpg", self.camera.still(), [cv2.IMWRITE_JPEG_QUALITY, self.settings.edge.frame_quality]
+        )
         if not ok:
             raise RuntimeError("could not encode the frame as JPEG")
         grant = self.grant()
@@ -122,8 +131,12 @@ class FrameStream:
         with self._cond:
             self._records[frame_id] = record
         try:
-            r = self.http.post(grant["url"], data=grant["fields"], timeout=self.settings.edge.upload_timeout_s,
-                               files={"file": (f"{frame_id}.jpg", jpeg.tobytes(), "image/jpeg")})
+            r = self.http.post(
+                grant["url"],
+                data=grant["fields"],
+                timeout=self.settings.edge.upload_timeout_s,
+                files={"file": (f"{frame_id}.jpg", jpeg.tobytes(), "image/jpeg")},
+            )
             if r.status_code >= 300:
                 raise RuntimeError(f"S3 refused frame {frame_id}: {r.status_code} {r.text[:200]}")
         except BaseException:
@@ -142,8 +155,9 @@ class FrameStream:
                 record = self._records.get(answer["frame_id"])
                 if record is not None and record.answered_at is None:
                     record.answered_at, record.labels = answered_at, answer["labels"]
-                    log.info("frame %s: %s in %.2f s", record.frame_id, answer["labels"] or "nothing",
-                             record.round_trip_s)
+                    log.info(
+                        "frame %s: %s in %.2f s", record.frame_id, answer["labels"] or "nothing", record.round_trip_s
+                    )
             self._cond.notify_all()
         return len(answers)
 

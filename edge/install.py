@@ -7,6 +7,7 @@ can change it.
 Everything is written under ``root`` (``/`` on a Pi), so packaging and tests
 can install into a scratch directory; commands run only for a real install.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,14 +51,16 @@ def render_unit(user: str, config_path: Path = CONFIG_PATH, exec_start: Optional
 
 def agent_config(settings: Settings, controller_url: Optional[str], device_id: Optional[str] = None) -> str:
     """The settings with the edge's paths under the state directory, as YAML."""
-    edge = settings.edge.model_validate({
-        **settings.edge.model_dump(),
-        "spool_dir": STATE_DIR / "spool",
-        "stats_path": STATE_DIR / "edge-stats.sqlite",
-        "token_file": TOKEN_PATH,
-        **({"controller_url": controller_url} if controller_url else {}),
-        **({"device_id": device_id} if device_id else {}),
-    })
+    edge = settings.edge.model_validate(
+        {
+            **settings.edge.model_dump(),
+            "spool_dir": STATE_DIR / "spool",
+            "stats_path": STATE_DIR / "edge-stats.sqlite",
+            "token_file": TOKEN_PATH,
+            **({"controller_url": controller_url} if controller_url else {}),
+            **({"device_id": device_id} if device_id else {}),
+        }
+    )
     return dump(settings.model_copy(update={"edge": edge}))
 
 
@@ -70,9 +73,17 @@ def write_secret(path: Path, text: str) -> None:
         fh.write(text)
 
 
-def install(settings: Settings, *, root: Path = Path("/"), user: Optional[str] = None,
-            controller_url: Optional[str] = None, dry_run: bool = False, force: bool = False,
-            token: Optional[str] = None, device_id: Optional[str] = None) -> Iterator[str]:
+def install(
+    settings: Settings,
+    *,
+    root: Path = Path("/"),
+    user: Optional[str] = None,
+    controller_url: Optional[str] = None,
+    dry_run: bool = False,
+    force: bool = False,
+    token: Optional[str] = None,
+    device_id: Optional[str] = None,
+) -> Iterator[str]:
     """Install; yields a line per step taken (or, with ``dry_run``, that would be taken)."""
     user = user or settings.edge.user
     if user == "root":
@@ -103,11 +114,23 @@ def install(settings: Settings, *, root: Path = Path("/"), user: Optional[str] =
             write_secret(token_path, token + "\n")
         yield f"{verb} {token_path} (mode 0640)"
     elif not token_path.exists():
-        yield f"no token at {token_path}: pass --token-file (from `edgecloud devices add`), or the controller answers 401"
+        yield (
+            f"no token at {token_path}: pass --token-file (from `edgecloud devices add`), or the controller answers 401"
+        )
 
     commands = [
-        ["useradd", "--system", "--user-group", "--home-dir", str(STATE_DIR), "--shell", "/usr/sbin/nologin",
-         "--groups", "gpio,video", user],
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--home-dir",
+            str(STATE_DIR),
+            "--shell",
+            "/usr/sbin/nologin",
+            "--groups",
+            "gpio,video",
+            user,
+        ],
         *([["chown", f"root:{user}", str(TOKEN_PATH)]] if token is not None else []),
         ["systemctl", "daemon-reload"],
         ["systemctl", "enable", "--now", UNIT_NAME],

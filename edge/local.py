@@ -10,6 +10,7 @@ simulate) analyses each clip for real, then holds it until it has taken a Pi's
 time, so the Pi is busy as long as a real one would be and a burst overflows
 to the cloud however fast this machine is.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,8 +26,15 @@ SNAPSHOT_FILE = "snapshot.jpg"
 class LocalProcessor:
     """A one-clip-at-a-time queue; ``on_done(item, result, seconds)`` is called for each item."""
 
-    def __init__(self, settings, on_done: Callable, *, analyse: Optional[Callable] = None,
-                 clock: Callable[[], float] = time.monotonic, hold: Optional[Callable[[float], object]] = None):
+    def __init__(
+        self,
+        settings,
+        on_done: Callable,
+        *,
+        analyse: Optional[Callable] = None,
+        clock: Callable[[], float] = time.monotonic,
+        hold: Optional[Callable[[float], object]] = None,
+    ):
         self.settings = settings
         self.detector_settings = settings.detector
         self.on_done = on_done
@@ -89,9 +97,16 @@ class LocalProcessor:
         self._load_detector()
         path = kwargs.pop("path")
         # The snapshot waits beside the clip in its spool entry and goes up with it.
-        return analyse_clip(path, self._detector, self.detector_settings, processed_by="edge",
-                            snapshot_path=path.parent / SNAPSHOT_FILE, limits=self.settings.limits,
-                            zones=self.settings.zones.of(self.settings.edge.device_id), **kwargs)
+        return analyse_clip(
+            path,
+            self._detector,
+            self.detector_settings,
+            processed_by="edge",
+            snapshot_path=path.parent / SNAPSHOT_FILE,
+            limits=self.settings.limits,
+            zones=self.settings.zones.of(self.settings.edge.device_id),
+            **kwargs,
+        )
 
     def _load_detector(self) -> None:
         """Made once, before the first clip's clock starts: loading is not analysis."""

@@ -9,6 +9,7 @@ and starts the next clip as soon as the cooldown ends, or sooner, while the
 camera's pre-roll still reaches back to the trigger. All durations are on the
 camera's clock, so a file camera played fast behaves like real time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from edgecloud.clock import utcnow
-from edgecloud.protocol.ids import new_clip_id
 from edgecloud.loops import BackgroundLoop
+from edgecloud.protocol.ids import new_clip_id
 
 from .camera import Camera, Clip
 
@@ -48,10 +49,19 @@ class Recorder(BackgroundLoop):
     tick_s = 0.01  # wall seconds between looks at the sensor while recording
     motion_margin_s = 0.5  # camera seconds a clip may run past the last look at a moving sensor
 
-    def __init__(self, camera: Camera, sensor, *, device_id: str, clip_dir: Path,
-                 on_clip: Callable[[RecordedClip], None], clip_seconds: float = 5.0,
-                 max_clip_seconds: float = 30.0, cooldown_seconds: float = 2.0,
-                 on_failure: Optional[Callable[[BaseException], None]] = None):
+    def __init__(
+        self,
+        camera: Camera,
+        sensor,
+        *,
+        device_id: str,
+        clip_dir: Path,
+        on_clip: Callable[[RecordedClip], None],
+        clip_seconds: float = 5.0,
+        max_clip_seconds: float = 30.0,
+        cooldown_seconds: float = 2.0,
+        on_failure: Optional[Callable[[BaseException], None]] = None,
+    ):
         self.camera = camera
         self.sensor = sensor
         self.device_id = device_id

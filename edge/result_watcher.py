@@ -2,17 +2,19 @@
 
 Each uploaded clip-only clip is long-polled (``GET /v1/clips/<id>?wait=N``)
 by a few threads, one poll per clip in turn, until it ends or its deadline
-passes (an answer the watcher cannot read is retried, never fatal); when it is done the result time and labels go to the stats
+passes (an answer the watcher cannot read is retried, never fatal); when it is done the result
+time and labels go to the stats
 store and the upload_to_result (upload done -> result seen) to the history the
 fastest-finish policy reads. ``GET /v1/stats`` is read every few seconds for
 the controller's own recent upload_to_result.
 """
+
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-import queue
 from datetime import datetime
 from typing import Callable, Optional
 
@@ -37,9 +39,18 @@ def _seconds(header: Optional[str]) -> float:
 class ResultWatcher:
     """Long-polls clip status for clips sent without a result; see the module docstring."""
 
-    def __init__(self, controller_url: str, *, stats=None, history=None, wait_s: float = 10, threads: int = 3,
-                 stats_every_s: float = 2.0, deadline_s: float = 900,
-                 session_factory: Callable[[], requests.Session] = requests.Session):
+    def __init__(
+        self,
+        controller_url: str,
+        *,
+        stats=None,
+        history=None,
+        wait_s: float = 10,
+        threads: int = 3,
+        stats_every_s: float = 2.0,
+        deadline_s: float = 900,
+        session_factory: Callable[[], requests.Session] = requests.Session,
+    ):
         self.url = controller_url.rstrip("/")
         self.deadline_s = deadline_s
         self.session_factory = session_factory
@@ -108,8 +119,11 @@ class ResultWatcher:
                     self._stop.wait(1.0)
                     again = True
                 if again and time.monotonic() >= item[2]:
-                    log.warning("no result for clip %s within %.0f s; no longer watching it (it is in the cloud)",
-                                item[0], self.deadline_s)
+                    log.warning(
+                        "no result for clip %s within %.0f s; no longer watching it (it is in the cloud)",
+                        item[0],
+                        self.deadline_s,
+                    )
                     again = False
                 if again:
                     self._queue.put(item)
@@ -158,8 +172,13 @@ class ResultWatcher:
             self.history.observe_upload_to_result((seen_at - uploaded_at).total_seconds())
         if self.stats is not None:
             summary = result.get("summary") or {}
-            self.stats.record(clip_id, result_at=stored_at, status=body.get("status"), labels=result.get("labels", ""),
-                              best_score=max((s.get("best_score", 0) for s in summary.values()), default=None))
+            self.stats.record(
+                clip_id,
+                result_at=stored_at,
+                status=body.get("status"),
+                labels=result.get("labels", ""),
+                best_score=max((s.get("best_score", 0) for s in summary.values()), default=None),
+            )
         log.info("result of %s: %s %s", clip_id, body.get("status"), result.get("labels", ""))
 
     def _poll_stats(self) -> None:
@@ -171,10 +190,14 @@ class ResultWatcher:
                         body = response.json()
                         # null: no recent figure (e.g. a restarted controller); a stale one must not stick.
                         upload_to_result = body.get("upload_to_result_s")
-                        self.history.controller_upload_to_result_s = None if upload_to_result is None else float(upload_to_result)
-                        self.history.observe_cloud_queue((body.get("queue") or {}).get("visible"),
-                                                         (body.get("workers") or {}).get("running"),
-                                                         body.get("process_s"))
+                        self.history.controller_upload_to_result_s = (
+                            None if upload_to_result is None else float(upload_to_result)
+                        )
+                        self.history.observe_cloud_queue(
+                            (body.get("queue") or {}).get("visible"),
+                            (body.get("workers") or {}).get("running"),
+                            body.get("process_s"),
+                        )
                 except (requests.RequestException, ValueError, TypeError, AttributeError) as err:
                     log.debug("controller stats: %s", err)
                 self._stop.wait(self.stats_every_s)

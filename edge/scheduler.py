@@ -11,6 +11,7 @@
 
 Each policy also says why, in words (``reason``): the demo's table and the Pi's stats show it.
 """
+
 from __future__ import annotations
 
 import threading
@@ -58,8 +59,7 @@ class History:
         with self._lock:
             self.upload_to_result_s = self._blend(self.upload_to_result_s, seconds)
 
-    def observe_cloud_queue(self, waiting: Optional[int], running: Optional[int],
-                            process_s: Optional[float]) -> None:
+    def observe_cloud_queue(self, waiting: Optional[int], running: Optional[int], process_s: Optional[float]) -> None:
         """The controller's ``/v1/stats``: jobs waiting, workers running, median seconds per job."""
         with self._lock:
             self._queue = None if process_s is None else (waiting or 0, max(running or 0, 1), process_s)
@@ -99,8 +99,11 @@ class History:
     def __repr__(self) -> str:
         def f(v):
             return "?" if v is None else f"{v:.3g}"
-        return (f"<History local={f(self.local_s)}s upload={f(self.upload_bps)}B/s "
-                f"upload_to_result={f(self.upload_to_result_s)}s controller={f(self.controller_upload_to_result_s)}s>")
+
+        return (
+            f"<History local={f(self.local_s)}s upload={f(self.upload_bps)}B/s "
+            f"upload_to_result={f(self.upload_to_result_s)}s controller={f(self.controller_upload_to_result_s)}s>"
+        )
 
 
 @dataclass(frozen=True)
@@ -118,13 +121,26 @@ class Situation:
     local_s_measured: bool = True  # False: local_s is the prior, no clip timed yet
 
     @classmethod
-    def now(cls, history: History, clip_bytes: int, local_waiting: int, upload_waiting_bytes: int,
-            busy_with: Optional[tuple[str, float]] = None) -> "Situation":
+    def now(
+        cls,
+        history: History,
+        clip_bytes: int,
+        local_waiting: int,
+        upload_waiting_bytes: int,
+        busy_with: Optional[tuple[str, float]] = None,
+    ) -> "Situation":
         clip, busy_for = busy_with or (None, 0.0)
-        return cls(clip_bytes=clip_bytes, local_waiting=local_waiting, upload_waiting_bytes=upload_waiting_bytes,
-                   local_s=history.local_s or PRIOR_LOCAL_S, upload_bps=history.upload_bps or PRIOR_UPLOAD_BPS,
-                   upload_to_result_s=history.cloud_upload_to_result() + history.cloud_backlog_s(),
-                   busy_with=clip, busy_for_s=busy_for, local_s_measured=history.local_s is not None)
+        return cls(
+            clip_bytes=clip_bytes,
+            local_waiting=local_waiting,
+            upload_waiting_bytes=upload_waiting_bytes,
+            local_s=history.local_s or PRIOR_LOCAL_S,
+            upload_bps=history.upload_bps or PRIOR_UPLOAD_BPS,
+            upload_to_result_s=history.cloud_upload_to_result() + history.cloud_backlog_s(),
+            busy_with=clip,
+            busy_for_s=busy_for,
+            local_s_measured=history.local_s is not None,
+        )
 
     @property
     def local_finish_s(self) -> float:

@@ -6,6 +6,7 @@ again whenever the file changes, so a new token needs no restart. Without a
 readable token the agent still runs: the controller answers 401, the clips
 stay spooled, and the log says what to fix.
 """
+
 from __future__ import annotations
 
 import logging

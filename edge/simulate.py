@@ -8,6 +8,7 @@ done at the controller (``GET /v1/clips/<id>?wait=``). Before the runs one
 clip is timed on the Pi and one through the cloud, and every agent starts
 from that same measured history (a running Pi's agent would have it).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -46,21 +47,32 @@ def trigger_event(agent: EdgeAgent, pin, hold_s: float = 1.0, timeout: float = 1
     return recorder.clips[count].clip_id
 
 
-def _settings_for(settings: Settings, workdir: Path, name: str, video: Path, url: str, speed: float,
-                  pi_slowdown: float) -> Settings:
-    edge = settings.edge.model_copy(update={"emulated_pi_slowdown": pi_slowdown,
-        "spool_dir": workdir / name / "spool", "stats_path": workdir / name / "stats.sqlite",
-        "controller_url": url, "camera": "file", "video": video, "playback_speed": speed,
-        "device_id": f"sim-{name}"[:32], "policy": name if name in POLICIES else settings.edge.policy,
-    })
+def _settings_for(
+    settings: Settings, workdir: Path, name: str, video: Path, url: str, speed: float, pi_slowdown: float
+) -> Settings:
+    edge = settings.edge.model_copy(
+        update={
+            "emulated_pi_slowdown": pi_slowdown,
+            "spool_dir": workdir / name / "spool",
+            "stats_path": workdir / name / "stats.sqlite",
+            "controller_url": url,
+            "camera": "file",
+            "video": video,
+            "playback_speed": speed,
+            "device_id": f"sim-{name}"[:32],
+            "policy": name if name in POLICIES else settings.edge.policy,
+        }
+    )
     return settings.model_copy(update={"edge": edge})
 
 
-def _run_policy(settings: Settings, policy, events: int, history: Optional[History],
-                timeout: float) -> tuple[EdgeAgent, list[str]]:
+def _run_policy(
+    settings: Settings, policy, events: int, history: Optional[History], timeout: float
+) -> tuple[EdgeAgent, list[str]]:
     pins = MockFactory()
-    camera = FileCamera(settings.edge.video, preroll_seconds=settings.edge.preroll_seconds,
-                        playback_speed=settings.edge.playback_speed)
+    camera = FileCamera(
+        settings.edge.video, preroll_seconds=settings.edge.preroll_seconds, playback_speed=settings.edge.playback_speed
+    )
     agent = EdgeAgent(settings, pin_factory=pins, camera=camera, policy=policy)
     if history is not None:
         for attr in ("local_s", "upload_bps", "upload_to_result_s"):
@@ -76,34 +88,57 @@ def _run_policy(settings: Settings, policy, events: int, history: Optional[Histo
     return agent, ids
 
 
-def run_simulation(settings: Settings, *, video: Path, events: int, controller_url: Optional[str],
-                   policies: list[str], speed: float = 1.0, pi_slowdown: float = 1.0, timeout: float = 600,
-                   repeat: int = 1,
-                   echo: Callable[[str], None] = print) -> dict:
+def run_simulation(
+    settings: Settings,
+    *,
+    video: Path,
+    events: int,
+    controller_url: Optional[str],
+    policies: list[str],
+    speed: float = 1.0,
+    pi_slowdown: float = 1.0,
+    timeout: float = 600,
+    repeat: int = 1,
+    echo: Callable[[str], None] = print,
+) -> dict:
     url = controller_url or settings.edge.controller_url
     workdir = Path(tempfile.mkdtemp(prefix="edge-simulate-"))
     try:
-        echo(f"calibrating: one clip on this machine{' (x%g)' % pi_slowdown if pi_slowdown > 1 else ''}, "
-             f"one through {url}")
+        echo(
+            f"calibrating: one clip on this machine{' (x%g)' % pi_slowdown if pi_slowdown > 1 else ''}, "
+            f"one through {url}"
+        )
         calibration = _calibrate(settings, workdir, video, url, speed, pi_slowdown, timeout)
         echo(f"  measured: {calibration!r}")
-        figures = {"events": events, "video": str(video), "controller": url, "speed": speed,
-                   "pi_slowdown": pi_slowdown, "repeat": repeat,
-                   "calibration": {"local_s": calibration.local_s, "upload_bps": calibration.upload_bps,
-                                   "upload_to_result_s": calibration.upload_to_result_s},
-                   "policies": {}}
+        figures = {
+            "events": events,
+            "video": str(video),
+            "controller": url,
+            "speed": speed,
+            "pi_slowdown": pi_slowdown,
+            "repeat": repeat,
+            "calibration": {
+                "local_s": calibration.local_s,
+                "upload_bps": calibration.upload_bps,
+                "upload_to_result_s": calibration.upload_to_result_s,
+            },
+            "policies": {},
+        }
         runs: dict[str, list[dict]] = {name: [] for name in policies}
         for round_no in range(repeat):  # rounds interleave the policies, so drift hits them alike
             for name in policies:
                 s = _settings_for(settings, workdir / f"round{round_no}", name, video, url, speed, pi_slowdown)
-                figures_one = _measure(s, create_policy(name, settings.edge.escalate_below), events, calibration,
-                                       timeout)
+                figures_one = _measure(
+                    s, create_policy(name, settings.edge.escalate_below), events, calibration, timeout
+                )
                 runs[name].append(figures_one)
-                echo(f"{name:>20}: burst of {events} finished in {figures_one['burst_finish_s']:.2f} s "
-                     f"({figures_one['clips_local']} on the Pi, {figures_one['clips_offloaded']} to the cloud, "
-                     f"{figures_one['clips_escalated']} of them escalated as uncertain; cloud detections saved "
-                     f"{figures_one['cloud_work_saved_pct']:.0f}%; mean trigger to result "
-                     f"{figures_one['mean_trigger_to_result_s']:.2f} s)")
+                echo(
+                    f"{name:>20}: burst of {events} finished in {figures_one['burst_finish_s']:.2f} s "
+                    f"({figures_one['clips_local']} on the Pi, {figures_one['clips_offloaded']} to the cloud, "
+                    f"{figures_one['clips_escalated']} of them escalated as uncertain; cloud detections saved "
+                    f"{figures_one['cloud_work_saved_pct']:.0f}%; mean trigger to result "
+                    f"{figures_one['mean_trigger_to_result_s']:.2f} s)"
+                )
         for name, results in runs.items():
             ordered = sorted(results, key=lambda f: f["burst_finish_s"])
             median = ordered[(len(ordered) - 1) // 2]
@@ -127,7 +162,8 @@ def _measure(settings, policy, events, calibration, timeout) -> dict:
         "burst_finish_s": round(finish, 3),
         "clips_local": sum(w in (Placement.EDGE, Placement.BOTH) for w in placements),
         "clips_offloaded": offloaded,
-        # escalate-uncertain: the Pi's result was unsure (a label under edge.escalate_below), so the cloud's model ran too
+        # escalate-uncertain: the Pi's result was unsure (a label under edge.escalate_below),
+        # so the cloud's model ran too
         "clips_escalated": sum(w == Placement.BOTH for w in placements),
         # against sending every clip to the cloud's model: the share of cloud detections never needed
         "cloud_work_saved_pct": round(100 * (1 - offloaded / len(records)), 1),

@@ -15,6 +15,7 @@ so the cloud still learns the event happened. Each drop is a warning naming the
 clip and the bytes freed, and is counted (``videos_dropped``, ``bytes_dropped``,
 and ``on_video_dropped`` for the agent's stats).
 """
+
 from __future__ import annotations
 
 import errno
@@ -43,8 +44,9 @@ class SpoolFull(OSError):
 class Spool(MakesRoom):
     """Durable, size-capped outbox of clips (see the module docstring)."""
 
-    def __init__(self, root: Path | str, max_bytes: int, *,
-                 on_video_dropped: Optional[Callable[[Entry, int], None]] = None):
+    def __init__(
+        self, root: Path | str, max_bytes: int, *, on_video_dropped: Optional[Callable[[Entry, int], None]] = None
+    ):
         self.root = Path(root)
         self.max_bytes = int(max_bytes)
         self.on_video_dropped = on_video_dropped  # told (entry, bytes freed) of each video dropped
@@ -66,8 +68,9 @@ class Spool(MakesRoom):
                 continue
             shutil.rmtree(leftover, ignore_errors=True)
         for partial in self.recording_dir.iterdir():
-            log.warning("spool: %s was being recorded when the agent stopped; it is incomplete and dropped",
-                        partial.name)
+            log.warning(
+                "spool: %s was being recorded when the agent stopped; it is incomplete and dropped", partial.name
+            )
             partial.unlink(missing_ok=True)
         for entry in self.entries():
             # A drop a stop cut short: flagged with the video still there, or emptied on a full disk.
@@ -93,8 +96,9 @@ class Spool(MakesRoom):
         return True
 
     # --- adding and changing -------------------------------------------------
-    def put(self, clip_file: Path, metadata: dict, *, stage: str = "ready", result: Optional[dict] = None,
-            **info: Any) -> Entry:
+    def put(
+        self, clip_file: Path, metadata: dict, *, stage: str = "ready", result: Optional[dict] = None, **info: Any
+    ) -> Entry:
         """Move ``clip_file`` into a new entry (atomically) and return it."""
         clip_id = metadata["clip_id"]
         parse_clip_id(clip_id)  # the id names a directory: check it
@@ -104,8 +108,10 @@ class Spool(MakesRoom):
         except OSError as err:
             if err.errno not in DISK_FULL:
                 raise
-            log.error("spool: disk full while writing clip %s; dropping the oldest videos (their records stay) "
-                      "to make room", clip_id)
+            log.error(
+                "spool: disk full while writing clip %s; dropping the oldest videos (their records stay) to make room",
+                clip_id,
+            )
             self._drop_oldest(needed=max(clip_file.stat().st_size if clip_file.exists() else 0, 1), reason="disk full")
             try:
                 return self._put(clip_file, metadata, stage, result, info)
@@ -125,8 +131,7 @@ class Spool(MakesRoom):
             try:
                 # The manifest first: after a kill, a staged manifest means a finished clip that
                 # restart completes (see _recover), whether or not the clip was moved in yet.
-                manifest = {"metadata": metadata, "clip_file": target.name, "stage": stage, "result": result,
-                            **info}
+                manifest = {"metadata": metadata, "clip_file": target.name, "stage": stage, "result": result, **info}
                 _write_json(staging / MANIFEST, manifest)
                 try:
                     os.replace(clip_file, target)  # same file system: a rename
@@ -237,8 +242,7 @@ class Spool(MakesRoom):
             if entry.path.exists():
                 self.update(entry, rejected=why)
                 os.replace(entry.path, self.rejected_dir / entry.path.name)
-        log.error("spool: controller refused clip %s for good (%s); moved to %s", entry.clip_id, why,
-                  self.rejected_dir)
+        log.error("spool: controller refused clip %s for good (%s); moved to %s", entry.clip_id, why, self.rejected_dir)
 
     def __repr__(self) -> str:
         return f"<Spool {self.root} entries={len(self)} cap={self.max_bytes / 1e6:.0f}MB>"

@@ -1,4 +1,5 @@
 """One spooled clip on disk (its directory and manifest), and the durable writes the spool makes."""
+
 from __future__ import annotations
 
 import json

@@ -4,6 +4,7 @@ Over the cap, or on a full disk: entries the controller refused (``.rejected``)
 go first, whole; then the oldest clips lose their video, never their record (see
 ``edgecloud.edge.spool``).
 """
+
 from __future__ import annotations
 
 import errno
@@ -57,8 +58,12 @@ class MakesRoom:
                     break
                 try:
                     if entry.path.parent == self.rejected_dir:
-                        log.error("spool: %s: dropped clip %s (refused by the controller, %.1f MB)", reason,
-                                  entry.clip_id, sizes[entry.clip_id] / 1e6)
+                        log.error(
+                            "spool: %s: dropped clip %s (refused by the controller, %.1f MB)",
+                            reason,
+                            entry.clip_id,
+                            sizes[entry.clip_id] / 1e6,
+                        )
                         shutil.rmtree(entry.path, ignore_errors=True)
                         gone = sizes[entry.clip_id]
                     else:
@@ -75,8 +80,11 @@ class MakesRoom:
         """Delete the entry's video, keep its record; returns the bytes freed."""
         clip = entry.clip_path
         nbytes = clip.stat().st_size if clip.exists() else entry.manifest.get("dropped_bytes", 0)
-        record = {"video_dropped": True, "dropped_bytes": nbytes,
-                  "dropped_at": entry.manifest.get("dropped_at") or utcnow().isoformat()}
+        record = {
+            "video_dropped": True,
+            "dropped_bytes": nbytes,
+            "dropped_at": entry.manifest.get("dropped_at") or utcnow().isoformat(),
+        }
         with self._lock:
             try:
                 self.update(entry, **record)  # said before the video goes
@@ -89,12 +97,16 @@ class MakesRoom:
             _fsync_dir(entry.path)
             self.videos_dropped += 1
             self.bytes_dropped += nbytes
-        log.warning("spool: %s: dropped the video of clip %s (%d bytes freed); its record%s stays and is sent",
-                    reason, entry.clip_id, nbytes, " with the Pi's result" if entry.result else "")
+        log.warning(
+            "spool: %s: dropped the video of clip %s (%d bytes freed); its record%s stays and is sent",
+            reason,
+            entry.clip_id,
+            nbytes,
+            " with the Pi's result" if entry.result else "",
+        )
         if self.on_video_dropped is not None:
             try:
                 self.on_video_dropped(entry, nbytes)
             except Exception:  # noqa: BLE001 - counting must not undo the drop
                 log.exception("spool: after dropping the video of %s", entry.clip_id)
         return nbytes
-

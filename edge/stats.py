@@ -4,6 +4,7 @@ A small SQLite file (safe across the agent's threads and restarts, readable by
 ``edgecloud edge stats`` while the agent runs). Each field is written when it
 becomes known; a record is one row per clip id.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -98,15 +99,16 @@ class StatsStore:
 
     def record(self, clip_id: str, **values: Any) -> None:
         """Set fields of a clip's record (creating it); None values are left as they were."""
-        row = {k: (v.isoformat() if isinstance(v, datetime) else v)
-               for k, v in values.items() if v is not None}
+        row = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in values.items() if v is not None}
         unknown = set(row) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown stats fields: {sorted(unknown)}")
         names = ["clip_id", *row]
         updates = ", ".join(f"{n}=excluded.{n}" for n in row) or "clip_id=clip_id"
-        sql = (f"INSERT INTO clips ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
-               f"ON CONFLICT(clip_id) DO UPDATE SET {updates}")
+        sql = (
+            f"INSERT INTO clips ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT(clip_id) DO UPDATE SET {updates}"
+        )
         with self._lock, self._connect() as db:
             db.execute(sql, [clip_id, *row.values()])
 
@@ -127,8 +129,9 @@ class StatsStore:
     def videos_dropped(self) -> tuple[int, int]:
         """(clips whose video the spool dropped, bytes that freed): the Pi's count of overflow."""
         with self._lock, self._connect() as db:
-            n, freed = db.execute("SELECT COUNT(*), COALESCE(SUM(bytes_dropped), 0) FROM clips"
-                                  " WHERE video_dropped_at IS NOT NULL").fetchone()
+            n, freed = db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(bytes_dropped), 0) FROM clips WHERE video_dropped_at IS NOT NULL"
+            ).fetchone()
         return n, freed
 
     def get(self, clip_id: str) -> Optional[ClipRecord]:

@@ -7,6 +7,7 @@ jitter (tenacity's ``wait_random_exponential``), never sooner than a 429's
 set aside with a log line, never retried forever. The controller dedupes by
 clip id, so an upload cut off by a crash is simply sent again on restart.
 """
+
 from __future__ import annotations
 
 import logging
@@ -54,11 +55,20 @@ class RejectedUpload(Exception):
 class Uploader(BackgroundLoop):
     """A thread draining ``spool`` to ``controller_url``; see the module docstring."""
 
-    def __init__(self, spool: Spool, controller_url: str, *, timeout_s: float = 30, retry_max_s: float = 60,
-                 retry_base_s: float = 0.5, stats=None, history=None,
-                 prepare: Optional[Callable[[Entry], Entry]] = None,
-                 on_uploaded: Optional[Callable[[Entry, dict], None]] = None,
-                 session_factory: Callable[[], requests.Session] = requests.Session):
+    def __init__(
+        self,
+        spool: Spool,
+        controller_url: str,
+        *,
+        timeout_s: float = 30,
+        retry_max_s: float = 60,
+        retry_base_s: float = 0.5,
+        stats=None,
+        history=None,
+        prepare: Optional[Callable[[Entry], Entry]] = None,
+        on_uploaded: Optional[Callable[[Entry, dict], None]] = None,
+        session_factory: Callable[[], requests.Session] = requests.Session,
+    ):
         self.spool = spool
         self.url = controller_url.rstrip("/")
         self.timeout_s = timeout_s
@@ -177,8 +187,7 @@ class Uploader(BackgroundLoop):
                 log.warning("clip %s left the spool while being sent", entry.clip_id)
             return 0
         except Exception:  # noqa: BLE001 - the uploader must outlive a surprise; the entry stays
-            log.exception("unexpected error sending clip %s; trying again in %.0f s", entry.clip_id,
-                          self.retry_max_s)
+            log.exception("unexpected error sending clip %s; trying again in %.0f s", entry.clip_id, self.retry_max_s)
             self._stop.wait(self.retry_max_s)
             return 0
         finally:
@@ -203,9 +212,12 @@ class Uploader(BackgroundLoop):
                     clip = (f"{entry.clip_id}{entry.clip_path.suffix}", fh, entry.metadata["content_type"])
                 snapshot = entry.path / SNAPSHOT_FILE
                 response = self.controller.upload(
-                    metadata, clip, result=entry.result if entry.carries_result else None,
+                    metadata,
+                    clip,
+                    result=entry.result if entry.carries_result else None,
                     snapshot=snapshot.read_bytes() if entry.carries_result and snapshot.is_file() else None,
-                    timeout=(5, self.timeout_s))
+                    timeout=(5, self.timeout_s),
+                )
         except requests.RequestException as err:
             raise TransientUploadError(f"clip {entry.clip_id}: {type(err).__name__}: {err}") from None
         seconds = time.monotonic() - started
@@ -221,8 +233,11 @@ class Uploader(BackgroundLoop):
             log.error(message)
             raise TransientUploadError(message)
         if response.status_code == 429:
-            raise TransientUploadError(f"clip {entry.clip_id} stays spooled: over quota, retry after "
-                                       f"{response.headers.get('Retry-After')} s: {detail}", _retry_after(response))
+            raise TransientUploadError(
+                f"clip {entry.clip_id} stays spooled: over quota, retry after "
+                f"{response.headers.get('Retry-After')} s: {detail}",
+                _retry_after(response),
+            )
         raise TransientUploadError(f"clip {entry.clip_id}: HTTP {response.status_code}: {detail}")
 
     def _done(self, entry: Entry, body: dict, nbytes: int, seconds: float) -> None:
@@ -230,14 +245,26 @@ class Uploader(BackgroundLoop):
             self.history.observe_upload(nbytes, seconds)
         if self.stats is not None:
             # A drop is counted again from its record: the count holds even if the agent stopped right after it.
-            dropped = {"video_dropped_at": entry.manifest.get("dropped_at"),
-                       "bytes_dropped": entry.manifest.get("dropped_bytes", 0)} if entry.video_dropped else {}
-            self.stats.record(entry.clip_id, uploaded_at=utcnow(), upload_s=round(seconds, 4), bytes_sent=nbytes,
-                              **dropped)
+            dropped = (
+                {
+                    "video_dropped_at": entry.manifest.get("dropped_at"),
+                    "bytes_dropped": entry.manifest.get("dropped_bytes", 0),
+                }
+                if entry.video_dropped
+                else {}
+            )
+            self.stats.record(
+                entry.clip_id, uploaded_at=utcnow(), upload_s=round(seconds, 4), bytes_sent=nbytes, **dropped
+            )
         self.spool.remove(entry)
         self.uploaded += 1
-        log.info("uploaded %s (%d bytes in %.2f s)%s", entry.clip_id, nbytes, seconds,
-                 " - controller had it already" if body.get("duplicate") else "")
+        log.info(
+            "uploaded %s (%d bytes in %.2f s)%s",
+            entry.clip_id,
+            nbytes,
+            seconds,
+            " - controller had it already" if body.get("duplicate") else "",
+        )
         if self.on_uploaded is not None:
             try:
                 self.on_uploaded(entry, body)

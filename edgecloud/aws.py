@@ -7,6 +7,7 @@ it lives beside it by what it does: ``edgecloud.fleet_query`` (what EC2 says abo
 our workers), ``edgecloud.provision`` (making the buckets, queues and tables) and
 ``edgecloud.dynamo_table`` (making one table from its schema).
 """
+
 from __future__ import annotations
 
 import os

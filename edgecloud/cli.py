@@ -1,6 +1,7 @@
 """The ``edgecloud`` command. Subcommands live beside the code they run and
 are imported only when called, so ``edgecloud edge`` on a Pi never imports
 torch, and a broken optional backend cannot break unrelated commands."""
+
 from __future__ import annotations
 
 import importlib
@@ -50,8 +51,13 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="EDGECLOUD_CONFIG",
-              help="config.yaml to use (env EDGECLOUD_CONFIG).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="EDGECLOUD_CONFIG",
+    help="config.yaml to use (env EDGECLOUD_CONFIG).",
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.version_option(__version__, prog_name="edgecloud")
 @click.pass_context

@@ -16,6 +16,7 @@ busy fleet's writes over one partition a day instead of one for all time.
 The schema lives in the shared layer: ``ensure_resources`` makes the table and
 the controller's ``DynamoLedger`` reads it; infra/template.yaml declares the same.
 """
+
 from __future__ import annotations
 
 from .aws import Aws

@@ -8,6 +8,7 @@ YAML scalars, so ``EDGECLOUD_AUTOSCALER__MAX_WORKERS=4`` is an int.
 Unknown keys are rejected, and a bad value fails at start with the dotted key
 that is wrong (``edge.clip_seconds: Input should be greater than 0``).
 """
+
 from __future__ import annotations
 
 import os
@@ -19,16 +20,46 @@ from pydantic import ValidationError
 
 from .scene_settings import unknown_rule_zones
 from .settings import (  # the schema, re-exported: every component imports it from here
-    AwsSettings, StorageSettings, TableSettings, QueueSettings,
-    DetectorSettings, WorkerSettings, FleetSettings, FunctionSettings, AutoscalerSettings,
-    ControllerSettings, EdgeSettings, InfraSettings, Settings,
-    NotifyRule, NotifySettings, Section,
+    AutoscalerSettings,
+    AwsSettings,
+    ControllerSettings,
+    DetectorSettings,
+    EdgeSettings,
+    FleetSettings,
+    FunctionSettings,
+    InfraSettings,
+    NotifyRule,
+    NotifySettings,
+    QueueSettings,
+    Section,
+    Settings,
+    StorageSettings,
+    TableSettings,
+    WorkerSettings,
 )
 
 __all__ = [
-    "AwsSettings", "StorageSettings", "TableSettings", "QueueSettings", "DetectorSettings", "WorkerSettings",
-    "FleetSettings", "FunctionSettings", "AutoscalerSettings", "ControllerSettings", "EdgeSettings", "InfraSettings", "Settings",
-    "NotifyRule", "NotifySettings", "Section", "ConfigError", "from_dict", "load", "dump", "documented_yaml",
+    "AwsSettings",
+    "StorageSettings",
+    "TableSettings",
+    "QueueSettings",
+    "DetectorSettings",
+    "WorkerSettings",
+    "FleetSettings",
+    "FunctionSettings",
+    "AutoscalerSettings",
+    "ControllerSettings",
+    "EdgeSettings",
+    "InfraSettings",
+    "Settings",
+    "NotifyRule",
+    "NotifySettings",
+    "Section",
+    "ConfigError",
+    "from_dict",
+    "load",
+    "dump",
+    "documented_yaml",
 ]
 
 ENV_PREFIX = "EDGECLOUD_"
@@ -39,15 +70,13 @@ class ConfigError(ValueError):
     """A setting is missing, unknown or out of range; the message names the key."""
 
 
-
-
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     """EDGECLOUD_SECTION__KEY=value -> {"section": {"key": value}}."""
     tree: dict[str, Any] = {}
     for name, raw in environ.items():
         if not name.startswith(ENV_PREFIX) or "__" not in name or name == CONFIG_ENV:
             continue
-        path = name[len(ENV_PREFIX):].lower().split("__")
+        path = name[len(ENV_PREFIX) :].lower().split("__")
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -114,10 +143,13 @@ def dump(settings: Settings) -> str:
 def documented_yaml(settings: Settings | None = None) -> str:
     """The settings as YAML with each field's description as a comment (config.yaml's source)."""
     settings = settings or Settings()
-    lines = ["# edgecloud configuration. Every setting, its default and what it means.",
-             "# Override any of them with EDGECLOUD_<SECTION>__<KEY>, e.g. EDGECLOUD_AWS__ENDPOINT_URL.",
-             "# Choose the file with --config PATH or EDGECLOUD_CONFIG.", ""]
-    for section_name, field in Settings.model_fields.items():
+    lines = [
+        "# edgecloud configuration. Every setting, its default and what it means.",
+        "# Override any of them with EDGECLOUD_<SECTION>__<KEY>, e.g. EDGECLOUD_AWS__ENDPOINT_URL.",
+        "# Choose the file with --config PATH or EDGECLOUD_CONFIG.",
+        "",
+    ]
+    for section_name, _field in Settings.model_fields.items():
         section = getattr(settings, section_name)
         doc = (type(section).__doc__ or "").strip().splitlines()
         lines.append(f"{section_name}:" + (f"  # {doc[0]}" if doc else ""))

@@ -1,5 +1,6 @@
 """What every ``edgecloud`` subcommand gets as ``ctx.obj``, in the shared layer so that
 components take their settings from it without importing the command (``edgecloud.cli``)."""
+
 from __future__ import annotations
 
 from functools import cached_property

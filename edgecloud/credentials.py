@@ -11,6 +11,7 @@ bits, so a plain SHA-256 is as good as a slow password hash here: there is no
 dictionary to try. ``verify`` caches answers for ``cache_s`` seconds (at most
 60), which bounds how long a revoked token keeps working on a controller.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -108,14 +109,31 @@ class Registry:
         token = _PREFIX[kind] + secrets.token_urlsafe(32)
         digest, now = token_hash(token), utcnow().isoformat()
         try:
-            self.aws.dynamodb.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                         "Item": {**principal_key(kind, name), "kind": {"S": kind}, "name": {"S": name},
-                                  "token_sha256": {"S": digest}, "created_at": {"S": now},
-                                  "credential_id": {"S": secrets.token_hex(16)}}}},
-                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                         "Item": {**token_key(digest), "kind": {"S": kind}, "name": {"S": name}}}},
-            ])
+            self.aws.dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "Item": {
+                                **principal_key(kind, name),
+                                "kind": {"S": kind},
+                                "name": {"S": name},
+                                "token_sha256": {"S": digest},
+                                "created_at": {"S": now},
+                                "credential_id": {"S": secrets.token_hex(16)},
+                            },
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                            "Item": {**token_key(digest), "kind": {"S": kind}, "name": {"S": name}},
+                        }
+                    },
+                ]
+            )
         except ClientError as err:
             if error_code(err) in {"TransactionCanceledException", "ConditionalCheckFailedException"}:
                 raise CredentialError(f"{kind} {name!r} exists already; revoke it first to issue a new token") from None
@@ -127,8 +145,11 @@ class Registry:
         items, kwargs = [], {}
         while True:
             page = self.aws.dynamodb.scan(
-                TableName=self.table, FilterExpression="begins_with(pk, :p)",
-                ExpressionAttributeValues={":p": principal_key(kind)[PK]}, **kwargs)
+                TableName=self.table,
+                FilterExpression="begins_with(pk, :p)",
+                ExpressionAttributeValues={":p": principal_key(kind)[PK]},
+                **kwargs,
+            )
             items += [{"name": i["name"]["S"], "created_at": i["created_at"]["S"]} for i in page["Items"]]
             if "LastEvaluatedKey" not in page:
                 return sorted(items, key=lambda i: i["name"])
@@ -137,14 +158,17 @@ class Registry:
     def revoke(self, kind: Kind, name: str) -> None:
         """Delete the credential; every controller refuses its token within ``cache_s``."""
         check_name(kind, name)
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key=principal_key(kind, name),
-                                          ConsistentRead=True).get("Item")
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key=principal_key(kind, name), ConsistentRead=True).get(
+            "Item"
+        )
         if item is None:
             raise CredentialError(f"no {kind} named {name!r}")
-        self.aws.dynamodb.transact_write_items(TransactItems=[
-            {"Delete": {"TableName": self.table, "Key": token_key(item["token_sha256"]["S"])}},
-            {"Delete": {"TableName": self.table, "Key": principal_key(kind, name)}},
-        ])
+        self.aws.dynamodb.transact_write_items(
+            TransactItems=[
+                {"Delete": {"TableName": self.table, "Key": token_key(item["token_sha256"]["S"])}},
+                {"Delete": {"TableName": self.table, "Key": principal_key(kind, name)}},
+            ]
+        )
         with self._lock:
             self._cache.clear()
 
@@ -152,8 +176,9 @@ class Registry:
         """The id of ``name``'s credential as it stands now, read through (never cached): a dashboard
         session keeps it, so a revoke (or a revoke and a new token) ends the session on every controller
         at its next request. None when there is none, or when ``digest`` is not its token's hash."""
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key=principal_key(kind, name),
-                                          ConsistentRead=True).get("Item")
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key=principal_key(kind, name), ConsistentRead=True).get(
+            "Item"
+        )
         if item is None or (digest is not None and not secrets.compare_digest(item["token_sha256"]["S"], digest)):
             return None
         return (item.get("credential_id") or item["created_at"])["S"]  # credentials from before ids: their time
@@ -182,8 +207,7 @@ class Registry:
         cached = self._cached(digest, now)
         if cached:
             return cached[1]
-        item = self.aws.dynamodb.get_item(TableName=self.table, Key=token_key(digest),
-                                          ConsistentRead=True).get("Item")
+        item = self.aws.dynamodb.get_item(TableName=self.table, Key=token_key(digest), ConsistentRead=True).get("Item")
         principal = Principal(item["kind"]["S"], item["name"]["S"]) if item else None
         with self._lock:
             if len(self._cache) > 10_000:  # many distinct wrong tokens: start over rather than grow

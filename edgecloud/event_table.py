@@ -16,6 +16,7 @@ Items, keyed by ``event_id``:
 
 infra/template.yaml declares the same.
 """
+
 from __future__ import annotations
 
 from .aws import Aws

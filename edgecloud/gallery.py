@@ -8,6 +8,7 @@ whole table (it is small: one item per person) and read it again after
 minute. Matching: the nearest enrolled embedding by Euclidean distance; within
 ``detector.face_distance`` it is that person, else ``unknown``.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,8 +61,7 @@ def _from_item(item: dict) -> Person:
 class FaceGallery:
     """The enrolled people of one table: ``enroll``, ``people``, ``forget`` and ``match``."""
 
-    def __init__(self, aws: Aws, table: str, match_distance: float = 0.6,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, aws: Aws, table: str, match_distance: float = 0.6, clock: Callable[[], float] = time.monotonic):
         self.aws = aws
         self.table = table
         self.match_distance = match_distance
@@ -78,7 +78,7 @@ class FaceGallery:
         if not len(embeddings):
             raise GalleryError(f"no face embedding to enrol for {name!r}")
         if info is not None and not isinstance(info, dict):
-            raise GalleryError("--info must be a JSON object, e.g. '{\"course\": \"CSE546\"}'")
+            raise GalleryError('--info must be a JSON object, e.g. \'{"course": "CSE546"}\'')
         person = Person(name, embeddings, info or {}, datetime.now(timezone.utc).isoformat(timespec="seconds"))
         self.aws.dynamodb.put_item(TableName=self.table, Item=_to_item(person))
         self._cache = None

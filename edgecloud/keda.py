@@ -1,6 +1,7 @@
 """KEDA's ``aws-sqs-queue`` scaler as edgecloud sets it up: the one source of its
 numbers for the manifests ``edgecloud infra k8s`` renders and for the simulator's
 ``keda`` policy, so what is simulated is what is deployed."""
+
 from __future__ import annotations
 
 import math

@@ -14,6 +14,7 @@ The function's zip has no PyAV (its FFmpeg would take the zip past Lambda's 250 
 headers are the ones OpenCV reports once it has opened the clip, before any frame is read
 (FFmpeg's probe inside OpenCV decodes the first frame or two, at the size the headers give).
 """
+
 from __future__ import annotations
 
 import time
@@ -49,8 +50,14 @@ class Headers:
     counted: bool = False  # frames were counted, stopping one past the limit: "at least"
 
 
-def read_headers(source: Source, *, max_pixels: int, count_up_to: int, fps: Optional[float] = None,
-                 content_type: Optional[str] = None) -> Headers:
+def read_headers(
+    source: Source,
+    *,
+    max_pixels: int,
+    count_up_to: int,
+    fps: Optional[float] = None,
+    content_type: Optional[str] = None,
+) -> Headers:
     """The video stream's size, frame count and duration, decoding no picture over ``max_pixels``.
 
     ``fps`` (the edge's, for a raw H.264 stream, which has no timestamps) wins over what the
@@ -63,14 +70,19 @@ def read_headers(source: Source, *, max_pixels: int, count_up_to: int, fps: Opti
     try:
         # FFmpeg's probe would decode the first frames: it skips them all, and could allocate none
         # over max_pixels on one thread anyway. ("r": an upload's temp file is open "w+b".)
-        with av.open(source, "r", format=FORMATS.get(content_type or ""), stream_options=[
-                {"skip_frame": "all", "max_pixels": str(max_pixels), "threads": "1"}]) as container:
+        with av.open(
+            source,
+            "r",
+            format=FORMATS.get(content_type or ""),
+            stream_options=[{"skip_frame": "all", "max_pixels": str(max_pixels), "threads": "1"}],
+        ) as container:
             if not container.streams.video:
                 raise OverLimit("the clip has no video stream")
             return _headers(container, container.streams.video[0], fps, count_up_to)
     except av.FFmpegError as err:
-        raise OverLimit(f"the clip's headers are unreadable ({err.strerror or type(err).__name__}): "
-                        "not a video FFmpeg can read") from None
+        raise OverLimit(
+            f"the clip's headers are unreadable ({err.strerror or type(err).__name__}): not a video FFmpeg can read"
+        ) from None
     finally:
         if not isinstance(source, str):
             source.seek(0)
@@ -109,12 +121,14 @@ def broken(headers: Headers, limits: LimitsSettings) -> Optional[str]:
     return None
 
 
-def refusal(source: Source, limits: LimitsSettings, *, fps: Optional[float] = None,
-            content_type: Optional[str] = None) -> Optional[str]:
+def refusal(
+    source: Source, limits: LimitsSettings, *, fps: Optional[float] = None, content_type: Optional[str] = None
+) -> Optional[str]:
     """Why this clip is refused (over a limit, or unreadable headers); None when it may be decoded."""
     try:
-        headers = read_headers(source, max_pixels=limits.max_pixels, count_up_to=limits.max_frames, fps=fps,
-                               content_type=content_type)
+        headers = read_headers(
+            source, max_pixels=limits.max_pixels, count_up_to=limits.max_frames, fps=fps, content_type=content_type
+        )
     except OverLimit as err:
         return str(err)
     return broken(headers, limits)
@@ -135,8 +149,7 @@ class Guard:
         self.clock = clock
         self.deadline = clock() + limits.clip_budget_s
 
-    def check_headers(self, source: Source, fps: Optional[float] = None,
-                      content_type: Optional[str] = None) -> bool:
+    def check_headers(self, source: Source, fps: Optional[float] = None, content_type: Optional[str] = None) -> bool:
         """Before decoding: OverLimit if the clip's headers break a limit, or cannot be read.
         False when PyAV is not here to read them: the caller checks what its decoder reports."""
         if av is None:
@@ -156,8 +169,9 @@ class Guard:
         if index >= self.limits.max_frames:
             raise OverLimit(f"more than {self.limits.max_frames} frames decoded: over limits.max_frames")
         if shape is not None and shape[0] * shape[1] > self.limits.max_pixels:
-            raise OverLimit(f"frame {index} is {shape[1]}x{shape[0]}: over limits.max_pixels "
-                            f"{_pixels(self.limits.max_pixels)}")
+            raise OverLimit(
+                f"frame {index} is {shape[1]}x{shape[0]}: over limits.max_pixels {_pixels(self.limits.max_pixels)}"
+            )
         self.in_time(f"frame {index}")
 
     def in_time(self, where: str) -> None:

@@ -4,6 +4,7 @@ Used by ``edgecloud demo``, the benches and the cross-process tests, so all exer
 same path a deployment does: a real WSGI server in its own process, workers
 in their own processes, every AWS call over HTTP to one shared endpoint.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,8 +46,16 @@ def local_cloud_settings(base: Settings, *, workdir: Path, endpoint_url: str, id
 OPERATOR = "local"
 
 
-def demo_settings(base: Settings, *, video: Path, workdir: Path, endpoint_url: str, policy: str, speed: float,
-                  pi_slowdown: float = 1.0) -> Settings:
+def demo_settings(
+    base: Settings,
+    *,
+    video: Path,
+    workdir: Path,
+    endpoint_url: str,
+    policy: str,
+    speed: float,
+    pi_slowdown: float = 1.0,
+) -> Settings:
     """The base settings, tuned so a demo finishes in under a minute on a laptop."""
     s = local_cloud_settings(base, workdir=workdir, endpoint_url=endpoint_url, idle_timeout=8)
     s.edge.camera = "file"
@@ -132,8 +141,9 @@ class EmbeddedAws(StartClose):
         cmd = [sys.executable, "-c", "from edgecloud.localcloud import serve_moto; serve_moto()"]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(line) for line in self._proc.stdout], daemon=True,
-                         name="moto-out").start()
+        threading.Thread(
+            target=lambda: [lines.put(line) for line in self._proc.stdout], daemon=True, name="moto-out"
+        ).start()
         endpoint = await_line(self._proc, lines, MOTO_READY, timeout)
         if endpoint:
             return endpoint
@@ -190,7 +200,9 @@ class ControllerProcess(StartClose):
 
     READY_PREFIX = "controller listening on "
 
-    def __init__(self, settings: Settings, workdir: Path, *, ensure_resources: bool = False, log_path: Path | None = None):
+    def __init__(
+        self, settings: Settings, workdir: Path, *, ensure_resources: bool = False, log_path: Path | None = None
+    ):
         self.settings = settings
         self.workdir = Path(workdir)
         self.ensure_resources = ensure_resources

@@ -4,6 +4,7 @@ The one start/stop for every background loop: the controller's scaling and
 completions loops, the Pi's uploader and recorder, the worker's heartbeat;
 and ``StartClose``, the ``with`` block for what owns processes or servers.
 """
+
 from __future__ import annotations
 
 import threading

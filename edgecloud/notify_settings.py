@@ -2,6 +2,7 @@
 
 Its own module as front_settings.py and scene_settings.py are; edgecloud.settings gathers every section.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -15,10 +16,17 @@ class NotifyRule(Section):
     labels: list[str] = Field(default_factory=list, description="Any of these labels (empty: any).")
     devices: list[str] = Field(default_factory=list, description="Only these devices (empty: all).")
     min_score: float = Field(0.5, ge=0, le=1, description="A label counts only at this score or better.")
-    zones: list[str] = Field(default_factory=list, description="Only objects whose zones include any of these "
-                             "(zones:, per device; empty: anywhere). Needs tracked objects.")
-    quiet_s: float = Field(300, ge=0, description="After an alert the rule is silent this long, per device. Each "
-                           "event alerts once per rule anyway; this also spaces alerts for new events (0: every event).")
+    zones: list[str] = Field(
+        default_factory=list,
+        description="Only objects whose zones include any of these "
+        "(zones:, per device; empty: anywhere). Needs tracked objects.",
+    )
+    quiet_s: float = Field(
+        300,
+        ge=0,
+        description="After an alert the rule is silent this long, per device. Each "
+        "event alerts once per rule anyway; this also spaces alerts for new events (0: every event).",
+    )
 
 
 class NotifySettings(Section):

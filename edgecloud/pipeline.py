@@ -9,6 +9,7 @@ frame, or the clip's wall-clock budget), gives
 the detector itself is not the clip's fault and propagates, so the job can
 be retried elsewhere.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,13 +21,13 @@ from typing import Mapping, Optional, Sequence
 
 import cv2
 
-from .config import DetectorSettings
 from .clock import utcnow
+from .config import DetectorSettings
+from .detect.regions import Rect, motion_regions
+from .limits import Guard, OverLimit
 from .protocol.keys import snapshot_key
 from .protocol.labels import summarise
 from .protocol.messages import Detection, Result
-from .detect.regions import Rect, motion_regions
-from .limits import Guard, OverLimit
 from .settings import LimitsSettings
 from .snapshot import BestFrame
 from .tracking import ObjectTracker, with_unique
@@ -55,8 +56,13 @@ class _Pending:
     regions: Optional[list[Rect]] = None  # None: the whole frame
 
 
-def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int],
-                  best: Optional[BestFrame] = None, tracker: Optional[ObjectTracker] = None) -> list[Detection]:
+def _detect_batch(
+    detector,
+    batch: list[_Pending],
+    max_side: Optional[int],
+    best: Optional[BestFrame] = None,
+    tracker: Optional[ObjectTracker] = None,
+) -> list[Detection]:
     """One detector call for the batch: whole frames (downscaled) and motion regions (crops) alike;
     each frame and what was found in it is offered to ``best`` (the snapshot's candidate) and, in
     order, to ``tracker``."""
@@ -77,9 +83,23 @@ def _detect_batch(detector, batch: list[_Pending], max_side: Optional[int],
     for (frame, dx, dy, scale), boxes in zip(origins, boxes_per_image):
         for b in boxes:
             x1, y1, x2, y2 = b.box
-            box = (round(x1 / scale + dx, 1), round(y1 / scale + dy, 1), round(x2 / scale + dx, 1), round(y2 / scale + dy, 1))
-            found.append(Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=box,
-                                   identity=b.identity, distance=b.distance))
+            box = (
+                round(x1 / scale + dx, 1),
+                round(y1 / scale + dy, 1),
+                round(x2 / scale + dx, 1),
+                round(y2 / scale + dy, 1),
+            )
+            found.append(
+                Detection(
+                    t=round(frame.t, 3),
+                    frame=frame.index,
+                    label=b.label,
+                    score=b.score,
+                    box=box,
+                    identity=b.identity,
+                    distance=b.distance,
+                )
+            )
     for item in batch:
         in_frame = [d for d in found if d.frame == item.frame.index]
         if best is not None:
@@ -116,8 +136,12 @@ def analyse_clip(
     begin = time.perf_counter()
     timer = _Timer(timings or {})
     meta = dict(
-        clip_id=clip_id, processed_by=processed_by, detector=detector.name,
-        recorded_at=recorded_at, submitted_at=submitted_at, started_at=started_at,
+        clip_id=clip_id,
+        processed_by=processed_by,
+        detector=detector.name,
+        recorded_at=recorded_at,
+        submitted_at=submitted_at,
+        started_at=started_at,
     )
     gate = MotionGate() if settings.motion_gate else None
     # Any object with .name and .detect() will do (tests use fakes); ours also says how big frames should be.
@@ -181,10 +205,18 @@ def analyse_clip(
     timer.setdefault("detect", 0.0)
     timer["total"] = time.perf_counter() - begin + timer.get("download", 0.0)
     return Result(
-        **meta, status="done", labels=labels, summary=summary, detections=detections, objects=objects,
-        frames_total=clip.stats.frames_total, frames_analysed=analysed,
+        **meta,
+        status="done",
+        labels=labels,
+        summary=summary,
+        detections=detections,
+        objects=objects,
+        frames_total=clip.stats.frames_total,
+        frames_analysed=analysed,
         frames_skipped=clip.stats.frames_total - analysed,
-        timings={k: round(v, 4) for k, v in timer.items()}, finished_at=utcnow(), snapshot_key=snapshot,
+        timings={k: round(v, 4) for k, v in timer.items()},
+        finished_at=utcnow(),
+        snapshot_key=snapshot,
     )
 
 
@@ -192,15 +224,29 @@ def _failed(meta: dict, why: str, timer: _Timer, begin: float, frames_total: int
     log.warning("clip %s failed: %s", meta["clip_id"], why)
     timer["total"] = time.perf_counter() - begin + timer.get("download", 0.0)
     return Result(
-        **meta, status="failed", error=why, frames_total=frames_total,
-        timings={k: round(v, 4) for k, v in timer.items()}, finished_at=utcnow(),
+        **meta,
+        status="failed",
+        error=why,
+        frames_total=frames_total,
+        timings={k: round(v, 4) for k, v in timer.items()},
+        finished_at=utcnow(),
     )
 
 
 def frame_detections(frame: Frame, boxes) -> list[Detection]:
     """A frame's boxes (already in its own pixels) as a result's detections."""
-    return [Detection(t=round(frame.t, 3), frame=frame.index, label=b.label, score=b.score, box=b.box,
-                      identity=b.identity, distance=b.distance) for b in boxes]
+    return [
+        Detection(
+            t=round(frame.t, 3),
+            frame=frame.index,
+            label=b.label,
+            score=b.score,
+            box=b.box,
+            identity=b.identity,
+            distance=b.distance,
+        )
+        for b in boxes
+    ]
 
 
 def naive_detect(path: Path, detector, fps: float | None = None) -> list[Detection]:

@@ -1,5 +1,6 @@
 """Making the resources a local cloud needs (demo, tests, ``controller serve --ensure-resources``):
 buckets, queues, tables and the topic. On AWS, infra/ creates them from its template."""
+
 from __future__ import annotations
 
 import json
@@ -49,15 +50,22 @@ def ensure_resources(aws: Aws, settings: Settings) -> Queues:
     dlq_url = ensure_queue(sqs, q.dead_letter, {"MessageRetentionPeriod": "1209600"})
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     ensure_queue(
-        sqs, q.jobs, {
+        sqs,
+        q.jobs,
+        {
             "VisibilityTimeout": str(q.visibility_timeout),
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(q.max_receive)}),
         },
     )
     ensure_queue(sqs, q.completions, {})
-    ensure_queue(sqs, q.retire, {
-        "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S), "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
-    })
+    ensure_queue(
+        sqs,
+        q.retire,
+        {
+            "MessageRetentionPeriod": str(RETIRE_ASK_RETENTION_S),
+            "VisibilityTimeout": str(RETIRE_ASK_VISIBILITY_S),
+        },
+    )
     credentials.ensure_table(aws, settings.tables.credentials)
     topic = settings.notify.sns_topic
     if topic and not topic.startswith("arn:"):

@@ -7,6 +7,7 @@ The one way past a final result: ``set_aside`` a failed one (``clips retry``),
 which replaces it with a record that is not a result (it keeps the failure),
 so the clip's next result is written over it. The controller deletes nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,15 +62,20 @@ class ResultStore:
         if existing.status != "failed":
             return False
         record = {SET_ASIDE: utcnow().isoformat(), "failed": existing.model_dump(mode="json")}
-        self.s3.put_object(Bucket=self.bucket, Key=result_key(clip_id), Body=json.dumps(record).encode(),
-                           ContentType="application/json")
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=result_key(clip_id),
+            Body=json.dumps(record).encode(),
+            ContentType="application/json",
+        )
         return True
 
     def put(self, result: Result) -> str:
         """Write unconditionally (a final verdict that must replace what is there); returns the key."""
         key = result_key(result.clip_id)
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=result.model_dump_json().encode(),
-                           ContentType="application/json")
+        self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=result.model_dump_json().encode(), ContentType="application/json"
+        )
         return key
 
     def put_snapshot(self, clip_id: str, data: bytes) -> str:
@@ -81,9 +87,13 @@ class ResultStore:
     def put_if_new(self, result: Result) -> bool:
         """Write only where no object is stored; True if this write landed."""
         try:
-            self.s3.put_object(Bucket=self.bucket, Key=result_key(result.clip_id),
-                               Body=result.model_dump_json().encode(), ContentType="application/json",
-                               IfNoneMatch="*")
+            self.s3.put_object(
+                Bucket=self.bucket,
+                Key=result_key(result.clip_id),
+                Body=result.model_dump_json().encode(),
+                ContentType="application/json",
+                IfNoneMatch="*",
+            )
         except ClientError as err:
             if error_code(err) in _LOST_RACE:
                 return False

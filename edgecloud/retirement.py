@@ -11,12 +11,12 @@ holding, tasks_done=..., uptime_s=...)`` after each poll. Rules combine with
 Whatever the rules say, a worker that holds a job never retires: scale-in
 must not lose work, so that guard lives here, once, not in each rule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from edgecloud.config import WorkerSettings
-
 
 # EC2 bills per second with a 60-second minimum: leaving earlier saves nothing.
 EC2_MINIMUM_BILLED_S = 60.0
@@ -36,8 +36,9 @@ class RetirementPolicy:
     """Base of the rules. A rule overrides ``_wants_to_retire``; callers use
     ``should_retire``, which adds the never-while-holding guard."""
 
-    def should_retire(self, idle_s: float, holding: bool, *, tasks_done: int = 0,
-                      uptime_s: float | None = None, asked: bool = False) -> bool:
+    def should_retire(
+        self, idle_s: float, holding: bool, *, tasks_done: int = 0, uptime_s: float | None = None, asked: bool = False
+    ) -> bool:
         """True when the worker should stop now. ``idle_s``: seconds since it
         last held a job (or since it started); ``holding``: it holds a job now;
         ``tasks_done``: jobs finished so far; ``uptime_s``: seconds since launch
@@ -142,8 +143,15 @@ def from_settings(settings: WorkerSettings) -> RetirementPolicy:
     return IdleTimeout(settings.idle_timeout) | Asked()
 
 
-def should_retire(idle_s: float, holding: bool, settings: WorkerSettings | None = None, *,
-                  tasks_done: int = 0, uptime_s: float | None = None, asked: bool = False) -> bool:
+def should_retire(
+    idle_s: float,
+    holding: bool,
+    settings: WorkerSettings | None = None,
+    *,
+    tasks_done: int = 0,
+    uptime_s: float | None = None,
+    asked: bool = False,
+) -> bool:
     """One-call form: the configured rule (defaults when ``settings`` is None)."""
     policy = from_settings(settings or WorkerSettings())
     return policy.should_retire(idle_s, holding, tasks_done=tasks_done, uptime_s=uptime_s, asked=asked)

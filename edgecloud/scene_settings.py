@@ -3,6 +3,7 @@ clips group into the events a person reviews.
 
 Imported into ``edgecloud.settings``, which holds every other section.
 """
+
 from __future__ import annotations
 
 from pydantic import Field, field_validator
@@ -15,9 +16,11 @@ Point = tuple[float, float]
 
 class ZoneSettings(Section):
     devices: dict[str, dict[str, list[Point]]] = Field(
-        default_factory=dict, description="Per device id, its zones: NAME: [[x, y], ...], a polygon of at least "
+        default_factory=dict,
+        description="Per device id, its zones: NAME: [[x, y], ...], a polygon of at least "
         "3 points in 0-1 coordinates of the frame (0,0 top left). An object is in a zone when its box's "
-        "bottom centre (where it stands) is inside.")
+        "bottom centre (where it stands) is inside.",
+    )
 
     @field_validator("devices")
     @classmethod
@@ -39,9 +42,14 @@ class ZoneSettings(Section):
 
 
 class EventSettings(Section):
-    gap_s: float = Field(30, gt=0, le=86400, description="Clips of one device with tracked objects, each starting "
-                         "less than this after the last one ended, form one event (a person lingering re-triggers "
-                         "the PIR): reviewed together, notified once.")
+    gap_s: float = Field(
+        30,
+        gt=0,
+        le=86400,
+        description="Clips of one device with tracked objects, each starting "
+        "less than this after the last one ended, form one event (a person lingering re-triggers "
+        "the PIR): reviewed together, notified once.",
+    )
 
 
 def unknown_rule_zones(settings) -> list[str]:
@@ -51,8 +59,11 @@ def unknown_rule_zones(settings) -> list[str]:
     for n, rule in enumerate(settings.notify.rules):
         devices = rule.devices or list(settings.zones.devices)
         known = {zone for device in devices for zone in settings.zones.of(device)}
-        wrong += [f"notify.rules.{n}.zones: no zone {zone!r} in zones: of {', '.join(devices) or 'any device'}"
-                  for zone in rule.zones if zone not in known]
+        wrong += [
+            f"notify.rules.{n}.zones: no zone {zone!r} in zones: of {', '.join(devices) or 'any device'}"
+            for zone in rule.zones
+            if zone not in known
+        ]
     return wrong
 
 

@@ -1,4 +1,5 @@
 """The base of every settings section: unknown keys rejected, assignments validated."""
+
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict

@@ -1,4 +1,5 @@
 """Client input quoted in an error message, cut short: a hostile 4 KB id is not echoed whole."""
+
 from __future__ import annotations
 
 MOST = 80

@@ -6,6 +6,7 @@ only the best frame so far is kept (copied once when it takes the lead).
 "Most telling" is the frame with the most detections, ties broken by their
 summed scores; a clip where nothing was found shows its first analysed frame.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,8 +52,11 @@ def render(image: np.ndarray, detections: Sequence) -> bytes:
     at the best quality that fits MAX_BYTES (made smaller when even the lowest quality does not)."""
     h, w = image.shape[:2]
     scale = min(1.0, MAX_SIDE / max(h, w))
-    picture = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA) \
-        if scale < 1 else image.copy()
+    picture = (
+        cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        if scale < 1
+        else image.copy()
+    )
     thickness = max(1, round(max(picture.shape[:2]) / 400))
     for d in detections:
         colour = _COLOURS.get(d.label, _OTHER)
@@ -63,8 +67,16 @@ def render(image: np.ndarray, detections: Sequence) -> bytes:
         top = max(0, y1 - th - base - 2)
         left = max(0, min(x1, picture.shape[1] - tw - 4))  # a box at the right edge: its label stays inside
         cv2.rectangle(picture, (left, top), (left + tw + 4, top + th + base + 2), colour, -1)
-        cv2.putText(picture, text, (left + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness, (0, 0, 0),
-                    thickness, cv2.LINE_AA)
+        cv2.putText(
+            picture,
+            text,
+            (left + 2, top + th + 1),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.45 * thickness,
+            (0, 0, 0),
+            thickness,
+            cv2.LINE_AA,
+        )
     while True:
         for quality in _QUALITIES:
             ok, encoded = cv2.imencode(".jpg", picture, [cv2.IMWRITE_JPEG_QUALITY, quality])

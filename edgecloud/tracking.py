@@ -9,6 +9,7 @@ An object counts once it was seen in ``min_frames`` analysed frames (a one-frame
 ``stationary`` when its box centre stayed within ``STATIONARY_SPREAD`` of its mean size (the square root of
 its box's area) over the whole time it was seen: a parked car, not a passer-by.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,8 +70,12 @@ class _Track:
 class ObjectTracker:
     """Feed it each analysed frame in time order (``update``); ask for the ``objects`` it followed."""
 
-    def __init__(self, min_frames: int = 2, zones: Optional[Mapping[str, Sequence[Point]]] = None,
-                 tuning: TrackerTuning = TrackerTuning()):
+    def __init__(
+        self,
+        min_frames: int = 2,
+        zones: Optional[Mapping[str, Sequence[Point]]] = None,
+        tuning: TrackerTuning = TrackerTuning(),
+    ):
         self.min_frames = min_frames
         self.tuning = tuning
         self._zones = Zones(zones)
@@ -97,18 +102,34 @@ class ObjectTracker:
 
     def _new_tracker(self) -> ByteTrack:
         tuning = self.tuning
-        return ByteTrack(high_conf=tuning.high_conf, iou=tuning.iou, update=tuning.smoothing,
-                         lifespan_ns=int(tuning.lifespan_s * 1e9))
+        return ByteTrack(
+            high_conf=tuning.high_conf,
+            iou=tuning.iou,
+            update=tuning.smoothing,
+            lifespan_ns=int(tuning.lifespan_s * 1e9),
+        )
 
     def objects(self) -> list[TrackedObject]:
         """The objects seen in at least ``min_frames`` analysed frames, by first_seen_s, numbered from 1."""
-        kept = sorted((tr for tr in self._tracks.values() if tr.frames >= self.min_frames),
-                      key=lambda tr: (tr.first_s, tr.best_box))
-        return [TrackedObject(track_id=number, label=tr.label, first_seen_s=round(tr.first_s, 3),
-                              last_seen_s=round(tr.last_s, 3), frames=tr.frames,
-                              best_score=round(tr.best_score, 4), best_box=tr.best_box,
-                              best_frame_s=round(tr.best_s, 3), zones=sorted(tr.zones), stationary=tr.stationary)
-                for number, tr in enumerate(kept, start=1)]
+        kept = sorted(
+            (tr for tr in self._tracks.values() if tr.frames >= self.min_frames),
+            key=lambda tr: (tr.first_s, tr.best_box),
+        )
+        return [
+            TrackedObject(
+                track_id=number,
+                label=tr.label,
+                first_seen_s=round(tr.first_s, 3),
+                last_seen_s=round(tr.last_s, 3),
+                frames=tr.frames,
+                best_score=round(tr.best_score, 4),
+                best_box=tr.best_box,
+                best_frame_s=round(tr.best_s, 3),
+                zones=sorted(tr.zones),
+                stationary=tr.stationary,
+            )
+            for number, tr in enumerate(kept, start=1)
+        ]
 
 
 def _buffered(boxes: np.ndarray, buffer: float) -> np.ndarray:

@@ -5,6 +5,7 @@ stream has no timestamps, and the rate FFmpeg guesses for it (often 25) is
 not the camera's, so the caller passes the recording's ``fps`` when it knows
 it; it wins over what the container says.
 """
+
 from __future__ import annotations
 
 import logging
@@ -154,7 +155,9 @@ def open_clip(path: str | Path, fps: Optional[float] = None, guard: Optional[Gua
     if not fps or not 0 < fps <= MAX_FPS:
         fps = capture.get(cv2.CAP_PROP_FPS)
         if path.suffix.lower() in RAW_STREAMS:
-            log.warning("%s is a raw stream without timestamps and no fps was given; FFmpeg guesses %.3g", path.name, fps)
+            log.warning(
+                "%s is a raw stream without timestamps and no fps was given; FFmpeg guesses %.3g", path.name, fps
+            )
     if not fps or not math.isfinite(fps) or not 0 < fps <= MAX_FPS:
         capture.release()
         raise DecodeError("clip has no usable frame rate; pass the recording's fps")
@@ -197,8 +200,7 @@ class MotionGate:
     frames are marked ``full``, as is one frame every ``full_every_s`` seconds.
     """
 
-    def __init__(self, min_area: float = 0.002, width: int = 160, heartbeat_s: float = 1.0,
-                 full_every_s: float = 5.0):
+    def __init__(self, min_area: float = 0.002, width: int = 160, heartbeat_s: float = 1.0, full_every_s: float = 5.0):
         self.min_area = min_area
         self.width = width
         self.heartbeat_s = heartbeat_s

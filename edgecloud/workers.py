@@ -16,6 +16,7 @@ restart too; a queue message is read by one consumer, once. An item per
 worker is an idempotent overwrite, at most ``max_workers`` items, read with
 one Scan per scaling tick, and removed by DynamoDB's TTL when stale.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,15 +59,23 @@ class WorkerStates:
         if self._last and self._last[0] == state and now - self._last[1] < REFRESH_S:
             return False
         try:
-            self.aws.dynamodb.put_item(TableName=self.table, Item={
-                "worker_id": {"S": worker_id}, "state": {"S": state},
-                "seen_at": {"N": f"{now:.3f}"}, "expires_at": {"N": str(int(now) + EXPIRY_S)},
-                **({"reason": {"S": reason[:REASON_MAX]}} if reason else {}),
-            })
+            self.aws.dynamodb.put_item(
+                TableName=self.table,
+                Item={
+                    "worker_id": {"S": worker_id},
+                    "state": {"S": state},
+                    "seen_at": {"N": f"{now:.3f}"},
+                    "expires_at": {"N": str(int(now) + EXPIRY_S)},
+                    **({"reason": {"S": reason[:REASON_MAX]}} if reason else {}),
+                },
+            )
         except ClientError as err:
             if not self._warned:
-                log.warning("cannot report worker state to %s (%s); the autoscaler counts this worker as booting",
-                            self.table, error_code(err))
+                log.warning(
+                    "cannot report worker state to %s (%s); the autoscaler counts this worker as booting",
+                    self.table,
+                    error_code(err),
+                )
                 self._warned = True
             return False
         self._last = (state, now)
@@ -74,7 +83,8 @@ class WorkerStates:
 
     def _items(self, projection: str) -> Iterator[dict]:
         for page in self.aws.dynamodb.get_paginator("scan").paginate(
-                TableName=self.table, ProjectionExpression=projection, ExpressionAttributeNames={"#s": "state"}):
+            TableName=self.table, ProjectionExpression=projection, ExpressionAttributeNames={"#s": "state"}
+        ):
             yield from page["Items"]
 
     def reported(self) -> dict[str, str]:
@@ -88,8 +98,13 @@ class WorkerStates:
         for item in self._items("worker_id, #s, reason, seen_at"):
             seen = float(item["seen_at"]["N"])
             if item["state"]["S"] == NOT_READY and now - seen <= within_s:
-                found.append({"worker_id": item["worker_id"]["S"], "reason": item.get("reason", {}).get("S", ""),
-                              "seen_at": datetime.fromtimestamp(seen, timezone.utc).isoformat(timespec="seconds")})
+                found.append(
+                    {
+                        "worker_id": item["worker_id"]["S"],
+                        "reason": item.get("reason", {}).get("S", ""),
+                        "seen_at": datetime.fromtimestamp(seen, timezone.utc).isoformat(timespec="seconds"),
+                    }
+                )
         return sorted(found, key=lambda w: w["worker_id"])
 
 

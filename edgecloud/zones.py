@@ -3,6 +3,7 @@
 An object is in a zone where it stands: its box's bottom centre, the point of a walker's feet or a car's
 wheels, not where its box happens to overlap. The point-in-polygon test is OpenCV's.
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -24,8 +25,9 @@ class Zones:
     """A device's zones, ready to ask which of them a box stands in."""
 
     def __init__(self, zones: Mapping[str, Sequence[Point]] | None = None):
-        self._polygons = {name: np.asarray(points, dtype=np.float32).reshape(-1, 1, 2)
-                          for name, points in (zones or {}).items()}
+        self._polygons = {
+            name: np.asarray(points, dtype=np.float32).reshape(-1, 1, 2) for name, points in (zones or {}).items()
+        }
 
     def __bool__(self) -> bool:
         return bool(self._polygons)
@@ -35,5 +37,8 @@ class Zones:
         if not self._polygons:
             return set()
         x, y = foot(box, width, height)
-        return {name for name, polygon in self._polygons.items()
-                if cv2.pointPolygonTest(polygon, (float(x), float(y)), False) >= 0}
+        return {
+            name
+            for name, polygon in self._polygons.items()
+            if cv2.pointPolygonTest(polygon, (float(x), float(y)), False) >= 0
+        }

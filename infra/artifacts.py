@@ -1,6 +1,7 @@
 """The function's code for the stack: Lambda reads a zip from S3, so ``infra up
 --function-zip`` uploads it first to an artifacts bucket beside the stack (its
 own, kept when the stack is removed: a rollback still finds the code)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,15 @@ def artifacts_bucket(aws: Aws, stack: str) -> str:
     except ClientError as err:
         if error_code(err) != "BucketAlreadyOwnedByYou":
             raise
-    aws.s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration={
-        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    aws.s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
     return name
 
 
@@ -45,6 +53,8 @@ def function_code(aws: Aws, stack: str, zip_path: Optional[Path], params: dict[s
     if params.get("FunctionImageUri") or (params.get("FunctionCodeBucket") and params.get("FunctionCodeKey")):
         return {}
     if zip_path is None:
-        raise InfraError("fleet.backend lambda needs the function's code: --function-zip ZIP "
-                         "(`edgecloud lambda package --out ZIP`), or --param FunctionImageUri=<image>")
+        raise InfraError(
+            "fleet.backend lambda needs the function's code: --function-zip ZIP "
+            "(`edgecloud lambda package --out ZIP`), or --param FunctionImageUri=<image>"
+        )
     return upload_zip(aws, stack, zip_path)

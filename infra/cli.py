@@ -1,9 +1,10 @@
 """``edgecloud infra``: deploy, inspect and remove the AWS stack.
 
-    edgecloud infra up --stack demo --param WorkerAmiId=ami-0123...
-    edgecloud --config var/infra/demo.yaml controller serve
-    edgecloud infra down --stack demo [--force]
+edgecloud infra up --stack demo --param WorkerAmiId=ami-0123...
+edgecloud --config var/infra/demo.yaml controller serve
+edgecloud infra down --stack demo [--force]
 """
+
 from __future__ import annotations
 
 import json
@@ -16,18 +17,31 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from edgecloud.aws import Aws
-from edgecloud.context import Context, pass_context
 from edgecloud.config import dump
+from edgecloud.context import Context, pass_context
 
-from .deploy import Stack, StackEvent
-from .teardown import bucket_object_count, empty_bucket, fleet_worker_ids, terminate_fleet
 from .artifacts import function_code
-from .params import (InfraError, complete_network, parse_param_overrides, settings_from_outputs,
-                     stack_parameters, template_body, template_defaults)
+from .deploy import Stack, StackEvent
+from .params import (
+    InfraError,
+    complete_network,
+    parse_param_overrides,
+    settings_from_outputs,
+    stack_parameters,
+    template_body,
+    template_defaults,
+)
+from .teardown import bucket_object_count, empty_bucket, fleet_worker_ids, terminate_fleet
 
 stack_option = click.option("--stack", "stack_name", help="Stack name (default: infra.stack from the config).")
-poll_option = click.option("--poll", "poll_seconds", type=click.FloatRange(0.1, 60), default=5, show_default=True,
-                           help="Seconds between looks at the stack's events.")
+poll_option = click.option(
+    "--poll",
+    "poll_seconds",
+    type=click.FloatRange(0.1, 60),
+    default=5,
+    show_default=True,
+    help="Seconds between looks at the stack's events.",
+)
 
 
 def _stack(obj: Context, stack_name: str | None, poll_seconds: float = 5) -> Stack:
@@ -58,12 +72,23 @@ def infra():
 
 @infra.command("up")
 @stack_option
-@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="Template parameter, e.g. WorkerAmiId=ami-0123 (repeatable; overrides the config).")
-@click.option("--config-out", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the deployed config (default var/infra/<stack>.yaml).")
-@click.option("--function-zip", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="fleet.backend lambda: the zip from `edgecloud lambda package`, uploaded to an artifacts bucket.")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Template parameter, e.g. WorkerAmiId=ami-0123 (repeatable; overrides the config).",
+)
+@click.option(
+    "--config-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the deployed config (default var/infra/<stack>.yaml).",
+)
+@click.option(
+    "--function-zip",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="fleet.backend lambda: the zip from `edgecloud lambda package`, uploaded to an artifacts bucket.",
+)
 @poll_option
 @pass_context
 def up(obj: Context, stack_name, params, config_out, function_zip, poll_seconds):
@@ -79,8 +104,10 @@ def up(obj: Context, stack_name, params, config_out, function_zip, poll_seconds)
         if values.get("CreateFunction") == "true":
             values |= function_code(stack.aws, stack.name, function_zip, values)
         if "WorkerAmiId" not in values and "WorkerAmiId" not in previous:
-            raise InfraError("no worker AMI: build one (docs/aws.md, 'Build the worker AMI') and set fleet.ami_id "
-                             "or pass --param WorkerAmiId=ami-...")
+            raise InfraError(
+                "no worker AMI: build one (docs/aws.md, 'Build the worker AMI') and set fleet.ami_id "
+                "or pass --param WorkerAmiId=ami-..."
+            )
         progress, on_event = _watching(console, f"deploying {stack.name}")
         with progress:
             outcome = stack.deploy(template_body(), values, defaults=template_defaults(), on_event=on_event)
@@ -97,8 +124,9 @@ def up(obj: Context, stack_name, params, config_out, function_zip, poll_seconds)
 
 @infra.command("down")
 @stack_option
-@click.option("--force", is_flag=True,
-              help="Delete every object version in the buckets and terminate the fleet's workers first.")
+@click.option(
+    "--force", is_flag=True, help="Delete every object version in the buckets and terminate the fleet's workers first."
+)
 @poll_option
 @pass_context
 def down(obj: Context, stack_name, force, poll_seconds):
@@ -115,13 +143,17 @@ def down(obj: Context, stack_name, force, poll_seconds):
         full = {b: n for b, n in counts.items() if n}
         if full and not force:
             listing = ", ".join(f"{b} ({n} objects)" for b, n in full.items())
-            raise InfraError(f"refusing to delete stack {stack.name}: buckets not empty: {listing}. "
-                             "Copy what you need, then run again with --force to delete every object version.")
+            raise InfraError(
+                f"refusing to delete stack {stack.name}: buckets not empty: {listing}. "
+                "Copy what you need, then run again with --force to delete every object version."
+            )
         workers = fleet_worker_ids(stack.aws, outputs["FleetName"]) if outputs.get("FleetName") else []
         if workers and not force:
-            raise InfraError(f"refusing to delete stack {stack.name}: {len(workers)} worker(s) still up "
-                             f"({', '.join(workers)}). Wait for them to retire, or run again with --force "
-                             "to terminate them.")
+            raise InfraError(
+                f"refusing to delete stack {stack.name}: {len(workers)} worker(s) still up "
+                f"({', '.join(workers)}). Wait for them to retire, or run again with --force "
+                "to terminate them."
+            )
         for bucket in full:
             console.print(f"emptying {bucket}: {empty_bucket(stack.aws, bucket)} object versions deleted")
         if workers:
@@ -151,8 +183,12 @@ def status(obj: Context, stack_name):
     for column in ("resource", "type", "status", "physical id"):
         table.add_column(column, overflow="fold")  # ids in full, wrapped, never cut
     for r in stack.resources():
-        table.add_row(r["LogicalResourceId"], r.get("ResourceType", ""), r.get("ResourceStatus", ""),
-                      r.get("PhysicalResourceId", ""))
+        table.add_row(
+            r["LogicalResourceId"],
+            r.get("ResourceType", ""),
+            r.get("ResourceStatus", ""),
+            r.get("PhysicalResourceId", ""),
+        )
     console.print(table)
 
 
@@ -196,8 +232,13 @@ def permissions(as_json):
 
 
 @infra.command("k8s")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write the manifests to (made if missing; our files in it are replaced).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the manifests to (made if missing; our files in it are replaced).",
+)
 @click.option("--account-id", help="AWS account of the queue, role and image [asked of STS].")
 @click.option("--namespace", default="edgecloud", show_default=True, help="Kubernetes namespace.")
 @click.option("--image", help="Worker image [<account>.dkr.ecr.<region>.amazonaws.com/edgecloud-worker:<version>].")

@@ -7,6 +7,7 @@ settles, and a failure raises ``InfraError`` naming every failed resource and
 CloudFormation's reason. Emptying buckets and ending workers before a delete
 is teardown.py's job.
 """
+
 from __future__ import annotations
 
 import time
@@ -23,8 +24,15 @@ from .params import InfraError
 DONE = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
 # Settled states that mean the last operation did not do what was asked.
 FAILED = {
-    "CREATE_FAILED", "DELETE_FAILED", "UPDATE_FAILED", "ROLLBACK_COMPLETE", "ROLLBACK_FAILED",
-    "UPDATE_ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_FAILED", "IMPORT_ROLLBACK_COMPLETE", "IMPORT_ROLLBACK_FAILED",
+    "CREATE_FAILED",
+    "DELETE_FAILED",
+    "UPDATE_FAILED",
+    "ROLLBACK_COMPLETE",
+    "ROLLBACK_FAILED",
+    "UPDATE_ROLLBACK_COMPLETE",
+    "UPDATE_ROLLBACK_FAILED",
+    "IMPORT_ROLLBACK_COMPLETE",
+    "IMPORT_ROLLBACK_FAILED",
 }
 CAPABILITIES = ["CAPABILITY_IAM"]  # the template creates roles, with generated names
 
@@ -103,16 +111,28 @@ class Stack:
         found = []
         for page in self._cfn.get_paginator("describe_stack_events").paginate(StackName=stack_id or self.name):
             for e in page["StackEvents"]:
-                found.append(StackEvent(
-                    event_id=e["EventId"], time=e["Timestamp"], logical_id=e.get("LogicalResourceId", ""),
-                    resource_type=e.get("ResourceType", ""), status=e.get("ResourceStatus", ""),
-                    reason=e.get("ResourceStatusReason", "") or "",
-                ))
+                found.append(
+                    StackEvent(
+                        event_id=e["EventId"],
+                        time=e["Timestamp"],
+                        logical_id=e.get("LogicalResourceId", ""),
+                        resource_type=e.get("ResourceType", ""),
+                        status=e.get("ResourceStatus", ""),
+                        reason=e.get("ResourceStatusReason", "") or "",
+                    )
+                )
         return sorted(found, key=lambda ev: ev.time)
 
     # ----------------------------------------------------------------- writing
-    def deploy(self, template: str, params: dict[str, str], *, defaults: dict[str, str] | None = None,
-               on_event: EventCallback | None = None, timeout: float = 3600) -> str:
+    def deploy(
+        self,
+        template: str,
+        params: dict[str, str],
+        *,
+        defaults: dict[str, str] | None = None,
+        on_event: EventCallback | None = None,
+        timeout: float = 3600,
+    ) -> str:
         """Create or update; returns "created", "updated" or "unchanged". Raises InfraError on failure.
 
         Parameters equal to the template's ``defaults`` are left out, so an unchanged
@@ -126,7 +146,9 @@ class Stack:
         seen = {e.event_id for e in self.events(stack["StackId"])} if stack else set()
         if stack is None:
             reply = self._cfn.create_stack(
-                StackName=self.name, TemplateBody=template, Capabilities=CAPABILITIES,
+                StackName=self.name,
+                TemplateBody=template,
+                Capabilities=CAPABILITIES,
                 Parameters=self._parameter_list(params, previous=None, defaults=defaults),
                 Tags=[{"Key": "edgecloud:stack", "Value": self.name}],
             )
@@ -134,7 +156,9 @@ class Stack:
             return "created"
         try:
             self._cfn.update_stack(
-                StackName=self.name, TemplateBody=template, Capabilities=CAPABILITIES,
+                StackName=self.name,
+                TemplateBody=template,
+                Capabilities=CAPABILITIES,
                 Parameters=self._parameter_list(params, previous=stack, defaults=defaults),
             )
         except ClientError as err:
@@ -152,8 +176,14 @@ class Stack:
         self._cfn.delete_stack(StackName=stack["StackId"])
         self.wait(stack["StackId"], on_event=on_event, seen=seen, timeout=timeout)
 
-    def wait(self, stack_id: str, *, on_event: EventCallback | None = None, seen: set[str] | None = None,
-             timeout: float = 3600) -> str:
+    def wait(
+        self,
+        stack_id: str,
+        *,
+        on_event: EventCallback | None = None,
+        seen: set[str] | None = None,
+        timeout: float = 3600,
+    ) -> str:
         """Poll until the stack settles, reporting new events; the final status, or InfraError."""
         seen = set(seen or ())
         new_events: list[StackEvent] = []
@@ -176,8 +206,9 @@ class Stack:
             time.sleep(self.poll_seconds)
 
     @staticmethod
-    def _parameter_list(params: dict[str, str], previous: Optional[dict],
-                        defaults: dict[str, str] | None = None) -> list[dict]:
+    def _parameter_list(
+        params: dict[str, str], previous: Optional[dict], defaults: dict[str, str] | None = None
+    ) -> list[dict]:
         values = dict(params)
         # On update, parameters not given keep the value the stack already has. Passed as values,
         # not UsePreviousValue: same effect (no NoEcho parameters here), and moto understands it.
@@ -189,6 +220,7 @@ class Stack:
 
 def failure_message(name: str, status: str, reason: Optional[str], events: Iterable[StackEvent]) -> str:
     lines = [f"stack {name} ended {status}" + (f": {reason}" if reason else "")]
-    lines += [f"  {e.logical_id} ({e.resource_type}) {e.status}: {e.reason or 'no reason given'}"
-              for e in events if e.failed]
+    lines += [
+        f"  {e.logical_id} ({e.resource_type}) {e.status}: {e.reason or 'no reason given'}" for e in events if e.failed
+    ]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ the Deployment, and KEDA's TriggerAuthentication and ScaledObject (the
 from the default settings; a test keeps that copy equal to this output, so the
 files cannot drift from the settings they come from.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,7 @@ from typing import Any, Optional
 
 import yaml
 
-from edgecloud import __version__
-from edgecloud import keda
+from edgecloud import __version__, keda
 from edgecloud.config import Settings
 
 NAME = "edgecloud-worker"
@@ -25,8 +25,10 @@ CONFIG_DIR = "/etc/edgecloud"
 # What a worker reads; the rest (controller secrets, edge settings) stays out of the cluster.
 WORKER_SECTIONS = ("aws", "storage", "tables", "queues", "detector", "worker")
 LABELS = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "edgecloud"}
-HEADER = ("# Rendered by `edgecloud infra k8s` from the settings (see infra/k8s/README.md);\n"
-          "# change the settings and render again rather than editing this file.\n")
+HEADER = (
+    "# Rendered by `edgecloud infra k8s` from the settings (see infra/k8s/README.md);\n"
+    "# change the settings and render again rather than editing this file.\n"
+)
 
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -61,8 +63,7 @@ def queue_url(settings: Settings, account_id: str) -> str:
 
 def image(settings: Settings, target: Target) -> str:
     """The image named, else the worker image in the account's ECR, tagged with this version."""
-    return target.image or (f"{target.account_id}.dkr.ecr.{settings.aws.region}.amazonaws.com/"
-                            f"{NAME}:{__version__}")
+    return target.image or (f"{target.account_id}.dkr.ecr.{settings.aws.region}.amazonaws.com/{NAME}:{__version__}")
 
 
 def role_arn(settings: Settings, target: Target) -> str:
@@ -85,15 +86,22 @@ def manifests(settings: Settings, target: Target) -> dict[str, dict[str, Any]]:
         return {"name": name, "namespace": ns, "labels": dict(LABELS), **extra}
 
     return {
-        "configmap.yaml": {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta(f"{NAME}-config"),
-                           "data": {"config.yaml": config}},
+        "configmap.yaml": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta(f"{NAME}-config"),
+            "data": {"config.yaml": config},
+        },
         "serviceaccount.yaml": {
-            "apiVersion": "v1", "kind": "ServiceAccount",
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
             "metadata": meta(NAME, annotations={"eks.amazonaws.com/role-arn": role_arn(settings, target)}),
         },
         "deployment.yaml": deployment(settings, target, meta(NAME), config),
         "triggerauthentication.yaml": {
-            "apiVersion": "keda.sh/v1alpha1", "kind": "TriggerAuthentication", "metadata": meta(f"{NAME}-aws"),
+            "apiVersion": "keda.sh/v1alpha1",
+            "kind": "TriggerAuthentication",
+            "metadata": meta(f"{NAME}-aws"),
             # KEDA reads the queue as the worker's own role (the ServiceAccount's annotation).
             "spec": {"podIdentity": {"provider": "aws", "identityOwner": "workload"}},
         },
@@ -106,34 +114,51 @@ def deployment(settings: Settings, target: Target, metadata: dict, config: str) 
         "name": "worker",
         "image": image(settings, target),
         "command": ["edgecloud", "worker", "run"],
-        "env": [{"name": "EDGECLOUD_CONFIG", "value": f"{CONFIG_DIR}/config.yaml"},
-                {"name": "PYTHONUNBUFFERED", "value": "1"}],
+        "env": [
+            {"name": "EDGECLOUD_CONFIG", "value": f"{CONFIG_DIR}/config.yaml"},
+            {"name": "PYTHONUNBUFFERED", "value": "1"},
+        ],
         "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"drop": ["ALL"]}},
-        "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                         {"name": "tmp", "mountPath": "/tmp"}],  # clips are downloaded here
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],  # clips are downloaded here
     }
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
         # No replicas: KEDA owns the count, and applying again must not reset it.
         "spec": {
             "selector": {"matchLabels": {"app.kubernetes.io/name": NAME}},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": 0}},
             "template": {
-                "metadata": {"labels": dict(LABELS),
-                             # A changed config rolls the pods: they read it only at start.
-                             "annotations": {"edgecloud/config-sha256": hashlib.sha256(config.encode()).hexdigest()}},
+                "metadata": {
+                    "labels": dict(LABELS),
+                    # A changed config rolls the pods: they read it only at start.
+                    "annotations": {"edgecloud/config-sha256": hashlib.sha256(config.encode()).hexdigest()},
+                },
                 "spec": {
                     "serviceAccountName": NAME,
                     # SIGTERM: a pod finishes the job in hand (its visibility kept extended meanwhile),
                     # then exits; the kill comes no sooner than a job's visibility timeout.
                     "terminationGracePeriodSeconds": settings.queues.visibility_timeout,
-                    "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
-                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 10001,
+                        "runAsGroup": 10001,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [container],
-                    "volumes": [{"name": "config", "configMap": {"name": f"{NAME}-config"}},
-                                {"name": "tmp", "emptyDir": {}}],
+                    "volumes": [
+                        {"name": "config", "configMap": {"name": f"{NAME}-config"}},
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
                 },
             },
         },
@@ -143,24 +168,32 @@ def deployment(settings: Settings, target: Target, metadata: dict, config: str) 
 def scaled_object(settings: Settings, target: Target, metadata: dict) -> dict[str, Any]:
     scaler = settings.autoscaler
     if scaler.max_workers < 1 or scaler.min_workers > scaler.max_workers:
-        raise ManifestError(f"KEDA needs 1 <= autoscaler.max_workers (got {scaler.max_workers}) and "
-                            f"autoscaler.min_workers <= max_workers (got {scaler.min_workers})")
+        raise ManifestError(
+            f"KEDA needs 1 <= autoscaler.max_workers (got {scaler.max_workers}) and "
+            f"autoscaler.min_workers <= max_workers (got {scaler.min_workers})"
+        )
     return {
-        "apiVersion": "keda.sh/v1alpha1", "kind": "ScaledObject", "metadata": metadata,
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": metadata,
         "spec": {
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
             "pollingInterval": keda.POLLING_S,
             "cooldownPeriod": keda.COOLDOWN_S,
             "minReplicaCount": scaler.min_workers,  # 0: scale to zero
             "maxReplicaCount": scaler.max_workers,
-            "triggers": [{
-                "type": "aws-sqs-queue",
-                "authenticationRef": {"name": f"{NAME}-aws"},
-                # KEDA's metadata values are strings. It counts visible + in-flight jobs.
-                "metadata": {"queueURL": queue_url(settings, target.account_id),
-                             "queueLength": str(keda.queue_length(scaler)),
-                             "awsRegion": settings.aws.region},
-            }],
+            "triggers": [
+                {
+                    "type": "aws-sqs-queue",
+                    "authenticationRef": {"name": f"{NAME}-aws"},
+                    # KEDA's metadata values are strings. It counts visible + in-flight jobs.
+                    "metadata": {
+                        "queueURL": queue_url(settings, target.account_id),
+                        "queueLength": str(keda.queue_length(scaler)),
+                        "awsRegion": settings.aws.region,
+                    },
+                }
+            ],
         },
     }
 
@@ -169,11 +202,15 @@ class _Dumper(yaml.SafeDumper):
     """Multi-line strings (the ConfigMap's config.yaml) as readable literal blocks."""
 
 
-_Dumper.add_representer(str, lambda dumper, text: dumper.represent_scalar(
-    "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None))
+_Dumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar("tag:yaml.org,2002:str", text, style="|" if "\n" in text else None),
+)
 
 
 def render(settings: Settings, target: Target) -> dict[str, str]:
     """File name -> YAML text."""
-    return {name: HEADER + yaml.dump(obj, Dumper=_Dumper, sort_keys=False, width=120)
-            for name, obj in manifests(settings, target).items()}
+    return {
+        name: HEADER + yaml.dump(obj, Dumper=_Dumper, sort_keys=False, width=120)
+        for name, obj in manifests(settings, target).items()
+    }

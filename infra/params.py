@@ -6,6 +6,7 @@ into the template's parameters, so one config file drives the deployment.
 storage / queues / fleet settings, giving the config the controller and the
 workers read.
 """
+
 from __future__ import annotations
 
 import re
@@ -31,6 +32,7 @@ def template_body() -> str:
 
 def template_parameters() -> dict[str, dict[str, Any]]:
     """The template's Parameters block (name -> Type, Default, ...)."""
+
     # Only the Parameters block matters here; intrinsic-function tags need no meaning for that.
     class _Loader(yaml.SafeLoader):
         pass
@@ -83,14 +85,19 @@ def stack_parameters(settings: Settings, stack: str) -> dict[str, str]:
         "FleetScaling": f.scaling,
         "TargetLatency": str(max(1, round(settings.autoscaler.target_latency_s))),
         # AWS's SQS recipe: the backlog one worker clears within the target latency.
-        "BacklogPerWorkerTarget": str(max(1, round(settings.autoscaler.target_latency_s
-                                                   / settings.autoscaler.process_time_s))),
+        "BacklogPerWorkerTarget": str(
+            max(1, round(settings.autoscaler.target_latency_s / settings.autoscaler.process_time_s))
+        ),
     }
     if f.backend == "lambda":
         fn = settings.function
-        params.update(CreateFunction="true", FunctionMemory=str(fn.memory_mb), FunctionTimeout=str(fn.timeout_s),
-                      FunctionBatchSize=str(fn.batch_size),
-                      FunctionMaxConcurrency=str(min(1000, max(2, settings.autoscaler.max_workers))))
+        params.update(
+            CreateFunction="true",
+            FunctionMemory=str(fn.memory_mb),
+            FunctionTimeout=str(fn.timeout_s),
+            FunctionBatchSize=str(fn.batch_size),
+            FunctionMaxConcurrency=str(min(1000, max(2, settings.autoscaler.max_workers))),
+        )
         if fn.image_uri:
             params["FunctionImageUri"] = fn.image_uri
     if f.ami_id:
@@ -155,8 +162,13 @@ def settings_from_outputs(settings: Settings, outputs: dict[str, str], stack: st
     if outputs.get("ClipsTable"):  # the stack's controllers share their clip ledger there
         data["tables"]["clips"] = outputs["ClipsTable"]
         data["controller"]["ledger"] = "dynamodb"
-    for table, output in (("faces", "FacesTable"), ("workers", "WorkersTable"), ("leases", "LeasesTable"),
-                          ("sessions", "SessionsTable"), ("events", "EventsTable")):
+    for table, output in (
+        ("faces", "FacesTable"),
+        ("workers", "WorkersTable"),
+        ("leases", "LeasesTable"),
+        ("sessions", "SessionsTable"),
+        ("events", "EventsTable"),
+    ):
         data["tables"][table] = outputs.get(output, data["tables"][table])  # stacks from before keep the default
     data["controller"]["secret_name"] = outputs.get("DashboardKeySecret", data["controller"]["secret_name"])
     asg = outputs.get("AutoScalingGroup")

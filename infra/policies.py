@@ -7,6 +7,7 @@ gets (inline policies plus ``AWS::IAM::Policy`` resources attached to it), and
 ``permission_rows`` explains each one. The tests check least privilege on the
 same data ``edgecloud infra permissions`` prints.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -20,55 +21,55 @@ from .params import template_body
 WHY = {
     "ReadClips": "download the clip named in a job (clips/ prefix only)",
     "ReadWriteResults": "store the result JSON at results/<device>/<date>/<clip>.json (first write wins); "
-                        "read the stored one when a job is delivered twice",
+    "read the stored one when a job is delivered twice",
     "SeeMissingResults": "without ListBucket S3 answers 403, not 404, for a result not written yet, "
-                         "and the duplicate check would fail every job",
+    "and the duplicate check would fail every job",
     "WorkJobsQueue": "long-poll jobs, delete a finished one, extend visibility while working (heartbeat)",
     "ReportCompletions": "tell the controller a job finished (completion queue)",
     "TakeRetireAsks": "scale-in: an idle worker takes one of the controller's asks to leave (retire queue), "
-                      "deleting it once it is leaving the fleet",
+    "deleting it once it is leaving the fleet",
     "ReadEnrolledFaces": "faces detector: read the enrolled people (name, embeddings, record) to name the faces "
-                         "it finds; it cannot enrol, change or delete anyone",
+    "it finds; it cannot enrol, change or delete anyone",
     "RetireOwnFleetInstance": "retire when idle: terminate an instance tagged as a worker of this fleet "
-                              "(the worker cannot tag, so it cannot make another instance match)",
+    "(the worker cannot tag, so it cannot make another instance match)",
     "RetireFromAutoScalingGroup": "asg backend: leave the group with desired-1, and guard itself from "
-                                  "scale-in while it holds a job",
+    "scale-in while it holds a job",
     "StoreClips": "store a clip the edge uploaded (multipart for big ones, abort a failed one); HeadObject "
-                  "(authorised by GetObject) spots a re-uploaded clip id",
+    "(authorised by GetObject) spots a re-uploaded clip id",
     "StoreAndReadResults": "store a result (and snapshot) computed on the edge; read results for GET "
-                           "/v1/clips/<id>; sign the dashboard's snapshot links",
+    "/v1/clips/<id>; sign the dashboard's snapshot links",
     "WriteSnapshots": "store the snapshot JPEG at snapshots/<device>/<date>/<clip>.jpg, beside the result",
     "PublishAlerts": "publish alerts on matching results (notify.rules) to the stack's SNS topic",
     "SeeMissingObjects": "without ListBucket S3 answers 403, not 404, for a clip or result that is not "
-                         "there, so 'new clip' and 'not done yet' would read as errors",
+    "there, so 'new clip' and 'not done yet' would read as errors",
     "QueueJobs": "queue a job for a clip without a result; read queue depth for the autoscaler",
     "AskWorkersToRetire": "scale-in: put one ask per surplus worker on the retire queue, counting the "
-                          "asks still outstanding so none pile up (it cannot read or delete them)",
+    "asks still outstanding so none pile up (it cannot read or delete them)",
     "ConsumeCompletionsAndDeadLetters": "consume completions, and turn dead-lettered jobs into failed results",
     "LaunchFromFleetTemplate": "RunInstances touches these resources; only with the fleet's launch template",
     "LaunchOnlyTaggedWorkers": "new instances must come from the launch template and carry the fleet tags",
     "TagWorkersAtLaunch": "tags go on in the RunInstances call itself, never on existing resources",
     "CountWorkers": "count pending/running workers by tag (DescribeInstances has no resource-level permissions)",
     "CheckTokensAndCountUploads": "read a presented token's hash (credentials table) and count each device's "
-                                  "uploads per UTC day (atomic update); never scans, never writes tokens",
+    "uploads per UTC day (atomic update); never scans, never writes tokens",
     "KeepDashboardSessions": "dashboard sessions every controller shares: read one by its random id, store one "
-                             "at login, delete it at logout (and record a used one-time login link); never scans",
+    "at login, delete it at logout (and record a used one-time login link); never scans",
     "ReadDashboardKey": "read the key that signs the dashboard's one-time login links (the stack generated it)",
     "ForgetOldDashboardKey": "delete the signing key older controllers kept in the credentials table, and only "
-                             "that item (its partition key is the condition); never a token",
+    "that item (its partition key is the condition); never a token",
     "KeepTheClipLedger": "the clip ledger every controller shares: add, move on (conditional updates), forget a "
-                          "half-made upload, read one clip or the waited ones (BatchGetItem); never scans",
+    "half-made upload, read one clip or the waited ones (BatchGetItem); never scans",
     "QueryTheClipLedger": "query the clip ledger's indexes only (by device and day, by submitted or finished time)",
     "KeepTheEvents": "the events every controller shares: place a clip (a transaction conditioned on versions), "
-                     "claim an event for an alert, read events; never deletes (a merged event leaves a tombstone)",
+    "claim an event for an alert, read events; never deletes (a merged event leaves a tombstone)",
     "QueryTheEvents": "query the events table's indexes only (by device, by day)",
     "ReportWorkerState": "write this worker's state (polling, busy, retiring) to the workers table, one item "
-                         "per worker, so the autoscaler counts booting and idle workers right",
+    "per worker, so the autoscaler counts booting and idle workers right",
     "ReadWorkerStates": "the autoscaler reads every worker's reported state (one Scan per tick)",
     "HoldAutoscalerLease": "take, renew and give back the autoscaler lease (conditional writes on one item): "
-                           "exactly one controller launches workers",
+    "exactly one controller launches workers",
     "PublishMetrics": "the leader publishes backlog per worker, oldest job age, latency and workers by state; "
-                      "PutMetricData has no resource-level permissions, so the namespace is the condition",
+    "PutMetricData has no resource-level permissions, so the namespace is the condition",
     "PassWorkerRole": "hand the worker role to new instances (the launch template's instance profile), EC2 only",
     "ScaleAutoScalingGroup": "asg backend: set the group's desired capacity",
     "CountAutoScalingGroup": "asg backend: read the group's instances (no resource-level permissions)",
@@ -77,14 +78,14 @@ WHY = {
     "FunctionSeeMissingResults": "lambda backend: 404, not 403, for a result not written yet (duplicate check)",
     "FunctionReadFrames": "frames path: read the frame whose upload started the function (frames/ prefix only)",
     "FunctionEventSource": "the event source mapping polls the jobs queue with the function's role and deletes "
-                           "every job not reported failed",
+    "every job not reported failed",
     "FunctionReportCompletions": "tell the controller a job finished (completion queue)",
     "FunctionAnswerFrames": "frames path: put each frame's answer on its device's answers queue",
     "FunctionReportNotReady": "lambda backend: a function that cannot load its detector says so in the workers "
-                              "table (one item, lambda:<function name>), so /v1/stats and the fleet page show it",
+    "table (one item, lambda:<function name>), so /v1/stats and the fleet page show it",
     "FunctionLogs": "write its logs to its own log group (the stack makes the group)",
     "SignFramePosts": "frames path: a presigned POST is signed with the controller's credentials, so they must "
-                      "allow the PutObject a Pi makes with it (frames/ prefix only)",
+    "allow the PutObject a Pi makes with it (frames/ prefix only)",
     "ServeFrameAnswers": "frames path: make a device's answers queue on first use, long-poll it for the Pi",
     "ReadFunctionConcurrencyCap": "/v1/stats: the function's reserved concurrency",
     "ReadEventSourceMappings": "/v1/stats: the mapping's maximum concurrency (no resource-level permissions)",
@@ -149,10 +150,16 @@ def role_statements(template: dict[str, Any] | None = None) -> dict[str, list[Gr
 
     def add(role: str, document: dict, only_if: str | None) -> None:
         for st in document["Statement"]:
-            grants.setdefault(role, []).append(Grant(
-                role=role, sid=st.get("Sid", ""), actions=_as_tuple(st["Action"]),
-                resources=_as_tuple(st["Resource"]), condition=st.get("Condition", {}), only_if=only_if,
-            ))
+            grants.setdefault(role, []).append(
+                Grant(
+                    role=role,
+                    sid=st.get("Sid", ""),
+                    actions=_as_tuple(st["Action"]),
+                    resources=_as_tuple(st["Resource"]),
+                    condition=st.get("Condition", {}),
+                    only_if=only_if,
+                )
+            )
 
     for logical_id, res in resources.items():
         props = res.get("Properties", {})
@@ -160,7 +167,7 @@ def role_statements(template: dict[str, Any] | None = None) -> dict[str, list[Gr
             grants.setdefault(logical_id, [])
             for policy in props.get("Policies", []):
                 add(logical_id, policy["PolicyDocument"], res.get("Condition"))
-    for logical_id, res in resources.items():
+    for _logical_id, res in resources.items():
         if res["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
             props = res["Properties"]
             for role in _roles_of(props):
@@ -187,13 +194,17 @@ def permission_rows(template: dict[str, Any] | None = None) -> list[dict[str, st
     rows = []
     for role, grants in role_statements(template).items():
         for g in grants:
-            cond = "; ".join(f"{op} {k}={describe_resource(v)}" for op, kv in g.condition.items() for k, v in kv.items())
-            rows.append({
-                "role": role,
-                "sid": g.sid,
-                "actions": ", ".join(g.actions),
-                "resources": ", ".join(describe_resource(r) for r in g.resources),
-                "condition": (cond + (f" (only if {g.only_if})" if g.only_if else "")).strip(),
-                "why": g.why,
-            })
+            cond = "; ".join(
+                f"{op} {k}={describe_resource(v)}" for op, kv in g.condition.items() for k, v in kv.items()
+            )
+            rows.append(
+                {
+                    "role": role,
+                    "sid": g.sid,
+                    "actions": ", ".join(g.actions),
+                    "resources": ", ".join(describe_resource(r) for r in g.resources),
+                    "condition": (cond + (f" (only if {g.only_if})" if g.only_if else "")).strip(),
+                    "why": g.why,
+                }
+            )
     return rows

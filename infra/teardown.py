@@ -4,6 +4,7 @@ A bucket with objects in it, and workers that still hold the stack's security
 group, make a stack delete fail; ``edgecloud infra down`` empties and
 terminates them first.
 """
+
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
@@ -38,10 +39,13 @@ def empty_bucket(aws: Aws, bucket: str) -> int:
         if error_code(err) == "NoSuchBucket":
             return 0
         raise
-    keys = [{"Key": v["Key"], "VersionId": v["VersionId"]}
-            for page in pages for v in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+    keys = [
+        {"Key": v["Key"], "VersionId": v["VersionId"]}
+        for page in pages
+        for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+    ]
     for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-        batch = keys[start:start + 1000]
+        batch = keys[start : start + 1000]
         reply = s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
         if reply.get("Errors"):
             first = reply["Errors"][0]
@@ -65,5 +69,5 @@ def terminate_fleet(aws: Aws, instance_ids: list[str], timeout: float = 900) -> 
         return
     aws.ec2.terminate_instances(InstanceIds=instance_ids)
     aws.ec2.get_waiter("instance_terminated").wait(
-        InstanceIds=instance_ids, WaiterConfig={"Delay": 5, "MaxAttempts": max(1, int(timeout // 5))})
-
+        InstanceIds=instance_ids, WaiterConfig={"Delay": 5, "MaxAttempts": max(1, int(timeout // 5))}
+    )

@@ -1,6 +1,7 @@
 """Cuts the two short clips the tests use from vtest.avi, as ../shared/footage has them:
 the first 5 s as H.264 in MP4, and 5 s from 20 s as a raw H.264 stream (no container).
 Usage: python scripts/cut-footage.py DIR  (DIR holds vtest.avi)."""
+
 import sys
 from pathlib import Path
 

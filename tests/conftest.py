@@ -1,4 +1,5 @@
 """Fixtures every test area shares: real footage, settings, moto."""
+
 from __future__ import annotations
 
 import functools
@@ -13,8 +14,8 @@ import botocore.session
 import pytest
 
 from edgecloud.aws import Aws
-from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings, from_dict
+from edgecloud.provision import ensure_resources
 
 # Each Aws is a new boto3 session, whose loader parses botocore's service models (JSON, megabytes)
 # again: two thirds of every moto fixture's set-up. One loader for the process; the models are read-only.
@@ -28,11 +29,16 @@ FOOTAGE = Path(os.environ.get("EDGECLOUD_FOOTAGE") or REPO.parent / "shared" / "
 # The two tiers. `slow` marks what spans processes: a test that uses one of these fixtures is marked
 # by the hook below; one that starts a process itself carries @pytest.mark.slow, and the guard under
 # it fails an unmarked test that starts one. `scripts/dev.sh quick` runs -m "not slow".
-MULTI_PROCESS_FIXTURES = frozenset({
-    "moto_server", "stack_settings",  # the shared moto server, for controllers and workers in processes
-    "local_zip",  # `edgecloud lambda package`: pip in a subprocess
-    "hadolint", "dev_binary", "wheel_build",  # linters and pip run as programs
-})
+MULTI_PROCESS_FIXTURES = frozenset(
+    {
+        "moto_server",
+        "stack_settings",  # the shared moto server, for controllers and workers in processes
+        "local_zip",  # `edgecloud lambda package`: pip in a subprocess
+        "hadolint",
+        "dev_binary",
+        "wheel_build",  # linters and pip run as programs
+    }
+)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -48,8 +54,10 @@ def _one_process_unless_slow(request, monkeypatch):
         return
 
     def refused(*args, **kwargs):
-        pytest.fail(f"{request.node.nodeid} starts a process: mark it @pytest.mark.slow (the quick tier "
-                    "runs in one process)", pytrace=False)
+        pytest.fail(
+            f"{request.node.nodeid} starts a process: mark it @pytest.mark.slow (the quick tier runs in one process)",
+            pytrace=False,
+        )
 
     popen_init = subprocess.Popen.__init__
 
@@ -136,10 +144,12 @@ def vtest_h264() -> Path:
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     """Defaults with every writable path under tmp_path."""
-    return from_dict({
-        "controller": {"data_dir": str(tmp_path / "controller"), "port": 0},
-        "edge": {"spool_dir": str(tmp_path / "spool")},
-    })
+    return from_dict(
+        {
+            "controller": {"data_dir": str(tmp_path / "controller"), "port": 0},
+            "edge": {"spool_dir": str(tmp_path / "spool")},
+        }
+    )
 
 
 @pytest.fixture
@@ -239,18 +249,24 @@ def stack_settings(moto_server, tmp_path):
     """Settings pointed at the shared moto server, each test with its own buckets, queues, credentials
     table and fleet tag so tests never see each other's work; resources made."""
     tag = uuid.uuid4().hex[:8]
-    settings = from_dict({
-        "aws": {"endpoint_url": moto_server},
-        "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
-        "queues": {"jobs": f"jobs-{tag}", "completions": f"done-{tag}", "dead_letter": f"dlq-{tag}",
-                   "retire": f"retire-{tag}"},
-        "tables": {"credentials": f"creds-{tag}", "events": f"events-{tag}"},  # events of two tests never group
-        "fleet": {"backend": "local", "name": f"fleet-{tag}"},
-        "worker": {"idle_timeout": 4, "wait_seconds": 1},
-        "autoscaler": {"interval": 0.5, "boot_time_s": 2, "target_latency_s": 10, "rate_window_s": 4},
-        "controller": {"data_dir": str(tmp_path / "controller"), "port": 0},
-        "edge": {"spool_dir": str(tmp_path / "spool")},
-    })
+    settings = from_dict(
+        {
+            "aws": {"endpoint_url": moto_server},
+            "storage": {"clips_bucket": f"clips-{tag}", "results_bucket": f"results-{tag}"},
+            "queues": {
+                "jobs": f"jobs-{tag}",
+                "completions": f"done-{tag}",
+                "dead_letter": f"dlq-{tag}",
+                "retire": f"retire-{tag}",
+            },
+            "tables": {"credentials": f"creds-{tag}", "events": f"events-{tag}"},  # events of two tests never group
+            "fleet": {"backend": "local", "name": f"fleet-{tag}"},
+            "worker": {"idle_timeout": 4, "wait_seconds": 1},
+            "autoscaler": {"interval": 0.5, "boot_time_s": 2, "target_latency_s": 10, "rate_window_s": 4},
+            "controller": {"data_dir": str(tmp_path / "controller"), "port": 0},
+            "edge": {"spool_dir": str(tmp_path / "spool")},
+        }
+    )
     ensure_resources(Aws(settings.aws), settings)
     return settings
 

@@ -1,4 +1,5 @@
 """The boto3 seam and resource setup, on moto."""
+
 import json
 
 from edgecloud.aws import Aws

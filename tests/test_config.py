@@ -1,4 +1,5 @@
 """Settings: defaults, the YAML file, environment overrides, and errors that name the key."""
+
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ def test_repo_config_yaml_loads_and_documents_every_setting():
 def test_environment_overrides_file(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("autoscaler:\n  max_workers: 5\nedge:\n  device_id: pi-07\n")
-    s = config.load(path, environ={"EDGECLOUD_AUTOSCALER__MAX_WORKERS": "3", "EDGECLOUD_AWS__ENDPOINT_URL": "http://127.0.0.1:5000"})
+    s = config.load(
+        path, environ={"EDGECLOUD_AUTOSCALER__MAX_WORKERS": "3", "EDGECLOUD_AWS__ENDPOINT_URL": "http://127.0.0.1:5000"}
+    )
     assert s.autoscaler.max_workers == 3
     assert s.edge.device_id == "pi-07"
     assert s.aws.endpoint_url == "http://127.0.0.1:5000"
@@ -35,18 +38,21 @@ def test_config_path_from_environment(tmp_path):
     assert config.load(environ={"EDGECLOUD_CONFIG": str(path)}).worker.idle_timeout == 12
 
 
-@pytest.mark.parametrize("yaml_text, key", [
-    ("edge:\n  clip_seconds: -1\n", "edge.clip_seconds"),
-    ("autoscaler:\n  max_workerz: 3\n", "autoscaler.max_workerz"),
-    ("fleet:\n  backend: kubernetes\n", "fleet.backend"),
-    ("queues:\n  max_receive: lots\n", "queues.max_receive"),
-    ("edge:\n  device_id: 'Pi 01/..'\n", "edge.device_id"),
-    ("nonsense: 1\n", "nonsense"),
-    ("zones:\n  devices: {pi-01: {door: [[0, 0], [1, 0]]}}\n", "zones.devices"),  # two points: no polygon
-    ("zones:\n  devices: {pi-01: {door: [[0, 0], [1, 0], [1, 1.5]]}}\n", "zones.devices"),  # off the frame
-    ("zones:\n  devices: {'Pi 01': {door: [[0, 0], [1, 0], [1, 1]]}}\n", "zones.devices"),  # no device id
-    ("events:\n  gap_s: 0\n", "events.gap_s"),
-])
+@pytest.mark.parametrize(
+    "yaml_text, key",
+    [
+        ("edge:\n  clip_seconds: -1\n", "edge.clip_seconds"),
+        ("autoscaler:\n  max_workerz: 3\n", "autoscaler.max_workerz"),
+        ("fleet:\n  backend: kubernetes\n", "fleet.backend"),
+        ("queues:\n  max_receive: lots\n", "queues.max_receive"),
+        ("edge:\n  device_id: 'Pi 01/..'\n", "edge.device_id"),
+        ("nonsense: 1\n", "nonsense"),
+        ("zones:\n  devices: {pi-01: {door: [[0, 0], [1, 0]]}}\n", "zones.devices"),  # two points: no polygon
+        ("zones:\n  devices: {pi-01: {door: [[0, 0], [1, 0], [1, 1.5]]}}\n", "zones.devices"),  # off the frame
+        ("zones:\n  devices: {'Pi 01': {door: [[0, 0], [1, 0], [1, 1]]}}\n", "zones.devices"),  # no device id
+        ("events:\n  gap_s: 0\n", "events.gap_s"),
+    ],
+)
 def test_bad_setting_names_the_key(tmp_path, yaml_text, key):
     path = tmp_path / "c.yaml"
     path.write_text(yaml_text)

@@ -1,4 +1,5 @@
 """The credentials registry on moto's DynamoDB: tokens kept as hashes, revocation bounded by the cache."""
+
 from __future__ import annotations
 
 import pytest
@@ -67,8 +68,17 @@ def test_the_cache_window_is_never_over_a_minute(registry, settings):
     assert Registry(registry.aws, settings.tables.credentials, cache_s=3600).cache_s == 60
 
 
-@pytest.mark.parametrize("kind, name", [("device", "../etc"), ("device", "Pi 01"), ("operator", "a" * 65),
-                                        ("device", "pi\x00"), ("device", "pi-01\n"), ("operator", "аlice")])  # Cyrillic а
+@pytest.mark.parametrize(
+    "kind, name",
+    [
+        ("device", "../etc"),
+        ("device", "Pi 01"),
+        ("operator", "a" * 65),
+        ("device", "pi\x00"),
+        ("device", "pi-01\n"),
+        ("operator", "аlice"),
+    ],
+)  # Cyrillic а
 def test_hostile_names_are_refused(registry, kind, name):
     with pytest.raises(CredentialError):
         registry.add(kind, name)

@@ -3,6 +3,7 @@
 README.md is what a newcomer reads first, so it stays short and points to docs/; the pages are checked
 against the code (the CLI's commands, the settings' names) so a rename cannot leave them stale.
 """
+
 import re
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """The package's shape: one top-level package, and layers that import only downwards."""
+
 from __future__ import annotations
 
 import ast
@@ -29,7 +30,7 @@ def _imports(path: Path, package: str = "") -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - node.level + 1]
+                base = base[: len(base) - node.level + 1]
                 names.add(".".join(base + ([node.module] if node.module else [])))
             else:
                 names.add(node.module)
@@ -37,8 +38,11 @@ def _imports(path: Path, package: str = "") -> set[str]:
 
 
 def _shared_modules() -> list[Path]:
-    return [p for p in sorted((REPO / "edgecloud").rglob("*.py"))
-            if p.relative_to(REPO / "edgecloud").parts[0] not in ABOVE_SHARED]
+    return [
+        p
+        for p in sorted((REPO / "edgecloud").rglob("*.py"))
+        if p.relative_to(REPO / "edgecloud").parts[0] not in ABOVE_SHARED
+    ]
 
 
 def test_the_shared_layer_imports_no_component():
@@ -51,17 +55,23 @@ def test_the_shared_layer_imports_no_component():
 
 
 def _component_imports(names: set[str]) -> list[str]:
-    return sorted(name for name in names
-                  if name.split(".")[0] in COMPONENTS
-                  or (name.startswith("edgecloud.") and name.split(".")[1] in COMPONENTS + ("wiring", "cli")))
+    return sorted(
+        name
+        for name in names
+        if name.split(".")[0] in COMPONENTS
+        or (name.startswith("edgecloud.") and name.split(".")[1] in COMPONENTS + ("wiring", "cli"))
+    )
 
 
 def test_the_layer_check_sees_a_component_import(tmp_path):
     # The check must be able to fail: absolute and relative imports of a component are both caught.
     probe = tmp_path / "probe.py"
     probe.write_text("from edgecloud.controller import store\nfrom ..edge import spool\nimport worker.main\n")
-    assert _component_imports(_imports(probe, "edgecloud.detect")) == ["edgecloud.controller", "edgecloud.edge",
-                                                                       "worker.main"]
+    assert _component_imports(_imports(probe, "edgecloud.detect")) == [
+        "edgecloud.controller",
+        "edgecloud.edge",
+        "worker.main",
+    ]
 
 
 # --- The layering the README states (its "Layers" paragraph is exactly these checks) ---
@@ -69,8 +79,18 @@ COMPOSITION_ROOT = ("edgecloud.cli", "edgecloud.wiring")
 SEAM = "edgecloud/aws.py"
 # A bench drives a component's real code: the fault rig runs the Pi's spool and uploader.
 ALLOWED_BETWEEN_COMPONENTS = {("bench", "edge")}
-AWS_CLIENTS = {"s3", "sqs", "ec2", "autoscaling", "dynamodb", "sns", "cloudwatch", "cloudformation",
-               "secretsmanager", "client"}
+AWS_CLIENTS = {
+    "s3",
+    "sqs",
+    "ec2",
+    "autoscaling",
+    "dynamodb",
+    "sns",
+    "cloudwatch",
+    "cloudformation",
+    "secretsmanager",
+    "client",
+}
 ROUTE_DECORATORS = {"route", "get", "post", "put", "patch", "delete"}
 
 
@@ -100,25 +120,36 @@ def _root_imports(names: set[str]) -> list[str]:
 
 
 def test_no_component_imports_the_cli_or_the_wiring():
-    offenders = {str(p.relative_to(REPO)): bad for p in _component_files()
-                 if (bad := _root_imports(_imports(p, _package_of(p))))}
+    offenders = {
+        str(p.relative_to(REPO)): bad for p in _component_files() if (bad := _root_imports(_imports(p, _package_of(p))))
+    }
     assert offenders == {}
 
 
 def test_the_composition_root_check_sees_a_component_import_it(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("from edgecloud.cli import Context\nfrom ...wiring.localcloud import EmbeddedAws\n"
-                     "import edgecloud.wiring\nfrom edgecloud.context import pass_context\n")
+    probe.write_text(
+        "from edgecloud.cli import Context\nfrom ...wiring.localcloud import EmbeddedAws\n"
+        "import edgecloud.wiring\nfrom edgecloud.context import pass_context\n"
+    )
     assert _root_imports(_imports(probe, "edgecloud.bench.sub")) == [
-        "edgecloud.cli", "edgecloud.wiring", "edgecloud.wiring.localcloud"]
+        "edgecloud.cli",
+        "edgecloud.wiring",
+        "edgecloud.wiring.localcloud",
+    ]
 
 
 def _other_components(own: str, names: set[str]) -> list[str]:
     found = []
     for name in names:
         parts = name.split(".")
-        if len(parts) > 1 and parts[0] == "edgecloud" and parts[1] in COMPONENTS and parts[1] != own \
-                and (own, parts[1]) not in ALLOWED_BETWEEN_COMPONENTS:
+        if (
+            len(parts) > 1
+            and parts[0] == "edgecloud"
+            and parts[1] in COMPONENTS
+            and parts[1] != own
+            and (own, parts[1]) not in ALLOWED_BETWEEN_COMPONENTS
+        ):
             found.append(name)
     return sorted(found)
 
@@ -136,40 +167,55 @@ def test_the_component_check_sees_one_component_importing_another(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("from edgecloud.controller import store\nfrom ...edge import spool\nfrom .. import ledger\n")
     assert _other_components("worker", _imports(probe, "edgecloud.worker.sub")) == [
-        "edgecloud.controller", "edgecloud.edge"]
+        "edgecloud.controller",
+        "edgecloud.edge",
+    ]
     assert _other_components("bench", _imports(probe, "edgecloud.bench.sub")) == ["edgecloud.controller"]
 
 
 def _aws_library_imports(path: Path) -> list[str]:
     """boto3 itself, or botocore beyond its exception types (what callers catch)."""
-    return sorted(n for n in _plain_imports(path)
-                  if n.split(".")[0] == "boto3" or (n.split(".")[0] == "botocore" and n != "botocore.exceptions"))
+    return sorted(
+        n
+        for n in _plain_imports(path)
+        if n.split(".")[0] == "boto3" or (n.split(".")[0] == "botocore" and n != "botocore.exceptions")
+    )
 
 
 def test_only_the_seam_imports_boto3():
-    offenders = {str(p.relative_to(REPO)): bad for p in _code_files()
-                 if str(p.relative_to(REPO)) != SEAM and (bad := _aws_library_imports(p))}
+    offenders = {
+        str(p.relative_to(REPO)): bad
+        for p in _code_files()
+        if str(p.relative_to(REPO)) != SEAM and (bad := _aws_library_imports(p))
+    }
     assert offenders == {}
     assert _aws_library_imports(REPO / SEAM) == ["boto3", "botocore.config"]
 
 
 def test_the_seam_check_sees_boto3_elsewhere(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("import boto3.session\nfrom botocore.config import Config\n"
-                     "from botocore.exceptions import ClientError\n")
+    probe.write_text(
+        "import boto3.session\nfrom botocore.config import Config\nfrom botocore.exceptions import ClientError\n"
+    )
     assert _aws_library_imports(probe) == ["boto3.session", "botocore.config"]
 
 
 def _client_calls_in_views(path: Path) -> list[str]:
     """In a module that defines HTTP routes, every use of an AWS client (``.s3``, ``.sqs``, ...)."""
     tree = ast.parse(path.read_text(), str(path))
-    is_view = any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_DECORATORS
-                  for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-                  for d in node.decorator_list)
+    is_view = any(
+        isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_DECORATORS
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for d in node.decorator_list
+    )
     if not is_view:
         return []
-    return sorted(f"line {node.lineno}: .{node.attr}" for node in ast.walk(tree)
-                  if isinstance(node, ast.Attribute) and node.attr in AWS_CLIENTS)
+    return sorted(
+        f"line {node.lineno}: .{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr in AWS_CLIENTS
+    )
 
 
 def test_views_reach_aws_only_through_a_store():
@@ -194,8 +240,12 @@ def _credential_keys(path: Path) -> list[str]:
     found = []
     for node in ast.walk(tree):
         head = node.values[0] if isinstance(node, ast.JoinedStr) and node.values else node
-        if id(node) not in parts and isinstance(head, ast.Constant) and isinstance(head.value, str) \
-                and head.value.startswith(KEY_PREFIXES):
+        if (
+            id(node) not in parts
+            and isinstance(head, ast.Constant)
+            and isinstance(head.value, str)
+            and head.value.startswith(KEY_PREFIXES)
+        ):
             found.append(f"line {node.lineno}: {head.value!r}")
     return sorted(found)
 
@@ -235,7 +285,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         state[node] = "open"
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                found.append(path[path.index(nxt):] + [nxt])
+                found.append(path[path.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = "done"
@@ -279,9 +329,12 @@ def _plain_imports(path: Path) -> set[str]:
 
 
 def test_no_module_outside_tests_is_over_300_lines():
-    big = {str(p.relative_to(REPO)): n for p in REPO.glob("**/*.py")
-           if not {".venv", "tests", "build", "var"} & set(p.relative_to(REPO).parts)
-           and (n := len(p.read_text().splitlines())) > 300}
+    big = {
+        str(p.relative_to(REPO)): n
+        for p in REPO.glob("**/*.py")
+        if not {".venv", "tests", "build", "var"} & set(p.relative_to(REPO).parts)
+        and (n := len(p.read_text().splitlines())) > 300
+    }
     assert big == {}
 
 
@@ -289,8 +342,12 @@ def test_no_module_outside_tests_is_over_300_lines():
 def wheel_build(tmp_path_factory) -> tuple[zipfile.ZipFile, str]:
     """The wheel pip builds from the tree, and what the build printed (pip -v shows setuptools' warnings)."""
     out = tmp_path_factory.mktemp("wheel")
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v",
-                           "-w", str(out), str(REPO)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-v", "-w", str(out), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     (built,) = out.glob("edgecloud-*.whl")
     return zipfile.ZipFile(built), done.stdout + done.stderr
@@ -318,8 +375,12 @@ def test_the_wheel_carries_every_module_and_data_file_of_the_tree(wheel):
     names = set(wheel.namelist())
     # Every file of the tree, data included (the dashboard's favicon was once left out).
     roots = {"edgecloud": REPO / "edgecloud", **{f"edgecloud/{c}": REPO / c for c in COMPONENTS}}
-    wanted = {f"{prefix}/{p.relative_to(root).as_posix()}" for prefix, root in roots.items()
-              for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    wanted = {
+        f"{prefix}/{p.relative_to(root).as_posix()}"
+        for prefix, root in roots.items()
+        for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
     assert wanted - names == set()
 
 
@@ -335,8 +396,11 @@ def _section(title: str) -> str:
 
 def _layout_rows() -> list[list[str]]:
     """The Layout table's rows: [path, installs as, what]."""
-    return [[c.strip() for c in line.strip().strip("|").split("|")]
-            for line in _section("Layout").splitlines() if line.startswith("| `")]
+    return [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in _section("Layout").splitlines()
+        if line.startswith("| `")
+    ]
 
 
 def _layout_errors(rows: list[list[str]]) -> list[str]:
@@ -365,11 +429,16 @@ def test_the_layout_table_is_the_tree():
 
 
 def test_the_layout_check_sees_a_stale_row():
-    rows = [["`worker/`", "`edgecloud.worker`", "`jobs` (one job message), `frames`, `lambda_/`"],
-            ["`worker/serverless/`", "`edgecloud.worker.serverless`", "the emulation"],
-            ["`edge/`", "`edgecloud.edge.agent`", "the Pi"]]
-    assert _layout_errors(rows) == ["`worker/`: no module jobs", "`worker/serverless/`: no such folder",
-                                    "`edge/`: installs as edgecloud.edge, not `edgecloud.edge.agent`"]
+    rows = [
+        ["`worker/`", "`edgecloud.worker`", "`jobs` (one job message), `frames`, `lambda_/`"],
+        ["`worker/serverless/`", "`edgecloud.worker.serverless`", "the emulation"],
+        ["`edge/`", "`edgecloud.edge.agent`", "the Pi"],
+    ]
+    assert _layout_errors(rows) == [
+        "`worker/`: no module jobs",
+        "`worker/serverless/`: no such folder",
+        "`edge/`: installs as edgecloud.edge, not `edgecloud.edge.agent`",
+    ]
 
 
 def _retired_names() -> list[str]:
@@ -381,24 +450,39 @@ def _named(names: list[str], paths: list[Path]) -> list[str]:
     """Paths among ``paths`` (files and their folders) named by one of ``names``: a module, a package or test_<name>."""
     wanted = set(names) | {f"test_{n}" for n in names}
     hits = {p.relative_to(REPO).as_posix() for p in paths if p.stem in wanted}
-    hits |= {d.relative_to(REPO).as_posix() + "/" for p in paths for d in p.parents
-             if d.is_relative_to(REPO) and d != REPO and d.name in wanted}
+    hits |= {
+        d.relative_to(REPO).as_posix() + "/"
+        for p in paths
+        for d in p.parents
+        if d.is_relative_to(REPO) and d != REPO and d.name in wanted
+    }
     return sorted(hits)
 
 
 def test_no_module_folder_or_test_has_a_retired_name():
     retired = _retired_names()
     assert {"function", "serverless", "scale_in", "lifecycle"} <= set(retired)
-    files = [p for top in ("edgecloud", "tests") + COMPONENTS for p in (REPO / top).rglob("*.py")
-             if "__pycache__" not in p.parts]
+    files = [
+        p
+        for top in ("edgecloud", "tests") + COMPONENTS
+        for p in (REPO / top).rglob("*.py")
+        if "__pycache__" not in p.parts
+    ]
     assert _named(retired, files) == []
 
 
 def test_the_name_check_sees_a_retired_name():
-    planted = [REPO / "worker" / "serverless" / "cli.py", REPO / "worker" / "jobs.py",
-               REPO / "tests" / "edge" / "test_results.py", REPO / "worker" / "main.py"]
-    assert _named(["serverless", "jobs", "results"], planted) == ["tests/edge/test_results.py", "worker/jobs.py",
-                                                                  "worker/serverless/"]
+    planted = [
+        REPO / "worker" / "serverless" / "cli.py",
+        REPO / "worker" / "jobs.py",
+        REPO / "tests" / "edge" / "test_results.py",
+        REPO / "worker" / "main.py",
+    ]
+    assert _named(["serverless", "jobs", "results"], planted) == [
+        "tests/edge/test_results.py",
+        "worker/jobs.py",
+        "worker/serverless/",
+    ]
 
 
 def test_every_path_the_names_section_gives_exists():
@@ -433,6 +517,8 @@ def test_commands_are_imported_only_when_called():
 
 def test_the_lazy_command_check_sees_an_eager_import(tmp_path):
     probe = tmp_path / "probe.py"
-    probe.write_text("from edgecloud.worker.cli import worker\nfrom .config import load\n"
-                     "def f():\n    from edgecloud.edge.cli import edge\n")
+    probe.write_text(
+        "from edgecloud.worker.cli import worker\nfrom .config import load\n"
+        "def f():\n    from edgecloud.edge.cli import edge\n"
+    )
     assert _top_level_component_imports(probe) == ["edgecloud.worker.cli"]

@@ -1,8 +1,10 @@
 """Video limits: a clip's headers read on real footage without decoding, the first limit a clip
 breaks in words, decoding's own checks (headers can lie), and the bench's bombs."""
+
 from __future__ import annotations
 
 import io
+
 import pytest
 
 from edgecloud.limits import Guard, OverLimit, read_headers, refusal
@@ -32,19 +34,23 @@ def test_an_upload_stream_is_read_and_left_at_its_start(vtest_mp4):
     assert stream.tell() == 0  # stored whole afterwards
 
 
-@pytest.mark.parametrize("limit, value, why", [
-    ("max_pixels", 768 * 576 - 1, f"768x576 frames are over limits.max_pixels {768 * 576 - 1} pixels"),
-    ("max_frames", 49, "50 frames are over limits.max_frames 49"),
-    ("max_duration_s", 4.5, "5.0 s of video is over limits.max_duration_s 4.5"),
-])
+@pytest.mark.parametrize(
+    "limit, value, why",
+    [
+        ("max_pixels", 768 * 576 - 1, f"768x576 frames are over limits.max_pixels {768 * 576 - 1} pixels"),
+        ("max_frames", 49, "50 frames are over limits.max_frames 49"),
+        ("max_duration_s", 4.5, "5.0 s of video is over limits.max_duration_s 4.5"),
+    ],
+)
 def test_the_limit_a_clip_breaks_is_named(vtest_mp4, limit, value, why):
     assert refusal(vtest_mp4, LimitsSettings(**{limit: value})) == why
     assert refusal(vtest_mp4, LimitsSettings(**{limit: value + 1})) is None
 
 
 def test_counting_a_raw_streams_frames_stops_past_the_limit(vtest_h264):
-    assert refusal(vtest_h264, LimitsSettings(max_frames=20), fps=10) == \
-        "at least 21 frames are over limits.max_frames 20"
+    assert (
+        refusal(vtest_h264, LimitsSettings(max_frames=20), fps=10) == "at least 21 frames are over limits.max_frames 20"
+    )
 
 
 @pytest.mark.parametrize("body", [b"not a video\n" * 50, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 3000])
@@ -75,11 +81,14 @@ def test_decoding_stops_at_max_frames_and_at_the_budget(vtest_mp4):
         late.frame(7)
 
 
-@pytest.mark.parametrize("kind, why", [
-    ("frames", "24000 frames are over limits.max_frames 3600"),
-    ("duration", "900.0 s of video is over limits.max_duration_s 120"),
-    pytest.param("pixels", "8190x8190 frames are over limits.max_pixels 3840x2160", marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "kind, why",
+    [
+        ("frames", "24000 frames are over limits.max_frames 3600"),
+        ("duration", "900.0 s of video is over limits.max_duration_s 120"),
+        pytest.param("pixels", "8190x8190 frames are over limits.max_pixels 3840x2160", marks=pytest.mark.slow),
+    ],
+)
 def test_the_bench_bombs_break_one_default_limit_each(tmp_path, kind, why):
     from edgecloud.bench.bomb import write_bomb_clip
 

@@ -1,4 +1,5 @@
 """The shared loop pieces: pass counts."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,4 +18,4 @@ def test_a_tally_reads_its_outcomes_and_refuses_others():
     with pytest.raises(ValueError, match="not 'dnoe'"):
         counts.add("dnoe")
     with pytest.raises(AttributeError):
-        counts.dnoe
+        counts.dnoe  # noqa: B018 - the attribute lookup is what raises

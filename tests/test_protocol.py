@@ -1,4 +1,5 @@
 """The contract: clip ids (parsed once), the S3 key layout, statuses and message schemas."""
+
 import json
 import pickle
 from datetime import datetime, timezone
@@ -51,11 +52,20 @@ def test_every_key_is_the_clip_ids_key_of_its_kind_and_round_trips():
         key_of(clip_id, "results", "mp4")
 
 
-@pytest.mark.parametrize("bad", [
-    "", "../../etc/passwd", "20261124T093000000Z_pi-01_zzzzzzzz", "20261124T093000000Z_PI_01_0123abcd",
-    "20261124T093000000Z_pi-01_0123abcd/../x", "20261124T093000000Z_pi-01_0123abcd.json",
-    "20261124T093000000Z_pi-01_0123abcd\n", None, 42,
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "../../etc/passwd",
+        "20261124T093000000Z_pi-01_zzzzzzzz",
+        "20261124T093000000Z_PI_01_0123abcd",
+        "20261124T093000000Z_pi-01_0123abcd/../x",
+        "20261124T093000000Z_pi-01_0123abcd.json",
+        "20261124T093000000Z_pi-01_0123abcd\n",
+        None,
+        42,
+    ],
+)
 def test_unsafe_or_malformed_ids_are_refused(bad):
     with pytest.raises(BadClipId):
         ClipId(bad)
@@ -63,8 +73,10 @@ def test_unsafe_or_malformed_ids_are_refused(bad):
         result_key(bad)
 
 
-@pytest.mark.parametrize("impossible", ["20261399T999999999Z_pi-01_3fa9c2d1", "20260230T000000000Z_pi-01_3fa9c2d1",
-                                        "20261124T256100000Z_pi-01_3fa9c2d1"])
+@pytest.mark.parametrize(
+    "impossible",
+    ["20261399T999999999Z_pi-01_3fa9c2d1", "20260230T000000000Z_pi-01_3fa9c2d1", "20261124T256100000Z_pi-01_3fa9c2d1"],
+)
 def test_an_id_of_a_time_that_does_not_exist_is_refused(impossible):
     with pytest.raises(BadClipId, match="names no real time"):
         ClipId(impossible)
@@ -95,9 +107,16 @@ def test_job_message_validates_clip_id():
 def test_statuses_are_the_strings_on_the_wire():
     assert FINAL == ("done", "failed", "dropped")
     assert "dropped" in FINAL and "queued" not in FINAL  # a status read from a JSON body is checked as it is
-    assert json.dumps({"status": ClipStatus.DONE, "placement": Placement.BOTH}) == '{"status": "done", "placement": "both"}'
-    assert Result(clip_id=new_clip_id("pi-01"), processed_by="edge", detector="hog",
-                  status=ClipStatus.FAILED).model_dump(mode="json")["status"] == "failed"
+    assert (
+        json.dumps({"status": ClipStatus.DONE, "placement": Placement.BOTH})
+        == '{"status": "done", "placement": "both"}'
+    )
+    assert (
+        Result(clip_id=new_clip_id("pi-01"), processed_by="edge", detector="hog", status=ClipStatus.FAILED).model_dump(
+            mode="json"
+        )["status"]
+        == "failed"
+    )
 
 
 def test_summarise_counts_per_frame_and_best_score():

@@ -1,6 +1,7 @@
 """Set-up and the two test tiers. `scripts/dev.sh demo` installs no torch (the default detector is YOLO
 on OpenCV): nothing the demo runs may import it, checked in a process where importing torch fails, as
 in the demo's venv. `scripts/dev.sh quick` runs what is not `slow`: no test there starts a process."""
+
 import json
 import subprocess
 import sys
@@ -47,8 +48,9 @@ print(json.dumps({"failed": failed, "detector": settings.detector.name, "labels"
 
 @pytest.mark.slow
 def test_the_demo_runs_without_torch(vtest_avi):
-    done = subprocess.run([sys.executable, "-c", WITHOUT_TORCH, str(vtest_avi)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_TORCH, str(vtest_avi)], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.splitlines()[-1])
     # Only the torchvision backend needs torch; it is loaded by name, when a detector asks for it.
@@ -59,8 +61,11 @@ def test_the_demo_runs_without_torch(vtest_avi):
 
 
 def test_a_test_that_uses_a_multi_process_fixture_is_slow(request):
-    unmarked = [item.nodeid for item in request.session.items
-                if MULTI_PROCESS_FIXTURES & set(item.fixturenames) and not item.get_closest_marker("slow")]
+    unmarked = [
+        item.nodeid
+        for item in request.session.items
+        if MULTI_PROCESS_FIXTURES & set(item.fixturenames) and not item.get_closest_marker("slow")
+    ]
     assert unmarked == []
 
 

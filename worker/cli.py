@@ -1,4 +1,5 @@
 """``edgecloud worker run [--once]``."""
+
 from __future__ import annotations
 
 import signal

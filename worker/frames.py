@@ -6,6 +6,7 @@ frame's key (``frames/<device>/<date>/<frame id>.jpg``) is read, so the device
 the answer goes to is the one whose prefix the frame was posted under (a
 presigned POST lets a device write under its own prefix only).
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,8 @@ def answer_frame(env, bucket: str, key: str, frame_id: str, processed_by: str) -
     """Detect what the frame shows; an unreadable image is answered with an error, not retried."""
     import cv2
 
-    from edgecloud.protocol.labels import summarise
     from edgecloud.pipeline import analyse_image
+    from edgecloud.protocol.labels import summarise
 
     began = time.perf_counter()
     _, device = parse_clip_id(frame_id)
@@ -60,8 +61,7 @@ def answer_frame(env, bucket: str, key: str, frame_id: str, processed_by: str) -
         return FrameAnswer(**meta, error=f"{key} is not a decodable image ({len(body)} bytes)")
     detections = analyse_image(image, env.runner.detector, env.settings.detector)
     labels, _ = summarise(detections)
-    return FrameAnswer(**meta, labels=labels, detections=detections,
-                       process_s=round(time.perf_counter() - began, 3))
+    return FrameAnswer(**meta, labels=labels, detections=detections, process_s=round(time.perf_counter() - began, 3))
 
 
 @lru_cache(maxsize=256)

@@ -1,4 +1,5 @@
 """Keeps a job hidden from other workers while this one works on it."""
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,14 @@ class Heartbeat(BackgroundLoop):
     ``__exit__``; ``beat()`` does one, for callers (and tests) without a thread.
     """
 
-    def __init__(self, extend: Callable[[int], None], *, every: float, extend_to: int,
-                 on_beat: Optional[Callable[[int], None]] = None):
+    def __init__(
+        self,
+        extend: Callable[[int], None],
+        *,
+        every: float,
+        extend_to: int,
+        on_beat: Optional[Callable[[int], None]] = None,
+    ):
         super().__init__()
         self.extend = extend  # sets the job's visibility to this many seconds from now
         self.every = every

@@ -1,6 +1,7 @@
 """Which EC2 instance am I? From settings, else from the instance metadata
 service with an IMDSv2 session token (the fleet launches with tokens required).
 In a Kubernetes pod: none, whatever IMDS says (it would name the pod's node)."""
+
 from __future__ import annotations
 
 import logging
@@ -22,11 +23,15 @@ def imds_get(path: str, base_url: str = IMDS_URL, timeout: float = 1.0) -> Optio
     """One metadata item through IMDSv2 (token first), or None off EC2 or where the item is absent
     (short timeouts: no long hang on a laptop)."""
     try:
-        token = requests.put(f"{base_url}/latest/api/token", timeout=timeout,
-                             headers={"X-aws-ec2-metadata-token-ttl-seconds": str(TOKEN_TTL_S)})
+        token = requests.put(
+            f"{base_url}/latest/api/token",
+            timeout=timeout,
+            headers={"X-aws-ec2-metadata-token-ttl-seconds": str(TOKEN_TTL_S)},
+        )
         token.raise_for_status()
-        reply = requests.get(f"{base_url}/latest/meta-data/{path}", timeout=timeout,
-                             headers={"X-aws-ec2-metadata-token": token.text})
+        reply = requests.get(
+            f"{base_url}/latest/meta-data/{path}", timeout=timeout, headers={"X-aws-ec2-metadata-token": token.text}
+        )
         reply.raise_for_status()
     except requests.RequestException as err:
         log.info("no instance metadata %s (%s)", path, err.__class__.__name__)
@@ -39,8 +44,9 @@ def imds_instance_id(base_url: str = IMDS_URL, timeout: float = 1.0) -> Optional
     return imds_get("instance-id", base_url, timeout)
 
 
-def wait_until_in_service(base_url: str = IMDS_URL, *, pause: Callable[[float], object] = time.sleep,
-                          every_s: float = 5.0) -> Optional[str]:
+def wait_until_in_service(
+    base_url: str = IMDS_URL, *, pause: Callable[[float], object] = time.sleep, every_s: float = 5.0
+) -> Optional[str]:
     """Hold the worker while its instance is being prepared for an Auto Scaling warm pool.
 
     A warm-pool instance boots once, runs its user data (and so this unit) and is
@@ -63,8 +69,9 @@ def on_kubernetes(settings: WorkerSettings, environ: Mapping[str, str] = os.envi
     return settings.platform == "kubernetes"
 
 
-def instance_id(settings: WorkerSettings, base_url: str = IMDS_URL,
-                environ: Mapping[str, str] = os.environ) -> Optional[str]:
+def instance_id(
+    settings: WorkerSettings, base_url: str = IMDS_URL, environ: Mapping[str, str] = os.environ
+) -> Optional[str]:
     if on_kubernetes(settings, environ):
         # The node's instance is not the pod's: with an id the worker would report
         # under it and, retiring, terminate the node with every pod on it.

@@ -8,6 +8,7 @@ the message: the poll loop deletes it itself, Lambda's event source deletes
 every record not reported as failed. An error outside the clip raises, so the
 job is tried again; ``give_up`` ends it on its last allowed try.
 """
+
 from __future__ import annotations
 
 import logging
@@ -52,8 +53,7 @@ class JobRunner:
             self._detector = detector_for(self.settings)
         return self._detector
 
-    def run(self, body: str, processed_by: str,
-            working: Callable[[], ContextManager] = nullcontext) -> str:
+    def run(self, body: str, processed_by: str, working: Callable[[], ContextManager] = nullcontext) -> str:
         """Process one message body to the end; the outcome is ``done``, ``failed``,
         ``duplicate`` or ``malformed``. ``working`` wraps the processing (visibility
         heartbeat, scale-in protection)."""
@@ -71,8 +71,16 @@ class JobRunner:
         with working():
             self.send(Completion(event="started", clip_id=job.clip_id, processed_by=processed_by))
             began = time.perf_counter()
-            result = process_job(job, self.aws, self.detector, self.settings.detector, processed_by, self.results,
-                                 self.settings.limits, self.settings.zones.of(job.device_id))
+            result = process_job(
+                job,
+                self.aws,
+                self.detector,
+                self.settings.detector,
+                processed_by,
+                self.results,
+                self.settings.limits,
+                self.settings.zones.of(job.device_id),
+            )
             result = self.results.put_first(result)
             self.complete(result, process_s=round(time.perf_counter() - began, 3))
         log.info("clip %s %s: %s", job.clip_id, result.status, result.labels or result.error or "nothing found")
@@ -91,8 +99,9 @@ class JobRunner:
         except ValidationError:
             job = clip_id
         try:
-            result = self.results.put_first(failed_result(job, f"failed {tries} times; last error: "
-                                               f"{type(err).__name__}: {err}", processed_by))
+            result = self.results.put_first(
+                failed_result(job, f"failed {tries} times; last error: {type(err).__name__}: {err}", processed_by)
+            )
             self.complete(result, process_s=None)
         except Exception:
             log.warning("could not record the failure of %s", clip_id, exc_info=True)
@@ -104,13 +113,21 @@ class JobRunner:
         if clip_id is None:
             log.error("dropping a job that names no valid clip: %.200s", body)
         elif self.results.get(clip_id) is None:
-            result = self.results.put_first(failed_result(clip_id, f"malformed job message: {err.errors()[0]['msg']}",
-                                                          processed_by))
+            result = self.results.put_first(
+                failed_result(clip_id, f"malformed job message: {err.errors()[0]['msg']}", processed_by)
+            )
             self.complete(result, process_s=None)
 
     def complete(self, result: Result, process_s: Optional[float]) -> None:
-        self.send(Completion(event=result.status, clip_id=result.clip_id, processed_by=result.processed_by,
-                             result_key=result_key(result.clip_id), process_s=process_s))
+        self.send(
+            Completion(
+                event=result.status,
+                clip_id=result.clip_id,
+                processed_by=result.processed_by,
+                result_key=result_key(result.clip_id),
+                process_s=process_s,
+            )
+        )
 
     def send(self, completion: Completion) -> None:
         self.aws.sqs.send_message(QueueUrl=self.queues.completions, MessageBody=completion.model_dump_json())

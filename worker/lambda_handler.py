@@ -19,6 +19,7 @@ clip ends ``failed`` for it. It also reports itself ``not-ready`` in the workers
 table, as one worker named ``lambda:<function name>``, so ``/v1/stats`` and the
 fleet page show it with its reason.
 """
+
 from __future__ import annotations
 
 import logging
@@ -57,7 +58,7 @@ class Environment:
     def warm_up(self) -> float:
         """Load the detector now (a cold start's model load); returns the seconds it took."""
         began = time.perf_counter()
-        self.runner.detector
+        self.runner.detector  # noqa: B018 - the property loads the detector
         return time.perf_counter() - began
 
     def ready(self) -> None:

@@ -9,6 +9,7 @@ Readiness: before its first receive the worker loads its detector; if it cannot,
 it takes no job, reports itself ``not-ready`` with the reason and raises
 ``NotReady`` (``edgecloud worker run`` exits non-zero; systemd restarts it).
 """
+
 from __future__ import annotations
 
 import functools
@@ -22,6 +23,7 @@ from typing import Callable, Optional
 
 from botocore.exceptions import ClientError
 
+from edgecloud import retirement
 from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.loops import Tally
@@ -29,7 +31,6 @@ from edgecloud.protocol.states import FINAL
 from edgecloud.workers import BUSY, NOT_READY, POLLING, WorkerStates
 
 from . import retirers
-from edgecloud import retirement
 from .heartbeat import Heartbeat
 from .identity import on_kubernetes
 from .job_runner import JobRunner, NotReady, receive_count
@@ -55,9 +56,18 @@ class BatchCounts(Tally):
 class Worker(RetireAsks):
     """Processes jobs from the queue until stopped or retired."""
 
-    def __init__(self, settings: Settings, aws: Optional[Aws] = None, *, queues: Optional[Queues] = None,
-                 detector=None, instance_id: Optional[str] = None, retirer=None, policy=None,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        settings: Settings,
+        aws: Optional[Aws] = None,
+        *,
+        queues: Optional[Queues] = None,
+        detector=None,
+        instance_id: Optional[str] = None,
+        retirer=None,
+        policy=None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.settings = settings
         self.aws = aws or Aws(settings.aws)
         self.queues = queues or Queues(self.aws, settings)
@@ -68,8 +78,9 @@ class Worker(RetireAsks):
             instance_id = None
         self.instance_id = instance_id
         # In a pod the host name is the pod's name: what `kubectl get pods` lists.
-        self.processed_by = instance_id or (f"pod:{socket.gethostname()}" if kubernetes
-                                            else f"local-{socket.gethostname()}-{os.getpid()}")
+        self.processed_by = instance_id or (
+            f"pod:{socket.gethostname()}" if kubernetes else f"local-{socket.gethostname()}-{os.getpid()}"
+        )
         self.retirer = retirer or retirers.for_worker(settings, self.aws, instance_id)
         # Under Kubernetes KEDA decides how many pods run: a pod that left when idle would be restarted.
         self.policy = policy or (retirement.Never() if kubernetes else retirement.from_settings(settings.worker))
@@ -90,7 +101,7 @@ class Worker(RetireAsks):
         if self.is_ready:
             return
         try:
-            self.runner.detector
+            self.runner.detector  # noqa: B018 - the property loads the detector
         except Exception as err:  # any failure to load: missing weights, a package, a corrupt file
             reason = f"detector {self.settings.detector.name} cannot load: {err}"
             self.states.report(self.instance_id or self.processed_by, NOT_READY, reason)
@@ -134,7 +145,9 @@ class Worker(RetireAsks):
         self.polling = True
         try:
             messages = self.aws.sqs.receive_message(  # told to stop just now: no long wait
-                QueueUrl=self.queues.jobs, MaxNumberOfMessages=1, WaitTimeSeconds=0 if self.stopping else wait,
+                QueueUrl=self.queues.jobs,
+                MaxNumberOfMessages=1,
+                WaitTimeSeconds=0 if self.stopping else wait,
                 AttributeNames=["ApproximateReceiveCount"],
             ).get("Messages", [])
         finally:
@@ -179,9 +192,11 @@ class Worker(RetireAsks):
         try:
             visibility = self.settings.queues.visibility_timeout
             # A beat must land well before the job's visibility runs out, whatever the config says.
-            with Heartbeat(functools.partial(self._change_visibility, message),
-                           every=min(self.settings.worker.heartbeat_seconds, visibility / 2),
-                           extend_to=visibility):
+            with Heartbeat(
+                functools.partial(self._change_visibility, message),
+                every=min(self.settings.worker.heartbeat_seconds, visibility / 2),
+                extend_to=visibility,
+            ):
                 yield
         finally:
             self.retirer.protect(False)
@@ -205,7 +220,8 @@ class Worker(RetireAsks):
 
     def _change_visibility(self, message: dict, seconds: int) -> None:
         self.aws.sqs.change_message_visibility(
-            QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
+            QueueUrl=self.queues.jobs, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds
+        )
 
     def _set_visibility(self, message: dict, seconds: int) -> None:
         """Hand a job back (or hide it longer), where failing to is survivable."""
@@ -243,4 +259,3 @@ class Worker(RetireAsks):
             pass
         log.info("stopped after %d jobs", self.tasks_done)
         return "stopped"
-

@@ -6,6 +6,7 @@ back to the queue; on its ``max_receive``-th try the worker ends it with a
 failed result naming the error (a worker that dies instead leaves it to the
 dead-letter queue).
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,8 @@ from typing import Optional
 from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, is_missing
-from edgecloud.config import DetectorSettings
 from edgecloud.clock import utcnow
+from edgecloud.config import DetectorSettings
 from edgecloud.protocol.containers import CLIP_TYPES
 from edgecloud.protocol.messages import Job, Result
 from edgecloud.result_store import ResultStore
@@ -35,13 +36,27 @@ def failed_result(job_or_clip_id, why: str, processed_by: str, detector: str = "
     else:
         extra = dict(clip_id=job_or_clip_id)
     now = utcnow()
-    return Result(**extra, status="failed", error=why, processed_by=processed_by, detector=detector,
-                  started_at=now, finished_at=now)
+    return Result(
+        **extra,
+        status="failed",
+        error=why,
+        processed_by=processed_by,
+        detector=detector,
+        started_at=now,
+        finished_at=now,
+    )
 
 
-def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, processed_by: str,
-                results: Optional[ResultStore] = None, limits: Optional[LimitsSettings] = None,
-                zones: Optional[dict] = None) -> Result:
+def process_job(
+    job: Job,
+    aws: Aws,
+    detector,
+    settings: DetectorSettings,
+    processed_by: str,
+    results: Optional[ResultStore] = None,
+    limits: Optional[LimitsSettings] = None,
+    zones: Optional[dict] = None,
+) -> Result:
     """Download the job's clip and run the pipeline on it, within ``limits`` (a clip over them, or
     past its budget, is failed), its objects placed in ``zones`` (its device's); with ``results``, its
     snapshot is stored there (before the result, so a result never names a snapshot that is not there)."""
@@ -61,9 +76,18 @@ def process_job(job: Job, aws: Aws, detector, settings: DetectorSettings, proces
         log.info("clip %s downloaded (%d bytes, %.2f s)", job.clip_id, path.stat().st_size, download_s)
         snapshot = Path(tmp) / "snapshot.jpg" if results is not None else None
         result = analyse_clip(
-            path, detector, settings, clip_id=job.clip_id, processed_by=processed_by, fps=job.fps,
-            recorded_at=job.recorded_at, submitted_at=job.submitted_at, timings={"download": download_s},
-            snapshot_path=snapshot, limits=limits, zones=zones,
+            path,
+            detector,
+            settings,
+            clip_id=job.clip_id,
+            processed_by=processed_by,
+            fps=job.fps,
+            recorded_at=job.recorded_at,
+            submitted_at=job.submitted_at,
+            timings={"download": download_s},
+            snapshot_path=snapshot,
+            limits=limits,
+            zones=zones,
         )
         if result.snapshot_key:
             results.put_snapshot(job.clip_id, snapshot.read_bytes())

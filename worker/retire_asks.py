@@ -5,6 +5,7 @@ worker that its retirement rule would let go on request takes one, leaves the
 fleet (terminating its own instance), and only then deletes the ask, so the
 controller never counts a worker both as still here and as asked to go.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,11 +26,14 @@ class RetireAsks:
         """One ask from the retire queue, without waiting; None when there is none (or no such queue)."""
         try:
             messages = self.aws.sqs.receive_message(
-                QueueUrl=self.queues.retire, MaxNumberOfMessages=1, WaitTimeSeconds=0).get("Messages", [])
+                QueueUrl=self.queues.retire, MaxNumberOfMessages=1, WaitTimeSeconds=0
+            ).get("Messages", [])
         except ClientError as err:
             if not self._asks_warned:  # e.g. a stack from before the retire queue: the idle timeout still works
-                log.warning("cannot read retire asks (%s); retiring by idle timeout only",
-                            err.response.get("Error", {}).get("Code"))
+                log.warning(
+                    "cannot read retire asks (%s); retiring by idle timeout only",
+                    err.response.get("Error", {}).get("Code"),
+                )
                 self._asks_warned = True
             return None
         return messages[0] if messages else None
@@ -40,14 +44,14 @@ class RetireAsks:
         on, which it leaves for a worker that will: e.g. inside its billed first minute)."""
         if self.holding or self.stopping:
             return False
-        if not self.policy.should_retire(idle_s, self.holding, tasks_done=self.tasks_done,
-                                         uptime_s=uptime_s, asked=True):
+        if not self.policy.should_retire(
+            idle_s, self.holding, tasks_done=self.tasks_done, uptime_s=uptime_s, asked=True
+        ):
             return False
         ask = self._receive_retire_ask()
         if ask is None:
             return False
-        log.info("asked to leave (%.200s); idle %.0f s after %d jobs: retiring", ask["Body"], idle_s,
-                 self.tasks_done)
+        log.info("asked to leave (%.200s); idle %.0f s after %d jobs: retiring", ask["Body"], idle_s, self.tasks_done)
         # If retiring fails the ask reappears when its short visibility ends, for another worker.
         if not self._retire():
             return False

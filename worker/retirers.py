@@ -5,6 +5,7 @@ group with TerminateInstanceInAutoScalingGroup (decrementing desired capacity,
 so no replacement is launched) and hold scale-in protection while busy.
 ``Unmanaged``: not on EC2, in a Kubernetes pod, or ``retire: false``: just exit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,7 +15,6 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws
 from edgecloud.config import Settings
-
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +57,14 @@ class AsgRetirer(Retirer):
     def retire(self) -> None:
         log.info("retiring: leaving group %s (instance %s)", self.group_name, self.instance_id)
         self.aws.autoscaling.terminate_instance_in_auto_scaling_group(
-            InstanceId=self.instance_id, ShouldDecrementDesiredCapacity=True)
+            InstanceId=self.instance_id, ShouldDecrementDesiredCapacity=True
+        )
 
     def protect(self, busy: bool) -> None:
         try:
             self.aws.autoscaling.set_instance_protection(
-                InstanceIds=[self.instance_id], AutoScalingGroupName=self.group_name, ProtectedFromScaleIn=busy)
+                InstanceIds=[self.instance_id], AutoScalingGroupName=self.group_name, ProtectedFromScaleIn=busy
+            )
         except ClientError as err:
             # The job matters more than the guard: work on; the heartbeat still holds the message.
             log.warning("could not set scale-in protection to %s: %s", busy, err)

@@ -13,6 +13,7 @@ origins its presigned links point at; ``X-Frame-Options: DENY``; nosniff;
 ``Referrer-Policy: same-origin``. It never redirects plain HTTP (a controller
 on a laptop serves it), and HSTS goes out only on HTTPS responses.
 """
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -23,15 +24,22 @@ from flask_talisman import Talisman
 from edgecloud.config import Settings
 
 from ..resources import resources
-from .sessions import DashboardSessions
 from . import event_views, media  # noqa: F401  (their routes join the blueprint)
+from .sessions import DashboardSessions
 from .views import bp
 
 
 def content_policy(media_origins: list[str]) -> dict:
     allowed = ["'self'", *media_origins]
-    return {"default-src": "'self'", "img-src": allowed, "media-src": allowed, "object-src": "'none'",
-            "base-uri": "'none'", "form-action": "'self'", "frame-ancestors": "'none'"}
+    return {
+        "default-src": "'self'",
+        "img-src": allowed,
+        "media-src": allowed,
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
 
 
 def s3_origins(app: Flask) -> list[str]:
@@ -44,12 +52,22 @@ def s3_origins(app: Flask) -> list[str]:
 def init_dashboard(app: Flask, settings: Settings) -> None:
     if settings.controller.secret_key:
         app.secret_key = settings.controller.secret_key
-    talisman = Talisman(app, force_https=False, session_cookie_secure=False, frame_options="DENY",
-                        referrer_policy="same-origin", content_security_policy=content_policy([]),
-                        strict_transport_security_include_subdomains=False)
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_NAME="edgecloud_session", SESSION_REFRESH_EACH_REQUEST=False,
-                      PERMANENT_SESSION_LIFETIME=int(settings.controller.session_hours * 3600))
+    talisman = Talisman(
+        app,
+        force_https=False,
+        session_cookie_secure=False,
+        frame_options="DENY",
+        referrer_policy="same-origin",
+        content_security_policy=content_policy([]),
+        strict_transport_security_include_subdomains=False,
+    )
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="edgecloud_session",
+        SESSION_REFRESH_EACH_REQUEST=False,
+        PERMANENT_SESSION_LIFETIME=int(settings.controller.session_hours * 3600),
+    )
     app.session_interface = DashboardSessions(app, settings)
 
     @app.before_request

@@ -10,6 +10,7 @@ dashboard's key (``key.py``) naming a login; using it claims its id in the sessi
 table, so it works once. A wrong token typed into the login form counts against its address
 exactly as one sent to the API does (``controller.bad_token_per_min``, ``controller/auth.py``).
 """
+
 from __future__ import annotations
 
 import secrets

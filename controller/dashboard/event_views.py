@@ -4,9 +4,11 @@ and day) and ``/events/<event id>``, which plays the event's clips in order besi
 Events are the ``events`` branch's store (controller/event_store.py), kept beside the clip ledger
 (``get_ledger().events``): clips of one device that follow each other within ``events.gap_s``.
 """
+
 from __future__ import annotations
 
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 
 from flask import abort, redirect, render_template, request, url_for
 
@@ -50,8 +52,14 @@ def find_events(store: EventStore, filters: dict) -> list[Event]:
 
 
 def _rows(events: list[Event]) -> list[dict]:
-    return [{"event": e, "thumb": snapshot_url(e.best.clip_id) if e.best.snapshot_key else None,
-             "duration_s": (e.ended_at - e.started_at).total_seconds()} for e in events]
+    return [
+        {
+            "event": e,
+            "thumb": snapshot_url(e.best.clip_id) if e.best.snapshot_key else None,
+            "duration_s": (e.ended_at - e.started_at).total_seconds(),
+        }
+        for e in events
+    ]
 
 
 @bp.get("/")
@@ -61,10 +69,17 @@ def events():
     query = {k: v for k, v in filters.items() if v}
     zones = sorted({name for device in get_settings().zones.devices.values() for name in device})
     return render_template(
-        "events.html", rows=_rows(find_events(_store(), filters)), filters=filters, query=query, zones=zones,
-        devices=[d["device_id"] for d in get_ledger().devices(utcnow())], shown=EVENTS_SHOWN,
+        "events.html",
+        rows=_rows(find_events(_store(), filters)),
+        filters=filters,
+        query=query,
+        zones=zones,
+        devices=[d["device_id"] for d in get_ledger().devices(utcnow())],
+        shown=EVENTS_SHOWN,
         gap_s=get_settings().events.gap_s,
-        refresh_s=REFRESH_S, fragment=url_for("dashboard.event_rows", **query))
+        refresh_s=REFRESH_S,
+        fragment=url_for("dashboard.event_rows", **query),
+    )
 
 
 @bp.get("/fragments/events")
@@ -90,8 +105,15 @@ def event(event_id: str):
     for part in found.clips:  # in trigger order: the order they play in
         result = store.results.get(part.clip_id)
         objects = [o.model_dump(mode="json") for o in result.objects] if result else []
-        clips.append({"part": part, "video_url": store.clip_url(part.clip_id), "objects": objects,
-                      "timeline": objects_timeline(objects, (part.ended_at - part.started_at).total_seconds()),
-                      "thumb": snapshot_url(part.clip_id) if part.snapshot_key else None})
-    return render_template("event.html", event=found, clips=clips,
-                           duration_s=(found.ended_at - found.started_at).total_seconds())
+        clips.append(
+            {
+                "part": part,
+                "video_url": store.clip_url(part.clip_id),
+                "objects": objects,
+                "timeline": objects_timeline(objects, (part.ended_at - part.started_at).total_seconds()),
+                "thumb": snapshot_url(part.clip_id) if part.snapshot_key else None,
+            }
+        )
+    return render_template(
+        "event.html", event=found, clips=clips, duration_s=(found.ended_at - found.started_at).total_seconds()
+    )

@@ -7,6 +7,7 @@ and checks links alike. Never in the credentials table: one read of that table
 must not be enough to sign in. Controllers before this one kept the key there;
 it is deleted on first use, so nothing signed with it is trusted again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,11 @@ def stored_key(aws: Aws, name: str) -> str:
         if error_code(err) != "ResourceNotFoundException":
             raise
     try:
-        store.create_secret(Name=name, SecretString=secrets.token_urlsafe(48),
-                            Description="edgecloud: signs the dashboard's one-time login links")
+        store.create_secret(
+            Name=name,
+            SecretString=secrets.token_urlsafe(48),
+            Description="edgecloud: signs the dashboard's one-time login links",
+        )
     except ClientError as err:
         if error_code(err) != "ResourceExistsException":  # another controller made it first: use theirs
             raise

@@ -5,6 +5,7 @@ browser download every thumbnail again (and abort the loads still running). A cl
 never changes once stored, so ``/snapshots/<clip id>.jpg`` serves it with its ETag and a long
 private cache life; the refreshing script keeps the <img> elements it already shows.
 """
+
 from __future__ import annotations
 
 from flask import Response, abort, request

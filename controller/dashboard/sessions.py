@@ -9,6 +9,7 @@ storage calls are ours: through the one AWS seam, reads are consistent and refus
 expired item (DynamoDB's TTL deletes days late, at its leisure), and no table is
 created when an app starts (``ensure_resources`` and the stack make it).
 """
+
 from __future__ import annotations
 
 import re
@@ -54,8 +55,7 @@ class DashboardSessions(DynamoDBSessionInterface):
     def _retrieve_session_data(self, store_id: str) -> Optional[dict]:
         if not _SID_RE.match(store_id.removeprefix(self.key_prefix)):
             return None
-        item = self._db().get_item(TableName=self.table, Key={"id": {"S": store_id}},
-                                   ConsistentRead=True).get("Item")
+        item = self._db().get_item(TableName=self.table, Key={"id": {"S": store_id}}, ConsistentRead=True).get("Item")
         if item is None or float(item["expiration"]["N"]) <= time.time():
             return None
         return self.serializer.decode(item["val"]["B"])
@@ -65,16 +65,25 @@ class DashboardSessions(DynamoDBSessionInterface):
 
     def _upsert_session(self, session_lifetime: timedelta, session: ServerSideSession, store_id: str) -> None:
         expires = int(time.time() + session_lifetime.total_seconds())
-        self._db().put_item(TableName=self.table, Item={
-            "id": {"S": store_id}, "val": {"B": self.serializer.encode(session)}, "expiration": {"N": str(expires)}})
+        self._db().put_item(
+            TableName=self.table,
+            Item={
+                "id": {"S": store_id},
+                "val": {"B": self.serializer.encode(session)},
+                "expiration": {"N": str(expires)},
+            },
+        )
 
 
 def claim_once(aws: Aws, settings: Settings, name: str, lifetime_s: float) -> bool:
     """Record ``name`` as used in the sessions table (kept ``lifetime_s``, then TTL); False when it was
     used already, on any controller."""
     try:
-        aws.dynamodb.put_item(TableName=settings.tables.sessions, ConditionExpression="attribute_not_exists(id)",
-                              Item={"id": {"S": name}, "expiration": {"N": str(int(time.time() + lifetime_s))}})
+        aws.dynamodb.put_item(
+            TableName=settings.tables.sessions,
+            ConditionExpression="attribute_not_exists(id)",
+            Item={"id": {"S": name}, "expiration": {"N": str(int(time.time() + lifetime_s))}},
+        )
     except ClientError as err:
         if error_code(err) == "ConditionalCheckFailedException":
             return False

@@ -1,18 +1,20 @@
 """The dashboard's pages and the HTML fragments its script refreshes."""
+
 from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, time as dtime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
+from datetime import time as dtime
 from functools import wraps
 from typing import Optional
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
-from edgecloud.fleet_query import describe_fleet
-from edgecloud.credentials import CredentialError
 from edgecloud.clock import utcnow
+from edgecloud.credentials import CredentialError
+from edgecloud.fleet_query import describe_fleet
 from edgecloud.protocol.ids import BadClipId, check_device_id, parse_clip_id
 from edgecloud.protocol.states import FINAL
 
@@ -23,8 +25,9 @@ from . import auth
 from .charts import latency_chart, objects_timeline, timeline
 from .zones import picture_size, zones_over
 
-bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/dashboard/static")
+bp = Blueprint(
+    "dashboard", __name__, template_folder="templates", static_folder="static", static_url_path="/dashboard/static"
+)
 PAGE_SIZE = 25
 REFRESH_S = 3
 STATUSES = ("queued", "processing", "done", "failed", "dropped")
@@ -39,6 +42,7 @@ def login_required(view):
                 abort(401)
             return redirect(url_for("dashboard.login", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
+
     return wrapped
 
 
@@ -75,8 +79,11 @@ def login():
             if auth.login_with_token(request.form.get("token", "")):
                 return redirect(target)
         except Refused as refused:  # this address is past its wrong tokens: a page, not the API's JSON
-            return render_template("login.html", error=f"{refused.message}; try again later.", next=target), \
-                refused.status, refused.headers
+            return (
+                render_template("login.html", error=f"{refused.message}; try again later.", next=target),
+                refused.status,
+                refused.headers,
+            )
         error = "That is not an operator token (or it was revoked)."
     return render_template("login.html", error=error, next=target), 401 if error else 200
 
@@ -84,8 +91,7 @@ def login():
 @bp.get("/login/link/<ticket>")
 def login_link(ticket: str):
     if auth.login_with_link(ticket) is None:
-        return render_template("login.html", error="This login link has expired or was used already.",
-                               next="/"), 401
+        return render_template("login.html", error="This login link has expired or was used already.", next="/"), 401
     return redirect(url_for("dashboard.events"))
 
 
@@ -132,11 +138,18 @@ def clips():
     rows = _clip_rows(filters, page)
     query = {k: v for k, v in filters.items() if v}
     return render_template(
-        "clips.html", rows=rows[:PAGE_SIZE], filters=filters, page=page, statuses=STATUSES,
-        more=len(rows) > PAGE_SIZE, query=query, refresh_s=REFRESH_S,
+        "clips.html",
+        rows=rows[:PAGE_SIZE],
+        filters=filters,
+        page=page,
+        statuses=STATUSES,
+        more=len(rows) > PAGE_SIZE,
+        query=query,
+        refresh_s=REFRESH_S,
         devices=[d["device_id"] for d in get_ledger().devices(utcnow())],
         fragment=url_for("dashboard.clip_rows", **query, page=page),
-        page_url=lambda n: url_for("dashboard.clips") + "?" + urlencode({**query, "page": n}))
+        page_url=lambda n: url_for("dashboard.clips") + "?" + urlencode({**query, "page": n}),
+    )
 
 
 @bp.get("/fragments/clips")
@@ -165,13 +178,20 @@ def clip(clip_id: str):
     final = status in FINAL
     data = result.model_dump(mode="json") if result and final else None
     return render_template(
-        "clip.html", clip_id=clip_id, row=row, result=result if final else None, status=status,
+        "clip.html",
+        clip_id=clip_id,
+        row=row,
+        result=result if final else None,
+        status=status,
         raw=json.dumps(data, indent=2) if data else None,
-        video_url=store.clip_url(clip_id) if final and not (row and row.video_dropped) else None, final=final,
+        video_url=store.clip_url(clip_id) if final and not (row and row.video_dropped) else None,
+        final=final,
         snapshot_url=snapshot_url(clip_id) if final and result and result.snapshot_key else None,
         timeline=timeline(data["detections"], 0.0) if data and data["detections"] else None,
         objects=objects_timeline(data["objects"], 0.0) if data and data["objects"] else None,
-        event=_event_of(result) if final and result else None, seen=_seen_when(data["detections"]) if data else [])
+        event=_event_of(result) if final and result else None,
+        seen=_seen_when(data["detections"]) if data else [],
+    )
 
 
 def _event_of(result):
@@ -195,15 +215,24 @@ def _fleet_context() -> dict:
     res, settings = resources(), get_settings()
     instances = sorted(describe_fleet(res.aws, settings.fleet.name), key=lambda i: i["LaunchTime"], reverse=True)
     finished = get_ledger().finished_since(now - timedelta(hours=1))
-    points = [(r.finished_at, r.upload_to_result_s, r.processed_by == "edge")
-              for r in finished if r.upload_to_result_s is not None and r.status == "done"]
+    points = [
+        (r.finished_at, r.upload_to_result_s, r.processed_by == "edge")
+        for r in finished
+        if r.upload_to_result_s is not None and r.status == "done"
+    ]
     upload_to_result, process = get_ledger().medians()
-    not_ready = [{**w, "seen_at": datetime.fromisoformat(w["seen_at"])}
-                 for w in get_not_ready()]
-    return dict(states=get_fleet().states(), queue=get_store().queue_depth(), instances=instances[:20],
-                by_state=Counter(i["State"]["Name"] for i in instances), chart=latency_chart(points, now,
-                timedelta(hours=1)), upload_to_result=upload_to_result, process=process, counts=get_ledger().counts(),
-                not_ready=not_ready)
+    not_ready = [{**w, "seen_at": datetime.fromisoformat(w["seen_at"])} for w in get_not_ready()]
+    return dict(
+        states=get_fleet().states(),
+        queue=get_store().queue_depth(),
+        instances=instances[:20],
+        by_state=Counter(i["State"]["Name"] for i in instances),
+        chart=latency_chart(points, now, timedelta(hours=1)),
+        upload_to_result=upload_to_result,
+        process=process,
+        counts=get_ledger().counts(),
+        not_ready=not_ready,
+    )
 
 
 @bp.get("/fleet")
@@ -245,10 +274,14 @@ def device(device_id: str):
     latest = next((item["row"].clip_id for item in recent if item["thumb"]), None)
     found = get_store().snapshot(latest) if latest else None
     size = picture_size(found[0]) if found else None
-    return render_template("device.html", device_id=device_id, rows=recent, latest=latest if size else None,
-                           zones=get_settings().zones.of(device_id),
-                           drawing=zones_over(get_settings().zones.of(device_id),
-                                              snapshot_url(latest) if size else None, size))
+    return render_template(
+        "device.html",
+        device_id=device_id,
+        rows=recent,
+        latest=latest if size else None,
+        zones=get_settings().zones.of(device_id),
+        drawing=zones_over(get_settings().zones.of(device_id), snapshot_url(latest) if size else None, size),
+    )
 
 
 @bp.post("/devices/<name>/revoke")

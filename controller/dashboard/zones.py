@@ -4,6 +4,7 @@ Zones are polygons in 0-1 coordinates of the frame (``settings.zones``, edgeclou
 the SVG's coordinates are the snapshot's pixels, so the picture and the zones scale together and the
 names are not stretched. Colours come from CSS classes: the CSP allows no inline style.
 """
+
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -22,25 +23,34 @@ def picture_size(jpeg: bytes) -> Optional[tuple[int, int]]:
     return None if image is None else (image.shape[1], image.shape[0])
 
 
-def zones_over(zones: dict[str, Sequence[tuple[float, float]]], snapshot: Optional[str],
-               size: Optional[tuple[int, int]]) -> Markup:
+def zones_over(
+    zones: dict[str, Sequence[tuple[float, float]]], snapshot: Optional[str], size: Optional[tuple[int, int]]
+) -> Markup:
     """The SVG: the snapshot at ``snapshot`` (an address; None: a blank frame) and each zone on it."""
     w, h = size or BLANK
-    parts = [f'<svg class="zones" id="device-zones" viewBox="0 0 {w} {h}" role="img" '
-             f'aria-label="zones over the latest snapshot">']
+    parts = [
+        f'<svg class="zones" id="device-zones" viewBox="0 0 {w} {h}" role="img" '
+        f'aria-label="zones over the latest snapshot">'
+    ]
     if snapshot:
         parts.append(f'<image href="{escape(snapshot)}" x="0" y="0" width="{w}" height="{h}"/>')
     else:
-        parts.append(f'<rect class="blank" width="{w}" height="{h}"/>'
-                     f'<text x="{w / 2}" y="{h / 2}" text-anchor="middle" class="note">no snapshot yet</text>')
+        parts.append(
+            f'<rect class="blank" width="{w}" height="{h}"/>'
+            f'<text x="{w / 2}" y="{h / 2}" text-anchor="middle" class="note">no snapshot yet</text>'
+        )
     font = max(12, round(h / 24))
     for n, (name, points) in enumerate(sorted(zones.items())):
         xy = [(x * w, y * h) for x, y in points]
-        parts.append(f'<g class="zone zone-{n % COLOURS}" data-zone="{escape(name)}">'
-                     '<polygon points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy) + '"/>')
+        parts.append(
+            f'<g class="zone zone-{n % COLOURS}" data-zone="{escape(name)}">'
+            '<polygon points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in xy) + '"/>'
+        )
         left, top = min(xy, key=lambda p: (p[1], p[0]))  # the name at the zone's top corner, inside the frame
         left = min(left, w - font * 0.6 * len(name))
-        parts.append(f'<text x="{max(0.0, left) + 4:.1f}" y="{min(top + font + 2, h - 4):.1f}" '
-                     f'font-size="{font}">{escape(name)}</text></g>')
+        parts.append(
+            f'<text x="{max(0.0, left) + 4:.1f}" y="{min(top + font + 2, h - 4):.1f}" '
+            f'font-size="{font}">{escape(name)}</text></g>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))

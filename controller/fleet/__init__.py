@@ -1,6 +1,7 @@
 """Fleet backends behind one interface: ``local`` (worker processes registered in
 the embedded EC2), ``ec2`` (RunInstances), ``asg`` (an Auto Scaling group) and ``lambda`` (a function the
 jobs queue feeds: nothing to launch)."""
+
 from __future__ import annotations
 
 from edgecloud.aws import Aws

@@ -1,6 +1,7 @@
 """Workers as members of an EC2 Auto Scaling group: the controller raises desired
 capacity; each worker leaves with TerminateInstanceInAutoScalingGroup
 (ShouldDecrementDesiredCapacity=True), protected from scale-in while busy."""
+
 from __future__ import annotations
 
 import logging
@@ -12,8 +13,14 @@ from .base import Fleet
 
 log = logging.getLogger(__name__)
 
-PENDING = {"Pending", "Pending:Wait", "Pending:Proceed", "Warmed:Pending", "Warmed:Pending:Wait",
-           "Warmed:Pending:Proceed"}
+PENDING = {
+    "Pending",
+    "Pending:Wait",
+    "Pending:Proceed",
+    "Warmed:Pending",
+    "Warmed:Pending:Wait",
+    "Warmed:Pending:Proceed",
+}
 RUNNING = {"InService"}
 
 
@@ -30,8 +37,9 @@ class AsgFleet(Fleet):
         self.launched_total = 0
 
     def _group(self) -> dict:
-        groups = self.aws.autoscaling.describe_auto_scaling_groups(
-            AutoScalingGroupNames=[self.group_name])["AutoScalingGroups"]
+        groups = self.aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[self.group_name])[
+            "AutoScalingGroups"
+        ]
         if not groups:
             raise RuntimeError(f"Auto Scaling group {self.group_name!r} not found")
         return groups[0]
@@ -53,8 +61,9 @@ class AsgFleet(Fleet):
         return self._states(self._group())
 
     def ids(self) -> list[str]:
-        return sorted(i["InstanceId"] for i in self._group().get("Instances", [])
-                      if i["LifecycleState"] in PENDING | RUNNING)
+        return sorted(
+            i["InstanceId"] for i in self._group().get("Instances", []) if i["LifecycleState"] in PENDING | RUNNING
+        )
 
     def launch(self, n: int) -> list[str]:
         if n <= 0:
@@ -64,11 +73,16 @@ class AsgFleet(Fleet):
         current = sum(self._states(group).values())
         desired = min(group["MaxSize"], current + n)
         if desired <= group["DesiredCapacity"]:
-            log.info("group %s already at %d (max %d); not raising", self.group_name, group["DesiredCapacity"],
-                     group["MaxSize"])
+            log.info(
+                "group %s already at %d (max %d); not raising",
+                self.group_name,
+                group["DesiredCapacity"],
+                group["MaxSize"],
+            )
             return []
         self.aws.autoscaling.set_desired_capacity(
-            AutoScalingGroupName=self.group_name, DesiredCapacity=desired, HonorCooldown=False)
+            AutoScalingGroupName=self.group_name, DesiredCapacity=desired, HonorCooldown=False
+        )
         self.launched_total += desired - group["DesiredCapacity"]
         # AWS launches asynchronously (ids appear later); an embedded endpoint may have them at once.
         after = {i["InstanceId"] for i in self._group().get("Instances", [])}

@@ -1,11 +1,12 @@
 """What every fleet backend offers the scaling loop, and the EC2 tag lookup they share."""
+
 from __future__ import annotations
 
 import abc
 
 from edgecloud.aws import Aws
-from edgecloud.fleet_query import ROLE_WORKER, TAG_FLEET, TAG_ROLE, fleet_instances
 from edgecloud.config import Settings
+from edgecloud.fleet_query import ROLE_WORKER, TAG_FLEET, TAG_ROLE, fleet_instances
 
 LIVE_STATES = ("pending", "running")
 

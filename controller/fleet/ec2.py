@@ -4,6 +4,7 @@ Each instance boots the worker AMI; its config arrives as cloud-init user-data
 (written to ``fleet.worker_config_path``), instance metadata needs IMDSv2
 tokens, and tags mark it as ours so counting is one filtered DescribeInstances.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -22,8 +23,12 @@ log = logging.getLogger(__name__)
 
 # Spot refusals worth retrying as on-demand at once.
 SPOT_FALLBACK_ERRORS = {
-    "InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded",
-    "InsufficientCapacity", "UnfulfillableCapacity", "InsufficientFreeAddressesInSubnet",
+    "InsufficientInstanceCapacity",
+    "SpotMaxPriceTooLow",
+    "MaxSpotInstanceCountExceeded",
+    "InsufficientCapacity",
+    "UnfulfillableCapacity",
+    "InsufficientFreeAddressesInSubnet",
 }
 
 

@@ -8,6 +8,7 @@ Its cap is the event source mapping's maximum concurrency, else the function's
 reserved concurrency, else ``autoscaler.max_workers``, from which the stack
 sets both.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,8 @@ from typing import Optional
 from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws
-from edgecloud.config import Settings
 from edgecloud.clock import utcnow
+from edgecloud.config import Settings
 
 from .base import Fleet
 
@@ -41,9 +42,12 @@ class LambdaFleet(Fleet):
         """The most executions at once in the last minute (0 when Lambda reported none)."""
         now = utcnow()
         points = self.aws.client("cloudwatch").get_metric_statistics(
-            Namespace=METRIC_NAMESPACE, MetricName=METRIC_NAME,
+            Namespace=METRIC_NAMESPACE,
+            MetricName=METRIC_NAME,
             Dimensions=[{"Name": "FunctionName", "Value": self.function_name}],
-            StartTime=now - timedelta(seconds=60), EndTime=now + timedelta(seconds=1), Period=60,
+            StartTime=now - timedelta(seconds=60),
+            EndTime=now + timedelta(seconds=1),
+            Period=60,
             Statistics=["Maximum"],
         )["Datapoints"]
         return int(max((p["Maximum"] for p in points), default=0))
@@ -55,8 +59,9 @@ class LambdaFleet(Fleet):
 
     def _mapping_cap(self) -> Optional[int]:
         try:
-            mappings = self.aws.client("lambda").list_event_source_mappings(
-                FunctionName=self.function_name)["EventSourceMappings"]
+            mappings = self.aws.client("lambda").list_event_source_mappings(FunctionName=self.function_name)[
+                "EventSourceMappings"
+            ]
         except ClientError:
             return None
         caps = [(m.get("ScalingConfig") or {}).get("MaximumConcurrency") for m in mappings]
@@ -65,15 +70,21 @@ class LambdaFleet(Fleet):
 
     def _reserved(self) -> Optional[int]:
         try:
-            return self.aws.client("lambda").get_function_concurrency(
-                FunctionName=self.function_name).get("ReservedConcurrentExecutions")
+            return (
+                self.aws.client("lambda")
+                .get_function_concurrency(FunctionName=self.function_name)
+                .get("ReservedConcurrentExecutions")
+            )
         except ClientError:
             return None
 
     def describe(self) -> dict:
         """What ``/v1/stats`` shows as ``function``."""
-        return {"name": self.function_name, "concurrent_executions": self.concurrent_executions(),
-                "maximum_concurrency": self.maximum_concurrency()}
+        return {
+            "name": self.function_name,
+            "concurrent_executions": self.concurrent_executions(),
+            "maximum_concurrency": self.maximum_concurrency(),
+        }
 
     def states(self) -> dict[str, int]:
         return {"pending": 0, "running": self.concurrent_executions()}

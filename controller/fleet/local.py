@@ -1,6 +1,7 @@
 """Workers as processes on this machine, each registered as an instance in the
 embedded EC2 first, so it retires through the same TerminateInstances call a
 real worker makes and the counts come from EC2 exactly as on AWS."""
+
 from __future__ import annotations
 
 import logging
@@ -46,9 +47,12 @@ class LocalFleet(Fleet):
 
     def _image_id(self) -> str:
         if not self._ami:
-            images = self.aws.ec2.describe_images(
-                Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-*"]}]
-            )["Images"] or self.aws.ec2.describe_images(Owners=["amazon"])["Images"]
+            images = (
+                self.aws.ec2.describe_images(Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-*"]}])[
+                    "Images"
+                ]
+                or self.aws.ec2.describe_images(Owners=["amazon"])["Images"]
+            )
             if not images:
                 raise RuntimeError("no AMI known to this EC2 endpoint; set fleet.ami_id")
             self._ami = images[0]["ImageId"]
@@ -60,7 +64,10 @@ class LocalFleet(Fleet):
         self.dir.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(dump(self.settings))
         reply = self.aws.ec2.run_instances(
-            ImageId=self._image_id(), InstanceType=self.settings.fleet.instance_type, MinCount=n, MaxCount=n,
+            ImageId=self._image_id(),
+            InstanceType=self.settings.fleet.instance_type,
+            MinCount=n,
+            MaxCount=n,
             TagSpecifications=tag_specifications(self.name, ("instance",)),
             MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
         )
@@ -79,8 +86,14 @@ class LocalFleet(Fleet):
             env["EDGECLOUD_AWS__ENDPOINT_URL"] = self.settings.aws.endpoint_url
         with open(self.dir / f"{instance_id}.log", "ab") as logfile:
             # Own session: a Ctrl-C at the controller's terminal must not hit workers mid-job.
-            child = subprocess.Popen(self.command, env=env, stdout=logfile, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+            child = subprocess.Popen(
+                self.command,
+                env=env,
+                stdout=logfile,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         with self._lock:
             self._children[instance_id] = child
         log.info("worker %s started (pid %d, log %s)", instance_id, child.pid, logfile.name)
@@ -97,8 +110,12 @@ class LocalFleet(Fleet):
             if orphans:
                 self.aws.ec2.terminate_instances(InstanceIds=orphans)
             for instance_id, code in exited.items():
-                log.info("worker %s exited with %s%s", instance_id, code,
-                         " (instance terminated for it)" if instance_id in orphans else "")
+                log.info(
+                    "worker %s exited with %s%s",
+                    instance_id,
+                    code,
+                    " (instance terminated for it)" if instance_id in orphans else "",
+                )
         return exited
 
     def states(self) -> dict[str, int]:

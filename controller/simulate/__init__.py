@@ -1,5 +1,6 @@
 """``edgecloud simulate``: the real autoscaling policy and retirement rule, and
 the seeds', driven by an arrival trace on a simulated clock."""
+
 from .engine import Outcome, simulate
 from .policies import BUILT_INS, build
 

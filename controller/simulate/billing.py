@@ -1,4 +1,5 @@
 """EC2 on-demand billing: per second, with a 60-second minimum per instance."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,7 @@ from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 DEFAULT_HOURLY_PRICE = 0.085
 
 
-def billed_seconds(launched: np.ndarray, ended: np.ndarray,
-                   minimum_s: float = EC2_MINIMUM_BILLED_S) -> np.ndarray:
+def billed_seconds(launched: np.ndarray, ended: np.ndarray, minimum_s: float = EC2_MINIMUM_BILLED_S) -> np.ndarray:
     """Seconds billed per instance, from launch to end, at least ``minimum_s``."""
     return np.maximum(np.asarray(ended, dtype=float) - np.asarray(launched, dtype=float), minimum_s)
 

@@ -1,4 +1,5 @@
 """``edgecloud simulate``: compare autoscaling policies on an arrival trace."""
+
 from __future__ import annotations
 
 import time
@@ -7,13 +8,14 @@ import click
 import numpy as np
 from pydantic import ValidationError
 
-from edgecloud.context import Context, pass_context
 from edgecloud.config import AutoscalerSettings, WorkerSettings
+from edgecloud.context import Context, pass_context
 
-from . import build, simulate as run_policy
-from .policies import BUILT_INS, COMPARED_BY_DEFAULT, VARIANTS
+from . import build
+from . import simulate as run_policy
 from .billing import DEFAULT_HOURLY_PRICE
 from .lambda_ import LambdaModel, measure_cold_start, simulate_lambda
+from .policies import BUILT_INS, COMPARED_BY_DEFAULT, VARIANTS
 from .report import print_table, summarise, to_json, write_json
 from .traces import NAMED, SpecError, load_trace, sample
 
@@ -29,45 +31,107 @@ def _override(model, **changes):
 
 
 @click.command("simulate")
-@click.option("--trace", "trace_spec", required=True,
-              help="CSV of submit times, or seed (the seed project's 9 clips), burst:N, poisson:RATE:DURATION, "
-              "diurnal:PEAK:HOURS.")
-@click.option("--boot", default=None, help="Boot time, s: 60, normal:MEAN:SD, uniform:A:B, lognormal:MEAN:SIGMA, "
-              "exp:MEAN [autoscaler.boot_time_s]; its mean becomes the policy's first guess.")
+@click.option(
+    "--trace",
+    "trace_spec",
+    required=True,
+    help="CSV of submit times, or seed (the seed project's 9 clips), burst:N, poisson:RATE:DURATION, "
+    "diurnal:PEAK:HOURS.",
+)
+@click.option(
+    "--boot",
+    default=None,
+    help="Boot time, s: 60, normal:MEAN:SD, uniform:A:B, lognormal:MEAN:SIGMA, "
+    "exp:MEAN [autoscaler.boot_time_s]; its mean becomes the policy's first guess.",
+)
 @click.option("--process", default=None, help="Processing time per clip, s (same forms) [autoscaler.process_time_s].")
-@click.option("--policies", default=",".join(COMPARED_BY_DEFAULT), show_default=True,
-              help=f"Comma-separated: {', '.join([*BUILT_INS, *VARIANTS])}, lambda (seed-classifycloud:QOS:FACTOR, "
-              "aws-target-tracking:BACKLOG_PER_INSTANCE, keda:POLLING_S:COOLDOWN_S).")
-@click.option("--warm-boot", type=click.FloatRange(min=0), default=None,
-              help="Boot time, s, of an instance from a warm pool (stopped instances, WarmPoolSize): each policy "
-              "runs again as 'NAME+warm' with every launch booting that fast, beside its cold run.")
-@click.option("--price", type=click.FloatRange(min=0), default=DEFAULT_HOURLY_PRICE, show_default=True,
-              help="USD per instance-hour (c6i.large on-demand).")
-@click.option("--cold-start", type=click.FloatRange(min=0), default=None,
-              help="lambda: seconds of a cold start [measured here: the handler's import and model load].")
-@click.option("--memory", type=click.IntRange(128, 10240), default=None,
-              help="lambda: function memory, MB [function.memory_mb].")
+@click.option(
+    "--policies",
+    default=",".join(COMPARED_BY_DEFAULT),
+    show_default=True,
+    help=f"Comma-separated: {', '.join([*BUILT_INS, *VARIANTS])}, lambda (seed-classifycloud:QOS:FACTOR, "
+    "aws-target-tracking:BACKLOG_PER_INSTANCE, keda:POLLING_S:COOLDOWN_S).",
+)
+@click.option(
+    "--warm-boot",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Boot time, s, of an instance from a warm pool (stopped instances, WarmPoolSize): each policy "
+    "runs again as 'NAME+warm' with every launch booting that fast, beside its cold run.",
+)
+@click.option(
+    "--price",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_HOURLY_PRICE,
+    show_default=True,
+    help="USD per instance-hour (c6i.large on-demand).",
+)
+@click.option(
+    "--cold-start",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="lambda: seconds of a cold start [measured here: the handler's import and model load].",
+)
+@click.option(
+    "--memory", type=click.IntRange(128, 10240), default=None, help="lambda: function memory, MB [function.memory_mb]."
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed (traces, draws, dispatch).")
 @click.option("--interval", type=float, default=None, help="Seconds between scaling decisions [autoscaler.interval].")
 @click.option("--min-workers", type=int, default=None, help="[autoscaler.min_workers]")
 @click.option("--max-workers", type=int, default=None, help="[autoscaler.max_workers]")
 @click.option("--target-latency", type=float, default=None, help="[autoscaler.target_latency_s]")
 @click.option("--idle-timeout", type=float, default=None, help="Worker idle retirement, s [worker.idle_timeout].")
-@click.option("--tail", type=click.FloatRange(min=0), default=600, show_default=True,
-              help="Seconds simulated after the last clip finishes (workers still up are billed).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Also write the results as JSON here.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Draw queue depth, workers and latency over time to this PNG.")
+@click.option(
+    "--tail",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    help="Seconds simulated after the last clip finishes (workers still up are billed).",
+)
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write the results as JSON here.",
+)
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Draw queue depth, workers and latency over time to this PNG.",
+)
 @pass_context
-def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price, cold_start, memory, seed, interval,
-             min_workers, max_workers, target_latency, idle_timeout, tail, json_path, plot_path):
+def simulate(
+    obj: Context,
+    trace_spec,
+    boot,
+    process,
+    policies,
+    warm_boot,
+    price,
+    cold_start,
+    memory,
+    seed,
+    interval,
+    min_workers,
+    max_workers,
+    target_latency,
+    idle_timeout,
+    tail,
+    json_path,
+    plot_path,
+):
     """Run each policy (the real one is `default`) on the same trace, boot and
     processing times; print latency, instance-seconds, cost and launches."""
     started = time.perf_counter()
     settings = obj.settings
     scaler: AutoscalerSettings = _override(
-        settings.autoscaler, interval=interval, min_workers=min_workers, max_workers=max_workers,
+        settings.autoscaler,
+        interval=interval,
+        min_workers=min_workers,
+        max_workers=max_workers,
         target_latency_s=target_latency,
     )
     worker: WorkerSettings = _override(settings.worker, idle_timeout=idle_timeout)
@@ -103,8 +167,7 @@ def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price
                 raise click.BadParameter(str(err), param_hint="--policies") from None
             policy.name += suffix
             chosen.append(policy)
-            outcomes.append(run_policy(policy, arrivals, process_s, run_boot_s, run_scaler, seed=seed + 3,
-                                       tail_s=tail))
+            outcomes.append(run_policy(policy, arrivals, process_s, run_boot_s, run_scaler, seed=seed + 3, tail_s=tail))
     notes = [f"{p.name}: {p.notes}" for p in chosen if not p.name.endswith("+warm")]
     if "lambda" in specs:
         model, note = lambda_model(settings, scaler, cold_start, memory)
@@ -113,12 +176,26 @@ def simulate(obj: Context, trace_spec, boot, process, policies, warm_boot, price
     summaries = {o.policy: summarise(o, price) for o in outcomes}
     wall_s = time.perf_counter() - started
     warm = f" (warm pool {warm_boot:g} s)" if warm_boot is not None else ""
-    title = (f"{trace_spec}: {arrivals.size:,} clips, boot {boot} s{warm}, process {process} s, "
-             f"max {scaler.max_workers} workers, ${price:g}/h")
+    title = (
+        f"{trace_spec}: {arrivals.size:,} clips, boot {boot} s{warm}, process {process} s, "
+        f"max {scaler.max_workers} workers, ${price:g}/h"
+    )
     print_table(summaries, title, notes=notes + [f"simulated in {wall_s:.2f} s"])
     if json_path:
-        write_json(json_path, to_json(summaries, int(arrivals.size), wall_s, trace=trace_spec, boot=boot,
-                                      process=process, price_per_hour=price, seed=seed, warm_boot=warm_boot))
+        write_json(
+            json_path,
+            to_json(
+                summaries,
+                int(arrivals.size),
+                wall_s,
+                trace=trace_spec,
+                boot=boot,
+                process=process,
+                price_per_hour=price,
+                seed=seed,
+                warm_boot=warm_boot,
+            ),
+        )
     if plot_path:
         from .plot import plot
 
@@ -130,8 +207,11 @@ def lambda_model(settings, scaler: AutoscalerSettings, cold_start, memory) -> tu
     how = "given"
     if cold_start is None:
         cold_start, how = measure_cold_start(settings.detector.name), "measured: handler import + model load"
-    model = LambdaModel(cold_start_s=cold_start, memory_mb=memory or settings.function.memory_mb,
-                          max_concurrency=scaler.max_workers)
-    return model, (f"lambda: {model.memory_mb} MB, cold start {cold_start:.2f} s ({how}), concurrency "
-                   f"5 + 300/min up to {model.max_concurrency}; instance-s = billed function seconds, "
-                   f"launches = cold starts")
+    model = LambdaModel(
+        cold_start_s=cold_start, memory_mb=memory or settings.function.memory_mb, max_concurrency=scaler.max_workers
+    )
+    return model, (
+        f"lambda: {model.memory_mb} MB, cold start {cold_start:.2f} s ({how}), concurrency "
+        f"5 + 300/min up to {model.max_concurrency}; instance-s = billed function seconds, "
+        f"launches = cold starts"
+    )

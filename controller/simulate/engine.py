@@ -19,19 +19,20 @@ up to what the policy wants, each ask expires ``RETIRE_ASK_RETENTION_S``
 after it was sent, and a worker takes one at an empty poll only when its rule
 would then retire it (so not inside ``Asked``'s minimum uptime).
 """
+
 from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from bisect import bisect_left, bisect_right
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
+from edgecloud.config import AutoscalerSettings
 from edgecloud.controller.autoscaler import Observation, arrival_rate
 from edgecloud.provision import RETIRE_ASK_RETENTION_S
-from edgecloud.config import AutoscalerSettings
 from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 
 from .billing import billed_seconds
@@ -60,16 +61,25 @@ class Outcome:
         return self.finished - self.submitted
 
 
-def simulate(policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, boot_s: np.ndarray,
-             settings: AutoscalerSettings, *, seed: int = 0, tail_s: float = 600.0,
-             give_up_s: float = 7 * 86400.0) -> Outcome:
+def simulate(
+    policy: SimPolicy,
+    submitted: np.ndarray,
+    process_s: np.ndarray,
+    boot_s: np.ndarray,
+    settings: AutoscalerSettings,
+    *,
+    seed: int = 0,
+    tail_s: float = 600.0,
+    give_up_s: float = 7 * 86400.0,
+) -> Outcome:
     """Run ``policy`` on clips submitted at ``submitted`` (sorted) taking
     ``process_s`` each; the k-th launch boots in ``boot_s[k % len]``. Ends at
     the first tick with every clip done, every worker gone and none launched
     (so a policy that relaunches after the last clip is billed for it), or
     ``tail_s`` after the last clip finished (workers still up are billed to then)."""
-    return Simulation(policy, submitted, process_s, boot_s, settings, seed=seed, tail_s=tail_s,
-                      give_up_s=give_up_s).run()
+    return Simulation(
+        policy, submitted, process_s, boot_s, settings, seed=seed, tail_s=tail_s, give_up_s=give_up_s
+    ).run()
 
 
 class Simulation:
@@ -77,8 +87,18 @@ class Simulation:
     ``run`` pops events and hands each to its step (``on_done``, ``on_ready``, ``on_poll``,
     ``on_tick``); a worker's life is ``start``, ``go_idle``, ``consider`` and ``retire``."""
 
-    def __init__(self, policy: SimPolicy, submitted: np.ndarray, process_s: np.ndarray, boot_s: np.ndarray,
-                 settings: AutoscalerSettings, *, seed: int, tail_s: float, give_up_s: float):
+    def __init__(
+        self,
+        policy: SimPolicy,
+        submitted: np.ndarray,
+        process_s: np.ndarray,
+        boot_s: np.ndarray,
+        settings: AutoscalerSettings,
+        *,
+        seed: int,
+        tail_s: float,
+        give_up_s: float,
+    ):
         self.policy, self.settings, self.submitted = policy, settings, submitted
         self.tail_s, self.give_up_s = tail_s, give_up_s
         self.arr = submitted.tolist()
@@ -176,10 +196,14 @@ class Simulation:
         recent = arrived - bisect_left(arr, t - settings.rate_window_s, 0, arrived) if arrived else 0
         quiet_s = (t - arr[arrived - 1]) if arrived else None
         obs = Observation(
-            visible=arrived - self.taken, in_flight=fleet.busy, booting=fleet.pending,
-            polling=len(fleet.alive) - fleet.pending, busy=fleet.busy,  # retiring: instant here
+            visible=arrived - self.taken,
+            in_flight=fleet.busy,
+            booting=fleet.pending,
+            polling=len(fleet.alive) - fleet.pending,
+            busy=fleet.busy,  # retiring: instant here
             process_time_s=max(self.p_seen, 1e-3),
-            boot_time_s=self.boot_seen, arrival_rate=arrival_rate(recent, t, settings, quiet_s),
+            boot_time_s=self.boot_seen,
+            arrival_rate=arrival_rate(recent, t, settings, quiet_s),
             quiet_s=quiet_s,
             booting_s=tuple(t - fleet.launched[v] for v in fleet.booting),
         )
@@ -195,8 +219,12 @@ class Simulation:
             for _ in range(max(0, action.ask - len(self.asks))):
                 self.asks.append(t + RETIRE_ASK_RETENTION_S)
                 self.asks_sent += 1
-        for key, value in (("t", t), ("visible", obs.visible), ("in_flight", obs.in_flight),
-                           ("workers", len(fleet.alive))):
+        for key, value in (
+            ("t", t),
+            ("visible", obs.visible),
+            ("in_flight", obs.in_flight),
+            ("workers", len(fleet.alive)),
+        ):
             self.timeline[key].append(value)
         if self.done == self.n and not fleet.alive:
             return False
@@ -238,8 +266,9 @@ class Simulation:
             return
         if self.asks:
             self.expire_asks(t)
-            if self.asks and rule.should_retire(idle_s, False, tasks_done=fleet.tasks[w], uptime_s=uptime_s,
-                                                asked=True):
+            if self.asks and rule.should_retire(
+                idle_s, False, tasks_done=fleet.tasks[w], uptime_s=uptime_s, asked=True
+            ):
                 self.asks.popleft()
                 self.retire(w, t)
                 return
@@ -265,8 +294,7 @@ class Simulation:
             return
         current = [w for w in fleet.alive if asked[w]]
         if target > len(current):  # ask idle ones first, then busy, then booting; oldest first
-            order = sorted((w for w in fleet.alive if not asked[w]),
-                           key=lambda w: ((2, 0, 1)[state[w]], launched[w]))
+            order = sorted((w for w in fleet.alive if not asked[w]), key=lambda w: ((2, 0, 1)[state[w]], launched[w]))
             chosen = order[: target - len(current)]
             fleet.n_asked = len(current) + len(chosen)
             for w in chosen:
@@ -283,8 +311,11 @@ class Simulation:
         fleet = self.fleet
         ends = [self.now if math.isnan(e) else e for e in fleet.ended]  # still up: billed to the end
         return Outcome(
-            policy=self.policy.name, submitted=self.submitted, finished=np.asarray(self.finished, dtype=float),
+            policy=self.policy.name,
+            submitted=self.submitted,
+            finished=np.asarray(self.finished, dtype=float),
             worker_seconds=billed_seconds(np.asarray(fleet.launched, dtype=float), np.asarray(ends, dtype=float)),
-            launches=len(fleet.launched), timeline={k: np.asarray(v) for k, v in self.timeline.items()},
+            launches=len(fleet.launched),
+            timeline={k: np.asarray(v) for k, v in self.timeline.items()},
             asks=self.asks_sent,
         )

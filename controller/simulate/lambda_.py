@@ -14,14 +14,15 @@ What is modelled (AWS's documented behaviour for an SQS event source):
 * billing: every millisecond of each invocation, init included (AWS bills the
   INIT phase), times the memory in GB, plus a price per request.
 """
+
 from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_right
 import os
 import subprocess
 import sys
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,10 +45,12 @@ class LambdaModel:
 
 def measure_cold_start(detector: str = "hog") -> float:
     """Seconds a fresh interpreter takes to import what the handler imports and load its model."""
-    code = ("import time; began = time.perf_counter()\n"
-            "import edgecloud.pipeline, edgecloud.aws\n"
-            "from edgecloud.config import load; from edgecloud.detect import create_detector\n"
-            "create_detector(load().detector); print(time.perf_counter() - began)\n")
+    code = (
+        "import time; began = time.perf_counter()\n"
+        "import edgecloud.pipeline, edgecloud.aws\n"
+        "from edgecloud.config import load; from edgecloud.detect import create_detector\n"
+        "create_detector(load().detector); print(time.perf_counter() - began)\n"
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGECLOUD_")}
     env["EDGECLOUD_DETECTOR__NAME"] = detector
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
@@ -96,8 +99,12 @@ def simulate_lambda(model: LambdaModel, submitted: np.ndarray, process_s: np.nda
             idle.pop()  # the most recently used environment
         duration = (model.cold_start_s if cold else 0.0) + proc[i]
         heapq.heappush(busy, t + duration)
-        for key, value in (("t", t), ("visible", bisect_right(arr, t, i) - i - 1), ("in_flight", len(busy)),
-                           ("workers", len(busy) + len(idle))):  # workers: execution environments
+        for key, value in (
+            ("t", t),
+            ("visible", bisect_right(arr, t, i) - i - 1),
+            ("in_flight", len(busy)),
+            ("workers", len(busy) + len(idle)),
+        ):  # workers: execution environments
             timeline[key].append(value)
         finished[i] = t + duration
         billed[i] = math.ceil(duration * 1000) / 1000
@@ -106,8 +113,14 @@ def simulate_lambda(model: LambdaModel, submitted: np.ndarray, process_s: np.nda
         if backlog_since is not None:
             level = allowed(t)
         level, backlog_since = max(floor, min(level, len(busy))), None
-    outcome = Outcome(policy="lambda", submitted=submitted, finished=finished, worker_seconds=billed,
-                      launches=cold_starts, timeline={k: np.asarray(v) for k, v in timeline.items()})
+    outcome = Outcome(
+        policy="lambda",
+        submitted=submitted,
+        finished=finished,
+        worker_seconds=billed,
+        launches=cold_starts,
+        timeline={k: np.asarray(v) for k, v in timeline.items()},
+    )
     outcome.cost_usd = function_cost(billed.sum(), n, model.memory_mb)
     return outcome
 

@@ -1,4 +1,5 @@
 """Charts of simulated runs: queue depth, workers and latency over time per policy."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,7 @@ def plot(outcomes: Sequence[Outcome], path: str | Path, title: str = "") -> Path
     fig, (queue, workers, latency) = plt.subplots(3, 1, sharex=True, figsize=(10, 9))
     for number, outcome in enumerate(outcomes):
         style = {"linestyle": STYLES[number % len(STYLES)]}
-        t, visible, in_flight, fleet = _thin(*(outcome.timeline[k] for k in ("t", "visible", "in_flight",
-                                                                              "workers")))
+        t, visible, in_flight, fleet = _thin(*(outcome.timeline[k] for k in ("t", "visible", "in_flight", "workers")))
         queue.plot(t, visible + in_flight, label=outcome.policy, drawstyle="steps-post", **style)
         workers.plot(t, fleet, label=outcome.policy, drawstyle="steps-post", **style)
         when, late = _latency_over_time(outcome)

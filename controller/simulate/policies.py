@@ -14,15 +14,16 @@ In the seeds, "running" counts every instance not terminated (pending or
 running in EC2 terms): the cap of 19 is on instances, and counting only
 booted ones would launch 19 more every tick while the first ones boot.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from edgecloud.controller.autoscaler import Observation, decide, retire_asks
 from edgecloud import keda as keda_setup
 from edgecloud.config import AutoscalerSettings, WorkerSettings
+from edgecloud.controller.autoscaler import Observation, decide, retire_asks
 from edgecloud.retirement import Asked, IdleTimeout, RetirementPolicy, from_settings
 
 
@@ -47,21 +48,33 @@ class SimPolicy:
 def default(scaler: AutoscalerSettings, worker: WorkerSettings) -> SimPolicy:
     """controller/scaling.py: launch what ``decide`` says; keep ``retire_asks``
     asks to leave on the retire queue (surplus workers, with no backlog)."""
+
     def tick(obs: Observation, now: float) -> Action:
         return Action(decide(obs, scaler), ask=retire_asks(obs, scaler))
 
-    return SimPolicy("default", tick, from_settings(worker), float(worker.wait_seconds),
-                     "controller.autoscaler (asks surplus workers to leave) + edgecloud.retirement")
+    return SimPolicy(
+        "default",
+        tick,
+        from_settings(worker),
+        float(worker.wait_seconds),
+        "controller.autoscaler (asks surplus workers to leave) + edgecloud.retirement",
+    )
 
 
 def default_idle_only(scaler: AutoscalerSettings, worker: WorkerSettings) -> SimPolicy:
     """The real policy with workers leaving only by their idle timeout: what
     ``default`` is when the controller does not ask idle workers to leave."""
+
     def tick(obs: Observation, now: float) -> Action:
         return Action(decide(obs, scaler))
 
-    return SimPolicy("default-idle-only", tick, from_settings(worker), float(worker.wait_seconds),
-                     f"controller.autoscaler; workers leave after {worker.idle_timeout:g} s idle only")
+    return SimPolicy(
+        "default-idle-only",
+        tick,
+        from_settings(worker),
+        float(worker.wait_seconds),
+        f"controller.autoscaler; workers leave after {worker.idle_timeout:g} s idle only",
+    )
 
 
 def seed_cse546(scaler: AutoscalerSettings, worker: WorkerSettings, cap: int = 19) -> SimPolicy:
@@ -76,8 +89,9 @@ def seed_cse546(scaler: AutoscalerSettings, worker: WorkerSettings, cap: int = 1
     return SimPolicy("seed-cse546", tick, IdleTimeout(0), 0.0, "one worker per queued clip; quit when empty")
 
 
-def seed_classifycloud(scaler: AutoscalerSettings, worker: WorkerSettings, qos: float = 1.0,
-                       factor: float = 1.0, cap: int = 19) -> SimPolicy:
+def seed_classifycloud(
+    scaler: AutoscalerSettings, worker: WorkerSettings, qos: float = 1.0, factor: float = 1.0, cap: int = 19
+) -> SimPolicy:
     """Every tick desired = min(cap, ceil(visible / qos)), at least one worker;
     launch ceil((desired - running) * factor); the excess gets terminate
     messages, which a worker reads when it has no job (outstanding ones are
@@ -90,12 +104,18 @@ def seed_classifycloud(scaler: AutoscalerSettings, worker: WorkerSettings, qos: 
         launch = math.ceil((desired - running) * factor) if desired > running else 0
         return Action(launch, max(0, running - desired))
 
-    return SimPolicy("seed-classifycloud", tick, Asked(0), float(worker.wait_seconds),
-                     f"QOS {qos:g} clips per worker, factor {factor:g}, always one worker")
+    return SimPolicy(
+        "seed-classifycloud",
+        tick,
+        Asked(0),
+        float(worker.wait_seconds),
+        f"QOS {qos:g} clips per worker, factor {factor:g}, always one worker",
+    )
 
 
-def aws_target_tracking(scaler: AutoscalerSettings, worker: WorkerSettings,
-                        target: Optional[float] = None, cooldown_s: float = 300.0) -> SimPolicy:
+def aws_target_tracking(
+    scaler: AutoscalerSettings, worker: WorkerSettings, target: Optional[float] = None, cooldown_s: float = 300.0
+) -> SimPolicy:
     """AWS's SQS recipe: backlog per instance tracked against acceptable latency
     / time per job. Scale out at once; scale in after ``cooldown_s`` without
     scaling, terminating idle instances only (busy ones are protected)."""
@@ -113,13 +133,21 @@ def aws_target_tracking(scaler: AutoscalerSettings, worker: WorkerSettings,
             return Action(0, current - desired)
         return Action(0, 0)
 
-    return SimPolicy("aws-target-tracking", tick, Asked(0), float(worker.wait_seconds),
-                     f"backlog per instance vs {target or 'target latency / process time'}; "
-                     f"scale-in cooldown {cooldown_s:g} s")
+    return SimPolicy(
+        "aws-target-tracking",
+        tick,
+        Asked(0),
+        float(worker.wait_seconds),
+        f"backlog per instance vs {target or 'target latency / process time'}; scale-in cooldown {cooldown_s:g} s",
+    )
 
 
-def keda(scaler: AutoscalerSettings, worker: WorkerSettings, polling_s: float = keda_setup.POLLING_S,
-         cooldown_s: float = keda_setup.COOLDOWN_S) -> SimPolicy:
+def keda(
+    scaler: AutoscalerSettings,
+    worker: WorkerSettings,
+    polling_s: float = keda_setup.POLLING_S,
+    cooldown_s: float = keda_setup.COOLDOWN_S,
+) -> SimPolicy:
     """KEDA's aws-sqs-queue scaler on a Deployment (infra/k8s/): every ``polling_s``
     replicas = ceil((visible + in flight) / queueLength), queueLength = target
     latency / processing time (at least 1); scale-down takes the highest
@@ -139,9 +167,14 @@ def keda(scaler: AutoscalerSettings, worker: WorkerSettings, polling_s: float = 
         current = obs.booting + obs.polling
         return Action(max(0, desired - current), max(0, current - desired))
 
-    return SimPolicy("keda", tick, Asked(0), float(worker.wait_seconds),
-                     f"aws-sqs-queue scaler: queueLength {per_replica}, polling {polling_s:g} s, "
-                     f"cooldown {cooldown_s:g} s, scale to zero")
+    return SimPolicy(
+        "keda",
+        tick,
+        Asked(0),
+        float(worker.wait_seconds),
+        f"aws-sqs-queue scaler: queueLength {per_replica}, polling {polling_s:g} s, "
+        f"cooldown {cooldown_s:g} s, scale to zero",
+    )
 
 
 BUILT_INS = {

@@ -1,4 +1,5 @@
 """Summaries of simulated runs: a rich table for people, JSON for machines."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ def summarise(outcome: Outcome, hourly_price: float) -> dict:
     workers (Lambda: execution environments) up at once of one run."""
     latencies = outcome.latencies
     finished = latencies[~np.isnan(latencies)]
-    p50, p95, top = (np.percentile(finished, [50, 95, 100]) if finished.size else (np.nan,) * 3)
+    p50, p95, top = np.percentile(finished, [50, 95, 100]) if finished.size else (np.nan,) * 3
     seconds = float(outcome.worker_seconds.sum())
     return {
         "p50_s": round(float(p50), 3),
@@ -53,15 +54,20 @@ def table(summaries: dict[str, dict], title: str) -> Table:
         seconds = f"{s['instance_seconds']:.0f}"
         grid.add_row(
             name + (f" ({s['unfinished']} unfinished)" if s["unfinished"] else ""),
-            f"{s['p50_s']:.2f}", f"[bold]{p95}[/]" if s["p95_s"] == best_p95 else p95, f"{s['max_s']:.2f}",
+            f"{s['p50_s']:.2f}",
+            f"[bold]{p95}[/]" if s["p95_s"] == best_p95 else p95,
+            f"{s['max_s']:.2f}",
             f"[bold]{seconds}[/]" if s["instance_seconds"] == cheapest else seconds,
-            f"{s['cost_usd']:.4f}", str(s["launches"]), str(s["peak_workers"]),
+            f"{s['cost_usd']:.4f}",
+            str(s["launches"]),
+            str(s["peak_workers"]),
         )
     return grid
 
 
-def print_table(summaries: dict[str, dict], title: str, console: Console | None = None,
-                notes: Iterable[str] = ()) -> None:
+def print_table(
+    summaries: dict[str, dict], title: str, console: Console | None = None, notes: Iterable[str] = ()
+) -> None:
     if console is None:
         console = Console()
         if not console.is_terminal:  # piped or captured: room for every column

@@ -1,4 +1,5 @@
 """The simulated fleet's per-worker state (controller/simulate/engine.py drives it)."""
+
 from __future__ import annotations
 
 import math
@@ -21,9 +22,17 @@ class SimFleet:
 
     def add(self, t: float) -> int:
         w = len(self.launched)
-        for column, value in ((self.launched, t), (self.state, PENDING), (self.job, -1), (self.started, t),
-                              (self.idle_since, t), (self.tasks, 0), (self.token, 0), (self.asked, False),
-                              (self.ended, math.nan)):
+        for column, value in (
+            (self.launched, t),
+            (self.state, PENDING),
+            (self.job, -1),
+            (self.started, t),
+            (self.idle_since, t),
+            (self.tasks, 0),
+            (self.token, 0),
+            (self.asked, False),
+            (self.ended, math.nan),
+        ):
             column.append(value)
         self.alive.add(w)
         self.booting.add(w)

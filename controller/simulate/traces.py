@@ -11,6 +11,7 @@ Distributions: ``60`` (constant), ``normal:MEAN:SD``, ``uniform:A:B``,
 ``lognormal:MEAN:SIGMA`` (MEAN seconds on average, SIGMA the spread of the
 logarithm), ``exp:MEAN``. Draws never go below zero.
 """
+
 from __future__ import annotations
 
 import csv
@@ -66,7 +67,9 @@ def load_trace(spec: str, rng: np.random.Generator) -> np.ndarray:
     path = Path(spec)
     if path.is_file():
         return _csv(path)
-    raise SpecError(f"{spec!r}: not a file, nor {', '.join(NAMED)}, burst:N, poisson:RATE:DURATION or diurnal:PEAK:HOURS")
+    raise SpecError(
+        f"{spec!r}: not a file, nor {', '.join(NAMED)}, burst:N, poisson:RATE:DURATION or diurnal:PEAK:HOURS"
+    )
 
 
 def _poisson(rate: float, duration: float, rng: np.random.Generator) -> np.ndarray:

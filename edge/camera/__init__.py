@@ -4,6 +4,7 @@ The backend is chosen the gpiozero way: by argument, then the ``edge.camera``
 setting (``auto | picamera2 | file``), then a fallback that warns. Nothing here
 imports picamera2 unless that backend is asked for.
 """
+
 from __future__ import annotations
 
 import logging
@@ -206,18 +207,28 @@ def create_camera(settings, backend: Optional[str] = None) -> Camera:
             log.warning("picamera2 is not installed: the camera plays %s instead", settings.video)
             choice = "file"
         else:
-            raise CameraError("no camera: picamera2 is not installed (apt install python3-picamera2) "
-                              "and edge.video names no file to play")
+            raise CameraError(
+                "no camera: picamera2 is not installed (apt install python3-picamera2) "
+                "and edge.video names no file to play"
+            )
     if choice == "picamera2":
         from .picam import Picamera2Camera
 
-        return Picamera2Camera(resolution=settings.resolution, fps=settings.fps, bitrate=settings.bitrate,
-                               preroll_seconds=settings.preroll_seconds)
+        return Picamera2Camera(
+            resolution=settings.resolution,
+            fps=settings.fps,
+            bitrate=settings.bitrate,
+            preroll_seconds=settings.preroll_seconds,
+        )
     if choice == "file":
         from .file import FileCamera
 
         if not settings.video:
             raise CameraError("edge.camera is 'file' but edge.video names no file")
-        return FileCamera(settings.video, preroll_seconds=settings.preroll_seconds,
-                          playback_speed=settings.playback_speed, fps=settings.fps)
+        return FileCamera(
+            settings.video,
+            preroll_seconds=settings.preroll_seconds,
+            playback_speed=settings.playback_speed,
+            fps=settings.fps,
+        )
     raise CameraError(f"unknown camera backend {choice!r} (auto | picamera2 | file)")

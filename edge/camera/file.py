@@ -6,6 +6,7 @@ second. Like the Pi's circular buffer it keeps the last ``preroll_seconds`` of
 frames, and a clip is encoded to MP4 (H.264) with PyAV, with pts from the
 camera's clock, so a clip's first frame is from before its trigger.
 """
+
 from __future__ import annotations
 
 import collections
@@ -59,8 +60,16 @@ class FileCamera(Camera):
 
     RAW_SUFFIXES = {".h264", ".264"}
 
-    def __init__(self, video: Path | str, *, preroll_seconds: float = 1.0, playback_speed: float = 1.0,
-                 loop: bool = True, crf: int = 23, fps: Optional[float] = None):
+    def __init__(
+        self,
+        video: Path | str,
+        *,
+        preroll_seconds: float = 1.0,
+        playback_speed: float = 1.0,
+        loop: bool = True,
+        crf: int = 23,
+        fps: Optional[float] = None,
+    ):
         """``fps``: the video's frame rate, needed for a raw .h264 stream (it has no timestamps,
         and readers only guess); a container's own rate is used otherwise."""
         self.video = Path(video)
@@ -109,14 +118,17 @@ class FileCamera(Camera):
 
     def wait_until(self, t: float, timeout: Optional[float] = None) -> bool:
         with self._cond:
-            return self._cond.wait_for(lambda: self._now >= t or self._stop.is_set() or self._finished, timeout) \
+            return (
+                self._cond.wait_for(lambda: self._now >= t or self._stop.is_set() or self._finished, timeout)
                 and self._now >= t
+            )
 
     # --- backend ----------------------------------------------------------
     def _open(self) -> None:
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._play, args=(ready,), name=f"file-camera:{self.video.name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._play, args=(ready,), name=f"file-camera:{self.video.name}", daemon=True
+        )
         self._thread.start()
         ready.wait(10)  # first frame decoded: now() means something
         if self.error:
@@ -150,8 +162,12 @@ class FileCamera(Camera):
                     wall_start -= delay
                 with self._cond:
                     # A recorder that has not yet decided about this frame: wait for it.
-                    while (self._writer is not None and self._hold_at is not None and t > self._hold_at + 1e-6
-                           and not self._stop.is_set()):
+                    while (
+                        self._writer is not None
+                        and self._hold_at is not None
+                        and t > self._hold_at + 1e-6
+                        and not self._stop.is_set()
+                    ):
                         self._cond.wait(0.05)
                     self._ring.append((index, t, frame))
                     if self._writer is not None and self._clip_error is None:
@@ -202,10 +218,17 @@ class FileCamera(Camera):
             self._close_quietly(writer)
             raise CameraError(f"clip {writer.container.name} could not be encoded: {error}") from error
         writer.close()
-        source = writer.first_index % self.source_frames if self.source_frames and writer.first_index is not None \
+        source = (
+            writer.first_index % self.source_frames
+            if self.source_frames and writer.first_index is not None
             else writer.first_index
-        return {"start_time": writer.first_time, "end_time": writer.last_time + 1 / self.fps,
-                "frames": writer.frames, "first_source_frame": source}
+        )
+        return {
+            "start_time": writer.first_time,
+            "end_time": writer.last_time + 1 / self.fps,
+            "frames": writer.frames,
+            "first_source_frame": source,
+        }
 
     @staticmethod
     def _close_quietly(writer: _ClipWriter) -> None:

@@ -4,6 +4,7 @@ The encoder runs all the time into ``CircularOutput2``; a clip is a
 ``PyavOutput`` opened on it, so the MP4 starts with the buffered pre-roll and
 keeps the camera's own timestamps.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,15 @@ from . import Camera, CameraError
 class Picamera2Camera(Camera):
     """picamera2 + H.264 into a circular buffer; clips are MP4 files written by PyAV."""
 
-    def __init__(self, *, resolution=(1280, 720), fps: float = 10, bitrate: int = 4_000_000,
-                 preroll_seconds: float = 1.0, camera_num: int = 0):
+    def __init__(
+        self,
+        *,
+        resolution=(1280, 720),
+        fps: float = 10,
+        bitrate: int = 4_000_000,
+        preroll_seconds: float = 1.0,
+        camera_num: int = 0,
+    ):
         super().__init__(fps=fps, preroll_seconds=preroll_seconds)
         self.resolution = tuple(resolution)
         self.bitrate = int(bitrate)

@@ -19,6 +19,7 @@ to build random weights for tests and offline benchmarks; the detector then
 reports ``random_weights`` and its labels mean nothing. ``opencv-dnn`` needs
 ``detector.weights`` (.onnx, or Darknet .weights with ``detector.config_file``).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -41,8 +42,19 @@ BACKENDS = {
 }
 
 __all__ = [
-    "BACKENDS", "Backend", "Box", "Detector", "DetectorUnavailable", "RawDetections",
-    "available_backends", "backend_class", "create_detector", "detector_for", "label_of", "parse_name", "uses_faces",
+    "BACKENDS",
+    "Backend",
+    "Box",
+    "Detector",
+    "DetectorUnavailable",
+    "RawDetections",
+    "available_backends",
+    "backend_class",
+    "create_detector",
+    "detector_for",
+    "label_of",
+    "parse_name",
+    "uses_faces",
 ]
 
 
@@ -60,7 +72,9 @@ def backend_class(key: str) -> type[Backend]:
     try:
         return getattr(importlib.import_module(module), attr)
     except ImportError as err:
-        raise DetectorUnavailable(f"detector {key!r} needs a package that is missing ({err}); install: {install}") from err
+        raise DetectorUnavailable(
+            f"detector {key!r} needs a package that is missing ({err}); install: {install}"
+        ) from err
 
 
 def available_backends() -> dict[str, str | None]:
@@ -85,7 +99,9 @@ def create_detector(settings: DetectorSettings, gallery=None) -> Detector:
     for part in settings.name.split("+"):
         key, model = parse_name(part)
         cls = backend_class(key)
-        backends.append(cls(model, settings, gallery=gallery) if getattr(cls, "uses_gallery", False) else cls(model, settings))
+        backends.append(
+            cls(model, settings, gallery=gallery) if getattr(cls, "uses_gallery", False) else cls(model, settings)
+        )
     if len(backends) == 1:
         backend = backends[0]
     else:

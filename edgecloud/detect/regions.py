@@ -6,6 +6,7 @@ are grown by a margin (a moving leg should still give the whole person), made
 at least the detector's window, and merged until none overlap, so one object
 is never found twice in two regions.
 """
+
 from __future__ import annotations
 
 from typing import Optional

@@ -6,6 +6,7 @@ default weights (downloaded once into the torch hub cache), else, with
 benchmarks (labels are then meaningless). GPU when present, half precision
 there, frames batched. Needs the ``torch`` extra: ``pip install 'edgecloud[torch]'``.
 """
+
 from __future__ import annotations
 
 import logging
@@ -69,8 +70,11 @@ def freeze_batch_norms_like(net: torch.nn.Module, state: dict) -> None:
     its own epsilon, which can differ from the untrained module's).
     """
     for name, module in list(net.named_modules()):
-        if (isinstance(module, torch.nn.BatchNorm2d) and f"{name}.running_mean" in state
-                and f"{name}.num_batches_tracked" not in state):
+        if (
+            isinstance(module, torch.nn.BatchNorm2d)
+            and f"{name}.running_mean" in state
+            and f"{name}.num_batches_tracked" not in state
+        ):
             parent, _, child = name.rpartition(".")
             setattr(net.get_submodule(parent) if parent else net, child, FrozenBatchNorm2d(module.num_features))
 
@@ -102,7 +106,9 @@ class TorchvisionBackend(Backend):
         random = dict(weights=None, weights_backbone=None, num_classes=len(self.labelmap))
         if not settings.pretrained:
             self.random_weights = True
-            log.warning("torchvision:%s has RANDOM weights (detector.pretrained is false): labels are meaningless", self.model)
+            log.warning(
+                "torchvision:%s has RANDOM weights (detector.pretrained is false): labels are meaningless", self.model
+            )
             return builder(**random)
         if settings.weights:
             state = read_state_dict(settings.weights)
@@ -157,8 +163,11 @@ class TorchvisionBackend(Backend):
         ]
         out = []
         for found in self.net(batch):
-            out.append(RawDetections(
-                found["boxes"].float().cpu().numpy(), found["scores"].float().cpu().numpy(),
-                found["labels"].cpu().numpy().astype(np.int64),
-            ))
+            out.append(
+                RawDetections(
+                    found["boxes"].float().cpu().numpy(),
+                    found["scores"].float().cpu().numpy(),
+                    found["labels"].cpu().numpy().astype(np.int64),
+                )
+            )
         return out

@@ -6,6 +6,7 @@ are spelled in one place. It answers the ``requests.Response`` itself: each call
 status code its own way (the uploader retries a 429, a bench counts it), and a Locust
 ``HttpSession`` can stand in for the session and time every call.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,16 @@ class ControllerClient:
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
-    def upload(self, metadata: dict, clip: Optional[ClipFile] = None, *, result: Optional[dict] = None,
-               snapshot: Optional[bytes] = None, timeout=30, **extra) -> requests.Response:
+    def upload(
+        self,
+        metadata: dict,
+        clip: Optional[ClipFile] = None,
+        *,
+        result: Optional[dict] = None,
+        snapshot: Optional[bytes] = None,
+        timeout=30,
+        **extra,
+    ) -> requests.Response:
         """``POST /v1/clips``: the clip's metadata, its video (none for a record whose video was
         dropped), and the Pi's result and snapshot when it has them; 201 when stored."""
         form = {"metadata": json.dumps(metadata)}
@@ -41,8 +50,9 @@ class ControllerClient:
         if snapshot is not None:
             files["snapshot"] = ("snapshot.jpg", snapshot, "image/jpeg")
         if not files:  # multipart all the same: the fields as parts without a file name
-            return self._call("POST", "/v1/clips", files={k: (None, v) for k, v in form.items()}, timeout=timeout,
-                              **extra)
+            return self._call(
+                "POST", "/v1/clips", files={k: (None, v) for k, v in form.items()}, timeout=timeout, **extra
+            )
         return self._call("POST", "/v1/clips", data=form, files=files, timeout=timeout, **extra)
 
     def status(self, clip_id: str, wait: float = 0, **extra) -> requests.Response:
@@ -54,8 +64,11 @@ class ControllerClient:
         """The clip's status body; ``{"status": "unknown", ...}`` with why when the controller cannot say."""
         try:
             reply = self.status(clip_id, wait)
-            body = reply.json() if reply.status_code == 200 else {"clip_id": clip_id, "status": "unknown",
-                                                                  "http": reply.status_code}
+            body = (
+                reply.json()
+                if reply.status_code == 200
+                else {"clip_id": clip_id, "status": "unknown", "http": reply.status_code}
+            )
         except (requests.RequestException, ValueError) as err:
             return {"clip_id": clip_id, "status": "unknown", "error": str(err)}
         return body if isinstance(body, dict) else {"status": "unknown", "error": f"not a status object: {body!r:.80}"}
@@ -78,8 +91,9 @@ class ControllerClient:
 
     def frame_answers(self, device_id: str, wait: float = 0, **extra) -> requests.Response:
         """``GET /v1/frames/answers?device_id=&wait=``: the function's answers for ``device_id``."""
-        return self._call("GET", "/v1/frames/answers", params={"device_id": device_id, "wait": wait},
-                          timeout=wait + ANSWER_S, **extra)
+        return self._call(
+            "GET", "/v1/frames/answers", params={"device_id": device_id, "wait": wait}, timeout=wait + ANSWER_S, **extra
+        )
 
     def close(self) -> None:
         self.session.close()

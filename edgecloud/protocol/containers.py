@@ -3,6 +3,7 @@
 MP4 (ISO BMFF) has its 'ftyp' box first, raw H.264 (Annex B) a start code, AVI a RIFF header
 of form 'AVI '. The controller checks a clip's first bytes against its claimed type.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -23,9 +24,11 @@ def _is_avi(head: bytes) -> bool:
     return head[:4] == b"RIFF" and head[8:12] == b"AVI "
 
 
-CONTAINER_CHECKS = {"video/mp4": (_is_mp4, "an MP4 'ftyp' box at byte 4"),
-                    "video/h264": (_is_annex_b, "an H.264 Annex B start code (00 00 01)"),
-                    "video/x-msvideo": (_is_avi, "a 'RIFF....AVI ' header")}
+CONTAINER_CHECKS = {
+    "video/mp4": (_is_mp4, "an MP4 'ftyp' box at byte 4"),
+    "video/h264": (_is_annex_b, "an H.264 Annex B start code (00 00 01)"),
+    "video/x-msvideo": (_is_avi, "a 'RIFF....AVI ' header"),
+}
 SNIFF_BYTES = 12
 
 

@@ -5,6 +5,7 @@ sortable by time, unique, and safe in an S3 key and a file name. It is parsed on
 enters (a request, a message, a directory name), into a :class:`ClipId`, which carries its
 device and recorded time and derives its S3 keys, so no client input reaches a key unchecked.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,9 @@ from ..shown import shown
 
 # ASCII only and matched whole (fullmatch): "\\d" would take other scripts' digits, "$" a trailing newline.
 DEVICE_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}", re.ASCII)
-CLIP_ID_RE = re.compile(r"(?P<time>[0-9]{8}T[0-9]{9}Z)_(?P<device>[a-z0-9][a-z0-9-]{0,31})_(?P<rand>[0-9a-f]{8})",
-                        re.ASCII)
+CLIP_ID_RE = re.compile(
+    r"(?P<time>[0-9]{8}T[0-9]{9}Z)_(?P<device>[a-z0-9][a-z0-9-]{0,31})_(?P<rand>[0-9a-f]{8})", re.ASCII
+)
 
 
 class BadClipId(ValueError):
@@ -49,8 +51,16 @@ class ClipId(str):
             raise BadClipId(f"not a clip id: {shown(text)}")
         t = m["time"]
         try:
-            when = datetime(int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[9:11]), int(t[11:13]), int(t[13:15]),
-                            int(t[15:18]) * 1000, tzinfo=timezone.utc)
+            when = datetime(
+                int(t[0:4]),
+                int(t[4:6]),
+                int(t[6:8]),
+                int(t[9:11]),
+                int(t[11:13]),
+                int(t[13:15]),
+                int(t[15:18]) * 1000,
+                tzinfo=timezone.utc,
+            )
         except ValueError as err:  # the form of a time, but none that exists: month 13, 30 February, 25:61
             raise BadClipId(f"not a clip id: {shown(text)} names no real time ({err})") from None
         self = super().__new__(cls, text)

@@ -3,6 +3,7 @@
 Clips go to the clips bucket; results and snapshots to the results bucket; frames (ids of a
 clip id's form) to the frames bucket.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum

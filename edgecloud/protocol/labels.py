@@ -1,4 +1,5 @@
 """A result's ``labels`` string and per-label summary, from its detections."""
+
 from __future__ import annotations
 
 from .messages import Detection, LabelSummary
@@ -22,9 +23,13 @@ def summarise(detections: list[Detection]) -> tuple[str, dict[str, LabelSummary]
         if d.identity is not None:
             seen.setdefault(d.label, set()).add(d.identity)
     summary = {
-        label: LabelSummary(max_count=max(frames.values()), frames_seen=len(frames), best_score=round(best[label], 4),
-                            steady_count=steady_count(frames.values()),
-                            identities=sorted(seen[label]) if label in seen else None)
+        label: LabelSummary(
+            max_count=max(frames.values()),
+            frames_seen=len(frames),
+            best_score=round(best[label], 4),
+            steady_count=steady_count(frames.values()),
+            identities=sorted(seen[label]) if label in seen else None,
+        )
         for label, frames in sorted(per_frame.items())
     }
     return ",".join(summary), summary

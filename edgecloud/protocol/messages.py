@@ -4,6 +4,7 @@ and the metadata of an upload.
 Readers ignore fields they do not know (``extra="ignore"``) and every message carries its
 schema ``version``, so a newer sender does not break an older reader.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -53,16 +54,19 @@ class LabelSummary(Finite):
     frames_seen: int = Field(description="Analysed frames with at least one.")
     best_score: float
     steady_count: Optional[int] = Field(
-        None, exclude_if=lambda v: v is None,
+        None,
+        exclude_if=lambda v: v is None,
         description="Most objects of this label that at least two analysed frames showed (Frigate's rule against "
         "false positives: a count seen in one frame only may be a flicker); 0 when only one frame had any.",
     )
     identities: Optional[list[str]] = Field(
-        None, exclude_if=lambda v: v is None,
+        None,
+        exclude_if=lambda v: v is None,
         description="Faces: who was seen (enrolled names, and 'unknown'), sorted; absent for other labels.",
     )
     unique: Optional[int] = Field(
-        None, exclude_if=lambda v: v is None,
+        None,
+        exclude_if=lambda v: v is None,
         description="Tracked objects of this label: each one counted once, however many frames it crossed, and "
         "only once seen in detector.min_frames analysed frames; absent where no tracker ran.",
     )
@@ -77,8 +81,9 @@ class TrackedObject(Finite):
     last_seen_s: float
     frames: int = Field(description="Analysed frames it was seen in.")
     best_score: float
-    best_box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in source pixels, where it "
-                                                        "scored best.")
+    best_box: tuple[float, float, float, float] = Field(
+        description="x1, y1, x2, y2 in source pixels, where it scored best."
+    )
     best_frame_s: float = Field(description="When it scored best, in seconds from the clip's start.")
     zones: list[str] = Field(default_factory=list, description="Zones its box's bottom centre entered, sorted.")
     stationary: bool = Field(False, description="It barely moved while seen (a parked car, a chair).")
@@ -91,10 +96,12 @@ class Detection(Finite):
     score: float
     box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in source pixels.")
     # Only faces carry these; other detections leave them out of the JSON.
-    identity: Optional[str] = Field(None, exclude_if=lambda v: v is None,
-                                    description="Faces: the enrolled name, or 'unknown'.")
-    distance: Optional[float] = Field(None, exclude_if=lambda v: v is None,
-                                      description="Faces: embedding distance to the nearest enrolled face.")
+    identity: Optional[str] = Field(
+        None, exclude_if=lambda v: v is None, description="Faces: the enrolled name, or 'unknown'."
+    )
+    distance: Optional[float] = Field(
+        None, exclude_if=lambda v: v is None, description="Faces: embedding distance to the nearest enrolled face."
+    )
 
 
 class Result(Message):
@@ -112,7 +119,9 @@ class Result(Message):
     summary: dict[str, LabelSummary] = Field(default_factory=dict)
     detections: list[Detection] = Field(default_factory=list)
     objects: list[TrackedObject] = Field(default_factory=list, description="Tracked objects, by first_seen_s.")
-    timings: dict[str, float] = Field(default_factory=dict, description="Seconds: download, decode, motion, detect, total.")
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds: download, decode, motion, detect, total."
+    )
     recorded_at: Optional[datetime] = None
     submitted_at: Optional[datetime] = None
     started_at: Optional[datetime] = None
@@ -160,9 +169,13 @@ class UploadMetadata(Finite):
     recorded_at: Optional[datetime] = None
     fps: Optional[float] = Field(None, gt=0, le=240)
     content_type: Optional[str] = None
-    video_dropped: bool = Field(False, description=(
-        "The Pi's spool dropped this clip's video (it was over edge.spool_max_mb): the upload has no 'clip' "
-        "part, only this record, and the Pi's result and snapshot if it analysed the clip. Needs clip_id."))
+    video_dropped: bool = Field(
+        False,
+        description=(
+            "The Pi's spool dropped this clip's video (it was over edge.spool_max_mb): the upload has no 'clip' "
+            "part, only this record, and the Pi's result and snapshot if it analysed the clip. Needs clip_id."
+        ),
+    )
 
     @field_validator("device_id")
     @classmethod

@@ -2,6 +2,7 @@
 
 Both are ``StrEnum``: a member is the very string the wire, the ledgers and ``--json`` carry.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum

@@ -1,4 +1,5 @@
 """The demo's dashboard: an operator for the run, a one-time login link, and serving until Ctrl-C."""
+
 from __future__ import annotations
 
 import signal

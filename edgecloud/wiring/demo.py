@@ -6,13 +6,14 @@ agent with a mock PIR and a camera that plays real footage. Its detector must
 load before anything starts, and every clip must end done (demo_checks);
 workers must launch and then retire.
 """
+
 from __future__ import annotations
 
 import json
-from collections import Counter
 import logging
 import tempfile
 import time
+from collections import Counter
 from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
@@ -22,15 +23,16 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from edgecloud.aws import Aws
-from edgecloud.fleet_query import fleet_instances
-from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
+from edgecloud.fleet_query import fleet_instances
+from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 from edgecloud.protocol.client import ControllerClient
 from edgecloud.protocol.states import FINAL
+from edgecloud.provision import ensure_resources
+
 from .dashboard import wait_for_interrupt
 from .demo_checks import check_detector, not_done
 from .demo_report import build_report, event_summaries, print_report
-from edgecloud.localcloud import OPERATOR, ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def record_clips(agent, pin, n: int, *, timeout: float) -> list[str]:
         before = agent.clips_recorded
         pin.drive_high()
         # Hold the PIR high until the recorder has seen it (the sensor samples at 10 Hz).
-        seen = agent.recorder.wait_for(lambda r: r.state == "recording" or len(r.clips) > before, timeout)
+        seen = agent.recorder.wait_for(lambda r: r.state == "recording" or len(r.clips) > before, timeout)  # noqa: B023 - waited on within this iteration
         pin.drive_low()
         clip_id = agent.wait_for_clip(after=before, timeout=timeout) if seen else None
         if clip_id is None:
@@ -60,8 +62,9 @@ def record_clips(agent, pin, n: int, *, timeout: float) -> list[str]:
     return ids
 
 
-def wait_results(url: str, clip_ids: list[str], *, token: str, timeout: float, progress=None,
-                 task=None) -> dict[str, dict]:
+def wait_results(
+    url: str, clip_ids: list[str], *, token: str, timeout: float, progress=None, task=None
+) -> dict[str, dict]:
     """Long-poll the controller (as ``token``'s holder) until every clip is done or failed (or time runs out)."""
     statuses: dict[str, dict] = {}
     deadline = time.monotonic() + timeout
@@ -88,10 +91,21 @@ def wait_retired(aws: Aws, fleet_name: str, *, timeout: float) -> dict[str, int]
         time.sleep(1)
 
 
-def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resources: bool = True,
-             policy: str = "busy-offload", speed: float = 20.0, workdir: Path | None = None,
-             console: Console | None = None, timeout: float = 300, then=None, engine: str = "ec2",
-             pi_slowdown: float = PI_SLOWDOWN) -> dict:
+def run_demo(
+    settings: Settings,
+    *,
+    video: Path,
+    clips: int = 8,
+    create_resources: bool = True,
+    policy: str = "busy-offload",
+    speed: float = 20.0,
+    workdir: Path | None = None,
+    console: Console | None = None,
+    timeout: float = 300,
+    then=None,
+    engine: str = "ec2",
+    pi_slowdown: float = PI_SLOWDOWN,
+) -> dict:
     """Run the pipeline end to end and return the report (see ``build_report``). ``then(report, url,
     settings)``, if given, runs once the report is made, while every process is still up; ``engine``
     ``lambda`` serves the jobs queue with the emulated function instead of local EC2 workers; the Pi's local
@@ -110,8 +124,15 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         endpoint = settings.aws.endpoint_url
         if endpoint is None:
             endpoint = stack.enter_context(EmbeddedAws(own_process=True)).endpoint_url  # its own GIL
-        s = demo_settings(settings, video=video, workdir=Path(workdir), endpoint_url=endpoint, policy=policy, speed=speed,
-                          pi_slowdown=pi_slowdown)
+        s = demo_settings(
+            settings,
+            video=video,
+            workdir=Path(workdir),
+            endpoint_url=endpoint,
+            policy=policy,
+            speed=speed,
+            pi_slowdown=pi_slowdown,
+        )
         aws = Aws(s.aws)
         if create_resources:
             ensure_resources(aws, s)
@@ -131,7 +152,13 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
         pin = factory.pin(s.edge.pir_pin)
         agent = stack.enter_context(EdgeAgent(s, pin_factory=factory))
         agent.start()
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn())
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console, transient=False) as progress:
             rec = progress.add_task("recording clips (mock PIR, real footage)", total=clips)
             clip_ids = record_clips(agent, pin, clips, timeout=60)
@@ -139,8 +166,9 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
             res = progress.add_task("waiting for results", total=clips)
             if not agent.wait_idle(timeout=timeout):
                 console.log("[yellow]edge spool did not drain in time")
-            statuses = wait_results(controller.url, clip_ids, token=tokens[OPERATOR], timeout=timeout,
-                                    progress=progress, task=res)
+            statuses = wait_results(
+                controller.url, clip_ids, token=tokens[OPERATOR], timeout=timeout, progress=progress, task=res
+            )
             if function is None:
                 progress.add_task("waiting for idle workers to retire", total=None)
                 counts = wait_retired(aws, s.fleet.name, timeout=max(60, s.worker.idle_timeout * 6))
@@ -160,24 +188,63 @@ def run_demo(settings: Settings, *, video: Path, clips: int = 8, create_resource
 
 
 @click.command("demo")
-@click.option("--video", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=Path("../shared/footage/vtest.avi"), show_default=True, help="Footage the Pi's camera plays.")
-@click.option("--clips", type=click.IntRange(1, 100), default=8, show_default=True, help="Motion events, one clip each.")
-@click.option("--policy", type=click.Choice(["busy-offload", "fastest-finish", "escalate-uncertain"]),
-              default="busy-offload", show_default=True, help="Where the Pi processes clips.")
-@click.option("--speed", type=click.FloatRange(0.1, 50), default=20.0, show_default=True,
-              help="Camera playback speed (video seconds per wall second).")
-@click.option("--pi-slowdown", type=click.FloatRange(1, 100), default=PI_SLOWDOWN, show_default=True,
-              help="The emulated Pi's local analysis, really run, takes this many times as long as on this machine "
-              "(edge.emulated_pi_slowdown), a Pi's pace, so a burst overflows to the cloud; 1: this machine's pace.")
-@click.option("--engine", type=click.Choice(["ec2", "lambda"]), default="ec2", show_default=True,
-              help="Cloud workers: EC2 worker processes, or the Lambda function from its zip (emulated here).")
-@click.option("--mode", type=click.Choice(["clips", "frames"]), default="clips", show_default=True,
-              help="frames: the per-frame path (a JPEG every edge.frame_interval_s straight to S3, answered by the "
-              "function); implies --engine lambda.")
-@click.option("--seconds", type=click.FloatRange(1, 600), default=20, show_default=True,
-              help="--mode frames: how long the PIR stays high.")
-@click.option("--detector", help="Detector of the Pi and the workers (default detector.name); hog needs no model files.")
+@click.option(
+    "--video",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=Path("../shared/footage/vtest.avi"),
+    show_default=True,
+    help="Footage the Pi's camera plays.",
+)
+@click.option(
+    "--clips", type=click.IntRange(1, 100), default=8, show_default=True, help="Motion events, one clip each."
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["busy-offload", "fastest-finish", "escalate-uncertain"]),
+    default="busy-offload",
+    show_default=True,
+    help="Where the Pi processes clips.",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(0.1, 50),
+    default=20.0,
+    show_default=True,
+    help="Camera playback speed (video seconds per wall second).",
+)
+@click.option(
+    "--pi-slowdown",
+    type=click.FloatRange(1, 100),
+    default=PI_SLOWDOWN,
+    show_default=True,
+    help="The emulated Pi's local analysis, really run, takes this many times as long as on this machine "
+    "(edge.emulated_pi_slowdown), a Pi's pace, so a burst overflows to the cloud; 1: this machine's pace.",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["ec2", "lambda"]),
+    default="ec2",
+    show_default=True,
+    help="Cloud workers: EC2 worker processes, or the Lambda function from its zip (emulated here).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["clips", "frames"]),
+    default="clips",
+    show_default=True,
+    help="frames: the per-frame path (a JPEG every edge.frame_interval_s straight to S3, answered by the "
+    "function); implies --engine lambda.",
+)
+@click.option(
+    "--seconds",
+    type=click.FloatRange(1, 600),
+    default=20,
+    show_default=True,
+    help="--mode frames: how long the PIR stays high.",
+)
+@click.option(
+    "--detector", help="Detector of the Pi and the workers (default detector.name); hog needs no model files."
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the report as JSON.")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep logs and spool here.")
 @click.option("--serve", is_flag=True, help="After the run, keep everything up and serve the dashboard until Ctrl-C.")
@@ -195,8 +262,9 @@ def demo(obj, video, clips, policy, speed, pi_slowdown, engine, mode, seconds, d
     if mode == "frames":
         from .frames_demo import demo_frames
 
-        return demo_frames(settings, video=video, seconds=seconds, json_path=json_path, workdir=workdir,
-                           console=console)
+        return demo_frames(
+            settings, video=video, seconds=seconds, json_path=json_path, workdir=workdir, console=console
+        )
     started = time.monotonic()
     from edgecloud.edge.camera import CameraError
 
@@ -226,9 +294,18 @@ def demo(obj, video, clips, policy, speed, pi_slowdown, engine, mode, seconds, d
         wait_for_interrupt()
 
     try:
-        report = run_demo(settings, video=video, clips=clips, policy=policy, speed=speed, workdir=workdir,
-                          console=console, then=serve_dashboard if serve else None, engine=engine,
-                          pi_slowdown=pi_slowdown)
+        report = run_demo(
+            settings,
+            video=video,
+            clips=clips,
+            policy=policy,
+            speed=speed,
+            workdir=workdir,
+            console=console,
+            then=serve_dashboard if serve else None,
+            engine=engine,
+            pi_slowdown=pi_slowdown,
+        )
     except CameraError as err:
         raise click.ClickException(str(err)) from None
     if not serve:

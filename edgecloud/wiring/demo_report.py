@@ -1,4 +1,5 @@
 """What ``edgecloud demo`` reports: each clip's result, where it was analysed and why, as JSON and as a table."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -23,18 +24,20 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
         st = statuses.get(clip_id, {})
         result = st.get("result") or {}
         record = records.get(clip_id)
-        clips.append({
-            "clip_id": clip_id,
-            "status": st.get("status", "unknown"),
-            "processed_by": st.get("processed_by") or result.get("processed_by"),
-            "placement": record.placement if record else None,  # the Pi's choice: edge, cloud or both
-            "placement_reason": record.placement_reason if record else None,
-            "trigger_to_result_s": _trigger_to_result(st, record.triggered_at if record else None),
-            "labels": result.get("labels", "") if result else None,
-            "snapshot_url": st.get("snapshot_url"),
-            "detector": result.get("detector") if result else None,
-            "error": st.get("error"),
-        })
+        clips.append(
+            {
+                "clip_id": clip_id,
+                "status": st.get("status", "unknown"),
+                "processed_by": st.get("processed_by") or result.get("processed_by"),
+                "placement": record.placement if record else None,  # the Pi's choice: edge, cloud or both
+                "placement_reason": record.placement_reason if record else None,
+                "trigger_to_result_s": _trigger_to_result(st, record.triggered_at if record else None),
+                "labels": result.get("labels", "") if result else None,
+                "snapshot_url": st.get("snapshot_url"),
+                "detector": result.get("detector") if result else None,
+                "error": st.get("error"),
+            }
+        )
     launched = sum(counts.values())
     return {
         "clips": clips,
@@ -44,7 +47,8 @@ def build_report(clip_ids: list[str], statuses: dict[str, dict], counts: dict[st
 
 
 def event_summaries(events: list[dict]) -> list[dict]:
-    """The report's ``events``: each event (from ``GET /v1/events``) as its id, device, clips and labels, oldest first."""
+    """The report's ``events``: each event (from ``GET /v1/events``) as its id, device, clips and labels,
+    oldest first."""
     return [{k: e[k] for k in ("event_id", "device_id", "clip_ids", "labels")} for e in reversed(events)]
 
 
@@ -60,8 +64,15 @@ def print_report(report: dict, console: Console) -> None:
     table.add_column("labels", overflow="fold")  # never cut: the labels are the result
     numbers = {c["clip_id"]: f"#{n}" for n, c in enumerate(report["clips"], 1)}
     for c in report["clips"]:
-        table.add_row(numbers[c["clip_id"]], c["clip_id"], c["status"], str(c.get("placement")),
-                      str(c["processed_by"]), str(c["trigger_to_result_s"]), c["labels"] or "")
+        table.add_row(
+            numbers[c["clip_id"]],
+            c["clip_id"],
+            c["status"],
+            str(c.get("placement")),
+            str(c["processed_by"]),
+            str(c["trigger_to_result_s"]),
+            c["labels"] or "",
+        )
     console.print(table)
     console.print("why each clip went where:")
     for c in report["clips"]:
@@ -70,12 +81,17 @@ def print_report(report: dict, console: Console) -> None:
             why = why.replace(f"clip {clip_id}", f"clip {number}")
         console.print(f"  {numbers[c['clip_id']]} {c.get('placement')}: {why}", highlight=False, soft_wrap=True)
     w, f = report["workers"], report.get("function")
-    engine = (f"function invocations: {f['invocations']}, cold starts: {f['cold_starts']} "
-              f"(init {f['init_s_p50']} s), max concurrency {f['max_concurrency']}" if f
-              else f"workers launched: {w['launched']}, retired: {w['retired']}")
+    engine = (
+        f"function invocations: {f['invocations']}, cold starts: {f['cold_starts']} "
+        f"(init {f['init_s_p50']} s), max concurrency {f['max_concurrency']}"
+        if f
+        else f"workers launched: {w['launched']}, retired: {w['retired']}"
+    )
     placed = report.get("placements", {})
     pace = report.get("pi_slowdown")
-    console.print(f"placed: {placed.get('edge', 0)} on the Pi, {placed.get('cloud', 0)} in the cloud"
-                  + (f", {placed['both']} on both" if placed.get("both") else "")
-                  + (f" (the emulated Pi paced {pace:g}x slower than this machine)" if pace and pace > 1 else ""))
+    console.print(
+        f"placed: {placed.get('edge', 0)} on the Pi, {placed.get('cloud', 0)} in the cloud"
+        + (f", {placed['both']} on both" if placed.get("both") else "")
+        + (f" (the emulated Pi paced {pace:g}x slower than this machine)" if pace and pace > 1 else "")
+    )
     console.print(f"{engine}   (trigger to result: PIR trigger on the Pi to result stored in the cloud)")

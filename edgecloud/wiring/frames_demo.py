@@ -6,6 +6,7 @@ a mock PIR held high for ``seconds``: every frame goes straight to S3 with the
 controller's presigned POST, and its answer comes back through the device's
 answers queue. The report has each frame's round trip and their p50 / p95.
 """
+
 from __future__ import annotations
 
 import threading
@@ -17,11 +18,11 @@ from rich.console import Console
 from rich.table import Table
 
 from edgecloud.aws import Aws
-from edgecloud.provision import ensure_resources
 from edgecloud.config import Settings
+from edgecloud.localcloud import ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
+from edgecloud.provision import ensure_resources
 
 from .lambda_ import start_lambda
-from edgecloud.localcloud import ControllerProcess, EmbeddedAws, demo_settings, issue_credentials, write_token
 
 ANSWER_TIMEOUT_S = 30.0
 # Frames come every 0.5 s and one takes about that to analyse: two warm environments keep up.
@@ -32,8 +33,12 @@ def frames_report(records: list) -> dict:
     frames = [r.as_json() for r in records]
     trips = [f["round_trip_s"] for f in frames if f["round_trip_s"] is not None]
     p50, p95 = (round(float(v), 3) for v in np.percentile(trips, [50, 95])) if trips else (None, None)
-    return {"frames": frames, "round_trip_p50_s": p50, "round_trip_p95_s": p95,
-            "unanswered": sum(f["answered_at"] is None for f in frames)}
+    return {
+        "frames": frames,
+        "round_trip_p50_s": p50,
+        "round_trip_p95_s": p95,
+        "unanswered": sum(f["answered_at"] is None for f in frames),
+    }
 
 
 def run_frames_demo(settings: Settings, *, video: Path, seconds: float, workdir: Path, console: Console) -> dict:
@@ -43,16 +48,19 @@ def run_frames_demo(settings: Settings, *, video: Path, seconds: float, workdir:
 
     with ExitStack() as stack:
         endpoint = settings.aws.endpoint_url or stack.enter_context(EmbeddedAws()).endpoint_url
-        s = demo_settings(settings, video=Path(video), workdir=workdir, endpoint_url=endpoint,
-                          policy=settings.edge.policy, speed=1.0)
+        s = demo_settings(
+            settings, video=Path(video), workdir=workdir, endpoint_url=endpoint, policy=settings.edge.policy, speed=1.0
+        )
         s.edge.mode = "frames"
         ensure_resources(Aws(s.aws), s)
         tokens = issue_credentials(s, [s.edge.device_id])  # the Pi asks for its presigned POSTs as itself
         s.edge.token_file = write_token(workdir / "device.token", tokens[s.edge.device_id])
         deployment = start_lambda(stack, s, workdir, console)
         warm = deployment.function.provision(PROVISIONED)
-        console.log(f"{PROVISIONED} execution environments provisioned ahead (init {warm:.2f} s), as Lambda's "
-                    "provisioned concurrency would keep them")
+        console.log(
+            f"{PROVISIONED} execution environments provisioned ahead (init {warm:.2f} s), as Lambda's "
+            "provisioned concurrency would keep them"
+        )
         controller = stack.enter_context(ControllerProcess(s, workdir))
         s.edge.controller_url = controller.url
         factory = MockFactory()
@@ -64,8 +72,10 @@ def run_frames_demo(settings: Settings, *, video: Path, seconds: float, workdir:
         pin.drive_low()
         agent.frames.wait_answered(ANSWER_TIMEOUT_S)
         report = frames_report(agent.frames.records())
-        report["function"] = {"invocations": len(deployment.function.invocations),
-                              "cold_starts": deployment.function.cold_starts}
+        report["function"] = {
+            "invocations": len(deployment.function.invocations),
+            "cold_starts": deployment.function.cold_starts,
+        }
         return report
 
 
@@ -76,9 +86,11 @@ def print_frames(report: dict, console: Console) -> None:
     for f in report["frames"]:
         table.add_row(f["frame_id"], str(f["round_trip_s"]), f["labels"] or "")
     console.print(table)
-    console.print(f"{len(report['frames'])} frames, round trip p50 {report['round_trip_p50_s']} s, "
-                  f"p95 {report['round_trip_p95_s']} s (the seed's bar: p95 under 2 s); "
-                  f"function cold starts: {report['function']['cold_starts']}")
+    console.print(
+        f"{len(report['frames'])} frames, round trip p50 {report['round_trip_p50_s']} s, "
+        f"p95 {report['round_trip_p95_s']} s (the seed's bar: p95 under 2 s); "
+        f"function cold starts: {report['function']['cold_starts']}"
+    )
 
 
 def demo_frames(settings: Settings, *, video: Path, seconds: float, json_path, workdir, console: Console) -> None:
@@ -89,8 +101,9 @@ def demo_frames(settings: Settings, *, video: Path, seconds: float, json_path, w
     import click
 
     with tempfile.TemporaryDirectory(prefix="edgecloud-frames-") as tmp:
-        report = run_frames_demo(settings, video=video, seconds=seconds, workdir=Path(workdir or tmp).resolve(),
-                                 console=console)
+        report = run_frames_demo(
+            settings, video=video, seconds=seconds, workdir=Path(workdir or tmp).resolve(), console=console
+        )
     out = Console()
     print_frames(report, out if out.is_terminal else Console(width=120))
     if json_path:

@@ -1,4 +1,5 @@
 """The demo's Lambda engine: the function from its zip, emulated on this machine, serving the jobs queue."""
+
 from __future__ import annotations
 
 from contextlib import ExitStack
@@ -25,13 +26,16 @@ def start_lambda(stack: ExitStack, settings: Settings, workdir: Path, console: C
         # function runs on this machine, so it reads the verified copy found here.
         from edgecloud.detect.darknet_files import resolve
 
-        weights, cfg = resolve(settings.detector.name.split(":", 1)[1], None, settings.detector.config_file,
-                               settings.detector.cache_dir)
+        weights, cfg = resolve(
+            settings.detector.name.split(":", 1)[1], None, settings.detector.config_file, settings.detector.cache_dir
+        )
         settings.detector.weights, settings.detector.config_file = weights, cfg
     zip_path = local_package(settings.function.package)
     deployment = stack.enter_context(LocalDeployment(settings, zip_path, workdir / "function"))
-    console.log(f"function {settings.function.name}: up to {deployment.function.max_concurrency} execution "
-                "environments, fed by the jobs queue (emulated event source mapping)")
+    console.log(
+        f"function {settings.function.name}: up to {deployment.function.max_concurrency} execution "
+        "environments, fed by the jobs queue (emulated event source mapping)"
+    )
     return deployment
 
 
@@ -39,6 +43,10 @@ def lambda_report(deployment: LocalDeployment) -> dict:
     """Invocations, cold starts and their init time, as the emulated Lambda saw them."""
     calls = deployment.function.invocations
     inits = [c.reply["init_s"] for c in calls if c.reply.get("init_s") is not None]
-    return {"invocations": len(calls), "cold_starts": deployment.function.cold_starts,
-            "init_s_p50": round(median(inits), 2) if inits else None,
-            "errors": sum(not c.ok for c in calls), "max_concurrency": deployment.function.max_concurrency}
+    return {
+        "invocations": len(calls),
+        "cold_starts": deployment.function.cold_starts,
+        "init_s_p50": round(median(inits), 2) if inits else None,
+        "errors": sum(not c.ok for c in calls),
+        "max_concurrency": deployment.function.max_concurrency,
+    }

@@ -1,4 +1,5 @@
 """Fixtures for the controller: an app on in-process moto, and a way to POST clips."""
+
 from __future__ import annotations
 
 import io
@@ -7,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 
 
 @pytest.fixture
@@ -34,8 +34,10 @@ def post_clip(client):
 
     def post(clip, metadata, result=None, filename="clip.mp4", mimetype="video/mp4"):
         body = Path(clip).read_bytes() if isinstance(clip, (str, Path)) else clip
-        data = {"clip": (io.BytesIO(body), filename, mimetype),
-                "metadata": metadata if isinstance(metadata, str) else json.dumps(metadata)}
+        data = {
+            "clip": (io.BytesIO(body), filename, mimetype),
+            "metadata": metadata if isinstance(metadata, str) else json.dumps(metadata),
+        }
         if result is not None:
             data["result"] = result if isinstance(result, str) else result.model_dump_json()
         return client.post("/v1/clips", data=data, content_type="multipart/form-data")
@@ -51,8 +53,9 @@ def jobs_in_queue(mocked_aws):
     def receive() -> list[dict]:
         found = []
         while True:
-            batch = aws.sqs.receive_message(QueueUrl=queues.jobs, MaxNumberOfMessages=10,
-                                            WaitTimeSeconds=0).get("Messages", [])
+            batch = aws.sqs.receive_message(QueueUrl=queues.jobs, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not batch:
                 return found
             found += [json.loads(m["Body"]) for m in batch]

@@ -1,4 +1,5 @@
 """Results with tracked objects, as the tracker makes them, for the events tests."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -9,17 +10,45 @@ from edgecloud.protocol.messages import LabelSummary, Result, TrackedObject
 T0 = datetime(2026, 12, 3, 7, 0, tzinfo=timezone.utc)
 
 
-def tracked(at_s: float, *, device: str = "pi-01", labels=("person",), zones=(), score: float = 0.8,
-            seen_s: float = 5.0, snapshot: bool = True) -> Result:
+def tracked(
+    at_s: float,
+    *,
+    device: str = "pi-01",
+    labels=("person",),
+    zones=(),
+    score: float = 0.8,
+    seen_s: float = 5.0,
+    snapshot: bool = True,
+) -> Result:
     """A clip of ``device`` triggered ``at_s`` seconds after T0, each of ``labels`` one tracked object seen
     for ``seen_s`` seconds in ``zones``."""
     at = T0 + timedelta(seconds=at_s)
     clip_id = new_clip_id(device, at)
-    objects = [TrackedObject(track_id=n, label=label, first_seen_s=0.0, last_seen_s=seen_s, frames=4,
-                             best_score=score, best_box=(10, 10, 50, 90), best_frame_s=1.0, zones=sorted(zones))
-               for n, label in enumerate(labels)]
-    summary = {label: LabelSummary(max_count=labels.count(label), frames_seen=4, best_score=score,
-                                   unique=labels.count(label)) for label in set(labels)}
-    return Result(clip_id=clip_id, processed_by="i-abc", detector="test", labels=",".join(sorted(set(labels))),
-                  summary=summary, objects=objects, recorded_at=at,
-                  snapshot_key=f"snapshots/{clip_id}.jpg" if snapshot else None)
+    objects = [
+        TrackedObject(
+            track_id=n,
+            label=label,
+            first_seen_s=0.0,
+            last_seen_s=seen_s,
+            frames=4,
+            best_score=score,
+            best_box=(10, 10, 50, 90),
+            best_frame_s=1.0,
+            zones=sorted(zones),
+        )
+        for n, label in enumerate(labels)
+    ]
+    summary = {
+        label: LabelSummary(max_count=labels.count(label), frames_seen=4, best_score=score, unique=labels.count(label))
+        for label in set(labels)
+    }
+    return Result(
+        clip_id=clip_id,
+        processed_by="i-abc",
+        detector="test",
+        labels=",".join(sorted(set(labels))),
+        summary=summary,
+        objects=objects,
+        recorded_at=at,
+        snapshot_key=f"snapshots/{clip_id}.jpg" if snapshot else None,
+    )

@@ -1,4 +1,5 @@
 """The HTTP API through Flask's test client, on in-process moto, with real footage."""
+
 from __future__ import annotations
 
 import threading
@@ -6,16 +7,15 @@ from datetime import timedelta
 
 import pytest
 
-from edgecloud.controller.resources import resources
 from edgecloud.clock import utcnow
+from edgecloud.controller.resources import resources
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import clip_key, result_key
 from edgecloud.protocol.messages import Job, Result
 
 
 def meta(clip_id=None, device="pi-01", **extra):
-    m = {"device_id": device, "recorded_at": "2026-11-24T11:35:00+00:00", "fps": 10.0,
-         "content_type": "video/mp4"}
+    m = {"device_id": device, "recorded_at": "2026-11-24T11:35:00+00:00", "fps": 10.0, "content_type": "video/mp4"}
     if clip_id:
         m["clip_id"] = clip_id
     m.update(extra)
@@ -23,16 +23,26 @@ def meta(clip_id=None, device="pi-01", **extra):
 
 
 def edge_result(clip_id, **extra):
-    return Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person", frames_total=50,
-                  frames_analysed=10, timings={"total": 1.5}, finished_at=utcnow(), **extra)
+    return Result(
+        clip_id=clip_id,
+        processed_by="edge",
+        detector="hog",
+        labels="person",
+        frames_total=50,
+        frames_analysed=10,
+        timings={"total": 1.5},
+        finished_at=utcnow(),
+        **extra,
+    )
 
 
 def test_healthz(client):
     assert client.get("/healthz").get_json() == {"ok": True}
 
 
-def test_upload_without_result_stores_clip_and_queues_a_job(client, post_clip, mocked_aws, settings, vtest_mp4,
-                                                            jobs_in_queue):
+def test_upload_without_result_stores_clip_and_queues_a_job(
+    client, post_clip, mocked_aws, settings, vtest_mp4, jobs_in_queue
+):
     aws, _ = mocked_aws
     clip_id = new_clip_id("pi-01")
     reply = post_clip(vtest_mp4, meta(clip_id))
@@ -50,8 +60,12 @@ def test_upload_without_result_stores_clip_and_queues_a_job(client, post_clip, m
 
     jobs = [Job.model_validate(j) for j in jobs_in_queue()]
     assert len(jobs) == 1
-    assert (jobs[0].clip_id, jobs[0].key, jobs[0].bucket, jobs[0].fps) == (clip_id, key,
-                                                                         settings.storage.clips_bucket, 10.0)
+    assert (jobs[0].clip_id, jobs[0].key, jobs[0].bucket, jobs[0].fps) == (
+        clip_id,
+        key,
+        settings.storage.clips_bucket,
+        10.0,
+    )
     status = client.get(f"/v1/clips/{clip_id}").get_json()
     assert status["status"] == "queued" and status["result"] is None and status["device_id"] == "pi-01"
 
@@ -63,14 +77,16 @@ def test_upload_without_clip_id_gets_one_made_for_the_device(post_clip, vtest_mp
     assert [j["clip_id"] for j in jobs_in_queue()] == [reply.get_json()["clip_id"]]
 
 
-def test_upload_with_edge_result_is_done_and_queues_nothing(client, post_clip, mocked_aws, settings, vtest_mp4,
-                                                            jobs_in_queue):
+def test_upload_with_edge_result_is_done_and_queues_nothing(
+    client, post_clip, mocked_aws, settings, vtest_mp4, jobs_in_queue
+):
     aws, _ = mocked_aws
     clip_id = new_clip_id("pi-01")
     reply = post_clip(vtest_mp4, meta(clip_id), result=edge_result(clip_id))
     assert reply.status_code == 201 and reply.get_json()["status"] == "done"
-    stored = Result.model_validate_json(aws.s3.get_object(
-        Bucket=settings.storage.results_bucket, Key=result_key(clip_id))["Body"].read())
+    stored = Result.model_validate_json(
+        aws.s3.get_object(Bucket=settings.storage.results_bucket, Key=result_key(clip_id))["Body"].read()
+    )
     assert stored.labels == "person" and stored.submitted_at is not None
     assert jobs_in_queue() == []
     status = client.get(f"/v1/clips/{clip_id}").get_json()
@@ -90,8 +106,7 @@ def test_reupload_is_idempotent(client, post_clip, vtest_mp4, jobs_in_queue, moc
     assert listed == 1
 
 
-def test_reupload_after_ledger_loss_is_still_a_duplicate(app, post_clip, vtest_mp4, jobs_in_queue, settings,
-                                                         tmp_path):
+def test_reupload_after_ledger_loss_is_still_a_duplicate(app, post_clip, vtest_mp4, jobs_in_queue, settings, tmp_path):
     from edgecloud.controller.ledger import Ledger
 
     clip_id = new_clip_id("pi-01")
@@ -112,28 +127,32 @@ def aws_keys(app) -> int:
 GOOD_ID = "20261124T113500123Z_pi-01_3fa9c2d1"
 
 
-@pytest.mark.parametrize("case, status, fragment", [
-    ("no file", 400, "missing file field 'clip'"),
-    ("no metadata", 400, "missing form field 'metadata'"),
-    ("metadata not json", 400, "not valid JSON"),
-    ("bad clip id", 400, "not a clip id"),
-    ("path in clip id", 400, "not a clip id"),
-    ("device mismatch", 400, "belongs to device 'pi-01'"),
-    ("bad device id", 400, "device_id"),
-    ("fps out of range", 400, "fps"),
-    ("wrong content type", 415, "content type"),
-    ("empty clip", 400, "empty"),
-    ("result not json", 400, "form field 'result' is not valid JSON"),
-    ("result not a result", 400, "bad result"),
-    ("result for another clip", 400, "result is for clip"),
-    ("result without clip id", 400, "metadata.clip_id"),
-])
+@pytest.mark.parametrize(
+    "case, status, fragment",
+    [
+        ("no file", 400, "missing file field 'clip'"),
+        ("no metadata", 400, "missing form field 'metadata'"),
+        ("metadata not json", 400, "not valid JSON"),
+        ("bad clip id", 400, "not a clip id"),
+        ("path in clip id", 400, "not a clip id"),
+        ("device mismatch", 400, "belongs to device 'pi-01'"),
+        ("bad device id", 400, "device_id"),
+        ("fps out of range", 400, "fps"),
+        ("wrong content type", 415, "content type"),
+        ("empty clip", 400, "empty"),
+        ("result not json", 400, "form field 'result' is not valid JSON"),
+        ("result not a result", 400, "bad result"),
+        ("result for another clip", 400, "result is for clip"),
+        ("result without clip id", 400, "metadata.clip_id"),
+    ],
+)
 def test_bad_uploads_are_refused_clearly(client, post_clip, vtest_mp4, jobs_in_queue, case, status, fragment):
     clip = vtest_mp4
     metadata, result, mimetype = meta(GOOD_ID), None, "video/mp4"
     if case == "no file":
-        reply = client.post("/v1/clips", data={"metadata": '{"device_id": "pi-01"}'},
-                            content_type="multipart/form-data")
+        reply = client.post(
+            "/v1/clips", data={"metadata": '{"device_id": "pi-01"}'}, content_type="multipart/form-data"
+        )
     else:
         if case == "no metadata":
             metadata = ""
@@ -175,20 +194,26 @@ def test_too_big_clip_is_refused_with_413(settings, mocked_aws, vtest_mp4, jobs_
     app = create_app(settings, {"TESTING": True})
     resources(app).attach(aws=aws, queues=queues)
     with open(vtest_mp4, "rb") as f:
-        reply = app.test_client().post("/v1/clips", content_type="multipart/form-data", data={
-            "clip": (f, "clip.mp4", "video/mp4"), "metadata": '{"device_id": "pi-01"}'},
-            headers={"Authorization": f"Bearer {device_token}"})
+        reply = app.test_client().post(
+            "/v1/clips",
+            content_type="multipart/form-data",
+            data={"clip": (f, "clip.mp4", "video/mp4"), "metadata": '{"device_id": "pi-01"}'},
+            headers={"Authorization": f"Bearer {device_token}"},
+        )
     assert reply.status_code == 413
     assert "limit" in reply.get_json()["error"]
     assert jobs_in_queue() == []
 
 
-@pytest.mark.parametrize("path, status", [
-    (f"/v1/clips/{GOOD_ID}", 404),
-    ("/v1/clips/nonsense", 400),
-    (f"/v1/clips/{GOOD_ID}?wait=soon", 400),
-    (f"/v1/clips/{GOOD_ID}?wait=-1", 400),
-])
+@pytest.mark.parametrize(
+    "path, status",
+    [
+        (f"/v1/clips/{GOOD_ID}", 404),
+        ("/v1/clips/nonsense", 400),
+        (f"/v1/clips/{GOOD_ID}?wait=soon", 400),
+        (f"/v1/clips/{GOOD_ID}?wait=-1", 400),
+    ],
+)
 def test_status_errors(client, path, status):
     reply = client.get(path)
     assert reply.status_code == status
@@ -210,8 +235,9 @@ def test_wait_returns_once_the_clip_is_done(settings, client, post_clip, app, vt
     ledger.recheck_s = 3600  # only the completion's notify may wake the held request
     settings.controller.max_wait_s = 3600
     answers = []
-    request = threading.Thread(target=lambda: answers.append(client.get(f"/v1/clips/{clip_id}?wait=3600").get_json()),
-                               daemon=True)
+    request = threading.Thread(
+        target=lambda: answers.append(client.get(f"/v1/clips/{clip_id}?wait=3600").get_json()), daemon=True
+    )
     request.start()
     assert ledger.wait_for_waiters(1, timeout=10)
     store.results.put(edge_result(clip_id).model_copy(update={"processed_by": "i-0123"}))
@@ -238,14 +264,27 @@ def test_stats_report_medians_queue_and_workers(client, post_clip, app, vtest_mp
         clip_id = new_clip_id("pi-01")
         submitted = utcnow() - timedelta(seconds=latency)
         ledger.add(clip_id, "pi-01", "queued", submitted)
-        ledger.mark_finished(clip_id, "done", submitted + timedelta(seconds=latency), processed_by=f"i-{n}",
-                             process_s=process)
+        ledger.mark_finished(
+            clip_id, "done", submitted + timedelta(seconds=latency), processed_by=f"i-{n}", process_s=process
+        )
     edge_id = new_clip_id("pi-01")
     post_clip(vtest_mp4, meta(edge_id), result=edge_result(edge_id))  # edge clips are not cloud latency
     post_clip(vtest_mp4, meta(new_clip_id("pi-01")))
     ami = aws.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    aws.ec2.run_instances(ImageId=ami, MinCount=2, MaxCount=2, TagSpecifications=[{"ResourceType": "instance", "Tags": [
-        {"Key": "edgecloud:fleet", "Value": settings.fleet.name}, {"Key": "edgecloud:role", "Value": "worker"}]}])
+    aws.ec2.run_instances(
+        ImageId=ami,
+        MinCount=2,
+        MaxCount=2,
+        TagSpecifications=[
+            {
+                "ResourceType": "instance",
+                "Tags": [
+                    {"Key": "edgecloud:fleet", "Value": settings.fleet.name},
+                    {"Key": "edgecloud:role", "Value": "worker"},
+                ],
+            }
+        ],
+    )
 
     stats = client.get("/v1/stats").get_json()
     assert stats["upload_to_result_s"] == 20 and stats["process_s"] == 4

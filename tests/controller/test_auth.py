@@ -1,4 +1,5 @@
 """Bearer tokens on the API: who may upload, read and scrape; revocation within the cache window."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,13 +10,17 @@ from edgecloud.protocol.ids import new_clip_id
 
 from .test_api import meta
 
-ROUTES = [("post", "/v1/clips"), ("get", f"/v1/clips/{new_clip_id('pi-01')}"), ("get", "/v1/stats"),
-          ("get", "/v1/events"), ("get", f"/v1/events/ev_{new_clip_id('pi-01')}")]
+ROUTES = [
+    ("post", "/v1/clips"),
+    ("get", f"/v1/clips/{new_clip_id('pi-01')}"),
+    ("get", "/v1/stats"),
+    ("get", "/v1/events"),
+    ("get", f"/v1/events/ev_{new_clip_id('pi-01')}"),
+]
 
 
 # Ids that do not hold the clip id: xdist's workers must collect the same names.
-@pytest.mark.parametrize("method,path", ROUTES, ids=["post-clips", "get-clip", "get-stats", "get-events",
-                                                   "get-event"])
+@pytest.mark.parametrize("method,path", ROUTES, ids=["post-clips", "get-clip", "get-stats", "get-events", "get-event"])
 def test_every_v1_route_needs_a_token(controller_app, method, path):
     anonymous = controller_app.test_client()
     reply = getattr(anonymous, method)(path)
@@ -44,8 +49,9 @@ def test_a_device_uploads_only_as_itself(client, post_clip, vtest_mp4, registry,
     assert post_clip(vtest_mp4, meta(new_clip_id("pi-01"))).status_code == 201
 
 
-def test_operators_read_every_clip_and_devices_only_their_own(client, operator_client, controller_app, post_clip,
-                                                              vtest_mp4, registry):
+def test_operators_read_every_clip_and_devices_only_their_own(
+    client, operator_client, controller_app, post_clip, vtest_mp4, registry
+):
     clip_id = new_clip_id("pi-01")
     assert post_clip(vtest_mp4, meta(clip_id)).status_code == 201
     other = controller_app.test_client()
@@ -63,14 +69,20 @@ def test_operators_do_not_upload(operator_client, vtest_mp4):
     import io
     import json
 
-    reply = operator_client.post("/v1/clips", content_type="multipart/form-data", data={
-        "clip": (io.BytesIO(vtest_mp4.read_bytes()), "clip.mp4", "video/mp4"),
-        "metadata": json.dumps(meta(new_clip_id("pi-01")))})
+    reply = operator_client.post(
+        "/v1/clips",
+        content_type="multipart/form-data",
+        data={
+            "clip": (io.BytesIO(vtest_mp4.read_bytes()), "clip.mp4", "video/mp4"),
+            "metadata": json.dumps(meta(new_clip_id("pi-01"))),
+        },
+    )
     assert reply.status_code == 403 and "only devices upload" in reply.get_json()["error"]
 
 
-def test_a_revoked_token_stops_working_on_every_controller_within_the_cache_window(settings, mocked_aws,
-                                                                                     controller_app, device_token):
+def test_a_revoked_token_stops_working_on_every_controller_within_the_cache_window(
+    settings, mocked_aws, controller_app, device_token
+):
     from edgecloud.controller.app import create_app
 
     aws, queues = mocked_aws
@@ -78,8 +90,13 @@ def test_a_revoked_token_stops_working_on_every_controller_within_the_cache_wind
     controllers = []
     for _ in range(2):  # two controllers, each with its own cache, sharing the table
         app = controller_app if not controllers else create_app(settings, {"TESTING": True})
-        resources(app).attach(aws=aws, queues=queues, registry=Registry(
-            aws, settings.tables.credentials, cache_s=settings.controller.token_cache_s, clock=lambda: now[0]))
+        resources(app).attach(
+            aws=aws,
+            queues=queues,
+            registry=Registry(
+                aws, settings.tables.credentials, cache_s=settings.controller.token_cache_s, clock=lambda: now[0]
+            ),
+        )
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {device_token}"
         assert client.get("/v1/stats").status_code == 200  # checked once, now cached

@@ -1,4 +1,5 @@
 """The controller's command line."""
+
 from __future__ import annotations
 
 from click.testing import CliRunner

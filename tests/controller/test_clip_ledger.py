@@ -1,4 +1,5 @@
 """Both clip ledgers satisfy one written interface (controller/clip_ledger.py), not a docstring."""
+
 from __future__ import annotations
 
 import inspect
@@ -11,8 +12,11 @@ from edgecloud.controller.ledger_dynamo import DynamoLedger
 
 
 def _protocol_members(protocol: type = ClipLedger) -> dict[str, object]:
-    return {name: value for name, value in vars(protocol).items()
-            if not name.startswith("_") and (callable(value) or isinstance(value, property))}
+    return {
+        name: value
+        for name, value in vars(protocol).items()
+        if not name.startswith("_") and (callable(value) or isinstance(value, property))
+    }
 
 
 def _mismatches(cls: type, protocol: type = ClipLedger) -> list[str]:
@@ -26,15 +30,17 @@ def _mismatches(cls: type, protocol: type = ClipLedger) -> list[str]:
             wrong.append(f"{name}: a property in one only")
         elif not isinstance(wanted, property):
             w, g = inspect.signature(wanted), inspect.signature(got)
-            if [(p.name, p.kind, p.default) for p in w.parameters.values()] != \
-                    [(p.name, p.kind, p.default) for p in g.parameters.values()]:
+            if [(p.name, p.kind, p.default) for p in w.parameters.values()] != [
+                (p.name, p.kind, p.default) for p in g.parameters.values()
+            ]:
                 wrong.append(f"{name}: {g} is not {w}")
     return wrong
 
 
 def test_the_protocol_names_what_callers_use():
     assert {"add", "mark_finished", "get", "search", "wait_final", "waiting", "reopen", "close"} <= set(
-        _protocol_members())
+        _protocol_members()
+    )
 
 
 @pytest.mark.parametrize("cls", [Ledger, DynamoLedger])

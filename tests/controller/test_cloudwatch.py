@@ -1,16 +1,17 @@
 """The leader's CloudWatch metrics, read back from moto; followers publish nothing; in
 target-tracking mode the loop publishes and launches only out of zero."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
 
+from edgecloud.clock import utcnow
 from edgecloud.controller.cloudwatch import NAMESPACE, p95
 from edgecloud.controller.lease import Lease
 from edgecloud.controller.resources import make_parts
 from edgecloud.controller.scaling import ScalingLoop
-from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 
 
@@ -25,9 +26,14 @@ def stats(aws, fleet: str, name: str, **dims: str) -> dict[str, float]:
     now = utcnow()
     dimensions = [{"Name": "Fleet", "Value": fleet}] + [{"Name": k, "Value": v} for k, v in dims.items()]
     (point,) = aws.cloudwatch.get_metric_statistics(
-        Namespace=NAMESPACE, MetricName=name, Dimensions=dimensions, Period=900,
-        StartTime=now - timedelta(minutes=10), EndTime=now + timedelta(minutes=1),
-        Statistics=["Minimum", "Maximum", "SampleCount", "Sum"])["Datapoints"]
+        Namespace=NAMESPACE,
+        MetricName=name,
+        Dimensions=dimensions,
+        Period=900,
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+        Statistics=["Minimum", "Maximum", "SampleCount", "Sum"],
+    )["Datapoints"]
     return point
 
 
@@ -73,14 +79,34 @@ def test_leader_publishes_what_it_observed(settings, loop_parts):
     oldest = stats(aws, name, "OldestJobAge")  # the queued clip, not the younger one in hand
     assert 40 <= oldest["Minimum"] <= oldest["Maximum"] < 60 and oldest["Unit"] == "Seconds"
     listed = aws.cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"]
-    assert {m["MetricName"] for m in listed} == {"BacklogPerWorker", "Backlog", "OldestJobAge", "ClipsSubmitted",
-                                                 "Workers", "FleetSize", "LatencyP95"}
+    assert {m["MetricName"] for m in listed} == {
+        "BacklogPerWorker",
+        "Backlog",
+        "OldestJobAge",
+        "ClipsSubmitted",
+        "Workers",
+        "FleetSize",
+        "LatencyP95",
+    }
     # What target tracking reads: the same metric through GetMetricData.
     reply = aws.cloudwatch.get_metric_data(
-        MetricDataQueries=[{"Id": "backlog", "MetricStat": {"Metric": {
-            "Namespace": NAMESPACE, "MetricName": "BacklogPerWorker",
-            "Dimensions": [{"Name": "Fleet", "Value": name}]}, "Period": 900, "Stat": "Average"}}],
-        StartTime=now - timedelta(minutes=10), EndTime=utcnow() + timedelta(minutes=1))
+        MetricDataQueries=[
+            {
+                "Id": "backlog",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": NAMESPACE,
+                        "MetricName": "BacklogPerWorker",
+                        "Dimensions": [{"Name": "Fleet", "Value": name}],
+                    },
+                    "Period": 900,
+                    "Stat": "Average",
+                },
+            }
+        ],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=utcnow() + timedelta(minutes=1),
+    )
     assert reply["MetricDataResults"][0]["Values"] == [6.0]
 
 
@@ -88,8 +114,10 @@ def test_a_follower_publishes_nothing(settings, loop_parts):
     aws, queues, ledger, store, fleet = loop_parts
     Lease(aws, settings.tables.leases, interval=5, holder="another").acquire()
     fill_queue(aws, queues, 6)
-    follower = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
-                           lease=Lease(aws, settings.tables.leases, interval=5, holder="me"))
+    follower = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger),
+        lease=Lease(aws, settings.tables.leases, interval=5, holder="me"),
+    )
     step = follower.step()
     assert not step.leading and step.observation.visible == 6 and fleet.count() == 0
     assert aws.cloudwatch.list_metrics(Namespace=NAMESPACE)["Metrics"] == []
@@ -101,8 +129,10 @@ def test_target_tracking_mode_publishes_and_only_scales_out_of_zero(settings, lo
     settings.fleet.asg_name = "workers"
     settings.fleet.scaling = "target-tracking"
     fill_queue(aws, queues, 50)
-    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
-                       policy=lambda obs, cfg: pytest.fail("the policy is AWS's in this mode"))
+    loop = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger),
+        policy=lambda obs, cfg: pytest.fail("the policy is AWS's in this mode"),
+    )
     first = loop.step()  # a backlog and no worker: target tracking alone would never leave zero
     assert first.leading and first.wanted == 1 and len(first.launched) == 1
     for _ in range(2):  # from one worker on, the scaling is AWS's

@@ -1,15 +1,16 @@
 """The completions consumer and the dead-letter drain, one pass at a time."""
+
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
 
-from edgecloud.controller.completions import CompletionsConsumer
-from edgecloud.controller.resources import make_parts
-from edgecloud.controller.ledger import Ledger
-from edgecloud.controller.store import ClipStore
 from edgecloud.clock import utcnow
+from edgecloud.controller.completions import CompletionsConsumer
+from edgecloud.controller.ledger import Ledger
+from edgecloud.controller.resources import make_parts
+from edgecloud.controller.store import ClipStore
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.messages import Completion, Job, Result
 
@@ -19,8 +20,9 @@ def parts(settings, mocked_aws, tmp_path):
     aws, queues = mocked_aws
     ledger = Ledger.in_dir(tmp_path)
     store = ClipStore(aws, queues, settings)
-    consumer = CompletionsConsumer(make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store),
-                                   wait_seconds=0)
+    consumer = CompletionsConsumer(
+        make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store), wait_seconds=0
+    )
     yield aws, queues, ledger, store, consumer
     ledger.close()
 
@@ -39,10 +41,18 @@ def test_started_then_done_updates_the_ledger_and_deletes_messages(parts):
     clip_id = new_clip_id("pi-01")
     submitted = utcnow()
     ledger.add(clip_id, "pi-01", "queued", submitted)
-    send(aws, queues.completions, Completion(event="started", clip_id=clip_id, processed_by="i-1",
-                                             at=submitted + timedelta(seconds=1)))
-    send(aws, queues.completions, Completion(event="done", clip_id=clip_id, processed_by="i-1",
-                                             at=submitted + timedelta(seconds=6), process_s=4.2))
+    send(
+        aws,
+        queues.completions,
+        Completion(event="started", clip_id=clip_id, processed_by="i-1", at=submitted + timedelta(seconds=1)),
+    )
+    send(
+        aws,
+        queues.completions,
+        Completion(
+            event="done", clip_id=clip_id, processed_by="i-1", at=submitted + timedelta(seconds=6), process_s=4.2
+        ),
+    )
     send(aws, queues.completions, "not json at all")
     total = {"started": 0, "done": 0, "malformed": 0, "deleted": 0}
     while sum(total.values()) < 6:
@@ -61,8 +71,11 @@ def test_failed_completion_records_the_results_error(parts):
     aws, queues, ledger, store, consumer = parts
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    store.results.put(Result(clip_id=clip_id, status="failed", error="clip has no decodable frames",
-                            processed_by="i-2", detector="hog"))
+    store.results.put(
+        Result(
+            clip_id=clip_id, status="failed", error="clip has no decodable frames", processed_by="i-2", detector="hog"
+        )
+    )
     send(aws, queues.completions, Completion(event="failed", clip_id=clip_id, processed_by="i-2"))
     assert consumer.poll_once().failed == 1
     row = ledger.get(clip_id)
@@ -81,8 +94,14 @@ def dead_letter(aws, queues, settings, job: Job):
 
 def make_job(settings, clip_id):
     now = utcnow()
-    return Job(clip_id=clip_id, bucket=settings.storage.clips_bucket, key=f"clips/{clip_id}.mp4", device_id="pi-01",
-               recorded_at=now, submitted_at=now)
+    return Job(
+        clip_id=clip_id,
+        bucket=settings.storage.clips_bucket,
+        key=f"clips/{clip_id}.mp4",
+        device_id="pi-01",
+        recorded_at=now,
+        submitted_at=now,
+    )
 
 
 def test_dead_lettered_job_ends_with_a_failed_result(parts, settings):
@@ -105,8 +124,9 @@ def test_dead_letter_keeps_a_result_a_worker_already_wrote(parts, settings):
     aws, queues, ledger, store, consumer = parts
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    store.results.put(Result(clip_id=clip_id, processed_by="i-3", detector="hog", labels="person",
-                            finished_at=utcnow()))
+    store.results.put(
+        Result(clip_id=clip_id, processed_by="i-3", detector="hog", labels="person", finished_at=utcnow())
+    )
     dead_letter(aws, queues, settings, make_job(settings, clip_id))
     assert consumer.drain_dead_letters().dead_lettered == 1
     assert store.results.get(clip_id).labels == "person"
@@ -137,8 +157,9 @@ def test_dead_letter_never_overwrites_a_result_a_late_worker_writes_meanwhile(pa
     def worker_writes_just_after_the_first_look(cid):
         seen = real_get(cid)
         if not looks:
-            store.results.put(Result(clip_id=cid, processed_by="i-late", detector="hog", labels="person",
-                                    finished_at=utcnow()))
+            store.results.put(
+                Result(clip_id=cid, processed_by="i-late", detector="hog", labels="person", finished_at=utcnow())
+            )
         looks.append(seen)
         return seen
 
@@ -172,8 +193,9 @@ def test_a_crash_between_the_failed_result_and_the_ledger_is_healed_by_redeliver
     assert store.results.get(clip_id).status == "failed" and ledger.get(clip_id).status == "queued"
     # The dead letter was not deleted: it comes back after its visibility timeout.
     assert queue_size(aws, queues.dead_letter) == 1
-    aws.sqs.change_message_visibility(QueueUrl=queues.dead_letter, ReceiptHandle=received[0]["ReceiptHandle"],
-                                      VisibilityTimeout=0)
+    aws.sqs.change_message_visibility(
+        QueueUrl=queues.dead_letter, ReceiptHandle=received[0]["ReceiptHandle"], VisibilityTimeout=0
+    )
     consumer._receive = real_receive
     assert consumer.drain_dead_letters().dead_lettered == 1
     row = ledger.get(clip_id)

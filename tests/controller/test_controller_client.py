@@ -1,4 +1,5 @@
 """``ControllerClient`` against the real controller app (served in a thread, on in-process moto)."""
+
 from __future__ import annotations
 
 import threading
@@ -39,8 +40,9 @@ def test_the_pis_result_and_snapshot_travel_with_the_clip(pi, vtest_mp4):
     clip_id = new_clip_id("pi-01")
     result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person", finished_at=utcnow())
     with vtest_mp4.open("rb") as fh:
-        reply = pi.upload(_meta(clip_id), ("clip.mp4", fh, "video/mp4"), result=result.model_dump(mode="json"),
-                          snapshot=JPEG)
+        reply = pi.upload(
+            _meta(clip_id), ("clip.mp4", fh, "video/mp4"), result=result.model_dump(mode="json"), snapshot=JPEG
+        )
     assert reply.status_code == 201, reply.text
     body = pi.status(clip_id, wait=5).json()
     assert body["status"] == "done" and body["result"]["labels"] == "person"

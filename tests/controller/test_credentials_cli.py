@@ -1,4 +1,5 @@
 """`edgecloud devices|operators add|list|revoke` against moto: tokens printed once, stored as hashes."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,9 @@ def run(settings, registry, monkeypatch):
     return invoke
 
 
-@pytest.mark.parametrize("group,kind,name,field", [("devices", "device", "pi-07", "device_id"),
-                                                   ("operators", "operator", "alice", "name")])
+@pytest.mark.parametrize(
+    "group,kind,name,field", [("devices", "device", "pi-07", "device_id"), ("operators", "operator", "alice", "name")]
+)
 def test_add_list_revoke(run, registry, group, kind, name, field):
     added = json.loads(run(group, "add", name, "--json"))
     assert set(added) == {field, "token"} and added[field] == name

@@ -1,5 +1,6 @@
 """The dashboard through Flask's test client on in-process moto: login, pages, links, revoke.
 (The real browser tests are in tests/integration/test_dashboard_browser.py.)"""
+
 from __future__ import annotations
 
 import io
@@ -12,11 +13,11 @@ import numpy as np
 import pytest
 
 from edgecloud.clock import utcnow
+from edgecloud.controller.dashboard.auth import make_login_link
+from edgecloud.controller.resources import resources
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import snapshot_key
 from edgecloud.protocol.messages import LabelSummary, Result
-from edgecloud.controller.dashboard.auth import make_login_link
-from edgecloud.controller.resources import resources
 
 
 @pytest.fixture
@@ -34,23 +35,40 @@ def _login(client, token):
 
 
 def _post_with_snapshot(client, clip, clip_id, result, snapshot: bytes):
-    return client.post("/v1/clips", content_type="multipart/form-data", data={
-        "clip": (io.BytesIO(clip.read_bytes()), "c.mp4", "video/mp4"),
-        "metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01", "fps": 10}),
-        **({"result": result.model_dump_json()} if result else {}),
-        "snapshot": (io.BytesIO(snapshot), "snapshot.jpg", "image/jpeg")})
+    return client.post(
+        "/v1/clips",
+        content_type="multipart/form-data",
+        data={
+            "clip": (io.BytesIO(clip.read_bytes()), "c.mp4", "video/mp4"),
+            "metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01", "fps": 10}),
+            **({"result": result.model_dump_json()} if result else {}),
+            "snapshot": (io.BytesIO(snapshot), "snapshot.jpg", "image/jpeg"),
+        },
+    )
 
 
 def _edge_clip(post_clip, vtest_mp4, device="pi-01"):
     clip_id = new_clip_id(device)
-    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person",
-                    summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)})
+    result = Result(
+        clip_id=clip_id,
+        processed_by="edge",
+        detector="hog",
+        labels="person",
+        summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)},
+    )
     return clip_id, post_clip(vtest_mp4, {"clip_id": clip_id, "device_id": device, "fps": 10}, result)
 
 
 def test_every_page_needs_a_login_and_a_wrong_token_gets_none(client, operator):
-    for path in ("/", "/clips", "/fleet", "/devices", "/clips/20260101T000000000Z_pi-01_00000000",
-                 "/events/ev_20260101T000000000Z_pi-01_00000000", "/devices/pi-01"):
+    for path in (
+        "/",
+        "/clips",
+        "/fleet",
+        "/devices",
+        "/clips/20260101T000000000Z_pi-01_00000000",
+        "/events/ev_20260101T000000000Z_pi-01_00000000",
+        "/devices/pi-01",
+    ):
         reply = client.get(path)
         assert reply.status_code == 302 and reply.location.startswith("/login?next="), path
     assert client.get("/fragments/clips").status_code == 401 and client.get("/fragments/events").status_code == 401
@@ -93,9 +111,14 @@ def test_a_login_link_works_once_and_carries_no_token(app, client, operator):
 def test_an_edge_clip_shows_with_labels_snapshot_and_links(client, post_clip, vtest_mp4, operator, mocked_aws):
     jpeg = b"\xff\xd8\xff\xe0" + b"0" * 100
     clip_id = new_clip_id("pi-01")
-    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person",
-                    summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)},
-                    snapshot_key="anything/the/edge/says.jpg")
+    result = Result(
+        clip_id=clip_id,
+        processed_by="edge",
+        detector="hog",
+        labels="person",
+        summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)},
+        snapshot_key="anything/the/edge/says.jpg",
+    )
     reply = _post_with_snapshot(client, vtest_mp4, clip_id, result, jpeg)
     assert reply.status_code == 201, reply.json
     aws, _ = mocked_aws
@@ -146,7 +169,6 @@ def test_fleet_and_devices_pages_and_revoking_a_device(client, operator, registr
     assert reply.status_code == 302 and registry.list("device") == []
 
 
-
 def test_a_snapshot_has_one_address_the_browser_caches_and_revalidates(client, post_clip, vtest_mp4, operator):
     jpeg = b"\xff\xd8\xff\xe0" + b"1" * 200
     clip_id = new_clip_id("pi-01")
@@ -171,8 +193,9 @@ def test_the_favicon_is_there_where_a_browser_asks_for_it(client):
 
 
 def test_the_device_page_draws_its_zones_over_the_latest_snapshot(client, post_clip, vtest_mp4, operator, settings):
-    settings.zones.devices = {"pi-01": {"driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
-                                        "door": [(0, 0), (0.25, 0), (0.25, 0.5)]}}
+    settings.zones.devices = {
+        "pi-01": {"driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)], "door": [(0, 0), (0.25, 0), (0.25, 0.5)]}
+    }
     _, picture = cv2.imencode(".jpg", np.zeros((360, 640, 3), np.uint8))
     older, latest = new_clip_id("pi-01", utcnow() - timedelta(minutes=1)), new_clip_id("pi-01")
     for clip_id in (older, latest):

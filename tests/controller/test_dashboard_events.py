@@ -2,6 +2,7 @@
 lists events newest first with their filters, and an event's page lays out its clips in trigger
 order, each with its video and its tracked objects' timeline. (In a real browser, the clips playing
 one after another: tests/integration/test_dashboard_browser.py.)"""
+
 from __future__ import annotations
 
 import io
@@ -42,17 +43,41 @@ def upload(app, vtest_mp4):
             tokens[device] = resources(app).registry.add("device", device)
         at = NOW - timedelta(seconds=ago_s)
         clip_id = new_clip_id(device, at)
-        tracked = [TrackedObject(track_id=n + 1, label=label, first_seen_s=0.5, last_seen_s=last, frames=4,
-                                 best_score=0.8, best_box=(10, 10, 50, 90), best_frame_s=1.0, zones=sorted(zones))
-                   for n, (label, (last, zones)) in enumerate(sorted(objects.items()))]
-        result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels=",".join(sorted(objects)),
-                        summary={label: LabelSummary(max_count=1, frames_seen=4, best_score=0.8, unique=1)
-                                 for label in objects}, objects=tracked, recorded_at=at, snapshot_key="x.jpg")
-        reply = app.test_client().post("/v1/clips", headers={"Authorization": f"Bearer {tokens[device]}"}, data={
-            "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"),
-            "metadata": json.dumps({"clip_id": clip_id, "device_id": device, "fps": 10}),
-            "result": result.model_dump_json(), "snapshot": (io.BytesIO(picture.tobytes()), "s.jpg", "image/jpeg")},
-            content_type="multipart/form-data")
+        tracked = [
+            TrackedObject(
+                track_id=n + 1,
+                label=label,
+                first_seen_s=0.5,
+                last_seen_s=last,
+                frames=4,
+                best_score=0.8,
+                best_box=(10, 10, 50, 90),
+                best_frame_s=1.0,
+                zones=sorted(zones),
+            )
+            for n, (label, (last, zones)) in enumerate(sorted(objects.items()))
+        ]
+        result = Result(
+            clip_id=clip_id,
+            processed_by="edge",
+            detector="hog",
+            labels=",".join(sorted(objects)),
+            summary={label: LabelSummary(max_count=1, frames_seen=4, best_score=0.8, unique=1) for label in objects},
+            objects=tracked,
+            recorded_at=at,
+            snapshot_key="x.jpg",
+        )
+        reply = app.test_client().post(
+            "/v1/clips",
+            headers={"Authorization": f"Bearer {tokens[device]}"},
+            data={
+                "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"),
+                "metadata": json.dumps({"clip_id": clip_id, "device_id": device, "fps": 10}),
+                "result": result.model_dump_json(),
+                "snapshot": (io.BytesIO(picture.tobytes()), "s.jpg", "image/jpeg"),
+            },
+            content_type="multipart/form-data",
+        )
         assert reply.status_code == 201, reply.json
         return clip_id
 
@@ -79,7 +104,7 @@ def test_the_landing_page_lists_events_newest_first_and_filters_them(web, upload
     assert _listed(web, "?day=2001-01-01") == [] and _listed(web, "?day=not-a-day") == [last, car, visit]
     page = web.get("/").get_data(as_text=True)
     assert f'src="/snapshots/{first}.jpg"' in page and f'src="/snapshots/{later}.jpg"' in page  # stable addresses
-    assert '<option selected>driveway</option>' in web.get("/?zone=driveway").get_data(as_text=True)
+    assert "<option selected>driveway</option>" in web.get("/?zone=driveway").get_data(as_text=True)
     rows = web.get("/fragments/events?device=pi-02").get_data(as_text=True)
     assert car in rows and visit not in rows
 

@@ -2,6 +2,7 @@
 `operators revoke` end at once on every controller, a cookie that is only a random id, the
 signing key outside the credentials table, Secure over HTTPS, same-site `next`, security
 headers, and links that never come from the Host header."""
+
 from __future__ import annotations
 
 import re
@@ -13,9 +14,8 @@ from edgecloud.cli import cli
 from edgecloud.controller.app import create_app
 from edgecloud.controller.dashboard.auth import make_login_link
 from edgecloud.controller.dashboard.key import signing_key
-from edgecloud.credentials import OLD_DASHBOARD_KEY
 from edgecloud.controller.resources import resources
-from edgecloud.credentials import token_hash
+from edgecloud.credentials import OLD_DASHBOARD_KEY, token_hash
 from edgecloud.protocol.ids import new_clip_id
 
 COOKIE = "edgecloud_session"
@@ -123,8 +123,12 @@ def test_an_expired_session_is_refused_before_dynamodb_deletes_it(app, operator,
     client = app.test_client()
     sid = _sid(_login(client, operator))
     aws, _ = mocked_aws
-    aws.dynamodb.update_item(TableName=settings.tables.sessions, Key={"id": {"S": f"session:{sid}"}},
-                             UpdateExpression="SET expiration = :past", ExpressionAttributeValues={":past": {"N": "1"}})
+    aws.dynamodb.update_item(
+        TableName=settings.tables.sessions,
+        Key={"id": {"S": f"session:{sid}"}},
+        UpdateExpression="SET expiration = :past",
+        ExpressionAttributeValues={":past": {"N": "1"}},
+    )
     assert client.get("/fleet").status_code == 302
 
 
@@ -136,8 +140,9 @@ def test_a_malformed_cookie_is_no_session(app, cookie):
 def test_the_signing_key_comes_from_secrets_manager_never_the_credentials_table(app, operator, mocked_aws, settings):
     aws, _ = mocked_aws
     # A table from before: the old key beside the tokens.
-    aws.dynamodb.put_item(TableName=settings.tables.credentials,
-                          Item={**OLD_DASHBOARD_KEY, "secret": {"S": "old" * 20}})
+    aws.dynamodb.put_item(
+        TableName=settings.tables.credentials, Item={**OLD_DASHBOARD_KEY, "secret": {"S": "old" * 20}}
+    )
     link = make_login_link(settings, aws, "http://localhost", operator)
     stored = aws.secretsmanager.get_secret_value(SecretId=settings.controller.secret_name)["SecretString"]
     assert len(stored) >= 48 and signing_key(settings, aws) == stored  # made once, then read
@@ -156,13 +161,17 @@ def test_a_configured_secret_key_signs_links_and_nothing_is_stored(app, operator
     assert aws.secretsmanager.list_secrets()["SecretList"] == []
 
 
-def test_a_used_login_link_is_recorded_in_the_sessions_table_not_the_credentials_table(app, operator, mocked_aws,
-                                                                                        settings):
+def test_a_used_login_link_is_recorded_in_the_sessions_table_not_the_credentials_table(
+    app, operator, mocked_aws, settings
+):
     aws, _ = mocked_aws
     link = make_login_link(settings, aws, "http://localhost", operator)
     assert app.test_client().get(link.removeprefix("http://localhost")).status_code == 302
-    claims = [i for i in aws.dynamodb.scan(TableName=settings.tables.sessions)["Items"]
-              if i["id"]["S"].startswith("login-link:")]
+    claims = [
+        i
+        for i in aws.dynamodb.scan(TableName=settings.tables.sessions)["Items"]
+        if i["id"]["S"].startswith("login-link:")
+    ]
     assert len(claims) == 1 and int(claims[0]["expiration"]["N"]) > 0
     assert "login-link" not in repr(aws.dynamodb.scan(TableName=settings.tables.credentials)["Items"])
 
@@ -181,9 +190,24 @@ def test_the_cookie_is_secure_whenever_the_dashboard_is_served_over_https(settin
     assert ("; Secure" in cookie) == (how != "plain")
 
 
-@pytest.mark.parametrize("target", ["/\t/evil.example", "//x", "/\\x", "/\\\\evil.example", "\\\\evil.example",
-                                    "/fleet\r\nSet-Cookie: a=b", "/\n/evil.example", "/\x00", "https://evil.example",
-                                    "javascript:alert(1)", "/\x7f/evil.example", "evil.example", ""])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\t/evil.example",
+        "//x",
+        "/\\x",
+        "/\\\\evil.example",
+        "\\\\evil.example",
+        "/fleet\r\nSet-Cookie: a=b",
+        "/\n/evil.example",
+        "/\x00",
+        "https://evil.example",
+        "javascript:alert(1)",
+        "/\x7f/evil.example",
+        "evil.example",
+        "",
+    ],
+)
 def test_next_is_only_ever_a_same_site_path(app, operator, target):
     reply = app.test_client().post("/login", data={"token": operator, "next": target})
     assert reply.status_code == 302 and reply.location == "/"
@@ -222,9 +246,13 @@ def test_a_forged_host_header_never_reaches_status_url(settings, make_app, devic
     def upload() -> tuple[str, str]:
         clip_id = new_clip_id("pi-01")
         reply = app.test_client().post(
-            "/v1/clips", headers={"Authorization": f"Bearer {device_token}", "Host": "evil.example"},
-            data={"clip": (vtest_mp4.open("rb"), "c.mp4", "video/mp4"),
-                  "metadata": f'{{"clip_id": "{clip_id}", "device_id": "pi-01"}}'})
+            "/v1/clips",
+            headers={"Authorization": f"Bearer {device_token}", "Host": "evil.example"},
+            data={
+                "clip": (vtest_mp4.open("rb"), "c.mp4", "video/mp4"),
+                "metadata": f'{{"clip_id": "{clip_id}", "device_id": "pi-01"}}',
+            },
+        )
         assert reply.status_code == 201, reply.json
         return clip_id, reply.json["status_url"]
 

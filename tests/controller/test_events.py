@@ -1,5 +1,6 @@
 """Event grouping: clips of one device closer than events.gap_s form one event, whatever order their
 results arrive in, on either store, with two controllers placing clips at once."""
+
 from __future__ import annotations
 
 import threading
@@ -23,6 +24,7 @@ def open_store(request, tmp_path, settings):
     """open_store() -> an events store of the param's kind; each call opens the same one again
     (DynamoDB: another controller's, with its own client)."""
     if request.param == "sqlite":
+
         def make():
             return SqliteEvents.in_dir(tmp_path, gap_s=30)
     else:
@@ -35,6 +37,7 @@ def open_store(request, tmp_path, settings):
 
         def make():
             return DynamoEvents(Aws(settings.aws), settings.tables.events, gap_s=30)
+
     opened = []
     yield lambda: opened.append(make()) or opened[-1]
     for store in opened:
@@ -145,6 +148,7 @@ def atomic_moto(monkeypatch):
         def atomic(*args, _method=method, **kwargs):
             with lock:
                 return _method(*args, **kwargs)
+
         monkeypatch.setattr(DynamoDBBackend, name, atomic)
 
 
@@ -190,8 +194,9 @@ def test_a_clip_joins_its_event_where_its_result_is_stored_in_either_ledger(kind
         bare = bare.model_copy(update={"objects": []})  # no tracker ran: no event
         for result in (first, second, bare):
             ledger.add(result.clip_id, "pi-01", "queued", result.recorded_at)
-            assert ledger.mark_finished(result.clip_id, "done", result.recorded_at + timedelta(seconds=9),
-                                        result=result)
+            assert ledger.mark_finished(
+                result.clip_id, "done", result.recorded_at + timedelta(seconds=9), result=result
+            )
         assert not ledger.mark_finished(second.clip_id, "done", T0, result=second)  # final already: no change
         (event,) = ledger.events.search()
         assert event.clip_ids == [first.clip_id, second.clip_id]

@@ -1,5 +1,6 @@
 """GET /v1/events and /v1/events/<id>: events made by the Pi's results at intake; operators see every
 device's, a device only its own; bad parameters are clear 400s."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -13,8 +14,13 @@ from .events_helpers import T0, tracked
 
 
 def _meta(result, device="pi-01"):
-    return {"device_id": device, "clip_id": result.clip_id, "recorded_at": result.recorded_at.isoformat(),
-            "fps": 10.0, "content_type": "video/mp4"}
+    return {
+        "device_id": device,
+        "clip_id": result.clip_id,
+        "recorded_at": result.recorded_at.isoformat(),
+        "fps": 10.0,
+        "content_type": "video/mp4",
+    }
 
 
 @pytest.fixture
@@ -46,9 +52,14 @@ def test_the_demo_reports_events_as_the_api_lists_them(operator_client, events):
 
     mine, other, door = events
     assert event_summaries(operator_client.get("/v1/events").get_json()["events"]) == [
-        {"event_id": mine.event_id, "device_id": "pi-01", "clip_ids": [r.clip_id for r in door],
-         "labels": ["dog", "person"]},
-        {"event_id": other.event_id, "device_id": "pi-02", "clip_ids": other.clip_ids, "labels": ["car"]}]
+        {
+            "event_id": mine.event_id,
+            "device_id": "pi-01",
+            "clip_ids": [r.clip_id for r in door],
+            "labels": ["dog", "person"],
+        },
+        {"event_id": other.event_id, "device_id": "pi-02", "clip_ids": other.clip_ids, "labels": ["car"]},
+    ]
 
 
 def test_a_device_may_not_read_another_devices_events(client, events):
@@ -75,10 +86,17 @@ def test_operators_see_every_device_and_filter(operator_client, events):
     assert detail["device_id"] == "pi-02" and detail["snapshot_url"].startswith("http")  # a presigned GET
 
 
-@pytest.mark.parametrize("query, says", [
-    ("?device=Pi_01", "device"), ("?since=yesterday", "since"), ("?limit=0", "limit"), ("?limit=x", "limit"),
-    ("?label=" + "x" * 65, "label"), ("?zone=a%0Ab", "zone"),
-])
+@pytest.mark.parametrize(
+    "query, says",
+    [
+        ("?device=Pi_01", "device"),
+        ("?since=yesterday", "since"),
+        ("?limit=0", "limit"),
+        ("?limit=x", "limit"),
+        ("?label=" + "x" * 65, "label"),
+        ("?zone=a%0Ab", "zone"),
+    ],
+)
 def test_bad_parameters_are_clear_400s(operator_client, query, says):
     reply = operator_client.get("/v1/events" + query)
     assert reply.status_code == 400 and says in reply.get_json()["error"]

@@ -1,4 +1,5 @@
 """Fleet backends against in-process moto: local (processes + EC2 registration), ec2, asg."""
+
 from __future__ import annotations
 
 import base64
@@ -9,11 +10,11 @@ import pytest
 import yaml
 from botocore.stub import ANY, Stubber
 
+from edgecloud.config import ConfigError
 from edgecloud.controller.fleet import create_fleet
 from edgecloud.controller.fleet.asg import AsgFleet
 from edgecloud.controller.fleet.ec2 import Ec2Fleet
 from edgecloud.controller.fleet.local import LocalFleet
-from edgecloud.config import ConfigError
 from edgecloud.worker.retirers import AsgRetirer
 
 # Stands in for `edgecloud worker run` where moto is in-process (a child could not reach it).
@@ -72,9 +73,13 @@ def test_local_fleet_terminates_the_instance_of_a_dead_worker(settings, mocked_a
 def test_local_worker_gets_its_instance_id_and_config(settings, mocked_aws, tmp_path):
     aws, _ = mocked_aws
     out = tmp_path / "env.txt"
-    probe = [sys.executable, "-c",
-             "import os, sys; open(sys.argv[1], 'w').write(os.environ['EDGECLOUD_WORKER__INSTANCE_ID'] + ' '"
-             " + os.environ['EDGECLOUD_CONFIG'])", str(out)]
+    probe = [
+        sys.executable,
+        "-c",
+        "import os, sys; open(sys.argv[1], 'w').write(os.environ['EDGECLOUD_WORKER__INSTANCE_ID'] + ' '"
+        " + os.environ['EDGECLOUD_CONFIG'])",
+        str(out),
+    ]
     fleet = LocalFleet(settings, aws, command=probe)
     try:
         (instance_id,) = fleet.launch(1)
@@ -131,10 +136,12 @@ def test_ec2_spot_falls_back_to_on_demand(settings, mocked_aws):
     expected_spot = {k: (ANY if k == "UserData" else v) for k, v in spot.items()}
     expected_on_demand = {k: (ANY if k == "UserData" else v) for k, v in on_demand.items()}
     with Stubber(aws.ec2) as stub:
-        stub.add_client_error("run_instances", service_error_code="InsufficientInstanceCapacity",
-                              expected_params=expected_spot)
-        stub.add_response("run_instances", {"Instances": [{"InstanceId": "i-0aaa"}, {"InstanceId": "i-0bbb"}]},
-                          expected_on_demand)
+        stub.add_client_error(
+            "run_instances", service_error_code="InsufficientInstanceCapacity", expected_params=expected_spot
+        )
+        stub.add_response(
+            "run_instances", {"Instances": [{"InstanceId": "i-0aaa"}, {"InstanceId": "i-0bbb"}]}, expected_on_demand
+        )
         assert fleet.launch(2) == ["i-0aaa", "i-0bbb"]
         stub.assert_no_pending_responses()
 
@@ -150,12 +157,17 @@ def test_ec2_without_image_or_template_is_a_config_error(settings, mocked_aws):
 def group(settings, mocked_aws):
     """An Auto Scaling group of 0..3 workers, as infra/ would create it."""
     aws, _ = mocked_aws
-    aws.ec2.create_launch_template(LaunchTemplateName="edgecloud-worker", LaunchTemplateData={
-        "ImageId": an_ami(aws), "InstanceType": "t3.micro"})
+    aws.ec2.create_launch_template(
+        LaunchTemplateName="edgecloud-worker", LaunchTemplateData={"ImageId": an_ami(aws), "InstanceType": "t3.micro"}
+    )
     aws.autoscaling.create_auto_scaling_group(
-        AutoScalingGroupName="edgecloud-workers", MinSize=0, MaxSize=3, DesiredCapacity=0,
+        AutoScalingGroupName="edgecloud-workers",
+        MinSize=0,
+        MaxSize=3,
+        DesiredCapacity=0,
         LaunchTemplate={"LaunchTemplateName": "edgecloud-worker", "Version": "$Latest"},
-        AvailabilityZones=["us-east-1a"])
+        AvailabilityZones=["us-east-1a"],
+    )
     settings.fleet.backend = "asg"
     settings.fleet.asg_name = "edgecloud-workers"
     return "edgecloud-workers"
@@ -168,17 +180,24 @@ def test_asg_fleet_raises_desired_capacity_within_max(settings, mocked_aws, grou
     ids = fleet.launch(2)
     assert len(ids) == 2 and fleet.count() == 2 and fleet.ids() == sorted(ids)
     fleet.launch(5)  # capped at the group's MaxSize
-    assert aws.autoscaling.describe_auto_scaling_groups(
-        AutoScalingGroupNames=[group])["AutoScalingGroups"][0]["DesiredCapacity"] == 3
+    assert (
+        aws.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"][0][
+            "DesiredCapacity"
+        ]
+        == 3
+    )
     assert fleet.count() == 3 and fleet.launch(1) == []
 
 
 def test_asg_counts_capacity_not_yet_launched_as_pending():
-    group = {"DesiredCapacity": 4, "Instances": [
-        {"InstanceId": "i-1", "LifecycleState": "InService"},
-        {"InstanceId": "i-2", "LifecycleState": "Pending"},
-        {"InstanceId": "i-3", "LifecycleState": "Terminating"},
-    ]}
+    group = {
+        "DesiredCapacity": 4,
+        "Instances": [
+            {"InstanceId": "i-1", "LifecycleState": "InService"},
+            {"InstanceId": "i-2", "LifecycleState": "Pending"},
+            {"InstanceId": "i-3", "LifecycleState": "Terminating"},
+        ],
+    }
     assert AsgFleet._states(group) == {"pending": 3, "running": 1}
 
 
@@ -202,16 +221,23 @@ def test_local_fleet_asks_a_busy_worker_twice_before_killing_it(settings, mocked
     aws, _ = mocked_aws
     ready, out = tmp_path / "ready", tmp_path / "signals.txt"
     # A stand-in for a worker mid-job: the first TERM means "finish", the second "hand the job back".
-    busy = [sys.executable, "-c", (
-        "import signal, sys, time, pathlib\n"
-        "seen = []\n"
-        "def on_term(*_):\n"
-        "    seen.append('TERM')\n"
-        "    if len(seen) == 2:\n"
-        "        pathlib.Path(sys.argv[2]).write_text(' '.join(seen)); sys.exit(0)\n"
-        "signal.signal(signal.SIGTERM, on_term)\n"
-        "pathlib.Path(sys.argv[1]).write_text('ready')\n"
-        "while True: time.sleep(0.05)\n"), str(ready), str(out)]
+    busy = [
+        sys.executable,
+        "-c",
+        (
+            "import signal, sys, time, pathlib\n"
+            "seen = []\n"
+            "def on_term(*_):\n"
+            "    seen.append('TERM')\n"
+            "    if len(seen) == 2:\n"
+            "        pathlib.Path(sys.argv[2]).write_text(' '.join(seen)); sys.exit(0)\n"
+            "signal.signal(signal.SIGTERM, on_term)\n"
+            "pathlib.Path(sys.argv[1]).write_text('ready')\n"
+            "while True: time.sleep(0.05)\n"
+        ),
+        str(ready),
+        str(out),
+    ]
     fleet = LocalFleet(settings, aws, command=busy)
     (instance_id,) = fleet.launch(1)
     child = fleet._children[instance_id]

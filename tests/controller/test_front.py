@@ -1,5 +1,6 @@
 """The nginx front of `controller serve`: its rendered config (checked by nginx itself), the client
 address the app sees behind it, and the real process against slow sockets."""
+
 from __future__ import annotations
 
 import json
@@ -31,23 +32,37 @@ from .test_tls import private_ca  # noqa: F401 - a fixture
 def _nginx_accepts(config: str, run_dir) -> subprocess.CompletedProcess:
     path = run_dir / "nginx.conf"
     path.write_text(config)
-    return subprocess.run([find_nginx("nginx"), "-t", "-e", "stderr", "-p", str(run_dir), "-c", str(path)],
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [find_nginx("nginx"), "-t", "-e", "stderr", "-p", str(run_dir), "-c", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 @pytest.mark.slow
 def test_the_rendered_config_buffers_bodies_and_times_out_slow_clients(settings, tmp_path):
     c = settings.controller
     c.client_timeout_s, c.max_clip_mb, c.max_wait_s = 7, 10, 45
-    config = render_config(settings, listen=("0.0.0.0", 8080), upstream=("127.0.0.1", 5123), run_dir=tmp_path,
-                           user=worker_user())
+    config = render_config(
+        settings, listen=("0.0.0.0", 8080), upstream=("127.0.0.1", 5123), run_dir=tmp_path, user=worker_user()
+    )
     lines = {line.strip() for line in config.splitlines()}
-    assert {"daemon off;", "listen 0.0.0.0:8080;", "proxy_pass http://127.0.0.1:5123;",
-            "client_header_timeout 7s;", "client_body_timeout 7s;", "keepalive_timeout 7s;",
-            f"client_max_body_size {10 * 1024 * 1024 + FORM_SLACK_BYTES};",  # the app's own limit
-            "proxy_request_buffering on;", "proxy_read_timeout 105s;",  # past the longest ?wait=
-            "proxy_set_header X-Forwarded-For $remote_addr;", "proxy_set_header X-Forwarded-Proto $client_scheme;",
-            f"client_body_temp_path {tmp_path / 'client_body'};", "error_log stderr error;"} <= lines
+    assert {
+        "daemon off;",
+        "listen 0.0.0.0:8080;",
+        "proxy_pass http://127.0.0.1:5123;",
+        "client_header_timeout 7s;",
+        "client_body_timeout 7s;",
+        "keepalive_timeout 7s;",
+        f"client_max_body_size {10 * 1024 * 1024 + FORM_SLACK_BYTES};",  # the app's own limit
+        "proxy_request_buffering on;",
+        "proxy_read_timeout 105s;",  # past the longest ?wait=
+        "proxy_set_header X-Forwarded-For $remote_addr;",
+        "proxy_set_header X-Forwarded-Proto $client_scheme;",
+        f"client_body_temp_path {tmp_path / 'client_body'};",
+        "error_log stderr error;",
+    } <= lines
     assert not any(line.startswith(("ssl_", "set_real_ip_from")) for line in lines)  # no proxy trusted
     run = _nginx_accepts(config, tmp_path)
     assert run.returncode == 0, run.stderr
@@ -56,11 +71,17 @@ def test_the_rendered_config_buffers_bodies_and_times_out_slow_clients(settings,
 @pytest.mark.slow
 def test_behind_a_load_balancer_nginx_believes_it_alone(settings, tmp_path):
     settings.controller.trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
-    config = render_config(settings, listen=("0.0.0.0", 8080), upstream=("127.0.0.1", 5123), run_dir=tmp_path,
-                           user=worker_user())
+    config = render_config(
+        settings, listen=("0.0.0.0", 8080), upstream=("127.0.0.1", 5123), run_dir=tmp_path, user=worker_user()
+    )
     lines = {line.strip() for line in config.splitlines()}
-    assert {"set_real_ip_from 10.0.0.0/8;", "set_real_ip_from fd00::/8;", "real_ip_header X-Forwarded-For;",
-            "10.0.0.0/8 1;", "proxy_set_header X-Forwarded-Proto $client_scheme;"} <= lines
+    assert {
+        "set_real_ip_from 10.0.0.0/8;",
+        "set_real_ip_from fd00::/8;",
+        "real_ip_header X-Forwarded-For;",
+        "10.0.0.0/8 1;",
+        "proxy_set_header X-Forwarded-Proto $client_scheme;",
+    } <= lines
     run = _nginx_accepts(config, tmp_path)
     assert run.returncode == 0, run.stderr
 
@@ -69,8 +90,9 @@ def test_behind_a_load_balancer_nginx_believes_it_alone(settings, tmp_path):
 def test_with_a_certificate_nginx_terminates_tls(settings, tmp_path, private_ca):  # noqa: F811
     _, cert_pem, key_pem = private_ca
     settings.controller.tls_cert, settings.controller.tls_key = cert_pem, key_pem
-    config = render_config(settings, listen=("::", 8443), upstream=("127.0.0.1", 5123), run_dir=tmp_path,
-                           user=worker_user())
+    config = render_config(
+        settings, listen=("::", 8443), upstream=("127.0.0.1", 5123), run_dir=tmp_path, user=worker_user()
+    )
     lines = {line.strip() for line in config.splitlines()}
     assert {"listen [::]:8443 ssl;", f"ssl_certificate {cert_pem};", f"ssl_certificate_key {key_pem};"} <= lines
     run = _nginx_accepts(config, tmp_path)
@@ -82,18 +104,26 @@ def test_the_app_behind_the_front_sees_the_client_nginx_saw_and_its_scheme():
     app.get("/")(lambda: jsonify(addr=request.remote_addr, scheme=request.scheme))
     client = Client(behind_front(app))
     # nginx replaces X-Forwarded-For with the address it saw; one hop is trusted, no more.
-    seen = client.get("/", environ_base={"REMOTE_ADDR": "127.0.0.1"},
-                      headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https"}).json
+    seen = client.get(
+        "/",
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+        headers={"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Forwarded-Proto": "https"},
+    ).json
     assert seen == {"addr": "203.0.113.9", "scheme": "https"}
 
 
-def test_a_request_the_front_checked_takes_one_bucket_token_and_no_one_else_can_claim_it(settings, controller_app,
-                                                                                          device_token):
+def test_a_request_the_front_checked_takes_one_bucket_token_and_no_one_else_can_claim_it(
+    settings, controller_app, device_token
+):
     settings.controller.upload_burst, settings.controller.upload_refill_per_s = 2, 0.001
     client = Client(behind_front(controller_app, "this-runs-secret"))
     token = {"Authorization": f"Bearer {device_token}"}
-    asked = {**token, "X-Edgecloud-Front": "this-runs-secret", "X-Original-URI": "/v1/clips",
-             "X-Original-Method": "POST"}
+    asked = {
+        **token,
+        "X-Edgecloud-Front": "this-runs-secret",
+        "X-Original-URI": "/v1/clips",
+        "X-Original-Method": "POST",
+    }
     assert [client.get("/_front/auth", headers=asked).status_code for _ in range(2)] == [204, 204]
     refused = client.get("/_front/auth", headers=asked)  # the bucket is empty: nginx answers 429 for it
     assert refused.status_code == 403 and refused.headers["X-Edgecloud-Status"] == "429"
@@ -187,8 +217,11 @@ def test_slow_sockets_hold_no_thread_and_are_closed(fronted, vtest_mp4):
         assert [ok for ok, _, _ in uploads] == [True, True, True]
 
     # A body over the limit is refused before it is read, in the API's JSON shape.
-    reply = _raw_request(controller, "127.0.0.1", "POST /v1/clips HTTP/1.1\r\nHost: x\r\n"
-                         f"Content-Length: {10**12}\r\nConnection: close\r\n\r\n")
+    reply = _raw_request(
+        controller,
+        "127.0.0.1",
+        f"POST /v1/clips HTTP/1.1\r\nHost: x\r\nContent-Length: {10**12}\r\nConnection: close\r\n\r\n",
+    )
     assert reply.startswith(b"HTTP/1.1 413") and "error" in json.loads(reply.split(b"\r\n\r\n", 1)[1])
 
     # A socket that sends nothing, and one that starts a request and stalls, are closed by the server
@@ -201,8 +234,12 @@ def test_slow_sockets_hold_no_thread_and_are_closed(fronted, vtest_mp4):
     # The app sees the client's own address, not nginx's nor one the client made up; a trusted proxy
     # (127.0.0.2 here) names the client it forwards.
     for source, agent in (("127.0.0.3", "stranger"), ("127.0.0.2", "proxy")):
-        reply = _raw_request(controller, source, f"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: {agent}\r\n"
-                             "X-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n")
+        reply = _raw_request(
+            controller,
+            source,
+            f"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: {agent}\r\n"
+            "X-Forwarded-For: 203.0.113.7\r\nConnection: close\r\n\r\n",
+        )
         assert reply.startswith(b"HTTP/1.1 200") and json.loads(reply.split(b"\r\n\r\n", 1)[1]) == {"ok": True}
     assert _await_log_line(controller, '"stranger"', 10).startswith("127.0.0.3 ")
     assert _await_log_line(controller, '"proxy"', 10).startswith("203.0.113.7 ")
@@ -276,8 +313,10 @@ def _trickle_together(address, heads: list[str], until_closed: int, bound_s: flo
 
 def _upload_head(token=None) -> str:
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
-    return (f"POST /v1/clips HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: multipart/form-data; boundary=b\r\n"
-            f"Content-Length: {10**7}\r\n\r\n")
+    return (
+        f"POST /v1/clips HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {10**7}\r\n\r\n"
+    )
 
 
 @pytest.mark.slow
@@ -305,8 +344,10 @@ def test_a_body_is_read_only_for_a_checked_token_and_a_token_trickles_few(fronte
 
     # Off the API (the dashboard's login form takes no bearer token), one address holds at most 6 bodies:
     # of 8 trickled logins, 2 (whichever nginx counts last) are refused and closed, 6 go on.
-    login = "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n" \
-            "Content-Length: 4096\r\n\r\n"
+    login = (
+        "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: 4096\r\n\r\n"
+    )
     replies = _trickle_together(address, [login] * 8, until_closed=2)
     refused = [reply for reply, closed in replies if closed]
     assert len(refused) == 2 and all(r.startswith(b"HTTP/1.1 429") and b"per address" in r for r in refused)

@@ -1,16 +1,18 @@
 """Long polls held at once are capped, so uploads always find a gunicorn thread."""
+
 from __future__ import annotations
 
 import threading
 
+from edgecloud.clock import utcnow
 from edgecloud.controller.app import create_app
 from edgecloud.controller.resources import resources
-from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 
 
-def test_a_poll_past_the_cap_is_answered_at_once_and_told_when_to_ask_again(device_client_of, operator_client_of,
-                                                                           settings, mocked_aws):
+def test_a_poll_past_the_cap_is_answered_at_once_and_told_when_to_ask_again(
+    device_client_of, operator_client_of, settings, mocked_aws
+):
     settings.controller.max_held_waits = 1
     settings.controller.max_waits_per_device = 1
     aws, queues = mocked_aws
@@ -28,8 +30,9 @@ def test_a_poll_past_the_cap_is_answered_at_once_and_told_when_to_ask_again(devi
 
     ledger.wait_final = wait_final
     answers: dict = {}
-    poller = threading.Thread(target=lambda: answers.setdefault(
-        "held", device_client_of(app).get(f"/v1/clips/{held_clip}?wait=30")))
+    poller = threading.Thread(
+        target=lambda: answers.setdefault("held", device_client_of(app).get(f"/v1/clips/{held_clip}?wait=30"))
+    )
     poller.start()
     try:
         assert holding.wait(10)

@@ -1,4 +1,5 @@
 """fleet.backend lambda: the controller launches nothing and shows the function's concurrency."""
+
 from __future__ import annotations
 
 from edgecloud.controller.fleet import create_fleet
@@ -6,9 +7,16 @@ from edgecloud.controller.service import ControllerService
 
 
 def _publish(aws, name: str, value: float) -> None:
-    aws.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[{
-        "MetricName": "ConcurrentExecutions", "Value": value,
-        "Dimensions": [{"Name": "FunctionName", "Value": name}]}])
+    aws.client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "ConcurrentExecutions",
+                "Value": value,
+                "Dimensions": [{"Name": "FunctionName", "Value": name}],
+            }
+        ],
+    )
 
 
 def test_stats_show_the_functions_concurrency(settings, client, mocked_aws):
@@ -21,8 +29,7 @@ def test_stats_show_the_functions_concurrency(settings, client, mocked_aws):
 
     body = client.get("/v1/stats").get_json()  # as device pi-01: a Pi reads the stats to place clips
 
-    assert body["function"] == {"name": settings.function.name, "concurrent_executions": 3,
-                                "maximum_concurrency": 7}
+    assert body["function"] == {"name": settings.function.name, "concurrent_executions": 3, "maximum_concurrency": 7}
     assert body["workers"] == {"pending": 0, "running": 3}
 
 
@@ -30,11 +37,17 @@ def test_the_event_source_mappings_cap_wins(settings, mocked_aws):
     aws, queues = mocked_aws
     settings.fleet.backend = "lambda"
     role = aws.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    aws.client("lambda").create_function(FunctionName=settings.function.name, Runtime="python3.12", Role=role,
-                                         Handler="edgecloud.worker.lambda_handler.handle", Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18})
+    aws.client("lambda").create_function(
+        FunctionName=settings.function.name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="edgecloud.worker.lambda_handler.handle",
+        Code={"ZipFile": b"PK\x05\x06" + b"\0" * 18},
+    )
     arn = aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.client("lambda").create_event_source_mapping(EventSourceArn=arn, FunctionName=settings.function.name,
-                                                     ScalingConfig={"MaximumConcurrency": 4})
+    aws.client("lambda").create_event_source_mapping(
+        EventSourceArn=arn, FunctionName=settings.function.name, ScalingConfig={"MaximumConcurrency": 4}
+    )
 
     fleet = create_fleet(settings, aws)
 

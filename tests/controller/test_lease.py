@@ -1,4 +1,5 @@
 """One autoscaler in charge: the DynamoDB lease, and two controllers sharing one moto server."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from edgecloud.aws import Aws
-from edgecloud.fleet_query import fleet_instances
 from edgecloud.controller.lease import Lease
 from edgecloud.controller.service import ControllerService
+from edgecloud.fleet_query import fleet_instances
 
 
 class Clock:

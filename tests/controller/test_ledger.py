@@ -1,5 +1,6 @@
 """The clip ledger, both kinds (SQLite; DynamoDB on moto): idempotent adds, forward-only status,
 latency medians, queries, waiting, and waking across controllers."""
+
 from __future__ import annotations
 
 import threading
@@ -9,9 +10,9 @@ import pytest
 
 from edgecloud.aws import Aws
 from edgecloud.clip_table import ensure_table
+from edgecloud.clock import utcnow
 from edgecloud.controller.ledger import DROPPED, STORING, Ledger
 from edgecloud.controller.ledger_dynamo import DynamoLedger
-from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.messages import LabelSummary, Result
 
@@ -22,6 +23,7 @@ def open_ledger(request, tmp_path, settings):
     as a restarted controller or a second one would (DynamoDB: its own client, one table)."""
     opened = []
     if request.param == "sqlite":
+
         def make():
             return Ledger.in_dir(tmp_path)
     else:
@@ -66,7 +68,13 @@ def test_status_only_moves_forward(ledger):
     assert not ledger.mark_started(clip_id, submitted + timedelta(seconds=6), "i-2")
     assert not ledger.mark_finished(clip_id, "failed", submitted + timedelta(seconds=7), error="late")
     row = ledger.get(clip_id)
-    assert (row.status, row.processed_by, row.upload_to_result_s, row.process_s, row.error) == ("done", "i-1", 5.0, 3.5, None)
+    assert (row.status, row.processed_by, row.upload_to_result_s, row.process_s, row.error) == (
+        "done",
+        "i-1",
+        5.0,
+        3.5,
+        None,
+    )
     with pytest.raises(ValueError):
         ledger.mark_finished(clip_id, "processing", utcnow())
 
@@ -76,8 +84,13 @@ def test_medians_use_recent_cloud_clips_only(ledger):
     for n, latency in enumerate([4, 8, 100]):
         clip_id = new_clip_id("pi-01")
         ledger.add(clip_id, "pi-01", "queued", now)
-        ledger.mark_finished(clip_id, "done", now + timedelta(seconds=latency), processed_by="edge" if n == 2 else "i-1",
-                             process_s=latency / 2)
+        ledger.mark_finished(
+            clip_id,
+            "done",
+            now + timedelta(seconds=latency),
+            processed_by="edge" if n == 2 else "i-1",
+            process_s=latency / 2,
+        )
     assert ledger.medians() == (6.0, 3.0)
 
 
@@ -151,16 +164,23 @@ def test_a_ledger_from_before_labels_and_snapshots_gains_their_columns(tmp_path)
 
     path = tmp_path / "old.sqlite3"
     old = sqlite3.connect(path)
-    old.execute("CREATE TABLE clips (clip_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, status TEXT NOT NULL,"
-                " submitted_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, processed_by TEXT,"
-                " upload_to_result_s REAL, process_s REAL, error TEXT)")
+    old.execute(
+        "CREATE TABLE clips (clip_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, status TEXT NOT NULL,"
+        " submitted_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, processed_by TEXT,"
+        " upload_to_result_s REAL, process_s REAL, error TEXT)"
+    )
     old.commit()
     old.close()
     ledger = L(path)
     clip_id = new_clip_id("pi-01")
     ledger.add(clip_id, "pi-01", "queued", utcnow())
-    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", snapshot_key="snapshots/x.jpg",
-                    summary={"car": LabelSummary(max_count=3, frames_seen=1, best_score=0.7)})
+    result = Result(
+        clip_id=clip_id,
+        processed_by="edge",
+        detector="hog",
+        snapshot_key="snapshots/x.jpg",
+        summary={"car": LabelSummary(max_count=3, frames_seen=1, best_score=0.7)},
+    )
     assert ledger.mark_finished(clip_id, "done", utcnow(), result=result)
     row = ledger.get(clip_id)
     assert row.label_counts == {"car": 3} and row.snapshot_key == "snapshots/x.jpg" and row.video_dropped is False
@@ -221,14 +241,24 @@ def test_lists_go_by_when_a_clip_was_recorded_not_when_it_arrived(ledger):
 def test_queries_answer_the_same_on_either_ledger(ledger):
     now = utcnow()
     earlier = now - timedelta(days=2)  # an older day: listings and medians must reach back to it
-    old, cloud, edge, storing = (new_clip_id(d, when) for d, when in (
-        ("pi-02", earlier - timedelta(seconds=6)), ("pi-01", now - timedelta(seconds=36)),
-        ("pi-01", now - timedelta(seconds=16)), ("pi-01", now - timedelta(seconds=11))))  # recorded, then sent
+    old, cloud, edge, storing = (
+        new_clip_id(d, when)
+        for d, when in (
+            ("pi-02", earlier - timedelta(seconds=6)),
+            ("pi-01", now - timedelta(seconds=36)),
+            ("pi-01", now - timedelta(seconds=16)),
+            ("pi-01", now - timedelta(seconds=11)),
+        )
+    )  # recorded, then sent
     ledger.add(old, "pi-02", "queued", earlier)
     ledger.mark_finished(old, "done", earlier + timedelta(seconds=9), processed_by="i-9", process_s=4.0)
     ledger.add(cloud, "pi-01", "queued", now - timedelta(seconds=30))
-    person = Result(clip_id=cloud, processed_by="i-1", detector="hog",
-                    summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)})
+    person = Result(
+        clip_id=cloud,
+        processed_by="i-1",
+        detector="hog",
+        summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)},
+    )
     ledger.mark_finished(cloud, "done", now - timedelta(seconds=20), processed_by="i-1", process_s=6.0, result=person)
     ledger.add(edge, "pi-01", "done", now - timedelta(seconds=10), processed_by="edge", finished_at=now)
     ledger.add(storing, "pi-01", "storing", now - timedelta(seconds=5))
@@ -251,7 +281,8 @@ def test_queries_answer_the_same_on_either_ledger(ledger):
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     assert ledger.devices(midnight) == [
         {"device_id": "pi-01", "last_seen": now - timedelta(seconds=5), "clips_today": 3},
-        {"device_id": "pi-02", "last_seen": earlier, "clips_today": 0}]
+        {"device_id": "pi-02", "last_seen": earlier, "clips_today": 0},
+    ]
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Alerts: rules, quiet periods, SNS (moto, read through a subscribed SQS queue) and a webhook
 (a real local HTTP receiver), retried with backoff; a dead webhook never blocks the caller."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from edgecloud.config import NotifyRule
-from edgecloud.protocol.ids import new_clip_id
-from edgecloud.protocol.messages import LabelSummary, Result
 from edgecloud.controller.notify import Notifier
 from edgecloud.controller.resources import make_parts
+from edgecloud.protocol.ids import new_clip_id
+from edgecloud.protocol.messages import LabelSummary, Result
 
 
 class Clock:
@@ -25,9 +26,14 @@ class Clock:
 
 def _result(device="pi-01", label="person", score=0.9, n=2, snapshot=True) -> Result:
     clip_id = new_clip_id(device)
-    return Result(clip_id=clip_id, processed_by="i-abc", detector="hog", labels=label,
-                  summary={label: LabelSummary(max_count=n, frames_seen=3, best_score=score)},
-                  snapshot_key=f"snapshots/{clip_id}.jpg" if snapshot else None)
+    return Result(
+        clip_id=clip_id,
+        processed_by="i-abc",
+        detector="hog",
+        labels=label,
+        summary={label: LabelSummary(max_count=n, frames_seen=3, best_score=score)},
+        snapshot_key=f"snapshots/{clip_id}.jpg" if snapshot else None,
+    )
 
 
 class Receiver:
@@ -88,8 +94,14 @@ def receiver():
 
 
 def _notifier(settings, aws, **kw) -> Notifier:
-    return Notifier(settings, aws, snapshot_link=lambda key: f"https://s3.example/{key}?signed",
-                    dashboard_url="http://dash.example", backoff_max_s=0.05, **kw)
+    return Notifier(
+        settings,
+        aws,
+        snapshot_link=lambda key: f"https://s3.example/{key}?signed",
+        dashboard_url="http://dash.example",
+        backoff_max_s=0.05,
+        **kw,
+    )
 
 
 def test_rules_match_labels_devices_and_scores_with_a_quiet_period(settings, mocked_aws):
@@ -143,8 +155,7 @@ def test_a_dead_webhook_never_blocks_and_a_full_queue_drops(settings, mocked_aws
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
-def test_a_webhook_that_redirects_is_a_failed_delivery_never_followed(settings, mocked_aws, receiver, caplog,
-                                                                      status):
+def test_a_webhook_that_redirects_is_a_failed_delivery_never_followed(settings, mocked_aws, receiver, caplog, status):
     aws, _ = mocked_aws
     metadata = receiver()  # stands in for http://169.254.169.254/latest/meta-data/
     hook = receiver(redirect=(status, metadata.url.replace("/hook", "/latest/meta-data/")))
@@ -177,9 +188,15 @@ def test_the_controller_alerts_on_an_edge_result_it_is_sent(settings, client, re
     settings.notify.sns_topic = None
     settings.notify.webhook_url = hook.url
     result = _result()
-    reply = client.post("/v1/clips", content_type="multipart/form-data", data={  # as device pi-01
-        "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"), "result": result.model_dump_json(),
-        "metadata": json.dumps({"clip_id": result.clip_id, "device_id": "pi-01"})})
+    reply = client.post(
+        "/v1/clips",
+        content_type="multipart/form-data",
+        data={  # as device pi-01
+            "clip": (io.BytesIO(vtest_mp4.read_bytes()), "c.mp4", "video/mp4"),
+            "result": result.model_dump_json(),
+            "metadata": json.dumps({"clip_id": result.clip_id, "device_id": "pi-01"}),
+        },
+    )
     assert reply.status_code == 201
     assert hook.got.wait(10)
     assert hook.bodies[0]["clip_id"] == result.clip_id and hook.bodies[0]["labels"] == {"person": 2}
@@ -187,17 +204,18 @@ def test_the_controller_alerts_on_an_edge_result_it_is_sent(settings, client, re
 
 
 def test_the_completions_consumer_hands_each_finished_result_on(settings, mocked_aws):
+    from edgecloud.clock import utcnow
     from edgecloud.controller.completions import CompletionsConsumer
     from edgecloud.controller.ledger import Ledger
     from edgecloud.controller.store import ClipStore
-    from edgecloud.clock import utcnow
     from edgecloud.protocol.messages import Completion
 
     aws, queues = mocked_aws
     store, ledger = ClipStore(aws, queues, settings), Ledger.in_dir(settings.controller.data_dir)
     told = []
-    consumer = CompletionsConsumer(make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store),
-                                   on_finished=told.append)
+    consumer = CompletionsConsumer(
+        make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store), on_finished=told.append
+    )
     result = _result()
     ledger.add(result.clip_id, "pi-01", "queued", utcnow())
     store.results.put(result)

@@ -1,4 +1,5 @@
 """Notifications once per event, not per clip, whichever controller sees the clip; rules by zone."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -71,8 +72,7 @@ def test_quiet_s_spaces_new_events_and_a_quiet_event_may_alert_once_its_rule_is_
     assert n.offer(stored(ledger, tracked(70))) is None  # and once only
 
 
-def test_workers_results_through_the_completions_consumer_join_their_event_and_alert_once(settings, mocked_aws,
-                                                                                         ledger):
+def test_workers_results_through_the_completions_consumer_join_their_event_and_alert_once(settings, mocked_aws, ledger):
     from edgecloud.controller.completions import CompletionsConsumer
     from edgecloud.controller.resources import make_parts
     from edgecloud.controller.store import ClipStore
@@ -82,8 +82,9 @@ def test_workers_results_through_the_completions_consumer_join_their_event_and_a
     settings.notify.rules = [NotifyRule(labels=["person"], quiet_s=0)]
     n = _notifier(settings, aws, events=ledger.events)
     store = ClipStore(aws, queues, settings)
-    consumer = CompletionsConsumer(make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store),
-                                   on_finished=n.offer)
+    consumer = CompletionsConsumer(
+        make_parts(settings, aws=aws, queues=queues, ledger=ledger, store=store), on_finished=n.offer
+    )
     results = [tracked(0), tracked(10)]
     for result in results:
         store.results.put_first(result)

@@ -1,5 +1,6 @@
 """The API as a contract: GET /v1/openapi.json describes every route, and schemathesis
 checks the real app (on moto) against it: no 500, every answer as documented."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,11 @@ def test_the_spec_is_served_to_token_holders_and_names_every_route(controller_ap
     served = client.get("/v1/openapi.json").get_json()
     assert served == spec() and served["openapi"].startswith("3.")
     # Every route of the API (the dashboard's HTML pages are not part of it), converters left out.
-    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule) for rule in controller_app.url_map.iter_rules()
-              if rule.endpoint.split(".")[0] in {"api", "openapi"}}
+    routes = {
+        re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+        for rule in controller_app.url_map.iter_rules()
+        if rule.endpoint.split(".")[0] in {"api", "openapi"}
+    }
     assert routes == set(served["paths"])
     upload = served["paths"]["/v1/clips"]["post"]["responses"]
     assert {"201", "400", "401", "403", "413", "415", "422", "429"} <= set(upload)
@@ -40,9 +44,15 @@ def test_the_app_keeps_its_contract(controller_app, settings, auth_header):
     # Every route but the document itself, which schemathesis leaves out.
     assert {op.path for op in operations} == set(spec()["paths"]) - {"/v1/openapi.json"}
     for operation in operations:
+
         @hypothesis.given(case=operation.as_strategy())
-        @hypothesis.settings(max_examples=30, deadline=None, derandomize=True, database=None,
-                             suppress_health_check=list(hypothesis.HealthCheck))
+        @hypothesis.settings(
+            max_examples=30,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(hypothesis.HealthCheck),
+        )
         def keeps_contract(case):
             # Every default check (no 500, status, headers and body as documented...) but one: a schema-valid
             # body may still be refused, for what JSON Schema cannot say (random bytes are no MP4).

@@ -1,4 +1,5 @@
 """Upload quotas: a token bucket per device, and a daily cap that holds across controllers."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -34,8 +35,9 @@ def test_the_buckets_forget_keys_whose_buckets_are_full_again():
     assert [buckets.take("203.0.0.1") for _ in range(3)] == [0, 0, 1]  # forgotten, so full: as it was
 
 
-def test_over_the_burst_is_429_with_retry_after_and_nothing_stored(settings, client, post_clip, vtest_mp4,
-                                                                   jobs_in_queue):
+def test_over_the_burst_is_429_with_retry_after_and_nothing_stored(
+    settings, client, post_clip, vtest_mp4, jobs_in_queue
+):
     settings.controller.upload_burst = 2
     settings.controller.upload_refill_per_s = 0.25
     replies = [post_clip(vtest_mp4, meta(new_clip_id("pi-01"))) for _ in range(3)]
@@ -48,7 +50,11 @@ def test_a_retry_of_a_clip_already_held_costs_no_upload_of_the_day(settings, pos
     # The Pi's 201 was lost, so it sends the same clip again: answered as a duplicate, not refused as over the cap.
     settings.controller.daily_clip_cap = 1
     first = meta(new_clip_id("pi-01"))
-    replies = [post_clip(vtest_mp4, first), post_clip(vtest_mp4, first), post_clip(vtest_mp4, meta(new_clip_id("pi-01")))]
+    replies = [
+        post_clip(vtest_mp4, first),
+        post_clip(vtest_mp4, first),
+        post_clip(vtest_mp4, meta(new_clip_id("pi-01"))),
+    ]
     assert [r.status_code for r in replies] == [201, 201, 429]
     assert replies[1].get_json()["duplicate"] is True and "1 uploads today" in replies[2].get_json()["error"]
     assert len(jobs_in_queue()) == 1
@@ -67,10 +73,15 @@ def test_the_daily_cap_holds_across_controllers(settings, mocked_aws, controller
     codes = []
     for n in range(5):  # alternate between two controllers, each with a full bucket of its own
         client = (controller_app if n % 2 == 0 else second).test_client()
-        reply = client.post("/v1/clips", headers={"Authorization": f"Bearer {device_token}"},
-                            content_type="multipart/form-data", data={
-                                "clip": (io.BytesIO(vtest_mp4.read_bytes()), "clip.mp4", "video/mp4"),
-                                "metadata": json.dumps(meta(new_clip_id("pi-01")))})
+        reply = client.post(
+            "/v1/clips",
+            headers={"Authorization": f"Bearer {device_token}"},
+            content_type="multipart/form-data",
+            data={
+                "clip": (io.BytesIO(vtest_mp4.read_bytes()), "clip.mp4", "video/mp4"),
+                "metadata": json.dumps(meta(new_clip_id("pi-01"))),
+            },
+        )
         codes.append(reply.status_code)
     assert codes == [201, 201, 201, 429, 429]
     assert 0 < int(reply.headers["Retry-After"]) <= 86400 and "3 uploads today" in reply.get_json()["error"]
@@ -104,12 +115,16 @@ def _bucket_of(settings, burst: int) -> None:
     settings.controller.upload_refill_per_s = 0.001  # nothing comes back while the test runs
 
 
-def test_clips_empty_the_bucket_that_frames_and_polls_take_from(settings, client, operator_client, post_clip,
-                                                                 vtest_mp4):
+def test_clips_empty_the_bucket_that_frames_and_polls_take_from(
+    settings, client, operator_client, post_clip, vtest_mp4
+):
     _bucket_of(settings, 2)
     assert [post_clip(vtest_mp4, meta(new_clip_id("pi-01"))).status_code for _ in range(2)] == [201, 201]
-    replies = [client.post("/v1/frames/upload", json={"device_id": "pi-01"}),
-               client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}), client.get("/v1/stats")]
+    replies = [
+        client.post("/v1/frames/upload", json={"device_id": "pi-01"}),
+        client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}),
+        client.get("/v1/stats"),
+    ]
     assert [r.status_code for r in replies] == [429, 429, 429]
     assert all(int(r.headers["Retry-After"]) > 0 and "burst" in r.get_json()["error"] for r in replies)
     assert operator_client.get("/v1/stats").status_code == 200  # an operator is not the device's bucket
@@ -124,13 +139,20 @@ def test_frames_and_answers_empty_the_bucket_clips_take_from(settings, client, p
     assert jobs_in_queue() == []
 
 
-def test_refused_uploads_cost_a_token_taken_before_the_body_is_read(settings, controller_app, post_clip, vtest_mp4,
-                                                                    jobs_in_queue):
+def test_refused_uploads_cost_a_token_taken_before_the_body_is_read(
+    settings, controller_app, post_clip, vtest_mp4, jobs_in_queue
+):
     _bucket_of(settings, 3)
     body_limit = controller_app.config["MAX_CONTENT_LENGTH"]
-    codes = [post_clip(vtest_mp4, "{not json").status_code,
-             post_clip(b"plain text, no video", meta(new_clip_id("pi-01"), content_type=None), mimetype="text/plain",
-                       filename="clip.txt").status_code]
+    codes = [
+        post_clip(vtest_mp4, "{not json").status_code,
+        post_clip(
+            b"plain text, no video",
+            meta(new_clip_id("pi-01"), content_type=None),
+            mimetype="text/plain",
+            filename="clip.txt",
+        ).status_code,
+    ]
     controller_app.config["MAX_CONTENT_LENGTH"] = 1024  # Flask refuses the body while parsing it
     codes.append(post_clip(vtest_mp4, meta(new_clip_id("pi-01"))).status_code)
     controller_app.config["MAX_CONTENT_LENGTH"] = body_limit

@@ -3,6 +3,7 @@
 The loop tops the queue up to ``retire_asks`` (surplus workers, none on a
 backlog), counting asks still waiting or taken by a worker on its way out.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,8 @@ def parts(settings, mocked_aws, tmp_path):
 
 def waiting(aws, url) -> tuple[int, int]:
     attrs = aws.sqs.get_queue_attributes(
-        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
@@ -55,14 +57,12 @@ def test_asks_surplus_workers_to_leave_counting_outstanding_asks(settings, parts
     assert loop.step().asked == 0
     assert waiting(aws, queues.retire) == (2, 1)
     # That worker leaves and deletes its ask: 2 workers, 2 asks waiting.
-    message = aws.sqs.receive_message(QueueUrl=queues.retire, MaxNumberOfMessages=1,
-                                      VisibilityTimeout=0)["Messages"][0]
+    message = aws.sqs.receive_message(QueueUrl=queues.retire, MaxNumberOfMessages=1, VisibilityTimeout=0)["Messages"][0]
     aws.sqs.delete_message(QueueUrl=queues.retire, ReceiptHandle=message["ReceiptHandle"])
     aws.ec2.terminate_instances(InstanceIds=ids[:1])
     assert loop.step().asked == 0
     # An ask lost (expired): topped up to the surplus again, never beyond it.
-    lost = aws.sqs.receive_message(QueueUrl=queues.retire, MaxNumberOfMessages=1,
-                                   VisibilityTimeout=0)["Messages"][0]
+    lost = aws.sqs.receive_message(QueueUrl=queues.retire, MaxNumberOfMessages=1, VisibilityTimeout=0)["Messages"][0]
     aws.sqs.delete_message(QueueUrl=queues.retire, ReceiptHandle=lost["ReceiptHandle"])
     assert loop.step().asked == 1
     visible, in_flight = waiting(aws, queues.retire)
@@ -102,7 +102,11 @@ def test_no_asks_when_the_policy_keeps_every_worker(settings, parts):
 
 def test_no_asks_in_a_step_that_launches(settings, parts):
     aws, queues, store, fleet, ledger = parts
-    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: 1, retire_asks=lambda obs, cfg: 5)
+    loop = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger),
+        policy=lambda obs, cfg: 1,
+        retire_asks=lambda obs, cfg: 5,
+    )
     step = loop.step()
     assert len(step.launched) == 1 and step.asked == 0
     assert waiting(aws, queues.retire) == (0, 0)

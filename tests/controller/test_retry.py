@@ -1,5 +1,6 @@
 """Failed clips sent through again: the ledgers' one way back from failed, POST /v1/clips/retry
 (operators only, filters, idempotent) on either ledger, and `edgecloud clips retry` over HTTP."""
+
 from __future__ import annotations
 
 import io
@@ -10,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from edgecloud.cli import cli
+from edgecloud.clock import utcnow
 from edgecloud.config import dump
 from edgecloud.controller.ledger import STORING
 from edgecloud.controller.resources import resources
-from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.messages import Job
 from edgecloud.result_store import ResultStore
@@ -48,8 +49,11 @@ def test_only_a_failed_clip_reopens_and_only_once(ledger):  # noqa: F811
 def test_failed_clips_are_found_by_device_and_submission_time(ledger):  # noqa: F811
     start = utcnow()
     old, new, other = new_clip_id("pi-01"), new_clip_id("pi-01"), new_clip_id("pi-02")
-    for clip_id, device, at in ((old, "pi-01", start - timedelta(hours=2)), (new, "pi-01", start),
-                                (other, "pi-02", start)):
+    for clip_id, device, at in (
+        (old, "pi-01", start - timedelta(hours=2)),
+        (new, "pi-01", start),
+        (other, "pi-02", start),
+    ):
         ledger.add(clip_id, device, "queued", at)
         ledger.mark_finished(clip_id, "failed", start, error=WHY)
 
@@ -71,9 +75,14 @@ def app(request, settings, mocked_aws):
 
 def _upload(app, token: str, clip: bytes, device: str = "pi-01") -> str:
     client = app.test_client()
-    reply = client.post("/v1/clips", headers={"Authorization": f"Bearer {token}"}, data={
-        "clip": (io.BytesIO(clip), "clip.mp4", "video/mp4"),
-        "metadata": json.dumps({"device_id": device, "clip_id": new_clip_id(device)})})
+    reply = client.post(
+        "/v1/clips",
+        headers={"Authorization": f"Bearer {token}"},
+        data={
+            "clip": (io.BytesIO(clip), "clip.mp4", "video/mp4"),
+            "metadata": json.dumps({"device_id": device, "clip_id": new_clip_id(device)}),
+        },
+    )
     assert reply.status_code == 201, reply.get_json()
     return reply.get_json()["clip_id"]
 
@@ -110,8 +119,9 @@ def failed_clips(app, settings, mocked_aws, device_token, registry, vtest_mp4):
 
 
 def _retry(app, token: str, body=None):
-    return app.test_client().post("/v1/clips/retry", headers={"Authorization": f"Bearer {token}"},
-                                  **({} if body is None else {"json": body}))
+    return app.test_client().post(
+        "/v1/clips/retry", headers={"Authorization": f"Bearer {token}"}, **({} if body is None else {"json": body})
+    )
 
 
 def test_a_device_may_not_retry(app, failed_clips, device_token, mocked_aws):
@@ -126,8 +136,10 @@ def test_retry_requeues_what_the_filters_pick_once(app, failed_clips, operator_t
 
     picked = _retry(app, operator_token, {"device": "pi-01", "since": failed_clips["cut"].isoformat()})
     assert picked.status_code == 200 and picked.get_json() == {"requeued": 1, "clip_ids": [second]}
-    assert _retry(app, operator_token, {"device": "pi-01", "since": failed_clips["cut"].isoformat()}).get_json() \
-        == {"requeued": 0, "clip_ids": []}  # already re-queued and not final: not queued twice
+    assert _retry(app, operator_token, {"device": "pi-01", "since": failed_clips["cut"].isoformat()}).get_json() == {
+        "requeued": 0,
+        "clip_ids": [],
+    }  # already re-queued and not final: not queued twice
 
     rest = _retry(app, operator_token).get_json()  # no body: every failed clip
     assert rest["requeued"] == 2 and set(rest["clip_ids"]) == {first, *failed_clips["pi-02"]}
@@ -149,8 +161,10 @@ def test_a_requeued_clip_is_done_by_a_good_worker(app, settings, failed_clips, o
     assert status.get_json()["status"] == "done" and status.get_json()["result"]["status"] == "done"
 
 
-@pytest.mark.parametrize("body", [{"status": "done"}, {"since": "yesterday"}, {"device": "PI 01"}, {"what": 1}, [],
-                                  "0001-01-01T00:00:00+01:00"])
+@pytest.mark.parametrize(
+    "body",
+    [{"status": "done"}, {"since": "yesterday"}, {"device": "PI 01"}, {"what": 1}, [], "0001-01-01T00:00:00+01:00"],
+)
 def test_a_bad_retry_request_is_refused(app, operator_token, body):
     if isinstance(body, str):
         body = {"since": body}
@@ -161,8 +175,9 @@ def test_a_bad_retry_request_is_refused(app, operator_token, body):
 # -- the command --------------------------------------------------------------------------
 
 
-def test_the_command_retries_as_an_operator_and_prints_counts(served, failed_clips, operator_token, device_token,
-                                                             settings, tmp_path):
+def test_the_command_retries_as_an_operator_and_prints_counts(
+    served, failed_clips, operator_token, device_token, settings, tmp_path
+):
     config = tmp_path / "config.yaml"
     config.write_text(dump(settings))
     command = ["--config", str(config), "clips", "retry", "--url", served, "--json"]

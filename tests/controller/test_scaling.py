@@ -1,12 +1,13 @@
 """The scaling loop: observations from SQS, EC2 and the ledger; launches never past the cap."""
+
 from __future__ import annotations
 
 import pytest
 
+from edgecloud.clock import utcnow
 from edgecloud.controller.autoscaler import Observation
 from edgecloud.controller.resources import make_parts
 from edgecloud.controller.scaling import ScalingLoop
-from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 
 
@@ -41,7 +42,9 @@ def test_loop_enforces_the_cap_even_if_the_policy_asks_for_more(settings, loop_p
 def test_observation_uses_recent_processing_time(settings, loop_parts):
     aws, queues, ledger, store, fleet = loop_parts
     seen: list[Observation] = []
-    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0)
+    loop = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0
+    )
     loop.step()
     assert seen[-1].process_time_s == settings.autoscaler.process_time_s
     clip_id = new_clip_id("pi-01")
@@ -77,7 +80,9 @@ def test_observation_carries_the_cloud_arrival_rate(settings, loop_parts):
 
     aws, queues, ledger, store, fleet = loop_parts
     seen: list[Observation] = []
-    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0)
+    loop = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0
+    )
     loop.step()
     assert seen[-1].arrival_rate == 0 and seen[-1].quiet_s is None
     now = utcnow()
@@ -97,7 +102,9 @@ def test_observation_carries_the_cloud_arrival_rate(settings, loop_parts):
 def test_young_ledger_rate_is_measured_over_at_least_a_minute(settings, loop_parts):
     aws, queues, ledger, store, fleet = loop_parts
     seen: list[Observation] = []
-    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0)
+    loop = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0
+    )
     from datetime import timedelta
 
     now = utcnow()
@@ -118,8 +125,9 @@ def test_restart_does_not_inflate_the_rate(settings, loop_parts):
     for age in range(5, int(window), 10):  # one clip every 10 s before the restart
         ledger.add(new_clip_id("pi-01"), "pi-01", "queued", now - timedelta(seconds=age))
     seen: list[Observation] = []
-    restarted = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
-                            policy=lambda obs, cfg: seen.append(obs) or 0)
+    restarted = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0
+    )
     restarted.step()
     assert seen[-1].arrival_rate == pytest.approx(0.1, rel=0.05)
 
@@ -130,8 +138,9 @@ def test_workers_are_booting_until_they_report_and_then_what_they_report(setting
 
     aws, queues, ledger, store, fleet = loop_parts
     seen: list[Observation] = []
-    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
-                       policy=lambda obs, cfg: seen.append(obs) or 0)
+    loop = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0
+    )
     ids = fleet.launch(3)
     loop.step()
     assert (seen[-1].booting, seen[-1].polling, seen[-1].busy, seen[-1].retiring) == (3, 0, 0, 0)
@@ -154,8 +163,9 @@ def test_without_the_workers_table_ec2_states_stand_in(settings, loop_parts, cap
     aws, queues, ledger, store, fleet = loop_parts
     aws.dynamodb.delete_table(TableName=settings.tables.workers)
     seen: list[Observation] = []
-    loop = ScalingLoop(make_parts(settings, store=store, fleet=fleet, ledger=ledger),
-                       policy=lambda obs, cfg: seen.append(obs) or 0)
+    loop = ScalingLoop(
+        make_parts(settings, store=store, fleet=fleet, ledger=ledger), policy=lambda obs, cfg: seen.append(obs) or 0
+    )
     fleet.launch(2)  # moto's instances are running at once
     loop.step()
     assert (seen[-1].booting, seen[-1].polling) == (0, 2)

@@ -1,5 +1,6 @@
 """`edgecloud controller serve` as a real process on a shared moto server: gunicorn,
 the loops, and a local worker process that the autoscaler launches for a real clip."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,8 @@ import requests
 
 from edgecloud.aws import Aws
 from edgecloud.config import dump
-from edgecloud.settings import AutoscalerSettings
 from edgecloud.protocol.ids import new_clip_id
+from edgecloud.settings import AutoscalerSettings
 
 READY = "controller listening on "
 
@@ -36,7 +37,10 @@ def served(stack_settings, tmp_path, issue_tokens):
     # The lead's harness runs `python -m edgecloud.cli`; so does this test.
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgecloud.cli", "--config", str(config), "controller", "serve", "--ensure-resources"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
         env=dict(os.environ, PYTHONUNBUFFERED="1"),
     )
     lines: queue.Queue[str] = queue.Queue()
@@ -76,10 +80,17 @@ def test_serve_processes_a_clip_with_a_launched_worker_and_stops_cleanly(served,
     clip_id = new_clip_id("pi-01")
     with open(vtest_mp4, "rb") as clip:
         # A forged Host header: the status link still names the URL serve listens on (controller.url is unset).
-        reply = requests.post(f"{url}/v1/clips", timeout=30, headers={**device, "Host": "evil.example"},
-                              files={"clip": ("clip.mp4", clip, "video/mp4")},
-                              data={"metadata": json.dumps({"clip_id": clip_id, "device_id": "pi-01",
-                                                            "content_type": "video/mp4", "fps": 10})})
+        reply = requests.post(
+            f"{url}/v1/clips",
+            timeout=30,
+            headers={**device, "Host": "evil.example"},
+            files={"clip": ("clip.mp4", clip, "video/mp4")},
+            data={
+                "metadata": json.dumps(
+                    {"clip_id": clip_id, "device_id": "pi-01", "content_type": "video/mp4", "fps": 10}
+                )
+            },
+        )
     assert reply.status_code == 201, reply.text
     assert reply.json()["status"] == "queued" and reply.json()["status_url"] == f"{url}/v1/clips/{clip_id}"
 
@@ -102,7 +113,10 @@ def test_serve_processes_a_clip_with_a_launched_worker_and_stops_cleanly(served,
     assert proc.wait(60) == 0, "".join(log)
     # Its local workers were stopped with it, and their instances no longer count.
     aws = Aws(settings.aws)
-    live = aws.ec2.describe_instances(Filters=[
-        {"Name": "tag:edgecloud:fleet", "Values": [settings.fleet.name]},
-        {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+    live = aws.ec2.describe_instances(
+        Filters=[
+            {"Name": "tag:edgecloud:fleet", "Values": [settings.fleet.name]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
+    )["Reservations"]
     assert live == []

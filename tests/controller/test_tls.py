@@ -1,5 +1,6 @@
 """HTTPS: gunicorn serves controller.tls_cert / tls_key; the edge trusts a private CA
 (edge.ca_bundle) made by trustme; a client without that CA is refused."""
+
 from __future__ import annotations
 
 import pytest
@@ -50,8 +51,12 @@ def test_the_controller_serves_https_and_the_edge_uploads_through_it(stack_setti
         [clip_id] = spool_clips(spool, vtest_mp4, tmp_path, 1)
         with Uploader(spool, controller.url, session_factory=session_factory(settings.edge)) as uploader:
             assert uploader.wait_drained(60)
-        status = requests.get(f"{controller.url}/v1/clips/{clip_id}", timeout=10, verify=str(ca_pem),
-                              headers={"Authorization": f"Bearer {tokens['pi-01']}"}).json()
+        status = requests.get(
+            f"{controller.url}/v1/clips/{clip_id}",
+            timeout=10,
+            verify=str(ca_pem),
+            headers={"Authorization": f"Bearer {tokens['pi-01']}"},
+        ).json()
         assert status["clip_id"] == clip_id and status["status"] == "queued"
 
 

@@ -1,5 +1,6 @@
 """An upload is "stored" only once it is: a retry overlapping the first upload hears 409,
 and a controller killed between storing a clip and sending its job sends it on restart."""
+
 from __future__ import annotations
 
 import io
@@ -9,10 +10,10 @@ from datetime import timedelta
 
 from botocore.exceptions import ClientError
 
+from edgecloud.clock import utcnow
 from edgecloud.controller.reconcile import ABANDONED_AFTER_S
 from edgecloud.controller.resources import resources
 from edgecloud.controller.service import ControllerService
-from edgecloud.clock import utcnow
 from edgecloud.protocol.ids import new_clip_id
 
 
@@ -21,15 +22,20 @@ def meta(clip_id):
 
 
 def post(client, clip: bytes, clip_id: str):
-    return client.post("/v1/clips", content_type="multipart/form-data", data={
-        "clip": (io.BytesIO(clip), "clip.mp4", "video/mp4"), "metadata": json.dumps(meta(clip_id))})
+    return client.post(
+        "/v1/clips",
+        content_type="multipart/form-data",
+        data={"clip": (io.BytesIO(clip), "clip.mp4", "video/mp4"), "metadata": json.dumps(meta(clip_id))},
+    )
 
 
 def clip_keys(aws, settings) -> int:
     return aws.s3.list_objects_v2(Bucket=settings.storage.clips_bucket)["KeyCount"]
 
 
-def test_a_retry_during_a_slow_first_upload_is_not_told_stored(device_client_of, app, vtest_mp4, jobs_in_queue, mocked_aws, settings):
+def test_a_retry_during_a_slow_first_upload_is_not_told_stored(
+    device_client_of, app, vtest_mp4, jobs_in_queue, mocked_aws, settings
+):
     aws, _ = mocked_aws
     store = resources(app).store
     clip, clip_id = vtest_mp4.read_bytes(), new_clip_id("pi-01")
@@ -77,8 +83,9 @@ def upload_to_a_controller_killed_before_the_job(settings, aws, client_of, clip:
     dying.close()
 
 
-def test_a_controller_killed_before_sending_the_job_sends_it_on_restart(device_client_of, settings, mocked_aws, vtest_mp4,
-                                                                       jobs_in_queue):
+def test_a_controller_killed_before_sending_the_job_sends_it_on_restart(
+    device_client_of, settings, mocked_aws, vtest_mp4, jobs_in_queue
+):
     aws, _ = mocked_aws
     clip, clip_id = vtest_mp4.read_bytes(), new_clip_id("pi-01")
     upload_to_a_controller_killed_before_the_job(settings, aws, device_client_of, clip, clip_id)
@@ -89,12 +96,17 @@ def test_a_controller_killed_before_sending_the_job_sends_it_on_restart(device_c
         assert [j["clip_id"] for j in jobs_in_queue()] == [clip_id]
         retry = post(device_client_of(restarted.app), clip, clip_id)  # the edge never heard 201
         assert retry.status_code == 201 and retry.get_json() | {"status_url": None} == {
-            "clip_id": clip_id, "status": "queued", "duplicate": True, "status_url": None}
+            "clip_id": clip_id,
+            "status": "queued",
+            "duplicate": True,
+            "status_url": None,
+        }
     assert jobs_in_queue() == []  # not sent a third time
 
 
-def test_with_a_shared_ledger_only_an_abandoned_upload_is_requeued(device_client_of, settings, mocked_aws, vtest_mp4,
-                                                                  jobs_in_queue):
+def test_with_a_shared_ledger_only_an_abandoned_upload_is_requeued(
+    device_client_of, settings, mocked_aws, vtest_mp4, jobs_in_queue
+):
     settings.controller.ledger = "dynamodb"  # both controllers on one clips table
     aws, _ = mocked_aws
     clip, clip_id = vtest_mp4.read_bytes(), new_clip_id("pi-01")

@@ -1,6 +1,7 @@
 """The record of a clip whose video the Pi's spool dropped (``metadata.video_dropped``): taken without a
 clip part, final at once (the Pi's result, or 'dropped'), nothing queued, counted in /v1/stats and /metrics,
 and shown by GET /v1/clips/<id> and the dashboard."""
+
 from __future__ import annotations
 
 import io
@@ -17,8 +18,15 @@ JPEG = b"\xff\xd8\xff\xe0" + b"0" * 100
 
 
 def post_record(client, clip_id, *, result=None, snapshot=None, clip=None, **meta):
-    metadata = {"clip_id": clip_id, "device_id": "pi-01", "recorded_at": "2026-11-24T11:35:00+00:00", "fps": 10.0,
-                "content_type": "video/mp4", "video_dropped": True, **meta}
+    metadata = {
+        "clip_id": clip_id,
+        "device_id": "pi-01",
+        "recorded_at": "2026-11-24T11:35:00+00:00",
+        "fps": 10.0,
+        "content_type": "video/mp4",
+        "video_dropped": True,
+        **meta,
+    }
     data = {"metadata": json.dumps(metadata)}
     if result is not None:
         data["result"] = result.model_dump_json()
@@ -34,14 +42,17 @@ def stored_keys(mocked_aws, bucket) -> list[str]:
     return [o["Key"] for o in aws.s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
-def test_a_record_without_its_video_or_a_result_ends_dropped_and_queues_nothing(client, jobs_in_queue, mocked_aws,
-                                                                                 settings):
+def test_a_record_without_its_video_or_a_result_ends_dropped_and_queues_nothing(
+    client, jobs_in_queue, mocked_aws, settings
+):
     clip_id = new_clip_id("pi-01")
     reply = post_record(client, clip_id)
     assert reply.status_code == 201, reply.get_json()
     assert reply.get_json()["status"] == "dropped" and reply.get_json()["duplicate"] is False
     again = post_record(client, clip_id)  # the Pi never heard the 201: it sends the record again
-    assert again.status_code == 201 and again.get_json()["duplicate"] is True and again.get_json()["status"] == "dropped"
+    assert (
+        again.status_code == 201 and again.get_json()["duplicate"] is True and again.get_json()["status"] == "dropped"
+    )
     assert jobs_in_queue() == []
     assert stored_keys(mocked_aws, settings.storage.clips_bucket) == []
     assert stored_keys(mocked_aws, settings.storage.results_bucket) == []
@@ -52,26 +63,38 @@ def test_a_record_without_its_video_or_a_result_ends_dropped_and_queues_nothing(
     assert body["video_url"] is None and body["snapshot_url"] is None and body["finished_at"]
 
 
-def test_an_edge_analysed_record_without_its_video_is_done_with_its_result_and_snapshot(client, jobs_in_queue,
-                                                                                         mocked_aws, settings):
+def test_an_edge_analysed_record_without_its_video_is_done_with_its_result_and_snapshot(
+    client, jobs_in_queue, mocked_aws, settings
+):
     clip_id = new_clip_id("pi-01")
-    result = Result(clip_id=clip_id, processed_by="edge", detector="hog", labels="person",
-                    summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)})
+    result = Result(
+        clip_id=clip_id,
+        processed_by="edge",
+        detector="hog",
+        labels="person",
+        summary={"person": LabelSummary(max_count=2, frames_seen=3, best_score=0.9)},
+    )
     reply = post_record(client, clip_id, result=result, snapshot=JPEG)
     assert reply.status_code == 201 and reply.get_json()["status"] == "done", reply.get_json()
     assert jobs_in_queue() == [] and stored_keys(mocked_aws, settings.storage.clips_bucket) == []
     assert sorted(stored_keys(mocked_aws, settings.storage.results_bucket)) == sorted(
-        [result_key(clip_id), snapshot_key(clip_id)])
+        [result_key(clip_id), snapshot_key(clip_id)]
+    )
     body = client.get(f"/v1/clips/{clip_id}").get_json()
     assert body["status"] == "done" and body["video_dropped"] is True and body["processed_by"] == "edge"
-    assert body["result"]["labels"] == "person" and body["video_url"] is None and "X-Amz-Signature" in body["snapshot_url"]
+    assert (
+        body["result"]["labels"] == "person" and body["video_url"] is None and "X-Amz-Signature" in body["snapshot_url"]
+    )
 
 
-@pytest.mark.parametrize("case, fragment", [
-    ("a clip part as well", "send no 'clip' part"),
-    ("no clip id", "metadata.clip_id"),
-    ("a snapshot without a result", "only with the edge's result"),
-])
+@pytest.mark.parametrize(
+    "case, fragment",
+    [
+        ("a clip part as well", "send no 'clip' part"),
+        ("no clip id", "metadata.clip_id"),
+        ("a snapshot without a result", "only with the edge's result"),
+    ],
+)
 def test_a_record_that_contradicts_itself_is_refused(client, vtest_mp4, jobs_in_queue, case, fragment):
     clip_id = new_clip_id("pi-01")
     if case == "a clip part as well":
@@ -102,8 +125,12 @@ def test_records_without_video_are_counted_in_stats_and_metrics(client, operator
 def test_the_dashboard_shows_a_clip_whose_video_was_dropped(app, client):
     dropped, analysed = new_clip_id("pi-01"), new_clip_id("pi-01")
     post_record(client, dropped)
-    post_record(client, analysed, result=Result(clip_id=analysed, processed_by="edge", detector="hog",
-                                                labels="car"), snapshot=JPEG)
+    post_record(
+        client,
+        analysed,
+        result=Result(clip_id=analysed, processed_by="edge", detector="hog", labels="car"),
+        snapshot=JPEG,
+    )
     token = resources(app).registry.add("operator", "alice")
     client.post("/login", data={"token": token, "next": "/"})
     page = client.get(f"/clips/{dropped}")

@@ -1,5 +1,6 @@
 """Intake refuses a clip over the video limits from its headers (422 with the reason), before
 anything is stored: no S3 object, no job, no ledger row."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,13 +11,17 @@ from edgecloud.protocol.ids import new_clip_id
 from .test_hostile_input import nothing_stored
 
 
-@pytest.mark.parametrize("limit, value, why", [
-    ("max_pixels", 768 * 576 - 1, "768x576 frames are over limits.max_pixels"),
-    ("max_frames", 40, "50 frames are over limits.max_frames 40"),
-    ("max_duration_s", 4, "5.0 s of video is over limits.max_duration_s 4"),
-])
-def test_a_clip_over_a_limit_is_a_422_and_nothing_is_stored(app, post_clip, vtest_mp4, mocked_aws, settings,
-                                                            jobs_in_queue, limit, value, why):
+@pytest.mark.parametrize(
+    "limit, value, why",
+    [
+        ("max_pixels", 768 * 576 - 1, "768x576 frames are over limits.max_pixels"),
+        ("max_frames", 40, "50 frames are over limits.max_frames 40"),
+        ("max_duration_s", 4, "5.0 s of video is over limits.max_duration_s 4"),
+    ],
+)
+def test_a_clip_over_a_limit_is_a_422_and_nothing_is_stored(
+    app, post_clip, vtest_mp4, mocked_aws, settings, jobs_in_queue, limit, value, why
+):
     setattr(settings.limits, limit, value)
     clip_id = new_clip_id("pi-01")
 
@@ -28,8 +33,9 @@ def test_a_clip_over_a_limit_is_a_422_and_nothing_is_stored(app, post_clip, vtes
     assert resources(app).ledger.get(clip_id) is None
 
 
-def test_a_raw_streams_frames_are_counted_at_the_rate_the_edge_gives(post_clip, vtest_h264, settings, mocked_aws,
-                                                                     jobs_in_queue):
+def test_a_raw_streams_frames_are_counted_at_the_rate_the_edge_gives(
+    post_clip, vtest_h264, settings, mocked_aws, jobs_in_queue
+):
     settings.limits.max_duration_s = 4
     meta = {"device_id": "pi-01", "content_type": "video/h264"}
 

@@ -1,5 +1,6 @@
 """Wrong tokens, counted per source address: past ``controller.bad_token_per_min`` in a minute an address
 is answered 429 with no credentials read, while other addresses and known good tokens carry on."""
+
 from __future__ import annotations
 
 import secrets
@@ -23,16 +24,18 @@ def credential_reads(settings, mocked_aws) -> list:
 
 
 def _stats(app, token: str, address: str):
-    return app.test_client().get("/v1/stats", headers={"Authorization": f"Bearer {token}"},
-                                 environ_base={"REMOTE_ADDR": address})
+    return app.test_client().get(
+        "/v1/stats", headers={"Authorization": f"Bearer {token}"}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
 def _wrong() -> str:
     return "ecd_" + secrets.token_urlsafe(32)  # a new one each time: the registry's cache of misses never answers
 
 
-def test_the_21st_wrong_token_from_an_address_in_a_minute_is_429_without_a_read(settings, controller_app,
-                                                                                device_token, credential_reads):
+def test_the_21st_wrong_token_from_an_address_in_a_minute_is_429_without_a_read(
+    settings, controller_app, device_token, credential_reads
+):
     assert settings.controller.bad_token_per_min == 20
     assert _stats(controller_app, device_token, ATTACKER).status_code == 200  # the good device, known from now on
     reads = len(credential_reads)
@@ -57,12 +60,14 @@ def test_good_tokens_do_not_use_up_an_addresses_wrong_tokens(settings, controlle
 
 
 def _login(app, token: str, address: str):
-    return app.test_client().post("/login", data={"token": token, "next": "/fleet"},
-                                  environ_base={"REMOTE_ADDR": address})
+    return app.test_client().post(
+        "/login", data={"token": token, "next": "/fleet"}, environ_base={"REMOTE_ADDR": address}
+    )
 
 
-def test_the_login_form_counts_wrong_tokens_per_address_like_the_api(settings, controller_app, operator_token,
-                                                                    device_token, credential_reads):
+def test_the_login_form_counts_wrong_tokens_per_address_like_the_api(
+    settings, controller_app, operator_token, device_token, credential_reads
+):
     reads = len(credential_reads)
     assert [_login(controller_app, _wrong(), ATTACKER).status_code for _ in range(10)] == [401] * 10
     assert [_stats(controller_app, _wrong(), ATTACKER).status_code for _ in range(10)] == [401] * 10  # one count

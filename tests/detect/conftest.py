@@ -1,4 +1,5 @@
 """Fixtures for the detection tests: real frames, small clips made from real footage."""
+
 from __future__ import annotations
 
 from pathlib import Path

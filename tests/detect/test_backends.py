@@ -1,4 +1,5 @@
 """Every backend on real frames; weights loading and the errors when something is missing."""
+
 from __future__ import annotations
 
 import cv2
@@ -76,8 +77,11 @@ def ssdlite(tmp_path_factory):
 
 def test_weights_from_a_local_state_dict(ssdlite, real_frames):
     original, path, _ = ssdlite
-    loaded = create_detector(DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", weights=path,
-                                              **{**SMALL, "pretrained": True}))
+    loaded = create_detector(
+        DetectorSettings(
+            name="torchvision:ssdlite320_mobilenet_v3_large", weights=path, **{**SMALL, "pretrained": True}
+        )
+    )
     frame = cv2.resize(real_frames[0], (160, 120))
 
     assert not loaded.random_weights
@@ -88,8 +92,11 @@ def test_a_checkpoint_with_frozen_batch_norm_loads_into_frozen_batch_norm(ssdlit
     from torchvision.ops import FrozenBatchNorm2d
 
     _, _, frozen = ssdlite
-    loaded = create_detector(DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", weights=frozen,
-                                              **{**SMALL, "pretrained": True}))
+    loaded = create_detector(
+        DetectorSettings(
+            name="torchvision:ssdlite320_mobilenet_v3_large", weights=frozen, **{**SMALL, "pretrained": True}
+        )
+    )
     kinds = {type(m) for m in loaded.backend.net.modules()}
     assert FrozenBatchNorm2d in kinds and torch.nn.BatchNorm2d not in kinds
     detections = loaded.detect([np.zeros((120, 160, 3), np.uint8)])
@@ -106,8 +113,9 @@ def test_default_weights_come_from_the_torch_hub_cache(tmp_path, monkeypatch, re
     cached.parent.mkdir(parents=True)
     cached.write_bytes(path.read_bytes())
 
-    loaded = create_detector(DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large",
-                                              **{**SMALL, "pretrained": True}))
+    loaded = create_detector(
+        DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", **{**SMALL, "pretrained": True})
+    )
     frame = cv2.resize(real_frames[0], (160, 120))
     assert loaded.detect([frame]) == original.detect([frame])
 
@@ -131,7 +139,9 @@ def test_missing_default_weights_say_where_to_put_the_file(tmp_path, monkeypatch
 
 def test_bad_local_weights(tmp_path, ssdlite):
     with pytest.raises(DetectorUnavailable, match="not found"):
-        create_detector(DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", weights=tmp_path / "nope.pth"))
+        create_detector(
+            DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", weights=tmp_path / "nope.pth")
+        )
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
     with pytest.raises(DetectorUnavailable, match="not a torch state dict"):
@@ -145,7 +155,9 @@ def test_unknown_torchvision_model_and_missing_gpu(monkeypatch):
         create_detector(DetectorSettings(name="torchvision:yolov8"))
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     with pytest.raises(DetectorUnavailable, match="no CUDA"):
-        create_detector(DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", device="cuda", pretrained=False))
+        create_detector(
+            DetectorSettings(name="torchvision:ssdlite320_mobilenet_v3_large", device="cuda", pretrained=False)
+        )
 
 
 def test_half_precision_falls_back_to_float32_when_an_op_lacks_it(ssdlite, real_frames):

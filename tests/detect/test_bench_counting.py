@@ -1,5 +1,6 @@
 """``bench detect`` on the user's terms: agreement on tracked counts per phase, and the counting error against
 people counted by hand."""
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,19 @@ def test_labels_agree_on_the_set_found_and_counts_within_one_either_way():
     assert counts_within({"person": 5}, {"person": 4}) and counts_within({"person": 4}, {"person": 5})
     assert not counts_within({"person": 5}, {"person": 3})
     # a label one side lacks counts 0 there: one car too many is within one, two are not
-    assert counts_within({"person": 2}, {"person": 2, "car": 1}) and not same_labels({"person": 2}, {"person": 2, "car": 1})
+    assert counts_within({"person": 2}, {"person": 2, "car": 1}) and not same_labels(
+        {"person": 2}, {"person": 2, "car": 1}
+    )
     assert not counts_within({"person": 2}, {"person": 2, "car": 2})
     assert same_labels({}, {}) and counts_within({}, {})
 
 
 def test_agreement_is_reported_in_the_worst_phase():
-    ok, off_by_two, new_label = ({"person": 4}, {"person": 4}), ({"person": 4}, {"person": 2}), ({"person": 4}, {"person": 4, "car": 1})
+    ok, off_by_two, new_label = (
+        ({"person": 4}, {"person": 4}),
+        ({"person": 4}, {"person": 2}),
+        ({"person": 4}, {"person": 4, "car": 1}),
+    )
     clips = [[ok, ok, off_by_two], [ok, new_label, ok], [ok, ok, ok], [ok, ok, new_label]]
     report = agreements(clips)
     assert report["agreement_labels_by_phase"] == [1.0, 0.75, 0.75]
@@ -91,16 +98,32 @@ def test_phases_are_the_frames_between_two_samples():
 
 
 def _run(name: str, naive_peak: dict, tracked, phases: list[tuple[dict, dict]]) -> ClipRun:
-    return ClipRun(name, 50, 10, {"decode": 0.1, "naive": 3.0, "pipeline": 0.5}, naive_peak, tracked,
-                   [PhaseCounts(i, ref, sampled) for i, (ref, sampled) in enumerate(phases)])
+    return ClipRun(
+        name,
+        50,
+        10,
+        {"decode": 0.1, "naive": 3.0, "pipeline": 0.5},
+        naive_peak,
+        tracked,
+        [PhaseCounts(i, ref, sampled) for i, (ref, sampled) in enumerate(phases)],
+    )
 
 
 def test_the_report_has_the_users_terms_fields():
     bench = DetectBench("darknet:yolov3-tiny", False, hand_counts={"vtest-000": 6, "vtest-002": 9})
     bench.runs = [
-        _run("vtest-000.mp4", {"person": 4}, {"person": 7}, [({"person": 6}, {"person": 7}), ({"person": 6}, {"person": 4})]),
-        _run("vtest-001.mp4", {"person": 5}, {"person": 5, "car": 1}, [({"person": 5, "car": 1}, {"person": 5, "car": 1}),
-                                                                        ({"person": 5, "car": 1}, {"person": 6})]),
+        _run(
+            "vtest-000.mp4",
+            {"person": 4},
+            {"person": 7},
+            [({"person": 6}, {"person": 7}), ({"person": 6}, {"person": 4})],
+        ),
+        _run(
+            "vtest-001.mp4",
+            {"person": 5},
+            {"person": 5, "car": 1},
+            [({"person": 5, "car": 1}, {"person": 5, "car": 1}), ({"person": 5, "car": 1}, {"person": 6})],
+        ),
     ]
     report = bench.report()
     assert report["phases"] == 2 and report["tracked"] is True
@@ -109,9 +132,13 @@ def test_the_report_has_the_users_terms_fields():
     error = report["counting_error"]  # only vtest-000 has a hand count among the clips run
     assert error["clips"] == 1 and error["tracked_mae"] == 1.0 and error["naive_peak_mae"] == 2.0
     assert "agreement" not in report and "agreement_steady" not in report  # the peak rule is retired here
-    assert report["per_clip"][1]["phases"][1] == {"phase": 1, "reference": {"person": 5, "car": 1},
-                                                  "sampled": {"person": 6}, "same_labels": False,
-                                                  "counts_within_1": True}
+    assert report["per_clip"][1]["phases"][1] == {
+        "phase": 1,
+        "reference": {"person": 5, "car": 1},
+        "sampled": {"person": 6},
+        "same_labels": False,
+        "counts_within_1": True,
+    }
 
 
 def test_a_run_without_a_tracker_or_a_naive_run_says_it_shows_no_agreement():

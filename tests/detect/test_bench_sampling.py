@@ -1,4 +1,5 @@
 """``edgecloud bench sampling``: its arithmetic on made-up clips, and the command on real footage."""
+
 from __future__ import annotations
 
 import json
@@ -61,8 +62,25 @@ def test_steps_longer_than_a_clip_and_mixed_frame_rates_are_refused():
 @pytest.mark.slow
 def test_bench_sampling_command_on_real_footage(tmp_path, vtest_mp4):
     out = tmp_path / "sampling.json"
-    result = CliRunner().invoke(cli, ["bench", "sampling", "--video", str(vtest_mp4), "--clip-seconds", "2.5",
-                                      "--limit-clips", "2", "--step", "1", "--step", "5", "--json", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "sampling",
+            "--video",
+            str(vtest_mp4),
+            "--clip-seconds",
+            "2.5",
+            "--limit-clips",
+            "2",
+            "--step",
+            "1",
+            "--step",
+            "5",
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["detector"] == "darknet:yolov3-tiny" and report["clips"] == 2 and report["frames"] == 50
@@ -86,7 +104,11 @@ def test_rows_also_compare_tracked_objects_the_way_bench_detect_does():
     # reference starts later too, and neither counts the dog.
     clip = ClipFrames("made-up.mp4", fps=10.0, decode_s=0.5)
     for index in range(10):
-        found = [Detection(t=index / 10, frame=index, label="person", score=0.9, box=(100 + 5 * index, 100, 130 + 5 * index, 180))]
+        found = [
+            Detection(
+                t=index / 10, frame=index, label="person", score=0.9, box=(100 + 5 * index, 100, 130 + 5 * index, 180)
+            )
+        ]
         if index < 2:
             found.append(Detection(t=index / 10, frame=index, label="dog", score=0.8, box=(400, 300, 440, 330)))
         for source in ("naive", "pipeline"):

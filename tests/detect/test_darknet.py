@@ -1,4 +1,5 @@
 """darknet:yolov3-tiny: the release weights found by digest, and COCO objects found in real photos and footage."""
+
 from __future__ import annotations
 
 import functools
@@ -137,7 +138,9 @@ def test_fetch_keeps_only_verified_bytes(release_server, empty_cache, monkeypatc
     for name in (TINY.weights, TINY.cfg):
         os.symlink(carrier / name, served / name)
     (served / "corrupt.weights").write_bytes(b"not the weights")
-    genuine = darknet_files.DarknetModel(**{**TINY.__dict__, "url": f"{url}/{TINY.weights}", "cfg_url": f"{url}/{TINY.cfg}"})
+    genuine = darknet_files.DarknetModel(
+        **{**TINY.__dict__, "url": f"{url}/{TINY.weights}", "cfg_url": f"{url}/{TINY.cfg}"}
+    )
     monkeypatch.setitem(darknet_files.MODELS, "yolov3-tiny", genuine)
 
     path = darknet_files.fetch("yolov3-tiny", empty_cache)
@@ -145,8 +148,11 @@ def test_fetch_keeps_only_verified_bytes(release_server, empty_cache, monkeypatc
     assert darknet_files.resolve("yolov3-tiny", cache=empty_cache) == (path, empty_cache / TINY.cfg)
 
     path.unlink()
-    monkeypatch.setitem(darknet_files.MODELS, "yolov3-tiny",
-                        darknet_files.DarknetModel(**{**genuine.__dict__, "url": f"{url}/corrupt.weights"}))
+    monkeypatch.setitem(
+        darknet_files.MODELS,
+        "yolov3-tiny",
+        darknet_files.DarknetModel(**{**genuine.__dict__, "url": f"{url}/corrupt.weights"}),
+    )
     with pytest.raises(DetectorUnavailable, match="not kept"):
         darknet_files.fetch("yolov3-tiny", empty_cache)
     assert sorted(p.name for p in empty_cache.iterdir()) == [TINY.cfg]  # no partial or wrong weights left

@@ -1,4 +1,5 @@
 """`edgecloud detect` on real images and footage, and `edgecloud models list`."""
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,9 @@ def test_detect_places_objects_in_the_zones_of_device(tmp_path, vtest_mp4):
     config.write_text("zones:\n  devices:\n    pi-01:\n      left: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]\n")
     out = tmp_path / "found.json"
     runner = CliRunner()
-    result = runner.invoke(cli, ["--config", str(config), "detect", str(vtest_mp4), "--device", "pi-01", "--json", str(out)])
+    result = runner.invoke(
+        cli, ["--config", str(config), "detect", str(vtest_mp4), "--device", "pi-01", "--json", str(out)]
+    )
     assert result.exit_code == 0, result.output
     (video,) = json.loads(out.read_text())["files"]
     assert {z for o in video["objects"] for z in o["zones"]} == {"left"}

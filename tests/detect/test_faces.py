@@ -1,4 +1,5 @@
 """The faces detector: dlib's faces and embeddings, named from a DynamoDB gallery (moto), on real photos and footage."""
+
 from __future__ import annotations
 
 import json
@@ -10,12 +11,12 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from edgecloud.aws import Aws
-from edgecloud.provision import ensure_resources
 from edgecloud.cli import cli
 from edgecloud.config import from_dict
 from edgecloud.detect import DetectorUnavailable, create_detector, detector_for
 from edgecloud.detect.faces import find_faces
 from edgecloud.gallery import FaceGallery, GalleryError
+from edgecloud.provision import ensure_resources
 
 from .conftest import photo, write_avi
 
@@ -53,7 +54,9 @@ def test_recognises_an_enrolled_person_in_other_frames_and_no_one_else_as_them(c
         assert len(faces) == 1 and faces[0].label == "face" and faces[0].distance < 0.5
 
     # Other faces (the cameraman), things dlib takes for faces in other photos, the footage's walkers: not her.
-    loose = detector_for(settings.model_copy(update={"detector": settings.detector.model_copy(update={"min_score": 0.35})}))
+    loose = detector_for(
+        settings.model_copy(update={"detector": settings.detector.model_copy(update={"min_score": 0.35})})
+    )
     strangers = [photo("camera"), photo("coins"), photo("rocket")] + real_frames[:5]
     found = [b for boxes in loose.detect(strangers) for b in boxes]
     assert len(found) >= 3  # the cameraman and a few face-like patterns were looked at
@@ -86,7 +89,9 @@ def test_a_clip_result_says_who_was_seen(cloud, astronaut, tmp_path):
     frames = [astronaut] * 10 + [np.roll(astronaut, 4 * i, axis=1) for i in range(20)]
     clip = write_avi(tmp_path / "eileen.avi", frames)
     strict = settings.model_copy(update={"detector": settings.detector.model_copy(update={"min_score": 0.7})})
-    result = analyse_clip(clip, detector_for(strict), strict.detector, clip_id="20261124T113500123Z_pi-01_3fa9c2d1", processed_by="test")
+    result = analyse_clip(
+        clip, detector_for(strict), strict.detector, clip_id="20261124T113500123Z_pi-01_3fa9c2d1", processed_by="test"
+    )
     assert result.labels == "face" and result.summary["face"].identities == ["eileen"]  # the patch scores under 0.7
     assert result.summary["face"].frames_seen >= 3
     assert {d.identity for d in result.detections} == {"eileen"}
@@ -114,15 +119,26 @@ def test_enroll_list_forget_commands(cloud, astronaut, tmp_path):
     cv2.imwrite(str(tmp_path / "coffee.png"), photo("coffee"))
     runner = CliRunner()
 
-    ok = runner.invoke(cli, ["faces", "enroll", "Eileen Collins", str(tmp_path / "eileen.png"),
-                             str(tmp_path / "eileen-2.jpg"), "--info", '{"role": "commander"}'])
+    ok = runner.invoke(
+        cli,
+        [
+            "faces",
+            "enroll",
+            "Eileen Collins",
+            str(tmp_path / "eileen.png"),
+            str(tmp_path / "eileen-2.jpg"),
+            "--info",
+            '{"role": "commander"}',
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "2 face(s)" in ok.output and "1 weaker face(s) ignored" in ok.output  # the patch on her suit
     listed = json.loads(runner.invoke(cli, ["faces", "list", "--json"]).output)
     assert [(p["name"], p["faces"], p["info"]) for p in listed] == [("Eileen Collins", 2, {"role": "commander"})]
 
-    found = runner.invoke(cli, ["detect", str(tmp_path / "eileen-2.jpg"), "--detector", "faces",
-                                "--json", str(tmp_path / "out.json")])
+    found = runner.invoke(
+        cli, ["detect", str(tmp_path / "eileen-2.jpg"), "--detector", "faces", "--json", str(tmp_path / "out.json")]
+    )
     assert found.exit_code == 0, found.output
     [entry] = json.loads((tmp_path / "out.json").read_text())["files"]
     assert "Eileen Collins" in {d.get("identity") for d in entry["detections"]}

@@ -1,4 +1,5 @@
 """The hand-made ground truth and `edgecloud eval --labels`: real footage, real photos, scored models."""
+
 from __future__ import annotations
 
 import csv
@@ -46,9 +47,23 @@ def test_yolo_boxes_agree_with_the_hand_made_boxes(ground_truth):
 def test_eval_labels_scores_models_and_reports_missing_weights(tmp_path, vtest_avi, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty hub cache: no trained torchvision weights
     out = tmp_path / "eval"
-    result = CliRunner().invoke(cli, ["eval", "--labels", "--video", str(vtest_avi), "--model", "hog",
-                                      "--model", "darknet:yolov3-tiny",
-                                      "--model", "torchvision:ssdlite320_mobilenet_v3_large", "--out", str(out)])
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "--labels",
+            "--video",
+            str(vtest_avi),
+            "--model",
+            "hog",
+            "--model",
+            "darknet:yolov3-tiny",
+            "--model",
+            "torchvision:ssdlite320_mobilenet_v3_large",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = {r["model"]: r for r in csv.DictReader((out / "eval.csv").open())}
     assert float(rows["darknet:yolov3-tiny"]["f1"]) > float(rows["hog"]["f1"])

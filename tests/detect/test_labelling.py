@@ -1,4 +1,5 @@
 """Raw output -> labels, once for every backend; the registry and its errors."""
+
 from __future__ import annotations
 
 import sys
@@ -7,8 +8,16 @@ import numpy as np
 import pytest
 
 from edgecloud.config import DetectorSettings
-from edgecloud.detect import (Backend, Detector, DetectorUnavailable, RawDetections, available_backends,
-                              create_detector, label_of, parse_name)
+from edgecloud.detect import (
+    Backend,
+    Detector,
+    DetectorUnavailable,
+    RawDetections,
+    available_backends,
+    create_detector,
+    label_of,
+    parse_name,
+)
 
 
 class FixedBackend(Backend):
@@ -19,7 +28,9 @@ class FixedBackend(Backend):
 
     def infer(self, frames):
         raw = RawDetections(
-            boxes=np.array([[0, 0, 10, 20], [1, 1, 5, 5], [2, 2, 8, 8], [3, 3, 9, 9], [4, 4, 6, 6], [5, 5, 7, 7]], np.float32),
+            boxes=np.array(
+                [[0, 0, 10, 20], [1, 1, 5, 5], [2, 2, 8, 8], [3, 3, 9, 9], [4, 4, 6, 6], [5, 5, 7, 7]], np.float32
+            ),
             scores=np.array([0.9, 0.95, 0.8, 0.7, 0.4, 0.99], np.float32),
             classes=np.array([1, 0, 2, 3, 1, 9]),
         )

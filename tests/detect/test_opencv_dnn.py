@@ -1,4 +1,5 @@
 """The opencv-dnn backend: a real (tiny) ONNX model through cv2.dnn; Darknet's errors."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,9 +36,15 @@ class TinyYolo(torch.nn.Module):
 @pytest.fixture(scope="module")
 def tiny_onnx(tmp_path_factory):
     path = tmp_path_factory.mktemp("onnx") / "tiny-yolo.onnx"
-    torch.onnx.export(TinyYolo().eval(), torch.zeros(1, 3, 64, 64), str(path), dynamo=False,
-                      input_names=["images"], output_names=["rows"],
-                      dynamic_axes={"images": {0: "batch"}, "rows": {0: "batch"}})
+    torch.onnx.export(
+        TinyYolo().eval(),
+        torch.zeros(1, 3, 64, 64),
+        str(path),
+        dynamo=False,
+        input_names=["images"],
+        output_names=["rows"],
+        dynamic_axes={"images": {0: "batch"}, "rows": {0: "batch"}},
+    )
     return path
 
 

@@ -1,4 +1,5 @@
 """analyse_clip on real footage: what it finds, what it skips, and how it fails."""
+
 from __future__ import annotations
 
 import hashlib
@@ -103,13 +104,16 @@ def _truncated(tmp_path, source):
     return path
 
 
-@pytest.mark.parametrize("make, why", [
-    (lambda tmp, src: tmp / "missing.mp4", "not found"),
-    (lambda tmp, src: (tmp / "empty.mp4").write_bytes(b"") and None or tmp / "empty.mp4", "empty"),
-    (lambda tmp, src: (tmp / "notes.mp4").write_text("not a video\n" * 50) and tmp / "notes.mp4", ""),
-    (lambda tmp, src: (tmp / "noise.h264").write_bytes(bytes(range(256)) * 64) and tmp / "noise.h264", ""),
-    (_truncated, ""),
-])
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        (lambda tmp, src: tmp / "missing.mp4", "not found"),
+        (lambda tmp, src: (tmp / "empty.mp4").write_bytes(b"") and None or tmp / "empty.mp4", "empty"),
+        (lambda tmp, src: (tmp / "notes.mp4").write_text("not a video\n" * 50) and tmp / "notes.mp4", ""),
+        (lambda tmp, src: (tmp / "noise.h264").write_bytes(bytes(range(256)) * 64) and tmp / "noise.h264", ""),
+        (_truncated, ""),
+    ],
+)
 def test_a_bad_clip_fails_with_a_reason(tmp_path, vtest_mp4, hog, detector_settings, make, why):
     path = make(tmp_path, vtest_mp4)
 
@@ -123,6 +127,7 @@ def test_a_bad_clip_fails_with_a_reason(tmp_path, vtest_mp4, hog, detector_setti
 
 class Recorder:
     """Not a Detector: any object with ``name`` and ``detect()`` will do. Notes each image it is handed."""
+
     name = "recorder"
 
     def __init__(self):
@@ -151,8 +156,10 @@ def test_any_object_with_name_and_detect_will_do(vtest_mp4, detector_settings):
 
 def test_decoding_ahead_in_a_thread_changes_nothing_but_time(vtest_mp4, detector_settings):
     ahead, inline = FullSizeRecorder(), FullSizeRecorder()
-    results = [analyse(vtest_mp4, ahead, detector_settings.model_copy(update={"prefetch": True})),
-               analyse(vtest_mp4, inline, detector_settings.model_copy(update={"prefetch": False}))]
+    results = [
+        analyse(vtest_mp4, ahead, detector_settings.model_copy(update={"prefetch": True})),
+        analyse(vtest_mp4, inline, detector_settings.model_copy(update={"prefetch": False})),
+    ]
 
     assert ahead.seen == inline.seen and len(ahead.seen) > 10  # the same frames and regions, in the same order
     assert any(shape != (576, 768, 3) for shape, _ in ahead.seen)  # regions were cut, not only whole frames
@@ -175,8 +182,9 @@ def test_a_detector_error_propagates_and_stops_the_decode_thread(vtest_avi, dete
 
 
 @pytest.mark.parametrize("batch_size", [1, 1000])  # a detector call inside the frame loop, and the last batch's
-def test_an_opencv_error_in_the_detector_is_a_detector_fault_not_a_failed_clip(vtest_mp4, detector_settings,
-                                                                               batch_size):
+def test_an_opencv_error_in_the_detector_is_a_detector_fault_not_a_failed_clip(
+    vtest_mp4, detector_settings, batch_size
+):
     import cv2
 
     class CvBroken:

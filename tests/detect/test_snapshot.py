@@ -1,4 +1,5 @@
 """Snapshots: the most telling frame of a real clip, boxes drawn, within 100 KB at 720p."""
+
 from __future__ import annotations
 
 import cv2
@@ -6,9 +7,9 @@ import numpy as np
 
 from edgecloud.config import DetectorSettings
 from edgecloud.detect import create_detector
+from edgecloud.pipeline import analyse_clip
 from edgecloud.protocol.keys import snapshot_key
 from edgecloud.protocol.messages import Detection
-from edgecloud.pipeline import analyse_clip
 from edgecloud.snapshot import MAX_BYTES, BestFrame, is_jpeg, render
 
 CLIP_ID = "20260101T000000000Z_pi-01_0000abcd"
@@ -17,8 +18,9 @@ CLIP_ID = "20260101T000000000Z_pi-01_0000abcd"
 def test_the_pipeline_writes_the_frame_with_most_detections(tmp_path, vtest_mp4):
     settings = DetectorSettings()
     snap = tmp_path / "snapshot.jpg"
-    result = analyse_clip(vtest_mp4, create_detector(settings), settings, clip_id=CLIP_ID, processed_by="edge",
-                          snapshot_path=snap)
+    result = analyse_clip(
+        vtest_mp4, create_detector(settings), settings, clip_id=CLIP_ID, processed_by="edge", snapshot_path=snap
+    )
     assert result.status == "done" and "person" in result.labels
     assert result.snapshot_key == snapshot_key(CLIP_ID) == "snapshots/pi-01/2026/01/01/" + CLIP_ID + ".jpg"
     data = snap.read_bytes()

@@ -1,4 +1,5 @@
 """Objects, not detections: the tracker on real footage and on detections fed to it, zones, min_frames."""
+
 from __future__ import annotations
 
 import pytest
@@ -48,8 +49,9 @@ def test_each_walker_is_one_object_across_the_sampled_frames(vtest_mp4, yolo):
     assert [o.first_seen_s for o in result.objects] == sorted(o.first_seen_s for o in result.objects)
     for o in result.objects:
         assert o.frames >= 2 and o.first_seen_s <= o.best_frame_s <= o.last_seen_s <= 4.5
-        assert any(d.box == o.best_box and d.score == o.best_score and d.t == o.best_frame_s
-                   for d in result.detections)  # its best box is one of the clip's detections
+        assert any(
+            d.box == o.best_box and d.score == o.best_score and d.t == o.best_frame_s for d in result.detections
+        )  # its best box is one of the clip's detections
     assert sum(s.unique for s in result.summary.values()) == len(result.objects)
     # The walkers cross both halves of the path and none stands in the sky.
     assert set().union(*(o.zones for o in people)) == {"left", "right"}

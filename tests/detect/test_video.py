@@ -1,4 +1,5 @@
 """Decoding, sampling, the motion gate and motion regions."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Edge fixtures: a mock PIR pin, a fast file camera on real footage, a fake picamera2."""
+
 from __future__ import annotations
 
 import sys
@@ -70,6 +71,7 @@ class Recorded:
         def method(*args, **kwargs):
             Recorded.calls.append((f"{type(self).__name__}.{name}", args, kwargs))
             return {"config": kwargs} if name.startswith("create_") else None
+
         return method
 
 
@@ -195,6 +197,7 @@ class ServedController:
             finally:
                 with self._lock:
                     self._in_flight -= 1
+
         return counted()
 
     def stored(self) -> list[str]:

@@ -1,4 +1,5 @@
 """The whole agent: mock PIR, file camera on real footage, the real controller app on moto."""
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,13 @@ def fake_analyse(best_score=0.9, calls=None):
         if calls is not None:
             calls.append(clip_id)
         assert path.is_file() and fps == 10.0
-        return Result(clip_id=clip_id, processed_by="edge", detector="fake", labels="person",
-                      summary={"person": LabelSummary(max_count=1, frames_seen=3, best_score=best_score)})
+        return Result(
+            clip_id=clip_id,
+            processed_by="edge",
+            detector="fake",
+            labels="person",
+            summary={"person": LabelSummary(max_count=1, frames_seen=3, best_score=best_score)},
+        )
 
     return analyse
 
@@ -34,8 +40,9 @@ def agent_settings(edge_settings):
 
 
 @pytest.mark.slow
-def test_controller_down_for_the_whole_run_then_up_every_clip_arrives_once(agent_settings, pins, controller_app,
-                                                                           serve, mocked_aws):
+def test_controller_down_for_the_whole_run_then_up_every_clip_arrives_once(
+    agent_settings, pins, controller_app, serve, mocked_aws
+):
     port = free_port()  # nothing listens here yet
     agent_settings.edge.controller_url = f"http://127.0.0.1:{port}"
     with EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse()) as agent:
@@ -73,8 +80,9 @@ def test_clips_processed_on_the_pi_go_up_with_their_result(agent_settings, pins,
     assert clip_id in key and key.endswith(".mp4")
 
 
-def test_a_clip_made_while_the_pi_is_busy_goes_to_the_cloud_saying_so(agent_settings, pins, controller_app, serve,
-                                                                    mocked_aws):
+def test_a_clip_made_while_the_pi_is_busy_goes_to_the_cloud_saying_so(
+    agent_settings, pins, controller_app, serve, mocked_aws
+):
     controller = serve(controller_app)
     agent_settings.edge.controller_url = controller.url
     second_placed = threading.Event()
@@ -93,9 +101,12 @@ def test_a_clip_made_while_the_pi_is_busy_goes_to_the_cloud_saying_so(agent_sett
     records = {r.clip_id: r for r in agent.stats.records()}
     assert (records[first].placement, records[first].placement_reason) == ("edge", "the Pi was free")
     assert records[second].placement == "cloud"
-    assert re.fullmatch(rf"the Pi was busy with clip {first} \(\d+\.\d s in\), "
-                        r"(estimated finish in \d+\.\d s|past its estimated 5\.0 s) "
-                        r"\(a guess: no clip timed on this Pi yet\)", records[second].placement_reason)
+    assert re.fullmatch(
+        rf"the Pi was busy with clip {first} \(\d+\.\d s in\), "
+        r"(estimated finish in \d+\.\d s|past its estimated 5\.0 s) "
+        r"\(a guess: no clip timed on this Pi yet\)",
+        records[second].placement_reason,
+    )
     assert sorted(controller.stored()) == sorted([first, second])
 
 
@@ -138,8 +149,9 @@ def test_a_restart_places_and_uploads_what_was_left(agent_settings, pins, contro
     assert len(again.spool) == 0
 
 
-def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(agent_settings, pins, vtest_mp4,
-                                                                          tmp_path, monkeypatch, caplog):
+def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(
+    agent_settings, pins, vtest_mp4, tmp_path, monkeypatch, caplog
+):
     import errno
     import shutil
     import threading
@@ -154,9 +166,16 @@ def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(agent_
     for _ in range(2):
         clip_id = new_clip_id("pi-01")
         shutil.copyfile(vtest_mp4, tmp_path / f"{clip_id}.mp4")
-        spool.put(tmp_path / f"{clip_id}.mp4", {"clip_id": clip_id, "device_id": "pi-01", "fps": 10.0,
-                                                "recorded_at": "2026-11-24T10:00:00+00:00",
-                                                "content_type": "video/mp4"})
+        spool.put(
+            tmp_path / f"{clip_id}.mp4",
+            {
+                "clip_id": clip_id,
+                "device_id": "pi-01",
+                "fps": 10.0,
+                "recorded_at": "2026-11-24T10:00:00+00:00",
+                "content_type": "video/mp4",
+            },
+        )
         older.append(clip_id)
     real_write = _ClipWriter.write
     live_writes = []
@@ -186,8 +205,9 @@ def test_a_disk_full_while_recording_makes_room_and_the_next_clip_is_kept(agent_
         assert agent.spool.get(clip_id) is not None
 
 
-def test_a_clip_the_full_disk_could_not_spool_does_not_linger_in_the_recording_dir(agent_settings, pins,
-                                                                                   monkeypatch, caplog):
+def test_a_clip_the_full_disk_could_not_spool_does_not_linger_in_the_recording_dir(
+    agent_settings, pins, monkeypatch, caplog
+):
     import errno
 
     from edgecloud.edge import spool as spool_module
@@ -206,14 +226,17 @@ def test_a_clip_the_full_disk_could_not_spool_does_not_linger_in_the_recording_d
 
 
 def test_over_its_cap_the_agent_drops_the_oldest_video_counts_it_and_still_sends_the_record(
-        agent_settings, pins, controller_app, serve, mocked_aws, caplog):
+    agent_settings, pins, controller_app, serve, mocked_aws, caplog
+):
     import logging
 
     port = free_port()  # nothing listens here yet: both clips wait in the spool
     agent_settings.edge.controller_url = f"http://127.0.0.1:{port}"
     agent_settings.edge.spool_max_mb = 0.0001  # under one clip: each new clip pushes the older videos out
-    with caplog.at_level(logging.WARNING), EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse(),
-                                                      policy=BusyOffload()) as agent:
+    with (
+        caplog.at_level(logging.WARNING),
+        EdgeAgent(agent_settings, pin_factory=pins, analyse=fake_analyse(), policy=BusyOffload()) as agent,
+    ):
         pin = pins.pin(agent_settings.edge.pir_pin)
         first = trigger_event(agent, pin)
         assert agent.local.wait_idle(30)  # analysed on the Pi: its result is in the spool entry
@@ -245,9 +268,18 @@ def test_a_clip_whose_video_went_while_the_pi_analysed_it_is_sent_as_a_record(ag
     for _ in range(2):
         ids.append(new_clip_id("pi-01"))
         shutil.copyfile(vtest_mp4, tmp_path / f"{ids[-1]}.mp4")
-        agent.spool.put(tmp_path / f"{ids[-1]}.mp4", {"clip_id": ids[-1], "device_id": "pi-01", "fps": 10.0,
-                                                      "recorded_at": "2026-11-24T10:00:00+00:00",
-                                                      "content_type": "video/mp4"}, stage="new", placement="edge")
+        agent.spool.put(
+            tmp_path / f"{ids[-1]}.mp4",
+            {
+                "clip_id": ids[-1],
+                "device_id": "pi-01",
+                "fps": 10.0,
+                "recorded_at": "2026-11-24T10:00:00+00:00",
+                "content_type": "video/mp4",
+            },
+            stage="new",
+            placement="edge",
+        )
     held = agent.spool.entries()  # what the Pi's detector holds
     agent.spool.max_bytes = 1
     assert agent.spool.enforce_cap() == ids

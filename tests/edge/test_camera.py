@@ -1,4 +1,5 @@
 """Cameras: the file camera on real footage, the picamera2 adapter on a fake module, the choice."""
+
 from __future__ import annotations
 
 import logging

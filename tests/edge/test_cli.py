@@ -1,4 +1,5 @@
 """``edgecloud edge stats | install | simulate`` and the systemd unit."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,9 @@ import yaml
 from click.testing import CliRunner
 from werkzeug.wsgi import get_input_stream
 
+from edgecloud.cli import cli
 from edgecloud.edge.install import UNIT_TEMPLATE
 from edgecloud.edge.stats import StatsStore
-from edgecloud.cli import cli
 
 
 @pytest.fixture
@@ -40,7 +41,11 @@ def test_stats_prints_each_clips_round_trip(run_cli, tmp_path):
 
     [record] = json.loads(run_cli("edge", "stats", "--json"))
     assert record["clip_id"] == clip_id and record["placement"] == "cloud" and record["labels"] == "person"
-    assert record["trigger_to_upload_s"] == 6.5 and record["trigger_to_result_s"] == 9.25 and record["bytes_saved"] == 500_000
+    assert (
+        record["trigger_to_upload_s"] == 6.5
+        and record["trigger_to_result_s"] == 9.25
+        and record["bytes_saved"] == 500_000
+    )
     table = run_cli("edge", "stats")
     assert clip_id in table and "9.25" in table and "person" in table
 
@@ -64,8 +69,8 @@ def test_install_writes_a_unit_and_config_and_enables_the_service(run_cli, tmp_p
 
 
 def test_install_refuses_root():
-    from edgecloud.edge.install import install
     from edgecloud.config import Settings
+    from edgecloud.edge.install import install
 
     with pytest.raises(ValueError, match="root"):
         list(install(Settings(), user="root", dry_run=True))
@@ -102,14 +107,28 @@ def instant_cloud(environ, start_response):
 def test_simulate_prints_and_writes_per_policy_figures(run_cli, serve, vtest_avi, tmp_path):
     controller = serve(instant_cloud)
     out_path = tmp_path / "sim.json"
-    out = run_cli("edge", "simulate", "--video", str(vtest_avi), "--events", "2", "--controller", controller.url,
-                  "--speed", "10", "--json", str(out_path))
+    out = run_cli(
+        "edge",
+        "simulate",
+        "--video",
+        str(vtest_avi),
+        "--events",
+        "2",
+        "--controller",
+        controller.url,
+        "--speed",
+        "10",
+        "--json",
+        str(out_path),
+    )
     figures = json.loads(out_path.read_text())
     assert set(figures["policies"]) == {"busy-offload", "fastest-finish", "escalate-uncertain"}
     for name, f in figures["policies"].items():
         assert f["burst_finish_s"] > 0 and f["clips_local"] + f["clips_offloaded"] >= 2
         assert f["cloud_work_saved_pct"] == pytest.approx(100 * (1 - f["clips_offloaded"] / f["clips"]), abs=0.1)
-        assert f["clips_escalated"] <= f["clips_offloaded"] and (name == "escalate-uncertain" or not f["clips_escalated"])
+        assert f["clips_escalated"] <= f["clips_offloaded"] and (
+            name == "escalate-uncertain" or not f["clips_escalated"]
+        )
         assert name in out and f"{f['burst_finish_s']:.2f} s" in out
     assert figures["calibration"]["local_s"] > 0
 
@@ -117,8 +136,9 @@ def test_simulate_prints_and_writes_per_policy_figures(run_cli, serve, vtest_avi
 def test_install_puts_the_device_token_where_only_root_and_the_agent_read_it(run_cli, tmp_path):
     root, token = tmp_path / "root", "ecd_" + "k" * 43
     (tmp_path / "token.txt").write_text(token + "\n")
-    out = run_cli("edge", "install", "--root", str(root), "--device-id", "pi-07",
-                  "--token-file", str(tmp_path / "token.txt"))
+    out = run_cli(
+        "edge", "install", "--root", str(root), "--device-id", "pi-07", "--token-file", str(tmp_path / "token.txt")
+    )
     path = root / "etc/edgecloud/token"
     assert path.read_text() == token + "\n" and stat.S_IMODE(path.stat().st_mode) == 0o640
     assert "would run: chown root:edgecloud /etc/edgecloud/token" in out  # a real install runs it
@@ -144,8 +164,12 @@ def test_stats_count_the_videos_the_spool_dropped_even_in_an_older_stats_file(ru
         old.execute("INSERT INTO clips VALUES ('20261124T115900000Z_pi-01_0a0b0c0d', NULL, 'cloud')")
     store = StatsStore(path)
     clip_id = "20261124T120000000Z_pi-01_3fa9c2d1"
-    store.record(clip_id, placement="edge", video_dropped_at=datetime(2026, 11, 24, 12, 1, tzinfo=timezone.utc),
-                 bytes_dropped=812_345)
+    store.record(
+        clip_id,
+        placement="edge",
+        video_dropped_at=datetime(2026, 11, 24, 12, 1, tzinfo=timezone.utc),
+        bytes_dropped=812_345,
+    )
     assert store.videos_dropped() == (1, 812_345)
 
     records = {r["clip_id"]: r for r in json.loads(run_cli("edge", "stats", "--json"))}

@@ -1,4 +1,5 @@
 """Bandwidth saving before upload: smaller frames, same timestamps, bytes saved reported."""
+
 from __future__ import annotations
 
 import av
@@ -28,8 +29,9 @@ class AlwaysCloud(Policy):
         return "cloud"
 
 
-def test_clips_sent_to_the_cloud_are_downscaled_and_the_saving_recorded(edge_settings, pins, controller_app, serve,
-                                                                         mocked_aws):
+def test_clips_sent_to_the_cloud_are_downscaled_and_the_saving_recorded(
+    edge_settings, pins, controller_app, serve, mocked_aws
+):
     controller = serve(controller_app)
     edge_settings.edge.controller_url = controller.url
     edge_settings.edge.downscale_width = 320

@@ -1,4 +1,5 @@
 """The Pi, analysing a clip itself, holds it to the video limits before decoding it."""
+
 from __future__ import annotations
 
 import shutil

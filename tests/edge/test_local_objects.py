@@ -1,4 +1,5 @@
 """The Pi, analysing a clip itself, tracks its objects in its own zones, as a worker would."""
+
 from __future__ import annotations
 
 import shutil

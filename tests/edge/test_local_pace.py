@@ -1,4 +1,5 @@
 """This machine playing a Pi: each clip is really analysed, then held until it has taken a Pi's time."""
+
 from __future__ import annotations
 
 import threading
@@ -31,8 +32,9 @@ def test_local_analysis_is_paced_to_the_pis_slowdown(settings, slowdown, holds, 
         held.append((s, processor.waiting, processor.busy_with()))
         clock.now += s
 
-    processor = LocalProcessor(settings, lambda item, result, s: done.append((item, result, s)), analyse=analyse,
-                               clock=clock, hold=hold).start()
+    processor = LocalProcessor(
+        settings, lambda item, result, s: done.append((item, result, s)), analyse=analyse, clock=clock, hold=hold
+    ).start()
     try:
         processor.submit("entry", path=None, clip_id="c1", fps=None)
         assert processor.wait_idle(30)
@@ -54,8 +56,9 @@ def test_close_ends_a_hold_early(settings):
         analysed.set()
         return "labels"
 
-    processor = LocalProcessor(settings, lambda item, result, s: done.append(result), analyse=analyse,
-                               clock=clock).start()
+    processor = LocalProcessor(
+        settings, lambda item, result, s: done.append(result), analyse=analyse, clock=clock
+    ).start()
     processor.submit("entry", path=None, clip_id="c1", fps=None)
     assert analysed.wait(30)
     processor.close()

@@ -1,4 +1,5 @@
 """Motion -> clips, with gpiozero's mock pin driving the PIR and the file camera on real footage."""
+
 from __future__ import annotations
 
 import threading
@@ -20,8 +21,9 @@ def make_recorder(file_camera, pir, tmp_path):
         sensor, pin = pir
         options = dict(clip_seconds=5.0, max_clip_seconds=30.0, cooldown_seconds=1.0)
         options.update(kwargs)
-        recorder = Recorder(file_camera, sensor, device_id="pi-test", clip_dir=tmp_path / "clips",
-                            on_clip=lambda clip: None, **options).start()
+        recorder = Recorder(
+            file_camera, sensor, device_id="pi-test", clip_dir=tmp_path / "clips", on_clip=lambda clip: None, **options
+        ).start()
         made.append(recorder)
         return recorder, pin
 
@@ -126,8 +128,15 @@ def test_a_short_motion_while_the_last_clip_is_being_saved_is_not_lost(file_came
             pin.drive_low()
             assert sensor.wait_for_inactive(10)
 
-    recorder = Recorder(file_camera, sensor, device_id="pi-test", clip_dir=tmp_path / "clips", on_clip=on_clip,
-                        clip_seconds=2.0, cooldown_seconds=1.0).start()
+    recorder = Recorder(
+        file_camera,
+        sensor,
+        device_id="pi-test",
+        clip_dir=tmp_path / "clips",
+        on_clip=on_clip,
+        clip_seconds=2.0,
+        cooldown_seconds=1.0,
+    ).start()
     on_motion = sensor.when_motion
 
     def noted():
@@ -144,8 +153,9 @@ def test_a_short_motion_while_the_last_clip_is_being_saved_is_not_lost(file_came
         recorder.close()
 
 
-def test_a_clip_that_cannot_be_encoded_fails_alone_and_the_next_one_records(make_recorder, file_camera, monkeypatch,
-                                                                           caplog):
+def test_a_clip_that_cannot_be_encoded_fails_alone_and_the_next_one_records(
+    make_recorder, file_camera, monkeypatch, caplog
+):
     real_write = _ClipWriter.write
     live_writes = []
 

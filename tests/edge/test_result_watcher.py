@@ -1,4 +1,5 @@
 """The controller's /v1/stats as the edge reads it: figures that go stale must not stick."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,12 @@ def test_a_controller_with_no_recent_upload_to_result_no_longer_weighs_on_placem
 
     def stats(environ, start_response):
         nonlocal nulls_served
-        body = {"upload_to_result_s": answers["upload_to_result_s"], "process_s": None,
-                "queue": {"visible": None, "in_flight": None}, "workers": {"pending": None, "running": None}}
+        body = {
+            "upload_to_result_s": answers["upload_to_result_s"],
+            "process_s": None,
+            "queue": {"visible": None, "in_flight": None},
+            "workers": {"pending": None, "running": None},
+        }
         if body["upload_to_result_s"] is None:
             nulls_served += 1
             if nulls_served >= 2:  # the watcher reads one answer at a time: the first null was applied

@@ -1,4 +1,5 @@
 """The durable outbox: atomic entries, recovery after a crash, size cap and a full disk."""
+
 from __future__ import annotations
 
 import errno
@@ -127,8 +128,7 @@ def test_a_full_disk_makes_room_by_dropping_the_oldest_video(tmp_path, monkeypat
     assert "disk full" in caplog.text and f"dropped the video of clip {oldest.clip_id}" in caplog.text
 
 
-def test_on_a_disk_too_full_for_a_manifest_the_video_is_emptied_first_and_a_restart_finishes(tmp_path,
-                                                                                             monkeypatch):
+def test_on_a_disk_too_full_for_a_manifest_the_video_is_emptied_first_and_a_restart_finishes(tmp_path, monkeypatch):
     spool = Spool(tmp_path / "spool", 10**9)
     entry = put(spool, tmp_path, result={"labels": "car"})
 
@@ -186,8 +186,12 @@ def staged(root, clip_id, *, clip_in_staging):
     """The disk as a kill -9 inside ``put`` leaves it: the manifest staged, the clip moved in or not yet."""
     staging = root / ".tmp" / clip_id
     staging.mkdir()
-    manifest = {"metadata": {"clip_id": clip_id, "content_type": "video/mp4", "fps": 10.0},
-                "clip_file": "clip.mp4", "stage": "new", "result": None}
+    manifest = {
+        "metadata": {"clip_id": clip_id, "content_type": "video/mp4", "fps": 10.0},
+        "clip_file": "clip.mp4",
+        "stage": "new",
+        "result": None,
+    }
     (staging / "manifest.json").write_text(json.dumps(manifest))
     clip = (staging / "clip.mp4") if clip_in_staging else (root / ".recording" / f"{clip_id}.mp4")
     clip.write_bytes(b"\0" * 321)
@@ -246,11 +250,13 @@ def test_a_swapped_in_clip_is_on_disk_before_the_manifest_points_at_it(tmp_path,
     smaller.write_bytes(b"\1" * 300)
     synced = []
     real_fsync, real_write = spool_module.os.fsync, spool_module._write_json
-    monkeypatch.setattr(spool_module.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
-                                                               real_fsync(fd)))
+    monkeypatch.setattr(
+        spool_module.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))
+    )
     order = []
-    monkeypatch.setattr(spool_module, "_write_json", lambda path, data: (order.append(list(synced)),
-                                                                         real_write(path, data)))
+    monkeypatch.setattr(
+        spool_module, "_write_json", lambda path, data: (order.append(list(synced)), real_write(path, data))
+    )
     spool.replace_clip(entry, smaller, downscaled=True)
     assert any(p.endswith("clip-sent.mp4") for p in order[0]), "the manifest named a clip not yet synced"
     assert entry.clip_path.read_bytes() == b"\1" * 300

@@ -1,4 +1,5 @@
 """Uploads: exactly once, through outages, refusals and a crash mid-upload."""
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,16 @@ def spool_clips(spool, vtest_mp4, tmp_path, n, device="pi-01"):
         clip_id = new_clip_id(device)
         copy = tmp_path / f"{clip_id}.mp4"
         shutil.copyfile(vtest_mp4, copy)
-        spool.put(copy, {"clip_id": clip_id, "device_id": device, "recorded_at": "2026-11-24T10:00:00+00:00",
-                         "fps": 10.0, "content_type": "video/mp4"})
+        spool.put(
+            copy,
+            {
+                "clip_id": clip_id,
+                "device_id": device,
+                "recorded_at": "2026-11-24T10:00:00+00:00",
+                "fps": 10.0,
+                "content_type": "video/mp4",
+            },
+        )
         ids.append(clip_id)
     return ids
 
@@ -43,8 +52,9 @@ def accepting(bodies: list):
     return accept
 
 
-def test_uploads_reach_the_controller_once_and_leave_the_spool(settings, controller_app, serve, mocked_aws,
-                                                              vtest_mp4, tmp_path):
+def test_uploads_reach_the_controller_once_and_leave_the_spool(
+    settings, controller_app, serve, mocked_aws, vtest_mp4, tmp_path
+):
     controller = serve(controller_app)
     spool = Spool(tmp_path / "spool", 10**9)
     ids = spool_clips(spool, vtest_mp4, tmp_path, 3)
@@ -91,18 +101,28 @@ def test_a_failing_controller_is_retried_with_backoff_and_a_refusal_is_set_aside
 
 def run_agent(url, spool_dir, video, command=("edge", "run"), token_file=None):
     """The agent in its own process, as systemd runs it (mock pins, the file camera)."""
-    env = {**os.environ, "EDGECLOUD_EDGE__TOKEN_FILE": str(token_file or ""),
-           "EDGECLOUD_EDGE__CONTROLLER_URL": url, "EDGECLOUD_EDGE__SPOOL_DIR": str(spool_dir),
-           "EDGECLOUD_EDGE__RETRY_MAX_S": "0.2", "EDGECLOUD_EDGE__CAMERA": "file", "EDGECLOUD_EDGE__VIDEO": str(video),
-           "EDGECLOUD_EDGE__PLAYBACK_SPEED": "10", "EDGECLOUD_EDGE__RESULT_WAIT_S": "1", "GPIOZERO_PIN_FACTORY": "mock"}
-    return subprocess.Popen([sys.executable, "-m", "edgecloud.cli", *command], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "EDGECLOUD_EDGE__TOKEN_FILE": str(token_file or ""),
+        "EDGECLOUD_EDGE__CONTROLLER_URL": url,
+        "EDGECLOUD_EDGE__SPOOL_DIR": str(spool_dir),
+        "EDGECLOUD_EDGE__RETRY_MAX_S": "0.2",
+        "EDGECLOUD_EDGE__CAMERA": "file",
+        "EDGECLOUD_EDGE__VIDEO": str(video),
+        "EDGECLOUD_EDGE__PLAYBACK_SPEED": "10",
+        "EDGECLOUD_EDGE__RESULT_WAIT_S": "1",
+        "GPIOZERO_PIN_FACTORY": "mock",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "edgecloud.cli", *command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("killed", ["before the controller stored it", "after the controller stored it"])
-def test_killing_the_agent_mid_upload_loses_nothing(killed, settings, controller_app, serve, mocked_aws,
-                                                    vtest_mp4, vtest_avi, tmp_path):
+def test_killing_the_agent_mid_upload_loses_nothing(
+    killed, settings, controller_app, serve, mocked_aws, vtest_mp4, vtest_avi, tmp_path
+):
     spool_dir = tmp_path / "spool"
     spool = Spool(spool_dir, 10**9)
     ids = spool_clips(spool, vtest_mp4, tmp_path, 3)
@@ -111,8 +131,12 @@ def test_killing_the_agent_mid_upload_loses_nothing(killed, settings, controller
 
     def slow_controller(environ, start_response):
         # The second upload hangs (before the app sees it) until the agent is dead.
-        if environ["REQUEST_METHOD"] == "POST" and not store_first and len(served.posts) == 1 \
-                and not in_flight.is_set():
+        if (
+            environ["REQUEST_METHOD"] == "POST"
+            and not store_first
+            and len(served.posts) == 1
+            and not in_flight.is_set()
+        ):
             in_flight.set()
             release.wait(30)
             get_input_stream(environ).read()
@@ -154,15 +178,21 @@ def test_drain_uploads_the_spool_and_exits(settings, controller_app, serve, vtes
     served = serve(controller_app)
     spool = Spool(tmp_path / "spool", 10**9)
     ids = spool_clips(spool, vtest_mp4, tmp_path, 2)
-    drain = run_agent(served.url, tmp_path / "spool", vtest_mp4, command=("edge", "drain", "--timeout", "60"),
-                      token_file=settings.edge.token_file)
+    drain = run_agent(
+        served.url,
+        tmp_path / "spool",
+        vtest_mp4,
+        command=("edge", "drain", "--timeout", "60"),
+        token_file=settings.edge.token_file,
+    )
     out = drain.communicate(timeout=90)[0].decode()
     assert drain.returncode == 0 and "uploaded 2; 0 left" in out, out
     assert sorted(served.stored()) == sorted(ids)
 
 
-def test_a_failure_setting_a_refused_clip_aside_does_not_stop_the_uploader(vtest_mp4, tmp_path, serve, monkeypatch,
-                                                                           caplog):
+def test_a_failure_setting_a_refused_clip_aside_does_not_stop_the_uploader(
+    vtest_mp4, tmp_path, serve, monkeypatch, caplog
+):
     answers = iter([415])
 
     def refuse_once(environ, start_response):
@@ -189,8 +219,7 @@ def test_a_failure_setting_a_refused_clip_aside_does_not_stop_the_uploader(vtest
     assert len(spool) == 0 and "No space left" in caplog.text
 
 
-def test_an_entry_whose_clip_file_is_gone_is_set_aside_and_does_not_block_the_rest(vtest_mp4, tmp_path, serve,
-                                                                                    caplog):
+def test_an_entry_whose_clip_file_is_gone_is_set_aside_and_does_not_block_the_rest(vtest_mp4, tmp_path, serve, caplog):
     stored = []
     controller = serve(accepting(stored))
     spool = Spool(tmp_path / "spool", 10**9)
@@ -202,19 +231,26 @@ def test_an_entry_whose_clip_file_is_gone_is_set_aside_and_does_not_block_the_re
     assert (spool.rejected_dir / broken / "manifest.json").exists() and broken in caplog.text
 
 
-def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(settings, controller_app, serve, mocked_aws,
-                                                                 vtest_mp4, tmp_path, client):
+def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(
+    settings, controller_app, serve, mocked_aws, vtest_mp4, tmp_path, client
+):
     from edgecloud.detect import create_detector
     from edgecloud.edge.local import SNAPSHOT_FILE
-    from edgecloud.protocol.keys import snapshot_key
     from edgecloud.pipeline import analyse_clip
+    from edgecloud.protocol.keys import snapshot_key
 
     controller = serve(controller_app)
     spool = Spool(tmp_path / "spool", 10**9)
     (clip_id,) = spool_clips(spool, vtest_mp4, tmp_path, 1)
     (entry,) = spool.entries()
-    result = analyse_clip(entry.clip_path, create_detector(settings.detector), settings.detector, clip_id=clip_id,
-                          processed_by="edge", snapshot_path=entry.path / SNAPSHOT_FILE)
+    result = analyse_clip(
+        entry.clip_path,
+        create_detector(settings.detector),
+        settings.detector,
+        clip_id=clip_id,
+        processed_by="edge",
+        snapshot_path=entry.path / SNAPSHOT_FILE,
+    )
     spool.update(entry, result=result.model_dump(mode="json"))
     sent = (entry.path / SNAPSHOT_FILE).read_bytes()
     with Uploader(spool, controller.url, session_factory=session_factory(settings.edge)) as uploader:
@@ -226,8 +262,9 @@ def test_the_pis_snapshot_goes_up_with_its_result_and_is_stored(settings, contro
     assert status["result"]["snapshot_key"] == snapshot_key(clip_id) and status["snapshot_url"]
 
 
-def test_a_spool_over_its_cap_sends_the_records_whose_video_it_dropped(settings, controller_app, serve, mocked_aws,
-                                                                       vtest_mp4, tmp_path, client, caplog):
+def test_a_spool_over_its_cap_sends_the_records_whose_video_it_dropped(
+    settings, controller_app, serve, mocked_aws, vtest_mp4, tmp_path, client, caplog
+):
     import logging
 
     from edgecloud.edge.local import SNAPSHOT_FILE
@@ -236,8 +273,13 @@ def test_a_spool_over_its_cap_sends_the_records_whose_video_it_dropped(settings,
     controller = serve(controller_app)
     spool = Spool(tmp_path / "spool", 10**9)
     analysed, clip_only = spool_clips(spool, vtest_mp4, tmp_path, 2)
-    result = Result(clip_id=analysed, processed_by="edge", detector="hog", labels="person",
-                    summary={"person": LabelSummary(max_count=1, frames_seen=2, best_score=0.8)})
+    result = Result(
+        clip_id=analysed,
+        processed_by="edge",
+        detector="hog",
+        labels="person",
+        summary={"person": LabelSummary(max_count=1, frames_seen=2, best_score=0.8)},
+    )
     spool.update(spool.get(analysed), result=result.model_dump(mode="json"))
     (spool.get(analysed).path / SNAPSHOT_FILE).write_bytes(b"\xff\xd8\xff\xe0" + b"0" * 100)
     spool.max_bytes = int(vtest_mp4.stat().st_size * 1.5)  # room for one clip: the next pushes two videos out

@@ -1,4 +1,5 @@
 """Fixtures for the infra tests: the template as data, and a moto account to deploy into."""
+
 from __future__ import annotations
 
 import warnings

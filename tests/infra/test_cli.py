@@ -1,4 +1,5 @@
 """`edgecloud infra up | outputs | status | down | permissions` against in-process moto."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,9 @@ def deployed(moto_account, tmp_path):
     """`infra up` of stack ec-cli; yields (aws, config path written, outputs)."""
     aws, ami = moto_account
     config = tmp_path / "deployed.yaml"
-    result = infra("up", "--stack", "ec-cli", "--param", f"WorkerAmiId={ami}", "--config-out", str(config),
-                   "--poll", "0.1")
+    result = infra(
+        "up", "--stack", "ec-cli", "--param", f"WorkerAmiId={ami}", "--config-out", str(config), "--poll", "0.1"
+    )
     assert result.exit_code == 0, result.output
     outputs = json.loads(infra("outputs", "--stack", "ec-cli", "--json").output)
     return aws, config, outputs
@@ -33,7 +35,10 @@ def test_up_writes_a_config_that_uses_the_stack(deployed):
     assert settings.storage.clips_bucket == outputs["ClipsBucket"] == "ec-cli-clips-123456789012-us-east-1"
     assert settings.storage.results_bucket == outputs["ResultsBucket"]
     assert (settings.queues.jobs, settings.queues.completions, settings.queues.dead_letter) == (
-        "ec-cli-jobs", "ec-cli-completions", "ec-cli-jobs-dlq")
+        "ec-cli-jobs",
+        "ec-cli-completions",
+        "ec-cli-jobs-dlq",
+    )
     assert settings.fleet.launch_template == "ec-cli-worker"
     assert settings.fleet.instance_profile == outputs["WorkerInstanceProfile"]
     assert settings.fleet.security_group_ids == [outputs["WorkerSecurityGroupId"]]
@@ -80,10 +85,21 @@ def test_down_refuses_non_empty_buckets_then_force_deletes_every_version(deploye
 def test_down_refuses_while_workers_run_then_force_terminates_them(deployed):
     aws, config, outputs = deployed
     settings = load(config)
-    tags = [{"ResourceType": "instance", "Tags": [{"Key": "edgecloud:fleet", "Value": settings.fleet.name},
-                                                   {"Key": "edgecloud:role", "Value": "worker"}]}]
-    reply = aws.ec2.run_instances(LaunchTemplate={"LaunchTemplateName": settings.fleet.launch_template},
-                                  MinCount=2, MaxCount=2, TagSpecifications=tags)
+    tags = [
+        {
+            "ResourceType": "instance",
+            "Tags": [
+                {"Key": "edgecloud:fleet", "Value": settings.fleet.name},
+                {"Key": "edgecloud:role", "Value": "worker"},
+            ],
+        }
+    ]
+    reply = aws.ec2.run_instances(
+        LaunchTemplate={"LaunchTemplateName": settings.fleet.launch_template},
+        MinCount=2,
+        MaxCount=2,
+        TagSpecifications=tags,
+    )
     ids = sorted(i["InstanceId"] for i in reply["Instances"])
 
     refused = infra("down", "--stack", "ec-cli", "--poll", "0.1")
@@ -91,8 +107,11 @@ def test_down_refuses_while_workers_run_then_force_terminates_them(deployed):
 
     forced = infra("down", "--stack", "ec-cli", "--force", "--poll", "0.1")
     assert forced.exit_code == 0, forced.output
-    states = {i["InstanceId"]: i["State"]["Name"] for r in aws.ec2.describe_instances(InstanceIds=ids)[
-        "Reservations"] for i in r["Instances"]}
+    states = {
+        i["InstanceId"]: i["State"]["Name"]
+        for r in aws.ec2.describe_instances(InstanceIds=ids)["Reservations"]
+        for i in r["Instances"]
+    }
     assert set(states.values()) == {"terminated"}
 
 

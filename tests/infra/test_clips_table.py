@@ -1,5 +1,6 @@
 """The stack's clips table (the controllers' shared ledger) matches what the code queries,
 and the stack's controller is configured to use it."""
+
 from __future__ import annotations
 
 from edgecloud.clip_table import INDEXES, KEY
@@ -41,15 +42,18 @@ def test_ensure_resources_makes_the_clips_table(mocked_aws, settings):
 
 
 def test_the_template_declares_the_events_table_the_events_store_queries(template):
-    from edgecloud.event_table import INDEXES as EVENT_INDEXES, KEY as EVENT_KEY
+    from edgecloud.event_table import INDEXES as EVENT_INDEXES
+    from edgecloud.event_table import KEY as EVENT_KEY
 
     props = template["Resources"]["EventsTable"]["Properties"]
     assert props["KeySchema"] == [{"AttributeName": EVENT_KEY, "KeyType": "HASH"}]
     assert _indexes(props) == EVENT_INDEXES
     declared = {a["AttributeName"] for a in props["AttributeDefinitions"]}
     assert declared == {EVENT_KEY, *(a for pair in EVENT_INDEXES.values() for a in pair)}
-    statements = {s["Sid"]: s for s in template["Resources"]["ControllerRole"]["Properties"]["Policies"][0]
-                  ["PolicyDocument"]["Statement"]}
+    statements = {
+        s["Sid"]: s
+        for s in template["Resources"]["ControllerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    }
     assert statements["KeepTheEvents"]["Resource"] == {"Fn::GetAtt": ["EventsTable", "Arn"]}
     assert "dynamodb:Query" in str(statements["QueryTheEvents"]["Action"])
 

@@ -1,4 +1,5 @@
 """The stack's credentials table and its optional HTTPS load balancer (ACM certificate)."""
+
 from __future__ import annotations
 
 from edgecloud.config import from_dict
@@ -20,8 +21,15 @@ def test_the_stack_holds_the_credentials_table_and_the_controller_uses_it(moto_a
 def test_a_certificate_puts_the_controller_behind_an_https_load_balancer(moto_account, settings):
     aws, ami = moto_account
     cert = aws.client("acm").request_certificate(DomainName="api.example.com")["CertificateArn"]
-    stack, _ = _deploy(aws, ami, settings, "ec-tls", CreateController="true", CertificateArn=cert,
-                       ControllerIngressCidr="203.0.113.0/24")
+    stack, _ = _deploy(
+        aws,
+        ami,
+        settings,
+        "ec-tls",
+        CreateController="true",
+        CertificateArn=cert,
+        ControllerIngressCidr="203.0.113.0/24",
+    )
     out = stack.outputs()
     assert out["ControllerUrl"] == f"https://{out['LoadBalancerDnsName']}"
     elb = aws.client("elbv2")
@@ -40,8 +48,9 @@ def test_behind_the_load_balancer_only_it_reaches_the_api_port(template):
     resources = template["Resources"]
     direct = resources["ControllerSecurityGroup"]["Properties"]["SecurityGroupIngress"]["Fn::If"]
     assert direct[0] == "WithDirectIngress"
-    assert template["Conditions"]["WithDirectIngress"] == {"Fn::And": [
-        {"Fn::Condition": "WithControllerIngress"}, {"Fn::Not": [{"Fn::Condition": "WithLoadBalancer"}]}]}
+    assert template["Conditions"]["WithDirectIngress"] == {
+        "Fn::And": [{"Fn::Condition": "WithControllerIngress"}, {"Fn::Not": [{"Fn::Condition": "WithLoadBalancer"}]}]
+    }
     from_lb = resources["ControllerFromLoadBalancer"]["Properties"]
     assert from_lb["SourceSecurityGroupId"] == {"Fn::GetAtt": ["LoadBalancerSecurityGroup", "GroupId"]}
     assert template["Parameters"]["CertificateArn"]["Default"] == ""  # no load balancer unless asked

@@ -1,5 +1,6 @@
 """Done-when of the infra issue, on moto: `edgecloud infra up`, the demo on the stack's own
 buckets and queues, then `edgecloud infra down --force` - one test."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,7 @@ from edgecloud.cli import cli
 from edgecloud.config import load
 from edgecloud.protocol.keys import result_key
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.filterwarnings("ignore:Tried to parse AWS")]
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Tried to parse AWS")]
 STACK = "ec-pipeline"
 
 
@@ -21,16 +21,28 @@ def test_infra_up_then_demo_on_its_resources_then_down(moto_server, settings, vt
     from edgecloud.wiring.demo import run_demo
 
     # A fleet name of its own: the moto server is shared with other tests.
-    env = {"EDGECLOUD_AWS__ENDPOINT_URL": moto_server, "EDGECLOUD_FLEET__NAME": "infra-pipeline",
-           "COLUMNS": "240"}
+    env = {"EDGECLOUD_AWS__ENDPOINT_URL": moto_server, "EDGECLOUD_FLEET__NAME": "infra-pipeline", "COLUMNS": "240"}
     runner = CliRunner(env=env)
     settings.aws.endpoint_url = moto_server
     aws = Aws(settings.aws)
     ami = aws.ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
     config = tmp_path / "deployed.yaml"
 
-    up = runner.invoke(cli, ["infra", "up", "--stack", STACK, "--param", f"WorkerAmiId={ami}",
-                             "--config-out", str(config), "--poll", "0.2"])
+    up = runner.invoke(
+        cli,
+        [
+            "infra",
+            "up",
+            "--stack",
+            STACK,
+            "--param",
+            f"WorkerAmiId={ami}",
+            "--config-out",
+            str(config),
+            "--poll",
+            "0.2",
+        ],
+    )
     assert up.exit_code == 0, up.output
     outputs = json.loads(runner.invoke(cli, ["infra", "outputs", "--stack", STACK, "--json"]).output)
 

@@ -1,6 +1,7 @@
 """infra/k8s/: the manifests `edgecloud infra k8s` renders from the settings, checked in as its
 output. Core objects are validated offline against Kubernetes' own schemas (kubernetes-validate);
 KEDA's, whose CRDs it does not know, field by field against KEDA's documented fields."""
+
 from __future__ import annotations
 
 from importlib.metadata import entry_points
@@ -27,11 +28,30 @@ KUBERNETES_VERSION = "1.33.0"
 CORE = ("configmap.yaml", "serviceaccount.yaml", "deployment.yaml")
 
 # KEDA v2's fields (keda.sh/v1alpha1) and the aws-sqs-queue scaler's metadata.
-SCALED_OBJECT_SPEC = {"scaleTargetRef", "pollingInterval", "cooldownPeriod", "initialCooldownPeriod",
-                      "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "fallback", "advanced", "triggers"}
+SCALED_OBJECT_SPEC = {
+    "scaleTargetRef",
+    "pollingInterval",
+    "cooldownPeriod",
+    "initialCooldownPeriod",
+    "idleReplicaCount",
+    "minReplicaCount",
+    "maxReplicaCount",
+    "fallback",
+    "advanced",
+    "triggers",
+}
 TRIGGER = {"type", "name", "metadata", "authenticationRef", "metricType", "useCachedMetrics"}
-SQS_METADATA = {"queueURL", "queueURLFromEnv", "queueLength", "activationQueueLength", "awsRegion", "awsEndpoint",
-                "identityOwner", "scaleOnInFlight", "scaleOnDelayed"}
+SQS_METADATA = {
+    "queueURL",
+    "queueURLFromEnv",
+    "queueLength",
+    "activationQueueLength",
+    "awsRegion",
+    "awsEndpoint",
+    "identityOwner",
+    "scaleOnInFlight",
+    "scaleOnDelayed",
+}
 
 
 def settings_with(**sections):
@@ -46,8 +66,9 @@ def test_the_checked_in_manifests_are_the_renderers_output():
     rendered = render(from_dict({}), Target(EXAMPLE_ACCOUNT))
     assert sorted(p.name for p in K8S.glob("*.yaml")) == sorted(rendered)
     stale = [name for name, text in rendered.items() if (K8S / name).read_text() != text]
-    assert not stale, (f"{stale} differ from the settings: run `edgecloud infra k8s --out infra/k8s "
-                       f"--account-id {EXAMPLE_ACCOUNT}`")
+    assert not stale, (
+        f"{stale} differ from the settings: run `edgecloud infra k8s --out infra/k8s --account-id {EXAMPLE_ACCOUNT}`"
+    )
 
 
 @pytest.mark.parametrize("name", CORE)
@@ -68,14 +89,19 @@ def test_the_schema_check_can_fail():
 
 
 def test_the_scaled_object_field_by_field():
-    found = {name: yaml.safe_load((K8S / name).read_text()) for name in ("scaledobject.yaml", "deployment.yaml",
-                                                                       "triggerauthentication.yaml")}
+    found = {
+        name: yaml.safe_load((K8S / name).read_text())
+        for name in ("scaledobject.yaml", "deployment.yaml", "triggerauthentication.yaml")
+    }
     scaled, deployment, auth = found["scaledobject.yaml"], found["deployment.yaml"], found["triggerauthentication.yaml"]
     assert (scaled["apiVersion"], scaled["kind"]) == ("keda.sh/v1alpha1", "ScaledObject")
     spec = scaled["spec"]
     assert set(spec) <= SCALED_OBJECT_SPEC
-    assert spec["scaleTargetRef"] == {"apiVersion": deployment["apiVersion"], "kind": deployment["kind"],
-                                      "name": deployment["metadata"]["name"]}
+    assert spec["scaleTargetRef"] == {
+        "apiVersion": deployment["apiVersion"],
+        "kind": deployment["kind"],
+        "name": deployment["metadata"]["name"],
+    }
     assert scaled["metadata"]["namespace"] == deployment["metadata"]["namespace"] == auth["metadata"]["namespace"]
     assert (spec["pollingInterval"], spec["cooldownPeriod"]) == (30, 300)  # what `simulate --policies keda` models
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (0, 19)  # scale to zero; autoscaler.max_workers
@@ -84,8 +110,11 @@ def test_the_scaled_object_field_by_field():
     assert set(trigger["metadata"]) <= SQS_METADATA
     assert all(isinstance(v, str) for v in trigger["metadata"].values())  # KEDA's metadata is map[string]string
     url = urlparse(trigger["metadata"]["queueURL"])
-    assert (url.scheme, url.netloc, url.path) == ("https", "sqs.us-east-1.amazonaws.com",
-                                                  f"/{EXAMPLE_ACCOUNT}/edgecloud-jobs")
+    assert (url.scheme, url.netloc, url.path) == (
+        "https",
+        "sqs.us-east-1.amazonaws.com",
+        f"/{EXAMPLE_ACCOUNT}/edgecloud-jobs",
+    )
     assert trigger["metadata"]["awsRegion"] == "us-east-1"
     assert trigger["metadata"]["queueLength"] == "20"  # 60 s target latency / 3 s per clip
     assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}
@@ -103,22 +132,29 @@ def test_queue_length_is_what_one_pod_finishes_within_the_target_latency(target,
 
 
 def test_everything_follows_the_settings_and_the_target():
-    settings = settings_with(aws={"region": "eu-west-1"}, queues={"jobs": "cams-jobs", "visibility_timeout": 600},
-                             autoscaler={"max_workers": 40, "min_workers": 2}, infra={"stack": "cams"})
+    settings = settings_with(
+        aws={"region": "eu-west-1"},
+        queues={"jobs": "cams-jobs", "visibility_timeout": 600},
+        autoscaler={"max_workers": 40, "min_workers": 2},
+        infra={"stack": "cams"},
+    )
     found = objects(settings, account_id="210987654321", namespace="video", image="registry.example/w:7")
     pod = found["deployment.yaml"]["spec"]["template"]["spec"]
     # SIGTERM: the pod finishes its job; it is killed no sooner than a job's visibility timeout.
     assert pod["terminationGracePeriodSeconds"] == 600
     assert pod["containers"][0]["image"] == "registry.example/w:7"
     assert pod["serviceAccountName"] == found["serviceaccount.yaml"]["metadata"]["name"]
-    assert (found["serviceaccount.yaml"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-            == "arn:aws:iam::210987654321:role/cams-k8s-worker")
+    assert (
+        found["serviceaccount.yaml"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        == "arn:aws:iam::210987654321:role/cams-k8s-worker"
+    )
     spec = found["scaledobject.yaml"]["spec"]
     assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (2, 40)
     assert spec["triggers"][0]["metadata"]["queueURL"] == "https://sqs.eu-west-1.amazonaws.com/210987654321/cams-jobs"
     assert {o["metadata"]["namespace"] for o in found.values()} == {"video"}
     assert objects()["deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]["image"].startswith(
-        f"{EXAMPLE_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/edgecloud-worker:")
+        f"{EXAMPLE_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/edgecloud-worker:"
+    )
 
 
 def test_the_pods_config_is_the_workers_as_a_pod(tmp_path):
@@ -135,10 +171,13 @@ def test_the_pods_config_is_the_workers_as_a_pod(tmp_path):
     assert any(m["mountPath"] == "/etc/edgecloud" for m in mount["volumeMounts"])
 
 
-@pytest.mark.parametrize("bad, message", [
-    (dict(account_id="12345"), "12 digits"),
-    (dict(namespace="Video_Cams"), "DNS label"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (dict(account_id="12345"), "12 digits"),
+        (dict(namespace="Video_Cams"), "DNS label"),
+    ],
+)
 def test_bad_targets_are_refused(bad, message):
     with pytest.raises(ManifestError, match=message):
         objects(**bad)
@@ -178,7 +217,9 @@ def test_the_image_runs_the_deployments_command_as_its_user():
     by_name = {c.cmd: c for c in commands}
     pod = objects()["deployment.yaml"]["spec"]["template"]["spec"]
     entrypoint = by_name["ENTRYPOINT"]
-    assert entrypoint.json and list(entrypoint.value) == pod["containers"][0]["command"]  # exec form: PID 1 gets SIGTERM
+    assert (
+        entrypoint.json and list(entrypoint.value) == pod["containers"][0]["command"]
+    )  # exec form: PID 1 gets SIGTERM
     (script,) = entry_points(group="console_scripts", name=entrypoint.value[0])  # a real console script
     assert script.value == "edgecloud.cli:main"
     assert CliRunner().invoke(cli, list(entrypoint.value[1:]) + ["--help"]).exit_code == 0

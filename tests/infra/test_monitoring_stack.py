@@ -2,6 +2,7 @@
 topic and the dashboard, the target-tracking policy and the warm pool; and, where moto's
 CloudFormation skips a type (CloudWatch alarms, scaling policies, warm pools), the template's
 properties sent through the same API calls CloudFormation would make, so moto validates them."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,13 @@ import pytest
 
 from edgecloud.config import from_dict
 from edgecloud.infra.deploy import Stack
-from edgecloud.infra.params import complete_network, settings_from_outputs, stack_parameters, template_body, \
-    template_defaults
+from edgecloud.infra.params import (
+    complete_network,
+    settings_from_outputs,
+    stack_parameters,
+    template_body,
+    template_defaults,
+)
 from edgecloud.infra.policies import load_template
 
 ALARMS = ("DeadLettersAlarm", "OldestJobAlarm", "BacklogWithoutWorkerAlarm")
@@ -32,7 +38,7 @@ def _rows(metrics: list[list]) -> list[list]:
     for row in metrics:
         row = [r for r in row if not isinstance(r, dict)]
         if row and row[0] == "...":
-            row = rows[-1][:len(rows[-1]) - len(row) + 1] + row[1:]
+            row = rows[-1][: len(rows[-1]) - len(row) + 1] + row[1:]
         rows.append([rows[-1][i] if v == "." else v for i, v in enumerate(row)])
     return rows
 
@@ -86,8 +92,9 @@ def test_stack_makes_the_tables_topic_and_dashboard(target_tracking_stack):
     ours = {m[1] for m in metrics if m[0] == "edgecloud"}
     assert ours == {"BacklogPerWorker", "Workers", "OldestJobAge", "LatencyP95", "ClipsSubmitted"}
     assert ["edgecloud", "BacklogPerWorker", "Fleet", settings.fleet.name] in metrics
-    assert any(m[:4] == ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", out["DeadLetterQueue"]]
-               for m in metrics)
+    assert any(
+        m[:4] == ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", out["DeadLetterQueue"]] for m in metrics
+    )
     (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
     assert len(alarm_widget["properties"]["alarms"]) == 3
 
@@ -100,16 +107,19 @@ def test_stack_makes_the_tables_topic_and_dashboard(target_tracking_stack):
 def test_user_data_passes_the_tables_and_the_scaling_mode(template):
     lt = template["Resources"]
     worker = lt["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"][0]
-    controller = lt["ControllerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"][
-        "Fn::Sub"]
+    controller = lt["ControllerLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
     assert "workers: ${WorkersTable}" in worker and "leases" not in worker
     text, values = controller
     assert "workers: ${WorkersTable}" in text and "leases: ${LeasesTable}" in text
     assert "scaling: ${Scaling}" in text and "target_latency_s: ${TargetLatency}" in text
     assert values["Scaling"] == {"Fn::If": ["WithTargetTracking", "target-tracking", "loop"]}
     # A config written with those names is valid.
-    config = from_dict({"tables": {"workers": "ec-workers", "leases": "ec-leases"},
-                        "fleet": {"backend": "asg", "scaling": "target-tracking"}})
+    config = from_dict(
+        {
+            "tables": {"workers": "ec-workers", "leases": "ec-leases"},
+            "fleet": {"backend": "asg", "scaling": "target-tracking"},
+        }
+    )
     assert config.tables.leases == "ec-leases"
 
 
@@ -117,8 +127,13 @@ def test_alarms_accepted_by_cloudwatch_and_notify_the_topic(target_tracking_stac
     # moto's CloudFormation skips AWS::CloudWatch::Alarm: put each as CloudFormation would.
     aws, settings, out = target_tracking_stack
     resources = load_template()["Resources"]
-    refs = {"AlarmsTopic": out["AlarmsTopic"], "FleetName": settings.fleet.name, "NamePrefix": "ec-mon",
-            "TargetLatency": 90, "DeadLetterQueue.QueueName": out["DeadLetterQueue"]}
+    refs = {
+        "AlarmsTopic": out["AlarmsTopic"],
+        "FleetName": settings.fleet.name,
+        "NamePrefix": "ec-mon",
+        "TargetLatency": 90,
+        "DeadLetterQueue.QueueName": out["DeadLetterQueue"],
+    }
     for logical_id in ALARMS:
         aws.cloudwatch.put_metric_alarm(**_resolve(resources[logical_id]["Properties"], refs))
     alarms = {a["AlarmName"]: a for a in aws.cloudwatch.describe_alarms()["MetricAlarms"]}
@@ -126,7 +141,10 @@ def test_alarms_accepted_by_cloudwatch_and_notify_the_topic(target_tracking_stac
     assert all(a["AlarmActions"] == [out["AlarmsTopic"]] for a in alarms.values())
     dead = alarms["ec-mon-dead-letters"]
     assert (dead["Namespace"], dead["Threshold"], dead["ComparisonOperator"]) == (
-        "AWS/SQS", 0.0, "GreaterThanThreshold")
+        "AWS/SQS",
+        0.0,
+        "GreaterThanThreshold",
+    )
     assert dead["Dimensions"] == [{"Name": "QueueName", "Value": out["DeadLetterQueue"]}]
     oldest = alarms["ec-mon-oldest-job"]
     assert (oldest["Namespace"], oldest["MetricName"], oldest["Threshold"]) == ("edgecloud", "OldestJobAge", 90.0)
@@ -134,7 +152,9 @@ def test_alarms_accepted_by_cloudwatch_and_notify_the_topic(target_tracking_stac
     (expression,) = [m for m in stuck["Metrics"] if m.get("ReturnData")]
     assert expression["Expression"] == "IF(backlog > 0 AND workers == 0, 1, 0)"
     assert {m["MetricStat"]["Metric"]["MetricName"] for m in stuck["Metrics"] if "MetricStat" in m} == {
-        "Backlog", "FleetSize"}
+        "Backlog",
+        "FleetSize",
+    }
 
 
 def test_target_tracking_policy_and_warm_pool(target_tracking_stack):
@@ -153,8 +173,11 @@ def test_target_tracking_policy_and_warm_pool(target_tracking_stack):
     tracking = made["TargetTrackingConfiguration"]
     assert made["PolicyType"] == "TargetTrackingScaling" and tracking["TargetValue"] == 30.0
     assert tracking["CustomizedMetricSpecification"] == {
-        "MetricName": "BacklogPerWorker", "Namespace": "edgecloud", "Statistic": "Average",
-        "Dimensions": [{"Name": "Fleet", "Value": settings.fleet.name}]}
+        "MetricName": "BacklogPerWorker",
+        "Namespace": "edgecloud",
+        "Statistic": "Average",
+        "Dimensions": [{"Name": "Fleet", "Value": settings.fleet.name}],
+    }
     aws.autoscaling.put_warm_pool(**_resolve(resources["WorkerWarmPool"]["Properties"], refs))
     pool = aws.autoscaling.describe_warm_pool(AutoScalingGroupName=group)["WarmPoolConfiguration"]
     assert (pool["MinSize"], pool["MaxGroupPreparedCapacity"], pool["PoolState"]) == (2, 2, "Stopped")

@@ -1,4 +1,5 @@
 """Least privilege, checked on the policy documents in infra/template.yaml."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,12 @@ import pytest
 from edgecloud.infra.policies import WHY, role_statements
 
 # Actions AWS offers no resource-level permissions for: "*" is the only resource they accept.
-NO_RESOURCE_LEVEL = {"ec2:DescribeInstances", "autoscaling:DescribeAutoScalingGroups",
-                     "lambda:ListEventSourceMappings", "cloudwatch:GetMetricStatistics"}
+NO_RESOURCE_LEVEL = {
+    "ec2:DescribeInstances",
+    "autoscaling:DescribeAutoScalingGroups",
+    "lambda:ListEventSourceMappings",
+    "cloudwatch:GetMetricStatistics",
+}
 
 
 def _all_policy_documents(template):
@@ -66,7 +71,7 @@ def test_star_resources_only_for_actions_without_resource_level_permissions(gran
 
 def test_only_deny_statements_may_name_a_whole_service(template):
     # The buckets' policies deny every s3 action over plain HTTP; that is the one s3:* in the template.
-    for logical_id, doc in _all_policy_documents(template):
+    for _logical_id, doc in _all_policy_documents(template):
         for st in doc["Statement"]:
             if "s3:*" in _as_list(st["Action"]):
                 assert st["Effect"] == "Deny" and st["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -75,19 +80,31 @@ def test_only_deny_statements_may_name_a_whole_service(template):
 def test_worker_has_exactly_the_listed_permissions(grants):
     worker = grants["WorkerRole"]
     assert actions_of(worker) == {
-        "s3:GetObject", "s3:PutObject", "s3:ListBucket",
-        "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl",
-        "sqs:SendMessage", "ec2:TerminateInstances",
-        "autoscaling:TerminateInstanceInAutoScalingGroup", "autoscaling:SetInstanceProtection",
-        "dynamodb:Scan", "dynamodb:PutItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueUrl",
+        "sqs:SendMessage",
+        "ec2:TerminateInstances",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+        "autoscaling:SetInstanceProtection",
+        "dynamodb:Scan",
+        "dynamodb:PutItem",
     }
     by_action = {a: g for g in worker for a in g.actions}
     resources = {a: {str(r) for g in worker if a in g.actions for r in g.resources} for a in actions_of(worker)}
     # Reads clips/ and results/ (a redelivered job's stored result), writes only results/.
-    assert resources["s3:GetObject"] == {str({"Fn::Sub": "${ClipsBucket.Arn}/clips/*"}),
-                                         str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"})}
-    assert resources["s3:PutObject"] == {str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"}),
-                                         str({"Fn::Sub": "${ResultsBucket.Arn}/snapshots/*"})}
+    assert resources["s3:GetObject"] == {
+        str({"Fn::Sub": "${ClipsBucket.Arn}/clips/*"}),
+        str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"}),
+    }
+    assert resources["s3:PutObject"] == {
+        str({"Fn::Sub": "${ResultsBucket.Arn}/results/*"}),
+        str({"Fn::Sub": "${ResultsBucket.Arn}/snapshots/*"}),
+    }
     assert resources["s3:ListBucket"] == {str({"Fn::GetAtt": ["ResultsBucket", "Arn"]})}
     # Works the jobs queue and takes retire asks, sends only to the completion queue.
     jobs, retire = str({"Fn::GetAtt": ["JobsQueue", "Arn"]}), str({"Fn::GetAtt": ["RetireQueue", "Arn"]})
@@ -109,10 +126,12 @@ def test_worker_terminates_only_tagged_fleet_workers(grants):
     (terminate,) = [g for g in grants["WorkerRole"] if "ec2:TerminateInstances" in g.actions]
     assert terminate.actions == ("ec2:TerminateInstances",)
     assert _sub(terminate.resources[0]).endswith(":instance/*")
-    assert terminate.condition == {"StringEquals": {
-        "ec2:ResourceTag/edgecloud:fleet": {"Ref": "FleetName"},
-        "ec2:ResourceTag/edgecloud:role": "worker",
-    }}
+    assert terminate.condition == {
+        "StringEquals": {
+            "ec2:ResourceTag/edgecloud:fleet": {"Ref": "FleetName"},
+            "ec2:ResourceTag/edgecloud:role": "worker",
+        }
+    }
     # Tag conditions mean something only if the worker cannot tag: it has no CreateTags at all.
     assert "ec2:CreateTags" not in actions_of(grants["WorkerRole"])
 
@@ -120,8 +139,7 @@ def test_worker_terminates_only_tagged_fleet_workers(grants):
 def test_controller_launches_only_from_the_fleet_launch_template(grants):
     run = [g for g in grants["ControllerRole"] if "ec2:RunInstances" in g.actions]
     assert len(run) == 2
-    template_arn = ("arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:"
-                    "launch-template/${WorkerLaunchTemplate}")
+    template_arn = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:launch-template/${WorkerLaunchTemplate}"
     for g in run:
         assert g.actions == ("ec2:RunInstances",)
         assert g.condition["ArnEquals"] == {"ec2:LaunchTemplate": {"Fn::Sub": template_arn}}
@@ -150,31 +168,59 @@ def test_controller_tags_only_while_launching_and_passes_only_the_worker_role(gr
 def test_controller_has_exactly_the_listed_permissions(grants):
     always = [g for g in grants["ControllerRole"] if g.only_if != "WithFunction"]
     with_function = [g for g in grants["ControllerRole"] if g.only_if == "WithFunction"]
-    assert actions_of(with_function) == {"s3:PutObject", "sqs:CreateQueue", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                         "sqs:GetQueueUrl", "lambda:GetFunctionConcurrency",
-                                         "lambda:ListEventSourceMappings", "cloudwatch:GetMetricStatistics"}
+    assert actions_of(with_function) == {
+        "s3:PutObject",
+        "sqs:CreateQueue",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueUrl",
+        "lambda:GetFunctionConcurrency",
+        "lambda:ListEventSourceMappings",
+        "cloudwatch:GetMetricStatistics",
+    }
     answers = "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${NamePrefix}-answers-*"
-    assert all(_sub(r) == answers for g in with_function if any(a.startswith("sqs:") for a in g.actions)
-               for r in g.resources)
+    assert all(
+        _sub(r) == answers for g in with_function if any(a.startswith("sqs:") for a in g.actions) for r in g.resources
+    )
     assert actions_of(always) == {
-        "s3:PutObject", "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListBucket",
-        "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-        "ec2:RunInstances", "ec2:CreateTags", "ec2:DescribeInstances", "iam:PassRole",
-        "autoscaling:SetDesiredCapacity", "autoscaling:DescribeAutoScalingGroups",
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:AbortMultipartUpload",
+        "s3:ListBucket",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "ec2:RunInstances",
+        "ec2:CreateTags",
+        "ec2:DescribeInstances",
+        "iam:PassRole",
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:DescribeAutoScalingGroups",
         "sns:Publish",  # alerts, on the stack's topic only
-        "dynamodb:GetItem", "dynamodb:UpdateItem",
-        "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query",  # the clip ledger
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",  # the clip ledger
         "dynamodb:Scan",  # workers' states (the lease's PutItem/DeleteItem are listed with the ledger's)
         "cloudwatch:PutMetricData",  # the leader's metrics, namespace edgecloud only
         "secretsmanager:GetSecretValue",  # the dashboard's signing key, and only that secret
     }
-    tables = {a: {str(r) for g in always if a in g.actions for r in g.resources}
-              for a in ("dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem")}
+    tables = {
+        a: {str(r) for g in always if a in g.actions for r in g.resources}
+        for a in ("dynamodb:Scan", "dynamodb:PutItem", "dynamodb:DeleteItem")
+    }
     writable = {str({"Fn::GetAtt": [t, "Arn"]}) for t in ("ClipsTable", "LeasesTable", "SessionsTable")}
     events = str({"Fn::GetAtt": ["EventsTable", "Arn"]})  # put, never deleted: a merged event leaves a tombstone
     credentials = str({"Fn::GetAtt": ["CredentialsTable", "Arn"]})  # one item: see the sessions test
-    assert tables == {"dynamodb:Scan": {str({"Fn::GetAtt": ["WorkersTable", "Arn"]})},
-                      "dynamodb:PutItem": writable | {events}, "dynamodb:DeleteItem": writable | {credentials}}
+    assert tables == {
+        "dynamodb:Scan": {str({"Fn::GetAtt": ["WorkersTable", "Arn"]})},
+        "dynamodb:PutItem": writable | {events},
+        "dynamodb:DeleteItem": writable | {credentials},
+    }
     (alerts,) = [g for g in grants["ControllerRole"] if "sns:Publish" in g.actions]
     assert alerts.resources == ({"Ref": "EventsTopic"},)
     # Nothing that destroys: the controller never terminates workers (they retire) nor deletes objects.
@@ -190,11 +236,15 @@ def test_controller_keeps_sessions_reads_only_its_key_and_never_deletes_a_token(
     key = controller["ReadDashboardKey"]
     assert key.actions == ("secretsmanager:GetSecretValue",) and key.resources == ({"Ref": "DashboardKey"},)
     # In the credentials table it may delete only the old signing key's item, never a token.
-    deletes = [g for g in grants["ControllerRole"] if "dynamodb:DeleteItem" in g.actions
-               and {"Fn::GetAtt": ["CredentialsTable", "Arn"]} in g.resources]
+    deletes = [
+        g
+        for g in grants["ControllerRole"]
+        if "dynamodb:DeleteItem" in g.actions and {"Fn::GetAtt": ["CredentialsTable", "Arn"]} in g.resources
+    ]
     assert [g.sid for g in deletes] == ["ForgetOldDashboardKey"] and deletes[0].actions == ("dynamodb:DeleteItem",)
     assert deletes[0].condition == {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["dashboard#secret-key"]}}
     from edgecloud.credentials import OLD_DASHBOARD_KEY
+
     assert OLD_DASHBOARD_KEY == {"pk": {"S": "dashboard#secret-key"}}
 
 
@@ -206,8 +256,9 @@ def test_every_s3_object_grant_is_limited_to_its_prefix(grants):
                 assert all(r in buckets for r in g.resources), f"{role}/{g.sid}"
             elif any(a.startswith("s3:") for a in g.actions):
                 for r in g.resources:
-                    assert _sub(r).endswith(("/clips/*", "/results/*", "/snapshots/*", "/frames/*")), \
+                    assert _sub(r).endswith(("/clips/*", "/results/*", "/snapshots/*", "/frames/*")), (
                         f"{role}/{g.sid}: {r}"
+                    )
 
 
 def test_every_statement_is_explained(grants):
@@ -228,17 +279,28 @@ def test_function_has_exactly_the_worker_job_permissions_plus_frames(grants):
     function = grants["FunctionRole"]
     assert all(g.only_if == "WithFunction" for g in function)
     assert actions_of(function) == {
-        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "sqs:ReceiveMessage", "sqs:DeleteMessage",
-        "sqs:GetQueueAttributes", "sqs:SendMessage", "sqs:GetQueueUrl", "logs:CreateLogStream", "logs:PutLogEvents",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
+        "sqs:GetQueueUrl",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
         "dynamodb:PutItem",
     }
-    resources = {a: {_sub(r) if isinstance(_sub(r), str) else str(r) for g in function if a in g.actions
-                     for r in g.resources} for a in actions_of(function)}
+    resources = {
+        a: {_sub(r) if isinstance(_sub(r), str) else str(r) for g in function if a in g.actions for r in g.resources}
+        for a in actions_of(function)
+    }
     assert resources["s3:PutObject"] == {"${ResultsBucket.Arn}/results/*"}  # writes results, nothing else
     assert resources["sqs:DeleteMessage"] == {str({"Fn::GetAtt": ["JobsQueue", "Arn"]})}
     assert resources["sqs:SendMessage"] == {
         str({"Fn::GetAtt": ["CompletionsQueue", "Arn"]}),
-        "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${NamePrefix}-answers-*"}
+        "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:${NamePrefix}-answers-*",
+    }
 
 
 def test_retire_queue_asks_flow_one_way(grants):
@@ -255,8 +317,9 @@ def test_retire_queue_asks_flow_one_way(grants):
 def test_the_function_writes_only_its_own_item_of_the_workers_table(grants, template):
     (report,) = [g for g in grants["FunctionRole"] if g.actions == ("dynamodb:PutItem",)]
     assert report.resources == ({"Fn::GetAtt": ["WorkersTable", "Arn"]},)
-    assert report.condition == {"ForAllValues:StringEquals": {
-        "dynamodb:LeadingKeys": [{"Fn::Sub": "lambda:${NamePrefix}-worker"}]}}
+    assert report.condition == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [{"Fn::Sub": "lambda:${NamePrefix}-worker"}]}
+    }
     env = template["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Variables"]
     assert env["EDGECLOUD_FUNCTION__NAME"] == {"Fn::Sub": "${NamePrefix}-worker"}  # the item it may write
     assert env["EDGECLOUD_TABLES__WORKERS"] == {"Ref": "WorkersTable"}

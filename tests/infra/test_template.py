@@ -1,4 +1,5 @@
 """infra/template.yaml: lints clean, deploys on moto, and says what moto cannot check."""
+
 from __future__ import annotations
 
 import base64
@@ -38,9 +39,9 @@ def _deploy(aws, ami, settings, name, **extra) -> tuple[Stack, dict[str, str]]:
 
 
 def _user_data_config(aws, launch_template: str) -> dict:
-    data = aws.ec2.describe_launch_template_versions(
-        LaunchTemplateName=launch_template, Versions=["$Latest"]
-    )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    data = aws.ec2.describe_launch_template_versions(LaunchTemplateName=launch_template, Versions=["$Latest"])[
+        "LaunchTemplateVersions"
+    ][0]["LaunchTemplateData"]
     cloud_config = yaml.safe_load(base64.b64decode(data["UserData"]))
     (written,) = cloud_config["write_files"]
     assert written["path"] == "/etc/edgecloud/config.yaml"
@@ -80,14 +81,21 @@ def test_stack_deploys_on_moto_with_the_promised_resources(moto_account, setting
     assert template["ImageId"] == ami
     assert template["IamInstanceProfile"]["Arn"].endswith("/" + out["WorkerInstanceProfile"])
     assert template["SecurityGroupIds"] == [out["WorkerSecurityGroupId"]]
-    instance_tags = {t["Key"]: t["Value"] for spec in template["TagSpecifications"]
-                     if spec["ResourceType"] == "instance" for t in spec["Tags"]}
+    instance_tags = {
+        t["Key"]: t["Value"]
+        for spec in template["TagSpecifications"]
+        if spec["ResourceType"] == "instance"
+        for t in spec["Tags"]
+    }
     assert instance_tags == {"edgecloud:fleet": settings.fleet.name, "edgecloud:role": "worker"}
 
     # The worker's config from user-data is valid and names the deployed resources.
     worker = from_dict(_user_data_config(aws, out["LaunchTemplate"]))
     assert (worker.storage.clips_bucket, worker.queues.jobs, worker.queues.max_receive) == (
-        out["ClipsBucket"], out["JobsQueue"], 4)
+        out["ClipsBucket"],
+        out["JobsQueue"],
+        4,
+    )
     assert worker.queues.retire == out["RetireQueue"]
     assert worker.fleet.backend == ("asg" if with_asg == "true" else "ec2")
 
@@ -111,9 +119,9 @@ def test_optional_controller_instance_boots_with_its_own_config(moto_account, se
     assert reservation["Instances"][0]["ImageId"] == ami
     # (moto's CloudFormation ignores the instance's launch template, so its settings are read from the template.)
     assert out["ControllerUrl"].startswith("http://") and out["ControllerUrl"].endswith(":8081")
-    data = aws.ec2.describe_launch_template_versions(
-        LaunchTemplateName="ec-ctl-controller", Versions=["$Latest"]
-    )["LaunchTemplateVersions"][0]["LaunchTemplateData"]
+    data = aws.ec2.describe_launch_template_versions(LaunchTemplateName="ec-ctl-controller", Versions=["$Latest"])[
+        "LaunchTemplateVersions"
+    ][0]["LaunchTemplateData"]
     assert data["MetadataOptions"]["HttpTokens"] == "required"
     assert data["IamInstanceProfile"]["Arn"].endswith("/" + out["ControllerInstanceProfile"])
     controller = from_dict(_user_data_config(aws, "ec-ctl-controller"))
@@ -127,7 +135,9 @@ def test_optional_controller_instance_boots_with_its_own_config(moto_account, se
     # (moto's CloudFormation drops a table's TTL and makes no secrets: those are read from the template.)
     resources = template["Resources"]
     assert resources["SessionsTable"]["Properties"]["TimeToLiveSpecification"] == {
-        "AttributeName": "expiration", "Enabled": True}
+        "AttributeName": "expiration",
+        "Enabled": True,
+    }
     secret = resources["DashboardKey"]["Properties"]
     assert secret["Name"] == {"Fn::Sub": "${NamePrefix}/dashboard-key"} and secret["GenerateSecretString"]
 
@@ -150,15 +160,19 @@ def test_update_applies_changes_and_a_repeat_is_harmless(moto_account, settings,
 
     (tmp_path / "fn.zip").write_bytes(_tiny_zip())
     code = upload_zip(aws, "ec-upd", tmp_path / "fn.zip")
-    stack, params = _deploy(aws, ami, settings, "ec-upd", CreateAutoScalingGroup="true", CreateFunction="true",
-                            **code)
+    stack, params = _deploy(aws, ami, settings, "ec-upd", CreateAutoScalingGroup="true", CreateFunction="true", **code)
     assert stack.deploy(template_body(), params, defaults=template_defaults()) in ("unchanged", "updated")
     assert stack.status() in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
-    assert stack.deploy(template_body(), params | {"VisibilityTimeout": "300"},
-                        defaults=template_defaults()) == "updated"
+    assert (
+        stack.deploy(template_body(), params | {"VisibilityTimeout": "300"}, defaults=template_defaults()) == "updated"
+    )
     url = aws.sqs.get_queue_url(QueueName="ec-upd-jobs")["QueueUrl"]
-    assert aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
-        "Attributes"]["VisibilityTimeout"] == "300"
+    assert (
+        aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"][
+            "VisibilityTimeout"
+        ]
+        == "300"
+    )
     assert stack.outputs()["VisibilityTimeout"] == "300"
 
 
@@ -169,24 +183,36 @@ def test_buckets_block_public_access_expire_old_clips_and_refuse_plain_http(temp
         props = resources[name]["Properties"]
         assert set(props["PublicAccessBlockConfiguration"].values()) == {True}
         assert len(props["PublicAccessBlockConfiguration"]) == 4
-        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
-            "ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-        policy = next(r for r in resources.values() if r["Type"] == "AWS::S3::BucketPolicy"
-                      and r["Properties"]["Bucket"] == {"Ref": name})
+        assert (
+            props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"][
+                "SSEAlgorithm"
+            ]
+            == "AES256"
+        )
+        policy = next(
+            r
+            for r in resources.values()
+            if r["Type"] == "AWS::S3::BucketPolicy" and r["Properties"]["Bucket"] == {"Ref": name}
+        )
         (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
         assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    (expire,) = [r for r in resources["ClipsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
-                 if "ExpirationInDays" in r]
+    (expire,) = [
+        r for r in resources["ClipsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"] if "ExpirationInDays" in r
+    ]
     assert expire["Prefix"] == "clips/" and expire["ExpirationInDays"] == {"Ref": "ClipRetentionDays"}
     # Results are kept: no expiry on the results bucket.
-    assert not any("ExpirationInDays" in r
-                   for r in resources["ResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"])
+    assert not any(
+        "ExpirationInDays" in r for r in resources["ResultsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+    )
 
 
 def test_launch_template_requires_imdsv2_and_terminates_on_shutdown(template):
     data = template["Resources"]["WorkerLaunchTemplate"]["Properties"]["LaunchTemplateData"]
-    assert data["MetadataOptions"] == {"HttpEndpoint": "enabled", "HttpTokens": "required",
-                                       "HttpPutResponseHopLimit": 1}
+    assert data["MetadataOptions"] == {
+        "HttpEndpoint": "enabled",
+        "HttpTokens": "required",
+        "HttpPutResponseHopLimit": 1,
+    }
     assert data["InstanceInitiatedShutdownBehavior"] == "terminate"
     worker_sg = template["Resources"]["WorkerSecurityGroup"]["Properties"]
     assert "SecurityGroupIngress" not in worker_sg

@@ -1,4 +1,5 @@
 """Cross-process fixtures (stack_settings, shared with other areas, is in tests/conftest.py)."""
+
 import pytest
 
 

@@ -1,5 +1,6 @@
 """`edgecloud bench faults` and `bench upload`: the proxy's holds and the bench's verdicts on their own
 (fast), then a few scenarios on the real processes (slow)."""
+
 from __future__ import annotations
 
 import http.server
@@ -52,6 +53,7 @@ def _post_in_background(url: str, body: bytes) -> dict:
             got.update(status=reply.status_code, text=reply.text)
         except requests.RequestException as err:
             got["error"] = err
+
     got["thread"] = threading.Thread(target=post)
     got["thread"].start()
     return got
@@ -90,8 +92,10 @@ def test_proxy_answers_a_held_request_itself_or_drops_it(echo_proxy):
 def test_framing_finds_the_request_after_a_chunked_one_on_the_same_connection():
     near, far = socket.socketpair()
     with near, far:
-        far.sendall(b"PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
-                    b"POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nxy")
+        far.sendall(
+            b"PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+            b"POST /b HTTP/1.1\r\nContent-Length: 2\r\n\r\nxy"
+        )
         stream = Stream(near)
         first = parse_head(stream.until(b"\r\n\r\n"))
         assert (first.method, first.target) == ("PUT", "/a")
@@ -111,8 +115,11 @@ def test_the_controller_kill_is_aimed_at_the_send_of_a_job_only():
 
 
 def test_a_failed_clip_is_lost_unless_the_scenario_expects_it():
-    finals = {"a": {"status": "done"}, "b": {"status": "failed", "error": "weights not found"},
-              "c": {"status": "failed", "error": "not a video"}}
+    finals = {
+        "a": {"status": "done"},
+        "b": {"status": "failed", "error": "weights not found"},
+        "c": {"status": "failed", "error": "not a video"},
+    }
     row = Outcome(["a", "b", "c", "d"], finals, expected_failures={"c"}, stored=["a", "b", "c", "a"]).row()
     assert row["lost"] == 2  # b failed unexpectedly, d has no result
     assert row["results"] == 3 and row["duplicated"] == 1
@@ -136,20 +143,37 @@ class _NoRig:
 
 
 def test_bench_writes_its_json_and_fails_when_a_scenario_breaks_or_does_not_show_its_fault(
-        monkeypatch, tmp_path, vtest_mp4):
+    monkeypatch, tmp_path, vtest_mp4
+):
     def breaks(rig, clip):
         raise RuntimeError("the retry never overlapped the first upload")
 
     monkeypatch.setattr(bench_faults, "FaultRig", _NoRig)
     monkeypatch.setitem(bench_faults.SCENARIOS, "duplicate-upload-race", Scenario(breaks))
-    monkeypatch.setitem(bench_faults.SCENARIOS, "network-down",
-                        Scenario(lambda rig, clip: lambda outcome: (False, "no cut")))
-    monkeypatch.setitem(bench_faults.SCENARIOS, "poison-clip",
-                        Scenario(lambda rig, clip: lambda outcome: (True, "seen")))
+    monkeypatch.setitem(
+        bench_faults.SCENARIOS, "network-down", Scenario(lambda rig, clip: lambda outcome: (False, "no cut"))
+    )
+    monkeypatch.setitem(
+        bench_faults.SCENARIOS, "poison-clip", Scenario(lambda rig, clip: lambda outcome: (True, "seen"))
+    )
     out = tmp_path / "faults.json"
-    run = CliRunner().invoke(cli, ["bench", "faults", "--clip", str(vtest_mp4), "--json", str(out),
-                                   "--scenario", "duplicate-upload-race", "--scenario", "network-down",
-                                   "--scenario", "poison-clip"])
+    run = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "faults",
+            "--clip",
+            str(vtest_mp4),
+            "--json",
+            str(out),
+            "--scenario",
+            "duplicate-upload-race",
+            "--scenario",
+            "network-down",
+            "--scenario",
+            "poison-clip",
+        ],
+    )
     assert run.exit_code != 0
     assert "duplicate-upload-race (fault not observed, broke)" in run.output
     assert "network-down (fault not observed)" in run.output and "poison-clip" not in run.output.split("Error")[-1]
@@ -163,8 +187,21 @@ def test_bench_writes_its_json_and_fails_when_a_scenario_breaks_or_does_not_show
 @pytest.mark.slow
 def test_bench_faults_proves_the_upload_race_and_the_poison_clip_and_loses_nothing(vtest_mp4, tmp_path):
     out = tmp_path / "faults.json"
-    run = CliRunner().invoke(cli, ["bench", "faults", "--clip", str(vtest_mp4), "--scenario", "duplicate-upload-race",
-                                   "--scenario", "poison-clip", "--json", str(out)])
+    run = CliRunner().invoke(
+        cli,
+        [
+            "bench",
+            "faults",
+            "--clip",
+            str(vtest_mp4),
+            "--scenario",
+            "duplicate-upload-race",
+            "--scenario",
+            "poison-clip",
+            "--json",
+            str(out),
+        ],
+    )
     assert run.exit_code == 0, run.output
     scenarios = {s["name"]: s for s in json.loads(out.read_text())["scenarios"]}
     assert set(scenarios) == {"duplicate-upload-race", "poison-clip"}
@@ -179,8 +216,9 @@ def test_bench_faults_proves_the_upload_race_and_the_poison_clip_and_loses_nothi
 @pytest.mark.slow
 def test_bench_upload_reports_rate_percentiles_errors_and_the_s3_floor(vtest_mp4, tmp_path):
     out = tmp_path / "upload.json"
-    run = CliRunner().invoke(cli, ["bench", "upload", "--clip", str(vtest_mp4), "--devices", "2", "--seconds", "2",
-                                   "--json", str(out)])
+    run = CliRunner().invoke(
+        cli, ["bench", "upload", "--clip", str(vtest_mp4), "--devices", "2", "--seconds", "2", "--json", str(out)]
+    )
     assert run.exit_code == 0, run.output
     report = json.loads(out.read_text())
     assert report["uploads"] > 0 and report["errors"] == 0 and report["uploads_per_s"] > 0

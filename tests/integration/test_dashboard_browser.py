@@ -5,6 +5,7 @@ Clips go in as a Pi sends them: the real footage, the pipeline's result and its 
 Screenshots of each page are kept under the test's tmp dir (and copied to
 $EDGECLOUD_SCREENSHOTS when set).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,19 +20,35 @@ from edgecloud.aws import Aws
 from edgecloud.config import DetectorSettings
 from edgecloud.credentials import Registry
 from edgecloud.detect import create_detector
+from edgecloud.localcloud import ControllerProcess
+from edgecloud.pipeline import analyse_clip
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.messages import TrackedObject
-from edgecloud.pipeline import analyse_clip
-from edgecloud.localcloud import ControllerProcess
 from edgecloud.workers import NOT_READY, WorkerStates
 
 pytestmark = pytest.mark.slow
 # A tracked person for results made where the pipeline tracks nothing (then events need one).
-PERSON = TrackedObject(track_id=1, label="person", first_seen_s=0.5, last_seen_s=4.5, frames=12, best_score=0.9,
-                       best_box=(600, 300, 660, 460), best_frame_s=2.0, zones=["driveway"])
+PERSON = TrackedObject(
+    track_id=1,
+    label="person",
+    first_seen_s=0.5,
+    last_seen_s=4.5,
+    frames=12,
+    best_score=0.9,
+    best_box=(600, 300, 660, 460),
+    best_frame_s=2.0,
+    zones=["driveway"],
+)
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +56,14 @@ def edge_analysis(vtest_mp4, tmp_path_factory):
     """A real edge result of the 5 s clip and its snapshot (made once; each upload re-ids it)."""
     settings = DetectorSettings()
     snap = tmp_path_factory.mktemp("snap") / "snapshot.jpg"
-    result = analyse_clip(vtest_mp4, create_detector(settings), settings, clip_id=new_clip_id("pi-01"),
-                          processed_by="edge", snapshot_path=snap)
+    result = analyse_clip(
+        vtest_mp4,
+        create_detector(settings),
+        settings,
+        clip_id=new_clip_id("pi-01"),
+        processed_by="edge",
+        snapshot_path=snap,
+    )
     assert result.status == "done" and result.snapshot_key
     return result, snap.read_bytes()
 
@@ -72,21 +95,34 @@ def shots(tmp_path):
 def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analysis, browser, shots):
     result, snapshot = edge_analysis
     stack_settings.autoscaler.max_workers = 0  # edge clips only: no worker processes in this test
-    stack_settings.zones.devices = {"pi-01": {"driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
-                                              "door": [(0, 0), (0.2, 0), (0.2, 0.6), (0, 0.6)]}}
+    stack_settings.zones.devices = {
+        "pi-01": {
+            "driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
+            "door": [(0, 0), (0.2, 0), (0.2, 0.6), (0, 0.6)],
+        }
+    }
     registry = Registry(Aws(stack_settings.aws), stack_settings.tables.credentials)
     token = registry.add("operator", "tester")
     device_tokens = {device: registry.add("device", device) for device in ("pi-01", "pi-02")}
 
     def upload(device: str) -> str:
         clip_id = new_clip_id(device)
-        edge = result.model_copy(update={"clip_id": clip_id, "recorded_at": clip_id.recorded_at,
-                                         "objects": result.objects or [PERSON]})
-        reply = requests.post(f"{url}/v1/clips", timeout=30, headers={"Authorization": f"Bearer {device_tokens[device]}"},
-                              data={"metadata": json.dumps({"clip_id": clip_id, "device_id": device, "fps": 10}),
-                                    "result": edge.model_dump_json()},
-                              files={"clip": (f"{clip_id}.mp4", vtest_mp4.read_bytes(), "video/mp4"),
-                                     "snapshot": ("snapshot.jpg", snapshot, "image/jpeg")})
+        edge = result.model_copy(
+            update={"clip_id": clip_id, "recorded_at": clip_id.recorded_at, "objects": result.objects or [PERSON]}
+        )
+        reply = requests.post(
+            f"{url}/v1/clips",
+            timeout=30,
+            headers={"Authorization": f"Bearer {device_tokens[device]}"},
+            data={
+                "metadata": json.dumps({"clip_id": clip_id, "device_id": device, "fps": 10}),
+                "result": edge.model_dump_json(),
+            },
+            files={
+                "clip": (f"{clip_id}.mp4", vtest_mp4.read_bytes(), "video/mp4"),
+                "snapshot": ("snapshot.jpg", snapshot, "image/jpeg"),
+            },
+        )
         assert reply.status_code == 201, reply.text
         return clip_id
 
@@ -118,8 +154,9 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         assert page.url.rstrip("/") == url
         events = page.eval_on_selector_all("tr.event", "rows => rows.map(r => r.dataset.eventId)")
         assert events == [f"ev_{run[1]}", f"ev_{run[0]}"]  # newest first
-        page.wait_for_function("() => [...document.querySelectorAll('tr.event td.thumb img')]"
-                               ".every(i => i.complete && i.naturalWidth > 0)")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('tr.event td.thumb img')].every(i => i.complete && i.naturalWidth > 0)"
+        )
         page.screenshot(path=str(shots / "events.png"))
         page.select_option("select[name=zone]", "driveway")
         page.select_option("select[name=device]", "pi-01")
@@ -133,10 +170,15 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         assert page.eval_on_selector_all(".event-clip", "cs => cs.map(c => c.dataset.clipId)") == [run[0], run[2]]
         page.wait_for_function("() => document.querySelector('#event-video').readyState >= 1", timeout=15_000)
         assert page.get_attribute(".event-clip.playing", "data-clip-id") == run[0]
-        page.evaluate("() => { const v = document.querySelector('#event-video'); v.muted = true;"
-                      " v.currentTime = v.duration - 0.3; return v.play(); }")
-        page.wait_for_function(f"() => document.querySelector('.event-clip.playing').dataset.clipId === '{run[2]}'"
-                               " && document.querySelector('#event-video').currentTime > 0.5", timeout=15_000)
+        page.evaluate(
+            "() => { const v = document.querySelector('#event-video'); v.muted = true;"
+            " v.currentTime = v.duration - 0.3; return v.play(); }"
+        )
+        page.wait_for_function(
+            f"() => document.querySelector('.event-clip.playing').dataset.clipId === '{run[2]}'"
+            " && document.querySelector('#event-video').currentTime > 0.5",
+            timeout=15_000,
+        )
         assert run[2] in page.eval_on_selector("#event-video", "v => v.currentSrc")
         head = page.eval_on_selector(".event-clip.playing svg .playhead", "l => +l.getAttribute('x1')")
         assert head > page.eval_on_selector(".event-clip.playing svg", "s => +s.dataset.x0")
@@ -147,8 +189,9 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         page.wait_for_selector("tr.clip")
         shown = page.eval_on_selector_all("tr.clip", "rows => rows.map(r => r.dataset.clipId)")
         assert shown == run[::-1]
-        page.wait_for_function("() => [...document.querySelectorAll('td.thumb img')]"
-                               ".every(i => i.complete && i.naturalWidth > 0)")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('td.thumb img')].every(i => i.complete && i.naturalWidth > 0)"
+        )
 
         # Refreshes download no snapshot again: each has one stable address, and shown images stay.
         images = []
@@ -156,8 +199,9 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         for _ in range(3):  # three refreshes of the list: the first two are in place when the third arrives
             with page.expect_response(lambda r: "/fragments/clips" in r.url and r.ok):
                 pass
-        page.wait_for_function("() => [...document.querySelectorAll('td.thumb img')]"
-                               ".every(i => i.complete && i.naturalWidth > 0)")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('td.thumb img')].every(i => i.complete && i.naturalWidth > 0)"
+        )
         assert images == [], f"a refresh downloaded snapshots again: {images}"
 
         # A new clip appears without a reload.
@@ -181,19 +225,22 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         page.goto(f"{url}/clips/{run[0]}")
         page.wait_for_function("() => document.querySelector('#clip-video').readyState >= 1", timeout=15_000)
         assert page.eval_on_selector("#clip-video", "v => v.duration") > 4
-        page.wait_for_function("() => { const i = document.querySelector('#clip-snapshot');"
-                               " return i.complete && i.naturalWidth === 768; }")
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#clip-snapshot'); return i.complete && i.naturalWidth === 768; }"
+        )
         assert "person" in page.inner_text("table.seen")
         assert page.get_attribute(".event-link a", "href") == f"/events/ev_{run[0]}"  # the event it is part of
         page.screenshot(path=str(shots / "clip.png"), full_page=True)
 
         # A worker that cannot load its detector is listed with its reason.
         WorkerStates(Aws(stack_settings.aws), stack_settings.tables.workers).report(
-            "i-0browser", NOT_READY, "detector darknet:yolov3-tiny cannot load: weights not found")
+            "i-0browser", NOT_READY, "detector darknet:yolov3-tiny cannot load: weights not found"
+        )
         page.goto(f"{url}/fleet")
         page.wait_for_selector("svg.chart circle.edge")
         assert "i-0browser" in page.inner_text("table.not-ready") and "weights not found" in page.inner_text(
-            "table.not-ready")
+            "table.not-ready"
+        )
         page.screenshot(path=str(shots / "fleet.png"), full_page=True)
         page.goto(f"{url}/devices")
         assert page.query_selector('tr[data-device="pi-02"]') is not None
@@ -236,6 +283,13 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         assert phone.evaluate("document.documentElement.scrollWidth") <= 400
         phone.screenshot(path=str(shots / "events-phone.png"))
         assert problems == []
-    assert {p.name for p in shots.glob("*.png")} >= {"login.png", "clips.png", "clip.png", "fleet.png", "devices.png",
-                                                  "device.png",
-                                                  "events.png", "event.png"}
+    assert {p.name for p in shots.glob("*.png")} >= {
+        "login.png",
+        "clips.png",
+        "clip.png",
+        "fleet.png",
+        "devices.png",
+        "device.png",
+        "events.png",
+        "event.png",
+    }

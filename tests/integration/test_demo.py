@@ -1,5 +1,6 @@
 """`edgecloud demo` end to end: edge agent (mock PIR, real footage), controller,
 worker processes, embedded AWS. Every clip must get a result."""
+
 import json
 
 import pytest
@@ -29,8 +30,11 @@ def assert_each_clip_says_where_and_why(report: dict) -> None:
 
 def test_demo_processes_every_clip_on_edge_and_cloud(tmp_path, vtest_avi):
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(cli, ["demo", "--video", str(vtest_avi), "--clips", "6", "--json", str(out),
-                                      "--workdir", str(tmp_path / "work")], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["demo", "--video", str(vtest_avi), "--clips", "6", "--json", str(out), "--workdir", str(tmp_path / "work")],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     clips = report["clips"]
@@ -54,8 +58,11 @@ def test_demo_processes_every_clip_on_edge_and_cloud(tmp_path, vtest_avi):
     assert {c["detector"] for c in clips} == {"darknet:yolov3-tiny"}
     assert "person" in seen and seen & {"car", "truck"}
     assert "edgecloud demo (darknet:yolov3-tiny)" in result.output
-    assert f"placed: {report['placements']['edge']} on the Pi, {report['placements']['cloud']} in the cloud" \
-        in result.output and "edge: the Pi was free" in result.output
+    assert (
+        f"placed: {report['placements']['edge']} on the Pi, {report['placements']['cloud']} in the cloud"
+        in result.output
+        and "edge: the Pi was free" in result.output
+    )
 
 
 def test_demo_serve_reports_the_dashboard_then_serves_until_interrupted(tmp_path, vtest_avi):
@@ -71,10 +78,31 @@ def test_demo_serve_reports_the_dashboard_then_serves_until_interrupted(tmp_path
 
     out = tmp_path / "report.json"
     # The dashboard, not placement, is under test here: the Pi keeps this machine's pace.
-    demo = subprocess.Popen([sys.executable, "-m", "edgecloud.cli", "demo", "--video", str(vtest_avi), "--clips", "2",
-                             "--policy", "fastest-finish", "--pi-slowdown", "1", "--serve", "--json", str(out),
-                             "--workdir", str(tmp_path / "w")],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    demo = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgecloud.cli",
+            "demo",
+            "--video",
+            str(vtest_avi),
+            "--clips",
+            "2",
+            "--policy",
+            "fastest-finish",
+            "--pi-slowdown",
+            "1",
+            "--serve",
+            "--json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "w"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     try:
         lines = []
         for line in demo.stdout:  # the report is written before "dashboard:" is printed

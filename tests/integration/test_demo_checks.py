@@ -1,5 +1,6 @@
 """`edgecloud demo`'s checks, without running a demo: it refuses to start without a detector that
 loads (naming the fix), and it fails when a clip of its good footage did not end done."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,6 +13,7 @@ from edgecloud.wiring import demo as demo_module
 @pytest.fixture
 def ran(monkeypatch):
     """Stands in for the demo's run: records the settings it was given and returns ``ran.report``."""
+
     class Ran:
         settings = None
         report = None
@@ -32,9 +34,16 @@ def no_model_files(monkeypatch, tmp_path):
 
 
 def _clip(status: str, error=None) -> dict:
-    return {"clip_id": f"20261203T101500000Z_pi-01_0000000{len(status)}", "status": status, "processed_by": "i-1",
-            "trigger_to_result_s": 1.0, "labels": "" if status == "done" else None, "snapshot_url": None,
-            "detector": "hog", "error": error}
+    return {
+        "clip_id": f"20261203T101500000Z_pi-01_0000000{len(status)}",
+        "status": status,
+        "processed_by": "i-1",
+        "trigger_to_result_s": 1.0,
+        "labels": "" if status == "done" else None,
+        "snapshot_url": None,
+        "detector": "hog",
+        "error": error,
+    }
 
 
 def test_without_its_model_the_demo_starts_nothing_and_names_the_fix(ran, no_model_files, vtest_avi):
@@ -47,8 +56,10 @@ def test_without_its_model_the_demo_starts_nothing_and_names_the_fix(ran, no_mod
 
 
 def test_a_clip_that_failed_fails_the_demo(ran, no_model_files, vtest_avi):
-    ran.report = {"clips": [_clip("done"), _clip("failed", "failed 3 times; last error: weights not found")],
-                  "workers": {"launched": 1, "retired": 1}}
+    ran.report = {
+        "clips": [_clip("done"), _clip("failed", "failed 3 times; last error: weights not found")],
+        "workers": {"launched": 1, "retired": 1},
+    }
 
     outcome = CliRunner().invoke(cli, ["demo", "--video", str(vtest_avi), "--detector", "hog"])
 

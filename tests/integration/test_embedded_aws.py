@@ -1,4 +1,5 @@
 """The embedded AWS in a process of its own (the demo's and the upload bench's): it serves, and it goes."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,8 @@ import psutil
 import pytest
 
 from edgecloud.aws import Aws
-from edgecloud.settings import AwsSettings
 from edgecloud.localcloud import EmbeddedAws
+from edgecloud.settings import AwsSettings
 
 pytestmark = pytest.mark.slow
 

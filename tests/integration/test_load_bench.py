@@ -1,4 +1,5 @@
 """`edgecloud bench load`: Locust users against the real controller and fleet."""
+
 import json
 
 import pytest
@@ -11,8 +12,11 @@ pytestmark = pytest.mark.slow
 
 def test_load_bench_round_trips_every_clip(tmp_path, vtest_mp4):
     out = tmp_path / "load.json"
-    result = CliRunner().invoke(cli, ["bench", "load", "--clip", str(vtest_mp4), "--clips", "3",
-                                      "--timeout", "90", "--json", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["bench", "load", "--clip", str(vtest_mp4), "--clips", "3", "--timeout", "90", "--json", str(out)],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert report["clips"] == 3

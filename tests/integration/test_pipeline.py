@@ -1,5 +1,6 @@
 """The cloud path across real processes: gunicorn controller, worker processes,
 one embedded AWS. A clip POSTed over HTTP must come back `done` from a worker."""
+
 import json
 import threading
 import time
@@ -8,22 +9,32 @@ import pytest
 import requests
 
 from edgecloud.aws import Aws
-from edgecloud.wiring.demo import fleet_counts, wait_retired
 from edgecloud.clock import utcnow
 from edgecloud.localcloud import ControllerProcess
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import result_key
+from edgecloud.wiring.demo import fleet_counts, wait_retired
 
 pytestmark = pytest.mark.slow
 
 
 def post_clip(url, path, *, headers, content_type, fps=None, device="pi-01"):
     clip_id = new_clip_id(device)
-    meta = {"clip_id": clip_id, "device_id": device, "recorded_at": utcnow().isoformat(),
-            "fps": fps, "content_type": content_type}
+    meta = {
+        "clip_id": clip_id,
+        "device_id": device,
+        "recorded_at": utcnow().isoformat(),
+        "fps": fps,
+        "content_type": content_type,
+    }
     with open(path, "rb") as fh:
-        r = requests.post(f"{url}/v1/clips", files={"clip": (path.name, fh, content_type)},
-                          data={"metadata": json.dumps(meta)}, timeout=30, headers=headers)
+        r = requests.post(
+            f"{url}/v1/clips",
+            files={"clip": (path.name, fh, content_type)},
+            data={"metadata": json.dumps(meta)},
+            timeout=30,
+            headers=headers,
+        )
     assert r.status_code == 201, r.text
     assert r.json()["clip_id"] == clip_id
     return clip_id
@@ -38,8 +49,9 @@ def wait_done(url, clip_id, headers, timeout=120):
     raise AssertionError(f"{clip_id} not finished after {timeout}s: {body}")
 
 
-def test_clip_flows_through_queue_and_worker_to_done_then_worker_retires(stack_settings, tmp_path, vtest_mp4,
-                                                                         device_auth):
+def test_clip_flows_through_queue_and_worker_to_done_then_worker_retires(
+    stack_settings, tmp_path, vtest_mp4, device_auth
+):
     aws = Aws(stack_settings.aws)
     with ControllerProcess(stack_settings, tmp_path) as controller:
         assert requests.get(f"{controller.url}/healthz", timeout=5).ok
@@ -48,8 +60,9 @@ def test_clip_flows_through_queue_and_worker_to_done_then_worker_retires(stack_s
         assert body["status"] == "done", body
         assert body["processed_by"].startswith("i-")  # an EC2 instance id from the embedded EC2
         assert "person" in body["result"]["labels"].split(",")
-        stored = json.loads(aws.s3.get_object(Bucket=stack_settings.storage.results_bucket,
-                                              Key=result_key(clip_id))["Body"].read())
+        stored = json.loads(
+            aws.s3.get_object(Bucket=stack_settings.storage.results_bucket, Key=result_key(clip_id))["Body"].read()
+        )
         assert stored["clip_id"] == clip_id and stored["status"] == "done"
         # With nothing left to do, the worker terminates its own instance.
         counts = wait_retired(aws, stack_settings.fleet.name, timeout=90)
@@ -72,8 +85,10 @@ def test_autoscaler_never_exceeds_its_cap(stack_settings, tmp_path, vtest_h264, 
     with ControllerProcess(stack_settings, tmp_path) as controller:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        ids = [post_clip(controller.url, vtest_h264, headers=device_auth, content_type="video/h264", fps=10)
-               for _ in range(6)]
+        ids = [
+            post_clip(controller.url, vtest_h264, headers=device_auth, content_type="video/h264", fps=10)
+            for _ in range(6)
+        ]
         bodies = [wait_done(controller.url, i, device_auth, timeout=180) for i in ids]
         stop.set()
         watcher.join()

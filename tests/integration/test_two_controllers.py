@@ -6,6 +6,7 @@ A runs the workers and consumes every completion; B serves the same API with no 
 and its own (empty) completions queue, so every answer B gives was written by A: each
 wake on B is a cross-controller one, measured against the moment the row turned final.
 Run with ``-s`` to see the figures."""
+
 import json
 import statistics
 import threading
@@ -15,11 +16,11 @@ import pytest
 import requests
 
 from edgecloud.aws import Aws
-from edgecloud.provision import ensure_queue
 from edgecloud.clip_table import ensure_table
 from edgecloud.clock import utcnow
 from edgecloud.localcloud import ControllerProcess
 from edgecloud.protocol.ids import new_clip_id
+from edgecloud.provision import ensure_queue
 
 pytestmark = pytest.mark.slow
 CLIPS = 4
@@ -27,11 +28,21 @@ CLIPS = 4
 
 def upload(url, clip, headers):
     clip_id = new_clip_id("pi-01")
-    meta = {"clip_id": clip_id, "device_id": "pi-01", "recorded_at": utcnow().isoformat(), "fps": 10,
-            "content_type": "video/h264"}
+    meta = {
+        "clip_id": clip_id,
+        "device_id": "pi-01",
+        "recorded_at": utcnow().isoformat(),
+        "fps": 10,
+        "content_type": "video/h264",
+    }
     with open(clip, "rb") as fh:
-        r = requests.post(f"{url}/v1/clips", files={"clip": (clip.name, fh, "video/h264")},
-                          data={"metadata": json.dumps(meta)}, headers=headers, timeout=30)
+        r = requests.post(
+            f"{url}/v1/clips",
+            files={"clip": (clip.name, fh, "video/h264")},
+            data={"metadata": json.dumps(meta)},
+            headers=headers,
+            timeout=30,
+        )
     assert r.status_code == 201, r.text
     return clip_id
 
@@ -51,8 +62,9 @@ def watch_final(aws, table, clip_ids, became_final: dict, stop: threading.Event)
     while not stop.is_set():
         pending = [c for c in clip_ids if c not in became_final]
         if pending:
-            reply = aws.dynamodb.batch_get_item(RequestItems={table: {
-                "Keys": [{"clip_id": {"S": c}} for c in pending], "ConsistentRead": True}})
+            reply = aws.dynamodb.batch_get_item(
+                RequestItems={table: {"Keys": [{"clip_id": {"S": c}} for c in pending], "ConsistentRead": True}}
+            )
             now = time.monotonic()
             for item in reply["Responses"][table]:
                 if item["status"]["S"] in ("done", "failed"):
@@ -60,8 +72,9 @@ def watch_final(aws, table, clip_ids, became_final: dict, stop: threading.Event)
         stop.wait(0.02)
 
 
-def test_clips_uploaded_to_either_controller_are_answered_by_the_other(stack_settings, tmp_path, vtest_h264,
-                                                                        device_auth):
+def test_clips_uploaded_to_either_controller_are_answered_by_the_other(
+    stack_settings, tmp_path, vtest_h264, device_auth
+):
     tag = stack_settings.fleet.name.removeprefix("fleet-")
     a_settings = stack_settings.model_copy(deep=True)
     a_settings.controller.ledger = "dynamodb"
@@ -79,11 +92,16 @@ def test_clips_uploaded_to_either_controller_are_answered_by_the_other(stack_set
     with ControllerProcess(a_settings, tmp_path / "a") as a, ControllerProcess(b_settings, tmp_path / "b") as b:
         turns = [(a, b), (b, a)] * (CLIPS // 2)  # (took the upload, answers it)
         uploaded = [(upload(took.url, vtest_h264, device_auth), other) for took, other in turns]
-        watcher = threading.Thread(target=watch_final, daemon=True, args=(
-            aws, a_settings.tables.clips, [c for c, _ in uploaded], became_final, stop))
+        watcher = threading.Thread(
+            target=watch_final,
+            daemon=True,
+            args=(aws, a_settings.tables.clips, [c for c, _ in uploaded], became_final, stop),
+        )
         watcher.start()
-        waits = [threading.Thread(target=answer, args=(other.url, clip_id, device_auth, answered))
-                 for clip_id, other in uploaded]
+        waits = [
+            threading.Thread(target=answer, args=(other.url, clip_id, device_auth, answered))
+            for clip_id, other in uploaded
+        ]
         for t in waits:
             t.start()
         for t in waits:
@@ -100,8 +118,10 @@ def test_clips_uploaded_to_either_controller_are_answered_by_the_other(stack_set
     delays = {c: answered[c][0] - became_final[c] for c, _ in uploaded}
     across = [delays[c] for c, other in uploaded if other is b]  # A consumed it, B answered
     local = [delays[c] for c, other in uploaded if other is a]
-    print(f"\ntwo controllers: {CLIPS} clips, {len(answered)} answered by the other controller; "
-          f"?wait= on B woken by A's completion after median {statistics.median(across):.2f} s, "
-          f"max {max(across):.2f} s; on A (its own completion) median {statistics.median(local):.2f} s")
+    print(
+        f"\ntwo controllers: {CLIPS} clips, {len(answered)} answered by the other controller; "
+        f"?wait= on B woken by A's completion after median {statistics.median(across):.2f} s, "
+        f"max {max(across):.2f} s; on A (its own completion) median {statistics.median(local):.2f} s"
+    )
     assert max(across) < 2.0, f"a ?wait= on B woke {max(across):.2f} s after A finished the clip"
     assert not list(tmp_path.rglob("ledger-v2.sqlite3")), "a controller kept its clips in a local file"

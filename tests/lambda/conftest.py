@@ -1,4 +1,5 @@
 """Fixtures for the Lambda engine: Lambda's context object, SQS event records, the built zip."""
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,14 @@ def wheel_cache():
 
 def make_context(timeout_s: float = 60.0) -> Context:
     """Lambda's context object, as the emulated runtime makes it."""
-    return Context({"request_id": str(uuid.uuid4()), "function_name": "edgecloud-worker", "memory_mb": 2048,
-                    "deadline_ms": time.time() * 1000 + timeout_s * 1000})
+    return Context(
+        {
+            "request_id": str(uuid.uuid4()),
+            "function_name": "edgecloud-worker",
+            "memory_mb": 2048,
+            "deadline_ms": time.time() * 1000 + timeout_s * 1000,
+        }
+    )
 
 
 @pytest.fixture
@@ -51,19 +58,35 @@ def job_for(settings, mocked_aws):
         if clip is not None:
             aws.s3.put_object(Bucket=settings.storage.clips_bucket, Key=key, Body=clip.read_bytes())
         now = utcnow()
-        return Job(clip_id=clip_id, bucket=bucket or settings.storage.clips_bucket, key=key, device="pi-01",
-                   recorded_at=now, submitted_at=now)
+        return Job(
+            clip_id=clip_id,
+            bucket=bucket or settings.storage.clips_bucket,
+            key=key,
+            device="pi-01",
+            recorded_at=now,
+            submitted_at=now,
+        )
 
     return make
 
 
 def sqs_event(*bodies: str, receive_count: int = 1) -> dict:
     """Lambda's SQS event for these message bodies."""
-    return {"Records": [{
-        "messageId": str(uuid.uuid4()), "receiptHandle": uuid.uuid4().hex, "body": body,
-        "attributes": {"ApproximateReceiveCount": str(receive_count)}, "messageAttributes": {},
-        "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:edgecloud-jobs",
-        "awsRegion": "us-east-1"} for body in bodies]}
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": uuid.uuid4().hex,
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": str(receive_count)},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:edgecloud-jobs",
+                "awsRegion": "us-east-1",
+            }
+            for body in bodies
+        ]
+    }
 
 
 def completions(aws, queues) -> list[dict]:
@@ -85,8 +108,20 @@ def local_zip(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("lambda")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     with wheel_cache() as cache:
-        result = CliRunner().invoke(cli, ["lambda", "package", "--out", str(out / "function.zip"),
-                                          "--json", str(out / "package.json"), "--python-version", version,
-                                          "--cache", str(cache)])
+        result = CliRunner().invoke(
+            cli,
+            [
+                "lambda",
+                "package",
+                "--out",
+                str(out / "function.zip"),
+                "--json",
+                str(out / "package.json"),
+                "--python-version",
+                version,
+                "--cache",
+                str(cache),
+            ],
+        )
     assert result.exit_code == 0, result.output
     return out / "function.zip"

@@ -1,10 +1,12 @@
 """`edgecloud demo --engine lambda`: the cloud's clips are processed by the function from its zip."""
+
 import json
 
 import pytest
 from click.testing import CliRunner
 
 from edgecloud.cli import cli
+
 from ..integration.test_demo import assert_each_clip_says_where_and_why
 
 pytestmark = pytest.mark.slow
@@ -13,9 +15,23 @@ pytestmark = pytest.mark.slow
 def test_the_function_processes_the_clouds_clips(tmp_path, vtest_avi, local_zip, monkeypatch):
     monkeypatch.setenv("EDGECLOUD_FUNCTION__PACKAGE", str(local_zip))
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(cli, ["demo", "--engine", "lambda", "--video", str(vtest_avi), "--clips", "5",
-                                      "--json", str(out), "--workdir", str(tmp_path / "work")],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "demo",
+            "--engine",
+            "lambda",
+            "--video",
+            str(vtest_avi),
+            "--clips",
+            "5",
+            "--json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     cloud = [c for c in report["clips"] if c["processed_by"] != "edge"]
@@ -30,9 +46,23 @@ def test_the_function_processes_the_clouds_clips(tmp_path, vtest_avi, local_zip,
 def test_the_frame_path_answers_every_frame(tmp_path, vtest_avi, local_zip, monkeypatch):
     monkeypatch.setenv("EDGECLOUD_FUNCTION__PACKAGE", str(local_zip))
     out = tmp_path / "frames.json"
-    result = CliRunner().invoke(cli, ["demo", "--mode", "frames", "--seconds", "3", "--video", str(vtest_avi),
-                                      "--json", str(out), "--workdir", str(tmp_path / "work")],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "demo",
+            "--mode",
+            "frames",
+            "--seconds",
+            "3",
+            "--video",
+            str(vtest_avi),
+            "--json",
+            str(out),
+            "--workdir",
+            str(tmp_path / "work"),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     frames = report["frames"]

@@ -1,6 +1,7 @@
 """The built zip, run by the local emulation of Lambda and its SQS event source
 against a moto server: a clean interpreter, partial failures, the function
 timeout, and dead-lettering exactly as SQS does it for EC2 workers."""
+
 from __future__ import annotations
 
 import json
@@ -40,15 +41,18 @@ def test_the_zip_is_what_lambda_accepts(local_zip):
 
 def test_the_handler_imports_from_the_zip_alone(local_zip, tmp_path):
     task, runtime = unpack(local_zip, tmp_path), runtime_dir(tmp_path)
-    probe = ("import sys; sys.path[:0] = sys.argv[1:3]\n"
-             "import cv2, numpy, pydantic, yaml, boto3, edgefirst.tracker, edgecloud.worker.lambda_handler as f\n"
-             "assert callable(f.handle)\n"
-             "print(cv2.__file__, numpy.__file__, pydantic.__file__)\n"
-             "for name in ('torch', 'flask', 'moto'):\n"
-             "    try:\n        __import__(name)\n    except ImportError:\n        continue\n"
-             "    raise SystemExit(name + ' importable')\n")
-    done = subprocess.run([sys.executable, "-I", "-S", "-c", probe, str(task), str(runtime)],
-                          capture_output=True, text=True, cwd=tmp_path)
+    probe = (
+        "import sys; sys.path[:0] = sys.argv[1:3]\n"
+        "import cv2, numpy, pydantic, yaml, boto3, edgefirst.tracker, edgecloud.worker.lambda_handler as f\n"
+        "assert callable(f.handle)\n"
+        "print(cv2.__file__, numpy.__file__, pydantic.__file__)\n"
+        "for name in ('torch', 'flask', 'moto'):\n"
+        "    try:\n        __import__(name)\n    except ImportError:\n        continue\n"
+        "    raise SystemExit(name + ' importable')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe, str(task), str(runtime)], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert all(path.startswith(str(task)) for path in done.stdout.split())
 
@@ -59,8 +63,10 @@ def cloud(settings, moto_server, tmp_path):
     tag = uuid.uuid4().hex[:8]
     s = settings.model_copy(deep=True)
     s.aws.endpoint_url = moto_server
-    for section, names in (("storage", ("clips_bucket", "results_bucket", "frames_bucket")),
-                           ("queues", ("jobs", "completions", "dead_letter", "retire", "frame_answers"))):
+    for section, names in (
+        ("storage", ("clips_bucket", "results_bucket", "frames_bucket")),
+        ("queues", ("jobs", "completions", "dead_letter", "retire", "frame_answers")),
+    ):
         for name in names:
             setattr(getattr(s, section), name, f"{getattr(getattr(s, section), name)}-{tag}")
     s.function.name = f"fn-{tag}"
@@ -74,8 +80,14 @@ def _queue(aws, queues, settings, clip, bucket=None) -> Job:
     key = clip_key(clip_id, CLIP_TYPES["video/mp4"])
     if clip is not None:
         aws.s3.put_object(Bucket=settings.storage.clips_bucket, Key=key, Body=clip.read_bytes())
-    job = Job(clip_id=clip_id, bucket=bucket or settings.storage.clips_bucket, key=key, device="pi-01",
-              recorded_at=utcnow(), submitted_at=utcnow())
+    job = Job(
+        clip_id=clip_id,
+        bucket=bucket or settings.storage.clips_bucket,
+        key=key,
+        device="pi-01",
+        recorded_at=utcnow(),
+        submitted_at=utcnow(),
+    )
     aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=job.model_dump_json())
     return job
 
@@ -109,8 +121,12 @@ def test_partial_failure_and_the_last_try(cloud, local_zip, vtest_mp4, tmp_path)
     first = invocations[0].reply["result"]["batchItemFailures"]
     assert len(first) == 1 and invocations[0].cold and not invocations[-1].cold
     assert len(invocations) == settings.queues.max_receive  # the good clip was deleted after the first
-    assert aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["All"])["Attributes"][
-        "ApproximateNumberOfMessages"] == "0"
+    assert (
+        aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["All"])["Attributes"][
+            "ApproximateNumberOfMessages"
+        ]
+        == "0"
+    )
 
 
 def test_a_job_that_outruns_the_timeout_is_dead_lettered(cloud, local_zip, vtest_avi, tmp_path):
@@ -118,8 +134,13 @@ def test_a_job_that_outruns_the_timeout_is_dead_lettered(cloud, local_zip, vtest
     settings.function.timeout_s = 5  # 80 s of footage take far longer
     settings.queues.max_receive = 2
     dlq = aws.sqs.get_queue_attributes(QueueUrl=queues.dead_letter, AttributeNames=["QueueArn"])["Attributes"]
-    aws.sqs.set_queue_attributes(QueueUrl=queues.jobs, Attributes={"VisibilityTimeout": "1", "RedrivePolicy": json.dumps(
-        {"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": "2"})})
+    aws.sqs.set_queue_attributes(
+        QueueUrl=queues.jobs,
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq["QueueArn"], "maxReceiveCount": "2"}),
+        },
+    )
     job = _queue(aws, queues, settings, vtest_avi)
 
     def dead_lettered():

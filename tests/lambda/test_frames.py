@@ -1,5 +1,6 @@
 """The per-frame path in process on moto: the controller's presigned POST, the frame
 straight to S3, the bucket's notification, the handler, the device's answers queue."""
+
 from __future__ import annotations
 
 import base64
@@ -33,8 +34,9 @@ def _post_for(client, device="pi-01") -> dict:
     return r.get_json()
 
 
-def test_a_post_stores_one_frame_under_one_exact_key_size_capped_and_short_lived(settings, controller_app,
-                                                                                  device_client_of):
+def test_a_post_stores_one_frame_under_one_exact_key_size_capped_and_short_lived(
+    settings, controller_app, device_client_of
+):
     client = device_client_of(controller_app)  # as device pi-01
     before = time.time()
     post, again = _post_for(client), _post_for(client)
@@ -59,8 +61,7 @@ def test_a_request_naming_no_valid_device_gets_nothing(controller_app, device_cl
         assert r.status_code == 400 and "device_id" in r.get_json()["error"]
 
 
-def test_a_posted_frame_is_answered_on_its_devices_queue(settings, controller_app, mocked_aws, jpeg,
-                                                         device_client_of):
+def test_a_posted_frame_is_answered_on_its_devices_queue(settings, controller_app, mocked_aws, jpeg, device_client_of):
     aws, _ = mocked_aws
     events = notify_queue_of_frames(aws, settings)
     client = device_client_of(controller_app)  # as device pi-01
@@ -99,10 +100,12 @@ def test_a_deleted_answers_queue_is_made_again(settings, controller_app, mocked_
 
     reply = client.get("/v1/frames/answers", query_string={"device_id": "pi-01"})
     assert reply.status_code == 200 and reply.get_json() == {"answers": []}
-    answer = FrameAnswer(frame_id="20261124T113500123Z_pi-01_3fa9c2d1", device="pi-01", processed_by="lambda:1",
-                         labels="person")
-    aws.sqs.send_message(QueueUrl=aws.sqs.get_queue_url(QueueName=name)["QueueUrl"],
-                         MessageBody=answer.model_dump_json())  # as the function answers
+    answer = FrameAnswer(
+        frame_id="20261124T113500123Z_pi-01_3fa9c2d1", device="pi-01", processed_by="lambda:1", labels="person"
+    )
+    aws.sqs.send_message(
+        QueueUrl=aws.sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=answer.model_dump_json()
+    )  # as the function answers
     (got,) = client.get("/v1/frames/answers", query_string={"device_id": "pi-01"}).get_json()["answers"]
     assert got["frame_id"] == answer.frame_id
 
@@ -110,8 +113,14 @@ def test_a_deleted_answers_queue_is_made_again(settings, controller_app, mocked_
 def test_an_object_that_is_not_a_frame_key_is_ignored(settings, mocked_aws, jpeg):
     aws, _ = mocked_aws
     aws.s3.put_object(Bucket=settings.storage.frames_bucket, Key="frames/pi-01/evil.jpg", Body=jpeg)
-    event = {"Records": [{"eventSource": "aws:s3", "s3": {"bucket": {"name": settings.storage.frames_bucket},
-                                                         "object": {"key": "frames/pi-01/evil.jpg"}}}]}
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "s3": {"bucket": {"name": settings.storage.frames_bucket}, "object": {"key": "frames/pi-01/evil.jpg"}},
+            }
+        ]
+    }
     assert _handle(settings, event, make_context()) == {"answered": 0}
 
 

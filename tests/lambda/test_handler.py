@@ -1,5 +1,6 @@
 """The Lambda handler in process, on moto S3/SQS and real footage: the same
 processor, results and completions as an EC2 worker, and partial batch failures."""
+
 from __future__ import annotations
 
 import json
@@ -8,8 +9,8 @@ import pytest
 
 from edgecloud.protocol.messages import Result
 from edgecloud.result_store import ResultStore
-from edgecloud.worker.lambda_handler import Environment, handle_jobs
 from edgecloud.worker.job_runner import NotReady
+from edgecloud.worker.lambda_handler import Environment, handle_jobs
 
 from .conftest import UNREACHABLE, completions, make_context, sqs_event
 
@@ -28,7 +29,9 @@ def test_a_clip_is_processed_as_a_worker_would(settings, mocked_aws, job_for, vt
     people = [o for o in result.objects if o.label == "person"]  # tracked as a worker tracks them
     assert people and result.summary["person"].unique == len(people) and all(o.frames >= 2 for o in people)
     assert [(c["event"], c["processed_by"]) for c in completions(aws, queues)] == [
-        ("started", result.processed_by), ("done", result.processed_by)]
+        ("started", result.processed_by),
+        ("done", result.processed_by),
+    ]
 
 
 def test_only_the_failing_record_is_reported(settings, mocked_aws, job_for, vtest_mp4):
@@ -100,8 +103,9 @@ def _key(clip_id: str) -> str:
     return result_key(clip_id)
 
 
-def test_a_function_that_cannot_load_its_detector_fails_before_any_record(settings, mocked_aws, job_for, vtest_mp4,
-                                                                           tmp_path):
+def test_a_function_that_cannot_load_its_detector_fails_before_any_record(
+    settings, mocked_aws, job_for, vtest_mp4, tmp_path
+):
     aws, queues = mocked_aws
     settings.detector.weights = tmp_path / "missing" / "yolov3-tiny.weights"
     job = job_for(vtest_mp4)
@@ -114,8 +118,9 @@ def test_a_function_that_cannot_load_its_detector_fails_before_any_record(settin
     assert completions(aws, queues) == []  # not even 'started'
 
 
-def test_a_function_that_cannot_load_its_detector_shows_in_stats_as_not_ready(settings, mocked_aws, job_for,
-                                                                             operator_client, tmp_path):
+def test_a_function_that_cannot_load_its_detector_shows_in_stats_as_not_ready(
+    settings, mocked_aws, job_for, operator_client, tmp_path
+):
     settings.detector.weights = missing = tmp_path / "missing" / "yolov3-tiny.weights"
     settings.function.name = "edgecloud-test-worker"
     env = Environment(settings)
@@ -131,8 +136,9 @@ def test_a_function_that_cannot_load_its_detector_shows_in_stats_as_not_ready(se
 
 
 @pytest.mark.parametrize("pyav", [True, False], ids=["pyav", "zip without pyav"])
-def test_the_function_refuses_a_clip_over_a_limit_before_decoding_it(settings, mocked_aws, job_for, vtest_mp4,
-                                                                     decoders_opened, monkeypatch, pyav):
+def test_the_function_refuses_a_clip_over_a_limit_before_decoding_it(
+    settings, mocked_aws, job_for, vtest_mp4, decoders_opened, monkeypatch, pyav
+):
     import edgecloud.limits
 
     aws, queues = mocked_aws

@@ -1,5 +1,6 @@
 """`edgecloud lambda package` for Lambda's runtime, the size limit, and the container
 image's Dockerfile, validated as far as this machine can (no Docker engine, no registry)."""
+
 from __future__ import annotations
 
 import importlib
@@ -23,8 +24,9 @@ DOCKERFILE = REPO / "worker" / "lambda_" / "Dockerfile"
 def test_the_zip_for_lambdas_python_runtime(tmp_path):
     out, report = tmp_path / "function.zip", tmp_path / "package.json"
     with wheel_cache() as cache:
-        result = CliRunner().invoke(cli, ["lambda", "package", "--out", str(out), "--json", str(report),
-                                          "--cache", str(cache)])
+        result = CliRunner().invoke(
+            cli, ["lambda", "package", "--out", str(out), "--json", str(report), "--cache", str(cache)]
+        )
     assert result.exit_code == 0, result.output
     built = json.loads(report.read_text())
     assert built["handler"] == HANDLER and built["unzipped_mb"] <= 250
@@ -38,8 +40,11 @@ def test_over_the_limit_names_the_largest_parts(tmp_path):
     (tmp_path / "cv2" / "cv2.so").write_bytes(b"\0" * 3_000_000)
     (tmp_path / "numpy").mkdir()
     (tmp_path / "numpy" / "core.so").write_bytes(b"\0" * 1_000_000)
-    with pytest.raises(PackageError, match=r"4\.0 MB unzipped, over Lambda's 2 MB limit; "
-                                           r"largest parts: cv2 3\.0 MB, numpy 1\.0 MB"):
+    with pytest.raises(
+        PackageError,
+        match=r"4\.0 MB unzipped, over Lambda's 2 MB limit; "
+        r"largest parts: cv2 3\.0 MB, numpy 1\.0 MB",
+    ):
         check_size(tmp_path, limit_mb=2)
 
 

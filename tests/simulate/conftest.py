@@ -1,10 +1,11 @@
 """Helpers for the simulator's tests: run policies on a trace with fixed draws."""
+
 import numpy as np
 import pytest
 
+from edgecloud.config import AutoscalerSettings, WorkerSettings
 from edgecloud.controller.simulate import build, simulate
 from edgecloud.controller.simulate.traces import load_trace, sample
-from edgecloud.config import AutoscalerSettings, WorkerSettings
 
 
 @pytest.fixture

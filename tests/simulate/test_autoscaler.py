@@ -1,8 +1,9 @@
 """The scaling policy, pinned: cap, booting workers, steady load, cold start, scale-in."""
+
 import pytest
 
-from edgecloud.controller.autoscaler import Observation, arrival_rate, decide, surplus
 from edgecloud.config import AutoscalerSettings
+from edgecloud.controller.autoscaler import Observation, arrival_rate, decide, surplus
 
 SETTINGS = AutoscalerSettings()  # 0..19 workers, target 60 s, boot 60 s, 3 s per clip
 

@@ -1,4 +1,5 @@
 """`edgecloud simulate` through click's CliRunner."""
+
 import json
 
 import pytest
@@ -15,8 +16,20 @@ def invoke(*args):
 
 def test_table_json_and_chart(tmp_path):
     out_json, out_png = tmp_path / "r.json", tmp_path / "r.png"
-    result = invoke("--trace", "burst:40", "--boot", "60", "--process", "3", "--policies", POLICIES,
-                    "--json", str(out_json), "--plot", str(out_png))
+    result = invoke(
+        "--trace",
+        "burst:40",
+        "--boot",
+        "60",
+        "--process",
+        "3",
+        "--policies",
+        POLICIES,
+        "--json",
+        str(out_json),
+        "--plot",
+        str(out_png),
+    )
     assert result.exit_code == 0, result.output
     for name in POLICIES.split(","):
         assert name in result.output
@@ -37,20 +50,22 @@ def test_csv_trace_and_settings_overrides(tmp_path):
     trace = tmp_path / "t.csv"
     trace.write_text("t\n0\n1\n2\n30\n")
     out_json = tmp_path / "r.json"
-    result = invoke("--trace", str(trace), "--max-workers", "2", "--policies", "seed-cse546",
-                    "--json", str(out_json))
+    result = invoke("--trace", str(trace), "--max-workers", "2", "--policies", "seed-cse546", "--json", str(out_json))
     assert result.exit_code == 0, result.output
     doc = json.loads(out_json.read_text())
     assert doc["clips"] == 4 and doc["policies"]["seed-cse546"]["launches"] == 2  # 4 clips at once, capped at 2 workers
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--trace", "burst:x"], "burst:N"),
-    (["--trace", "burst:3", "--boot", "normal:1"], "normal:MEAN:SD"),
-    (["--trace", "burst:3", "--policies", "magic"], "unknown policy"),
-    (["--trace", "burst:3", "--max-workers", "0"], "max_workers"),
-    (["--trace", "burst:3", "--interval", "-1"], "interval"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--trace", "burst:x"], "burst:N"),
+        (["--trace", "burst:3", "--boot", "normal:1"], "normal:MEAN:SD"),
+        (["--trace", "burst:3", "--policies", "magic"], "unknown policy"),
+        (["--trace", "burst:3", "--max-workers", "0"], "max_workers"),
+        (["--trace", "burst:3", "--interval", "-1"], "interval"),
+    ],
+)
 def test_bad_input_is_a_usage_error(args, message):
     result = invoke(*args)
     assert result.exit_code == 2
@@ -59,8 +74,20 @@ def test_bad_input_is_a_usage_error(args, message):
 
 def test_keda_and_a_warm_pool_beside_the_cold_runs(tmp_path):
     out = tmp_path / "r.json"
-    result = invoke("--trace", "burst:40", "--boot", "60", "--process", "3", "--policies", "default,keda",
-                    "--warm-boot", "10", "--json", str(out))
+    result = invoke(
+        "--trace",
+        "burst:40",
+        "--boot",
+        "60",
+        "--process",
+        "3",
+        "--policies",
+        "default,keda",
+        "--warm-boot",
+        "10",
+        "--json",
+        str(out),
+    )
     assert result.exit_code == 0, result.output
     doc = json.loads(out.read_text())
     assert list(doc["policies"]) == ["default", "default+warm", "keda", "keda+warm"] and doc["warm_boot"] == 10

@@ -1,4 +1,5 @@
 """The simulator: conservation, billing, the seeds as specified, the cap, and the verdict."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """The simulator's lambda policy: cold starts, the SQS event source's concurrency ramp, per-ms billing."""
+
 import json
 
 import numpy as np
@@ -6,8 +7,13 @@ import pytest
 from click.testing import CliRunner
 
 from edgecloud.cli import cli
-from edgecloud.controller.simulate.lambda_ import (KEEP_WARM_S, PRICE_PER_GB_S, PRICE_PER_REQUEST, LambdaModel,
-                                                    simulate_lambda)
+from edgecloud.controller.simulate.lambda_ import (
+    KEEP_WARM_S,
+    PRICE_PER_GB_S,
+    PRICE_PER_REQUEST,
+    LambdaModel,
+    simulate_lambda,
+)
 
 
 def test_a_burst_ramps_from_five_by_300_a_minute_up_to_the_cap():
@@ -37,10 +43,27 @@ def test_billing_is_per_millisecond_of_memory_plus_requests():
 
 def test_every_policy_row_has_a_cost_and_lambda_is_priced_as_a_function(tmp_path):
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(cli, ["simulate", "--trace", "poisson:0.01:7200", "--process", "3", "--policies",
-                                      "default,seed-cse546,lambda", "--cold-start", "2", "--memory", "2048",
-                                      "--json", str(out), "--plot", str(tmp_path / "r.png")],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        [
+            "simulate",
+            "--trace",
+            "poisson:0.01:7200",
+            "--process",
+            "3",
+            "--policies",
+            "default,seed-cse546,lambda",
+            "--cold-start",
+            "2",
+            "--memory",
+            "2048",
+            "--json",
+            str(out),
+            "--plot",
+            str(tmp_path / "r.png"),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert "cost $" in result.output and "lambda" in result.output and "cold start 2.00 s (given)" in result.output
     policies = json.loads(out.read_text())["policies"]
@@ -53,7 +76,6 @@ def test_every_policy_row_has_a_cost_and_lambda_is_priced_as_a_function(tmp_path
 
 @pytest.mark.slow
 def test_the_cold_start_is_measured_when_not_given():
-    result = CliRunner().invoke(cli, ["simulate", "--trace", "burst:3", "--policies", "lambda"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(cli, ["simulate", "--trace", "burst:3", "--policies", "lambda"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "(measured: handler import + model load)" in result.output

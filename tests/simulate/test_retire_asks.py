@@ -1,13 +1,14 @@
 """Retire asks: the policy's side (decide and surplus agree, no
 asks on a backlog) and the simulator's model of it (asks taken by idle
 workers only, honouring Asked's minimum uptime; no launch-retire flapping)."""
+
 import math
 
 import numpy as np
 import pytest
 
-from edgecloud.controller.autoscaler import Observation, decide, retire_asks, surplus
 from edgecloud.config import AutoscalerSettings, WorkerSettings
+from edgecloud.controller.autoscaler import Observation, decide, retire_asks, surplus
 from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 
 SETTINGS = AutoscalerSettings()
@@ -27,10 +28,15 @@ def test_defaults_keep_the_wanted_worker_past_the_rate_window():
 def test_no_launch_right_after_an_ask_on_a_decaying_rate(start_rate):
     workers, asked_total = 0, 0
     for tick in range(400):
-        rate = start_rate * 0.97 ** tick if tick < 300 else 0.0  # fades, then the window holds no clip
+        rate = start_rate * 0.97**tick if tick < 300 else 0.0  # fades, then the window holds no clip
         in_hand = math.ceil(rate * 3.0 - 1e-9)  # clips in flight as the stream goes: the work launches are for
-        seen = obs(polling=workers, in_flight=min(in_hand, workers), visible=max(0, in_hand - workers),
-                   arrival_rate=rate, quiet_s=1.0)
+        seen = obs(
+            polling=workers,
+            in_flight=min(in_hand, workers),
+            visible=max(0, in_hand - workers),
+            arrival_rate=rate,
+            quiet_s=1.0,
+        )
         launch = decide(seen, SETTINGS)
         ask = retire_asks(seen, SETTINGS)
         assert not (launch and ask), f"tick {tick}: launching {launch} and asking {ask} at once"
@@ -38,8 +44,13 @@ def test_no_launch_right_after_an_ask_on_a_decaying_rate(start_rate):
         if ask:
             asked_total += ask
             workers -= ask  # idle workers take the asks and leave
-            after = obs(polling=workers, in_flight=min(in_hand, workers), visible=max(0, in_hand - workers),
-                        arrival_rate=rate, quiet_s=1.0)
+            after = obs(
+                polling=workers,
+                in_flight=min(in_hand, workers),
+                visible=max(0, in_hand - workers),
+                arrival_rate=rate,
+                quiet_s=1.0,
+            )
             assert decide(after, SETTINGS) == 0, f"tick {tick}: relaunch right after {ask} left at rate {rate}"
     assert asked_total > 0 and workers == 0
 

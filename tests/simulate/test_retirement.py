@@ -1,14 +1,23 @@
 """The worker's retirement rule: composable, and never while holding a job."""
+
 import pytest
 
 from edgecloud.config import WorkerSettings
 from edgecloud.retirement import Asked, IdleTimeout, MaxTasks, MinUptime, Never, from_settings, should_retire
 
 
-@pytest.mark.parametrize("policy", [
-    IdleTimeout(0), IdleTimeout(30), MaxTasks(1), MinUptime(0), IdleTimeout(0) | MaxTasks(1),
-    IdleTimeout(0) & MinUptime(0), Asked(0),
-])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        IdleTimeout(0),
+        IdleTimeout(30),
+        MaxTasks(1),
+        MinUptime(0),
+        IdleTimeout(0) | MaxTasks(1),
+        IdleTimeout(0) & MinUptime(0),
+        Asked(0),
+    ],
+)
 def test_never_retires_while_holding_a_job(policy):
     assert not policy.should_retire(10_000, True, tasks_done=10_000, uptime_s=10_000, asked=True)
 

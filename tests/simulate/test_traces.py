@@ -1,4 +1,5 @@
 """Arrival traces and duration distributions, including the errors people make."""
+
 import numpy as np
 import pytest
 
@@ -35,12 +36,15 @@ def test_csv_trace_with_header_is_sorted(tmp_path, rng):
     assert load_trace(str(path), rng).tolist() == [1.0, 3.0, 5.5]
 
 
-@pytest.mark.parametrize("content,message", [
-    ("t\n1\nsoon\n", "line 3|:3:"),
-    ("1\n-2\n", ">= 0"),
-    ("", "no submit times"),
-    ("header only\n", "no submit times"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("t\n1\nsoon\n", "line 3|:3:"),
+        ("1\n-2\n", ">= 0"),
+        ("", "no submit times"),
+        ("header only\n", "no submit times"),
+    ],
+)
 def test_bad_csv_traces_say_what_is_wrong(tmp_path, rng, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
@@ -48,10 +52,23 @@ def test_bad_csv_traces_say_what_is_wrong(tmp_path, rng, content, message):
         load_trace(str(path), rng)
 
 
-@pytest.mark.parametrize("spec", [
-    "burst", "burst:0", "burst:2.5", "burst:x", "poisson:1", "poisson:-1:10", "poisson:1:0",
-    "diurnal:1", "diurnal:0:24", "poisson:nan:5", "nosuch.csv", "zipf:1:2",
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "burst",
+        "burst:0",
+        "burst:2.5",
+        "burst:x",
+        "poisson:1",
+        "poisson:-1:10",
+        "poisson:1:0",
+        "diurnal:1",
+        "diurnal:0:24",
+        "poisson:nan:5",
+        "nosuch.csv",
+        "zipf:1:2",
+    ],
+)
 def test_bad_trace_specs_are_refused(rng, spec):
     with pytest.raises(SpecError):
         load_trace(spec, rng)

@@ -1,6 +1,7 @@
 """Issue 14's rule: on every named trace the `default` policy is a better trade
 than each seed policy: never dominated (as fast and as cheap, and better on one),
 and no more than 25 % worse on either p95 latency or instance-seconds."""
+
 import json
 
 import pytest
@@ -18,15 +19,21 @@ def dominated(ours: dict, theirs: dict) -> bool:
     return at_least_as_good and better
 
 
-@pytest.mark.parametrize("trace,times", [
-    ("seed", []),  # the seed project's uploads, with its own 180 s per clip and 60 s boots
-    ("burst:200", ["--boot", "60", "--process", "3"]),
-    ("diurnal:2:24", ["--boot", "60", "--process", "3"]),
-])
+@pytest.mark.parametrize(
+    "trace,times",
+    [
+        ("seed", []),  # the seed project's uploads, with its own 180 s per clip and 60 s boots
+        ("burst:200", ["--boot", "60", "--process", "3"]),
+        ("diurnal:2:24", ["--boot", "60", "--process", "3"]),
+    ],
+)
 def test_default_is_a_better_trade_than_each_seed(trace, times, tmp_path):
     out = tmp_path / "r.json"
-    result = CliRunner().invoke(cli, ["simulate", "--trace", trace, *times, "--policies",
-                                      ",".join(("default", *SEEDS)), "--json", str(out)], catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["simulate", "--trace", trace, *times, "--policies", ",".join(("default", *SEEDS)), "--json", str(out)],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(out.read_text())["policies"]
     ours = rows["default"]
@@ -41,8 +48,9 @@ def test_default_is_a_better_trade_than_each_seed(trace, times, tmp_path):
 def test_the_seed_trace_no_longer_launches_a_worker_per_clip_twice_over(tmp_path):
     # Issue 14: 19 workers for 9 clips, 3,744 instance-seconds against the seed's 1,920.
     out = tmp_path / "r.json"
-    CliRunner().invoke(cli, ["simulate", "--trace", "seed", "--policies", "default", "--json", str(out)],
-                       catch_exceptions=False)
+    CliRunner().invoke(
+        cli, ["simulate", "--trace", "seed", "--policies", "default", "--json", str(out)], catch_exceptions=False
+    )
     doc = json.loads(out.read_text())
     assert doc["clips"] == 9 and doc["process"] == "180" and doc["boot"] == "60"
     assert doc["policies"]["default"]["launches"] <= 9

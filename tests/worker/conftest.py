@@ -1,4 +1,5 @@
 """Fixtures for the worker: queued jobs for real clips on in-process moto."""
+
 from __future__ import annotations
 
 import threading
@@ -27,8 +28,16 @@ def enqueue(settings, mocked_aws):
             body = Path(clip).read_bytes() if isinstance(clip, (str, Path)) else clip
             aws.s3.put_object(Bucket=settings.storage.clips_bucket, Key=key, Body=body, ContentType=content_type)
         now = utcnow()
-        job = Job(clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device_id="pi-01", fps=fps,
-                  content_type=content_type, recorded_at=now, submitted_at=now)
+        job = Job(
+            clip_id=clip_id,
+            bucket=settings.storage.clips_bucket,
+            key=key,
+            device_id="pi-01",
+            fps=fps,
+            content_type=content_type,
+            recorded_at=now,
+            submitted_at=now,
+        )
         aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=job.model_dump_json())
         return job
 
@@ -75,6 +84,7 @@ def make_worker(settings, mocked_aws):
 @pytest.fixture
 def stored_result():
     """``stored_result(aws, settings, clip_id)``: the clip's result as the worker wrote it to S3."""
+
     def read(aws, settings, clip_id) -> Result:
         body = aws.s3.get_object(Bucket=settings.storage.results_bucket, Key=result_key(clip_id))["Body"].read()
         return Result.model_validate_json(body)

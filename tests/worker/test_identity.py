@@ -1,4 +1,5 @@
 """Instance id from settings, else IMDSv2 (token first), else none (not on EC2)."""
+
 from __future__ import annotations
 
 import socket

@@ -1,5 +1,6 @@
 """A worker in a Kubernetes pod: it never takes the node's instance for its own, never
 terminates anything, and never leaves when idle (KEDA decides how many pods run)."""
+
 from __future__ import annotations
 
 import itertools
@@ -8,17 +9,22 @@ import pytest
 
 from edgecloud.config import WorkerSettings
 from edgecloud.worker.identity import instance_id, on_kubernetes
-from edgecloud.worker.retirers import Unmanaged
 from edgecloud.worker.main import Worker
+from edgecloud.worker.retirers import Unmanaged
 from edgecloud.workers import WorkerStates
 
 IN_A_POD = {"KUBERNETES_SERVICE_HOST": "10.100.0.1", "KUBERNETES_SERVICE_PORT": "443"}
 
 
-@pytest.mark.parametrize("platform, environ, expected", [
-    ("auto", IN_A_POD, True), ("auto", {}, False),
-    ("kubernetes", {}, True), ("ec2", IN_A_POD, False),
-])
+@pytest.mark.parametrize(
+    "platform, environ, expected",
+    [
+        ("auto", IN_A_POD, True),
+        ("auto", {}, False),
+        ("kubernetes", {}, True),
+        ("ec2", IN_A_POD, False),
+    ],
+)
 def test_the_platform_setting_and_its_detection(platform, environ, expected):
     assert on_kubernetes(WorkerSettings(platform=platform), environ) is expected
 
@@ -45,12 +51,16 @@ def _stopping_clock(worker_box: list, looks: int):
     return clock
 
 
-@pytest.mark.parametrize("platform, outcome, retirer_kind, state", [
-    ("kubernetes", "stopped", "Unmanaged", "running"),
-    ("ec2", "retired", "Ec2Retirer", "terminated"),
-])
-def test_idle_in_a_pod_it_neither_leaves_nor_terminates_an_instance(mocked_aws, settings, instance_id, platform,
-                                                                   outcome, retirer_kind, state):
+@pytest.mark.parametrize(
+    "platform, outcome, retirer_kind, state",
+    [
+        ("kubernetes", "stopped", "Unmanaged", "running"),
+        ("ec2", "retired", "Ec2Retirer", "terminated"),
+    ],
+)
+def test_idle_in_a_pod_it_neither_leaves_nor_terminates_an_instance(
+    mocked_aws, settings, instance_id, platform, outcome, retirer_kind, state
+):
     aws, queues = mocked_aws
     settings.worker.wait_seconds = 0
     settings.worker.idle_timeout = 5

@@ -1,5 +1,6 @@
 """A worker that cannot load its detector takes no job: the job stays on the queue for a good
 worker, the bad one says why (exit status, stderr, the workers table, /v1/stats, the fleet page)."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,9 +8,9 @@ from click.testing import CliRunner
 
 from edgecloud.cli import cli
 from edgecloud.config import dump
-from edgecloud.workers import BOOTING, BUSY, NOT_READY, NotReadyView, WorkerStates, counted_as
 from edgecloud.worker.cli import EXIT_NOT_READY
 from edgecloud.worker.main import NotReady
+from edgecloud.workers import BOOTING, BUSY, NOT_READY, NotReadyView, WorkerStates, counted_as
 
 
 @pytest.fixture
@@ -21,13 +22,15 @@ def missing_weights(settings, tmp_path):
 
 def _queue_counts(aws, url) -> tuple[int, int]:
     """(visible, in flight) on a queue."""
-    attrs = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attrs = aws.sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]), int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
 
 def test_a_worker_without_its_model_takes_no_job_and_a_good_one_then_does_it(
-        settings, mocked_aws, make_worker, enqueue, vtest_mp4, instance_id, missing_weights, stored_result):
+    settings, mocked_aws, make_worker, enqueue, vtest_mp4, instance_id, missing_weights, stored_result
+):
     aws, queues = mocked_aws
     job = enqueue(vtest_mp4)
     states = WorkerStates(aws, settings.tables.workers)
@@ -46,8 +49,9 @@ def test_a_worker_without_its_model_takes_no_job_and_a_good_one_then_does_it(
     assert states.reported() == {instance_id: BUSY} and states.not_ready() == []  # its last report: busy with the job
 
 
-def test_worker_run_exits_non_zero_with_the_reason(settings, mocked_aws, enqueue, vtest_mp4, instance_id,
-                                                   missing_weights, tmp_path, monkeypatch):
+def test_worker_run_exits_non_zero_with_the_reason(
+    settings, mocked_aws, enqueue, vtest_mp4, instance_id, missing_weights, tmp_path, monkeypatch
+):
     aws, queues = mocked_aws
     config = tmp_path / "worker.yaml"
     config.write_text(dump(settings))
@@ -61,8 +65,9 @@ def test_worker_run_exits_non_zero_with_the_reason(settings, mocked_aws, enqueue
     assert _queue_counts(aws, queues.jobs) == (1, 0)
 
 
-def test_stats_and_the_fleet_page_show_a_worker_that_is_not_ready(settings, mocked_aws, controller_app, client,
-                                                                    operator_client, make_worker, missing_weights):
+def test_stats_and_the_fleet_page_show_a_worker_that_is_not_ready(
+    settings, mocked_aws, controller_app, client, operator_client, make_worker, missing_weights
+):
     worker = make_worker(instance_id="i-0notready")
     with pytest.raises(NotReady):
         worker.process_batch()
@@ -130,16 +135,30 @@ def test_worker_processes_without_then_with_the_model(stack_settings, tmp_path, 
     clip_id = new_clip_id("pi-01")
     key = clip_key(clip_id, CLIP_TYPES["video/mp4"])
     aws.s3.put_object(Bucket=settings.storage.clips_bucket, Key=key, Body=vtest_mp4.read_bytes())
-    aws.sqs.send_message(QueueUrl=queues.jobs, MessageBody=Job(
-        clip_id=clip_id, bucket=settings.storage.clips_bucket, key=key, device_id="pi-01", content_type="video/mp4",
-        recorded_at=utcnow(), submitted_at=utcnow()).model_dump_json())
+    aws.sqs.send_message(
+        QueueUrl=queues.jobs,
+        MessageBody=Job(
+            clip_id=clip_id,
+            bucket=settings.storage.clips_bucket,
+            key=key,
+            device_id="pi-01",
+            content_type="video/mp4",
+            recorded_at=utcnow(),
+            submitted_at=utcnow(),
+        ).model_dump_json(),
+    )
     config = tmp_path / "worker.yaml"
     config.write_text(dump(settings))
     command = [sys.executable, "-c", "from edgecloud.cli import main; main()", "--config", str(config), "worker", "run"]
     env = dict(os.environ, EDGECLOUD_WORKER__INSTANCE_ID="i-0bench", EDGECLOUD_WORKER__RETIRE="false")
 
-    bad = subprocess.run(command, env={**env, "EDGECLOUD_DETECTOR__WEIGHTS": str(tmp_path / "none.weights")},
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        command,
+        env={**env, "EDGECLOUD_DETECTOR__WEIGHTS": str(tmp_path / "none.weights")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == EXIT_NOT_READY, bad.stderr
     assert "not ready, took no job" in bad.stderr and "none.weights" in bad.stderr
     assert _queue_counts(aws, queues.jobs) == (1, 0)

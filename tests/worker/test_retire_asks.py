@@ -1,6 +1,7 @@
 """Retire asks from the worker's side: an idle worker past Asked's minimum uptime
 takes one retire ask and terminates its instance; a young or busy one leaves
 the ask for another."""
+
 from __future__ import annotations
 
 import itertools
@@ -9,8 +10,8 @@ import json
 import pytest
 
 from edgecloud.protocol.keys import result_key
-from edgecloud.worker.main import Worker
 from edgecloud.retirement import EC2_MINIMUM_BILLED_S
+from edgecloud.worker.main import Worker
 
 
 @pytest.fixture
@@ -32,15 +33,17 @@ def ask(mocked_aws):
 
     def put(n: int = 1) -> None:
         for _ in range(n):
-            aws.sqs.send_message(QueueUrl=queues.retire,
-                                 MessageBody=json.dumps({"version": 1, "reason": "surplus", "at": "now"}))
+            aws.sqs.send_message(
+                QueueUrl=queues.retire, MessageBody=json.dumps({"version": 1, "reason": "surplus", "at": "now"})
+            )
 
     return put
 
 
 def asks_left(aws, queues) -> int:
     attrs = aws.sqs.get_queue_attributes(
-        QueueUrl=queues.retire, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        QueueUrl=queues.retire,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
 
@@ -49,8 +52,7 @@ def instance_state(aws, instance_id) -> str:
     return aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"]["Name"]
 
 
-def test_an_idle_worker_past_its_first_minute_takes_an_ask_and_terminates(make_worker, ask, mocked_aws,
-                                                                          instance_id):
+def test_an_idle_worker_past_its_first_minute_takes_an_ask_and_terminates(make_worker, ask, mocked_aws, instance_id):
     aws, queues = mocked_aws
     ask(2)
     seen_uptimes = []
@@ -72,8 +74,9 @@ def test_a_young_worker_leaves_the_ask_for_another(make_worker, ask, mocked_aws,
     aws, queues = mocked_aws
     ask()
     receives = []
-    aws.sqs.meta.events.register("before-parameter-build.sqs.ReceiveMessage",
-                                 lambda params, **kw: receives.append(params["QueueUrl"]))
+    aws.sqs.meta.events.register(
+        "before-parameter-build.sqs.ReceiveMessage", lambda params, **kw: receives.append(params["QueueUrl"])
+    )
     ticks = itertools.count()
     made = []
 
@@ -89,8 +92,9 @@ def test_a_young_worker_leaves_the_ask_for_another(make_worker, ask, mocked_aws,
     assert asks_left(aws, queues) == 1 and instance_state(aws, instance_id) == "running"
 
 
-def test_a_worker_holding_a_job_never_looks_and_finishes_it_first(make_worker, ask, enqueue, mocked_aws,
-                                                                  instance_id, vtest_mp4):
+def test_a_worker_holding_a_job_never_looks_and_finishes_it_first(
+    make_worker, ask, enqueue, mocked_aws, instance_id, vtest_mp4
+):
     aws, queues = mocked_aws
     job = enqueue(vtest_mp4)
     ask()

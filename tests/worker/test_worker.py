@@ -1,4 +1,5 @@
 """The worker's jobs, one batch at a time, on in-process moto with real footage: results, failures, retries."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ def completions(messages) -> list[Completion]:
     return [Completion.model_validate_json(b) for b in messages("completions")]
 
 
-def test_processes_a_real_clip_end_to_end(stored_result, make_worker, enqueue, mocked_aws, settings, vtest_mp4, instance_id,
-                                          messages):
+def test_processes_a_real_clip_end_to_end(
+    stored_result, make_worker, enqueue, mocked_aws, settings, vtest_mp4, instance_id, messages
+):
     aws, _ = mocked_aws
     job = enqueue(vtest_mp4)
     worker = make_worker(instance_id=instance_id)
@@ -34,8 +36,9 @@ def test_processes_a_real_clip_end_to_end(stored_result, make_worker, enqueue, m
     assert worker.tasks_done == 1
 
 
-def test_the_stored_result_carries_the_objects_in_the_devices_zones(stored_result, make_worker, enqueue, mocked_aws,
-                                                                  settings, vtest_mp4):
+def test_the_stored_result_carries_the_objects_in_the_devices_zones(
+    stored_result, make_worker, enqueue, mocked_aws, settings, vtest_mp4
+):
     aws, _ = mocked_aws
     halves = {"left": [(0, 0), (0.5, 0), (0.5, 1), (0, 1)], "right": [(0.5, 0), (1, 0), (1, 1), (0.5, 1)]}
     settings.zones.devices = {"pi-01": halves, "pi-02": {"anywhere": [(0, 0), (1, 0), (1, 1), (0, 1)]}}
@@ -83,12 +86,16 @@ def test_concurrent_writers_cannot_replace_a_result(stored_result, make_worker, 
     assert worker.results.put_if_new(Result(clip_id=clip_id, processed_by="i-c", detector="hog")) is False
 
 
-@pytest.mark.parametrize("case, error", [
-    ("missing clip", "not found"),
-    ("corrupt clip", ""),
-])
-def test_unprocessable_clips_end_with_a_failed_result(stored_result, make_worker, enqueue, mocked_aws, settings, messages,
-                                                      case, error):
+@pytest.mark.parametrize(
+    "case, error",
+    [
+        ("missing clip", "not found"),
+        ("corrupt clip", ""),
+    ],
+)
+def test_unprocessable_clips_end_with_a_failed_result(
+    stored_result, make_worker, enqueue, mocked_aws, settings, messages, case, error
+):
     aws, _ = mocked_aws
     if case == "missing clip":
         job = enqueue(b"", upload=False)
@@ -116,8 +123,7 @@ def test_malformed_jobs_are_reported_or_dropped(stored_result, make_worker, mock
     assert messages("jobs") == []
 
 
-def test_a_detector_crash_returns_the_job_to_the_queue(make_worker, enqueue, mocked_aws, settings, vtest_mp4,
-                                                       messages):
+def test_a_detector_crash_returns_the_job_to_the_queue(make_worker, enqueue, mocked_aws, settings, vtest_mp4, messages):
     aws, queues = mocked_aws
 
     class Broken:
@@ -128,8 +134,10 @@ def test_a_detector_crash_returns_the_job_to_the_queue(make_worker, enqueue, moc
 
     job = enqueue(vtest_mp4)
     held_for = []
-    aws.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility",
-                                 lambda params, **kw: held_for.append(params["VisibilityTimeout"]))
+    aws.sqs.meta.events.register(
+        "before-parameter-build.sqs.ChangeMessageVisibility",
+        lambda params, **kw: held_for.append(params["VisibilityTimeout"]),
+    )
     counts = make_worker(detector=Broken()).process_batch()
     assert counts.errors == 1
     attrs = aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["All"])["Attributes"]
@@ -143,12 +151,15 @@ def test_an_unreadable_result_is_replaced(stored_result, make_worker, mocked_aws
     aws, _ = mocked_aws
     clip_id = "20261124T113500123Z_pi-01_3fa9c2d1"
     aws.s3.put_object(Bucket=settings.storage.results_bucket, Key=result_key(clip_id), Body=b"{truncated")
-    stored = make_worker().results.put_first(Result(clip_id=clip_id, processed_by="i-a", detector="hog", labels="person"))
+    stored = make_worker().results.put_first(
+        Result(clip_id=clip_id, processed_by="i-a", detector="hog", labels="person")
+    )
     assert stored.labels == "person" and stored_result(aws, settings, clip_id).labels == "person"
 
 
-def test_a_job_that_crashes_every_try_ends_failed_with_the_reason(stored_result, make_worker, enqueue, mocked_aws, settings,
-                                                                  vtest_mp4, messages):
+def test_a_job_that_crashes_every_try_ends_failed_with_the_reason(
+    stored_result, make_worker, enqueue, mocked_aws, settings, vtest_mp4, messages
+):
     aws, _ = mocked_aws
 
     class Broken:

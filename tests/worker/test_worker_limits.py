@@ -1,6 +1,7 @@
 """A worker holds each clip to the video limits: one over them fails before it is decoded, and one
 whose analysis runs past limits.clip_budget_s ends failed, its heartbeat stops, and the worker
 takes the next job."""
+
 from __future__ import annotations
 
 import functools
@@ -20,8 +21,9 @@ def in_flight(aws, queues) -> int:
     return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
-def test_a_clip_over_a_limit_fails_before_it_is_decoded(make_worker, enqueue, stored_result, mocked_aws, settings,
-                                                        vtest_mp4, decoders_opened, messages):
+def test_a_clip_over_a_limit_fails_before_it_is_decoded(
+    make_worker, enqueue, stored_result, mocked_aws, settings, vtest_mp4, decoders_opened, messages
+):
     aws, queues = mocked_aws
     settings.limits.max_frames = 40
     job = enqueue(vtest_mp4)
@@ -42,15 +44,18 @@ class _Never:
 
 
 def test_a_clip_past_its_budget_fails_its_heartbeat_stops_and_the_next_job_runs(
-        make_worker, enqueue, stored_result, mocked_aws, settings, vtest_mp4, monkeypatch, messages):
+    make_worker, enqueue, stored_result, mocked_aws, settings, vtest_mp4, monkeypatch, messages
+):
     aws, queues = mocked_aws
     settings.worker.heartbeat_seconds = 0.05
     now = [0.0]  # the guard's clock: the detector moves it past the budget once the job's heartbeat has beaten
     monkeypatch.setattr(pipeline, "Guard", functools.partial(Guard, clock=lambda: now[0]))
     beaten = threading.Event()
     beats = []
-    aws.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility",
-                                 lambda params, **kw: (beats.append(params["ReceiptHandle"]), beaten.set()))
+    aws.sqs.meta.events.register(
+        "before-parameter-build.sqs.ChangeMessageVisibility",
+        lambda params, **kw: (beats.append(params["ReceiptHandle"]), beaten.set()),
+    )
 
     class StuckDetector:
         name = "stuck"

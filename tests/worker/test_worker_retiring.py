@@ -1,4 +1,5 @@
 """How a worker leaves: retirement when idle, stop signals (the job in hand handed back), its reported state."""
+
 from __future__ import annotations
 
 import itertools
@@ -6,8 +7,8 @@ import json
 
 import pytest
 
-from edgecloud.worker.retirers import Ec2Retirer, Unmanaged
 from edgecloud.worker.main import Worker
+from edgecloud.worker.retirers import Ec2Retirer, Unmanaged
 
 
 def test_a_job_received_while_stopping_is_handed_back(make_worker, enqueue, mocked_aws, vtest_mp4, messages):
@@ -43,8 +44,9 @@ def test_retire_false_just_exits(make_worker, mocked_aws, settings, instance_id)
     assert state["Name"] == "running"
 
 
-def test_busy_worker_does_not_retire_while_work_keeps_coming(make_worker, enqueue, mocked_aws, settings,
-                                                             vtest_mp4, instance_id):
+def test_busy_worker_does_not_retire_while_work_keeps_coming(
+    make_worker, enqueue, mocked_aws, settings, vtest_mp4, instance_id
+):
     settings.worker.idle_timeout = 3  # shorter than 5 jobs take at one clock tick per look
     for _ in range(5):
         enqueue(vtest_mp4)
@@ -64,8 +66,7 @@ def test_an_asg_worker_leaves_through_its_group(make_worker, settings):
     assert isinstance(make_worker().retirer, Unmanaged)  # off EC2: nothing to terminate
 
 
-def test_a_stop_signal_as_a_poll_returns_hands_the_job_back(make_worker, enqueue, mocked_aws, vtest_mp4,
-                                                            messages):
+def test_a_stop_signal_as_a_poll_returns_hands_the_job_back(make_worker, enqueue, mocked_aws, vtest_mp4, messages):
     """SIGTERM landing after the poll returned a job but before the worker holds it must
     not leave that job hidden for its whole visibility timeout."""
     aws, _ = mocked_aws
@@ -106,8 +107,10 @@ def test_a_refused_retirement_keeps_the_worker_serving(make_worker, settings):
         def retire(self):
             self.calls += 1
             if self.calls == 1:  # e.g. an Auto Scaling group already at its minimum size
-                raise ClientError({"Error": {"Code": "ValidationError", "Message": "below min size"}},
-                                  "TerminateInstanceInAutoScalingGroup")
+                raise ClientError(
+                    {"Error": {"Code": "ValidationError", "Message": "below min size"}},
+                    "TerminateInstanceInAutoScalingGroup",
+                )
 
     settings.worker.idle_timeout = 2
     retirer = RefusedOnce()
@@ -117,8 +120,9 @@ def test_a_refused_retirement_keeps_the_worker_serving(make_worker, settings):
     assert retirer.calls == 2
 
 
-def test_a_second_stop_signal_hands_the_job_in_hand_back(make_worker, enqueue, mocked_aws, settings, vtest_mp4,
-                                                         messages):
+def test_a_second_stop_signal_hands_the_job_in_hand_back(
+    make_worker, enqueue, mocked_aws, settings, vtest_mp4, messages
+):
     from edgecloud.worker.main import Stopped
 
     aws, _ = mocked_aws
@@ -161,4 +165,5 @@ def test_reports_its_state_for_the_autoscaler(make_worker, mocked_aws, settings,
     assert worker.run() == "retired"
     assert seen[-1] == "retiring" and table.reported()[instance_id] == "retiring"
     assert aws.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]["State"][
-        "Name"] in ("shutting-down", "terminated")
+        "Name"
+    ] in ("shutting-down", "terminated")

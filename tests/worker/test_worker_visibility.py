@@ -1,4 +1,5 @@
 """The worker keeps the job in hand hidden from other workers: the visibility heartbeat."""
+
 from __future__ import annotations
 
 import threading
@@ -11,7 +12,8 @@ from edgecloud.worker.heartbeat import Heartbeat
 def visibility_of(aws, queue_url, message):
     """What the worker hands its heartbeat: set this message's visibility, in seconds from now."""
     return lambda seconds: aws.sqs.change_message_visibility(
-        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds)
+        QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=seconds
+    )
 
 
 def test_heartbeat_extends_visibility(mocked_aws, settings, enqueue, vtest_mp4):
@@ -19,17 +21,22 @@ def test_heartbeat_extends_visibility(mocked_aws, settings, enqueue, vtest_mp4):
     enqueue(vtest_mp4)
     message = aws.sqs.receive_message(QueueUrl=queues.jobs, VisibilityTimeout=1)["Messages"][0]
     seen = []
-    aws.sqs.meta.events.register("before-parameter-build.sqs.ChangeMessageVisibility",
-                                 lambda params, **kw: seen.append(params["VisibilityTimeout"]))
+    aws.sqs.meta.events.register(
+        "before-parameter-build.sqs.ChangeMessageVisibility",
+        lambda params, **kw: seen.append(params["VisibilityTimeout"]),
+    )
     beaten = threading.Event()
-    heartbeat = Heartbeat(visibility_of(aws, queues.jobs, message), every=0.05, extend_to=300,
-                          on_beat=lambda n: n >= 2 and beaten.set())
+    heartbeat = Heartbeat(
+        visibility_of(aws, queues.jobs, message), every=0.05, extend_to=300, on_beat=lambda n: n >= 2 and beaten.set()
+    )
     with heartbeat:
         assert beaten.wait(10)
     assert heartbeat.beats >= 2 and set(seen) == {300}
 
 
-def test_a_working_worker_extends_its_own_jobs_visibility(stored_result, make_worker, enqueue, mocked_aws, settings, vtest_mp4):
+def test_a_working_worker_extends_its_own_jobs_visibility(
+    stored_result, make_worker, enqueue, mocked_aws, settings, vtest_mp4
+):
     aws, queues = mocked_aws
     settings.worker.heartbeat_seconds = 0.05
     beats = []
@@ -50,9 +57,10 @@ def test_a_working_worker_extends_its_own_jobs_visibility(stored_result, make_wo
 
     job = enqueue(vtest_mp4)
     receipts = []
-    aws.sqs.meta.events.register("after-call.sqs.ReceiveMessage",
-                                 lambda parsed, **kw: receipts.extend(m["ReceiptHandle"]
-                                                                      for m in parsed.get("Messages", [])))
+    aws.sqs.meta.events.register(
+        "after-call.sqs.ReceiveMessage",
+        lambda parsed, **kw: receipts.extend(m["ReceiptHandle"] for m in parsed.get("Messages", [])),
+    )
     assert make_worker(detector=SlowDetector()).process_batch().done == 1
     assert beats and all(b == (receipts[0], settings.queues.visibility_timeout) for b in beats)
     assert stored_result(aws, settings, job.clip_id).status == "done"
@@ -70,8 +78,9 @@ def test_heartbeat_keeps_the_job_hidden_past_its_first_timeout(mocked_aws, enque
     assert not aws.sqs.receive_message(QueueUrl=queues.jobs, WaitTimeSeconds=0).get("Messages")
 
 
-def test_heartbeat_beats_within_the_visibility_timeout_whatever_the_config(make_worker, enqueue, settings,
-                                                                          vtest_mp4, monkeypatch):
+def test_heartbeat_beats_within_the_visibility_timeout_whatever_the_config(
+    make_worker, enqueue, settings, vtest_mp4, monkeypatch
+):
     import edgecloud.worker.main as worker_main
 
     settings.worker.heartbeat_seconds = 600  # longer than the 120 s a received job stays hidden

@@ -9,6 +9,7 @@ killed when an invocation outruns the function timeout, as Lambda does.
 ``LocalFunction`` keeps up to ``max_concurrency`` of them and publishes the
 ``AWS/Lambda ConcurrentExecutions`` metric the controller shows in ``/v1/stats``.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -61,8 +62,9 @@ def runtime_dir(into: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for name in RUNTIME_PROVIDES:
         spec = importlib.util.find_spec(name)
-        source = Path(next(iter(spec.submodule_search_locations))) if spec.submodule_search_locations \
-            else Path(spec.origin)
+        source = (
+            Path(next(iter(spec.submodule_search_locations))) if spec.submodule_search_locations else Path(spec.origin)
+        )
         link = folder / source.name
         if not link.exists():
             link.symlink_to(source)
@@ -74,8 +76,9 @@ def function_environment(settings: Settings) -> dict[str, str]:
     env = {}
     for section in FUNCTION_SECTIONS:
         for key, value in getattr(settings, section).model_dump(mode="json").items():
-            env[f"EDGECLOUD_{section.upper()}__{key.upper()}"] = "" if value is None else json.dumps(value) \
-                if not isinstance(value, str) else value
+            env[f"EDGECLOUD_{section.upper()}__{key.upper()}"] = (
+                "" if value is None else json.dumps(value) if not isinstance(value, str) else value
+            )
     return env
 
 
@@ -96,16 +99,27 @@ class ExecutionEnvironment:
     def __init__(self, task: Path, runtime: Path, settings: Settings, log_path: Path):
         self.settings = settings
         f = settings.function
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "AWS_REGION": settings.aws.region,
-               "AWS_DEFAULT_REGION": settings.aws.region, "AWS_LAMBDA_FUNCTION_NAME": f.name,
-               "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(f.memory_mb), "LAMBDA_TASK_ROOT": str(task),
-               **{k: os.environ[k] for k in CREDENTIALS if k in os.environ},
-               **function_environment(settings)}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "AWS_REGION": settings.aws.region,
+            "AWS_DEFAULT_REGION": settings.aws.region,
+            "AWS_LAMBDA_FUNCTION_NAME": f.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(f.memory_mb),
+            "LAMBDA_TASK_ROOT": str(task),
+            **{k: os.environ[k] for k in CREDENTIALS if k in os.environ},
+            **function_environment(settings),
+        }
         self._log = open(log_path, "a")
         self._proc = subprocess.Popen(
             [sys.executable, "-I", "-S", str(RUNTIME_SCRIPT), str(task), str(runtime), HANDLER],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, text=True, env=env,
-            cwd=task, start_new_session=True)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            env=env,
+            cwd=task,
+            start_new_session=True,
+        )
         self._replies: queue.Queue = queue.Queue()
         threading.Thread(target=self._pump, daemon=True, name="lambda-replies").start()
         self.invocations = 0
@@ -121,8 +135,13 @@ class ExecutionEnvironment:
 
     def invoke(self, event: dict, request_id: str) -> dict:
         f = self.settings.function
-        request = {"event": event, "request_id": request_id, "function_name": f.name, "memory_mb": f.memory_mb,
-                   "deadline_ms": time.time() * 1000 + f.timeout_s * 1000}
+        request = {
+            "event": event,
+            "request_id": request_id,
+            "function_name": f.name,
+            "memory_mb": f.memory_mb,
+            "deadline_ms": time.time() * 1000 + f.timeout_s * 1000,
+        }
         self.invocations += 1
         try:
             self._proc.stdin.write(json.dumps(request) + "\n")
@@ -130,8 +149,11 @@ class ExecutionEnvironment:
             reply = self._replies.get(timeout=f.timeout_s)
         except queue.Empty:
             self.close()
-            return {"ok": False, "errorType": "Sandbox.Timedout",
-                    "errorMessage": f"Task timed out after {f.timeout_s:.2f} seconds"}
+            return {
+                "ok": False,
+                "errorType": "Sandbox.Timedout",
+                "errorMessage": f"Task timed out after {f.timeout_s:.2f} seconds",
+            }
         except (BrokenPipeError, OSError):
             reply = None
         if reply is None:
@@ -149,8 +171,15 @@ class ExecutionEnvironment:
 class LocalFunction:
     """The function: execution environments made on demand, up to ``max_concurrency`` at once."""
 
-    def __init__(self, settings: Settings, zip_path: Path, workdir: Path, *, aws: Optional[Aws] = None,
-                 max_concurrency: Optional[int] = None):
+    def __init__(
+        self,
+        settings: Settings,
+        zip_path: Path,
+        workdir: Path,
+        *,
+        aws: Optional[Aws] = None,
+        max_concurrency: Optional[int] = None,
+    ):
         self.settings = settings
         self.workdir = Path(workdir).resolve()  # the environments run with the task folder as their cwd
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -175,8 +204,9 @@ class LocalFunction:
                 cold = env is None
                 if cold:
                     self.cold_starts += 1
-                    env = ExecutionEnvironment(self.task, self.runtime, self.settings,
-                                               self.workdir / f"function-{len(self._all)}.log")
+                    env = ExecutionEnvironment(
+                        self.task, self.runtime, self.settings, self.workdir / f"function-{len(self._all)}.log"
+                    )
                     self._all.append(env)
                 self.busy += 1
                 self._publish(self.busy)
@@ -198,8 +228,12 @@ class LocalFunction:
         """Start ``n`` environments ahead of traffic (Lambda's provisioned concurrency); their slowest init, s."""
         inits = []
         with self._lock:
-            made = [ExecutionEnvironment(self.task, self.runtime, self.settings,
-                                         self.workdir / f"function-{len(self._all) + i}.log") for i in range(n)]
+            made = [
+                ExecutionEnvironment(
+                    self.task, self.runtime, self.settings, self.workdir / f"function-{len(self._all) + i}.log"
+                )
+                for i in range(n)
+            ]
             self._all += made
         for env in made:
             reply = env.invoke({"Records": []}, f"provision-{uuid.uuid4()}")
@@ -210,9 +244,17 @@ class LocalFunction:
 
     def _publish(self, value: int) -> None:
         try:
-            self.aws.client("cloudwatch").put_metric_data(Namespace="AWS/Lambda", MetricData=[{
-                "MetricName": "ConcurrentExecutions", "Value": float(value), "Unit": "Count",
-                "Dimensions": [{"Name": "FunctionName", "Value": self.settings.function.name}]}])
+            self.aws.client("cloudwatch").put_metric_data(
+                Namespace="AWS/Lambda",
+                MetricData=[
+                    {
+                        "MetricName": "ConcurrentExecutions",
+                        "Value": float(value),
+                        "Unit": "Count",
+                        "Dimensions": [{"Name": "FunctionName", "Value": self.settings.function.name}],
+                    }
+                ],
+            )
         except Exception:  # a metric is not worth failing an invocation for
             log.debug("could not publish concurrency", exc_info=True)
 

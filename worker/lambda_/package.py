@@ -10,6 +10,7 @@ would not fit: ``edgecloud.limits`` reads clip headers through OpenCV there), ch
 against Lambda's 250 MB unzipped limit, and zipped. The versions are the ones
 this environment runs, so the function runs what the tests ran.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -47,8 +48,12 @@ class Package:
     python_version: str
 
     def as_json(self) -> dict:
-        return {"zip": str(self.zip), "handler": self.handler, "unzipped_mb": self.unzipped_mb,
-                "zipped_mb": self.zipped_mb}
+        return {
+            "zip": str(self.zip),
+            "handler": self.handler,
+            "unzipped_mb": self.unzipped_mb,
+            "zipped_mb": self.zipped_mb,
+        }
 
 
 def local_python() -> str:
@@ -68,8 +73,9 @@ def _target_flags(python_version: str) -> list[str]:
 
 
 def _pip(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *args],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "--disable-pip-version-check", *args], capture_output=True, text=True
+    )
 
 
 def fetch_wheels(python_version: str, cache: Path) -> Path:
@@ -78,8 +84,10 @@ def fetch_wheels(python_version: str, cache: Path) -> Path:
     wheels.mkdir(parents=True, exist_ok=True)
     done = _pip("download", "--dest", str(wheels), *_target_flags(python_version), *pinned_requirements())
     if done.returncode != 0:
-        raise PackageError(f"could not fetch wheels for Python {python_version} ({', '.join(PLATFORMS)}):\n"
-                           f"{done.stderr.strip()[-2000:]}")
+        raise PackageError(
+            f"could not fetch wheels for Python {python_version} ({', '.join(PLATFORMS)}):\n"
+            f"{done.stderr.strip()[-2000:]}"
+        )
     return wheels
 
 
@@ -123,11 +131,13 @@ def check_size(staging: Path, limit_mb: float = UNZIPPED_LIMIT_MB) -> float:
     """The unzipped size in MB; PackageError naming the largest parts when over ``limit_mb``."""
     total = tree_mb(staging)
     if total > limit_mb:
-        parts = sorted(((tree_mb(p) if p.is_dir() else p.stat().st_size / 1e6, p.name) for p in staging.iterdir()),
-                       reverse=True)[:5]
+        parts = sorted(
+            ((tree_mb(p) if p.is_dir() else p.stat().st_size / 1e6, p.name) for p in staging.iterdir()), reverse=True
+        )[:5]
         largest = ", ".join(f"{name} {mb:.1f} MB" for mb, name in parts)
-        raise PackageError(f"the package is {total:.1f} MB unzipped, over Lambda's {limit_mb:g} MB limit; "
-                           f"largest parts: {largest}")
+        raise PackageError(
+            f"the package is {total:.1f} MB unzipped, over Lambda's {limit_mb:g} MB limit; largest parts: {largest}"
+        )
     return total
 
 
@@ -141,8 +151,13 @@ def write_zip(staging: Path, out: Path) -> None:
     partial.replace(out)  # a crash never leaves a half-written zip under the real name
 
 
-def build(out: Path, *, python_version: str = LAMBDA_PYTHON, cache: Path = Path("var/lambda/wheels"),
-          limit_mb: float = UNZIPPED_LIMIT_MB) -> Package:
+def build(
+    out: Path,
+    *,
+    python_version: str = LAMBDA_PYTHON,
+    cache: Path = Path("var/lambda/wheels"),
+    limit_mb: float = UNZIPPED_LIMIT_MB,
+) -> Package:
     """Build the deployment zip at ``out`` for Lambda's ``python_version`` runtime."""
     out = Path(out)
     staging = out.parent / f".{out.stem}-staging"

@@ -11,6 +11,7 @@ on the original stdout; the handler's own prints and logs go to stderr, as
 Lambda sends them to CloudWatch Logs. The handler is imported on the first
 invocation (the cold start), and ``init_s`` reports how long that took.
 """
+
 import importlib
 import json
 import logging
@@ -46,8 +47,9 @@ def main() -> None:
     sys.path[:0] = [task_dir, runtime_dir]
     replies = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # print() in the handler must not corrupt the reply stream
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="[%(levelname)s] %(asctime)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="[%(levelname)s] %(asctime)s %(name)s: %(message)s"
+    )
     function = None
     for line in sys.stdin:
         request = json.loads(line)
@@ -61,8 +63,12 @@ def main() -> None:
             reply["result"] = function(request["event"], Context(request))
             reply["ok"] = True
         except Exception as err:  # Lambda reports a function error, and the environment lives on
-            reply.update(ok=False, errorType=type(err).__name__, errorMessage=str(err),
-                         stackTrace=traceback.format_exc().splitlines())
+            reply.update(
+                ok=False,
+                errorType=type(err).__name__,
+                errorMessage=str(err),
+                stackTrace=traceback.format_exc().splitlines(),
+            )
         reply["duration_s"] = round(time.perf_counter() - began, 3)
         replies.write(json.dumps(reply, default=str) + "\n")
         replies.flush()

@@ -12,6 +12,7 @@ redrive policy dead-letters it after ``max_receive`` tries, as on AWS.
 function: the embedded S3 notifies an SQS queue (moto sends S3's own event
 JSON there), and the poller invokes the function with that event.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,10 +32,15 @@ POLL_WAIT_S = 1  # long poll of one receive (Lambda's pollers use 20; short here
 def sqs_record(message: dict, queue_arn: str, region: str) -> dict:
     """One record of Lambda's SQS event, from a ReceiveMessage message."""
     return {
-        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
-        "attributes": message.get("Attributes", {}), "messageAttributes": message.get("MessageAttributes", {}),
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message.get("Attributes", {}),
+        "messageAttributes": message.get("MessageAttributes", {}),
         "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),
-        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": region,
     }
 
 
@@ -66,8 +72,12 @@ class _Poller(BackgroundLoop):
         while not stop.is_set():
             try:
                 messages = self.sqs.receive_message(
-                    QueueUrl=self.queue_url, MaxNumberOfMessages=self.batch_size, WaitTimeSeconds=POLL_WAIT_S,
-                    AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                    QueueUrl=self.queue_url,
+                    MaxNumberOfMessages=self.batch_size,
+                    WaitTimeSeconds=POLL_WAIT_S,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
                 if messages:
                     self.deliver(messages)
             except Exception:
@@ -79,8 +89,10 @@ class _Poller(BackgroundLoop):
 
     def _delete(self, messages: list[dict]) -> None:
         if messages:
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+            )
 
 
 class SqsEventSource(_Poller):
@@ -88,8 +100,9 @@ class SqsEventSource(_Poller):
 
     def __init__(self, function: LocalFunction, queue_url: str, batch_size: int = 1):
         super().__init__(function, queue_url, batch_size)
-        self.queue_arn = self.sqs.get_queue_attributes(
-            QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self.queue_arn = self.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
 
     def deliver(self, messages: list[dict]) -> None:
         region = self.function.settings.aws.region
