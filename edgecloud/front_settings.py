@@ -1,6 +1,6 @@
 """The ``controller:`` settings of its nginx front (``controller/front.py``, ``front_config.py``).
 
-``ControllerSettings`` (``settings.py``) takes these fields from ``FrontSettings``; in
+``ControllerSettings`` (``controller_settings.py``) takes these fields from ``FrontSettings``; in
 ``config.yaml`` they are ``controller.*`` like the rest.
 """
 

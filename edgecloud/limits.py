@@ -27,7 +27,7 @@ try:
 except ImportError:  # the function's zip (see above)
     av = None
 
-from .settings import LimitsSettings
+from .limits_settings import LimitsSettings
 
 Source = Union[str, Path, BinaryIO]
 # FFmpeg's demuxer for each clip type we take; None lets FFmpeg probe (a file named by its suffix).

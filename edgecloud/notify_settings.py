@@ -1,6 +1,6 @@
 """The ``notify:`` settings section: alert rules and where alerts go (see controller/notify.py).
 
-Its own module as front_settings.py and scene_settings.py are; edgecloud.settings gathers every section.
+Its own module as every section is; edgecloud.settings gathers them.
 """
 
 from __future__ import annotations

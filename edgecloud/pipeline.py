@@ -25,10 +25,10 @@ from .clock import utcnow
 from .config import DetectorSettings
 from .detect.regions import Rect, motion_regions
 from .limits import Guard, OverLimit
+from .limits_settings import LimitsSettings
 from .protocol.keys import snapshot_key
 from .protocol.labels import summarise
 from .protocol.messages import Detection, Result
-from .settings import LimitsSettings
 from .snapshot import BestFrame
 from .tracking import ObjectTracker, with_unique
 from .video import DecodeError, Frame, MotionGate, fit_within, open_clip, prefetched

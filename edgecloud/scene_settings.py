@@ -1,7 +1,7 @@
 """The ``zones:`` and ``events:`` settings sections: the places in each camera's view that matter, and how
 clips group into the events a person reviews.
 
-Imported into ``edgecloud.settings``, which holds every other section.
+Imported into ``edgecloud.settings``, which gathers every section.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from edgecloud.limits import Guard, OverLimit, read_headers, refusal
-from edgecloud.settings import LimitsSettings
+from edgecloud.limits_settings import LimitsSettings
 from edgecloud.video import open_clip
 
 

@@ -20,10 +20,10 @@ from botocore.exceptions import ClientError
 from edgecloud.aws import Aws, is_missing
 from edgecloud.clock import utcnow
 from edgecloud.config import DetectorSettings
+from edgecloud.limits_settings import LimitsSettings
 from edgecloud.protocol.containers import CLIP_TYPES
 from edgecloud.protocol.messages import Job, Result
 from edgecloud.result_store import ResultStore
-from edgecloud.settings import LimitsSettings
 
 log = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ import requests
 
 from edgecloud.aws import Aws
 from edgecloud.config import dump
+from edgecloud.fleet_settings import AutoscalerSettings
 from edgecloud.protocol.ids import new_clip_id
-from edgecloud.settings import AutoscalerSettings
 
 READY = "controller listening on "
 

@@ -8,8 +8,8 @@ import psutil
 import pytest
 
 from edgecloud.aws import Aws
+from edgecloud.aws_settings import AwsSettings
 from edgecloud.localcloud import EmbeddedAws
-from edgecloud.settings import AwsSettings
 
 pytestmark = pytest.mark.slow
 
