@@ -4,7 +4,8 @@ and scaling code use, whichever ledger ``controller.ledger`` picks.
 ``Ledger`` (SQLite, controller/ledger.py: one controller) and ``DynamoLedger``
 (DynamoDB, controller/ledger_dynamo.py: any number of controllers) both satisfy
 it; tests/controller/test_clip_ledger.py checks every method here exists on both
-with this signature. Times are timezone-aware UTC datetimes.
+with this signature. Times are timezone-aware UTC datetimes. ``open_ledger`` opens
+the one the settings name.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import TYPE_CHECKING, Optional, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from edgecloud.protocol.messages import Result
 
+    from .clip_row import ClipRow
     from .event_store import EventStore
-    from .ledger import ClipRow
 
 
 @runtime_checkable
@@ -124,3 +125,22 @@ class ClipLedger(Protocol):
 
     def close(self) -> None:
         """Release the file or connection; waiters are woken."""
+
+
+def open_ledger(settings, aws=None) -> ClipLedger:
+    """The ledger ``controller.ledger`` names: SQLite in ``data_dir`` (one controller), or the
+    DynamoDB table ``tables.clips`` that any number of controllers share."""
+    from .event_store import open_events
+
+    if settings.controller.ledger == "dynamodb":
+        from edgecloud.aws import Aws
+
+        from .ledger_dynamo import DynamoLedger
+
+        ledger: ClipLedger = DynamoLedger(aws or Aws(settings.aws), settings.tables.clips)
+    else:
+        from .ledger import Ledger
+
+        ledger = Ledger.in_dir(settings.controller.data_dir)
+    ledger.events = open_events(settings, aws)  # clips with objects join events as they finish
+    return ledger

@@ -16,7 +16,8 @@ from edgecloud.protocol.ids import ClipId
 from edgecloud.protocol.keys import clip_key
 from edgecloud.protocol.messages import Job, Result, UploadMetadata
 
-from .ledger import DROPPED, STORING, ClipRow, Ledger
+from .clip_row import ClipRow
+from .ledger import DROPPED, STORING, Ledger
 from .metrics import Metrics
 from .store import ClipStore
 

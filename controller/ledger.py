@@ -2,93 +2,31 @@
 
 S3 holds the results (the source of truth); the ledger only answers "where is
 clip X" and "how fast are we lately" without listing buckets. SQLite in WAL
-mode lets status reads run while the completions consumer writes.
+mode lets status reads run while the completions consumer writes. The file's
+schema and its migrations: ``ledger_schema``.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import statistics
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Optional
 
-from edgecloud.protocol.ids import ClipId
 from edgecloud.protocol.messages import Result
 from edgecloud.protocol.states import FINAL, ClipStatus
 
-from .clip_ledger import ClipLedger
+from .clip_row import ClipRow, iso
 from .event_store import NotesEvents
 from .ledger_reopen import SqliteReopening
+from .ledger_schema import as_row, connect
 from .ledger_waits import FinalWaits
 
 # A clip whose upload is being stored (STORING) moves on to 'queued' (or a final state) only once
 # its job (or the edge's result) is in, so 'queued' means "job sent".
 DROPPED, STORING = ClipStatus.DROPPED, ClipStatus.STORING
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS clips (
-    clip_id      TEXT PRIMARY KEY,
-    device_id    TEXT NOT NULL,
-    status       TEXT NOT NULL,
-    submitted_at TEXT NOT NULL,
-    started_at   TEXT,
-    finished_at  TEXT,
-    processed_by TEXT,
-    upload_to_result_s REAL,
-    process_s    REAL,
-    error        TEXT
-);
-CREATE INDEX IF NOT EXISTS clips_finished ON clips (finished_at);
-CREATE INDEX IF NOT EXISTS clips_submitted ON clips (submitted_at);
-"""
-# Columns added since the table was first made: (name, type), added to an older file on open.
-_ADDED = (("label_counts", "TEXT"), ("snapshot_key", "TEXT"), ("video_dropped", "INTEGER NOT NULL DEFAULT 0"))
-
-
-@dataclass(frozen=True)
-class ClipRow:
-    """One clip as the ledger knows it."""
-
-    clip_id: str
-    device_id: str
-    status: str
-    submitted_at: datetime
-    started_at: Optional[datetime] = None
-    finished_at: Optional[datetime] = None
-    processed_by: Optional[str] = None
-    upload_to_result_s: Optional[float] = None
-    process_s: Optional[float] = None
-    error: Optional[str] = None
-    label_counts: dict = field(default_factory=dict)  # label -> most seen in one frame
-    snapshot_key: Optional[str] = None
-    video_dropped: bool = False  # the record came without its video (the Pi's spool dropped it)
-
-    @property
-    def final(self) -> bool:
-        return self.status in FINAL
-
-    @property
-    def recorded_at(self) -> datetime:  # when the camera recorded it (its trigger time): the clip id's time
-        return ClipId(self.clip_id).recorded_at
-
-
-def _iso(when: Optional[datetime]) -> Optional[str]:
-    # Fixed width, so text order is time order in SQL comparisons.
-    return when.isoformat(timespec="microseconds") if when else None
-
-
-def _row(r: sqlite3.Row) -> ClipRow:
-    values = dict(r)
-    for key in ("submitted_at", "started_at", "finished_at"):
-        if values[key]:
-            values[key] = datetime.fromisoformat(values[key])
-    values["label_counts"] = json.loads(values["label_counts"] or "{}")
-    values["video_dropped"] = bool(values["video_dropped"])
-    return ClipRow(**values)
 
 
 class Ledger(NotesEvents, SqliteReopening, FinalWaits):
@@ -100,15 +38,7 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._init_waits()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        have = {r["name"] for r in self._db.execute("PRAGMA table_info(clips)")}
-        for name, kind in _ADDED:
-            if name not in have:
-                self._db.execute(f"ALTER TABLE clips ADD COLUMN {name} {kind}")
+        self._db = connect(self.path)
 
     @classmethod
     def in_dir(cls, data_dir: str | Path) -> "Ledger":
@@ -143,8 +73,8 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
                     clip_id,
                     device_id,
                     status,
-                    _iso(submitted_at),
-                    _iso(finished_at),
+                    iso(submitted_at),
+                    iso(finished_at),
                     processed_by,
                     latency,
                     error,
@@ -167,14 +97,14 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
         """Rows left 'storing' by uploads that began before ``when`` (a controller killed mid-upload)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM clips WHERE status = ? AND submitted_at < ? ORDER BY clip_id", (STORING, _iso(when))
+                "SELECT * FROM clips WHERE status = ? AND submitted_at < ? ORDER BY clip_id", (STORING, iso(when))
             ).fetchall()
-        return [_row(r) for r in rows]
+        return [as_row(r) for r in rows]
 
     def get(self, clip_id: str) -> Optional[ClipRow]:
         with self._lock:
             r = self._db.execute("SELECT * FROM clips WHERE clip_id = ?", (clip_id,)).fetchone()
-        return _row(r) if r else None
+        return as_row(r) if r else None
 
     def mark_started(self, clip_id: str, at: datetime, processed_by: str) -> bool:
         # A late 'started' must never move a finished clip backwards.
@@ -182,7 +112,7 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
             self._write(
                 "UPDATE clips SET status = 'processing', started_at = ?, processed_by = ?"
                 " WHERE clip_id = ? AND status = 'queued'",
-                (_iso(at), processed_by, clip_id),
+                (iso(at), processed_by, clip_id),
             )
         )
 
@@ -215,7 +145,7 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
                 f" WHERE clip_id = ? AND status NOT IN ({', '.join('?' * len(FINAL))})",
                 (
                     status,
-                    _iso(at),
+                    iso(at),
                     latency,
                     processed_by,
                     process_s,
@@ -236,7 +166,7 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
                 " ORDER BY finished_at DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-        return [_row(r) for r in rows]
+        return [as_row(r) for r in rows]
 
     def medians(self, limit: int = 50) -> tuple[Optional[float], Optional[float]]:
         """(median upload_to_result_s, median process_s) of recent cloud clips; None if none."""
@@ -255,7 +185,7 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
             n, latest = self._db.execute(
                 "SELECT COALESCE(SUM(submitted_at >= ?), 0), MAX(submitted_at) FROM clips"
                 " WHERE processed_by IS NULL OR processed_by != 'edge'",
-                (_iso(since),),
+                (iso(since),),
             ).fetchone()
         return n, (datetime.fromisoformat(latest) if latest else None)
 
@@ -279,15 +209,15 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
             rows = self._db.execute(
                 sql + " ORDER BY clip_id DESC LIMIT ? OFFSET ?", (*params, limit, offset)
             ).fetchall()
-        return [_row(r) for r in rows]
+        return [as_row(r) for r in rows]
 
     def finished_since(self, since: datetime) -> list[ClipRow]:
         """Clips finished since ``since``, oldest first (the latency chart)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM clips WHERE finished_at >= ? ORDER BY finished_at", (_iso(since),)
+                "SELECT * FROM clips WHERE finished_at >= ? ORDER BY finished_at", (iso(since),)
             ).fetchall()
-        return [_row(r) for r in rows]
+        return [as_row(r) for r in rows]
 
     def devices(self, today: datetime) -> list[dict]:
         """Each device: when it last sent a clip, and how many it sent since ``today`` (midnight)."""
@@ -295,7 +225,7 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
             rows = self._db.execute(
                 "SELECT device_id, MAX(submitted_at), COALESCE(SUM(submitted_at >= ?), 0) FROM clips"
                 " GROUP BY device_id ORDER BY device_id",
-                (_iso(today),),
+                (iso(today),),
             ).fetchall()
         return [{"device_id": d, "last_seen": datetime.fromisoformat(last), "clips_today": n} for d, last, n in rows]
 
@@ -335,20 +265,3 @@ class Ledger(NotesEvents, SqliteReopening, FinalWaits):
 
     def __repr__(self) -> str:
         return f"<Ledger {self.path}>"
-
-
-def open_ledger(settings, aws=None) -> ClipLedger:
-    """The ledger ``controller.ledger`` names: SQLite in ``data_dir`` (one controller), or the
-    DynamoDB table ``tables.clips`` that any number of controllers share."""
-    from .event_store import open_events
-
-    if settings.controller.ledger == "dynamodb":
-        from edgecloud.aws import Aws
-
-        from .ledger_dynamo import DynamoLedger
-
-        ledger: ClipLedger = DynamoLedger(aws or Aws(settings.aws), settings.tables.clips)
-    else:
-        ledger = Ledger.in_dir(settings.controller.data_dir)
-    ledger.events = open_events(settings, aws)  # clips with objects join events as they finish
-    return ledger

@@ -10,10 +10,8 @@ storing -> queued -> processing only forward, and its first final state wins.
 Reads of one clip are strongly consistent (an upload to A, then a GET on B).
 
 Waking a ``?wait=``: this process's own writes notify its waiters at once; a
-completion another controller consumed is seen by one poller thread per
-process that, while anyone waits, reads the waited clips' status with
-BatchGetItem (100 ids a call) every ``poll_s`` and wakes the waiters when one
-is final. Idle, it makes no calls.
+completion another controller consumed is seen by the poller of
+``ledger_dynamo_poll``.
 
 Costs per clip: add = 1 PutItem + 1 UpdateItem (the device's last upload);
 mark_queued / mark_started = 1 conditional UpdateItem; mark_finished = 1
@@ -26,8 +24,6 @@ Queries: see ``ledger_dynamo_queries``.
 from __future__ import annotations
 
 import json
-import logging
-import threading
 from datetime import datetime
 from typing import Optional
 
@@ -35,25 +31,22 @@ from botocore.exceptions import ClientError
 
 from edgecloud.aws import Aws, error_code
 from edgecloud.config import ConfigError
-from edgecloud.loops import BackgroundLoop
 from edgecloud.protocol.messages import Result
+from edgecloud.protocol.states import FINAL, ClipStatus
 
+from .clip_row import ClipRow, iso
 from .event_store import NotesEvents
-from .ledger import FINAL, STORING, ClipRow, Ledger, _iso
+from .ledger import Ledger
+from .ledger_dynamo_poll import PolledWaits
 from .ledger_dynamo_queries import DEVICE, HISTORY, ClipQueries, as_row, attrs
 from .ledger_reopen import DynamoReopening
 from .ledger_waits import FinalWaits
 
-log = logging.getLogger(__name__)
-BATCH_GET_MAX = 100  # keys per BatchGetItem, DynamoDB's limit
 VIDEOS_DROPPED = "#videos-dropped"  # the item counting clips final without their video
 
 
-class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
+class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, PolledWaits, FinalWaits):
     """The shared clip table; ``poll_s``: how often waited clips are re-read while anyone waits."""
-
-    poll_s = 0.5
-    recheck_s = 5.0  # each waiter's own re-read: a safety net, the poller is the fast path
 
     def __init__(self, aws: Aws, table: str):
         self.aws = aws
@@ -69,8 +62,7 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
                 "as does `edgecloud controller serve --ensure-resources`)"
             ) from None
         self._init_waits()
-        self._poller = FinalPoller(self)
-        self._poller_lock = threading.Lock()
+        self._init_polling()
         self._first_known: Optional[datetime] = None  # the history marker holds this or older
 
     # -- writes ------------------------------------------------------------------------
@@ -88,7 +80,7 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
         video_dropped: bool = False,
     ) -> bool:
         """Record a new clip; False (and nothing changed) if the id is known already."""
-        submitted = _iso(submitted_at)
+        submitted = iso(submitted_at)
         item = {
             "clip_id": clip_id,
             "device_id": device_id,
@@ -134,7 +126,7 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
 
     def _note_upload(self, device_id: str, submitted_at: datetime) -> None:
         """Keep the device's marker (its last upload) and the history marker (the oldest) current."""
-        at = _iso(submitted_at)
+        at = iso(submitted_at)
         self._update(
             f"{DEVICE}#{device_id}",
             "SET #s = :kind, sk = :at, device = :device",
@@ -153,7 +145,7 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
                 Key={"clip_id": {"S": clip_id}},
                 ConditionExpression="#s = :storing",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":storing": {"S": STORING}},
+                ExpressionAttributeValues={":storing": {"S": ClipStatus.STORING}},
             )
         except ClientError as err:
             if error_code(err) != "ConditionalCheckFailedException":
@@ -163,7 +155,7 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
 
     def mark_queued(self, clip_id: str) -> bool:
         """The clip's job is sent: a storing row becomes queued."""
-        return self._update(clip_id, "SET #s = :new", "#s = :old", {":new": "queued", ":old": STORING})
+        return self._update(clip_id, "SET #s = :new", "#s = :old", {":new": "queued", ":old": ClipStatus.STORING})
 
     def mark_started(self, clip_id: str, at: datetime, processed_by: str) -> bool:
         # A late 'started' must never move a finished clip backwards.
@@ -171,7 +163,7 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
             clip_id,
             "SET #s = :new, started_at = :at, processed_by = :by",
             "#s = :old",
-            {":new": "processing", ":old": "queued", ":at": _iso(at), ":by": processed_by},
+            {":new": "processing", ":old": "queued", ":at": iso(at), ":by": processed_by},
         )
 
     def mark_finished(
@@ -260,66 +252,12 @@ class DynamoLedger(NotesEvents, ClipQueries, DynamoReopening, FinalWaits):
 
     medians = Ledger.medians  # from recent_cloud, the same arithmetic
 
-    def _waits_began(self) -> None:
-        with self._poller_lock:
-            if not self._poller.running and not self._poller.stopping:
-                self._poller.start()
-
-    def final_among(self, clip_ids: list[str]) -> list[str]:
-        """Those of these clips that are done, failed or gone (one BatchGetItem per 100 ids); a key
-        left unprocessed (throttling) is asked again at the poller's next turn."""
-        found: list[str] = []
-        for n in range(0, len(clip_ids), BATCH_GET_MAX):
-            chunk = clip_ids[n : n + BATCH_GET_MAX]
-            reply = self.aws.dynamodb.batch_get_item(
-                RequestItems={
-                    self.table: {
-                        "Keys": [{"clip_id": {"S": c}} for c in chunk],
-                        "ConsistentRead": True,
-                        "ProjectionExpression": "clip_id, #s",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                    }
-                }
-            )
-            items = reply.get("Responses", {}).get(self.table, [])
-            found += [item["clip_id"]["S"] for item in items if item["status"]["S"] in FINAL]
-            unprocessed = reply.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
-            answered = {item["clip_id"]["S"] for item in items} | {key["clip_id"]["S"] for key in unprocessed}
-            found += [c for c in chunk if c not in answered]  # forgotten: its waiter answers 'not found'
-        return found
-
     def close(self) -> None:
-        with self._poller_lock:
-            self._poller.stop()
+        self._stop_polling()
 
     def __repr__(self) -> str:
         return f"<DynamoLedger {self.table}>"
 
 
 def _finished(at: Optional[datetime]) -> dict:
-    return {"finished_at": _iso(at), "finished_day": _iso(at)[:10]} if at else {}
-
-
-class FinalPoller(BackgroundLoop):
-    """Wakes a ledger's waiters when a clip they wait on was finished by another controller."""
-
-    thread_name = "ledger-poll"
-
-    def __init__(self, ledger: DynamoLedger):
-        super().__init__()
-        self.ledger = ledger
-        self._warned = False
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.wait(self.ledger.poll_s):
-            waited = self.ledger.waited_ids()
-            if not waited:
-                continue
-            try:
-                final = self.ledger.final_among(waited)
-                if final:
-                    self.ledger._notify(final)
-            except Exception as err:  # noqa: BLE001 - a dead poller would leave cross-controller waits at recheck_s
-                if not self._warned:  # waiters still re-read every recheck_s
-                    log.warning("cannot poll %s for finished clips: %s", self.ledger.table, err)
-                    self._warned = True
+    return {"finished_at": iso(at), "finished_day": iso(at)[:10]} if at else {}

@@ -32,10 +32,12 @@ from typing import Iterator, Optional
 
 from edgecloud.clip_table import BY_DAY, BY_DEVICE, BY_FINISHED, BY_STATUS, INDEXES
 from edgecloud.clock import utcnow
+from edgecloud.protocol.states import FINAL, ClipStatus
 
-from .ledger import FINAL, STORING, ClipRow, _iso
+from .clip_row import ClipRow, iso
 from .trigger_order import newest_recorded_first
 
+STORING = ClipStatus.STORING
 STATUSES = (STORING, "queued", "processing", *FINAL)
 HISTORY = "#history"  # the item holding when the oldest clip was submitted
 LOOKBACK_DAYS = 7  # how far back the per-tick queries (recent latencies, last cloud clip) walk, one Query a day
@@ -131,7 +133,7 @@ class ClipQueries:
         return datetime.fromisoformat(item["first_at"]["S"]) if item else None
 
     def storing_since_before(self, when: datetime) -> list[ClipRow]:
-        return sorted(self._rows(BY_STATUS, STORING, op="<", bound=_iso(when)), key=lambda r: r.clip_id)
+        return sorted(self._rows(BY_STATUS, STORING, op="<", bound=iso(when)), key=lambda r: r.clip_id)
 
     def recent_cloud(self, limit: int = 50) -> list[ClipRow]:
         newest_first = (
@@ -145,7 +147,7 @@ class ClipQueries:
         cloud = [
             r.submitted_at
             for day in self._history_days(since.date())
-            for r in self._rows(BY_DAY, day, op=">=", bound=_iso(since))
+            for r in self._rows(BY_DAY, day, op=">=", bound=iso(since))
             if r.processed_by != "edge"
         ]
         if cloud:
@@ -185,13 +187,13 @@ class ClipQueries:
         return [
             r
             for day in self._history_days(since.date())
-            for r in self._rows(BY_FINISHED, day, op=">=", bound=_iso(since))
+            for r in self._rows(BY_FINISHED, day, op=">=", bound=iso(since))
         ]
 
     def devices(self, today: datetime) -> list[dict]:
         seen = {item["device"]["S"]: datetime.fromisoformat(item["sk"]["S"]) for item in self._items(BY_STATUS, DEVICE)}
         return [
-            {"device_id": d, "last_seen": seen[d], "clips_today": self._count(BY_DEVICE, d, op=">=", bound=_iso(today))}
+            {"device_id": d, "last_seen": seen[d], "clips_today": self._count(BY_DEVICE, d, op=">=", bound=iso(today))}
             for d in sorted(seen)
         ]
 

@@ -12,13 +12,13 @@ sweep of stranded uploads.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from edgecloud.clip_table import BY_STATUS
 from edgecloud.protocol.states import ClipStatus
 
-if TYPE_CHECKING:
-    from .ledger import ClipRow
+from .clip_row import ClipRow, iso
+from .ledger_schema import as_row
 
 STORING, FAILED = ClipStatus.STORING, ClipStatus.FAILED
 # What a reopened clip forgets: its last try's outcome.
@@ -39,16 +39,14 @@ class SqliteReopening:
 
     def in_status(self, status: str, *, device: str = "", since: Optional[datetime] = None) -> list[ClipRow]:
         """Every clip now in ``status`` (of ``device``, submitted at or after ``since``), oldest first."""
-        from .ledger import _iso, _row
-
         sql, params = "SELECT * FROM clips WHERE status = ?", [status]
         if device:
             sql, params = sql + " AND device_id = ?", [*params, device]
         if since is not None:
-            sql, params = sql + " AND submitted_at >= ?", [*params, _iso(since)]
+            sql, params = sql + " AND submitted_at >= ?", [*params, iso(since)]
         with self._lock:
             rows = self._db.execute(sql + " ORDER BY submitted_at, clip_id", params).fetchall()
-        return [_row(r) for r in rows]
+        return [as_row(r) for r in rows]
 
     def reopen(self, clip_id: str) -> bool:
         """A failed clip back to 'storing', its outcome cleared; False when it is not failed (now)."""
@@ -64,9 +62,7 @@ class DynamoReopening:
     """Mixed into ``DynamoLedger``: failed clips from the ``by_status`` index, one guarded UpdateItem each."""
 
     def in_status(self, status: str, *, device: str = "", since: Optional[datetime] = None) -> list[ClipRow]:
-        from .ledger import _iso
-
-        after = {"op": ">=", "bound": _iso(since)} if since is not None else {}  # sk: <submitted_at>|<clip_id>
+        after = {"op": ">=", "bound": iso(since)} if since is not None else {}  # sk: <submitted_at>|<clip_id>
         return [r for r in self._rows(BY_STATUS, status, **after) if not device or r.device_id == device]
 
     def reopen(self, clip_id: str) -> bool:

@@ -17,9 +17,8 @@ from edgecloud.aws import Aws, Queues
 from edgecloud.config import Settings
 from edgecloud.credentials import Registry
 
-from .clip_ledger import ClipLedger
+from .clip_ledger import ClipLedger, open_ledger
 from .frame_store import FrameStore
-from .ledger import open_ledger
 from .metrics import Metrics
 from .notify import Notifier
 from .store import ClipStore

@@ -27,11 +27,11 @@ from edgecloud.loops import StartClose
 from edgecloud.provision import ensure_resources
 
 from .app import create_app
+from .clip_ledger import open_ledger
 from .completions import CompletionsConsumer
 from .fleet import Fleet, create_fleet
 from .front import Front, FrontError, behind_front, find_nginx
 from .intake import Intake
-from .ledger import open_ledger
 from .metrics import Metrics
 from .notify import Notifier
 from .reconcile import StrandedUploads

@@ -9,7 +9,7 @@ from typing import Optional
 from edgecloud.protocol.messages import Result
 from edgecloud.protocol.states import FINAL
 
-from .ledger import ClipRow
+from .clip_row import ClipRow
 from .store import ClipStore
 
 

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 
 from edgecloud.protocol.ids import ClipId
 
-from .ledger import ClipRow
+from .clip_row import ClipRow
 
 
 def trigger_key(row: ClipRow) -> str:

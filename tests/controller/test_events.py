@@ -182,7 +182,7 @@ def test_a_clip_placed_long_after_the_devices_newest_event_still_finds_its_own(s
 def test_a_clip_joins_its_event_where_its_result_is_stored_in_either_ledger(kind, settings):
     from moto import mock_aws
 
-    from edgecloud.controller.ledger import open_ledger
+    from edgecloud.controller.clip_ledger import open_ledger
     from edgecloud.provision import ensure_resources
 
     settings.controller.ledger = kind

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from edgecloud.config import NotifyRule
-from edgecloud.controller.ledger import open_ledger
+from edgecloud.controller.clip_ledger import open_ledger
 
 from .events_helpers import tracked
 from .test_notify import Clock, _notifier
