@@ -18,7 +18,7 @@ STACK = "ec-pipeline"
 
 
 def test_infra_up_then_demo_on_its_resources_then_down(moto_server, settings, vtest_avi, tmp_path):
-    from edgecloud.wiring.demo import run_demo
+    from edgecloud.wiring.demo_run import run_demo
 
     # A fleet name of its own: the moto server is shared with other tests.
     env = {"EDGECLOUD_AWS__ENDPOINT_URL": moto_server, "EDGECLOUD_FLEET__NAME": "infra-pipeline", "COLUMNS": "240"}

@@ -13,7 +13,7 @@ from edgecloud.clock import utcnow
 from edgecloud.localcloud import ControllerProcess
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import result_key
-from edgecloud.wiring.demo import fleet_counts, wait_retired
+from edgecloud.wiring.demo_run import fleet_counts, wait_retired
 
 pytestmark = pytest.mark.slow
 
