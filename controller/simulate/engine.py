@@ -12,12 +12,9 @@ in flight; an idle worker long-polls, so it takes a new clip the moment it
 arrives; when several wait, a random one gets it (seeded). A worker that
 finds nothing checks its retirement rule after each empty poll (``poll_wait_s``
 seconds; at once when it was asked to leave, polls short, or has just
-finished a job: the real worker's next poll is then short).
-
-Retire asks (``Action.ask``) are a queue, as in SQS: the controller tops it
-up to what the policy wants, each ask expires ``RETIRE_ASK_RETENTION_S``
-after it was sent, and a worker takes one at an empty poll only when its rule
-would then retire it (so not inside ``Asked``'s minimum uptime).
+finished a job: the real worker's next poll is then short). Retire asks are
+a queue of their own (``retire_asks``); what a run measured is an
+``Outcome`` (``outcome``).
 """
 
 from __future__ import annotations
@@ -25,40 +22,21 @@ from __future__ import annotations
 import heapq
 import math
 from bisect import bisect_left, bisect_right
-from collections import deque
-from dataclasses import dataclass
 
 import numpy as np
 
 from edgecloud.config import AutoscalerSettings
 from edgecloud.controller.autoscaler import Observation, arrival_rate
-from edgecloud.provision import RETIRE_ASK_RETENTION_S
 from edgecloud.retirement import EC2_MINIMUM_BILLED_S
 
 from .billing import billed_seconds
+from .outcome import Outcome
 from .policies import SimPolicy
+from .retire_asks import RetireAsks
 from .sim_fleet import BUSY, GONE, IDLE, SimFleet
 
 DONE, READY, POLL, CHECK, TICK = range(5)  # same-time order: work first, then decisions
 EWMA = 0.05  # weight of each new measurement in the observed process / boot times
-
-
-@dataclass
-class Outcome:
-    """What one policy did on one trace."""
-
-    policy: str
-    submitted: np.ndarray  # per clip
-    finished: np.ndarray  # per clip; nan if it never finished
-    worker_seconds: np.ndarray  # per launched worker, billed
-    launches: int
-    timeline: dict  # per tick: t, visible, in_flight, workers
-    asks: int = 0  # retire asks sent
-    cost_usd: float | None = None  # priced by the engine itself (lambda); None: billed instance-seconds
-
-    @property
-    def latencies(self) -> np.ndarray:
-        return self.finished - self.submitted
 
 
 def simulate(
@@ -115,8 +93,7 @@ class Simulation:
         self.p_seen, self.boot_seen = settings.process_time_s, settings.boot_time_s
         self.rule, self.wait = policy.retirement, policy.poll_wait_s
         self.timeline: dict = {"t": [], "visible": [], "in_flight": [], "workers": []}
-        self.asks: deque = deque()  # expiry time of each retire ask waiting, oldest first
-        self.asks_sent = 0
+        self.asks = RetireAsks()
         self.end, self.now = (math.inf if self.n else tail_s), 0.0
 
     def run(self) -> Outcome:
@@ -215,10 +192,7 @@ class Simulation:
         if action.drain is not None:
             self.set_asked(action.drain, t)
         if action.ask is not None:
-            self.expire_asks(t)
-            for _ in range(max(0, action.ask - len(self.asks))):
-                self.asks.append(t + RETIRE_ASK_RETENTION_S)
-                self.asks_sent += 1
+            self.asks.top_up(action.ask, t)
         for key, value in (
             ("t", t),
             ("visible", obs.visible),
@@ -251,11 +225,6 @@ class Simulation:
         fleet.alive.discard(w)
         fleet.n_asked -= fleet.asked[w]
 
-    def expire_asks(self, t):
-        asks = self.asks
-        while asks and asks[0] <= t:
-            asks.popleft()
-
     def consider(self, w, t):
         """Worker w is idle at t: retire by its rule (or on a retire ask it
         would act on), or wait for the next check."""
@@ -264,14 +233,12 @@ class Simulation:
         if rule.should_retire(idle_s, False, tasks_done=fleet.tasks[w], uptime_s=uptime_s, asked=fleet.asked[w]):
             self.retire(w, t)
             return
-        if self.asks:
-            self.expire_asks(t)
-            if self.asks and rule.should_retire(
-                idle_s, False, tasks_done=fleet.tasks[w], uptime_s=uptime_s, asked=True
-            ):
-                self.asks.popleft()
-                self.retire(w, t)
-                return
+        if self.asks.waiting(t) and rule.should_retire(
+            idle_s, False, tasks_done=fleet.tasks[w], uptime_s=uptime_s, asked=True
+        ):
+            self.asks.take()
+            self.retire(w, t)
+            return
         if fleet.asked[w] and uptime_s < EC2_MINIMUM_BILLED_S:
             self.push(fleet.launched[w] + EC2_MINIMUM_BILLED_S, CHECK, w, fleet.token[w])
 
@@ -317,5 +284,5 @@ class Simulation:
             worker_seconds=billed_seconds(np.asarray(fleet.launched, dtype=float), np.asarray(ends, dtype=float)),
             launches=len(fleet.launched),
             timeline={k: np.asarray(v) for k, v in self.timeline.items()},
-            asks=self.asks_sent,
+            asks=self.asks.sent,
         )

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .engine import Outcome
+from .outcome import Outcome
 
 INITIAL_CONCURRENCY = 5
 RAMP_PER_MINUTE = 300

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .engine import Outcome
+from .outcome import Outcome
 
 MAX_POINTS = 2000  # per line; a million clips would otherwise draw for minutes
 STYLES = ("-", "--", "-.", ":")  # policies that behave alike still show apart

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .billing import cost
-from .engine import Outcome
+from .outcome import Outcome
 
 
 def summarise(outcome: Outcome, hourly_price: float) -> dict:
