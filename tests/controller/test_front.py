@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from flask import Flask, jsonify, request
 from werkzeug.test import Client
 
-from edgecloud.bench.slow_clients import SlowSockets
+from edgecloud.bench.slow_sockets import SlowSockets
 from edgecloud.bench.upload import upload_once
 from edgecloud.cli import cli
 from edgecloud.config import dump
