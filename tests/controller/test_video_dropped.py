@@ -140,5 +140,5 @@ def test_the_dashboard_shows_a_clip_whose_video_was_dropped(app, client):
     text = client.get(f"/clips/{analysed}").get_data(as_text=True)
     assert "No video" in text and "and the Pi&#39;s result" in text and 'id="clip-snapshot"' in text
     assert "<video" not in text
-    listed = client.get("/?status=dropped").get_data(as_text=True)
+    listed = client.get("/clips?status=dropped").get_data(as_text=True)
     assert dropped in listed and analysed not in listed

@@ -23,22 +23,14 @@ from edgecloud.detect import create_detector
 from edgecloud.localcloud import ControllerProcess
 from edgecloud.pipeline import analyse_clip
 from edgecloud.protocol.ids import new_clip_id
-from edgecloud.protocol.messages import TrackedObject
 from edgecloud.workers import NOT_READY, WorkerStates
 
 pytestmark = pytest.mark.slow
-# A tracked person for results made where the pipeline tracks nothing (then events need one).
-PERSON = TrackedObject(
-    track_id=1,
-    label="person",
-    first_seen_s=0.5,
-    last_seen_s=4.5,
-    frames=12,
-    best_score=0.9,
-    best_box=(600, 300, 660, 460),
-    best_frame_s=2.0,
-    zones=["driveway"],
-)
+# pi-01's zones: the walkers of the 5 s clip cross the lower right quarter.
+ZONES = {
+    "driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
+    "door": [(0, 0), (0.2, 0), (0.2, 0.6), (0, 0.6)],
+}
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -63,8 +55,10 @@ def edge_analysis(vtest_mp4, tmp_path_factory):
         clip_id=new_clip_id("pi-01"),
         processed_by="edge",
         snapshot_path=snap,
+        zones=ZONES,
     )
     assert result.status == "done" and result.snapshot_key
+    assert any("driveway" in o.zones for o in result.objects)  # tracked, and seen in a zone
     return result, snap.read_bytes()
 
 
@@ -95,21 +89,14 @@ def shots(tmp_path):
 def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analysis, browser, shots):
     result, snapshot = edge_analysis
     stack_settings.autoscaler.max_workers = 0  # edge clips only: no worker processes in this test
-    stack_settings.zones.devices = {
-        "pi-01": {
-            "driveway": [(0.5, 0.5), (1, 0.5), (1, 1), (0.5, 1)],
-            "door": [(0, 0), (0.2, 0), (0.2, 0.6), (0, 0.6)],
-        }
-    }
+    stack_settings.zones.devices = {"pi-01": ZONES}
     registry = Registry(Aws(stack_settings.aws), stack_settings.tables.credentials)
     token = registry.add("operator", "tester")
     device_tokens = {device: registry.add("device", device) for device in ("pi-01", "pi-02")}
 
     def upload(device: str) -> str:
         clip_id = new_clip_id(device)
-        edge = result.model_copy(
-            update={"clip_id": clip_id, "recorded_at": clip_id.recorded_at, "objects": result.objects or [PERSON]}
-        )
+        edge = result.model_copy(update={"clip_id": clip_id, "recorded_at": clip_id.recorded_at})
         reply = requests.post(
             f"{url}/v1/clips",
             timeout=30,
