@@ -137,12 +137,13 @@ def test_event_of_finds_a_placed_clip_only(store):
 
 @pytest.fixture
 def atomic_moto(monkeypatch):
-    """Each DynamoDB write atomic, as DynamoDB's are: moto's in-process backend rolls a cancelled
-    transaction back by restoring a copy of the whole table, wiping what another thread wrote meanwhile."""
+    """Each DynamoDB write atomic, and each read of whole items, as DynamoDB's are: moto's in-process
+    backend rolls a cancelled transaction back by restoring a copy of the whole table, wiping what another
+    thread wrote meanwhile, and a read during an update may see the item before its attributes are set."""
     from moto.dynamodb.models import DynamoDBBackend
 
     lock = threading.RLock()  # a transaction's own puts and updates take it again
-    for name in ("transact_write_items", "update_item", "put_item"):
+    for name in ("transact_write_items", "update_item", "put_item", "get_item", "batch_get_item", "query"):
         method = getattr(DynamoDBBackend, name)
 
         def atomic(*args, _method=method, **kwargs):
