@@ -40,16 +40,21 @@ def test_a_clip_id_is_parsed_once_and_carries_its_parts():
 def test_every_key_is_the_clip_ids_key_of_its_kind_and_round_trips():
     clip_id = ClipId.new("pi-01", datetime(2026, 11, 24, 9, 30, tzinfo=timezone.utc))
     day = "pi-01/2026/11/24"
-    assert key_of(clip_id, "clips", "mp4") == clip_key(clip_id, "mp4") == f"clips/{day}/{clip_id}.mp4"
-    assert key_of(clip_id, KeyKind.RESULTS) == result_key(clip_id) == f"results/{day}/{clip_id}.json"
-    assert key_of(clip_id, "snapshots") == snapshot_key(clip_id) == f"snapshots/{day}/{clip_id}.jpg"
-    assert key_of(clip_id, "frames") == frame_key(clip_id) == f"frames/{day}/{clip_id}.jpg"
+    assert (
+        clip_id.key("clips", "mp4")
+        == key_of(clip_id, "clips", "mp4")
+        == clip_key(clip_id, "mp4")
+        == f"clips/{day}/{clip_id}.mp4"
+    )
+    assert clip_id.key(KeyKind.RESULTS) == result_key(clip_id) == f"results/{day}/{clip_id}.json"
+    assert clip_id.key("snapshots") == snapshot_key(clip_id) == f"snapshots/{day}/{clip_id}.jpg"
+    assert clip_id.key("frames") == frame_key(clip_id) == f"frames/{day}/{clip_id}.jpg"
     assert frame_id_of(key_of(clip_id, "frames")) == clip_id  # the key gives back the id it came from
     assert frame_id_of(key_of(clip_id, "snapshots")) is None  # any other kind's key is no frame
     with pytest.raises(ValueError):
-        key_of(clip_id, "thumbnails")
+        clip_id.key("thumbnails")
     with pytest.raises(ValueError, match="ends in .json"):
-        key_of(clip_id, "results", "mp4")
+        clip_id.key("results", "mp4")
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,12 @@ import json
 import re
 import secrets
 from datetime import datetime, timezone
+from enum import StrEnum
 from typing import Optional
 
 from ..clock import utcnow
 from ..shown import shown
+from .containers import EXTENSIONS
 
 # ASCII only and matched whole (fullmatch): "\\d" would take other scripts' digits, "$" a trailing newline.
 DEVICE_RE = re.compile(r"[a-z0-9][a-z0-9-]{0,31}", re.ASCII)
@@ -28,6 +30,19 @@ class BadClipId(ValueError):
     pass
 
 
+class KeyKind(StrEnum):
+    """What an S3 key holds: ``<kind>/<device>/<yyyy>/<mm>/<dd>/<clip id>.<ext>`` (see keys.py)."""
+
+    CLIPS = "clips"
+    RESULTS = "results"
+    SNAPSHOTS = "snapshots"
+    FRAMES = "frames"
+
+
+# The extension each kind's key ends in; a clip's comes from its content type (EXTENSIONS).
+FIXED_EXTENSIONS = {KeyKind.RESULTS: "json", KeyKind.SNAPSHOTS: "jpg", KeyKind.FRAMES: "jpg"}
+
+
 def check_device_id(device_id: str) -> str:
     """The device id when it is one (the whole of it matches DEVICE_RE); ValueError otherwise."""
     if not DEVICE_RE.fullmatch(device_id or ""):
@@ -37,7 +52,7 @@ def check_device_id(device_id: str) -> str:
 
 class ClipId(str):
     """A checked clip id: still the string it was (JSON, keys and file names see no change),
-    with its ``device`` and ``recorded_at`` parsed once (its S3 keys: :func:`edgecloud.protocol.keys.key_of`).
+    with its ``device`` and ``recorded_at`` parsed once and its S3 keys (``.key(kind)``).
     ``ClipId(text)`` raises :class:`BadClipId` for anything that is not one."""
 
     device: str
@@ -75,6 +90,18 @@ class ClipId(str):
         when = (when or utcnow()).astimezone(timezone.utc)
         stamp = when.strftime("%Y%m%dT%H%M%S") + f"{when.microsecond // 1000:03d}Z"
         return cls(f"{stamp}_{device_id}_{secrets.token_hex(4)}")
+
+    def key(self, kind: str, ext: Optional[str] = None) -> str:
+        """This clip's S3 key of ``kind`` (a clip's ``ext`` from its content type; the others' fixed)."""
+        kind = KeyKind(kind)
+        if kind is KeyKind.CLIPS:
+            if ext not in EXTENSIONS:
+                raise ValueError(f"clip extension {ext!r} is not one of {sorted(EXTENSIONS)}")
+        elif ext not in (None, FIXED_EXTENSIONS[kind]):
+            raise ValueError(f"a {kind.value} key ends in .{FIXED_EXTENSIONS[kind]}, not .{ext}")
+        else:
+            ext = FIXED_EXTENSIONS[kind]
+        return f"{kind.value}/{self.device}/{self.recorded_at:%Y/%m/%d}/{self}.{ext}"
 
     def __reduce__(self):  # pickles (multiprocessing) as the checked string it is
         return (ClipId, (str(self),))

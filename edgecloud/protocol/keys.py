@@ -1,4 +1,5 @@
-"""The S3 key layout: ``<kind>/<device>/<yyyy>/<mm>/<dd>/<clip id>.<ext>``, from a checked id alone.
+"""The S3 key layout: ``<kind>/<device>/<yyyy>/<mm>/<dd>/<clip id>.<ext>``, from a checked id alone
+(``ClipId.key`` builds it; these name each kind's key for callers holding a plain string).
 
 Clips go to the clips bucket; results and snapshots to the results bucket; frames (ids of a
 clip id's form) to the frames bucket.
@@ -6,36 +7,25 @@ clip id's form) to the frames bucket.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Optional
 
-from .containers import EXTENSIONS
-from .ids import BadClipId, ClipId
+from .ids import FIXED_EXTENSIONS, BadClipId, ClipId, KeyKind
 
-
-class KeyKind(StrEnum):
-    CLIPS = "clips"
-    RESULTS = "results"
-    SNAPSHOTS = "snapshots"
-    FRAMES = "frames"
-
-
-# The extension each kind's key ends in; a clip's comes from its content type (EXTENSIONS).
-FIXED_EXTENSIONS = {KeyKind.RESULTS: "json", KeyKind.SNAPSHOTS: "jpg", KeyKind.FRAMES: "jpg"}
+__all__ = [
+    "FIXED_EXTENSIONS",
+    "KeyKind",
+    "clip_key",
+    "frame_id_of",
+    "frame_key",
+    "key_of",
+    "result_key",
+    "snapshot_key",
+]
 
 
 def key_of(clip_id: str, kind: str, ext: Optional[str] = None) -> str:
     """The key of ``kind`` for ``clip_id`` (checked here unless it is a ClipId already)."""
-    kind = KeyKind(kind)
-    checked = ClipId(clip_id)
-    if kind is KeyKind.CLIPS:
-        if ext not in EXTENSIONS:
-            raise ValueError(f"clip extension {ext!r} is not one of {sorted(EXTENSIONS)}")
-    elif ext not in (None, FIXED_EXTENSIONS[kind]):
-        raise ValueError(f"a {kind.value} key ends in .{FIXED_EXTENSIONS[kind]}, not .{ext}")
-    else:
-        ext = FIXED_EXTENSIONS[kind]
-    return f"{kind.value}/{checked.device}/{checked.recorded_at:%Y/%m/%d}/{checked}.{ext}"
+    return ClipId(clip_id).key(kind, ext)
 
 
 def clip_key(clip_id: str, ext: str) -> str:
