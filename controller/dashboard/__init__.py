@@ -1,6 +1,6 @@
 """The web dashboard, served by the controller at ``/`` behind an operator login.
 
-Pages: events (``/``, the landing page) and one event (``/events/<id>``,
+Pages: events (``/events``, the landing page: ``/`` leads there) and one event (``/events/<id>``,
 controller/dashboard/event_views.py), recent clips (``/clips``), one clip (``/clips/<id>``), fleet and queue
 (``/fleet``), devices (``/devices``); snapshots at stable, cached addresses
 (``/snapshots/<id>.jpg``, controller/dashboard/media.py). Server-rendered Jinja templates and one

@@ -1,5 +1,6 @@
-"""The events pages: the landing page ``/`` (events newest first, filtered by device, label, zone
-and day) and ``/events/<event id>``, which plays the event's clips in order beside their timelines.
+"""The events pages: ``/events``, the landing page (events newest first, filtered by device, label,
+zone and day; ``/`` leads there, its query kept), and ``/events/<event id>``, which plays the
+event's clips in order beside their timelines.
 
 Events are the ``events`` branch's store (controller/event_store.py), kept beside the clip ledger
 (``get_ledger().events``): clips of one device that follow each other within ``events.gap_s``.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from datetime import time as dtime
+from urllib.parse import quote
 
 from flask import abort, redirect, render_template, request, url_for
 
@@ -63,6 +65,15 @@ def _rows(events: list[Event]) -> list[dict]:
 
 
 @bp.get("/")
+def landing():
+    """Old links and bookmarks of ``/`` land on the Events page with their filters (``/events``
+    asks for the login itself, its ``next`` then pointing there). Bytes that are no part of a
+    query are escaped: what reaches the Location header is plain ASCII."""
+    query = quote(request.query_string, safe="/?:@!$&'()*+,;=%")
+    return redirect(url_for("dashboard.events") + (f"?{query}" if query else ""))
+
+
+@bp.get("/events")
 @login_required
 def events():
     filters = _filters()

@@ -91,7 +91,8 @@ def login():
 @bp.get("/login/link/<ticket>")
 def login_link(ticket: str):
     if auth.login_with_link(ticket) is None:
-        return render_template("login.html", error="This login link has expired or was used already.", next="/"), 401
+        error = "This login link has expired or was used already."
+        return render_template("login.html", error=error, next=url_for("dashboard.events")), 401
     return redirect(url_for("dashboard.events"))
 
 

@@ -61,7 +61,7 @@ def _edge_clip(post_clip, vtest_mp4, device="pi-01"):
 
 def test_every_page_needs_a_login_and_a_wrong_token_gets_none(client, operator):
     for path in (
-        "/",
+        "/events",
         "/clips",
         "/fleet",
         "/devices",
@@ -73,7 +73,7 @@ def test_every_page_needs_a_login_and_a_wrong_token_gets_none(client, operator):
         assert reply.status_code == 302 and reply.location.startswith("/login?next="), path
     assert client.get("/fragments/clips").status_code == 401 and client.get("/fragments/events").status_code == 401
     assert _login(client, "eco_not-a-token").status_code == 401
-    assert client.get("/").status_code == 302
+    assert client.get("/events").status_code == 302
 
 
 def test_a_device_token_is_not_an_operator_login(client, registry):
@@ -93,7 +93,7 @@ def test_login_sets_a_hardened_cookie_without_the_token_and_revoking_logs_out(cl
 
 def test_next_never_leaves_the_site(client, operator):
     reply = client.post("/login", data={"token": operator, "next": "//evil.example/"})
-    assert reply.location == "/"
+    assert reply.location == "/events"
 
 
 def test_a_login_link_works_once_and_carries_no_token(app, client, operator):
@@ -102,7 +102,7 @@ def test_a_login_link_works_once_and_carries_no_token(app, client, operator):
     assert operator not in link
     path = link.removeprefix("http://localhost")
     assert client.get(path).status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/events").status_code == 200
     other = app.test_client()
     assert other.get(path).status_code == 401  # used already
     assert other.get(path[:-3] + "abc").status_code == 401  # forged

@@ -1,7 +1,7 @@
 """The dashboard's events pages through Flask's test client on in-process moto: the landing page
-lists events newest first with their filters, and an event's page lays out its clips in trigger
-order, each with its video and its tracked objects' timeline. (In a real browser, the clips playing
-one after another: tests/integration/test_dashboard_browser.py.)"""
+(``/events``; ``/`` leads there) lists events newest first with their filters, and an event's page
+lays out its clips in trigger order, each with its video and its tracked objects' timeline. (In a
+real browser, the clips playing one after another: tests/integration/test_dashboard_browser.py.)"""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def web(app):
     """A browser's view: an operator's session cookie, no bearer token."""
     web = app.test_client()
     token = resources(app).registry.add("operator", "alice")
-    assert web.post("/login", data={"token": token}).location == "/"  # events: the landing page
+    assert web.post("/login", data={"token": token}).location == "/events"  # the landing page
     return web
 
 
@@ -85,7 +85,7 @@ def upload(app, vtest_mp4):
 
 
 def _listed(web, query: str = "") -> list[str]:
-    return re.findall(r'<tr class="event" data-event-id="([^"]+)"', web.get("/" + query).get_data(as_text=True))
+    return re.findall(r'<tr class="event" data-event-id="([^"]+)"', web.get("/events" + query).get_data(as_text=True))
 
 
 def test_the_landing_page_lists_events_newest_first_and_filters_them(web, upload, settings):
@@ -102,11 +102,28 @@ def test_the_landing_page_lists_events_newest_first_and_filters_them(web, upload
     assert _listed(web, "?zone=driveway&label=car&device=pi-01") == [visit]
     assert _listed(web, f"?day={NOW.date().isoformat()}") == [last, car, visit]
     assert _listed(web, "?day=2001-01-01") == [] and _listed(web, "?day=not-a-day") == [last, car, visit]
-    page = web.get("/").get_data(as_text=True)
+    page = web.get("/events").get_data(as_text=True)
     assert f'src="/snapshots/{first}.jpg"' in page and f'src="/snapshots/{later}.jpg"' in page  # stable addresses
-    assert "<option selected>driveway</option>" in web.get("/?zone=driveway").get_data(as_text=True)
+    assert "<option selected>driveway</option>" in web.get("/events?zone=driveway").get_data(as_text=True)
     rows = web.get("/fragments/events?device=pi-02").get_data(as_text=True)
     assert car in rows and visit not in rows
+
+
+def test_the_root_leads_to_the_events_page_with_its_query(web, app):
+    reply = web.get("/?device=pi-01&zone=drive%20way&label=car")
+    assert reply.status_code == 302 and reply.location == "/events?device=pi-01&zone=drive%20way&label=car"
+    assert web.get("/").location == "/events"
+    # Bytes a client sent unescaped (WSGI hands them over as latin-1): escaped, the same query.
+    raw = web.get("/", environ_overrides={"QUERY_STRING": "zone=caf\xc3\xa9&x=\x01"})
+    assert raw.location == "/events?zone=caf%C3%A9&x=%01"
+    assert "<h1>Events</h1>" in web.get("/?zone=door", follow_redirects=True).get_data(as_text=True)
+    stranger = app.test_client()
+    reply = stranger.get("/events?device=pi-01")  # a stranger: to the login page, then back here
+    assert reply.status_code == 302 and reply.location == "/login?next=/events?device%3Dpi-01"
+    login = stranger.get("/?device=pi-01", follow_redirects=True)
+    assert login.request.path == "/login" and login.request.args["next"] == "/events?device=pi-01"
+    assert 'name="next" value="/events?device=pi-01"' in login.get_data(as_text=True)
+    assert 'name="next" value="/events"' in stranger.get("/login").get_data(as_text=True)  # the default
 
 
 def test_an_event_page_lays_out_its_clips_in_trigger_order_with_their_timelines(web, upload):

@@ -151,7 +151,7 @@ def test_the_signing_key_comes_from_secrets_manager_never_the_credentials_table(
     assert stored not in repr(items)
     client = app.test_client()
     assert client.get(link.removeprefix("http://localhost")).status_code == 302
-    assert client.get("/").status_code == 200
+    assert client.get("/events").status_code == 200
 
 
 def test_a_configured_secret_key_signs_links_and_nothing_is_stored(app, operator, mocked_aws, settings):
@@ -210,9 +210,9 @@ def test_the_cookie_is_secure_whenever_the_dashboard_is_served_over_https(settin
 )
 def test_next_is_only_ever_a_same_site_path(app, operator, target):
     reply = app.test_client().post("/login", data={"token": operator, "next": target})
-    assert reply.status_code == 302 and reply.location == "/"
+    assert reply.status_code == 302 and reply.location == "/events"
     page = app.test_client().get("/login", query_string={"next": target})
-    assert page.status_code == 200 and 'name="next" value="/"' in page.get_data(as_text=True)
+    assert page.status_code == 200 and 'name="next" value="/events"' in page.get_data(as_text=True)
 
 
 def test_next_keeps_a_page_of_the_site(app, operator):
@@ -224,7 +224,7 @@ def test_dashboard_pages_send_security_headers(app, operator, mocked_aws):
     client = app.test_client()
     login = client.get("/login")
     _login(client, operator)
-    for reply in (login, client.get("/fleet"), client.get("/"), client.get("/fragments/clips")):
+    for reply in (login, client.get("/fleet"), client.get("/events"), client.get("/fragments/clips")):
         assert reply.headers["X-Frame-Options"] == "DENY"
         assert reply.headers["X-Content-Type-Options"] == "nosniff"
         assert reply.headers["Referrer-Policy"] == "same-origin"

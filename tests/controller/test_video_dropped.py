@@ -132,7 +132,7 @@ def test_the_dashboard_shows_a_clip_whose_video_was_dropped(app, client):
         snapshot=JPEG,
     )
     token = resources(app).registry.add("operator", "alice")
-    client.post("/login", data={"token": token, "next": "/"})
+    client.post("/login", data={"token": token, "next": "/events"})
     page = client.get(f"/clips/{dropped}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "dropped" in text and "No video" in text

@@ -127,9 +127,9 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
 
         page = watched(browser.new_page(viewport={"width": 1100, "height": 720}))
 
-        # Login required: the list sends a stranger to the login page; the operator token gets in.
-        first = page.goto(url + "/")
-        assert "/login" in page.url
+        # Login required: the Events page sends a stranger to the login page; the operator token gets in.
+        first = page.goto(url + "/events")
+        assert page.url == url + "/login?next=/events"
         headers = first.all_headers()
         assert "default-src 'self'" in headers["content-security-policy"] and headers["x-frame-options"] == "DENY"
         page.screenshot(path=str(shots / "login.png"))
@@ -138,7 +138,7 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
 
         # Events are the landing page: one per device here (its clips follow each other within events.gap_s).
         page.wait_for_selector("tr.event")
-        assert page.url.rstrip("/") == url
+        assert page.url == url + "/events"
         events = page.eval_on_selector_all("tr.event", "rows => rows.map(r => r.dataset.eventId)")
         assert events == [f"ev_{run[1]}", f"ev_{run[0]}"]  # newest first
         page.wait_for_function(
@@ -265,8 +265,9 @@ def test_dashboard_in_a_browser(stack_settings, tmp_path, vtest_mp4, edge_analys
         # The phone layout stacks each clip's cells instead of a table wider than the screen.
         assert phone.evaluate("document.documentElement.scrollWidth") <= 400
         phone.screenshot(path=str(shots / "clips-phone.png"))
-        phone.goto(url + "/")
+        phone.goto(url + "/?device=pi-01")  # an old link: the Events page, its filter kept
         phone.wait_for_selector("tr.event")
+        assert phone.url == url + "/events?device=pi-01"
         assert phone.evaluate("document.documentElement.scrollWidth") <= 400
         phone.screenshot(path=str(shots / "events-phone.png"))
         assert problems == []

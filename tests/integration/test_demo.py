@@ -114,8 +114,8 @@ def test_demo_serve_reports_the_dashboard_then_serves_until_interrupted(tmp_path
         assert line.strip() == f"dashboard: {url}"
         assert all(requests.get(c["snapshot_url"], timeout=10).content[:3] == b"\xff\xd8\xff" for c in report["clips"])
         browser = requests.Session()
-        assert browser.get(login, timeout=10).url == url
-        assert "<h1>Events</h1>" in browser.get(url, timeout=10).text  # the landing page
+        assert browser.get(login, timeout=10).url == url + "events"  # the landing page
+        assert "<h1>Events</h1>" in browser.get(url, timeout=10).text  # the root leads there too
         page = browser.get(url + "clips", timeout=10).text
         assert all(c["clip_id"] in page for c in report["clips"])
         assert requests.get(login, timeout=10).status_code == 401  # once only
