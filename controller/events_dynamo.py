@@ -116,8 +116,8 @@ class DynamoEvents:
 
     # -- placing a clip ----------------------------------------------------------------
 
-    def _near(self, clip: EventClip) -> tuple[Optional[dict], dict[str, dict]]:
-        """The device's marker and the items of its events near ``clip``."""
+    def _near(self, clip: EventClip) -> tuple[Optional[dict], dict, dict[str, dict]]:
+        """The device's marker, its spans (parsed once, here) and the items of its events near ``clip``."""
         marker = self._get(DEVICE + clip.device_id)
         spans = json.loads(marker["spans"]["S"]) if marker else {}
         after, before = (iso(t) for t in near(clip, self.gap_s))
@@ -128,16 +128,14 @@ class DynamoEvents:
                 if item["ended_at"]["S"] <= after:
                     break  # a device's events never overlap: all older ones ended earlier still
                 ids.add(item["event_id"]["S"])
-        return marker, self._batch(ids)
+        return marker, spans, self._batch(ids)
 
     def add_clip(self, clip: EventClip) -> Event:
         for attempt in range(TRIES):
-            marker, items = self._near(clip)
+            marker, spans, items = self._near(clip)
             event, merged = regroup([self._event(i) for i in items.values()], clip, self.gap_s)
             try:
-                self.aws.dynamodb.transact_write_items(
-                    TransactItems=self._writes(clip.device_id, marker, items, event, merged)
-                )
+                self.aws.dynamodb.transact_write_items(TransactItems=self._writes(marker, spans, items, event, merged))
             except ClientError as err:
                 if error_code(err) != "TransactionCanceledException":
                     raise
@@ -148,9 +146,11 @@ class DynamoEvents:
         raise EventsConflict(f"clip {clip.clip_id} not placed in an event: {TRIES} tries lost to other writers")
 
     def _writes(
-        self, device_id: str, marker: Optional[dict], items: dict[str, dict], event: Event, merged: list[Event]
+        self, marker: Optional[dict], spans: dict, items: dict[str, dict], event: Event, merged: list[Event]
     ) -> list[dict]:
-        spans = json.loads(marker["spans"]["S"]) if marker else {}
+        """The transaction placing ``event``: its device's marker (``spans`` as ``_near`` parsed it, updated),
+        the event, a tombstone per merged event; each conditioned on the version read."""
+        spans = dict(spans)  # the caller's stays as read
         horizon = marker.get("horizon", {}).get("S", "") if marker else ""
         for gone in merged:
             spans.pop(gone.event_id, None)
@@ -166,7 +166,7 @@ class DynamoEvents:
             {
                 "Update": {
                     "TableName": self.table,
-                    "Key": {"event_id": _s(DEVICE + device_id)},
+                    "Key": {"event_id": _s(DEVICE + event.device_id)},
                     "UpdateExpression": "SET v = :v, spans = :spans" + (", horizon = :horizon" if horizon else ""),
                     "ConditionExpression": "v = :was" if marker else "attribute_not_exists(v)",
                     "ExpressionAttributeValues": {**values, **({":was": marker["v"]} if marker else {})},
@@ -230,7 +230,7 @@ class DynamoEvents:
     # -- reads and claims --------------------------------------------------------------
 
     def event_of(self, clip: EventClip) -> Optional[Event]:
-        _, items = self._near(clip)
+        _, _, items = self._near(clip)
         return next((e for e in map(self._event, items.values()) if clip.clip_id in e.clip_ids), None)
 
     def get(self, event_id: str) -> Optional[Event]:
