@@ -7,20 +7,24 @@ names are not stretched. Colours come from CSS classes: the CSP allows no inline
 
 from __future__ import annotations
 
+import io
 from typing import Optional, Sequence
 
-import cv2
-import numpy as np
 from markupsafe import Markup, escape
+from PIL import Image
 
 BLANK = (1280, 720)  # the frame drawn when the device has sent no snapshot yet
 COLOURS = 6  # zone-0 .. zone-5 in dashboard.css
 
 
 def picture_size(jpeg: bytes) -> Optional[tuple[int, int]]:
-    """(width, height) of a JPEG; None when it does not decode."""
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
-    return None if image is None else (image.shape[1], image.shape[0])
+    """(width, height) of a JPEG, read from its header: Pillow opens lazily, so no pixel is decoded
+    (each view of a device page asks). None when the header is not a JPEG's or is cut short."""
+    try:
+        with Image.open(io.BytesIO(jpeg), formats=["JPEG"]) as image:
+            return image.size
+    except (OSError, Image.DecompressionBombError):  # OSError: not a JPEG (UnidentifiedImageError), cut short
+        return None
 
 
 def zones_over(

@@ -14,6 +14,7 @@ import pytest
 
 from edgecloud.clock import utcnow
 from edgecloud.controller.dashboard.auth import make_login_link
+from edgecloud.controller.dashboard.zones import picture_size
 from edgecloud.controller.resources import resources
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.keys import snapshot_key
@@ -190,6 +191,15 @@ def test_a_snapshot_has_one_address_the_browser_caches_and_revalidates(client, p
 def test_the_favicon_is_there_where_a_browser_asks_for_it(client):
     reply = client.get("/favicon.ico")
     assert reply.status_code == 200 and reply.mimetype == "image/svg+xml" and b"<svg" in reply.data
+
+
+def test_a_snapshots_size_comes_from_its_jpeg_header_and_no_pixel_is_decoded():
+    _, picture = cv2.imencode(".jpg", np.zeros((360, 640, 3), np.uint8))
+    jpeg = picture.tobytes()
+    pixels = jpeg.index(b"\xff\xda")  # start of scan: the compressed pixels follow
+    assert picture_size(jpeg) == picture_size(jpeg[:pixels]) == (640, 360)  # the header alone tells
+    assert picture_size(jpeg[:20]) is None  # cut short before its size
+    assert picture_size(b"\xff\xd8\xff\xe0" + b"0" * 100) is None and picture_size(b"GIF89a" + jpeg) is None
 
 
 def test_the_device_page_draws_its_zones_over_the_latest_snapshot(client, post_clip, vtest_mp4, operator, settings):
