@@ -80,7 +80,7 @@ class OpenCvDnnBackend(Backend):
 
         Frames already shrunk to the model's side (the pipeline does that) keep
         their aspect ratio, each side rounded up to the stride: 4:3 footage runs
-        at 416x320: 23 % fewer pixels than 416x416 (no faster on a 2-core x86: docs/detectors.md), not
+        at 416x320: 23 % fewer pixels than 416x416 (faster or not within a shared VM's noise: docs/detectors.md), not
         squashed (rectangular inference, as Ultralytics' YOLOv3 does). Bigger
         frames, as a caller hands them over untouched, and ONNX models (often
         exported for one input size) get the square.
