@@ -28,8 +28,8 @@ from edgecloud.clock import utcnow
 from edgecloud.config import ConfigError
 from edgecloud.event_table import BY_DAY, BY_DEVICE
 
-from .events import Event, EventClip, make_event, near, regroup
 from .event_pages import Window, newest_first
+from .events import Event, EventClip, make_event, near, regroup
 from .events_sqlite import MERGE_HOPS, iso
 
 log = logging.getLogger(__name__)
