@@ -33,9 +33,18 @@ class EventStore(Protocol):
         """The event, or the one it was merged into; None if unknown."""
 
     def search(
-        self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None, limit: int = 50
+        self,
+        *,
+        device: str = "",
+        label: str = "",
+        zone: str = "",
+        since: Optional[datetime] = None,
+        before: Optional[datetime] = None,
+        before_id: str = "",
+        limit: int = 50,
     ) -> list[Event]:
-        """Events newest first (by start), filtered by device, a label or zone seen, started at or after ``since``."""
+        """Events newest first (by start, then id), filtered by device, a label or zone seen, started at or
+        after ``since`` and before ``before`` (or at it, with an id below ``before_id``: controller/event_pages.py)."""
 
     def claim(self, event_id: str, mark: str) -> bool:
         """Mark the event (e.g. a rule notified); True only for the first to mark it so, whichever controller."""

@@ -17,6 +17,7 @@ from edgecloud.protocol.ids import check_device_id
 
 from . import auth
 from .api import bp
+from .clip_row import iso
 from .errors import Refused
 from .events import BadEventId, Event, check_event_id
 from .resources import get_ledger, get_store
@@ -44,9 +45,15 @@ class EventOut(BaseModel):
 
 
 class EventList(BaseModel):
-    """GET /v1/events: newest first (by start)."""
+    """GET /v1/events: newest first (by start, then by event id: controller/event_pages.py)."""
 
     events: list[EventOut]
+    next_before: Optional[str] = Field(
+        description="A full page: its oldest event's start, the next page's `before` (null: no more)"
+    )
+    next_before_id: Optional[str] = Field(
+        description="A full page: its oldest event's id, the next page's `before_id` (events sharing that start)"
+    )
 
 
 def _name(param: str) -> str:
@@ -56,15 +63,29 @@ def _name(param: str) -> str:
     return value
 
 
-def _since() -> Optional[datetime]:
-    text = request.args.get("since")
+def _time(param: str) -> Optional[datetime]:
+    text = request.args.get(param)
     if text is None:
         return None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
-        raise Refused(f"since: not an ISO 8601 time (e.g. 2026-12-03T07:00:00Z): {text[:40]!r}") from None
+        raise Refused(f"{param}: not an ISO 8601 time (e.g. 2026-12-03T07:00:00Z): {text[:40]!r}") from None
     return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def _before_id(before: Optional[datetime]) -> str:
+    """The event a page ends at, with ``before`` its start: the next page lists the events after it."""
+    event_id = request.args.get("before_id", "")
+    if not event_id:
+        return ""
+    if before is None:
+        raise Refused("before_id: only with before (the start of the event it names)")
+    try:
+        check_event_id(event_id)
+    except BadEventId as err:
+        raise Refused(f"before_id: {err}") from None
+    return event_id
 
 
 def _limit() -> int:
@@ -99,9 +120,15 @@ def list_events():
     if not who.is_operator:
         auth.require_reader(device or who.name)
         device = who.name  # a device sees its own events only
-    label, zone, since, limit = _name("label"), _name("zone"), _since(), _limit()
-    found = _events().search(device=device, label=label, zone=zone, since=since, limit=limit)
-    return jsonify(events=[describe(e) for e in found])
+    label, zone, since, before, limit = _name("label"), _name("zone"), _time("since"), _time("before"), _limit()
+    window = {"since": since, "before": before, "before_id": _before_id(before)}
+    found = _events().search(device=device, label=label, zone=zone, **window, limit=limit)
+    last = found[-1] if len(found) == limit else None  # a shorter page is the last
+    return jsonify(
+        events=[describe(e) for e in found],
+        next_before=iso(last.started_at).replace("+00:00", "Z") if last else None,  # no "+" to escape in a URL
+        next_before_id=last.event_id if last else None,
+    )
 
 
 @bp.get("/v1/events/<anytext:event_id>")

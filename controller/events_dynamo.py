@@ -28,6 +28,7 @@ from edgecloud.clock import utcnow
 from edgecloud.config import ConfigError
 from edgecloud.event_table import BY_DAY, BY_DEVICE
 
+from .event_pages import Window, newest_first
 from .events import Event, EventClip, make_event, near, regroup
 from .events_sqlite import MERGE_HOPS, iso
 
@@ -238,27 +239,28 @@ class DynamoEvents:
         return self._event(item) if item else None
 
     def search(
-        self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None, limit: int = 50
+        self,
+        *,
+        device: str = "",
+        label: str = "",
+        zone: str = "",
+        since: Optional[datetime] = None,
+        before: Optional[datetime] = None,
+        before_id: str = "",
+        limit: int = 50,
     ) -> list[Event]:
-        bound = {":r": iso(since)} if since else {}
-        condition = " AND #r >= :r" if since else ""
+        window = Window(since, before, before_id)
+        condition, bound = window.key_condition()
+        if window.empty:
+            return []  # (a key condition's BETWEEN refuses a low above its high)
         if device:
             items = self._query(BY_DEVICE, "device_id", device, condition, bound)
-        else:
+        else:  # day by day, newest first
             history = self._get(HISTORY)
-            first = history["first_day"]["S"] if history else None
-            last = utcnow().date() + timedelta(days=1)  # a device's clock a little ahead
-            start = max(d for d in (first, since and iso(since)[:10]) if d) if first else None
-            days = (
-                [
-                    (last - timedelta(days=n)).isoformat()
-                    for n in range((last - datetime.fromisoformat(start).date()).days + 1)
-                ]
-                if start
-                else []
-            )
+            days = window.days(history["first_day"]["S"] if history else None, utcnow().date())
             items = (i for day in days for i in self._query(BY_DAY, "started_day", day, condition, bound))
-        events = (self._event(i) for i in items)
+        found = (i for i in newest_first(items) if window.admits(i["started_at"]["S"], i["event_id"]["S"]))
+        events = (self._event(i) for i in found)
         return list(
             islice((e for e in events if (not label or label in e.labels) and (not zone or zone in e.zones)), limit)
         )

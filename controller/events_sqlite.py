@@ -16,6 +16,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator, Optional
 
+from .clip_row import iso
+from .event_pages import Window
 from .events import Event, EventClip, make_event, near, regroup
 
 _SCHEMA = """
@@ -31,10 +33,6 @@ CREATE INDEX IF NOT EXISTS events_device ON events (device_id, started_at);
 CREATE INDEX IF NOT EXISTS events_started ON events (started_at);
 """
 MERGE_HOPS = 8  # tombstones are kept pointing at the survivor, so one hop is the rule
-
-
-def iso(when: datetime) -> str:
-    return when.isoformat(timespec="microseconds")  # fixed width (all UTC): text order is time order
 
 
 def body_of(event: Event) -> str:
@@ -119,18 +117,25 @@ class SqliteEvents:
         return event_from(row["event_id"], row["device_id"], row["body"]) if row else None
 
     def search(
-        self, *, device: str = "", label: str = "", zone: str = "", since: Optional[datetime] = None, limit: int = 50
+        self,
+        *,
+        device: str = "",
+        label: str = "",
+        zone: str = "",
+        since: Optional[datetime] = None,
+        before: Optional[datetime] = None,
+        before_id: str = "",
+        limit: int = 50,
     ) -> list[Event]:
-        where, params = ["merged_into IS NULL"], []
+        where, params = Window(since, before, before_id).sql()
         if device:
             where.append("device_id = ?")
             params.append(device)
-        if since is not None:
-            where.append("started_at >= ?")
-            params.append(iso(since))
         with self._lock:  # read row by row until ``limit`` match
             rows = self._db.execute(
-                f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY started_at DESC, event_id DESC", params
+                f"SELECT * FROM events WHERE {' AND '.join(['merged_into IS NULL', *where])}"
+                " ORDER BY started_at DESC, event_id DESC",
+                params,
             )
             events = (event_from(r["event_id"], r["device_id"], r["body"]) for r in rows)
             return list(

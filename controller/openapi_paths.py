@@ -96,6 +96,21 @@ def paths() -> dict:
             "description": "Started at or after",
         },
         {
+            "name": "before",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "format": "date-time"},
+            "description": "Started before (the next page back: a page's next_before)",
+        },
+        {
+            "name": "before_id",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": "With before: also the events that started at `before` whose id sorts below this one "
+            "(a page's next_before_id: none that share its oldest event's start is skipped or repeated)",
+        },
+        {
             "name": "limit",
             "in": "query",
             "required": False,
@@ -214,7 +229,7 @@ def paths() -> dict:
                 "parameters": event_filters,
                 "responses": {
                     "200": _json("EventList", "The events"),
-                    "400": _json("Error", "Bad device, label, zone, since or limit"),
+                    "400": _json("Error", "Bad device, label, zone, since, before, before_id or limit"),
                     **_AUTH,
                     "503": _json("Error", "Storage unavailable; try again"),
                 },

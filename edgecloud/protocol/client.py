@@ -81,9 +81,11 @@ class ControllerClient:
         """``GET /v1/stats``: the controller's recent upload_to_result, queue and workers."""
         return self._call("GET", "/v1/stats", timeout=timeout, **extra)
 
-    def events(self, timeout=10, **filters) -> requests.Response:
-        """``GET /v1/events?device=&label=&zone=&since=&limit=``: events, newest first."""
-        return self._call("GET", "/v1/events", params={k: v for k, v in filters.items() if v}, timeout=timeout)
+    def events(self, timeout=10, before: str = "", before_id: str = "", **filters) -> requests.Response:
+        """``GET /v1/events?device=&label=&zone=&since=&before=&before_id=&limit=``: events, newest first.
+        The next page back: ``before`` and ``before_id`` from the reply's ``next_before`` and ``next_before_id``."""
+        params = {k: v for k, v in {**filters, "before": before, "before_id": before_id}.items() if v}
+        return self._call("GET", "/v1/events", params=params, timeout=timeout)
 
     def frame_upload(self, device_id: str, timeout=10, **extra) -> requests.Response:
         """``POST /v1/frames/upload``: a presigned POST for one frame of ``device_id``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+from edgecloud.controller.events import event_clip
 from edgecloud.protocol.ids import new_clip_id
 from edgecloud.protocol.messages import LabelSummary, Result, TrackedObject
 
@@ -52,3 +53,23 @@ def tracked(
         recorded_at=at,
         snapshot_key=f"snapshots/{clip_id}.jpg" if snapshot else None,
     )
+
+
+DAY = 86400
+
+
+def placed_events(store):
+    """Nine events placed in ``store`` over two days; three devices' events start at one instant, twice (ties)."""
+    at = [(-DAY, "pi-01", ("person",)), (-DAY + 60, "pi-02", ("dog",))]
+    at += [(0, d, ("person",)) for d in ("pi-01", "pi-02", "pi-03")]
+    at += [(100, "pi-01", ("dog",)), (200, "pi-01", ("person", "dog")), (200, "pi-02", ("person",))]
+    at += [(300, "pi-03", ("car",))]
+    return [store.add_clip(event_clip(tracked(s, device=d, labels=labels))) for s, d, labels in at]
+
+
+def newest_first(events):
+    return sorted(events, key=lambda e: (e.started_at, e.event_id), reverse=True)
+
+
+def ids(events):
+    return [e.event_id for e in events]

@@ -15,7 +15,7 @@ from edgecloud.controller.events_dynamo import DynamoEvents
 from edgecloud.controller.events_sqlite import SqliteEvents
 from edgecloud.event_table import ensure_table
 
-from .events_helpers import T0, tracked
+from .events_helpers import T0, ids, newest_first, placed_events, tracked
 from .test_clip_ledger import _mismatches
 
 
@@ -202,3 +202,59 @@ def test_a_clip_joins_its_event_where_its_result_is_stored_in_either_ledger(kind
         (event,) = ledger.events.search()
         assert event.clip_ids == [first.clip_id, second.clip_id]
         ledger.close()
+
+
+# -- paging back: before and before_id (controller/event_pages.py) --------------------------------------
+
+
+def _page_back(search, size, **filters):
+    """Every page, each asked for with the cursor the one before ended at."""
+    pages, cursor = [], {}
+    while True:
+        page = search(**filters, **cursor, limit=size)
+        pages.append(page)
+        if len(page) < size:
+            return pages
+        cursor = {"before": page[-1].started_at, "before_id": page[-1].event_id}
+
+
+@pytest.mark.parametrize("size", [1, 2, 4])
+def test_paging_back_reaches_every_event_once_in_order_ties_included(store, size):
+    events = placed_events(store)
+    pages = _page_back(store.search, size)
+    assert ids(e for page in pages for e in page) == ids(newest_first(events))
+    assert ids(store.search(limit=200)) == ids(newest_first(events))  # ties in one order, on either store
+    # size 2 and 4 cut the three events that share T0 between two pages: none lost, none repeated.
+
+
+def test_before_alone_is_exclusive_and_keeps_strictly_older_events(store):
+    events = placed_events(store)
+    at_t0 = [e for e in events if e.started_at == T0]
+    older = [e for e in events if e.started_at < T0]
+    assert ids(store.search(before=T0)) == ids(newest_first(older))
+    # At T0 with the id of the tie that sorts first: the other two ties, then the older ones.
+    first_tie = newest_first(at_t0)[0]
+    assert ids(store.search(before=T0, before_id=first_tie.event_id)) == ids(
+        newest_first(at_t0)[1:] + newest_first(older)
+    )
+
+
+def test_before_combines_with_since_device_and_label(store):
+    events = placed_events(store)
+    before, since = T0 + timedelta(seconds=250), T0 - timedelta(hours=1)
+
+    def expect(keep):
+        return ids(newest_first(e for e in events if since <= e.started_at < before and keep(e)))
+
+    assert ids(store.search(since=since, before=before)) == expect(lambda e: True)
+    assert ids(store.search(device="pi-01", since=since, before=before)) == expect(lambda e: e.device_id == "pi-01")
+    assert ids(store.search(label="dog", since=since, before=before)) == expect(lambda e: "dog" in e.labels)
+    assert ids(store.search(device="pi-01", before=before)) == ids(
+        newest_first(e for e in events if e.device_id == "pi-01" and e.started_at < before)
+    )
+    assert [p for p in _page_back(store.search, 1, device="pi-01", label="dog", since=since) if p] == [
+        [e]
+        for e in newest_first(e for e in events if e.device_id == "pi-01" and "dog" in e.labels)
+        if e.started_at >= since
+    ]
+    assert store.search(since=before, before=since) == []  # an empty window (DynamoDB's BETWEEN would refuse it)
