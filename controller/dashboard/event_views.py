@@ -22,8 +22,7 @@ from ..resources import get_ledger, get_settings, get_store
 from .charts import objects_timeline
 from .views import REFRESH_S, bp, login_required, snapshot_url, valid_day
 
-EVENTS_SHOWN = 50  # the newest events a page lists; the filters reach further back
-LOOK_FURTHER = 4  # a day's events: ask for this many times more until that day is covered
+EVENTS_SHOWN = 50  # the events a page lists; "Older events" pages back from its last
 
 
 def _store() -> EventStore:
@@ -33,24 +32,42 @@ def _store() -> EventStore:
     return store
 
 
+def _page_end() -> tuple[datetime | None, str]:
+    """Where an "Older events" link's page starts: after the event it names (``before`` its start,
+    ``before_id`` its id); a bad or half cursor is no cursor (the newest page)."""
+    try:
+        before = datetime.fromisoformat(request.args.get("before", ""))
+        check_event_id(request.args.get("before_id", ""))
+    except (ValueError, BadEventId):
+        return None, ""
+    return (before if before.tzinfo else before.replace(tzinfo=timezone.utc)), request.args["before_id"]
+
+
 def _filters() -> dict:
     f = {k: request.args.get(k, "").strip()[:64] for k in ("device", "label", "zone", "day")}
     return {**f, "day": valid_day(f["day"])}
 
 
-def find_events(store: EventStore, filters: dict) -> list[Event]:
-    """The newest EVENTS_SHOWN events that match; ``day``: those that started that day (UTC)."""
+def find_events(store: EventStore, filters: dict, before: datetime | None = None, before_id: str = "") -> list[Event]:
+    """EVENTS_SHOWN events that match, newest first, after the one ``before``/``before_id`` name if
+    they name one; ``day``: those that started that day (UTC)."""
     query = {k: filters[k] for k in ("device", "label", "zone")}
-    if not filters["day"]:
-        return store.search(**query, limit=EVENTS_SHOWN)
-    start = datetime.combine(datetime.strptime(filters["day"], "%Y-%m-%d").date(), dtime.min, tzinfo=timezone.utc)
-    end, limit = start + timedelta(days=1), EVENTS_SHOWN
-    while True:  # newest first from today: the later days' events come before the day's own
-        found = store.search(**query, since=start, limit=limit)
-        on_day = [e for e in found if e.started_at < end]
-        if len(on_day) >= EVENTS_SHOWN or len(found) < limit:
-            return on_day[:EVENTS_SHOWN]
-        limit *= LOOK_FURTHER
+    since = None
+    if filters["day"]:
+        since = datetime.combine(datetime.strptime(filters["day"], "%Y-%m-%d").date(), dtime.min, tzinfo=timezone.utc)
+        end = since + timedelta(days=1)
+        if before is None or before >= end:
+            before, before_id = end, ""
+    return store.search(**query, since=since, before=before, before_id=before_id, limit=EVENTS_SHOWN)
+
+
+def _older(filters: dict, events: list[Event]) -> str | None:
+    """The link to the page after a full one: the same filters, from its last event on."""
+    if len(events) < EVENTS_SHOWN:
+        return None
+    last = events[-1]
+    query = {k: v for k, v in filters.items() if v}
+    return url_for("dashboard.events", **query, before=last.started_at.isoformat(), before_id=last.event_id)
 
 
 def _rows(events: list[Event]) -> list[dict]:
@@ -77,11 +94,16 @@ def landing():
 @login_required
 def events():
     filters = _filters()
+    before, before_id = _page_end()
     query = {k: v for k, v in filters.items() if v}
     zones = sorted({name for device in get_settings().zones.devices.values() for name in device})
+    found = find_events(_store(), filters, before, before_id)
+    page = {"before": before.isoformat(), "before_id": before_id} if before else {}
     return render_template(
         "events.html",
-        rows=_rows(find_events(_store(), filters)),
+        rows=_rows(found),
+        older=_older(filters, found),
+        paged=bool(page),
         filters=filters,
         query=query,
         zones=zones,
@@ -89,14 +111,14 @@ def events():
         shown=EVENTS_SHOWN,
         gap_s=get_settings().events.gap_s,
         refresh_s=REFRESH_S,
-        fragment=url_for("dashboard.event_rows", **query),
+        fragment=url_for("dashboard.event_rows", **query, **page),
     )
 
 
 @bp.get("/fragments/events")
 @login_required
 def event_rows():
-    return render_template("_event_rows.html", rows=_rows(find_events(_store(), _filters())))
+    return render_template("_event_rows.html", rows=_rows(find_events(_store(), _filters(), *_page_end())))
 
 
 @bp.get("/events/<event_id>")

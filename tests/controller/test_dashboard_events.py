@@ -154,3 +154,36 @@ def test_a_clip_page_links_to_its_event_and_charts_its_tracked_objects(web, uplo
     assert f'href="/events/ev_{first}"' in page and "of 2 clips" in page
     chart = re.search(r'<svg class="chart timeline objects".*?</svg>', page, re.S)[0]
     assert ">car #1</text>" in chart and chart.count("<rect ") == 1
+
+
+def test_older_events_pages_back_through_every_event_once(web, upload, monkeypatch):
+    from edgecloud.controller.dashboard import event_views
+
+    monkeypatch.setattr(event_views, "EVENTS_SHOWN", 2)
+    # Five events; two start at the same moment (two devices), so a page may end between them.
+    clips = [upload("pi-01", 300, {"person": (2.0, ())}), upload("pi-02", 200, {"person": (2.0, ())})]
+    clips += [upload("pi-03", 200, {"car": (2.0, ())}), upload("pi-01", 100, {"person": (2.0, ())})]
+    clips.append(upload("pi-02", 10, {"person": (2.0, ())}))
+    assert len(_listed(web)) == 2  # a page
+
+    def walk(query: str) -> list[str]:
+        seen, url = [], "/events" + query
+        while url:
+            page = web.get(url).get_data(as_text=True)
+            seen += re.findall(r'<tr class="event" data-event-id="([^"]+)"', page)
+            older = re.search(r'<a href="([^"]+)" id="older-events">', page)
+            url = older.group(1).replace("&amp;", "&") if older else None
+        return seen
+
+    events = {f"ev_{c}" for c in clips}
+    walked = walk("")
+    assert sorted(walked) == sorted(events) and len(walked) == 5  # each once
+    assert walked[0] == f"ev_{clips[-1]}" and walked[-1] == f"ev_{clips[0]}"  # newest first
+    assert walk(f"?day={NOW.date().isoformat()}") == walked  # the day's pages: the same, paged the same
+    assert walk("?label=person") == [e for e in walked if e != f"ev_{clips[2]}"]
+    older = re.search(r'<a href="([^"]+)" id="older-events">', web.get("/events").get_data(as_text=True))
+    url = older.group(1).replace("&amp;", "&")
+    assert "Older 2 events" in web.get(url).get_data(as_text=True)
+    fragment = url.replace("/events?", "/fragments/events?")  # a paged page's refresh keeps its window
+    assert re.findall(r'data-event-id="([^"]+)"', web.get(fragment).get_data(as_text=True)) == walked[2:4]
+    assert _listed(web, "?before=not-a-time&before_id=ev_x") == walked[:2]  # a bad cursor: the newest page
