@@ -34,7 +34,8 @@ class BadEventId(ValueError):
 
 
 def event_id_for(first_clip_id: str) -> str:
-    """A new event's id: its first clip's id (time, device, random), marked as an event's."""
+    """A new event's id: the id of the clip that opens it (time, device, random), marked as an event's.
+    It stays when an earlier clip, arriving late, joins the event: an alert's link must not go dead."""
     return EVENT_PREFIX + first_clip_id
 
 

@@ -29,7 +29,10 @@ MAX_NAME = 64  # a label's or zone's name (zones: settings allow 1 to 64 charact
 class EventOut(BaseModel):
     """One event: clips of one device, each starting less than events.gap_s after the one before ended."""
 
-    event_id: str = Field(description="ev_<its first clip's id>; an event merged into another leads to that one")
+    event_id: str = Field(
+        description="ev_<the id of the clip that opened it>: its first, unless an earlier clip arrived late and "
+        "joined it (an id never changes); an event merged into another leads to that one"
+    )
     device_id: str
     started_at: str = Field(description="Its first clip's trigger (ISO 8601, UTC)")
     ended_at: str = Field(description="When an object was last seen in its clips")
