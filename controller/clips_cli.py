@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Optional
 
 import click
 
-from edgecloud.clock import utcnow
+from edgecloud.clock import parse_utc, utcnow
 from edgecloud.context import Context, pass_context
 
 _AGO = re.compile(r"(\d+)\s*([smhd])")
@@ -36,10 +36,9 @@ def parse_since(text: Optional[str]) -> Optional[datetime]:
     if ago:
         return utcnow() - timedelta(**{_UNITS[ago[2]]: int(ago[1])})
     try:
-        when = datetime.fromisoformat(text.strip())
+        return parse_utc(text.strip())
     except ValueError:
         raise click.BadParameter(f"{text!r} is neither an ISO 8601 time nor an age like 2h") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
 @click.group()

@@ -7,12 +7,13 @@ Bad parameters are 400s that say which and why. Importing this module adds the r
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Optional
 
 from flask import jsonify, request
 from pydantic import BaseModel, Field
 
+from edgecloud.clock import parse_utc
 from edgecloud.protocol.ids import check_device_id
 
 from . import auth
@@ -71,10 +72,9 @@ def _time(param: str) -> Optional[datetime]:
     if text is None:
         return None
     try:
-        when = datetime.fromisoformat(text)
+        return parse_utc(text)
     except ValueError:
         raise Refused(f"{param}: not an ISO 8601 time (e.g. 2026-12-03T07:00:00Z): {text[:40]!r}") from None
-    return (when if when.tzinfo else when.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 def _before_id(before: Optional[datetime]) -> str:

@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 from flask import abort, redirect, render_template, request, url_for
 
-from edgecloud.clock import utcnow
+from edgecloud.clock import parse_utc, utcnow
 
 from ..event_store import EventStore
 from ..events import BadEventId, Event, check_event_id
@@ -36,11 +36,11 @@ def _page_end() -> tuple[datetime | None, str]:
     """Where an "Older events" link's page starts: after the event it names (``before`` its start,
     ``before_id`` its id); a bad or half cursor is no cursor (the newest page)."""
     try:
-        before = datetime.fromisoformat(request.args.get("before", ""))
+        before = parse_utc(request.args.get("before", ""))
         check_event_id(request.args.get("before_id", ""))
     except (ValueError, BadEventId):
         return None, ""
-    return (before if before.tzinfo else before.replace(tzinfo=timezone.utc)), request.args["before_id"]
+    return before, request.args["before_id"]
 
 
 def _filters() -> dict:
