@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from itertools import groupby
 from typing import Iterable, Iterator, Optional
 
@@ -24,34 +25,43 @@ class Window:
     before: Optional[datetime] = None  # started before, or at this instant with an id below before_id
     before_id: str = ""
 
+    @cached_property
+    def low(self) -> Optional[str]:
+        """``since`` as the stores write a start (None: no lower bound); computed once, compared per item."""
+        return iso(self.since) if self.since else None
+
+    @cached_property
+    def high(self) -> Optional[str]:
+        """``before`` as the stores write a start (None: no upper bound)."""
+        return iso(self.before) if self.before else None
+
     @property
     def empty(self) -> bool:
         return self.since is not None and self.before is not None and self.since > self.before
 
     def admits(self, started_at: str, event_id: str) -> bool:
         """Whether an event starting at ``started_at`` (as ``iso`` writes it) is in the window."""
-        if self.since is not None and started_at < iso(self.since):
+        if self.low is not None and started_at < self.low:
             return False
-        if self.before is None:
+        if self.high is None:
             return True
-        high = iso(self.before)
-        return started_at < high or (started_at == high and event_id < self.before_id)
+        return started_at < self.high or (started_at == self.high and event_id < self.before_id)
 
     def sql(self) -> tuple[list[str], list[str]]:
         """SQLite: the WHERE clauses (on ``started_at`` and ``event_id``) and their parameters."""
         where, params = [], []
-        if self.since is not None:
+        if self.low is not None:
             where.append("started_at >= ?")
-            params.append(iso(self.since))
-        if self.before is not None:
+            params.append(self.low)
+        if self.high is not None:
             where.append("(started_at < ? OR (started_at = ? AND event_id < ?))")
-            params += [iso(self.before), iso(self.before), self.before_id]
+            params += [self.high, self.high, self.before_id]
         return where, params
 
     def key_condition(self) -> tuple[str, dict[str, str]]:
         """DynamoDB: the range part of an index's key condition (``#r``: ``started_at``), ``before``
         included (a key condition has one range clause): ``admits`` then drops its instant's ties."""
-        low, high = (iso(t) if t else None for t in (self.since, self.before))
+        low, high = self.low, self.high
         if low and high:
             return " AND #r BETWEEN :r AND :b", {":r": low, ":b": high}
         if low:

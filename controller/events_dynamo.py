@@ -28,9 +28,10 @@ from edgecloud.clock import utcnow
 from edgecloud.config import ConfigError
 from edgecloud.event_table import BY_DAY, BY_DEVICE
 
+from .clip_row import iso
 from .event_pages import Window, newest_first
 from .events import Event, EventClip, make_event, near, regroup
-from .events_sqlite import MERGE_HOPS, iso
+from .events_sqlite import MERGE_HOPS
 
 log = logging.getLogger(__name__)
 DEVICE = "#device#"  # a device's marker: #device#<id>
