@@ -27,6 +27,7 @@ from . import fault_scenarios, hostile_faults
 from .cli import save_json
 from .fault_rig import FaultRig
 from .fault_scenarios import Scenario, unobserved
+from .footage import clip_option
 
 SCENARIOS: dict[str, Scenario] = {**fault_scenarios.SCENARIOS, **hostile_faults.SCENARIOS}
 
@@ -112,13 +113,7 @@ def print_table(report: dict, console: Console) -> None:
 
 
 @click.command("faults")
-@click.option(
-    "--clip",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=Path("../shared/footage/vtest-5s.mp4"),
-    show_default=True,
-    help="The clip every Pi sends.",
-)
+@clip_option("The clip every Pi sends.")
 @click.option(
     "--scenario",
     "names",

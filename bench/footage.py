@@ -7,10 +7,23 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 import av
+import click
 
 from edgecloud.video import open_clip
 
 DEFAULT_FOOTAGE = Path("../shared/footage/vtest.avi")
+DEFAULT_CLIP = Path("../shared/footage/vtest-5s.mp4")  # what the upload, load and fault benches' Pis send
+
+
+def clip_option(help: str):
+    """``--clip``: the real clip a bench's Pis send (a 5 s cut of vtest unless told)."""
+    return click.option(
+        "--clip",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        default=DEFAULT_CLIP,
+        show_default=True,
+        help=help,
+    )
 
 
 def _writer(path: Path, fps: float, width: int, height: int):

@@ -26,6 +26,8 @@ from edgecloud.context import Context, pass_context
 from edgecloud.localcloud import ControllerProcess, EmbeddedAws, issue_credentials, local_cloud_settings, write_token
 from edgecloud.provision import ensure_resources
 
+from .footage import clip_option
+
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 SEED = {"name": "seed ClassifyCloud (documented)", "clips": 40, "timed_out": 2, "avg_s": 50.0}
 
@@ -104,13 +106,7 @@ def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Pat
 
 
 @click.command("load")
-@click.option(
-    "--clip",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=Path("../shared/footage/vtest-5s.mp4"),
-    show_default=True,
-    help="Clip every Pi uploads.",
-)
+@clip_option("Clip every Pi uploads.")
 @click.option("--clips", type=click.IntRange(1, 500), default=40, show_default=True, help="Pis uploading at once.")
 @click.option(
     "--timeout",

@@ -30,6 +30,7 @@ from edgecloud.protocol.ids import new_clip_id
 from edgecloud.provision import ensure_resources
 
 from .cpu import CpuMeter, ThreadCpu, ms_per
+from .footage import clip_option
 
 SEED = {"name": "streaming seed (Locust, documented)", "requests_per_s": 31.0, "p99_ms": 600.0, "failure_pct": 0.21}
 POLL_WAIT_S = 10
@@ -195,13 +196,7 @@ def run_upload(
 
 
 @click.command("upload")
-@click.option(
-    "--clip",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=Path("../shared/footage/vtest-5s.mp4"),
-    show_default=True,
-    help="Clip every Pi uploads.",
-)
+@clip_option("Clip every Pi uploads.")
 @click.option(
     "--devices",
     type=click.IntRange(1, 200),
