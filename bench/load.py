@@ -51,7 +51,18 @@ def summarise(trips: list[dict], clips: int) -> dict:
             "p95_ms": round(float(np.percentile(upload_s, 95)) * 1000, 1),
             "failures": sum(1 for t in trips if t["status"].startswith("upload")),
         },
+        "unfinished": [t for t in trips if t["status"] != "done"],  # which clip, where it stood, why
     }
+
+
+def log_lines_about(log_path: Path, clip_ids: list[str], most: int = 40) -> list[str]:
+    """The controller's log lines that name one of ``clip_ids`` or report an error: why a trip did not finish."""
+    if not log_path.exists():
+        return []
+    marks = (*clip_ids, "ERROR", "Traceback", "WARNING", "Error")
+    return [
+        line.rstrip() for line in log_path.read_text(errors="replace").splitlines() if any(m in line for m in marks)
+    ][-most:]
 
 
 def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Path, console: Console) -> dict:
@@ -102,7 +113,10 @@ def run_load(settings, *, clip: Path, clips: int, timeout_s: float, workdir: Pat
     trips = json.loads(trips_path.read_text()) if trips_path.exists() else []
     if run.returncode != 0 or not trips:
         raise click.ClickException(f"locust run failed (exit {run.returncode}):\n{run.stderr[-3000:]}")
-    return {**summarise(trips, clips), "wall_s": round(wall, 1), "seed": SEED}
+    report = {**summarise(trips, clips), "wall_s": round(wall, 1), "seed": SEED}
+    if report["round_trip"]["timed_out"]:
+        report["controller_log"] = log_lines_about(controller.log_path, [t["clip_id"] for t in report["unfinished"]])
+    return report
 
 
 @click.command("load")

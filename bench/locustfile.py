@@ -70,6 +70,8 @@ class Pi(HttpUser):
             posted = self.controller.upload(meta, (CLIP.name, fh, "video/mp4"), name="POST /v1/clips", timeout=TIMEOUT)
         upload_s = time.perf_counter() - started
         status = "queued" if posted.status_code == 201 else f"upload {posted.status_code}"
+        # Why an upload failed, for the report: the client's error (status 0: no answer) or the controller's.
+        why = None if posted.status_code == 201 else str(getattr(posted, "error", None) or posted.text)[:300]
         while status in ("queued", "processing") and time.perf_counter() - started < TIMEOUT:
             wait = max(1, min(20, int(TIMEOUT - (time.perf_counter() - started))))
             r = self.controller.status(self.clip_id, wait, name="GET /v1/clips/<id>?wait")
@@ -90,6 +92,7 @@ class Pi(HttpUser):
                 "status": status,
                 "upload_s": round(upload_s, 4),
                 "round_trip_s": round(elapsed_ms / 1000, 4),
+                **({"upload_error": why} if why else {}),
             }
         )
         if len(_finished) >= CLIPS:
