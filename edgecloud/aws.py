@@ -10,6 +10,7 @@ our workers), ``edgecloud.provision`` (making the buckets, queues and tables) an
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from functools import cached_property
@@ -26,6 +27,8 @@ _BOTO_CONFIG = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, conne
 # Presigned links (video, snapshots) signed with SigV4, which every region accepts.
 _S3_CONFIG = BotoConfig(signature_version="s3v4")
 
+log = logging.getLogger(__name__)
+
 # The codes S3 gives for "no such object": GetObject says NoSuchKey, HeadObject a bare 404.
 _MISSING_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 
@@ -37,6 +40,18 @@ def is_missing(err: ClientError) -> bool:
 
 def error_code(err: ClientError) -> str:
     return err.response.get("Error", {}).get("Code", "")
+
+
+def _log_failed_attempt(attempts, operation, caught_exception=None, response=None, **_) -> None:
+    """botocore retries a call that timed out, lost its connection or met a server error without a word:
+    each such attempt is logged, so a request that took 30 s (the read timeout) says why. Returns None:
+    whether and when to retry stays the retry handler's decision."""
+    status = response[0].status_code if response else None
+    if caught_exception is None and (status is None or status < 500):
+        return None
+    service = operation.service_model.service_name
+    log.warning("AWS %s.%s attempt %d failed: %s", service, operation.name, attempts, caught_exception or status)
+    return None
 
 
 class Aws:
@@ -57,9 +72,9 @@ class Aws:
         with self._lock:
             if service not in self._clients:
                 config = _BOTO_CONFIG.merge(_S3_CONFIG) if service == "s3" else _BOTO_CONFIG
-                self._clients[service] = self._session.client(
-                    service, endpoint_url=self.settings.endpoint_url, config=config
-                )
+                client = self._session.client(service, endpoint_url=self.settings.endpoint_url, config=config)
+                client.meta.events.register("needs-retry", _log_failed_attempt)
+                self._clients[service] = client
             return self._clients[service]
 
     @property

@@ -41,3 +41,30 @@ def test_ensuring_resources_again_brings_an_existing_queue_to_the_settings(setti
     ensure_resources(aws, settings)
     attrs = aws.sqs.get_queue_attributes(QueueUrl=queues.jobs, AttributeNames=["VisibilityTimeout"])["Attributes"]
     assert attrs["VisibilityTimeout"] == "45"
+
+
+def test_an_attempt_botocore_retries_is_logged_with_why(settings, caplog):
+    """An endpoint that answers 500 once: botocore retries quietly; the seam says which call, which attempt, why."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    answers = iter([500])
+
+    class Flaky(BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(next(answers, 200))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings.aws.endpoint_url = f"http://127.0.0.1:{server.server_port}"
+        with caplog.at_level("WARNING", logger="edgecloud.aws"):
+            Aws(settings.aws).s3.head_bucket(Bucket="clips-bucket")  # the retry succeeds
+    finally:
+        server.shutdown()
+    assert [r.getMessage() for r in caplog.records] == ["AWS s3.HeadBucket attempt 1 failed: 500"]
