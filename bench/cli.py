@@ -148,10 +148,18 @@ def detect(obj: Context, videos, detector_name, clip_seconds, limit_clips, min_s
 )
 @click.option("--speedup-bar", default=5.0, show_default=True, help="The speed a row must reach.")
 @click.option(
-    "--agreement-bar", default=0.95, show_default=True, help="The agreement_labels every phase of a row must reach."
+    "--agreement-bar",
+    type=click.FloatRange(0, 1),
+    default=0.95,
+    show_default=True,
+    help="The agreement_labels every phase of a row must reach.",
 )
 @click.option(
-    "--counts-bar", default=0.90, show_default=True, help="The agreement_counts every phase of a row must reach."
+    "--counts-bar",
+    type=click.FloatRange(0, 1),
+    default=0.90,
+    show_default=True,
+    help="The agreement_counts every phase of a row must reach.",
 )
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the figures here.")
 @pass_context
